@@ -1,0 +1,27 @@
+using Distributed;
+using Distributed.Hosting;
+
+// The quickstart of DESIGN.md. With no argument it starts an embedded local cluster (a center and
+// two workers, as real processes on 127.0.0.1); with a center's address it uses that cluster.
+LocalCluster? local = null;
+var address = args.FirstOrDefault();
+if (address is null)
+{
+    local = await LocalCluster.StartAsync(workers: 2);
+    address = local.Address;
+    Console.WriteLine($"Started a local cluster at {address} with 2 workers");
+}
+try
+{
+    await using var pool = await Pool.ConnectAsync(address);
+
+    var A = pool.Map(x => x * x, Enumerable.Range(0, 10));   // RemoteData<int> proxies, values stay on the workers
+    var B = pool.Map(x => -x, A);                            // runs where A lives; no data comes to the client
+    var total = pool.Apply(xs => xs.Sum(), B);               // a list of RemoteData arrives as the values
+    Console.WriteLine(total.Get());                          // -285
+    Console.WriteLine($"[{string.Join(", ", pool.Gather(A))}]"); // [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
+}
+finally
+{
+    if (local is not null) await local.DisposeAsync();
+}

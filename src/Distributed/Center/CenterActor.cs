@@ -1,0 +1,360 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Distributed.Protocol;
+
+namespace Distributed.Center;
+
+/// <summary>
+/// The registry of workers and keys, and the scheduler: it runs each task once its inputs exist, on
+/// the worker that holds most of its input bytes unless that worker is much busier than another.
+/// A cluster singleton on the center node. It routes user payloads as opaque bytes.
+/// </summary>
+public sealed class CenterActor : ReceiveActor
+{
+    /// <summary>Tasks per <see cref="RunTasks"/> message: small enough for a fast frame, big enough to amortize it.</summary>
+    private const int MaxTasksPerMessage = 2048;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, WorkerState> _workers = [];
+    private readonly Dictionary<IActorRef, WorkerState> _workersByRef = [];
+    private readonly Dictionary<string, KeyState> _keys = [];
+    private readonly Dictionary<string, PendingTask> _tasks = [];
+    private readonly Dictionary<string, List<PendingTask>> _dependents = [];
+    private readonly Dictionary<string, FunctionSpec> _functions = [];
+    private readonly Dictionary<IActorRef, ClientState> _clients = [];
+    private readonly Queue<PendingTask> _unplaced = new();
+    private readonly string _centerAddress;
+
+    /// <summary>Creates the center.</summary>
+    public CenterActor()
+    {
+        var self = Cluster.Get(Context.System).SelfAddress;
+        _centerAddress = $"{self.Host}:{self.Port}";
+        Receive<RegisterWorker>(HandleRegisterWorker);
+        Receive<ConnectClient>(HandleConnectClient);
+        Receive<SubmitTasks>(HandleSubmitTasks);
+        Receive<TasksFinished>(HandleTasksFinished);
+        Receive<TasksFailed>(HandleTasksFailed);
+        Receive<KeysAdded>(HandleKeysAdded);
+        Receive<WhoHas>(HandleWhoHas);
+        Receive<GetWorkers>(HandleGetWorkers);
+        Receive<ReleaseKeys>(m => Release(m.Keys));
+        Receive<DisconnectClient>(m => HandleClientGone(m.Client));
+        Receive<Terminated>(HandleTerminated);
+    }
+
+    /// <summary>Props of the center.</summary>
+    public static Props Props() => Akka.Actor.Props.Create(() => new CenterActor());
+
+    private void HandleRegisterWorker(RegisterWorker message)
+    {
+        if (_workersByRef.ContainsKey(message.Worker))
+        {
+            Sender.Tell(new WorkerRegistered(_centerAddress));
+            return;
+        }
+        var name = message.Name;
+        if (_workers.ContainsKey(name)) name = $"{name}#{_workers.Count}";
+        var worker = new WorkerState(name, message.Worker, message.Address, message.Cores, message.Data);
+        _workers[name] = worker;
+        _workersByRef[message.Worker] = worker;
+        Context.Watch(message.Worker);
+        _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
+        Sender.Tell(new WorkerRegistered(_centerAddress));
+        if (_unplaced.Count > 0)
+        {
+            var waiting = _unplaced.ToList();
+            _unplaced.Clear();
+            Place(waiting);
+        }
+    }
+
+    private void HandleConnectClient(ConnectClient message)
+    {
+        if (!_clients.ContainsKey(message.Client))
+        {
+            _clients[message.Client] = new ClientState();
+            Context.Watch(message.Client);
+        }
+        Sender.Tell(new ClientConnected(_workers.Values.Select(w => w.Describe()).ToList()));
+    }
+
+    private void HandleSubmitTasks(SubmitTasks message)
+    {
+        if (!_clients.TryGetValue(message.Client, out var client))
+        {
+            client = new ClientState();
+            _clients[message.Client] = client;
+            Context.Watch(message.Client);
+        }
+        foreach (var function in message.Functions) _functions.TryAdd(function.FunctionId, function);
+        var ready = new List<PendingTask>();
+        var refused = new List<FailedTask>();
+        foreach (var spec in message.Tasks)
+        {
+            if (_tasks.ContainsKey(spec.Key) || _keys.ContainsKey(spec.Key))
+            {
+                refused.Add(new FailedTask(spec.Key, Error("DuplicateKey", $"The key {spec.Key} already exists on the cluster.")));
+                continue;
+            }
+            if (!_functions.ContainsKey(spec.FunctionId))
+            {
+                refused.Add(new FailedTask(spec.Key, Error("MissingFunction", $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
+                continue;
+            }
+            var task = new PendingTask(spec, message.Client, message.Code);
+            var missing = spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d));
+            if (missing is not null)
+            {
+                refused.Add(new FailedTask(spec.Key, Error("MissingInput", $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
+                continue;
+            }
+            foreach (var dependency in spec.Dependencies.Distinct())
+            {
+                if (_keys.ContainsKey(dependency)) continue;
+                task.WaitingFor++;
+                if (!_dependents.TryGetValue(dependency, out var list)) _dependents[dependency] = list = [];
+                list.Add(task);
+            }
+            _tasks[spec.Key] = task;
+            client.PendingTasks.Add(spec.Key);
+            if (task.WaitingFor == 0) ready.Add(task);
+        }
+        if (refused.Count > 0) message.Client.Tell(new TasksFailed("center", refused));
+        Place(ready);
+    }
+
+    private void HandleTasksFinished(TasksFinished message)
+    {
+        if (!_workers.TryGetValue(message.Worker, out var worker)) return;
+        var ready = new List<PendingTask>();
+        var orphans = new List<string>();
+        foreach (var result in message.Results)
+        {
+            if (!_tasks.Remove(result.Key, out var task))
+            {
+                orphans.Add(result.Key); // its client left or released it while it ran
+                continue;
+            }
+            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (!_clients.TryGetValue(task.Client, out var client))
+            {
+                orphans.Add(result.Key);
+                continue;
+            }
+            client.PendingTasks.Remove(result.Key);
+            client.Keys.Add(result.Key);
+            var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client);
+            _keys[result.Key] = key;
+            AddHolder(key, worker);
+            if (_dependents.Remove(result.Key, out var dependents))
+                foreach (var dependent in dependents)
+                    if (--dependent.WaitingFor == 0) ready.Add(dependent);
+        }
+        if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
+        Place(ready);
+    }
+
+    private void HandleTasksFailed(TasksFailed message)
+    {
+        var cascade = new Dictionary<IActorRef, List<FailedTask>>();
+        var failed = new Queue<FailedTask>(message.Failures);
+        while (failed.TryDequeue(out var failure))
+        {
+            if (!_tasks.Remove(failure.Key, out var task)) continue;
+            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
+            if (!_dependents.Remove(failure.Key, out var dependents)) continue;
+            // Tasks that needed the failed result can never run: fail them too, naming the cause.
+            foreach (var dependent in dependents)
+            {
+                var error = new RemoteError(failure.Error.TypeName,
+                    $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
+                var dependentFailure = new FailedTask(dependent.Spec.Key, error);
+                if (!cascade.TryGetValue(dependent.Client, out var list)) cascade[dependent.Client] = list = [];
+                list.Add(dependentFailure);
+                failed.Enqueue(dependentFailure);
+            }
+        }
+        foreach (var (client, failures) in cascade) client.Tell(new TasksFailed("center", failures));
+    }
+
+    private void HandleKeysAdded(KeysAdded message)
+    {
+        if (!_workers.TryGetValue(message.Worker, out var worker)) return;
+        var unknown = new List<string>();
+        foreach (var stored in message.Keys)
+        {
+            if (_keys.TryGetValue(stored.Key, out var key)) AddHolder(key, worker);
+            else unknown.Add(stored.Key);
+        }
+        if (unknown.Count > 0) worker.Ref.Tell(new DeleteKeys(unknown));
+    }
+
+    private void HandleWhoHas(WhoHas message)
+    {
+        var holders = new Dictionary<string, IReadOnlyList<WorkerInfo>>();
+        foreach (var key in message.Keys)
+            holders[key] = _keys.TryGetValue(key, out var state) ? state.Holders.Select(h => h.Describe()).ToList() : [];
+        Sender.Tell(new WhoHasReply(holders));
+    }
+
+    private void HandleGetWorkers(GetWorkers message)
+    {
+        var keys = message.IncludeKeys
+            ? _workers.Values.ToDictionary(w => w.Name, w => (IReadOnlyList<string>)w.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList())
+            : new Dictionary<string, IReadOnlyList<string>>();
+        Sender.Tell(new WorkersReply(_workers.Values.Select(w => w.Describe()).ToList(), keys));
+    }
+
+    private void HandleTerminated(Terminated message)
+    {
+        if (_workersByRef.ContainsKey(message.ActorRef)) HandleWorkerGone(message.ActorRef);
+        else if (_clients.ContainsKey(message.ActorRef)) HandleClientGone(message.ActorRef);
+    }
+
+    private void HandleWorkerGone(IActorRef workerRef)
+    {
+        if (!_workersByRef.Remove(workerRef, out var worker)) return;
+        _workers.Remove(worker.Name);
+        _log.Warning("Worker {0} at {1} is gone", worker.Name, worker.Address);
+        var lost = new List<string>();
+        foreach (var keyName in worker.Keys)
+        {
+            if (!_keys.TryGetValue(keyName, out var key)) continue;
+            key.Holders.Remove(worker);
+            if (key.Holders.Count == 0) lost.Add(keyName);
+        }
+        foreach (var keyName in lost) _keys.Remove(keyName);
+        // Tasks that were running there run again elsewhere when their inputs survive.
+        var rerun = new List<PendingTask>();
+        var failures = new List<FailedTask>();
+        foreach (var task in _tasks.Values.Where(t => t.AssignedTo == worker).ToList())
+        {
+            task.AssignedTo = null;
+            var lostInput = task.Spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d));
+            if (lostInput is null) rerun.Add(task);
+            else failures.Add(new FailedTask(task.Spec.Key, Error("InputLost", $"The input {lostInput} of {task.Spec.Key} was lost with worker {worker.Name}.")));
+        }
+        foreach (var failure in failures)
+            if (_tasks.TryGetValue(failure.Key, out var task)) task.Client.Tell(new TasksFailed("center", [failure]));
+        if (failures.Count > 0) HandleTasksFailed(new TasksFailed("center", failures));
+        Place(rerun);
+    }
+
+    private void HandleClientGone(IActorRef clientRef)
+    {
+        if (!_clients.Remove(clientRef, out var client)) return;
+        Context.Unwatch(clientRef);
+        foreach (var taskKey in client.PendingTasks)
+        {
+            if (!_tasks.Remove(taskKey, out var task)) continue;
+            if (task.AssignedTo is { } assigned) assigned.Load--;
+            _dependents.Remove(taskKey);
+        }
+        ReleaseOwned(client.Keys.ToList());
+    }
+
+    private void Release(IReadOnlyList<string> keys)
+    {
+        foreach (var client in _clients.Values) client.Keys.ExceptWith(keys);
+        ReleaseOwned(keys);
+    }
+
+    private void ReleaseOwned(IReadOnlyList<string> keys)
+    {
+        var byWorker = new Dictionary<WorkerState, List<string>>();
+        foreach (var keyName in keys)
+        {
+            if (!_keys.Remove(keyName, out var key)) continue;
+            foreach (var holder in key.Holders)
+            {
+                holder.Keys.Remove(keyName);
+                holder.StoredBytes -= key.Size;
+                if (!byWorker.TryGetValue(holder, out var list)) byWorker[holder] = list = [];
+                list.Add(keyName);
+            }
+        }
+        foreach (var (worker, list) in byWorker) worker.Ref.Tell(new DeleteKeys(list));
+    }
+
+    private static void AddHolder(KeyState key, WorkerState worker)
+    {
+        if (key.Holders.Contains(worker)) return;
+        key.Holders.Add(worker);
+        worker.Keys.Add(key.Key);
+        worker.StoredBytes += key.Size;
+    }
+
+    private void Place(IReadOnlyCollection<PendingTask> ready)
+    {
+        if (ready.Count == 0) return;
+        if (_workers.Count == 0)
+        {
+            foreach (var task in ready) _unplaced.Enqueue(task);
+            return;
+        }
+        var batches = new Dictionary<(WorkerState Worker, IActorRef Client, string Version), List<PendingTask>>();
+        foreach (var task in ready)
+        {
+            var worker = Choose(task);
+            task.AssignedTo = worker;
+            worker.Load++;
+            var group = (worker, task.Client, task.Code.Version);
+            if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
+            list.Add(task);
+        }
+        foreach (var ((worker, client, _), tasks) in batches)
+            for (var start = 0; start < tasks.Count; start += MaxTasksPerMessage)
+                worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
+    }
+
+    private RunTasks Batch(WorkerState worker, IActorRef client, List<PendingTask> tasks)
+    {
+        var functions = new Dictionary<string, FunctionSpec>();
+        var remote = new Dictionary<string, RemoteInput>();
+        foreach (var task in tasks)
+        {
+            functions.TryAdd(task.Spec.FunctionId, _functions[task.Spec.FunctionId]);
+            foreach (var dependency in task.Spec.Dependencies)
+            {
+                if (remote.ContainsKey(dependency) || !_keys.TryGetValue(dependency, out var key) || key.Holders.Contains(worker)) continue;
+                remote[dependency] = new RemoteInput(dependency, key.Holders.Select(h => h.Data).ToList());
+            }
+        }
+        return new RunTasks(client, tasks[0].Code, functions.Values.ToList(), tasks.Select(t => t.Spec).ToList(), remote.Values.ToList());
+    }
+
+    /// <summary>
+    /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
+    /// worker (moving inputs is cheaper than waiting behind a long queue); otherwise the least busy.
+    /// </summary>
+    private WorkerState Choose(PendingTask task)
+    {
+        WorkerState? leastBusy = null;
+        foreach (var worker in _workers.Values)
+            if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
+        if (task.Spec.Dependencies.Count == 0) return leastBusy!;
+        WorkerState? holder = null;
+        long holderBytes = -1;
+        Dictionary<WorkerState, long>? bytes = null;
+        foreach (var dependency in task.Spec.Dependencies)
+        {
+            if (!_keys.TryGetValue(dependency, out var key)) continue;
+            bytes ??= [];
+            foreach (var h in key.Holders)
+            {
+                var total = bytes[h] = bytes.GetValueOrDefault(h) + Math.Max(1, key.Size);
+                if (total > holderBytes) (holder, holderBytes) = (h, total);
+            }
+        }
+        if (holder is null) return leastBusy!;
+        return holder.Busyness <= leastBusy!.Busyness + BusyMargin ? holder : leastBusy;
+    }
+
+    /// <summary>How many more queued tasks per core a holder may have before its input is moved instead.</summary>
+    private const double BusyMargin = 8;
+
+    private static RemoteError Error(string type, string message) => new(type, message, "");
+}

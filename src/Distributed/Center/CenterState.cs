@@ -1,0 +1,52 @@
+using Akka.Actor;
+using Distributed.Protocol;
+
+namespace Distributed.Center;
+
+/// <summary>What the center knows of one worker.</summary>
+internal sealed class WorkerState(string name, IActorRef worker, string address, int cores, DataEndpoint data)
+{
+    public string Name { get; } = name;
+    public IActorRef Ref { get; } = worker;
+    public string Address { get; } = address;
+    public int Cores { get; } = Math.Max(1, cores);
+    public DataEndpoint Data { get; } = data;
+
+    /// <summary>Tasks sent to the worker that have not finished yet.</summary>
+    public int Load { get; set; }
+
+    public HashSet<string> Keys { get; } = [];
+    public long StoredBytes { get; set; }
+
+    /// <summary>Load per core, the measure by which workers are compared.</summary>
+    public double Busyness => (double)Load / Cores;
+
+    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data);
+}
+
+/// <summary>What the center knows of one stored key.</summary>
+internal sealed class KeyState(string key, long size, string typeName, IActorRef owner)
+{
+    public string Key { get; } = key;
+    public long Size { get; set; } = size;
+    public string TypeName { get; set; } = typeName;
+    public IActorRef Owner { get; } = owner;
+    public List<WorkerState> Holders { get; } = new(1);
+}
+
+/// <summary>A task that has not finished: waiting for inputs, or running on <see cref="AssignedTo"/>.</summary>
+internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest code)
+{
+    public TaskSpec Spec { get; } = spec;
+    public IActorRef Client { get; } = client;
+    public CodeManifest Code { get; } = code;
+    public int WaitingFor { get; set; }
+    public WorkerState? AssignedTo { get; set; }
+}
+
+/// <summary>What the center knows of one connected client.</summary>
+internal sealed class ClientState
+{
+    public HashSet<string> Keys { get; } = [];
+    public HashSet<string> PendingTasks { get; } = [];
+}

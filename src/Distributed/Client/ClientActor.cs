@@ -1,0 +1,94 @@
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Protocol;
+
+namespace Distributed.Client;
+
+/// <summary>
+/// The client's member of the cluster, behind the <c>Pool</c>: submits tasks to the center, collects
+/// their completions straight from the workers, and answers the workers' requests for the user's
+/// assemblies.
+/// </summary>
+internal sealed class ClientActor : ReceiveActor
+{
+    private const int MaxTasksPerMessage = 2048;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _center;
+    private readonly CodeShipping _code;
+    private readonly Dictionary<string, Submission> _submissions = [];
+
+    public ClientActor(IActorRef center, CodeShipping code)
+    {
+        _center = center;
+        _code = code;
+        Receive<Submit>(HandleSubmit);
+        Receive<TasksFinished>(HandleTasksFinished);
+        Receive<TasksFailed>(HandleTasksFailed);
+        Receive<RequestAssemblies>(HandleRequestAssemblies);
+    }
+
+    public static Props Props(IActorRef center, CodeShipping code) => Akka.Actor.Props.Create(() => new ClientActor(center, code));
+
+    private void HandleSubmit(Submit message)
+    {
+        var submission = new Submission(Sender, message.Tasks.Count);
+        foreach (var task in message.Tasks) _submissions[task.Key] = submission;
+        if (message.Tasks.Count == 0)
+        {
+            Sender.Tell(new SubmissionCompleted(submission.Locations));
+            return;
+        }
+        for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
+        {
+            var chunk = message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList();
+            _center.Tell(new SubmitTasks(Self, message.Code, start == 0 ? message.Functions : [], chunk));
+        }
+    }
+
+    private void HandleTasksFinished(TasksFinished message)
+    {
+        foreach (var result in message.Results)
+        {
+            if (!_submissions.Remove(result.Key, out var submission) || submission.Done) continue;
+            submission.Locations[result.Key] = new DataLocation(message.Worker, message.Data, result.Size, result.TypeName);
+            if (submission.Locations.Count == submission.Expected)
+            {
+                submission.Done = true;
+                submission.ReplyTo.Tell(new SubmissionCompleted(submission.Locations));
+            }
+        }
+    }
+
+    private void HandleTasksFailed(TasksFailed message)
+    {
+        foreach (var failure in message.Failures)
+        {
+            if (!_submissions.Remove(failure.Key, out var submission) || submission.Done) continue;
+            submission.Done = true;
+            submission.ReplyTo.Tell(new SubmissionFailed(failure, message.Worker));
+        }
+    }
+
+    private void HandleRequestAssemblies(RequestAssemblies message)
+    {
+        foreach (var assembly in message.Assemblies)
+        {
+            byte[]? bytes = null;
+            if (_code.PathOf(assembly.Hash) is { } path)
+            {
+                try { bytes = File.ReadAllBytes(path); }
+                catch (IOException e) { _log.Warning("Cannot read assembly {0} at {1}: {2}", assembly.Name, path, e.Message); }
+            }
+            message.Worker.Tell(new AssemblyBytes(assembly, bytes));
+        }
+    }
+
+    private sealed class Submission(IActorRef replyTo, int expected)
+    {
+        public IActorRef ReplyTo { get; } = replyTo;
+        public int Expected { get; } = expected;
+        public Dictionary<string, DataLocation> Locations { get; } = new(expected);
+        public bool Done { get; set; }
+    }
+}

@@ -1,0 +1,17 @@
+using Distributed.Protocol;
+
+namespace Distributed.Client;
+
+// Between the Pool façade and its ClientActor, inside the user's process.
+
+/// <summary>Pool → client actor: submit these tasks; answer when all have finished or one failed.</summary>
+internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks);
+
+/// <summary>Where a finished task's result lives.</summary>
+public sealed record DataLocation(string Worker, DataEndpoint Data, long Size, string TypeName);
+
+/// <summary>Client actor → Pool: every task of a submission finished.</summary>
+internal sealed record SubmissionCompleted(IReadOnlyDictionary<string, DataLocation> Locations);
+
+/// <summary>Client actor → Pool: a task of a submission failed (the first failure; the others are not awaited).</summary>
+internal sealed record SubmissionFailed(FailedTask Failure, string Worker);

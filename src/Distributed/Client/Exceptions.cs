@@ -1,0 +1,40 @@
+namespace Distributed;
+
+/// <summary>A user function failed on the cluster. Carries the remote exception's type, message and stack trace, and the task's key.</summary>
+public sealed class RemoteTaskException(string key, string remoteTypeName, string remoteMessage, string remoteStackTrace, string worker)
+    : Exception($"Task {key} failed on {worker} with {remoteTypeName}: {remoteMessage}")
+{
+    /// <summary>The key of the task that failed.</summary>
+    public string Key { get; } = key;
+    /// <summary>The full name of the exception type thrown remotely.</summary>
+    public string RemoteTypeName { get; } = remoteTypeName;
+    /// <summary>The remote exception's message.</summary>
+    public string RemoteMessage { get; } = remoteMessage;
+    /// <summary>The remote exception's stack trace.</summary>
+    public string RemoteStackTrace { get; } = remoteStackTrace;
+    /// <summary>The worker where it failed (or "center" when it was refused before running).</summary>
+    public string Worker { get; } = worker;
+
+    /// <inheritdoc />
+    public override string ToString() => $"{base.ToString()}{Environment.NewLine}--- remote stack trace ---{Environment.NewLine}{RemoteStackTrace}";
+}
+
+/// <summary>A function, argument or result cannot be sent to the cluster (it captures something bound to this process).</summary>
+public sealed class TaskSerializationException(string key, Type type, string reason, Exception? inner)
+    : Exception($"Task {key} cannot be sent: a value of type {type.FullName} cannot be serialized ({reason}).", inner)
+{
+    /// <summary>The key of the task.</summary>
+    public string Key { get; } = key;
+    /// <summary>The type that cannot be serialized.</summary>
+    public Type OffendingType { get; } = type;
+}
+
+/// <summary>The center cannot be reached, or went away.</summary>
+public sealed class CenterUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A value is no longer on the cluster (released, or lost with its workers).</summary>
+public sealed class DataLostException(string key, string message) : Exception(message)
+{
+    /// <summary>The key of the value.</summary>
+    public string Key { get; } = key;
+}

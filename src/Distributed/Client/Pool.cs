@@ -1,0 +1,324 @@
+using System.Security.Cryptography;
+using Akka.Actor;
+using Distributed.Client;
+using Distributed.Data;
+using Distributed.Hosting;
+using Distributed.Protocol;
+using Distributed.Serialization;
+
+namespace Distributed;
+
+/// <summary>
+/// The cluster as a pool of processes, in the spirit of Python's <c>multiprocessing.Pool</c>:
+/// <c>Map</c> and <c>Apply</c> run the caller's own functions (lambdas, closures, method groups) on
+/// the workers and return <see cref="RemoteData{T}"/> proxies; the values stay on the cluster until
+/// <see cref="Gather{T}"/> or <see cref="RemoteData{T}.Get"/> brings them here.
+/// </summary>
+public sealed partial class Pool : IDisposable, IAsyncDisposable
+{
+    private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ClusterConnection _connection;
+    private readonly IActorRef _client;
+    private readonly CodeShipping _code = new();
+    private readonly ValueCodec _codec = new();
+    private readonly DataClient _data = new(PeerKind.Client);
+    private int _disposed;
+
+    /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
+    public Pool(string centerAddress)
+        : this(ClusterConnection.OpenAsync(HostPort.Parse(centerAddress), DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult())
+    {
+        HandshakeAsync(DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    private Pool(ClusterConnection connection)
+    {
+        _connection = connection;
+        _client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
+    }
+
+    /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
+    public static async Task<Pool> ConnectAsync(string centerAddress, TimeSpan? timeout = null, CancellationToken cancellation = default)
+    {
+        var wait = timeout ?? DefaultConnectTimeout;
+        var connection = await ClusterConnection.OpenAsync(HostPort.Parse(centerAddress), wait, cancellation).ConfigureAwait(false);
+        var pool = new Pool(connection);
+        await pool.HandshakeAsync(wait, cancellation).ConfigureAwait(false);
+        return pool;
+    }
+
+    private async Task HandshakeAsync(TimeSpan wait, CancellationToken cancellation)
+    {
+        try
+        {
+            await _connection.Center.Ask<ClientConnected>(new ConnectClient(_client), wait, cancellation).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException e)
+        {
+            await _connection.CloseAsync().ConfigureAwait(false);
+            throw new CenterUnreachableException($"The center at {_connection.Address} did not answer within {wait.TotalSeconds:0} s.", e);
+        }
+    }
+
+    /// <summary>The address of the center.</summary>
+    public string CenterAddress => _connection.Address.ToString();
+
+    // ----- Map -----
+
+    /// <summary>Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.</summary>
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items) =>
+        MapAsync(function, items).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> on each remote value, where that value lives; no input comes to the client.</summary>
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items) =>
+        MapAsync(function, items).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T})"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default)
+    {
+        var name = KeyPrefix(function);
+        var values = items.ToList();
+        var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
+        var tasks = new List<TaskSpec>(values.Count);
+        for (var i = 0; i < values.Count; i++)
+        {
+            var key = $"{name}-{i}";
+            tasks.Add(new TaskSpec(key, function_.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(values[i], key), []));
+        }
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes(values)));
+        return SubmitAsync<TResult>(code, function_, tasks, cancellation);
+    }
+
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default)
+    {
+        var name = KeyPrefix(function);
+        var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
+        var tasks = items.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key])).ToList();
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
+        return SubmitAsync<TResult>(code, function_, tasks, cancellation);
+    }
+
+    // ----- Apply -----
+
+    /// <summary>Runs <paramref name="function"/> once on the cluster.</summary>
+    public RemoteData<TResult> Apply<TResult>(Func<TResult> function) => ApplyAsync(function).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> once, on a plain value.</summary>
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> once on a remote value, where it lives.</summary>
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> once on the values of a list of remote values, in order.</summary>
+    public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments) =>
+        ApplyAsync(function, arguments).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Runs any delegate once; each argument may be a plain value, a <see cref="RemoteData{T}"/>, or a
+    /// list or array of them (nested too), which arrives as the value(s).
+    /// </summary>
+    public RemoteData<TResult> Apply<TResult>(Delegate function, params object?[] arguments) =>
+        ApplyAsync<TResult>(function, arguments).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Apply{TResult}(Func{TResult})"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default)
+    {
+        var key = KeyPrefix(function);
+        var encoded = EncodeFunction(new NullaryFunction<TResult>(function), key);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, _codec.Encode(Array.Empty<object?>()), []);
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(TResult)));
+        return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default)
+    {
+        if (argument is IRemoteData || argument is System.Collections.IEnumerable and not string)
+            return await ApplyAsync<TResult>(function, [argument], cancellation).ConfigureAwait(false);
+        var key = KeyPrefix(function);
+        var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(argument, key), []);
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes([argument])));
+        return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T})"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default)
+    {
+        var key = KeyPrefix(function);
+        var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], [argument.Key]);
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
+        return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default)
+    {
+        var key = KeyPrefix(function);
+        var encoded = EncodeFunction(new ListFunction<T, TResult>(function), key);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], arguments.Select(a => a.Key).ToList());
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
+        return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Like <see cref="Apply{TResult}(Delegate,object?[])"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default)
+    {
+        var key = KeyPrefix(function);
+        var dependencies = new List<string>();
+        var types = new List<Type>();
+        var template = arguments.Select(a => { var t = ArgumentEncoding.Templatize(a, dependencies, out var type); types.Add(type); return t; }).ToArray();
+        var encoded = EncodeFunction(new DynamicFunction(function), key);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies);
+        var code = _code.ManifestFor(CodeShipping.TypesOf(function).Concat(types).Append(typeof(TResult)));
+        return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
+    }
+
+    // ----- Gather -----
+
+    /// <summary>Fetches the values, in order, straight from the workers that hold them.</summary>
+    public List<T> Gather<T>(IEnumerable<RemoteData<T>> data) => GatherAsync(data).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Gather{T}"/>, returning at once.</summary>
+    public async Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, CancellationToken cancellation = default)
+    {
+        var items = data.ToList();
+        var values = new StoredValue?[items.Count];
+        await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, cancellation).ConfigureAwait(false);
+        var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
+        if (missing.Count > 0)
+        {
+            // The worker we knew of no longer has it (or we never knew): ask the center who does.
+            var reply = await _connection.Center.Ask<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), DefaultConnectTimeout, cancellation).ConfigureAwait(false);
+            var retry = missing.Select(i => (items[i].Key, reply.Holders.GetValueOrDefault(items[i].Key)?.FirstOrDefault()?.Data)).ToList();
+            var retried = new StoredValue?[retry.Count];
+            await FetchAsync(retry, retried, cancellation).ConfigureAwait(false);
+            for (var j = 0; j < missing.Count; j++)
+                values[missing[j]] = retried[j] ?? throw new DataLostException(items[missing[j]].Key, $"The value of {items[missing[j]].Key} is no longer on the cluster.");
+        }
+        var result = new List<T>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var value = _codec.Decode(values[i]!.Bytes);
+            result.Add(value is null ? default! : (T)value);
+        }
+        return result;
+    }
+
+    private async Task FetchAsync(IReadOnlyList<(string Key, DataEndpoint? From)> wanted, StoredValue?[] into, CancellationToken cancellation)
+    {
+        var fetches = wanted.Select((w, i) => (w.Key, w.From, Index: i))
+            .Where(w => w.From is not null)
+            .GroupBy(w => w.From!)
+            .Select(async group =>
+            {
+                var list = group.ToList();
+                try
+                {
+                    var fetched = await _data.GetAsync(group.Key, list.Select(w => w.Key).ToList(), cancellation).ConfigureAwait(false);
+                    for (var j = 0; j < list.Count; j++) into[list[j].Index] = fetched[j];
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+                {
+                    // that worker is unreachable; the caller asks the center for other holders
+                }
+            });
+        await Task.WhenAll(fetches).ConfigureAwait(false);
+    }
+
+    // ----- what the center knows -----
+
+    /// <summary>The workers: name, address, cores, number of keys and bytes they hold (the 2015 system's <c>ncores</c>).</summary>
+    public IReadOnlyList<WorkerInfo> Workers() =>
+        _connection.Center.Ask<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout).GetAwaiter().GetResult().Workers;
+
+    /// <summary>The keys each worker holds, by worker name (<c>has_what</c>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> HasWhat() =>
+        _connection.Center.Ask<WorkersReply>(new GetWorkers(true), DefaultConnectTimeout).GetAwaiter().GetResult().KeysByWorker;
+
+    /// <summary>The names of the workers holding <paramref name="data"/> (<c>who_has</c>).</summary>
+    public IReadOnlyList<string> WhoHas(IRemoteData data) =>
+        _connection.Center.Ask<WhoHasReply>(new WhoHas([data.Key]), DefaultConnectTimeout).GetAwaiter().GetResult()
+            .Holders.GetValueOrDefault(data.Key)?.Select(w => w.Name).ToList() ?? [];
+
+    /// <summary>Bytes each worker moved over its data channel, read from the workers themselves.</summary>
+    public async Task<IReadOnlyDictionary<string, WorkerTransferStats>> TransferStatsAsync(CancellationToken cancellation = default)
+    {
+        var workers = (await _connection.Center.Ask<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout, cancellation).ConfigureAwait(false)).Workers;
+        var stats = await Task.WhenAll(workers.Select(w => _data.StatsAsync(w.Data, cancellation))).ConfigureAwait(false);
+        return workers.Select((w, i) => (w.Name, Stats: stats[i])).ToDictionary(p => p.Name, p => p.Stats);
+    }
+
+    /// <summary>Deletes these values from the cluster.</summary>
+    public void Release(IEnumerable<IRemoteData> data) => _connection.Center.Tell(new ReleaseKeys(data.Select(d => d.Key).ToList()));
+
+    // ----- plumbing -----
+
+    private async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var reply = await _client.Ask<object>(new Submit(code, [function], tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        switch (reply)
+        {
+            case SubmissionCompleted completed:
+                return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations[t.Key])).ToList();
+            case SubmissionFailed failed:
+                var error = failed.Failure.Error;
+                throw new RemoteTaskException(failed.Failure.Key, error.TypeName, error.Message, error.StackTrace, failed.Worker);
+            default:
+                throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
+        }
+    }
+
+    private FunctionSpec EncodeFunction(IUserFunction function, string key)
+    {
+        try
+        {
+            var payload = _codec.Encode(function);
+            return new FunctionSpec(Convert.ToHexStringLower(SHA256.HashData(payload))[..32], payload);
+        }
+        catch (UnserializableValueException e)
+        {
+            throw new TaskSerializationException(key, e.OffendingType, e.Message, e);
+        }
+    }
+
+    private byte[] EncodeArgument(object? value, string key)
+    {
+        try
+        {
+            return _codec.Encode(value);
+        }
+        catch (UnserializableValueException e)
+        {
+            throw new TaskSerializationException(key, e.OffendingType, e.Message, e);
+        }
+    }
+
+    private static IEnumerable<Type> ValueTypes<T>(IEnumerable<T> values) =>
+        typeof(T).IsSealed || typeof(T).IsValueType ? [] : values.Where(v => v is not null).Select(v => v!.GetType()).Distinct();
+
+    /// <summary>A readable, unique key prefix: the function's name and a random token, as dask's keys read.</summary>
+    private static string KeyPrefix(Delegate function)
+    {
+        var name = FunctionNames.Of(function).Replace(".lambda", "").Replace('.', '-');
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        return $"{name.ToLowerInvariant()}-{token}";
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Release this client's data and queued tasks now rather than when the member is removed.
+        _connection.Center.Tell(new DisconnectClient(_client));
+        _data.Dispose();
+        await _connection.CloseAsync().ConfigureAwait(false);
+    }
+}

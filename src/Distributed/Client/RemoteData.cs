@@ -1,0 +1,51 @@
+using Distributed.Client;
+
+namespace Distributed;
+
+/// <summary>A value that lives on the cluster, named by its key.</summary>
+public interface IRemoteData
+{
+    /// <summary>The key under which the value is stored.</summary>
+    string Key { get; }
+
+    /// <summary>The type of the value, as seen by the client.</summary>
+    Type ValueType { get; }
+}
+
+/// <summary>
+/// A proxy of a value that stays on the workers. Pass it to <c>Map</c> or <c>Apply</c> to compute
+/// where it lives; call <see cref="Get"/> to bring the value here.
+/// </summary>
+public sealed class RemoteData<T> : IRemoteData
+{
+    private readonly Pool _pool;
+
+    internal RemoteData(Pool pool, string key, DataLocation? location)
+    {
+        _pool = pool;
+        Key = key;
+        Location = location;
+    }
+
+    /// <inheritdoc />
+    public string Key { get; }
+
+    /// <inheritdoc />
+    public Type ValueType => typeof(T);
+
+    /// <summary>Where the value was made (the worker may since have copied it elsewhere too).</summary>
+    public DataLocation? Location { get; internal set; }
+
+    /// <summary>The size of the stored value in bytes, when known.</summary>
+    public long? Size => Location?.Size;
+
+    /// <summary>Fetches the value from the worker that holds it.</summary>
+    public T Get() => GetAsync().GetAwaiter().GetResult();
+
+    /// <summary>Fetches the value from the worker that holds it.</summary>
+    public async Task<T> GetAsync(CancellationToken cancellation = default) =>
+        (await _pool.GatherAsync([this], cancellation).ConfigureAwait(false))[0];
+
+    /// <inheritdoc />
+    public override string ToString() => $"RemoteData<{typeof(T).Name}>({Key})";
+}

@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Distributed.Protocol;
+
+namespace Distributed.Data;
+
+// Values move between processes over plain TCP, not Akka.Remote: a large Akka message blocks the
+// association (and its heartbeats) and crawls. A connection starts with the peer's kind, then
+// carries requests one after the other:
+//   'G' count key*   → per key: found(bool) [typeName length bytes]
+//   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes
+internal static class DataFrames
+{
+    public const byte Get = (byte)'G';
+    public const byte Stats = (byte)'S';
+}
+
+/// <summary>Serves a worker's stored values to other workers and to clients.</summary>
+public sealed class DataServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly DataStore _store;
+    private readonly TransferCounters _counters;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _acceptLoop;
+    private readonly ConcurrentDictionary<TcpClient, byte> _connections = new();
+
+    /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
+    public DataServer(string host, DataStore store, TransferCounters counters)
+    {
+        _store = store;
+        _counters = counters;
+        _listener = new TcpListener(IPAddress.Parse(host), 0);
+        _listener.Start(backlog: 512);
+        Endpoint = new DataEndpoint(host, ((IPEndPoint)_listener.LocalEndpoint).Port);
+        _acceptLoop = AcceptLoop();
+    }
+
+    /// <summary>Where the server listens.</summary>
+    public DataEndpoint Endpoint { get; }
+
+    private async Task AcceptLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient connection;
+            try { connection = await _listener.AcceptTcpClientAsync(_stop.Token); }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; }
+            connection.NoDelay = true;
+            _connections[connection] = 0;
+            _ = Task.Run(() => Serve(connection));
+        }
+    }
+
+    private void Serve(TcpClient connection)
+    {
+        try
+        {
+            using var stream = connection.GetStream();
+            var reader = new BinaryReader(new BufferedStream(stream, 1 << 16), Encoding.UTF8);
+            var writer = new BinaryWriter(new BufferedStream(stream, 1 << 16), Encoding.UTF8);
+            var peer = (PeerKind)reader.ReadByte();
+            while (true)
+            {
+                int op;
+                try { op = reader.ReadByte(); }
+                catch (EndOfStreamException) { return; }
+                switch (op)
+                {
+                    case DataFrames.Get:
+                        var count = reader.ReadInt32();
+                        var keys = new string[count];
+                        for (var i = 0; i < count; i++) keys[i] = reader.ReadString();
+                        foreach (var key in keys)
+                        {
+                            var value = _store.Get(key);
+                            writer.Write(value is not null);
+                            if (value is null) continue;
+                            writer.Write(value.TypeName);
+                            writer.Write(value.Bytes.Length);
+                            writer.Write(value.Bytes);
+                            _counters.AddSent(peer, value.Bytes.Length);
+                        }
+                        writer.Flush();
+                        break;
+                    case DataFrames.Stats:
+                        writer.Write(_counters.SentToWorkers);
+                        writer.Write(_counters.SentToClients);
+                        writer.Write(_counters.ReceivedFromWorkers);
+                        writer.Write(_store.Count);
+                        writer.Write(_store.Bytes);
+                        writer.Flush();
+                        break;
+                    default:
+                        return; // a confused peer: drop the connection, not the worker
+                }
+            }
+        }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+            connection.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        foreach (var connection in _connections.Keys) connection.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}
+
+/// <summary>
+/// Fetches values from workers' data servers, keeping idle connections for reuse (a round trip on an
+/// open loopback connection costs tens of microseconds; opening one costs more).
+/// </summary>
+public sealed class DataClient(PeerKind kind, TransferCounters? counters = null) : IDisposable
+{
+    private readonly ConcurrentDictionary<DataEndpoint, ConcurrentBag<Connection>> _idle = new();
+    private volatile bool _disposed;
+
+    /// <summary>Fetches <paramref name="keys"/> from one worker; a missing key maps to null.</summary>
+    public async Task<IReadOnlyList<StoredValue?>> GetAsync(DataEndpoint endpoint, IReadOnlyList<string> keys, CancellationToken cancellation = default)
+    {
+        var connection = await RentAsync(endpoint, cancellation).ConfigureAwait(false);
+        try
+        {
+            var result = await Task.Run(() =>
+            {
+                connection.Writer.Write(DataFrames.Get);
+                connection.Writer.Write(keys.Count);
+                foreach (var key in keys) connection.Writer.Write(key);
+                connection.Writer.Flush();
+                var values = new StoredValue?[keys.Count];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    if (!connection.Reader.ReadBoolean()) continue;
+                    var typeName = connection.Reader.ReadString();
+                    var bytes = GC.AllocateUninitializedArray<byte>(connection.Reader.ReadInt32());
+                    connection.Reader.BaseStream.ReadExactly(bytes);
+                    counters?.AddReceivedFromWorker(bytes.Length);
+                    values[i] = new StoredValue(bytes, typeName);
+                }
+                return values;
+            }, cancellation).ConfigureAwait(false);
+            Return(endpoint, connection);
+            return result;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads a worker's transfer counters.</summary>
+    public async Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default)
+    {
+        var connection = await RentAsync(endpoint, cancellation).ConfigureAwait(false);
+        try
+        {
+            connection.Writer.Write(DataFrames.Stats);
+            connection.Writer.Flush();
+            var r = connection.Reader;
+            var stats = new WorkerTransferStats(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
+            Return(endpoint, connection);
+            return stats;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<Connection> RentAsync(DataEndpoint endpoint, CancellationToken cancellation)
+    {
+        if (_idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle)) return idle;
+        var tcp = new TcpClient { NoDelay = true, ReceiveBufferSize = 1 << 20, SendBufferSize = 1 << 20 };
+        try
+        {
+            await tcp.ConnectAsync(endpoint.Host, endpoint.Port, cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+        var connection = new Connection(tcp);
+        connection.Writer.Write((byte)kind);
+        return connection;
+    }
+
+    private void Return(DataEndpoint endpoint, Connection connection)
+    {
+        if (_disposed) { connection.Dispose(); return; }
+        _idle.GetOrAdd(endpoint, _ => new ConcurrentBag<Connection>()).Add(connection);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var bag in _idle.Values)
+            while (bag.TryTake(out var connection)) connection.Dispose();
+    }
+
+    private sealed class Connection : IDisposable
+    {
+        private readonly TcpClient _tcp;
+
+        public Connection(TcpClient tcp)
+        {
+            _tcp = tcp;
+            var stream = tcp.GetStream();
+            Reader = new BinaryReader(new BufferedStream(stream, 1 << 16), Encoding.UTF8);
+            Writer = new BinaryWriter(new BufferedStream(stream, 1 << 16), Encoding.UTF8);
+        }
+
+        public BinaryReader Reader { get; }
+        public BinaryWriter Writer { get; }
+
+        public void Dispose() => _tcp.Dispose();
+    }
+}

@@ -1,0 +1,50 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
+using Distributed.Center;
+
+namespace Distributed.Hosting;
+
+/// <summary>A running center: the cluster's seed node with the <see cref="CenterActor"/> singleton.</summary>
+public sealed class CenterNode
+{
+    private CenterNode(ActorSystem system, HostPort address)
+    {
+        System = system;
+        Address = address;
+    }
+
+    /// <summary>The actor system of the center.</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>Where the center accepts connections.</summary>
+    public HostPort Address { get; }
+
+    /// <summary>Starts a center on <paramref name="host"/>:<paramref name="port"/>, returning once it accepts members.</summary>
+    public static async Task<CenterNode> StartAsync(string host, int port, CancellationToken cancellation = default)
+    {
+        if (!NetworkAddresses.IsPortFree(host, port))
+            throw new PortInUseException(host, port);
+        var address = new HostPort(host, port);
+        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Center, host, port, address));
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
+        system.ActorOf(ClusterSingletonManager.Props(
+            CenterActor.Props(),
+            PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system).WithRole("center").WithSingletonName("center")), "center");
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+        return new CenterNode(system, address);
+    }
+
+    /// <summary>Stops the center.</summary>
+    public Task StopAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+}
+
+/// <summary>The port a program was asked to bind is taken.</summary>
+public sealed class PortInUseException(string host, int port)
+    : Exception($"Port {port} on {host} is already in use (is another center or worker running there?). Choose another with --port.")
+{
+    /// <summary>The port.</summary>
+    public int Port { get; } = port;
+}

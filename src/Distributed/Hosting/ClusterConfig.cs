@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Reflection;
+using Akka.Configuration;
+
+namespace Distributed.Hosting;
+
+/// <summary>The roles of a process in the cluster; each has its HOCON file in <c>hocon/</c>.</summary>
+public enum Role
+{
+    /// <summary>The center (seed node, singleton host).</summary>
+    Center,
+    /// <summary>A worker.</summary>
+    Worker,
+    /// <summary>A client (a Pool).</summary>
+    Client,
+}
+
+/// <summary>Builds the Akka configuration of each role from the embedded HOCON files.</summary>
+public static class ClusterConfig
+{
+    /// <summary>The actor system name shared by every node of a Distributed cluster.</summary>
+    public const string SystemName = "distributed";
+
+    /// <summary>The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining <paramref name="center"/>.</summary>
+    public static Config For(Role role, string host, int port, HostPort center)
+    {
+        var overrides = ConfigurationFactory.ParseString($$"""
+            akka.remote.dot-netty.tcp.hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.port = {{port}}
+            akka.cluster.seed-nodes = ["{{SeedAddress(center)}}"]
+            """);
+        return overrides
+            .WithFallback(Embedded(role.ToString().ToLowerInvariant()))
+            .WithFallback(Embedded("common"))
+            .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
+    }
+
+    /// <summary>The Akka address of the center at <paramref name="center"/>.</summary>
+    public static string SeedAddress(HostPort center) => $"akka.tcp://{SystemName}@{center.Host}:{center.Port}";
+
+    private static Config Embedded(string name)
+    {
+        var resource = $"hocon/{name}.hocon";
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The configuration {resource} is missing from the Distributed assembly.");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}
+
+/// <summary>A host and port, as written on command lines: <c>192.168.1.100:8787</c>.</summary>
+public sealed record HostPort(string Host, int Port)
+{
+    /// <summary>Parses <c>host:port</c>; a missing port means <paramref name="defaultPort"/>.</summary>
+    public static HostPort Parse(string text, int? defaultPort = null)
+    {
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException("The address is empty; expected host:port, e.g. 127.0.0.1:8787.");
+        text = text.Trim();
+        if (text.Contains("://")) throw new FormatException($"'{text}' is not an address of the form host:port (leave out the scheme).");
+        var colon = text.LastIndexOf(':');
+        string host;
+        int port;
+        if (colon < 0)
+        {
+            if (defaultPort is null) throw new FormatException($"'{text}' has no port; expected host:port, e.g. 127.0.0.1:8787.");
+            host = text;
+            port = defaultPort.Value;
+        }
+        else
+        {
+            host = text[..colon];
+            if (!int.TryParse(text[(colon + 1)..], out port) || port is < 1 or > 65535)
+                throw new FormatException($"'{text}' has an invalid port '{text[(colon + 1)..]}'; a port is a number from 1 to 65535.");
+        }
+        if (host.Length == 0 || host.Any(char.IsWhiteSpace) || Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            throw new FormatException($"'{text}' has an invalid host '{host}'.");
+        return new HostPort(host, port);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Host}:{Port}";
+}
+
+/// <summary>Finds addresses to bind and to advertise.</summary>
+public static class NetworkAddresses
+{
+    /// <summary>The machine's primary IPv4 address: the one on an up, non-loopback interface with a gateway; 127.0.0.1 if none.</summary>
+    public static string PrimaryIPv4()
+    {
+        var candidates = NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .Select(n => n.GetIPProperties())
+            .OrderByDescending(p => p.GatewayAddresses.Count > 0)
+            .SelectMany(p => p.UnicastAddresses)
+            .Select(a => a.Address)
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        return candidates.FirstOrDefault()?.ToString() ?? "127.0.0.1";
+    }
+
+    /// <summary>The local address this machine uses to reach <paramref name="remote"/> (loopback for a local center).</summary>
+    public static string LocalAddressToward(HostPort remote)
+    {
+        try
+        {
+            var address = Dns.GetHostAddresses(remote.Host).First(a => a.AddressFamily == AddressFamily.InterNetwork);
+            if (IPAddress.IsLoopback(address)) return "127.0.0.1";
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            probe.Connect(address, remote.Port); // UDP connect sends nothing; it only picks a route
+            return ((IPEndPoint)probe.LocalEndPoint!).Address.ToString();
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            return PrimaryIPv4();
+        }
+    }
+
+    /// <summary>Whether a TCP port can be bound on <paramref name="host"/> right now.</summary>
+    public static bool IsPortFree(string host, int port)
+    {
+        try
+        {
+            var listener = new TcpListener(IPAddress.Parse(host), port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The first free port from <paramref name="first"/> upward.</summary>
+    public static int FirstFreePort(string host, int first)
+    {
+        for (var port = first; port < Math.Min(first + 1000, 65536); port++)
+            if (IsPortFree(host, port)) return port;
+        throw new InvalidOperationException($"No free port on {host} from {first} to {first + 999}.");
+    }
+}

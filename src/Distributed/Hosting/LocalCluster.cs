@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Distributed.Hosting;
+
+/// <summary>
+/// A center and workers started as real <c>dcenter</c>/<c>dworker</c> processes on 127.0.0.1 with
+/// free ports, for the quickstart, the tests and the benchmark. They are stopped by process id.
+/// </summary>
+public sealed partial class LocalCluster : IAsyncDisposable
+{
+    private readonly List<ClusterProcess> _workers = [];
+    private readonly string _binDirectory;
+    private readonly int _threadsPerWorker;
+
+    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker)
+    {
+        Center = center;
+        Address = $"127.0.0.1:{centerPort}";
+        _binDirectory = binDirectory;
+        _threadsPerWorker = threadsPerWorker;
+    }
+
+    /// <summary>The center's address, to give to a <see cref="Pool"/>.</summary>
+    public string Address { get; }
+
+    /// <summary>The center process.</summary>
+    public ClusterProcess Center { get; }
+
+    /// <summary>The worker processes, in the order they were started.</summary>
+    public IReadOnlyList<ClusterProcess> Workers => _workers;
+
+    /// <summary>
+    /// Starts a center and <paramref name="workers"/> workers of <paramref name="threadsPerWorker"/> threads.
+    /// The programs are looked up next to this application, or in <c>DISTRIBUTED_BIN</c>.
+    /// </summary>
+    public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default)
+    {
+        var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
+        var port = FreePort();
+        var center = ClusterProcess.Start(bin, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString()]);
+        LocalCluster? cluster = null;
+        try
+        {
+            await center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+            cluster = new LocalCluster(center, port, bin, threadsPerWorker);
+            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
+            return cluster;
+        }
+        catch
+        {
+            if (cluster is not null) await cluster.DisposeAsync().ConfigureAwait(false);
+            else center.Kill();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more worker and waits until the center has registered it.</summary>
+    public async Task<ClusterProcess> AddWorkerAsync(CancellationToken cancellation = default, params string[] extraArguments)
+    {
+        var port = FreePort();
+        string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. extraArguments];
+        var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
+        lock (_workers) _workers.Add(worker);
+        await worker.WaitForLineAsync(l => l.StartsWith("Registered with center at:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+        return worker;
+    }
+
+    /// <summary>Stops every process: SIGTERM first so that workers leave the cluster, then SIGKILL.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+        await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    /// <summary>A port that was free a moment ago.</summary>
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}
+
+/// <summary>A started dcenter or dworker process, with its output kept for waiting and for diagnosis.</summary>
+public sealed partial class ClusterProcess
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+
+    private ClusterProcess(Process process, string name)
+    {
+        _process = process;
+        Name = name;
+    }
+
+    /// <summary>The program name.</summary>
+    public string Name { get; }
+
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>Whether the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process printed so far (standard output and error).</summary>
+    public IReadOnlyList<string> Output { get { lock (_lines) return _lines.ToList(); } }
+
+    /// <summary>Starts <paramref name="program"/> from <paramref name="binDirectory"/> (as <c>dotnet program.dll</c>).</summary>
+    public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments)
+    {
+        var dll = Path.Combine(binDirectory, program + ".dll");
+        if (!File.Exists(dll))
+            throw new FileNotFoundException($"{program}.dll is not in {binDirectory}; build the solution, or set DISTRIBUTED_BIN to the folder that holds it.", dll);
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(dll);
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var started = new ClusterProcess(process, program);
+        process.OutputDataReceived += (_, e) => started.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => started.OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return started;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        List<TaskCompletionSource<string>> found = [];
+        lock (_lines)
+        {
+            _lines.Add(line);
+            foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
+            {
+                _waiters.Remove(waiter);
+                found.Add(waiter.Found);
+            }
+        }
+        foreach (var f in found) f.TrySetResult(line);
+    }
+
+    /// <summary>Waits until the process prints a matching line; fails with its output if it exits or the time runs out.</summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lines)
+        {
+            if (_lines.FirstOrDefault(match) is { } line) return line;
+            _waiters.Add((match, found));
+        }
+        var exited = _process.WaitForExitAsync(cancellation);
+        var finished = await Task.WhenAny(found.Task, exited, Task.Delay(timeout, cancellation)).ConfigureAwait(false);
+        if (finished == found.Task) return await found.Task.ConfigureAwait(false);
+        cancellation.ThrowIfCancellationRequested();
+        var why = finished == exited ? $"exited with code {_process.ExitCode}" : $"did not print the expected line within {timeout.TotalSeconds:0} s";
+        throw new InvalidOperationException($"{Name} (pid {Id}) {why}. Its output:{Environment.NewLine}{string.Join(Environment.NewLine, Output)}");
+    }
+
+    /// <summary>Kills the process at once (SIGKILL), as a crash would.</summary>
+    public void Kill()
+    {
+        try { _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+    }
+
+    /// <summary>Sends SIGTERM and waits for a clean exit; kills the process when it does not stop in time.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (_process.HasExited) return;
+        if (OperatingSystem.IsWindows() || SendSignal(_process.Id, SigTerm) != 0) { Kill(); return; }
+        using var timeout = new CancellationTokenSource(grace);
+        try { await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { Kill(); }
+    }
+
+    /// <summary>Exit code, once exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Waits for the process to exit.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellation = default) => _process.WaitForExitAsync(cancellation);
+
+    /// <summary>Sends a POSIX signal to the process (e.g. SIGSTOP in failure tests).</summary>
+    public int Signal(int signal) => SendSignal(_process.Id, signal);
+
+    private const int SigTerm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+}

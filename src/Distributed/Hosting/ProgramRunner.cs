@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Distributed.Hosting;
+
+/// <summary>What dcenter and dworker share: a clean stop on Ctrl+C or SIGTERM, and errors without stack dumps.</summary>
+public static class ProgramRunner
+{
+    /// <summary>Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs <paramref name="stop"/>.</summary>
+    public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce)
+    {
+        using var stopRequested = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we stop cleanly ourselves
+            stopRequested.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        TNode node;
+        try
+        {
+            node = await start(stopRequested.Token);
+        }
+        catch (OperationCanceledException) when (stopRequested.IsCancellationRequested)
+        {
+            return 130;
+        }
+        catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        announce(node);
+        var stopped = Task.Delay(Timeout.Infinite, stopRequested.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        var ended = whenEnded(node);
+        await Task.WhenAny(stopped, ended);
+        if (ended.IsCompleted)
+        {
+            Console.Error.WriteLine("error: the node left the cluster.");
+            return 1;
+        }
+        await stop(node);
+        return 0;
+    }
+}

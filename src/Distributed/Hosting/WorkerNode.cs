@@ -1,0 +1,132 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Distributed.Data;
+using Distributed.Protocol;
+using Distributed.Worker;
+
+namespace Distributed.Hosting;
+
+/// <summary>How to start a worker.</summary>
+/// <param name="Center">The center's address.</param>
+/// <param name="Host">The address to bind and advertise; by default the one that reaches the center.</param>
+/// <param name="Port">The Akka port; null means 8788 or the next free one.</param>
+/// <param name="Threads">Threads of each executor; by default the number of cores.</param>
+/// <param name="Name">The worker's name; by default host:port.</param>
+public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null)
+{
+    /// <summary>The port a worker tries first.</summary>
+    public const int DefaultPort = 8788;
+}
+
+/// <summary>A running worker: its actor system, data store and data server.</summary>
+public sealed class WorkerNode
+{
+    private readonly DataServer _dataServer;
+    private readonly string _workDirectory;
+
+    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, DataServer dataServer, string workDirectory)
+    {
+        System = system;
+        Address = address;
+        Name = name;
+        Center = center;
+        _dataServer = dataServer;
+        _workDirectory = workDirectory;
+    }
+
+    /// <summary>The actor system of the worker.</summary>
+    public ActorSystem System { get; }
+    /// <summary>Where the worker's Akka node listens.</summary>
+    public HostPort Address { get; }
+    /// <summary>The worker's name.</summary>
+    public string Name { get; }
+    /// <summary>The center it registered with, as the center reports its own address.</summary>
+    public HostPort Center { get; }
+
+    /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
+    public static async Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
+    {
+        var timeout = TimeSpan.FromSeconds(10);
+        var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
+        int port;
+        if (options.Port is { } requested)
+        {
+            if (!NetworkAddresses.IsPortFree(host, requested)) throw new PortInUseException(host, requested);
+            port = requested;
+        }
+        else
+        {
+            port = NetworkAddresses.FirstFreePort(host, WorkerOptions.DefaultPort);
+        }
+        await ProbeCenterAsync(options.Center, timeout, cancellation).ConfigureAwait(false);
+
+        var name = options.Name ?? $"{host}:{port}";
+        var threads = options.Threads ?? Environment.ProcessorCount;
+        var workDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}");
+        Directory.CreateDirectory(workDirectory);
+        var store = new DataStore();
+        var counters = new TransferCounters();
+        var dataServer = new DataServer(host, store, counters);
+        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
+        try
+        {
+            var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
+            var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory);
+            system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
+            WorkerRegistered answer;
+            try
+            {
+                answer = await registered.Task.WaitAsync(timeout, cancellation).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {timeout.TotalSeconds:0} s.");
+            }
+            return new WorkerNode(system, new HostPort(host, port), name, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
+        }
+        catch
+        {
+            await system.Terminate().ConfigureAwait(false);
+            await dataServer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation)
+    {
+        using var tcp = new TcpClient();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await tcp.ConnectAsync(center.Host, center.Port, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: no answer within {timeout.TotalSeconds:0} s.");
+        }
+        catch (SocketException e)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.");
+        }
+    }
+
+    /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory.</summary>
+    public async Task StopAsync()
+    {
+        try
+        {
+            await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await System.Terminate().ConfigureAwait(false);
+        }
+        await _dataServer.DisposeAsync().ConfigureAwait(false);
+        try { Directory.Delete(_workDirectory, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

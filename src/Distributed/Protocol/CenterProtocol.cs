@@ -1,0 +1,44 @@
+using Akka.Actor;
+
+namespace Distributed.Protocol;
+
+// The conversation with the center. Workers and clients reach it through a ClusterSingletonProxy.
+
+/// <summary>Worker → center, after joining the cluster. Answer: <see cref="WorkerRegistered"/>.</summary>
+public sealed record RegisterWorker(IActorRef Worker, string Name, string Address, int Cores, DataEndpoint Data) : IProtocolMessage;
+
+/// <summary>Center → worker: the worker is known and will be given tasks.</summary>
+public sealed record WorkerRegistered(string CenterAddress) : IProtocolMessage;
+
+/// <summary>Client → center, once per <c>Pool</c>. The center watches the client. Answer: <see cref="ClientConnected"/>.</summary>
+public sealed record ConnectClient(IActorRef Client) : IProtocolMessage;
+
+/// <summary>Center → client: the connection is accepted; the current workers.</summary>
+public sealed record ClientConnected(IReadOnlyList<WorkerInfo> Workers) : IProtocolMessage;
+
+/// <summary>
+/// Client → center: run these tasks (in dependency order or not: a task waits for its dependencies).
+/// No answer: each task's end reaches the client as <see cref="TasksFinished"/> or <see cref="TasksFailed"/>.
+/// </summary>
+public sealed record SubmitTasks(IActorRef Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks) : IProtocolMessage;
+
+/// <summary>Client → center: which workers hold these keys. Answer: <see cref="WhoHasReply"/>.</summary>
+public sealed record WhoHas(IReadOnlyList<string> Keys) : IProtocolMessage;
+
+/// <summary>Center → client: the holders of each asked key (an empty list for a key nobody holds).</summary>
+public sealed record WhoHasReply(IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>> Holders) : IProtocolMessage;
+
+/// <summary>Client → center: the workers and what they hold. Answer: <see cref="WorkersReply"/>.</summary>
+public sealed record GetWorkers(bool IncludeKeys) : IProtocolMessage;
+
+/// <summary>Center → client: every worker, and when asked, the keys each holds.</summary>
+public sealed record WorkersReply(IReadOnlyList<WorkerInfo> Workers, IReadOnlyDictionary<string, IReadOnlyList<string>> KeysByWorker) : IProtocolMessage;
+
+/// <summary>Client → center: these keys are no longer needed; the center deletes them from the workers.</summary>
+public sealed record ReleaseKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
+
+/// <summary>Client → center: the client goes away; its pending tasks are dropped and its data released.</summary>
+public sealed record DisconnectClient(IActorRef Client) : IProtocolMessage;
+
+/// <summary>Worker → center: the worker now also holds copies of these keys (fetched from peers).</summary>
+public sealed record KeysAdded(string Worker, IReadOnlyList<StoredKey> Keys) : IProtocolMessage;

@@ -1,0 +1,54 @@
+using Akka.Actor;
+
+namespace Distributed.Protocol;
+
+/// <summary>
+/// Marker of every message of our protocol. HOCON binds it to an explicit serializer, so nothing
+/// falls back to a catch-all binding of <see cref="object"/>.
+/// </summary>
+public interface IProtocolMessage;
+
+/// <summary>Where a worker's data channel listens: values move there, never through Akka.</summary>
+public sealed record DataEndpoint(string Host, int Port)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Host}:{Port}";
+}
+
+/// <summary>One assembly of a client's code, named and content-addressed (SHA-256, hex).</summary>
+public sealed record AssemblyRef(string Name, string Hash);
+
+/// <summary>
+/// The user assemblies a task needs. <see cref="Version"/> hashes all of them, so two builds of one
+/// program get different versions and run in different executor processes.
+/// </summary>
+public sealed record CodeManifest(string Version, IReadOnlyList<AssemblyRef> Assemblies);
+
+/// <summary>A serialized user function (an <c>IUserFunction</c>), addressed by the hash of its bytes.</summary>
+public sealed record FunctionSpec(string FunctionId, byte[] Payload);
+
+/// <summary>How a task's arguments are encoded.</summary>
+public enum ArgumentsKind : byte
+{
+    /// <summary>The arguments are the values of the dependencies, in order; <c>Args</c> is empty.</summary>
+    Dependencies = 0,
+    /// <summary><c>Args</c> holds one value encoded by the value codec.</summary>
+    SingleValue = 1,
+    /// <summary><c>Args</c> holds an <c>object?[]</c> template whose placeholders name dependencies by index.</summary>
+    Template = 2,
+}
+
+/// <summary>One call of a user function: its result is stored under <see cref="Key"/>.</summary>
+public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies);
+
+/// <summary>An exception thrown by user code (or by our handling of its values), as text that any process can read.</summary>
+public sealed record RemoteError(string TypeName, string Message, string StackTrace);
+
+/// <summary>Describes one worker, as the center knows it.</summary>
+public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data);
+
+/// <summary>A stored value, as reported by the worker that made or copied it.</summary>
+public sealed record StoredKey(string Key, long Size, string TypeName);
+
+/// <summary>A task that failed.</summary>
+public sealed record FailedTask(string Key, RemoteError Error);

@@ -1,0 +1,29 @@
+using Akka.Actor;
+
+namespace Distributed.Protocol;
+
+// The conversation of a worker with the center and with the client whose tasks it runs.
+
+/// <summary>An input of a task that lives on other workers, and where to fetch it.</summary>
+public sealed record RemoteInput(string Key, IReadOnlyList<DataEndpoint> Holders);
+
+/// <summary>
+/// Center → worker: run these tasks for <see cref="Client"/>. Functions travel with every batch
+/// (they are small and the worker caches them by id), so the center keeps no per-worker cache state.
+/// </summary>
+public sealed record RunTasks(IActorRef Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks, IReadOnlyList<RemoteInput> RemoteInputs) : IProtocolMessage;
+
+/// <summary>Worker → center and client: these tasks finished; their results are stored on <see cref="Worker"/>.</summary>
+public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results) : IProtocolMessage;
+
+/// <summary>Worker (or center, for tasks whose inputs failed) → center and client: these tasks failed.</summary>
+public sealed record TasksFailed(string Worker, IReadOnlyList<FailedTask> Failures) : IProtocolMessage;
+
+/// <summary>Center → worker: delete these keys.</summary>
+public sealed record DeleteKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
+
+/// <summary>Worker → client: send me these assemblies of your code (the worker has not seen them).</summary>
+public sealed record RequestAssemblies(IActorRef Worker, IReadOnlyList<AssemblyRef> Assemblies) : IProtocolMessage;
+
+/// <summary>Client → worker: one assembly's bytes, answering <see cref="RequestAssemblies"/>. Null bytes: the client cannot provide it.</summary>
+public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProtocolMessage;

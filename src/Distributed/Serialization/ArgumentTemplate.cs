@@ -1,0 +1,50 @@
+using System.Collections;
+
+namespace Distributed.Serialization;
+
+/// <summary>Stands in an argument template for the value of the task's dependency number <see cref="Index"/>.</summary>
+public sealed record DependencyPlaceholder(int Index);
+
+/// <summary>Stands in an argument template for a list whose items may be placeholders; it becomes an array of <see cref="ElementTypeName"/>.</summary>
+public sealed record ListPlaceholder(string ElementTypeName, object?[] Items);
+
+/// <summary>Replaces placeholders with values, and converts arrays to the parameter types a delegate declares.</summary>
+public static class TemplateConversion
+{
+    /// <summary>Resolves the placeholders of <paramref name="template"/> with the dependency values.</summary>
+    public static object? Resolve(object? template, IReadOnlyList<object?> dependencies) => template switch
+    {
+        DependencyPlaceholder p => dependencies[p.Index],
+        ListPlaceholder list => ResolveList(list, dependencies),
+        _ => template,
+    };
+
+    private static Array ResolveList(ListPlaceholder list, IReadOnlyList<object?> dependencies)
+    {
+        var elementType = Type.GetType(list.ElementTypeName, throwOnError: true)!;
+        var array = Array.CreateInstance(elementType, list.Items.Length);
+        for (var i = 0; i < list.Items.Length; i++)
+            array.SetValue(ConvertTo(Resolve(list.Items[i], dependencies), elementType), i);
+        return array;
+    }
+
+    /// <summary>Converts an array to a <c>List&lt;T&gt;</c> when that is what the target type wants.</summary>
+    public static object? ConvertTo(object? value, Type target)
+    {
+        if (value is null || target.IsInstanceOfType(value)) return value;
+        if (value is Array array && target.IsGenericType && target.GetGenericTypeDefinition() == typeof(List<>))
+        {
+            var list = (IList)Activator.CreateInstance(target, array.Length)!;
+            var elementType = target.GetGenericArguments()[0];
+            foreach (var item in array) list.Add(ConvertTo(item, elementType));
+            return list;
+        }
+        if (value is Array source && target.IsArray && target.GetElementType() is { } targetElement)
+        {
+            var converted = Array.CreateInstance(targetElement, source.Length);
+            for (var i = 0; i < source.Length; i++) converted.SetValue(ConvertTo(source.GetValue(i), targetElement), i);
+            return converted;
+        }
+        return value;
+    }
+}

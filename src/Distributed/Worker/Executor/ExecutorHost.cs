@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Runtime.Loader;
+using System.Threading.Channels;
+using Distributed.Protocol;
+using Distributed.Serialization;
+
+namespace Distributed.Worker.Executor;
+
+/// <summary>
+/// The main loop of an executor process: the only place where user code runs. A worker starts one
+/// per client code version, so each process loads exactly one build of the user's assemblies.
+/// It exits when its worker closes the socket (including when the worker dies).
+/// </summary>
+public static class ExecutorHost
+{
+    /// <summary>The argument that turns a <c>dworker</c> process into an executor.</summary>
+    public const string Verb = "executor";
+
+    /// <summary>Runs an executor: <c>executor SOCKET THREADS ASSEMBLY-PATH...</c>.</summary>
+    public static int Run(string[] args)
+    {
+        if (args.Length < 2 || !int.TryParse(args[1], out var threads) || threads < 1)
+        {
+            Console.Error.WriteLine("usage: executor SOCKET-PATH THREADS [ASSEMBLY-PATH...]");
+            return 2;
+        }
+        InstallAssemblyResolver(args.Skip(2));
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(args[0]));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        new Executor(threads).Serve(stream);
+        return 0;
+    }
+
+    private static void InstallAssemblyResolver(IEnumerable<string> paths)
+    {
+        // One process holds one code version, so the simple name identifies the assembly.
+        var bySimpleName = paths.ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+            name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
+    }
+
+    private sealed class Executor(int threads)
+    {
+        private readonly ValueCodec _codec = new();
+        private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
+        private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
+        private readonly Channel<ExecutorResult> _results = Channel.CreateUnbounded<ExecutorResult>(new UnboundedChannelOptions { SingleReader = true });
+
+        public void Serve(Stream stream)
+        {
+            var input = new BinaryReader(new BufferedStream(stream, 1 << 16));
+            var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
+            runners.ForEach(t => t.Start());
+            var writer = Task.Run(() => WriteResults(output));
+            try
+            {
+                while (true)
+                {
+                    int frame;
+                    try { frame = input.ReadByte(); }
+                    catch (EndOfStreamException) { break; }
+                    catch (IOException) { break; }
+                    if (frame != ExecutorFrames.Batch) throw new InvalidDataException($"Unexpected frame {frame} from the worker.");
+                    var batch = ExecutorFrames.ReadBatch(input);
+                    foreach (var function in batch.Functions)
+                        _functions.TryAdd(function.FunctionId, DecodeFunction(function));
+                    var values = new BatchValues(batch.Values, _codec);
+                    foreach (var task in batch.Tasks) _queue.Add((task, values));
+                }
+            }
+            finally
+            {
+                _queue.CompleteAdding();
+                runners.ForEach(t => t.Join());
+                _results.Writer.TryComplete();
+                try { writer.Wait(); } catch (AggregateException) { } // the worker is gone
+            }
+        }
+
+        private IUserFunction DecodeFunction(FunctionSpec spec)
+        {
+            try
+            {
+                return (IUserFunction)_codec.Decode(spec.Payload)!;
+            }
+            catch (Exception e)
+            {
+                return new BrokenFunction(e);
+            }
+        }
+
+        private void RunTasks()
+        {
+            foreach (var (task, values) in _queue.GetConsumingEnumerable())
+                _results.Writer.TryWrite(Execute(task, values));
+        }
+
+        private ExecutorResult Execute(ExecutorTask task, BatchValues values)
+        {
+            object? result;
+            try
+            {
+                var function = _functions[task.FunctionId];
+                if (function is BrokenFunction broken) throw broken.Reason;
+                result = function.Invoke(Arguments(task, values));
+            }
+            catch (Exception e)
+            {
+                return new ExecutorResult(task.Key, null, "", Describe(e));
+            }
+            try
+            {
+                return new ExecutorResult(task.Key, _codec.Encode(result), TypeNameOf(result), null);
+            }
+            catch (Exception e)
+            {
+                return new ExecutorResult(task.Key, null, "", new RemoteError(e.GetType().FullName!,
+                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
+            }
+        }
+
+        private object?[] Arguments(ExecutorTask task, BatchValues values)
+        {
+            switch (task.Kind)
+            {
+                case ArgumentsKind.Dependencies:
+                    {
+                        var arguments = new object?[task.Dependencies.Count];
+                        for (var i = 0; i < arguments.Length; i++) arguments[i] = values.Get(task.Dependencies[i]);
+                        return arguments;
+                    }
+                case ArgumentsKind.SingleValue:
+                    return [_codec.Decode(task.Args)];
+                case ArgumentsKind.Template:
+                    {
+                        var template = (object?[])_codec.Decode(task.Args)!;
+                        var dependencies = task.Dependencies.Select(values.Get).ToArray();
+                        return template.Select(t => TemplateConversion.Resolve(t, dependencies)).ToArray();
+                    }
+                default:
+                    throw new InvalidDataException($"Unknown argument kind {task.Kind}.");
+            }
+        }
+
+        private async Task WriteResults(BinaryWriter output)
+        {
+            var reader = _results.Reader;
+            var batch = new List<ExecutorResult>();
+            while (await reader.WaitToReadAsync())
+            {
+                while (batch.Count < 4096 && reader.TryRead(out var result)) batch.Add(result);
+                ExecutorFrames.WriteResults(output, batch);
+                batch.Clear();
+            }
+        }
+
+        private static RemoteError Describe(Exception e) =>
+            new(e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
+
+        private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
+    }
+
+    /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
+    private sealed class BatchValues(IReadOnlyDictionary<string, byte[]> encoded, ValueCodec codec)
+    {
+        private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
+
+        public object? Get(string key) => _decoded.GetOrAdd(key, k => new Lazy<object?>(() =>
+            encoded.TryGetValue(k, out var bytes)
+                ? codec.Decode(bytes)
+                : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+    }
+
+    /// <summary>A function whose payload could not be decoded: its tasks fail with the reason.</summary>
+    private sealed class BrokenFunction(Exception reason) : IUserFunction
+    {
+        public Exception Reason { get; } = reason;
+        public string Name => "broken";
+        public object? Invoke(object?[] arguments) => throw Reason;
+    }
+}

@@ -1,0 +1,130 @@
+using Distributed.Protocol;
+
+namespace Distributed.Worker.Executor;
+
+// The conversation between a worker and one of its executor processes, over a Unix domain socket.
+// It is binary and sequential (one reader, one writer each way) because it carries every task.
+
+/// <summary>A task as the executor sees it: its dependencies' values travel in the same batch.</summary>
+internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies);
+
+/// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
+
+/// <summary>Executor → worker: one finished task, its encoded result or its error.</summary>
+internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error);
+
+internal static class ExecutorFrames
+{
+    public const byte Batch = (byte)'B';
+    public const byte Results = (byte)'R';
+
+    public static void WriteBatch(BinaryWriter writer, ExecutorBatch batch)
+    {
+        writer.Write(Batch);
+        writer.Write(batch.Functions.Count);
+        foreach (var function in batch.Functions)
+        {
+            writer.Write(function.FunctionId);
+            WriteBytes(writer, function.Payload);
+        }
+        writer.Write(batch.Values.Count);
+        foreach (var (key, value) in batch.Values)
+        {
+            writer.Write(key);
+            WriteBytes(writer, value);
+        }
+        writer.Write(batch.Tasks.Count);
+        foreach (var task in batch.Tasks)
+        {
+            writer.Write(task.Key);
+            writer.Write(task.FunctionId);
+            writer.Write((byte)task.Kind);
+            WriteBytes(writer, task.Args);
+            writer.Write(task.Dependencies.Count);
+            foreach (var dependency in task.Dependencies) writer.Write(dependency);
+        }
+        writer.Flush();
+    }
+
+    /// <summary>Reads a batch after its frame byte.</summary>
+    public static ExecutorBatch ReadBatch(BinaryReader reader)
+    {
+        var functions = new FunctionSpec[reader.ReadInt32()];
+        for (var i = 0; i < functions.Length; i++) functions[i] = new FunctionSpec(reader.ReadString(), ReadBytes(reader));
+        var valueCount = reader.ReadInt32();
+        var values = new Dictionary<string, byte[]>(valueCount);
+        for (var i = 0; i < valueCount; i++) values[reader.ReadString()] = ReadBytes(reader);
+        var tasks = new ExecutorTask[reader.ReadInt32()];
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            var key = reader.ReadString();
+            var functionId = reader.ReadString();
+            var kind = (ArgumentsKind)reader.ReadByte();
+            var args = ReadBytes(reader);
+            var dependencies = new string[reader.ReadInt32()];
+            for (var d = 0; d < dependencies.Length; d++) dependencies[d] = reader.ReadString();
+            tasks[i] = new ExecutorTask(key, functionId, kind, args, dependencies);
+        }
+        return new ExecutorBatch(functions, values, tasks);
+    }
+
+    public static void WriteResults(BinaryWriter writer, IReadOnlyList<ExecutorResult> results)
+    {
+        writer.Write(Results);
+        writer.Write(results.Count);
+        foreach (var result in results)
+        {
+            writer.Write(result.Key);
+            if (result.Error is { } error)
+            {
+                writer.Write(false);
+                writer.Write(error.TypeName);
+                writer.Write(error.Message);
+                writer.Write(error.StackTrace);
+            }
+            else
+            {
+                writer.Write(true);
+                writer.Write(result.TypeName);
+                WriteBytes(writer, result.Value!);
+            }
+        }
+        writer.Flush();
+    }
+
+    /// <summary>Reads results after their frame byte.</summary>
+    public static List<ExecutorResult> ReadResults(BinaryReader reader)
+    {
+        var count = reader.ReadInt32();
+        var results = new List<ExecutorResult>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var key = reader.ReadString();
+            if (reader.ReadBoolean())
+            {
+                var typeName = reader.ReadString();
+                results.Add(new ExecutorResult(key, ReadBytes(reader), typeName, null));
+            }
+            else
+            {
+                results.Add(new ExecutorResult(key, null, "", new RemoteError(reader.ReadString(), reader.ReadString(), reader.ReadString())));
+            }
+        }
+        return results;
+    }
+
+    private static void WriteBytes(BinaryWriter writer, byte[] bytes)
+    {
+        writer.Write(bytes.Length);
+        writer.Write(bytes);
+    }
+
+    private static byte[] ReadBytes(BinaryReader reader)
+    {
+        var length = reader.ReadInt32();
+        var bytes = GC.AllocateUninitializedArray<byte>(length);
+        reader.BaseStream.ReadExactly(bytes);
+        return bytes;
+    }
+}

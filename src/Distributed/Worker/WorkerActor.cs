@@ -1,0 +1,274 @@
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Data;
+using Distributed.Protocol;
+using Distributed.Worker.Executor;
+
+namespace Distributed.Worker;
+
+/// <summary>Settings of a worker, fixed at start.</summary>
+public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory);
+
+/// <summary>
+/// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
+/// inputs straight from the workers that hold them, gets the client's code when it is new, and hands
+/// tasks to an executor child per client code version.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly WorkerSettings _settings;
+    private readonly IActorRef _center;
+    private readonly DataStore _store;
+    private readonly DataClient _peers;
+    private readonly AssemblyCache _assemblies;
+    private readonly TaskCompletionSource<WorkerRegistered> _registered;
+    private readonly Dictionary<long, PendingBatch> _pending = [];
+    private readonly Dictionary<string, HashSet<long>> _waitingForAssembly = [];
+    private readonly Dictionary<string, IActorRef> _executors = [];
+    private readonly Dictionary<IActorRef, string> _executorVersions = [];
+    private readonly Dictionary<string, IActorRef> _running = []; // task key → client to notify
+    private long _nextBatchId;
+
+    /// <summary>Creates the worker actor.</summary>
+    public WorkerActor(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
+    {
+        _settings = settings;
+        _center = center;
+        _store = store;
+        _registered = registered;
+        _peers = new DataClient(PeerKind.Worker, counters);
+        _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"));
+        Receive<WorkerRegistered>(HandleWorkerRegistered);
+        Receive<RetryRegistration>(_ => Register());
+        Receive<RunTasks>(HandleRunTasks);
+        Receive<AssemblyBytes>(HandleAssemblyBytes);
+        Receive<InputsFetched>(HandleInputsFetched);
+        Receive<ExecutorResults>(HandleExecutorResults);
+        Receive<DeleteKeys>(m => { foreach (var key in m.Keys) _store.Delete(key); });
+        Receive<Terminated>(HandleExecutorTerminated);
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props of a worker.</summary>
+    public static Props Props(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, store, counters, registered));
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        Register();
+        // The proxy buffers until the singleton is found, but a registration can still be lost when the
+        // center restarts in between: repeat it until the center answers.
+        Timers.StartPeriodicTimer("register", RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop() => _peers.Dispose();
+
+    private void Register() => _center.Tell(new RegisterWorker(Self, _settings.Name, _settings.Address, _settings.Threads, _settings.Data));
+
+    private void HandleWorkerRegistered(WorkerRegistered message)
+    {
+        Timers.Cancel("register");
+        _registered.TrySetResult(message);
+    }
+
+    private void HandleRunTasks(RunTasks message)
+    {
+        var batch = new PendingBatch(_nextBatchId++, message);
+        _pending[batch.Id] = batch;
+        foreach (var task in message.Tasks) _running[task.Key] = message.Client;
+
+        var missing = message.Code.Assemblies.Where(a => !_assemblies.Contains(a)).ToList();
+        var toRequest = new List<AssemblyRef>();
+        foreach (var assembly in missing)
+        {
+            batch.MissingAssemblies.Add(assembly.Hash);
+            if (!_waitingForAssembly.TryGetValue(assembly.Hash, out var waiting))
+            {
+                _waitingForAssembly[assembly.Hash] = waiting = [];
+                toRequest.Add(assembly);
+            }
+            waiting.Add(batch.Id);
+        }
+        if (toRequest.Count > 0) message.Client.Tell(new RequestAssemblies(Self, toRequest));
+
+        var remote = message.RemoteInputs.Where(r => !_store.Contains(r.Key)).ToList();
+        if (remote.Count > 0)
+        {
+            batch.FetchingInputs = true;
+            var id = batch.Id;
+            FetchAsync(remote).PipeTo(Self,
+                success: values => new InputsFetched(id, values, null),
+                failure: e => new InputsFetched(id, null, e));
+        }
+        TryDispatch(batch);
+    }
+
+    private async Task<IReadOnlyDictionary<string, StoredValue>> FetchAsync(IReadOnlyList<RemoteInput> inputs)
+    {
+        var values = new Dictionary<string, StoredValue>();
+        if (inputs.FirstOrDefault(i => i.Holders.Count == 0) is { } orphan)
+            throw new KeyNotFoundException($"No worker holds the input {orphan.Key}.");
+        var fetches = inputs.GroupBy(i => i.Holders[0]).Select(async group =>
+        {
+            var wanted = group.ToList();
+            IReadOnlyList<StoredValue?> fetched;
+            try { fetched = await _peers.GetAsync(group.Key, wanted.Select(i => i.Key).ToList()).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { fetched = new StoredValue?[wanted.Count]; }
+            return wanted.Select((input, i) => (Input: input, Value: fetched[i]));
+        });
+        foreach (var (input, value) in (await Task.WhenAll(fetches).ConfigureAwait(false)).SelectMany(r => r))
+        {
+            var found = value;
+            // The first holder may have lost it (deleted, or died in between): try the others.
+            foreach (var other in input.Holders.Skip(1))
+            {
+                if (found is not null) break;
+                try { found = (await _peers.GetAsync(other, [input.Key]).ConfigureAwait(false))[0]; }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { }
+            }
+            values[input.Key] = found ?? throw new KeyNotFoundException($"No holder of input {input.Key} still has it.");
+        }
+        return values;
+    }
+
+    private void HandleInputsFetched(InputsFetched message)
+    {
+        if (!_pending.TryGetValue(message.BatchId, out var batch)) return;
+        batch.FetchingInputs = false;
+        if (message.Failure is { } failure)
+        {
+            var reason = failure is AggregateException { InnerException: { } inner } ? inner : failure;
+            Fail(batch, new RemoteError(reason.GetType().FullName!, $"Could not fetch the inputs of the task: {reason.Message}", ""));
+            return;
+        }
+        var added = new List<StoredKey>();
+        foreach (var (key, value) in message.Values!)
+        {
+            _store.Put(key, value);
+            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
+        }
+        if (added.Count > 0) _center.Tell(new KeysAdded(_settings.Name, added));
+        TryDispatch(batch);
+    }
+
+    private void HandleAssemblyBytes(AssemblyBytes message)
+    {
+        if (!_waitingForAssembly.Remove(message.Assembly.Hash, out var batchIds)) return;
+        RemoteError? error = null;
+        if (message.Bytes is null)
+        {
+            error = new RemoteError("Distributed.CodeShippingException", $"The client could not send assembly {message.Assembly.Name}.", "");
+        }
+        else
+        {
+            try { _assemblies.Store(message.Assembly, message.Bytes); }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                error = new RemoteError("Distributed.CodeShippingException", $"Assembly {message.Assembly.Name} could not be stored: {e.Message}", "");
+            }
+        }
+        foreach (var id in batchIds)
+        {
+            if (!_pending.TryGetValue(id, out var batch)) continue;
+            if (error is not null) { Fail(batch, error); continue; }
+            batch.MissingAssemblies.Remove(message.Assembly.Hash);
+            TryDispatch(batch);
+        }
+    }
+
+    private void TryDispatch(PendingBatch batch)
+    {
+        if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs) return;
+        _pending.Remove(batch.Id);
+        var message = batch.Message;
+        var values = new Dictionary<string, byte[]>();
+        var tasks = new List<ExecutorTask>(message.Tasks.Count);
+        var failures = new List<FailedTask>();
+        foreach (var task in message.Tasks)
+        {
+            var missing = task.Dependencies.FirstOrDefault(d => !values.ContainsKey(d) && _store.Get(d) is null);
+            if (missing is not null)
+            {
+                failures.Add(new FailedTask(task.Key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {task.Key} is not on worker {_settings.Name}.", "")));
+                continue;
+            }
+            foreach (var dependency in task.Dependencies)
+                if (!values.ContainsKey(dependency)) values[dependency] = _store.Get(dependency)!.Bytes;
+            tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies));
+        }
+        if (failures.Count > 0) ReportFailures(message.Client, failures);
+        if (tasks.Count == 0) return;
+        ExecutorFor(message.Code).Tell(new ExecuteBatch(message.Functions, values, tasks));
+    }
+
+    private IActorRef ExecutorFor(CodeManifest code)
+    {
+        if (_executors.TryGetValue(code.Version, out var executor)) return executor;
+        var paths = code.Assemblies.Select(_assemblies.PathOf).ToList();
+        executor = Context.ActorOf(ExecutorActor.Props(code.Version, paths, _settings.Threads, _settings.WorkDirectory), $"executor-{code.Version}");
+        Context.Watch(executor);
+        _executors[code.Version] = executor;
+        _executorVersions[executor] = code.Version;
+        return executor;
+    }
+
+    private void HandleExecutorTerminated(Terminated message)
+    {
+        if (_executorVersions.Remove(message.ActorRef, out var version)) _executors.Remove(version);
+    }
+
+    private void HandleExecutorResults(ExecutorResults message)
+    {
+        var finished = new Dictionary<IActorRef, List<StoredKey>>();
+        var failed = new Dictionary<IActorRef, List<FailedTask>>();
+        foreach (var result in message.Results)
+        {
+            if (!_running.Remove(result.Key, out var client)) continue;
+            if (result.Error is { } error)
+            {
+                if (!failed.TryGetValue(client, out var list)) failed[client] = list = [];
+                list.Add(new FailedTask(result.Key, error));
+                continue;
+            }
+            _store.Put(result.Key, new StoredValue(result.Value!, result.TypeName));
+            if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
+            done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+        }
+        foreach (var (client, results) in finished)
+        {
+            // Both at once: a client that submits a dependent task before the center has read this
+            // finds the key still pending at the center, so the new task simply waits for it.
+            var finishedMessage = new TasksFinished(_settings.Name, _settings.Data, results);
+            _center.Tell(finishedMessage);
+            client.Tell(finishedMessage);
+        }
+        foreach (var (client, failures) in failed) ReportFailures(client, failures);
+    }
+
+    private void Fail(PendingBatch batch, RemoteError error)
+    {
+        _pending.Remove(batch.Id);
+        ReportFailures(batch.Message.Client, batch.Message.Tasks.Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
+    }
+
+    private void ReportFailures(IActorRef client, List<FailedTask> failures)
+    {
+        foreach (var failure in failures) _running.Remove(failure.Key);
+        var message = new TasksFailed(_settings.Name, failures);
+        _center.Tell(message);
+        client.Tell(message);
+    }
+
+    private sealed class PendingBatch(long id, RunTasks message)
+    {
+        public long Id { get; } = id;
+        public RunTasks Message { get; } = message;
+        public HashSet<string> MissingAssemblies { get; } = [];
+        public bool FetchingInputs { get; set; }
+    }
+}

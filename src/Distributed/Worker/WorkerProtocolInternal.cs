@@ -1,0 +1,29 @@
+using Distributed.Data;
+using Distributed.Protocol;
+using Distributed.Worker.Executor;
+
+namespace Distributed.Worker;
+
+// Messages inside one worker process: between the worker actor, its executor children and the
+// asynchronous work (fetches, process I/O) that reports back to them. They never cross processes.
+
+/// <summary>Worker → executor actor: run these tasks with these input values.</summary>
+internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
+
+/// <summary>Executor actor → worker: results of tasks, in the order they finished.</summary>
+internal sealed record ExecutorResults(IReadOnlyList<ExecutorResult> Results);
+
+/// <summary>The fetch of a batch's remote inputs ended (with the values, or with the reason it failed).</summary>
+internal sealed record InputsFetched(long BatchId, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure);
+
+/// <summary>The executor process connected to its socket.</summary>
+internal sealed record ExecutorConnected(System.Net.Sockets.Socket Socket);
+
+/// <summary>The executor process went away (exited, crashed or closed its socket).</summary>
+internal sealed record ExecutorExited(string Reason);
+
+/// <summary>Retry registration with the center until it answers.</summary>
+internal sealed record RetryRegistration
+{
+    public static RetryRegistration Instance { get; } = new();
+}

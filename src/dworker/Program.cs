@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Distributed.Hosting;
+using Distributed.Worker.Executor;
+
+// A worker starts its executors as copies of itself with this verb: user code runs there.
+if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(args[1..]);
+
+var centerArgument = new Argument<string>("center") { Description = "Address of the center, host:port (e.g. 192.168.1.100:8787)." };
+var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: the one that reaches the center)." };
+var portOption = new Option<int?>("--port") { Description = "Port of the worker (default: 8788, or the next free port)." };
+var threadsOption = new Option<int?>("--nthreads") { Description = "Threads that run tasks (default: the number of cores)." };
+var nameOption = new Option<string?>("--name") { Description = "Name of the worker (default: host:port)." };
+var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
+{
+    centerArgument, hostOption, portOption, threadsOption, nameOption,
+};
+root.SetAction((parse, cancellation) =>
+{
+    HostPort center;
+    try
+    {
+        center = HostPort.Parse(parse.GetValue(centerArgument)!, defaultPort: 8787);
+    }
+    catch (FormatException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return Task.FromResult(2);
+    }
+    var threads = parse.GetValue(threadsOption);
+    if (threads is < 1)
+    {
+        Console.Error.WriteLine("error: --nthreads must be at least 1.");
+        return Task.FromResult(2);
+    }
+    var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption));
+    return ProgramRunner.RunAsync(
+        start: token => WorkerNode.StartAsync(options, token),
+        whenEnded: node => node.System.WhenTerminated,
+        stop: node => node.StopAsync(),
+        announce: node =>
+        {
+            Console.WriteLine($"Start worker at:            {node.Address}");
+            Console.WriteLine($"Registered with center at:  {node.Center}");
+        });
+});
+return await root.Parse(args).InvokeAsync();
