@@ -10,7 +10,7 @@ namespace Distributed.Data;
 // association (and its heartbeats) and crawls. A connection starts with the peer's kind, then
 // carries requests one after the other:
 //   'G' count key*   → per key: found(bool) [typeName length bytes]
-//   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes
+//   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes assemblies
 internal static class DataFrames
 {
     public const byte Get = (byte)'G';
@@ -93,6 +93,9 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Write(_counters.ReceivedFromWorkers);
                         writer.Write(_store.Count);
                         writer.Write(_store.Bytes);
+                        var assemblies = _counters.AssembliesReceived;
+                        writer.Write(assemblies.Count);
+                        foreach (var assembly in assemblies) writer.Write(assembly);
                         writer.Flush();
                         break;
                     default:
@@ -172,7 +175,10 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
             connection.Writer.Write(DataFrames.Stats);
             connection.Writer.Flush();
             var r = connection.Reader;
-            var stats = new WorkerTransferStats(r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
+            var (toWorkers, toClients, fromWorkers, keys, bytes) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
+            var assemblies = new string[r.ReadInt32()];
+            for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
+            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies);
             Return(endpoint, connection);
             return stats;
         }

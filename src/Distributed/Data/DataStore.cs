@@ -64,6 +64,13 @@ public sealed class TransferCounters
     }
 
     internal void AddReceivedFromWorker(long bytes) => Interlocked.Add(ref _receivedFromWorkers, bytes);
+
+    private readonly List<string> _assemblies = [];
+
+    /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
+    public IReadOnlyList<string> AssembliesReceived { get { lock (_assemblies) return _assemblies.ToList(); } }
+
+    internal void AddAssembly(string name, string hash) { lock (_assemblies) _assemblies.Add($"{name}:{hash}"); }
 }
 
 /// <summary>Who opened a data connection.</summary>
@@ -76,4 +83,4 @@ public enum PeerKind : byte
 }
 
 /// <summary>A worker's transfer counters and store size, as read over its data channel.</summary>
-public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes);
+public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived);

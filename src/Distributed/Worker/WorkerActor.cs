@@ -23,6 +23,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly DataClient _peers;
     private readonly AssemblyCache _assemblies;
     private readonly TaskCompletionSource<WorkerRegistered> _registered;
+    private readonly TransferCounters _counters;
     private readonly Dictionary<long, PendingBatch> _pending = [];
     private readonly Dictionary<string, HashSet<long>> _waitingForAssembly = [];
     private readonly Dictionary<string, IActorRef> _executors = [];
@@ -37,6 +38,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _center = center;
         _store = store;
         _registered = registered;
+        _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"));
         Receive<WorkerRegistered>(HandleWorkerRegistered);
@@ -166,7 +168,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         else
         {
-            try { _assemblies.Store(message.Assembly, message.Bytes); }
+            try
+            {
+                _assemblies.Store(message.Assembly, message.Bytes);
+                _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
+            }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
                 error = new RemoteError("Distributed.CodeShippingException", $"Assembly {message.Assembly.Name} could not be stored: {e.Message}", "");
