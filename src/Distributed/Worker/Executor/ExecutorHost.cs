@@ -54,7 +54,7 @@ public static class ExecutorHost
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
             var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
-            var writer = Task.Run(() => WriteResults(output));
+            _ = Task.Run(() => WriteResults(output));
             try
             {
                 while (true)
@@ -73,10 +73,9 @@ public static class ExecutorHost
             }
             finally
             {
+                // The worker is gone (or stopped us): nobody can receive results any more, and a stuck
+                // user task must not keep this process alive, so the runners are not awaited.
                 _queue.CompleteAdding();
-                runners.ForEach(t => t.Join());
-                _results.Writer.TryComplete();
-                try { writer.Wait(); } catch (AggregateException) { } // the worker is gone
             }
         }
 
