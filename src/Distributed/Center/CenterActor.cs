@@ -159,13 +159,22 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleTasksFailed(TasksFailed message)
     {
-        var cascade = new Dictionary<IActorRef, List<FailedTask>>();
-        var failed = new Queue<FailedTask>(message.Failures);
-        while (failed.TryDequeue(out var failure))
+        foreach (var failure in message.Failures)
         {
             if (!_tasks.Remove(failure.Key, out var task)) continue;
             if (task.AssignedTo is { } assigned) assigned.Load--;
             if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
+        }
+        FailDependents(message.Failures);
+    }
+
+    /// <summary>Fails, transitively, the tasks waiting for these failed (or dropped) ones, telling their clients why.</summary>
+    private void FailDependents(IEnumerable<FailedTask> causes)
+    {
+        var cascade = new Dictionary<IActorRef, List<FailedTask>>();
+        var failed = new Queue<FailedTask>(causes);
+        while (failed.TryDequeue(out var failure))
+        {
             if (!_dependents.Remove(failure.Key, out var dependents)) continue;
             // Tasks that needed the failed result can never run: fail them too, naming the cause.
             foreach (var dependent in dependents)
@@ -173,6 +182,9 @@ public sealed class CenterActor : ReceiveActor
                 var error = new RemoteError(failure.Error.TypeName,
                     $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
                 var dependentFailure = new FailedTask(dependent.Spec.Key, error);
+                if (!_tasks.Remove(dependent.Spec.Key)) continue;
+                if (dependent.AssignedTo is { } assigned) assigned.Load--;
+                if (_clients.TryGetValue(dependent.Client, out var owner)) owner.PendingTasks.Remove(dependent.Spec.Key);
                 if (!cascade.TryGetValue(dependent.Client, out var list)) cascade[dependent.Client] = list = [];
                 list.Add(dependentFailure);
                 failed.Enqueue(dependentFailure);
@@ -281,6 +293,17 @@ public sealed class CenterActor : ReceiveActor
     private void Release(IReadOnlyList<string> keys)
     {
         foreach (var client in _clients.Values) client.Keys.ExceptWith(keys);
+        // A released task that has not finished is dropped; if it is running, its result is deleted
+        // when it arrives (it is then an orphan). Tasks waiting for it fail: their input is gone.
+        var dropped = new List<FailedTask>();
+        foreach (var keyName in keys)
+        {
+            if (!_tasks.Remove(keyName, out var task)) continue;
+            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (_clients.TryGetValue(task.Client, out var owner)) owner.PendingTasks.Remove(keyName);
+            dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
+        }
+        if (dropped.Count > 0) FailDependents(dropped);
         ReleaseOwned(keys);
     }
 

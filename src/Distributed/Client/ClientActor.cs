@@ -32,7 +32,7 @@ internal sealed class ClientActor : ReceiveActor
 
     private void HandleSubmit(Submit message)
     {
-        var submission = new Submission(Sender, message.Tasks.Count);
+        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList());
         foreach (var task in message.Tasks) _submissions[task.Key] = submission;
         if (message.Tasks.Count == 0)
         {
@@ -67,6 +67,10 @@ internal sealed class ClientActor : ReceiveActor
             if (!_submissions.Remove(failure.Key, out var submission) || submission.Done) continue;
             submission.Done = true;
             submission.ReplyTo.Tell(new SubmissionFailed(failure, message.Worker));
+            // The caller gets an exception, not the results: nothing can reach the other keys of the
+            // submission any more, so they are released (finished ones deleted, pending ones dropped).
+            foreach (var key in submission.Keys) _submissions.Remove(key);
+            _center.Tell(new ReleaseKeys(submission.Keys));
         }
     }
 
@@ -84,11 +88,12 @@ internal sealed class ClientActor : ReceiveActor
         }
     }
 
-    private sealed class Submission(IActorRef replyTo, int expected)
+    private sealed class Submission(IActorRef replyTo, IReadOnlyList<string> keys)
     {
         public IActorRef ReplyTo { get; } = replyTo;
-        public int Expected { get; } = expected;
-        public Dictionary<string, DataLocation> Locations { get; } = new(expected);
+        public IReadOnlyList<string> Keys { get; } = keys;
+        public int Expected => Keys.Count;
+        public Dictionary<string, DataLocation> Locations { get; } = new(keys.Count);
         public bool Done { get; set; }
     }
 }

@@ -17,7 +17,12 @@ public sealed class ValueCodec
         Int32 = 8, Int64 = 9, Double = 10, Single = 11, Boolean = 12,
     }
 
-    private readonly Serializer _serializer = new(SerializerOptions.Default.WithVersionTolerance(true).WithPreserveObjectReferences(true));
+    private readonly Serializer _serializer = new(SerializerOptions.Default
+        .WithVersionTolerance(true)
+        .WithPreserveObjectReferences(true)
+        // C# puts every captured variable of a scope in one closure object, so a lambda that does not
+        // use the pool may still capture it: it travels as nothing rather than failing the task.
+        .WithSurrogates([Surrogate.Create<Pool, DetachedPool>(_ => DetachedPool.Instance, _ => null!)]));
 
     /// <summary>Encodes <paramref name="value"/>; throws <see cref="UnserializableValueException"/> for values that cannot travel.</summary>
     public byte[] Encode(object? value)
@@ -112,6 +117,13 @@ public sealed class ValueCodec
         data.CopyTo(bytes.AsSpan(1));
         return bytes;
     }
+}
+
+/// <summary>What a <see cref="Pool"/> captured in a closure becomes on the workers: nothing usable.</summary>
+public sealed class DetachedPool
+{
+    /// <summary>The only instance.</summary>
+    public static DetachedPool Instance { get; } = new();
 }
 
 /// <summary>A value (a captured variable, an argument or a result) that cannot be sent to another process.</summary>

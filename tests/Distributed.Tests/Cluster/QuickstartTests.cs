@@ -41,4 +41,17 @@ public sealed class QuickstartTests(LocalClusterFixture fixture)
         for (var i = 0; i < data.Count; i++)
             Assert.Contains(data[i].Key, hasWhat[holders[i][0]]);
     }
+
+    [Fact]
+    public void A_lambda_whose_closure_also_holds_the_pool_still_runs()
+    {
+        var pool = Pool;
+        var offset = 7;
+        // Both lambdas share one compiler-generated closure object, which holds the pool too.
+        var shifted = pool.Map(x => x + offset, Enumerable.Range(0, 5));
+        var count = pool.Apply(() => pool is null ? -1 : 1);
+
+        Assert.Equal([7, 8, 9, 10, 11], pool.Gather(shifted));
+        Assert.Equal(-1, count.Get());
+    }
 }
