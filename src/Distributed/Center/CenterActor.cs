@@ -195,7 +195,11 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleKeysAdded(KeysAdded message)
     {
-        if (!_workers.TryGetValue(message.Worker, out var worker)) return;
+        if (!_workers.TryGetValue(message.Worker, out var worker))
+        {
+            message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(), $"Worker {message.Worker} left the cluster."));
+            return;
+        }
         var unknown = new List<string>();
         foreach (var stored in message.Keys)
         {
@@ -203,6 +207,8 @@ public sealed class CenterActor : ReceiveActor
             else unknown.Add(stored.Key);
         }
         if (unknown.Count > 0) worker.Ref.Tell(new DeleteKeys(unknown));
+        message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(),
+            unknown.Count == 0 ? null : $"The keys {string.Join(", ", unknown)} were released while being copied."));
     }
 
     private void HandleReplicateKeys(ReplicateKeys message)

@@ -40,8 +40,12 @@ public sealed record ReleaseKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 /// <summary>Client → center: the client goes away; its pending tasks are dropped and its data released.</summary>
 public sealed record DisconnectClient(IActorRef Client) : IProtocolMessage;
 
-/// <summary>Worker → center: the worker now also holds copies of these keys (fetched from peers).</summary>
-public sealed record KeysAdded(string Worker, IReadOnlyList<StoredKey> Keys) : IProtocolMessage;
+/// <summary>
+/// Worker → center: the worker now also holds copies of these keys (fetched from peers). When the
+/// copies were asked by a client, the center answers it with <see cref="ReplicationFinished"/> once
+/// recorded, so that the client's next question already sees them.
+/// </summary>
+public sealed record KeysAdded(string Worker, IReadOnlyList<StoredKey> Keys, IActorRef? ReplyTo = null) : IProtocolMessage;
 
 /// <summary>Client → center: copy these keys to <see cref="Worker"/> as well. Answer (from the worker): <see cref="ReplicationFinished"/>.</summary>
 public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker) : IProtocolMessage;

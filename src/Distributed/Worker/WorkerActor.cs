@@ -156,12 +156,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             message.ReplyTo.Tell(new ReplicationFinished(message.Keys, $"Worker {_settings.Name} could not fetch the copies: {reason.Message}"));
             return;
         }
-        StoreCopies(message.Values);
-        message.ReplyTo.Tell(new ReplicationFinished(message.Keys, null));
+        StoreCopies(message.Values, message.ReplyTo);
     }
 
     /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
-    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values)
+    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values, IActorRef? replyTo = null)
     {
         var added = new List<StoredKey>();
         foreach (var (key, value) in values)
@@ -169,7 +168,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _store.Put(key, value);
             added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
         }
-        if (added.Count > 0) _center.Tell(new KeysAdded(_settings.Name, added));
+        if (added.Count > 0 || replyTo is not null) _center.Tell(new KeysAdded(_settings.Name, added, replyTo));
     }
 
     private void HandleInputsFetched(InputsFetched message)
