@@ -62,10 +62,23 @@ internal sealed class ProgramProcesses : IAsyncDisposable
         info.ArgumentList.Add(Path.Combine(Bin, program + ".dll"));
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         using var process = new Process { StartInfo = info };
-        var clock = Stopwatch.StartNew();
+        var stdout = new List<string>();
+        var stderr = new List<string>();
+        long? firstError = null;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr)
+            {
+                firstError ??= Stopwatch.GetTimestamp();
+                stderr.Add(e.Data);
+            }
+        };
+        var started = Stopwatch.GetTimestamp();
         process.Start();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         using var timeout = new CancellationTokenSource(deadline);
         try
         {
@@ -74,12 +87,13 @@ internal sealed class ProgramProcesses : IAsyncDisposable
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            Assert.Fail($"{program} {string.Join(' ', arguments)} was still running after {deadline.TotalSeconds:0} s (killed). " +
-                $"Its output:{Environment.NewLine}{await stdout}{await stderr}");
         }
-        var elapsed = clock.Elapsed;
-        return new ProgramRun($"{program} {string.Join(' ', arguments)}", process.ExitCode, await stdout, await stderr, elapsed);
+        await process.WaitForExitAsync(); // and for the end of its output
+        var commandLine = $"{program} {string.Join(' ', arguments)}";
+        var run = new ProgramRun(commandLine, process.ExitCode, string.Join('\n', stdout), string.Join('\n', stderr),
+            started, Stopwatch.GetElapsedTime(started), firstError);
+        if (timeout.IsCancellationRequested) Assert.Fail($"{commandLine} was still running after {deadline.TotalSeconds:0} s (killed). {run}");
+        return run;
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails naming the phase and what was last seen.</summary>
@@ -126,8 +140,13 @@ internal sealed class ProgramProcesses : IAsyncDisposable
 }
 
 /// <summary>How a program run to its end went.</summary>
-internal sealed record ProgramRun(string CommandLine, int ExitCode, string StandardOutput, string StandardError, TimeSpan Elapsed)
+/// <param name="Started">When the process was started (a <see cref="Stopwatch"/> timestamp).</param>
+/// <param name="FirstError">When its first line of standard error arrived (a <see cref="Stopwatch"/> timestamp).</param>
+internal sealed record ProgramRun(string CommandLine, int ExitCode, string StandardOutput, string StandardError, long Started, TimeSpan Elapsed, long? FirstError)
 {
+    /// <summary>How long after <paramref name="since"/> (a Stopwatch timestamp) the program printed its first error.</summary>
+    public TimeSpan? FirstErrorAfter(long since) => FirstError is { } at ? Stopwatch.GetElapsedTime(since, at) : null;
+
     public IReadOnlyList<string> Lines => (StandardOutput + StandardError).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
 
     public override string ToString() =>
