@@ -8,6 +8,11 @@ if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(arg
 var centerArgument = new Argument<string>("center") { Description = "Address of the center, host:port (e.g. 192.168.1.100:8787)." };
 var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: the one that reaches the center)." };
 var portOption = new Option<int?>("--port") { Description = "Port of the worker (default: 8788, or the next free port)." };
+portOption.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int?>() is < 1 or > 65535)
+        result.AddError($"--port {result.GetValueOrDefault<int?>()} is not a port; a port is a number from 1 to 65535.");
+});
 var threadsOption = new Option<int?>("--nthreads") { Description = "Threads that run tasks (default: the number of cores)." };
 var nameOption = new Option<string?>("--name") { Description = "Name of the worker (default: host:port)." };
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")

@@ -1,0 +1,240 @@
+using System.Net.Sockets;
+using Distributed.Hosting;
+using static Distributed.Tests.Programs.ProgramProcesses;
+
+namespace Distributed.Tests.Programs;
+
+/// <summary>One dcenter process and a Pool connected to it, shared by the worker program tests.</summary>
+public sealed class RunningCenter : IAsyncLifetime
+{
+    private readonly ProgramProcesses _processes = new();
+
+    public ClusterProcess Process { get; private set; } = null!;
+    public string Address { get; private set; } = "";
+    public Pool Pool { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        (Process, Address) = await _processes.StartCenterAsync();
+        Pool = await Pool.ConnectAsync(Address, TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Pool.DisposeAsync();
+        await _processes.DisposeAsync();
+    }
+
+    /// <summary>The addresses of the workers the center knows, as "name@host:port".</summary>
+    public IReadOnlyList<string> Workers() => Pool.Workers().Select(w => $"{w.Name}@{w.Address}").ToList();
+}
+
+/// <summary>The dworker program, run as a real process against a real dcenter.</summary>
+public sealed class WorkerProgramTests(RunningCenter center) : IClassFixture<RunningCenter>
+{
+    private const string StartLine = "Start worker at:            ";
+    private const string RegisteredLine = "Registered with center at:  ";
+
+    [Fact]
+    public async Task Dworker_registers_and_then_prints_exactly_its_two_lines()
+    {
+        await using var processes = new ProgramProcesses();
+        var port = LocalCluster.FreePort();
+
+        var worker = await processes.StartWorkerAsync(center.Address, "--port", port.ToString());
+
+        string[] expected = [$"{StartLine}127.0.0.1:{port}", $"{RegisteredLine}{center.Address}"];
+        Assert.True(expected.SequenceEqual(worker.Output),
+            $"dworker should print exactly{Environment.NewLine}{Show(expected)}{Environment.NewLine}but printed{Environment.NewLine}{Show(worker.Output)}");
+    }
+
+    [Fact]
+    public async Task The_center_lists_a_registered_worker_under_its_name_with_its_address_and_threads()
+    {
+        await using var processes = new ProgramProcesses();
+        var port = LocalCluster.FreePort();
+        var name = $"named-{Guid.NewGuid():N}";
+
+        await processes.StartWorkerAsync(center.Address, "--port", port.ToString(), "--nthreads", "3", "--name", name);
+
+        var listed = center.Pool.Workers().SingleOrDefault(w => w.Name == name);
+        Assert.True(listed is not null, $"The center does not list a worker named {name}; it lists {string.Join(", ", center.Workers())}.");
+        Assert.Equal($"127.0.0.1:{port}", listed.Address);
+        Assert.Equal(3, listed.Cores);
+    }
+
+    [Fact]
+    public async Task Dworker_without_a_port_skips_a_taken_8788_and_prints_the_port_it_took()
+    {
+        // 8788 may already be taken by another test run on this machine: then hold the first free port
+        // above it, so that the worker still has a taken port in its way.
+        using var held = HoldFirstFreePortFrom(WorkerOptions.DefaultPort);
+        var heldPort = ((System.Net.IPEndPoint)held.LocalEndpoint).Port;
+        await using var processes = new ProgramProcesses();
+        var name = $"default-port-{Guid.NewGuid():N}";
+
+        var worker = await processes.StartWorkerAsync(center.Address, "--name", name);
+
+        var line = worker.Output.Single(l => l.StartsWith(StartLine, StringComparison.Ordinal));
+        var printed = HostPort.Parse(line[StartLine.Length..]);
+        Assert.Equal("127.0.0.1", printed.Host);
+        Assert.True(printed.Port > WorkerOptions.DefaultPort && printed.Port != heldPort,
+            $"The worker printed port {printed.Port}; expected a port above {WorkerOptions.DefaultPort} other than the held port {heldPort}.");
+        Assert.True(await AcceptsConnectionsAsync(printed.Port), $"The worker printed port {printed.Port} but nothing accepts connections there.");
+        var listed = center.Pool.Workers().SingleOrDefault(w => w.Name == name);
+        Assert.True(listed is not null, $"The center does not list the worker {name}; it lists {string.Join(", ", center.Workers())}.");
+        Assert.Equal(printed.ToString(), listed.Address);
+    }
+
+    [Theory]
+    [InlineData(SigTerm, "SIGTERM")]
+    [InlineData(SigInt, "SIGINT (Ctrl+C)")]
+    public async Task Dworker_on_a_stop_signal_leaves_the_cluster_and_exits_with_code_0(int signal, string signalName)
+    {
+        await using var processes = new ProgramProcesses();
+        var name = $"leaving-{Guid.NewGuid():N}";
+        var worker = await processes.StartWorkerAsync(center.Address, "--port", LocalCluster.FreePort().ToString(), "--name", name);
+        await WaitUntilAsync(() => center.Pool.Workers().Any(w => w.Name == name), TimeSpan.FromSeconds(10),
+            () => $"Before {signalName}: the center should list {name}, it lists {string.Join(", ", center.Workers())}");
+
+        Assert.Equal(0, worker.Signal(signal));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await worker.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"dworker did not exit within 10 s of {signalName}. Its output:{Environment.NewLine}{Show(worker.Output)}");
+        }
+
+        Assert.True(worker.ExitCode == 0, $"dworker exited with code {worker.ExitCode} on {signalName}; expected 0. Its output:{Environment.NewLine}{Show(worker.Output)}");
+        AssertNoStackTrace(worker.Output, "dworker");
+        await WaitUntilAsync(() => center.Pool.Workers().All(w => w.Name != name), TimeSpan.FromSeconds(5),
+            () => $"After {signalName} and exit: the center should no longer list {name}, it lists {string.Join(", ", center.Workers())}");
+    }
+
+    [Fact]
+    public async Task Dworker_on_an_explicit_port_in_use_says_so_and_exits_with_an_error()
+    {
+        var port = LocalCluster.FreePort();
+        using var held = Hold(port);
+
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), center.Address, "--host", "127.0.0.1", "--port", port.ToString());
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains(port.ToString(), run.StandardError);
+        Assert.Contains("in use", run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+        Assert.DoesNotContain(StartLine.Trim(), run.StandardOutput);
+    }
+
+    [Theory]
+    [InlineData("70000")]
+    [InlineData("0")]
+    public async Task Dworker_with_a_port_out_of_range_says_so_and_exits_with_an_error(string port)
+    {
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), center.Address, "--host", "127.0.0.1", "--port", port);
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains($"--port {port}", run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+    }
+
+    [Fact]
+    public async Task Dworker_says_within_10_s_that_a_center_refusing_connections_is_unreachable()
+    {
+        var port = LocalCluster.FreePort(); // nothing listens there
+        var address = $"127.0.0.1:{port}";
+
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), address, "--host", "127.0.0.1", "--port", LocalCluster.FreePort().ToString());
+
+        AssertUnreachableReported(run, address, since: run.Started, "the worker was started");
+    }
+
+    [Fact]
+    public async Task Dworker_says_within_10_s_that_a_silent_center_is_unreachable()
+    {
+        // Something accepts TCP connections there but never answers: the worker's cluster join gets no
+        // reply. The 10 s are counted from the worker's first connection, which the worker makes once
+        // the runtime has started and it has read its arguments.
+        var port = LocalCluster.FreePort();
+        using var silent = Hold(port);
+        var address = $"127.0.0.1:{port}";
+        var firstConnection = AcceptAndHoldAsync(silent);
+
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), address, "--host", "127.0.0.1", "--port", LocalCluster.FreePort().ToString());
+
+        Assert.True(firstConnection.IsCompletedSuccessfully, $"The worker never connected to {address}. {run}");
+        AssertUnreachableReported(run, address, since: await firstConnection, "the worker first connected to it");
+    }
+
+    [Theory]
+    [InlineData("not-an-address:xx", "port")]
+    [InlineData("127.0.0.1:99999", "port")]
+    [InlineData("127.0.0.1:", "port")]
+    [InlineData(":8787", "host")]
+    [InlineData("http://127.0.0.1:8787", "host:port")]
+    public async Task Dworker_with_a_malformed_center_address_says_what_is_wrong_and_exits_with_an_error(string address, string problem)
+    {
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), address, "--host", "127.0.0.1");
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains(address, run.StandardError);
+        Assert.Contains(problem, run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+    }
+
+    private static void AssertUnreachableReported(ProgramRun run, string address, long since, string sinceWhat)
+    {
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains(address, run.StandardError);
+        Assert.Contains("center", run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+        var after = run.FirstErrorAfter(since);
+        Assert.True(after <= TimeSpan.FromSeconds(10),
+            $"The worker should say within 10 s after {sinceWhat} that the center is unreachable; it said so after {after?.TotalSeconds:0.0} s. {run}");
+    }
+
+    /// <summary>Accepts connections and keeps them open without a word; completes with the time of the first (a Stopwatch timestamp).</summary>
+    private static Task<long> AcceptAndHoldAsync(TcpListener listener)
+    {
+        var first = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            var held = new List<TcpClient>();
+            try
+            {
+                while (true)
+                {
+                    held.Add(await listener.AcceptTcpClientAsync());
+                    first.TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // the listener was stopped at the end of the test
+            }
+            finally
+            {
+                held.ForEach(c => c.Dispose());
+            }
+        });
+        return first.Task;
+    }
+
+    private static TcpListener HoldFirstFreePortFrom(int first)
+    {
+        for (var port = first; port < first + 1000; port++)
+        {
+            try
+            {
+                return Hold(port);
+            }
+            catch (SocketException)
+            {
+            }
+        }
+        throw new InvalidOperationException($"No free port from {first} to {first + 999}.");
+    }
+}
