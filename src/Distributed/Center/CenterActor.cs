@@ -41,6 +41,7 @@ public sealed class CenterActor : ReceiveActor
         Receive<GetWorkers>(HandleGetWorkers);
         Receive<ReleaseKeys>(m => Release(m.Keys));
         Receive<DisconnectClient>(m => HandleClientGone(m.Client));
+        Receive<ReplicateKeys>(HandleReplicateKeys);
         Receive<Terminated>(HandleTerminated);
     }
 
@@ -190,6 +191,27 @@ public sealed class CenterActor : ReceiveActor
             else unknown.Add(stored.Key);
         }
         if (unknown.Count > 0) worker.Ref.Tell(new DeleteKeys(unknown));
+    }
+
+    private void HandleReplicateKeys(ReplicateKeys message)
+    {
+        if (!_workers.TryGetValue(message.Worker, out var target))
+        {
+            Sender.Tell(new ReplicationFinished(message.Keys, $"There is no worker named {message.Worker}."));
+            return;
+        }
+        var inputs = new List<RemoteInput>();
+        foreach (var keyName in message.Keys)
+        {
+            if (!_keys.TryGetValue(keyName, out var key) || key.Holders.Count == 0)
+            {
+                Sender.Tell(new ReplicationFinished(message.Keys, $"The key {keyName} is not on the cluster."));
+                return;
+            }
+            if (!key.Holders.Contains(target)) inputs.Add(new RemoteInput(keyName, key.Holders.Select(h => h.Data).ToList()));
+        }
+        if (inputs.Count == 0) Sender.Tell(new ReplicationFinished(message.Keys, null));
+        else target.Ref.Tell(new FetchKeys(inputs, Sender));
     }
 
     private void HandleWhoHas(WhoHas message)

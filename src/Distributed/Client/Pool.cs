@@ -252,6 +252,14 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         return workers.Select((w, i) => (w.Name, Stats: stats[i])).ToDictionary(p => p.Name, p => p.Stats);
     }
 
+    /// <summary>Copies these values to the worker named <paramref name="workerName"/> (they stay where they were too); returns when the copies exist.</summary>
+    public async Task ReplicateAsync(IEnumerable<IRemoteData> data, string workerName, CancellationToken cancellation = default)
+    {
+        var keys = data.Select(d => d.Key).ToList();
+        var reply = await _connection.Center.Ask<ReplicationFinished>(new ReplicateKeys(keys, workerName), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        if (reply.Error is { } error) throw new InvalidOperationException(error);
+    }
+
     /// <summary>Deletes these values from the cluster.</summary>
     public void Release(IEnumerable<IRemoteData> data) => _connection.Center.Tell(new ReleaseKeys(data.Select(d => d.Key).ToList()));
 

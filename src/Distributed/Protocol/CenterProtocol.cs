@@ -42,3 +42,9 @@ public sealed record DisconnectClient(IActorRef Client) : IProtocolMessage;
 
 /// <summary>Worker → center: the worker now also holds copies of these keys (fetched from peers).</summary>
 public sealed record KeysAdded(string Worker, IReadOnlyList<StoredKey> Keys) : IProtocolMessage;
+
+/// <summary>Client → center: copy these keys to <see cref="Worker"/> as well. Answer (from the worker): <see cref="ReplicationFinished"/>.</summary>
+public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker) : IProtocolMessage;
+
+/// <summary>Worker (or center, when it cannot be done) → client: the copies exist, or why not.</summary>
+public sealed record ReplicationFinished(IReadOnlyList<string> Keys, string? Error) : IProtocolMessage;

@@ -27,3 +27,6 @@ public sealed record RequestAssemblies(IActorRef Worker, IReadOnlyList<AssemblyR
 
 /// <summary>Client → worker: one assembly's bytes, answering <see cref="RequestAssemblies"/>. Null bytes: the client cannot provide it.</summary>
 public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProtocolMessage;
+
+/// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="ReplicationFinished"/> to <see cref="ReplyTo"/>.</summary>
+public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, IActorRef ReplyTo) : IProtocolMessage;

@@ -11,7 +11,11 @@ namespace Distributed.Serialization;
 /// </summary>
 public sealed class ValueCodec
 {
-    private enum Format : byte { Hyperion = 0, Doubles = 1, Singles = 2, Int32s = 3, Int64s = 4, Bytes = 5, Text = 6, Null = 7 }
+    private enum Format : byte
+    {
+        Hyperion = 0, Doubles = 1, Singles = 2, Int32s = 3, Int64s = 4, Bytes = 5, Text = 6, Null = 7,
+        Int32 = 8, Int64 = 9, Double = 10, Single = 11, Boolean = 12,
+    }
 
     private readonly Serializer _serializer = new(SerializerOptions.Default.WithVersionTolerance(true).WithPreserveObjectReferences(true));
 
@@ -21,6 +25,12 @@ public sealed class ValueCodec
         switch (value)
         {
             case null: return [(byte)Format.Null];
+            // Scalars are the arguments and results of most small tasks: a tag and the raw bytes.
+            case int v: return Scalar(Format.Int32, v);
+            case long v: return Scalar(Format.Int64, v);
+            case double v: return Scalar(Format.Double, v);
+            case float v: return Scalar(Format.Single, v);
+            case bool v: return [(byte)Format.Boolean, v ? (byte)1 : (byte)0];
             case double[] d: return Raw(Format.Doubles, MemoryMarshal.AsBytes(d.AsSpan()));
             case float[] f: return Raw(Format.Singles, MemoryMarshal.AsBytes(f.AsSpan()));
             case int[] i: return Raw(Format.Int32s, MemoryMarshal.AsBytes(i.AsSpan()));
@@ -56,6 +66,11 @@ public sealed class ValueCodec
         switch ((Format)bytes[0])
         {
             case Format.Null: return null;
+            case Format.Int32: return MemoryMarshal.Read<int>(payload);
+            case Format.Int64: return MemoryMarshal.Read<long>(payload);
+            case Format.Double: return MemoryMarshal.Read<double>(payload);
+            case Format.Single: return MemoryMarshal.Read<float>(payload);
+            case Format.Boolean: return payload[0] != 0;
             case Format.Doubles: return MemoryMarshal.Cast<byte, double>(payload).ToArray();
             case Format.Singles: return MemoryMarshal.Cast<byte, float>(payload).ToArray();
             case Format.Int32s: return MemoryMarshal.Cast<byte, int>(payload).ToArray();
@@ -80,6 +95,14 @@ public sealed class ValueCodec
             return _serializer.Deserialize(stream);
         }
         return Decode((ReadOnlySpan<byte>)bytes);
+    }
+
+    private static byte[] Scalar<T>(Format format, T value) where T : unmanaged
+    {
+        var bytes = new byte[1 + System.Runtime.CompilerServices.Unsafe.SizeOf<T>()];
+        bytes[0] = (byte)format;
+        MemoryMarshal.Write(bytes.AsSpan(1), in value);
+        return bytes;
     }
 
     private static byte[] Raw(Format format, ReadOnlySpan<byte> data)

@@ -46,6 +46,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<RunTasks>(HandleRunTasks);
         Receive<AssemblyBytes>(HandleAssemblyBytes);
         Receive<InputsFetched>(HandleInputsFetched);
+        Receive<FetchKeys>(HandleFetchKeys);
+        Receive<KeysFetched>(HandleKeysFetched);
         Receive<ExecutorResults>(HandleExecutorResults);
         Receive<DeleteKeys>(m => { foreach (var key in m.Keys) _store.Delete(key); });
         Receive<Terminated>(HandleExecutorTerminated);
@@ -138,6 +140,38 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         return values;
     }
 
+    private void HandleFetchKeys(FetchKeys message)
+    {
+        var keys = message.Inputs.Select(i => i.Key).ToList();
+        FetchAsync(message.Inputs).PipeTo(Self,
+            success: values => new KeysFetched(keys, values, null, message.ReplyTo),
+            failure: e => new KeysFetched(keys, null, e, message.ReplyTo));
+    }
+
+    private void HandleKeysFetched(KeysFetched message)
+    {
+        if (message.Values is null)
+        {
+            var reason = message.Failure is AggregateException { InnerException: { } inner } ? inner : message.Failure!;
+            message.ReplyTo.Tell(new ReplicationFinished(message.Keys, $"Worker {_settings.Name} could not fetch the copies: {reason.Message}"));
+            return;
+        }
+        StoreCopies(message.Values);
+        message.ReplyTo.Tell(new ReplicationFinished(message.Keys, null));
+    }
+
+    /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
+    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values)
+    {
+        var added = new List<StoredKey>();
+        foreach (var (key, value) in values)
+        {
+            _store.Put(key, value);
+            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
+        }
+        if (added.Count > 0) _center.Tell(new KeysAdded(_settings.Name, added));
+    }
+
     private void HandleInputsFetched(InputsFetched message)
     {
         if (!_pending.TryGetValue(message.BatchId, out var batch)) return;
@@ -148,13 +182,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Fail(batch, new RemoteError(reason.GetType().FullName!, $"Could not fetch the inputs of the task: {reason.Message}", ""));
             return;
         }
-        var added = new List<StoredKey>();
-        foreach (var (key, value) in message.Values!)
-        {
-            _store.Put(key, value);
-            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
-        }
-        if (added.Count > 0) _center.Tell(new KeysAdded(_settings.Name, added));
+        StoreCopies(message.Values!);
         TryDispatch(batch);
     }
 

@@ -16,6 +16,9 @@ internal sealed record ExecutorResults(IReadOnlyList<ExecutorResult> Results);
 /// <summary>The fetch of a batch's remote inputs ended (with the values, or with the reason it failed).</summary>
 internal sealed record InputsFetched(long BatchId, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure);
 
+/// <summary>The fetch of copies asked by <see cref="FetchKeys"/> ended.</summary>
+internal sealed record KeysFetched(IReadOnlyList<string> Keys, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure, Akka.Actor.IActorRef ReplyTo);
+
 /// <summary>The executor process connected to its socket.</summary>
 internal sealed record ExecutorConnected(System.Net.Sockets.Socket Socket);
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env pwsh
+# One build script with targets. On Linux: dotnet tool restore && dotnet pwsh build.ps1 <target>
+param(
+    [ValidateSet('build', 'test', 'quickstart', 'bench', 'pack', 'clean')]
+    [string]$Target = 'build',
+    [string]$Configuration = 'Debug'
+)
+$ErrorActionPreference = 'Stop'
+Set-Location $PSScriptRoot
+
+function Invoke-Dotnet {
+    & dotnet @args
+    if ($LASTEXITCODE -ne 0) { throw "dotnet $($args -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+switch ($Target) {
+    'build' { Invoke-Dotnet build Distributed.sln -c $Configuration }
+    'test' { Invoke-Dotnet test Distributed.sln -c $Configuration }
+    'quickstart' { Invoke-Dotnet run --project src/Distributed.Quickstart -c $Configuration }
+    'bench' { Invoke-Dotnet run --project src/Distributed.Benchmarks -c Release }
+    'pack' {
+        # dcenter and dworker as .NET tools: dotnet tool install --global --add-source artifacts/tools dcenter
+        Invoke-Dotnet pack src/dcenter -c Release -o artifacts/tools
+        Invoke-Dotnet pack src/dworker -c Release -o artifacts/tools
+    }
+    'clean' { Invoke-Dotnet clean Distributed.sln -c $Configuration }
+}
