@@ -39,7 +39,7 @@ internal static class Transfer
             var elapsed = watch.Elapsed;
             var after = await pool.TransferStatsAsync(cancellation);
 
-            if (!pool.WhoHas(array).Contains(target)) throw new InvalidOperationException($"ReplicateAsync returned but {target} does not hold {array.Key}.");
+            await ExpectHolderAsync(pool, array, target, cancellation);
             pool.Release([array]);
             if (run < 0) continue;
             seconds.Add(elapsed.TotalSeconds);
@@ -64,6 +64,25 @@ internal static class Transfer
             new Baseline(BaselineName, baselineRates.Max(), "MB/s"), parameters));
         writer.Write(new BenchmarkResult("transfer_median", SystemUnderTest.Distributed, Statistics.Median(rates), "MB/s",
             new Baseline(BaselineName, Statistics.Median(baselineRates), "MB/s"), parameters));
+    }
+
+    /// <summary>
+    /// Checks that the center lists <paramref name="target"/> as a holder. The worker answers
+    /// ReplicateAsync and tells the center of its copy at the same moment, so the center may
+    /// learn of it a moment after ReplicateAsync returned: allow it a few seconds.
+    /// </summary>
+    private static async Task ExpectHolderAsync(Pool pool, IRemoteData data, string target, CancellationToken cancellation)
+    {
+        var deadline = Stopwatch.StartNew();
+        var polls = 0;
+        while (!pool.WhoHas(data).Contains(target))
+        {
+            polls++;
+            if (deadline.Elapsed > TimeSpan.FromSeconds(5))
+                throw new InvalidOperationException($"ReplicateAsync returned but the center does not list {target} as a holder of {data.Key}.");
+            await Task.Delay(10, cancellation);
+        }
+        if (polls > 0) ResultWriter.Log($"transfer: the center listed the copy {deadline.Elapsed.TotalMilliseconds:0} ms after ReplicateAsync returned");
     }
 
     /// <summary>The array the workload moves: <paramref name="count"/> uniform random doubles. Runs on a worker.</summary>
