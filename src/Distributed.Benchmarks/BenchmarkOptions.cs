@@ -25,6 +25,9 @@ public static class SystemUnderTest
     /// <summary>Python's dask.distributed, run with <c>/usr/bin/python3</c>.</summary>
     public const string Dask = "dask";
 
+    /// <summary>How dask's results name their system (the <c>system</c> field of a result line).</summary>
+    public const string DaskLabel = "dask.distributed";
+
     /// <summary>Every system, in the order they run.</summary>
     public static readonly IReadOnlyList<string> All = [Distributed, Dask];
 }

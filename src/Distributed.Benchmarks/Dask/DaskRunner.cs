@@ -21,13 +21,13 @@ internal static class DaskRunner
         var script = Path.Combine(AppContext.BaseDirectory, "dask", "bench_dask.py");
         if (!File.Exists(script))
         {
-            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.Dask, "failed", $"{script} is missing from the build output."));
+            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "failed", $"{script} is missing from the build output."));
             return;
         }
         var (importable, why) = await CanImportAsync(options.Python, cancellation);
         if (!importable)
         {
-            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.Dask, "skipped", why));
+            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "skipped", why));
             return;
         }
 
@@ -43,7 +43,7 @@ internal static class DaskRunner
         ];
         ResultWriter.Log($"dask: {options.Python} {string.Join(' ', arguments)}");
         var exit = await RunPythonAsync(options.Python, arguments, RelayLine(writer), RunTimeout, cancellation);
-        if (exit != 0) writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.Dask, "failed", $"bench_dask.py exited with code {exit}; its log is on standard error."));
+        if (exit != 0) writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "failed", $"bench_dask.py exited with code {exit}; its log is on standard error."));
     }
 
     /// <summary>JSON objects go to the results; anything else the script prints goes to the log.</summary>
