@@ -1,0 +1,61 @@
+namespace Distributed.Benchmarks;
+
+/// <summary>The workloads the benchmark knows, by the names <c>--only</c> accepts.</summary>
+public static class Workload
+{
+    /// <summary>Throughput of a Map of many trivial tasks.</summary>
+    public const string Map = "map";
+
+    /// <summary>Latency of one Apply(...).Get() round trip.</summary>
+    public const string RoundTrip = "roundtrip";
+
+    /// <summary>Moving a large array from one worker to another.</summary>
+    public const string Transfer = "transfer";
+
+    /// <summary>Every workload, in the order they run.</summary>
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer];
+}
+
+/// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>
+public static class SystemUnderTest
+{
+    /// <summary>This repository's cluster.</summary>
+    public const string Distributed = "distributed";
+
+    /// <summary>Python's dask.distributed, run with <c>/usr/bin/python3</c>.</summary>
+    public const string Dask = "dask";
+
+    /// <summary>How dask's results name their system (the <c>system</c> field of a result line).</summary>
+    public const string DaskLabel = "dask.distributed";
+
+    /// <summary>Every system, in the order they run.</summary>
+    public static readonly IReadOnlyList<string> All = [Distributed, Dask];
+}
+
+/// <summary>What to run, and how big.</summary>
+/// <param name="Workloads">The workloads to run (see <see cref="Workload"/>).</param>
+/// <param name="Systems">The systems to run them on (see <see cref="SystemUnderTest"/>).</param>
+/// <param name="Tasks">Tasks in the Map throughput workload.</param>
+/// <param name="DaskTasks">Tasks in dask's Map throughput workload (dask is ~100× slower per task).</param>
+/// <param name="RoundTrips">Timed round trips in the latency workload.</param>
+/// <param name="TransferMegabytes">Size of the array moved between workers, in MB (10⁶ bytes).</param>
+/// <param name="Repeats">How many times each transfer is timed.</param>
+/// <param name="Workers">Workers in the local cluster (one thread each).</param>
+/// <param name="Python">The Python interpreter that runs the dask side.</param>
+public sealed record BenchmarkOptions(
+    IReadOnlySet<string> Workloads,
+    IReadOnlySet<string> Systems,
+    int Tasks,
+    int DaskTasks,
+    int RoundTrips,
+    int TransferMegabytes,
+    int Repeats,
+    int Workers,
+    string Python)
+{
+    /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>
+    public bool Runs(string workload, string system) => Workloads.Contains(workload) && Systems.Contains(system);
+
+    /// <summary>Size of the transferred array in bytes, a whole number of doubles.</summary>
+    public long TransferBytes => TransferMegabytes * 1_000_000L / sizeof(double) * sizeof(double);
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Distributed.Benchmarks.Dask;
+using Distributed.Benchmarks.Workloads;
+
+namespace Distributed.Benchmarks;
+
+/// <summary>
+/// Runs the selected workloads: first on this repository's cluster (one local cluster for all of
+/// them), then, once that cluster is stopped, on dask.distributed, so the two never share the CPUs.
+/// A workload that fails prints a line saying so and the others still run.
+/// </summary>
+internal static class BenchmarkRunner
+{
+    private delegate Task DistributedWorkload(DistributedSession session, BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation);
+
+    private static readonly IReadOnlyList<(string Name, DistributedWorkload Run)> DistributedWorkloads =
+    [
+        (Workload.Map, MapThroughput.RunAsync),
+        (Workload.RoundTrip, RoundTrip.RunAsync),
+        (Workload.Transfer, Transfer.RunAsync),
+    ];
+
+    public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
+    {
+        var total = Stopwatch.StartNew();
+        var failures = 0;
+        var selected = DistributedWorkloads.Where(w => options.Runs(w.Name, SystemUnderTest.Distributed)).ToList();
+        if (selected.Count > 0) failures += await RunDistributedAsync(selected, options, writer, cancellation);
+        if (options.Systems.Contains(SystemUnderTest.Dask))
+            await DaskRunner.RunAsync(options, writer, cancellation);
+        ResultWriter.Log($"done in {total.Elapsed.TotalSeconds:0} s");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> RunDistributedAsync(List<(string Name, DistributedWorkload Run)> workloads, BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
+    {
+        ResultWriter.Log($"starting a local cluster of {options.Workers} workers × 1 thread");
+        DistributedSession session;
+        try
+        {
+            session = await DistributedSession.StartAsync(options.Workers, cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            foreach (var (name, _) in workloads) writer.Write(new BenchmarkNotRun(name, SystemUnderTest.Distributed, "failed", $"cluster did not start: {e.Message}"));
+            return workloads.Count;
+        }
+
+        var failures = 0;
+        await using (session)
+        {
+            foreach (var (name, run) in workloads)
+            {
+                try
+                {
+                    await run(session, options, writer, cancellation);
+                }
+                catch (NotSupportedException e)
+                {
+                    writer.Write(new BenchmarkNotRun(name, SystemUnderTest.Distributed, "skipped", e.Message));
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    ResultWriter.Log($"{name} failed: {e}");
+                    writer.Write(new BenchmarkNotRun(name, SystemUnderTest.Distributed, "failed", $"{e.GetType().Name}: {e.Message}"));
+                    failures++;
+                }
+            }
+            ResultWriter.Log("stopping the local cluster");
+        }
+        return failures;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Distributed.Benchmarks.Dask;
+
+/// <summary>
+/// Runs the same workloads on dask.distributed: <c>dask/bench_dask.py</c> (next to this program)
+/// with the system's Python, relaying its JSON lines into this run's output, so that one command
+/// prints the whole comparison. When dask is not importable, one line says it was skipped.
+/// </summary>
+internal static class DaskRunner
+{
+    private static readonly TimeSpan ImportTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Long enough for 100,000 tasks at dask's few hundred tasks per second, and the rest.</summary>
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(30);
+
+    public static async Task RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "dask", "bench_dask.py");
+        if (!File.Exists(script))
+        {
+            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "failed", $"{script} is missing from the build output."));
+            return;
+        }
+        var (importable, why) = await CanImportAsync(options.Python, cancellation);
+        if (!importable)
+        {
+            writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "skipped", why));
+            return;
+        }
+
+        string[] arguments =
+        [
+            script,
+            "--only", string.Join(",", Workload.All.Where(options.Workloads.Contains)),
+            "--tasks", options.DaskTasks.ToString(CultureInfo.InvariantCulture),
+            "--roundtrips", options.RoundTrips.ToString(CultureInfo.InvariantCulture),
+            "--transfer-mb", options.TransferMegabytes.ToString(CultureInfo.InvariantCulture),
+            "--repeats", options.Repeats.ToString(CultureInfo.InvariantCulture),
+            "--workers", options.Workers.ToString(CultureInfo.InvariantCulture),
+        ];
+        ResultWriter.Log($"dask: {options.Python} {string.Join(' ', arguments)}");
+        var exit = await RunPythonAsync(options.Python, arguments, RelayLine(writer), RunTimeout, cancellation);
+        if (exit != 0) writer.Write(new BenchmarkNotRun("dask", SystemUnderTest.DaskLabel, "failed", $"bench_dask.py exited with code {exit}; its log is on standard error."));
+    }
+
+    /// <summary>JSON objects go to the results; anything else the script prints goes to the log.</summary>
+    private static Action<string> RelayLine(ResultWriter writer) => line =>
+    {
+        if (IsJsonObject(line)) writer.WriteRaw(line);
+        else if (line.Length > 0) Console.Error.WriteLine($"[dask] {line}");
+    };
+
+    private static bool IsJsonObject(string line)
+    {
+        if (!line.StartsWith('{')) return false;
+        try
+        {
+            using var document = JsonDocument.Parse(line);
+            return document.RootElement.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<(bool Importable, string Why)> CanImportAsync(string python, CancellationToken cancellation)
+    {
+        if (!File.Exists(python)) return (false, $"{python} does not exist (install python3-distributed).");
+        var output = new List<string>();
+        var exit = await RunPythonAsync(python, ["-c", "import distributed, numpy; print(distributed.__version__)"],
+            line => { lock (output) output.Add(line); }, ImportTimeout, cancellation, quiet: true);
+        lock (output)
+        {
+            return exit == 0
+                ? (true, "")
+                : (false, $"`{python} -c \"import distributed, numpy\"` failed (install python3-distributed): {string.Join(" | ", output.TakeLast(3))}");
+        }
+    }
+
+    /// <summary>
+    /// Runs Python, handing each line of its standard output to <paramref name="onLine"/> and copying
+    /// its standard error to ours (unless <paramref name="quiet"/>, when it goes to <paramref name="onLine"/>
+    /// too); kills it by process id, with its children, when it outlives <paramref name="timeout"/>.
+    /// </summary>
+    private static async Task<int> RunPythonAsync(string python, IEnumerable<string> arguments, Action<string> onLine, TimeSpan timeout, CancellationToken cancellation, bool quiet = false)
+    {
+        var info = new ProcessStartInfo(python)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        info.Environment["PYTHONUNBUFFERED"] = "1";
+        info.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
+
+        using var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) onLine(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            if (quiet) onLine(e.Data);
+            else Console.Error.WriteLine($"[dask] {e.Data}");
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            cancellation.ThrowIfCancellationRequested();
+            return -1;
+        }
+        process.WaitForExit(); // drains the redirected streams
+        return process.ExitCode;
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using Distributed.Benchmarks;
+using Distributed.Benchmarks.Baselines;
+
+// The benchmark of DESIGN.md: prints one JSON object per line on standard output, each figure with
+// its baseline beside it, for this repository's cluster and for dask.distributed; progress and logs
+// go to standard error. Run it in Release:
+//   dotnet run -c Release --project src/Distributed.Benchmarks [-- --only map,roundtrip --tasks 100000]
+
+var onlyOption = new Option<string>("--only")
+{
+    Description = $"Workloads to run, comma-separated: {string.Join(", ", Workload.All)} (default: all).",
+};
+var systemsOption = new Option<string>("--systems")
+{
+    Description = $"Systems to run them on, comma-separated: {string.Join(", ", SystemUnderTest.All)} (default: all).",
+};
+var tasksOption = new Option<int>("--tasks") { Description = "Tasks in the Map throughput workload.", DefaultValueFactory = _ => 100_000 };
+var daskTasksOption = new Option<int?>("--dask-tasks") { Description = "Tasks in dask's Map throughput workload (default: --tasks)." };
+var roundTripsOption = new Option<int>("--roundtrips") { Description = "Timed Apply(...).Get() round trips.", DefaultValueFactory = _ => 2_000 };
+var transferOption = new Option<int>("--transfer-mb") { Description = "Size of the array moved between workers, in MB.", DefaultValueFactory = _ => 200 };
+var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer.", DefaultValueFactory = _ => 3 };
+var workersOption = new Option<int>("--workers") { Description = "Workers in each local cluster (one thread each).", DefaultValueFactory = _ => 2 };
+var pythonOption = new Option<string>("--python") { Description = "Python that runs the dask side.", DefaultValueFactory = _ => "/usr/bin/python3" };
+
+var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
+{
+    onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption, workersOption, pythonOption,
+};
+
+var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
+sink.SetAction(_ => LoopbackSink.Run());
+root.Subcommands.Add(sink);
+
+root.SetAction(async (parse, cancellation) =>
+{
+    try
+    {
+        var tasks = parse.GetValue(tasksOption);
+        var options = new BenchmarkOptions(
+            Workloads: Names(parse.GetValue(onlyOption), Workload.All, "--only"),
+            Systems: Names(parse.GetValue(systemsOption), SystemUnderTest.All, "--systems"),
+            Tasks: Positive(tasks, "--tasks"),
+            DaskTasks: Positive(parse.GetValue(daskTasksOption) ?? tasks, "--dask-tasks"),
+            RoundTrips: Positive(parse.GetValue(roundTripsOption), "--roundtrips"),
+            TransferMegabytes: Positive(parse.GetValue(transferOption), "--transfer-mb"),
+            Repeats: Positive(parse.GetValue(repeatsOption), "--repeats"),
+            Workers: Positive(parse.GetValue(workersOption), "--workers"),
+            Python: parse.GetValue(pythonOption)!);
+        // Standard output carries the results only: anything else written to it in this process
+        // (the client's Akka logging, which goes to Console.Out) is sent to standard error instead.
+        var results = new ResultWriter(Console.Out);
+        Console.SetOut(Console.Error);
+        return await BenchmarkRunner.RunAsync(options, results, cancellation);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+});
+return await root.Parse(args).InvokeAsync();
+
+// A comma-separated selection of known names; a benchmark's full name (map_throughput) selects its workload.
+static HashSet<string> Names(string? list, IReadOnlyList<string> known, string option)
+{
+    if (string.IsNullOrWhiteSpace(list)) return [.. known];
+    var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(n => n.ToLowerInvariant().Split('_')[0])
+        .ToHashSet();
+    var unknown = names.Except(known).ToList();
+    if (unknown.Count > 0) throw new ArgumentException($"{option}: unknown {string.Join(", ", unknown)}; known: {string.Join(", ", known)}.");
+    return names;
+}
+
+static int Positive(int value, string option) =>
+    value > 0 ? value : throw new ArgumentException($"{option} must be at least 1.");

@@ -1,0 +1,80 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Distributed.Benchmarks;
+
+/// <summary>The figure a result is compared with: the same work done the plain way.</summary>
+public sealed record Baseline(string Name, double Value, string Unit);
+
+/// <summary>One figure of the benchmark, printed as one JSON line.</summary>
+/// <param name="Benchmark">What was measured, e.g. <c>map_throughput</c>.</param>
+/// <param name="System">Which system did the work, e.g. <c>distributed</c>.</param>
+/// <param name="Value">The figure.</param>
+/// <param name="Unit">Its unit, e.g. <c>tasks/s</c>.</param>
+/// <param name="Baseline">The figure it is compared with.</param>
+/// <param name="Params">The sizes and settings it was measured with.</param>
+public sealed record BenchmarkResult(
+    string Benchmark,
+    string System,
+    double Value,
+    string Unit,
+    Baseline? Baseline,
+    IReadOnlyDictionary<string, object?> Params);
+
+/// <summary>A benchmark that did not run or did not finish, and why.</summary>
+public sealed record BenchmarkNotRun(string Benchmark, string System, string Status, string Reason);
+
+/// <summary>
+/// Writes results to standard output, one JSON object per line, as they come. Everything else the
+/// benchmark says (progress, the cluster's and Python's logs) goes to standard error, so standard
+/// output stays a clean JSON-lines table.
+/// </summary>
+public sealed class ResultWriter
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        // readable reasons and names (quotes, backticks); the output is a table, never embedded in HTML
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private readonly TextWriter _output;
+    private readonly Lock _lock = new();
+
+    /// <summary>Writes to <paramref name="output"/>.</summary>
+    public ResultWriter(TextWriter output) => _output = output;
+
+    /// <summary>Writes one result.</summary>
+    public void Write(BenchmarkResult result) => WriteLine(JsonSerializer.Serialize(Rounded(result), Json));
+
+    /// <summary>Writes that a benchmark was skipped or failed.</summary>
+    public void Write(BenchmarkNotRun notRun) => WriteLine(JsonSerializer.Serialize(notRun, Json));
+
+    /// <summary>Writes a line that is already a JSON object (relayed from the dask side).</summary>
+    public void WriteRaw(string jsonLine) => WriteLine(jsonLine);
+
+    private void WriteLine(string line)
+    {
+        lock (_lock)
+        {
+            _output.WriteLine(line);
+            _output.Flush();
+        }
+    }
+
+    private static BenchmarkResult Rounded(BenchmarkResult result) => result with
+    {
+        Value = Round(result.Value),
+        Baseline = result.Baseline is { } b ? b with { Value = Round(b.Value) } : null,
+    };
+
+    /// <summary>Four significant figures at least, one decimal at most for big numbers: a table, not noise.</summary>
+    private static double Round(double value) =>
+        double.IsFinite(value) ? Math.Round(value, Math.Abs(value) >= 100 ? 1 : 4) : value;
+
+    /// <summary>Progress for the reader, on standard error.</summary>
+    public static void Log(string message) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Distributed.Hosting;
+
+namespace Distributed.Benchmarks.Workloads;
+
+/// <summary>The functions the workloads ship to the cluster, one instance each so that warm-up and measurement ship the same code.</summary>
+internal static class Functions
+{
+    /// <summary>The trivial task: <c>x => x + 1</c>.</summary>
+    public static readonly Func<int, int> Increment = x => x + 1;
+}
+
+/// <summary>
+/// A local cluster (a center and workers of one thread each, as real processes on 127.0.0.1) and a
+/// pool connected to it, warmed up so that code shipping and executor start-up are not measured.
+/// </summary>
+internal sealed class DistributedSession : IAsyncDisposable
+{
+    private readonly LocalCluster _cluster;
+
+    private DistributedSession(LocalCluster cluster, Pool pool)
+    {
+        _cluster = cluster;
+        Pool = pool;
+    }
+
+    /// <summary>The connected pool.</summary>
+    public Pool Pool { get; }
+
+    /// <summary>Workers in the cluster.</summary>
+    public int Workers => _cluster.Workers.Count;
+
+    /// <summary>Starts the cluster, connects, and warms up with a small Map on every worker.</summary>
+    public static async Task<DistributedSession> StartAsync(int workers, CancellationToken cancellation)
+    {
+        var watch = Stopwatch.StartNew();
+        var cluster = await LocalCluster.StartAsync(workers: workers, threadsPerWorker: 1, cancellation: cancellation);
+        ResultWriter.Log($"cluster at {cluster.Address} started in {watch.Elapsed.TotalSeconds:0.0} s");
+        try
+        {
+            watch.Restart();
+            var pool = await Pool.ConnectAsync(cluster.Address, cancellation: cancellation);
+            ResultWriter.Log($"pool connected in {watch.Elapsed.TotalSeconds:0.0} s");
+            var session = new DistributedSession(cluster, pool);
+            watch.Restart();
+            await session.WarmUpAsync(cancellation);
+            ResultWriter.Log($"warmed up in {watch.Elapsed.TotalSeconds:0.0} s");
+            return session;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Ships the benchmark's assembly and starts the executors on every worker: a Map spread over
+    /// all of them, then a Gather of its results, which the measurements then do not pay for.
+    /// </summary>
+    private async Task WarmUpAsync(CancellationToken cancellation)
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            var warm = await Pool.MapAsync(Functions.Increment, Enumerable.Range(0, 2_000), cancellation);
+            var values = await Pool.GatherAsync(warm, cancellation);
+            if (values.Where((v, i) => v != i + 1).Any()) throw new InvalidOperationException("The warm-up Map computed wrong values.");
+            Pool.Release(warm);
+            var used = warm.Select(r => r.Location?.Worker).Distinct().Count();
+            if (used >= Workers) return;
+        }
+        ResultWriter.Log($"warning: the warm-up Map did not reach all {Workers} workers");
+    }
+
+    /// <summary>Disconnects and stops the cluster's processes by id.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try { await Pool.DisposeAsync(); }
+        finally { await _cluster.DisposeAsync(); }
+    }
+}
