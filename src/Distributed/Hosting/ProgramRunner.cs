@@ -9,10 +9,13 @@ public static class ProgramRunner
     public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce)
     {
         using var stopRequested = new CancellationTokenSource();
+        var signalExitCode = 130;
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true; // we stop cleanly ourselves
-            stopRequested.Cancel();
+            signalExitCode = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
+            try { stopRequested.Cancel(); }
+            catch (ObjectDisposedException) { } // a signal that arrives while we are already returning
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
@@ -23,7 +26,7 @@ public static class ProgramRunner
         }
         catch (OperationCanceledException) when (stopRequested.IsCancellationRequested)
         {
-            return 130;
+            return signalExitCode;
         }
         catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
         {
