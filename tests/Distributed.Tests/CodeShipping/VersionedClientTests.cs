@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Distributed.Hosting;
+
+namespace Distributed.Tests.CodeShipping;
+
+/// <summary>
+/// Two real builds of one client program (tests/Fixtures/VersionedClient, same assembly name,
+/// different code) against the same workers: one after the other and at once, each gets its own
+/// behaviour. The builds and a plain cluster are made once for the class.
+/// </summary>
+[Collection(PlainWorkersCollection.Name)]
+public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClassFixture<VersionedClientFixture>
+{
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public async Task Two_builds_of_one_program_used_one_after_the_other_each_run_their_own_code()
+    {
+        foreach (var variant in new[] { 1, 2, 1, 2 })
+        {
+            var client = StartClient(variant, rounds: 1);
+            await WaitForExitAsync(client, $"variant {variant} run alone");
+            AssertPrintedItsOwnResults(client, variant, rounds: 1);
+        }
+
+        await AssertEachBuildReachedTheWorkersOnceByContentAsync();
+    }
+
+    [Fact]
+    public async Task Two_builds_of_one_program_used_at_once_each_run_their_own_code()
+    {
+        const int rounds = 4;
+        var go = Path.Combine(fixture.Root, $"go-{Guid.NewGuid():N}");
+        var first = StartClient(1, rounds, go);
+        var second = StartClient(2, rounds, go);
+        try
+        {
+            // Both connected before either submits anything, so that their tasks overlap.
+            await Task.WhenAll(
+                first.WaitForLineAsync(l => l == "variant v1 ready", ClientTimeout),
+                second.WaitForLineAsync(l => l == "variant v2 ready", ClientTimeout));
+            await File.WriteAllTextAsync(go, "go");
+
+            await Task.WhenAll(WaitForExitAsync(first, "variant 1 run at once with variant 2"), WaitForExitAsync(second, "variant 2 run at once with variant 1"));
+        }
+        finally
+        {
+            first.Kill();
+            second.Kill();
+        }
+
+        AssertPrintedItsOwnResults(first, 1, rounds);
+        AssertPrintedItsOwnResults(second, 2, rounds);
+        await AssertEachBuildReachedTheWorkersOnceByContentAsync();
+    }
+
+    private ClusterProcess StartClient(int variant, int rounds, string? startWhen = null)
+    {
+        List<string> arguments = [fixture.Cluster.Address, "--rounds", rounds.ToString()];
+        if (startWhen is not null) arguments.AddRange(["--start-when", startWhen]);
+        return ClusterProcess.Start(fixture.BuildOf(variant), "VersionedClient", arguments);
+    }
+
+    private static async Task WaitForExitAsync(ClusterProcess client, string phase)
+    {
+        using var timeout = new CancellationTokenSource(ClientTimeout);
+        try
+        {
+            await client.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            client.Kill();
+            Assert.Fail($"{phase}: the client (pid {client.Id}) did not finish within {ClientTimeout.TotalSeconds:0} s. Its output:{Environment.NewLine}{string.Join(Environment.NewLine, client.Output)}");
+        }
+        Assert.True(client.ExitCode == 0, $"{phase}: the client exited with code {client.ExitCode}. Its output:{Environment.NewLine}{string.Join(Environment.NewLine, client.Output)}");
+    }
+
+    private static void AssertPrintedItsOwnResults(ClusterProcess client, int variant, int rounds)
+    {
+        var factor = variant == 1 ? 10 : 100;
+        var label = $"v{variant}";
+        var values = Enumerable.Range(0, 10).Select(x => x * factor).ToList();
+        var output = client.Output;
+        var shown = string.Join(Environment.NewLine, output);
+        for (var round = 0; round < rounds; round++)
+        {
+            Assert.True(output.Contains($"round {round} results: {string.Join(",", values)}"),
+                $"Variant {variant} should compute x*{factor} in round {round}. Its output:{Environment.NewLine}{shown}");
+            Assert.True(output.Contains($"round {round} labels: {string.Join(",", values.Select(v => $"{v}@{label}"))}"),
+                $"Variant {variant} should build its own records labelled {label} in round {round}. Its output:{Environment.NewLine}{shown}");
+        }
+        Assert.Contains("done", output);
+    }
+
+    /// <summary>Each worker received each build's VersionedClient.dll at most once, under the hash of that build's file.</summary>
+    private async Task AssertEachBuildReachedTheWorkersOnceByContentAsync()
+    {
+        var builds = new[] { 1, 2 }.ToDictionary(v => v, v => "VersionedClient:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(fixture.BuildOf(v), "VersionedClient.dll")))));
+        Assert.NotEqual(builds[1], builds[2]);
+        var stats = await fixture.Pool.TransferStatsAsync();
+        var received = stats.SelectMany(s => s.Value.AssembliesReceived.Where(a => a.StartsWith("VersionedClient:", StringComparison.Ordinal)).Select(a => (Worker: s.Key, Entry: a))).ToList();
+        var shown = string.Join(", ", received.Select(r => $"{r.Worker} ← {r.Entry}"));
+        Assert.All(received, r => Assert.Contains(r.Entry, builds.Values));
+        Assert.True(received.Any(r => r.Entry == builds[1]) && received.Any(r => r.Entry == builds[2]), $"Both builds should have reached the workers; they received: {shown}.");
+        Assert.True(received.Count == received.Distinct().Count(), $"A worker received one build more than once: {shown}.");
+        Assert.True(received.GroupBy(r => r.Worker).Any(g => g.Count() == 2), $"The two builds should have run side by side on at least one worker; the workers received: {shown}.");
+    }
+}
+
+/// <summary>Builds tests/Fixtures/VersionedClient as Variant 1 and Variant 2 into temporary folders, and starts a plain cluster.</summary>
+public sealed class VersionedClientFixture : IAsyncLifetime
+{
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
+
+    private PlainCluster? _plain;
+
+    /// <summary>The temporary folder holding the builds.</summary>
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "distributed-tests", "versioned-client-" + Guid.NewGuid().ToString("N")[..12]);
+    public LocalCluster Cluster => _plain!.Cluster;
+    public Pool Pool => _plain!.Pool;
+
+    /// <summary>The output folder of one build.</summary>
+    public string BuildOf(int variant) => Path.Combine(Root, $"variant{variant}", "out");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Root);
+        var project = Path.Combine(RepositoryRoot(), "tests", "Fixtures", "VersionedClient", "VersionedClient.csproj");
+        var cluster = PlainCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        // Each build has its own artifacts folder (obj/ included, for Distributed too), so the two
+        // never share intermediate files with each other nor with anyone building the repository.
+        var builds = Task.WhenAll(BuildAsync(project, 1), BuildAsync(project, 2));
+        try
+        {
+            await Task.WhenAll(builds, cluster);
+            _plain = await cluster;
+        }
+        catch
+        {
+            // xUnit does not dispose a fixture that failed to start: stop what did start.
+            if (cluster.IsCompletedSuccessfully) await cluster.Result.DisposeAsync();
+            DeleteRoot();
+            throw;
+        }
+    }
+
+    private async Task BuildAsync(string project, int variant)
+    {
+        var directory = Path.Combine(Root, $"variant{variant}");
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[]
+        {
+            "build", project, "-c", "Debug", $"-p:Variant={variant}",
+            "-o", Path.Combine(directory, "out"), "--artifacts-path", Path.Combine(directory, "artifacts"),
+            "--disable-build-servers", "-nologo", "-v:minimal",
+        })
+            info.ArgumentList.Add(argument);
+        // Under 'dotnet test' the test host inherits the outer build's MSBuild variables; a nested build must not.
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => n.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+            info.Environment.Remove(name);
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(BuildTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"Building VersionedClient variant {variant} took more than {BuildTimeout.TotalMinutes:0} minutes.");
+        }
+        if (process.ExitCode != 0 || !File.Exists(Path.Combine(directory, "out", "VersionedClient.dll")))
+            throw new InvalidOperationException($"Building VersionedClient variant {variant} failed (exit code {process.ExitCode}):{Environment.NewLine}{await output}{Environment.NewLine}{await errors}");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            if (File.Exists(Path.Combine(directory.FullName, "Distributed.sln"))) return directory.FullName;
+        throw new DirectoryNotFoundException($"No Distributed.sln above {AppContext.BaseDirectory}.");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_plain is not null) await _plain.DisposeAsync();
+        DeleteRoot();
+    }
+
+    private void DeleteRoot()
+    {
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}
