@@ -50,19 +50,19 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleRegisterWorker(RegisterWorker message)
     {
-        if (_workersByRef.ContainsKey(message.Worker))
+        if (_workersByRef.TryGetValue(message.Worker, out var known))
         {
-            Sender.Tell(new WorkerRegistered(_centerAddress));
+            Sender.Tell(new WorkerRegistered(_centerAddress, known.Name));
             return;
         }
         var name = message.Name;
-        if (_workers.ContainsKey(name)) name = $"{name}#{_workers.Count}";
+        for (var n = 2; _workers.ContainsKey(name); n++) name = $"{message.Name}#{n}";
         var worker = new WorkerState(name, message.Worker, message.Address, message.Cores, message.Data);
         _workers[name] = worker;
         _workersByRef[message.Worker] = worker;
         Context.Watch(message.Worker);
         _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
-        Sender.Tell(new WorkerRegistered(_centerAddress));
+        Sender.Tell(new WorkerRegistered(_centerAddress, name));
         if (_unplaced.Count > 0)
         {
             var waiting = _unplaced.ToList();
@@ -92,6 +92,8 @@ public sealed class CenterActor : ReceiveActor
         foreach (var function in message.Functions) _functions.TryAdd(function.FunctionId, function);
         var ready = new List<PendingTask>();
         var refused = new List<FailedTask>();
+        // A task may come before the tasks it depends on in the same submission.
+        var submitted = message.Tasks.Select(t => t.Key).ToHashSet();
         foreach (var spec in message.Tasks)
         {
             if (_tasks.ContainsKey(spec.Key) || _keys.ContainsKey(spec.Key))
@@ -105,7 +107,7 @@ public sealed class CenterActor : ReceiveActor
                 continue;
             }
             var task = new PendingTask(spec, message.Client, message.Code);
-            var missing = spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d));
+            var missing = spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d) && !submitted.Contains(d));
             if (missing is not null)
             {
                 refused.Add(new FailedTask(spec.Key, Error("MissingInput", $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
@@ -122,13 +124,21 @@ public sealed class CenterActor : ReceiveActor
             client.PendingTasks.Add(spec.Key);
             if (task.WaitingFor == 0) ready.Add(task);
         }
-        if (refused.Count > 0) message.Client.Tell(new TasksFailed("center", refused));
+        if (refused.Count > 0)
+        {
+            message.Client.Tell(new TasksFailed("center", refused));
+            FailDependents(refused); // tasks of this submission that waited for a refused one
+        }
         Place(ready);
     }
 
+    /// <summary>The worker that sent the current message: by its actor (names can be reused), else by name.</summary>
+    private WorkerState? SendingWorker(string name) =>
+        _workersByRef.TryGetValue(Sender, out var bySender) ? bySender : _workers.GetValueOrDefault(name);
+
     private void HandleTasksFinished(TasksFinished message)
     {
-        if (!_workers.TryGetValue(message.Worker, out var worker)) return;
+        if (SendingWorker(message.Worker) is not { } worker) return;
         var ready = new List<PendingTask>();
         var orphans = new List<string>();
         foreach (var result in message.Results)
@@ -195,7 +205,7 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleKeysAdded(KeysAdded message)
     {
-        if (!_workers.TryGetValue(message.Worker, out var worker))
+        if (SendingWorker(message.Worker) is not { } worker)
         {
             message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(), $"Worker {message.Worker} left the cluster."));
             return;

@@ -23,6 +23,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     private readonly CodeShipping _code = new();
     private readonly ValueCodec _codec = new();
     private readonly DataClient _data = new(PeerKind.Client);
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Delegate, Tuple<Type, FunctionSpec>> _encodedFunctions = new();
     private int _disposed;
 
     /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
@@ -180,14 +181,22 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     // ----- Gather -----
 
     /// <summary>Fetches the values, in order, straight from the workers that hold them.</summary>
-    public List<T> Gather<T>(IEnumerable<RemoteData<T>> data) => GatherAsync(data).GetAwaiter().GetResult();
+    public List<T> Gather<T>(IEnumerable<RemoteData<T>> data) =>
+        GatherAsync(data, synchronous: true, CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="Gather{T}"/>, returning at once.</summary>
-    public async Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, CancellationToken cancellation = default)
+    public Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, CancellationToken cancellation = default) =>
+        GatherAsync(data, synchronous: false, cancellation);
+
+    /// <summary>
+    /// The synchronous form reads the sockets on the caller's thread: a blocking caller already
+    /// waits, and handing the read to the thread pool would only add a hop (and a blocked pool thread).
+    /// </summary>
+    private async Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, bool synchronous, CancellationToken cancellation)
     {
         var items = data.ToList();
         var values = new StoredValue?[items.Count];
-        await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, cancellation).ConfigureAwait(false);
+        await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
         var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
         if (missing.Count > 0)
         {
@@ -195,7 +204,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
             var reply = await _connection.Center.Ask<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), DefaultConnectTimeout, cancellation).ConfigureAwait(false);
             var retry = missing.Select(i => (items[i].Key, reply.Holders.GetValueOrDefault(items[i].Key)?.FirstOrDefault()?.Data)).ToList();
             var retried = new StoredValue?[retry.Count];
-            await FetchAsync(retry, retried, cancellation).ConfigureAwait(false);
+            await FetchAsync(retry, retried, synchronous, cancellation).ConfigureAwait(false);
             for (var j = 0; j < missing.Count; j++)
                 values[missing[j]] = retried[j] ?? throw new DataLostException(items[missing[j]].Key, $"The value of {items[missing[j]].Key} is no longer on the cluster.");
         }
@@ -208,25 +217,32 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         return result;
     }
 
-    private async Task FetchAsync(IReadOnlyList<(string Key, DataEndpoint? From)> wanted, StoredValue?[] into, CancellationToken cancellation)
+    private async Task FetchAsync(IReadOnlyList<(string Key, DataEndpoint? From)> wanted, StoredValue?[] into, bool synchronous, CancellationToken cancellation)
     {
-        var fetches = wanted.Select((w, i) => (w.Key, w.From, Index: i))
+        var groups = wanted.Select((w, i) => (w.Key, w.From, Index: i))
             .Where(w => w.From is not null)
             .GroupBy(w => w.From!)
-            .Select(async group =>
+            .ToList();
+        void FetchGroup(IGrouping<DataEndpoint, (string Key, DataEndpoint? From, int Index)> group)
+        {
+            var list = group.ToList();
+            try
             {
-                var list = group.ToList();
-                try
-                {
-                    var fetched = await _data.GetAsync(group.Key, list.Select(w => w.Key).ToList(), cancellation).ConfigureAwait(false);
-                    for (var j = 0; j < list.Count; j++) into[list[j].Index] = fetched[j];
-                }
-                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
-                {
-                    // that worker is unreachable; the caller asks the center for other holders
-                }
-            });
-        await Task.WhenAll(fetches).ConfigureAwait(false);
+                var fetched = _data.Get(group.Key, list.Select(w => w.Key).ToList());
+                for (var j = 0; j < list.Count; j++) into[list[j].Index] = fetched[j];
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                // that worker is unreachable; the caller asks the center for other holders
+            }
+        }
+        if (synchronous && groups.Count == 1)
+        {
+            FetchGroup(groups[0]);
+            return;
+        }
+        await Task.WhenAll(groups.Select(g => Task.Factory.StartNew(() => FetchGroup(g), cancellation,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default))).ConfigureAwait(false);
     }
 
     // ----- what the center knows -----
@@ -283,10 +299,19 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     private FunctionSpec EncodeFunction(IUserFunction function, string key)
     {
+        // Serializing a delegate is the costliest step of a small Apply; a non-capturing lambda is one
+        // cached instance, so calls in a loop reuse its encoding. (A closure's captured variables may
+        // change between calls, so only delegates without a capturing target are cached.)
+        var userDelegate = function.Delegate;
+        var cacheable = userDelegate.Target is null || userDelegate.Target.GetType().GetFields(
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic).Length == 0;
+        if (cacheable && _encodedFunctions.TryGetValue(userDelegate, out var cached) && cached.Item1 == function.GetType()) return cached.Item2;
         try
         {
             var payload = _codec.Encode(function);
-            return new FunctionSpec(Convert.ToHexStringLower(SHA256.HashData(payload))[..32], payload);
+            var spec = new FunctionSpec(Convert.ToHexStringLower(SHA256.HashData(payload))[..32], payload);
+            if (cacheable) _encodedFunctions.AddOrUpdate(userDelegate, Tuple.Create(function.GetType(), spec));
+            return spec;
         }
         catch (UnserializableValueException e)
         {

@@ -40,7 +40,7 @@ public sealed class RemoteData<T> : IRemoteData
     public long? Size => Location?.Size;
 
     /// <summary>Fetches the value from the worker that holds it.</summary>
-    public T Get() => GetAsync().GetAwaiter().GetResult();
+    public T Get() => _pool.Gather([this])[0];
 
     /// <summary>Fetches the value from the worker that holds it.</summary>
     public async Task<T> GetAsync(CancellationToken cancellation = default) =>

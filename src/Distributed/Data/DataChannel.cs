@@ -32,7 +32,7 @@ public sealed class DataServer : IAsyncDisposable
     {
         _store = store;
         _counters = counters;
-        _listener = new TcpListener(IPAddress.Parse(host), 0);
+        _listener = new TcpListener(Hosting.NetworkAddresses.Resolve(host), 0);
         _listener.Start(backlog: 512);
         Endpoint = new DataEndpoint(host, ((IPEndPoint)_listener.LocalEndpoint).Port);
         _acceptLoop = AcceptLoop();
@@ -52,7 +52,9 @@ public sealed class DataServer : IAsyncDisposable
             catch (SocketException) { continue; }
             connection.NoDelay = true;
             _connections[connection] = 0;
-            _ = Task.Run(() => Serve(connection));
+            // A connection blocks on reads for its whole life: it gets its own thread, so that it
+            // never holds one of the thread pool's few threads that the actors run on.
+            new Thread(() => Serve(connection)) { IsBackground = true, Name = "data-connection" }.Start();
         }
     }
 
@@ -132,30 +134,34 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
     private readonly ConcurrentDictionary<DataEndpoint, ConcurrentBag<Connection>> _idle = new();
     private volatile bool _disposed;
 
-    /// <summary>Fetches <paramref name="keys"/> from one worker; a missing key maps to null.</summary>
-    public async Task<IReadOnlyList<StoredValue?>> GetAsync(DataEndpoint endpoint, IReadOnlyList<string> keys, CancellationToken cancellation = default)
+    /// <summary>
+    /// Fetches <paramref name="keys"/> from one worker on a thread of its own (a large value takes a
+    /// while, and must not hold a thread-pool thread); a missing key maps to null.
+    /// </summary>
+    public Task<IReadOnlyList<StoredValue?>> GetAsync(DataEndpoint endpoint, IReadOnlyList<string> keys, CancellationToken cancellation = default) =>
+        Task.Factory.StartNew(() => Get(endpoint, keys), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Fetches <paramref name="keys"/> from one worker on the calling thread; a missing key maps to null.</summary>
+    public IReadOnlyList<StoredValue?> Get(DataEndpoint endpoint, IReadOnlyList<string> keys)
     {
-        var connection = await RentAsync(endpoint, cancellation).ConfigureAwait(false);
+        var connection = Rent(endpoint);
         try
         {
-            var result = await Task.Run(() =>
+            connection.Writer.Write(DataFrames.Get);
+            connection.Writer.Write(keys.Count);
+            foreach (var key in keys) connection.Writer.Write(key);
+            connection.Writer.Flush();
+            var values = new StoredValue?[keys.Count];
+            for (var i = 0; i < values.Length; i++)
             {
-                connection.Writer.Write(DataFrames.Get);
-                connection.Writer.Write(keys.Count);
-                foreach (var key in keys) connection.Writer.Write(key);
-                connection.Writer.Flush();
-                var values = new StoredValue?[keys.Count];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    if (!connection.Reader.ReadBoolean()) continue;
-                    var typeName = connection.Reader.ReadString();
-                    var bytes = GC.AllocateUninitializedArray<byte>(connection.Reader.ReadInt32());
-                    connection.Reader.BaseStream.ReadExactly(bytes);
-                    counters?.AddReceivedFromWorker(bytes.Length);
-                    values[i] = new StoredValue(bytes, typeName);
-                }
-                return values;
-            }, cancellation).ConfigureAwait(false);
+                if (!connection.Reader.ReadBoolean()) continue;
+                var typeName = connection.Reader.ReadString();
+                var bytes = GC.AllocateUninitializedArray<byte>(connection.Reader.ReadInt32());
+                connection.Reader.BaseStream.ReadExactly(bytes);
+                counters?.AddReceivedFromWorker(bytes.Length);
+                values[i] = new StoredValue(bytes, typeName);
+            }
+            var result = values;
             Return(endpoint, connection);
             return result;
         }
@@ -167,9 +173,12 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
     }
 
     /// <summary>Reads a worker's transfer counters.</summary>
-    public async Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default)
+    public Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default) =>
+        Task.Factory.StartNew(() => Stats(endpoint), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private WorkerTransferStats Stats(DataEndpoint endpoint)
     {
-        var connection = await RentAsync(endpoint, cancellation).ConfigureAwait(false);
+        var connection = Rent(endpoint);
         try
         {
             connection.Writer.Write(DataFrames.Stats);
@@ -189,13 +198,13 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
         }
     }
 
-    private async Task<Connection> RentAsync(DataEndpoint endpoint, CancellationToken cancellation)
+    private Connection Rent(DataEndpoint endpoint)
     {
         if (_idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle)) return idle;
         var tcp = new TcpClient { NoDelay = true, ReceiveBufferSize = 1 << 20, SendBufferSize = 1 << 20 };
         try
         {
-            await tcp.ConnectAsync(endpoint.Host, endpoint.Port, cancellation).ConfigureAwait(false);
+            tcp.Connect(endpoint.Host, endpoint.Port);
         }
         catch
         {

@@ -122,7 +122,7 @@ public static class NetworkAddresses
     {
         try
         {
-            var listener = new TcpListener(IPAddress.Parse(host), port);
+            var listener = new TcpListener(Resolve(host), port);
             listener.Start();
             listener.Stop();
             return true;
@@ -132,6 +132,13 @@ public static class NetworkAddresses
             return false;
         }
     }
+
+    /// <summary>The IPv4 address of a host name or address text (e.g. <c>localhost</c>).</summary>
+    public static IPAddress Resolve(string host) =>
+        IPAddress.TryParse(host, out var address)
+            ? address
+            : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+              ?? throw new FormatException($"The host '{host}' has no IPv4 address.");
 
     /// <summary>The first free port from <paramref name="first"/> upward.</summary>
     public static int FirstFreePort(string host, int first)

@@ -47,7 +47,10 @@ public sealed class WorkerNode
     /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
     public static async Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
     {
-        var timeout = TimeSpan.FromSeconds(10);
+        // One budget for reaching the center and registering, so that the user hears within 10 s
+        // (with time left to stop the half-started node) when the center cannot be reached.
+        var budget = global::System.Diagnostics.Stopwatch.StartNew();
+        var timeout = TimeSpan.FromSeconds(8.5);
         var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
         int port;
         if (options.Port is { } requested)
@@ -78,21 +81,27 @@ public sealed class WorkerNode
             WorkerRegistered answer;
             try
             {
-                answer = await registered.Task.WaitAsync(timeout, cancellation).ConfigureAwait(false);
+                answer = await registered.Task.WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {timeout.TotalSeconds:0} s.");
+                throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {budget.Elapsed.TotalSeconds:0} s.");
             }
-            return new WorkerNode(system, new HostPort(host, port), name, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
+            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
         }
         catch
         {
-            await system.Terminate().ConfigureAwait(false);
+            // Bounded: the error matters more than a graceful goodbye to a center that is not there.
+            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false); }
+            catch (TimeoutException) { }
             await dataServer.DisposeAsync().ConfigureAwait(false);
+            try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }
             throw;
         }
     }
+
+    private static TimeSpan Remaining(TimeSpan total, global::System.Diagnostics.Stopwatch elapsed) =>
+        total > elapsed.Elapsed ? total - elapsed.Elapsed : TimeSpan.Zero;
 
     private static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation)
     {

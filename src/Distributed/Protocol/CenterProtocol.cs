@@ -7,8 +7,11 @@ namespace Distributed.Protocol;
 /// <summary>Worker → center, after joining the cluster. Answer: <see cref="WorkerRegistered"/>.</summary>
 public sealed record RegisterWorker(IActorRef Worker, string Name, string Address, int Cores, DataEndpoint Data) : IProtocolMessage;
 
-/// <summary>Center → worker: the worker is known and will be given tasks.</summary>
-public sealed record WorkerRegistered(string CenterAddress) : IProtocolMessage;
+/// <summary>
+/// Center → worker: the worker is known and will be given tasks, under <see cref="AssignedName"/>
+/// (its own name, or that name made unique when another worker already uses it).
+/// </summary>
+public sealed record WorkerRegistered(string CenterAddress, string AssignedName) : IProtocolMessage;
 
 /// <summary>Client → center, once per <c>Pool</c>. The center watches the client. Answer: <see cref="ClientConnected"/>.</summary>
 public sealed record ConnectClient(IActorRef Client) : IProtocolMessage;

@@ -12,6 +12,9 @@ public interface IUserFunction
 
     /// <summary>A short name for keys and errors, e.g. <c>Program.Square</c>.</summary>
     string Name { get; }
+
+    /// <summary>The user's delegate.</summary>
+    Delegate Delegate { get; }
 }
 
 /// <summary>A function of one argument.</summary>
@@ -22,6 +25,9 @@ public sealed class UnaryFunction<T, TResult>(Func<T, TResult> function) : IUser
 
     /// <inheritdoc />
     public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
 
     /// <inheritdoc />
     public object? Invoke(object?[] arguments) => Function((T)arguments[0]!);
@@ -37,6 +43,9 @@ public sealed class NullaryFunction<TResult>(Func<TResult> function) : IUserFunc
     public string Name => FunctionNames.Of(Function);
 
     /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
+
+    /// <inheritdoc />
     public object? Invoke(object?[] arguments) => Function();
 }
 
@@ -48,6 +57,9 @@ public sealed class ListFunction<T, TResult>(Func<IReadOnlyList<T>, TResult> fun
 
     /// <inheritdoc />
     public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
 
     /// <inheritdoc />
     public object? Invoke(object?[] arguments)
@@ -66,6 +78,9 @@ public sealed class DynamicFunction(Delegate function) : IUserFunction
 
     /// <inheritdoc />
     public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
 
     /// <inheritdoc />
     public object? Invoke(object?[] arguments)

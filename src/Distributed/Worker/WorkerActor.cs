@@ -17,7 +17,7 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly WorkerSettings _settings;
+    private WorkerSettings _settings;
     private readonly IActorRef _center;
     private readonly DataStore _store;
     private readonly DataClient _peers;
@@ -77,6 +77,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void HandleWorkerRegistered(WorkerRegistered message)
     {
         Timers.Cancel("register");
+        // Completions and copies are reported under the name the center knows this worker by.
+        _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
     }
 

@@ -178,6 +178,7 @@ public static class ExecutorHost
     {
         public Exception Reason { get; } = reason;
         public string Name => "broken";
+        public Delegate Delegate => Invoke;
         public object? Invoke(object?[] arguments) => throw Reason;
     }
 }
