@@ -141,6 +141,7 @@ public sealed class CenterActor : ReceiveActor
         if (SendingWorker(message.Worker) is not { } worker) return;
         var ready = new List<PendingTask>();
         var orphans = new List<string>();
+        var byClient = new Dictionary<IActorRef, List<StoredKey>>();
         foreach (var result in message.Results)
         {
             if (!_tasks.Remove(result.Key, out var task))
@@ -159,22 +160,31 @@ public sealed class CenterActor : ReceiveActor
             var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client);
             _keys[result.Key] = key;
             AddHolder(key, worker);
+            if (!byClient.TryGetValue(task.Client, out var finished)) byClient[task.Client] = finished = [];
+            finished.Add(result);
             if (_dependents.Remove(result.Key, out var dependents))
                 foreach (var dependent in dependents)
                     if (--dependent.WaitingFor == 0) ready.Add(dependent);
         }
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
+        // Dependents first: their placement does not wait for the client.
         Place(ready);
+        foreach (var (client, results) in byClient)
+            client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
     }
 
     private void HandleTasksFailed(TasksFailed message)
     {
+        var byClient = new Dictionary<IActorRef, List<FailedTask>>();
         foreach (var failure in message.Failures)
         {
             if (!_tasks.Remove(failure.Key, out var task)) continue;
             if (task.AssignedTo is { } assigned) assigned.Load--;
             if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
+            if (!byClient.TryGetValue(task.Client, out var failed)) byClient[task.Client] = failed = [];
+            failed.Add(failure);
         }
+        foreach (var (client, failures) in byClient) client.Tell(message with { Failures = failures });
         FailDependents(message.Failures);
     }
 
@@ -287,8 +297,6 @@ public sealed class CenterActor : ReceiveActor
             if (lostInput is null) rerun.Add(task);
             else failures.Add(new FailedTask(task.Spec.Key, Error("InputLost", $"The input {lostInput} of {task.Spec.Key} was lost with worker {worker.Name}.")));
         }
-        foreach (var failure in failures)
-            if (_tasks.TryGetValue(failure.Key, out var task)) task.Client.Tell(new TasksFailed("center", [failure]));
         if (failures.Count > 0) HandleTasksFailed(new TasksFailed("center", failures));
         Place(rerun);
     }

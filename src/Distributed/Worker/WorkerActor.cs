@@ -276,11 +276,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         foreach (var (client, results) in finished)
         {
-            // Both at once: a client that submits a dependent task before the center has read this
-            // finds the key still pending at the center, so the new task simply waits for it.
-            var finishedMessage = new TasksFinished(_settings.Name, _settings.Data, results);
-            _center.Tell(finishedMessage);
-            client.Tell(finishedMessage);
+            // To the center only, which records the keys and then tells the client: whatever the
+            // client asks the center after its Map returned already sees the results.
+            _center.Tell(new TasksFinished(_settings.Name, _settings.Data, results));
         }
         foreach (var (client, failures) in failed) ReportFailures(client, failures);
     }
@@ -295,8 +293,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         foreach (var failure in failures) _running.Remove(failure.Key);
         var message = new TasksFailed(_settings.Name, failures);
-        _center.Tell(message);
-        client.Tell(message);
+        _center.Tell(message); // the center tells the client, and fails the tasks that needed these
     }
 
     private sealed class PendingBatch(long id, RunTasks message)

@@ -164,6 +164,9 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
 
         Fail(a, "input-k", "boom");
 
+        // The center forwards the worker's report of input-k, then fails what needed it.
+        var direct = await client.ExpectMsgAsync<TasksFailed>();
+        Assert.Equal(["input-k"], direct.Failures.Select(f => f.Key));
         var failed = await client.ExpectMsgAsync<TasksFailed>();
         var byKey = failed.Failures.ToDictionary(f => f.Key);
         Assert.Equal(["last-u", "middle-t"], byKey.Keys.Order());
