@@ -24,7 +24,7 @@ internal sealed class ClusterConnection
     /// <summary>Joins the cluster of the center at <paramref name="address"/>, failing with a clear message when it cannot.</summary>
     public static async Task<ClusterConnection> OpenAsync(HostPort address, TimeSpan timeout, CancellationToken cancellation)
     {
-        await ProbeAsync(address, timeout, cancellation).ConfigureAwait(false);
+        await NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation).ConfigureAwait(false);
         var host = NetworkAddresses.LocalAddressToward(address);
         var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Client, host, 0, address));
         try
@@ -45,25 +45,6 @@ internal sealed class ClusterConnection
         }
     }
 
-    /// <summary>A plain TCP connect first: a refused or silent center is reported at once, naming the address.</summary>
-    private static async Task ProbeAsync(HostPort address, TimeSpan timeout, CancellationToken cancellation)
-    {
-        using var tcp = new TcpClient();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await tcp.ConnectAsync(address.Host, address.Port, deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            throw new CenterUnreachableException($"No center answers at {address} (no reply within {timeout.TotalSeconds:0} s).");
-        }
-        catch (SocketException e)
-        {
-            throw new CenterUnreachableException($"No center answers at {address}: {e.Message}.", e);
-        }
-    }
 
     /// <summary>Leaves the cluster (so nobody waits for a failure detector) and stops the actor system.</summary>
     public async Task CloseAsync()

@@ -140,6 +140,29 @@ public static class NetworkAddresses
             : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
               ?? throw new FormatException($"The host '{host}' has no IPv4 address.");
 
+    /// <summary>
+    /// A plain TCP connect to the center before joining the cluster: a refused or silent center is
+    /// reported at once, naming the address, instead of after Akka's join attempts time out.
+    /// </summary>
+    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation)
+    {
+        using var tcp = new TcpClient();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await tcp.ConnectAsync(center.Host, center.Port, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: no answer within {timeout.TotalSeconds:0} s.");
+        }
+        catch (SocketException e)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.", e);
+        }
+    }
+
     /// <summary>The first free port from <paramref name="first"/> upward.</summary>
     public static int FirstFreePort(string host, int first)
     {

@@ -62,7 +62,7 @@ public sealed class WorkerNode
         {
             port = NetworkAddresses.FirstFreePort(host, WorkerOptions.DefaultPort);
         }
-        await ProbeCenterAsync(options.Center, timeout, cancellation).ConfigureAwait(false);
+        await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation).ConfigureAwait(false);
 
         var name = options.Name ?? $"{host}:{port}";
         var threads = options.Threads ?? Environment.ProcessorCount;
@@ -103,24 +103,6 @@ public sealed class WorkerNode
     private static TimeSpan Remaining(TimeSpan total, global::System.Diagnostics.Stopwatch elapsed) =>
         total > elapsed.Elapsed ? total - elapsed.Elapsed : TimeSpan.Zero;
 
-    private static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation)
-    {
-        using var tcp = new TcpClient();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await tcp.ConnectAsync(center.Host, center.Port, deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            throw new CenterUnreachableException($"Could not reach the center at {center}: no answer within {timeout.TotalSeconds:0} s.");
-        }
-        catch (SocketException e)
-        {
-            throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.");
-        }
-    }
 
     /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory.</summary>
     public async Task StopAsync()
