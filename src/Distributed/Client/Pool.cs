@@ -281,17 +281,22 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     // ----- plumbing -----
 
-    private async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation)
+    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation) =>
+        SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key);
+
+    /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
+    private async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
+        CancellationToken cancellation, Func<string, string> userKey)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var reply = await _client.Ask<object>(new Submit(code, [function], tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        var reply = await _client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
         switch (reply)
         {
             case SubmissionCompleted completed:
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations[t.Key])).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
-                throw new RemoteTaskException(failed.Failure.Key, error.TypeName, error.Message, error.StackTrace, failed.Worker);
+                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }

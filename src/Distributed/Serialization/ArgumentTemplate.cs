@@ -8,6 +8,9 @@ public sealed record DependencyPlaceholder(int Index);
 /// <summary>Stands in an argument template for a list whose items may be placeholders; it becomes an array of <see cref="ElementTypeName"/>.</summary>
 public sealed record ListPlaceholder(string ElementTypeName, object?[] Items);
 
+/// <summary>Stands in an argument template for a task run inline (a nested task of a graph): its function applied to its resolved arguments.</summary>
+public sealed record InlineTaskPlaceholder(Delegate Function, object?[] Arguments);
+
 /// <summary>Replaces placeholders with values, and converts arrays to the parameter types a delegate declares.</summary>
 public static class TemplateConversion
 {
@@ -16,6 +19,7 @@ public static class TemplateConversion
     {
         DependencyPlaceholder p => dependencies[p.Index],
         ListPlaceholder list => ResolveList(list, dependencies),
+        InlineTaskPlaceholder task => new DynamicFunction(task.Function).Invoke(task.Arguments.Select(a => Resolve(a, dependencies)).ToArray()),
         _ => template,
     };
 
@@ -39,6 +43,10 @@ public static class TemplateConversion
             foreach (var item in array) list.Add(ConvertTo(item, elementType));
             return list;
         }
+        // IEnumerable<T>, IReadOnlyList<T> and the like: an array of T is one.
+        if (value is Array items && target.IsInterface && target.IsGenericType && target.GetGenericArguments() is [var itemType]
+            && itemType.MakeArrayType() is var arrayType && target.IsAssignableFrom(arrayType))
+            return ConvertTo(items, arrayType);
         if (value is Array source && target.IsArray && target.GetElementType() is { } targetElement)
         {
             var converted = Array.CreateInstance(targetElement, source.Length);

@@ -1,0 +1,197 @@
+using System.Collections;
+using System.Runtime.CompilerServices;
+
+namespace Distributed.Dask;
+
+/// <summary>
+/// A task graph in dask's convention: keys map to values. A value is a literal, or a task written as a
+/// tuple whose first element is a delegate, <c>(inc, "a")</c>; an argument that is a string naming a key
+/// of the graph is that key's value, a list or array argument is walked, and a tuple argument whose
+/// first element is a delegate is a task run inline. <see cref="TaskNode"/> and <see cref="KeyRef"/>
+/// are the explicit forms, for code that must not rely on string matching.
+/// </summary>
+public sealed class Graph : IEnumerable<KeyValuePair<string, object?>>
+{
+    private readonly Dictionary<string, object?> _values = new(StringComparer.Ordinal);
+
+    /// <summary>The value or task stored under <paramref name="key"/>.</summary>
+    public object? this[string key]
+    {
+        get => _values[key];
+        set => _values[key] = value;
+    }
+
+    /// <summary>The keys of the graph.</summary>
+    public IEnumerable<string> Keys => _values.Keys;
+
+    /// <summary>Number of keys.</summary>
+    public int Count => _values.Count;
+
+    /// <summary>Whether the graph has <paramref name="key"/>.</summary>
+    public bool ContainsKey(string key) => _values.ContainsKey(key);
+
+    /// <summary>Adds a key (for collection initializers: <c>{ "a", 1 }</c>).</summary>
+    public void Add(string key, object? value) => _values.Add(key, value);
+
+    /// <summary>Adds every key of <paramref name="other"/> (collections merge their graphs this way).</summary>
+    public Graph Merge(Graph other)
+    {
+        foreach (var (key, value) in other._values) _values[key] = value;
+        return this;
+    }
+
+    /// <inheritdoc />
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => _values.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>A task in explicit form: <see cref="Function"/> applied to <see cref="Arguments"/>.</summary>
+public sealed record TaskNode(Delegate Function, params object?[] Arguments);
+
+/// <summary>An explicit reference to the value of another key.</summary>
+public sealed record KeyRef(string Key);
+
+/// <summary>A graph that cannot run: a cycle, a missing key, an unknown requested key.</summary>
+public sealed class GraphException(string message) : Exception(message);
+
+/// <summary>A graph with every value in explicit form, its dependencies known and its validity checked.</summary>
+internal sealed class NormalizedGraph
+{
+    private NormalizedGraph(Dictionary<string, object?> nodes, Dictionary<string, IReadOnlyList<string>> dependencies)
+    {
+        Nodes = nodes;
+        Dependencies = dependencies;
+    }
+
+    /// <summary>Each key's literal value or <see cref="TaskNode"/>, arguments normalized (keys as <see cref="KeyRef"/>, lists as object?[] marked by <see cref="ListArgument"/>).</summary>
+    public IReadOnlyDictionary<string, object?> Nodes { get; }
+
+    /// <summary>The keys each key needs, in first-use order, without duplicates.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Dependencies { get; }
+
+    /// <summary>Normalizes and checks <paramref name="graph"/> for the requested keys: every problem is reported before anything runs.</summary>
+    public static NormalizedGraph From(Graph graph, IEnumerable<string> requested)
+    {
+        var nodes = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var dependencies = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (key, value) in graph)
+        {
+            var found = new List<string>();
+            nodes[key] = Normalize(value, graph, found);
+            dependencies[key] = found.Distinct().ToList();
+        }
+        foreach (var (key, needed) in dependencies)
+            foreach (var dependency in needed)
+                if (!nodes.ContainsKey(dependency))
+                    throw new GraphException($"Key '{key}' depends on '{dependency}', which is not in the graph.");
+        var unknown = requested.Where(r => !nodes.ContainsKey(r)).ToList();
+        if (unknown.Count > 0)
+            throw new GraphException($"Requested key(s) not in the graph: {string.Join(", ", unknown.Select(k => $"'{k}'"))}.");
+        var normalized = new NormalizedGraph(nodes, dependencies);
+        normalized.ThrowOnCycle();
+        return normalized;
+    }
+
+    /// <summary>The keys needed to compute <paramref name="requested"/>, dependencies before dependents.</summary>
+    public List<string> Order(IEnumerable<string> requested)
+    {
+        var order = new List<string>();
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var root in requested) Visit(root, done, order);
+        return order;
+    }
+
+    private void Visit(string root, HashSet<string> done, List<string> order)
+    {
+        // Iterative depth-first walk: deep graphs (long chains) must not overflow the stack.
+        var stack = new Stack<(string Key, int Next)>();
+        if (done.Contains(root)) return;
+        stack.Push((root, 0));
+        while (stack.Count > 0)
+        {
+            var (key, next) = stack.Pop();
+            var needed = Dependencies[key];
+            if (next < needed.Count)
+            {
+                stack.Push((key, next + 1));
+                if (!done.Contains(needed[next])) stack.Push((needed[next], 0));
+                continue;
+            }
+            if (done.Add(key)) order.Add(key);
+        }
+    }
+
+    private void ThrowOnCycle()
+    {
+        const int Unvisited = 0, Active = 1, Finished = 2;
+        var state = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var start in Nodes.Keys)
+        {
+            if (state.GetValueOrDefault(start) != Unvisited) continue;
+            var path = new List<string>();
+            var stack = new Stack<(string Key, int Next)>();
+            stack.Push((start, 0));
+            state[start] = Active;
+            path.Add(start);
+            while (stack.Count > 0)
+            {
+                var (key, next) = stack.Pop();
+                var needed = Dependencies[key];
+                if (next == needed.Count)
+                {
+                    state[key] = Finished;
+                    path.RemoveAt(path.Count - 1);
+                    continue;
+                }
+                stack.Push((key, next + 1));
+                var dependency = needed[next];
+                switch (state.GetValueOrDefault(dependency))
+                {
+                    case Active:
+                        var cycle = path.Skip(path.IndexOf(dependency)).Append(dependency);
+                        throw new GraphException($"The graph has a cycle: {string.Join(" -> ", cycle)}.");
+                    case Unvisited:
+                        state[dependency] = Active;
+                        path.Add(dependency);
+                        stack.Push((dependency, 0));
+                        break;
+                }
+            }
+        }
+    }
+
+    private static object? Normalize(object? value, Graph graph, List<string> dependencies)
+    {
+        switch (value)
+        {
+            case KeyRef reference:
+                dependencies.Add(reference.Key);
+                return reference;
+            case TaskNode task:
+                return new TaskNode(task.Function, task.Arguments.Select(a => Normalize(a, graph, dependencies)).ToArray());
+            case string text when graph.ContainsKey(text): // dask's convention, an alias at the top level
+                dependencies.Add(text);
+                return new KeyRef(text);
+            case string:
+                return value;
+            case ITuple tuple when tuple.Length > 0 && tuple[0] is Delegate function:
+                {
+                    var arguments = new object?[tuple.Length - 1];
+                    for (var i = 1; i < tuple.Length; i++) arguments[i - 1] = Normalize(tuple[i], graph, dependencies);
+                    return new TaskNode(function, arguments);
+                }
+            case IList list and not Array { Rank: > 1 }:
+                {
+                    var items = new object?[list.Count];
+                    for (var i = 0; i < items.Length; i++) items[i] = Normalize(list[i], graph, dependencies);
+                    return new ListArgument(items);
+                }
+            default:
+                return value;
+        }
+    }
+}
+
+/// <summary>A list argument of a task, whose items may be key references or inline tasks.</summary>
+internal sealed record ListArgument(object?[] Items);

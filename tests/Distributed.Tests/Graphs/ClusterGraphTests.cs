@@ -1,0 +1,73 @@
+using Distributed.Dask;
+using Distributed.Tests.Cluster;
+
+namespace Distributed.Tests.Graphs;
+
+[Collection(SharedClusterCollection.Name)]
+public sealed class ClusterGraphTests(LocalClusterFixture fixture)
+{
+    private static readonly Func<int, int> Inc = x => x + 1;
+    private static readonly Func<int, int, int> Add = (x, y) => x + y;
+
+    [Fact]
+    public void Get_on_the_design_example_gives_two_from_a_real_cluster()
+    {
+        var dsk = new Graph { ["a"] = 1, ["b"] = (Inc, "a") };
+        var address = fixture.Cluster.Address.Split(':');
+
+        Assert.Equal(2, Scheduler.Get(address[0], int.Parse(address[1]), dsk, "b"));
+    }
+
+    [Fact]
+    public async Task A_tree_reduction_gives_what_the_local_scheduler_gives_and_leaves_nothing_behind()
+    {
+        var dsk = new Graph();
+        for (var i = 0; i < 64; i++) dsk[$"leaf-{i}"] = (Inc, i);
+        var level = Enumerable.Range(0, 64).Select(i => $"leaf-{i}").ToList();
+        for (var depth = 0; level.Count > 1; depth++)
+        {
+            var next = new List<string>();
+            for (var i = 0; i < level.Count; i += 2)
+            {
+                var key = $"sum-{depth}-{i / 2}";
+                dsk[key] = (Add, level[i], level[i + 1]);
+                next.Add(key);
+            }
+            level = next;
+        }
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        var onCluster = scheduler.Get(dsk, new[] { level[0], "leaf-3" });
+
+        Assert.Equal(Scheduler.Threaded.Get(dsk, new[] { level[0], "leaf-3" }), onCluster);
+        Assert.Equal(new List<object?> { Enumerable.Range(1, 64).Sum(), 4 }, onCluster);
+        await Eventually.TrueAsync(
+            () => !fixture.Pool.HasWhat().Values.SelectMany(k => k).Any(k => k.StartsWith("sum-") || k.StartsWith("leaf-")),
+            () => $"graph keys still held: {string.Join(", ", fixture.Pool.HasWhat().Values.SelectMany(k => k).Where(k => k.StartsWith("sum-") || k.StartsWith("leaf-")).Take(5))}");
+    }
+
+    [Fact]
+    public void A_failing_task_fails_Get_with_its_key_and_the_remote_error()
+    {
+        Func<int, int> fail = x => throw new ArgumentException($"bad {x}");
+        var dsk = new Graph { ["a"] = 1, ["bad"] = (fail, "a"), ["after"] = (Inc, "bad") };
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        var error = Assert.Throws<RemoteTaskException>(() => scheduler.Get(dsk, "after"));
+
+        Assert.Equal("bad", error.Key);
+        Assert.Equal(typeof(ArgumentException).FullName, error.RemoteTypeName);
+        Assert.Contains("bad 1", error.RemoteMessage);
+        Assert.Equal(2, scheduler.Get(new Graph { ["a"] = 1, ["b"] = (Inc, "a") }, "b"));
+    }
+
+    [Fact]
+    public void Graph_values_may_be_remote_data_read_where_it_lives()
+    {
+        var remote = fixture.Pool.Map(x => x * 10, Enumerable.Range(0, 3));
+        var dsk = new Graph { ["r"] = remote[2], ["b"] = (Inc, "r") };
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        Assert.Equal(21, scheduler.Get(dsk, "b"));
+    }
+}
