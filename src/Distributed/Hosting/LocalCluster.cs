@@ -60,12 +60,24 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>Starts one more worker and waits until the center has registered it.</summary>
     public async Task<ClusterProcess> AddWorkerAsync(CancellationToken cancellation = default, params string[] extraArguments)
     {
-        var port = FreePort();
-        string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. extraArguments];
-        var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
-        lock (_workers) _workers.Add(worker);
-        await worker.WaitForLineAsync(l => l.StartsWith("Registered with center at:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
-        return worker;
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. extraArguments];
+            var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
+            lock (_workers) _workers.Add(worker);
+            try
+            {
+                await worker.WaitForLineAsync(l => l.StartsWith("Registered with center at:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+                return worker;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && worker.HasExited && !cancellation.IsCancellationRequested)
+            {
+                // A worker gives up after 10 s without the center's answer, which a starved machine
+                // (a parallel build, say) can cause: start it again rather than fail the cluster.
+                lock (_workers) _workers.Remove(worker);
+            }
+        }
     }
 
     /// <summary>Stops every process: SIGTERM first so that workers leave the cluster, then SIGKILL.</summary>

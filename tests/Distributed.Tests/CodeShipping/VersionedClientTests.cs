@@ -128,19 +128,17 @@ public sealed class VersionedClientFixture : IAsyncLifetime
     {
         Directory.CreateDirectory(Root);
         var project = Path.Combine(RepositoryRoot(), "tests", "Fixtures", "VersionedClient", "VersionedClient.csproj");
-        var cluster = PlainCluster.StartAsync(workers: 2, threadsPerWorker: 1);
         // Each build has its own artifacts folder (obj/ included, for Distributed too), so the two
         // never share intermediate files with each other nor with anyone building the repository.
-        var builds = Task.WhenAll(BuildAsync(project, 1), BuildAsync(project, 2));
+        // The cluster starts after the builds: two compilers on two cores starve a starting worker.
         try
         {
-            await Task.WhenAll(builds, cluster);
-            _plain = await cluster;
+            await Task.WhenAll(BuildAsync(project, 1), BuildAsync(project, 2));
+            _plain = await PlainCluster.StartAsync(workers: 2, threadsPerWorker: 1);
         }
         catch
         {
-            // xUnit does not dispose a fixture that failed to start: stop what did start.
-            if (cluster.IsCompletedSuccessfully) await cluster.Result.DisposeAsync();
+            // xUnit does not dispose a fixture that failed to start; PlainCluster stops what it started.
             DeleteRoot();
             throw;
         }
