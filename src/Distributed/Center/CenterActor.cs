@@ -141,6 +141,7 @@ public sealed class CenterActor : ReceiveActor
         if (SendingWorker(message.Worker) is not { } worker) return;
         var ready = new List<PendingTask>();
         var orphans = new List<string>();
+        var consumed = new List<string>();
         var byClient = new Dictionary<IActorRef, List<StoredKey>>();
         foreach (var result in message.Results)
         {
@@ -157,8 +158,9 @@ public sealed class CenterActor : ReceiveActor
             }
             client.PendingTasks.Remove(result.Key);
             client.Keys.Add(result.Key);
-            var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client);
+            var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client) { RemainingConsumers = task.Spec.ReleaseAfterConsumers };
             _keys[result.Key] = key;
+            ConsumeInputs(task, consumed);
             AddHolder(key, worker);
             if (!byClient.TryGetValue(task.Client, out var finished)) byClient[task.Client] = finished = [];
             finished.Add(result);
@@ -169,6 +171,7 @@ public sealed class CenterActor : ReceiveActor
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
         // Dependents first: their placement does not wait for the client.
         Place(ready);
+        if (consumed.Count > 0) Release(consumed);
         foreach (var (client, results) in byClient)
             client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
     }
@@ -346,6 +349,14 @@ public sealed class CenterActor : ReceiveActor
             }
         }
         foreach (var (worker, list) in byWorker) worker.Ref.Tell(new DeleteKeys(list));
+    }
+
+    /// <summary>Counts a finished task as one read of each of its inputs; intermediates read by all their consumers are collected.</summary>
+    private void ConsumeInputs(PendingTask task, List<string> consumed)
+    {
+        foreach (var input in task.Spec.Dependencies.Distinct())
+            if (_keys.TryGetValue(input, out var key) && key.RemainingConsumers > 0 && --key.RemainingConsumers == 0)
+                consumed.Add(input);
     }
 
     private static void AddHolder(KeyState key, WorkerState worker)

@@ -32,6 +32,9 @@ internal sealed class KeyState(string key, long size, string typeName, IActorRef
     public string TypeName { get; set; } = typeName;
     public IActorRef Owner { get; } = owner;
     public List<WorkerState> Holders { get; } = new(1);
+
+    /// <summary>Tasks still to read this intermediate before it is deleted; 0 keeps it until released.</summary>
+    public int RemainingConsumers { get; set; }
 }
 
 /// <summary>A task that has not finished: waiting for inputs, or running on <see cref="AssignedTo"/>.</summary>

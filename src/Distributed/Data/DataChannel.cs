@@ -10,7 +10,7 @@ namespace Distributed.Data;
 // association (and its heartbeats) and crawls. A connection starts with the peer's kind, then
 // carries requests one after the other:
 //   'G' count key*   → per key: found(bool) [typeName length bytes]
-//   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes assemblies
+//   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes assemblies peakKeyCount
 internal static class DataFrames
 {
     public const byte Get = (byte)'G';
@@ -98,6 +98,7 @@ public sealed class DataServer : IAsyncDisposable
                         var assemblies = _counters.AssembliesReceived;
                         writer.Write(assemblies.Count);
                         foreach (var assembly in assemblies) writer.Write(assembly);
+                        writer.Write(_store.PeakCount);
                         writer.Flush();
                         break;
                     default:
@@ -187,7 +188,7 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
             var (toWorkers, toClients, fromWorkers, keys, bytes) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
             var assemblies = new string[r.ReadInt32()];
             for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
-            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies);
+            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32());
             Return(endpoint, connection);
             return stats;
         }

@@ -15,8 +15,13 @@ public sealed class DataStore
     private readonly ConcurrentDictionary<string, StoredValue> _values = new();
     private long _bytes;
 
+    private int _peakCount;
+
     /// <summary>Number of keys held.</summary>
     public int Count => _values.Count;
+
+    /// <summary>The most keys held at once since the worker started (how well intermediates are collected).</summary>
+    public int PeakCount => Volatile.Read(ref _peakCount);
 
     /// <summary>Bytes held.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
@@ -27,6 +32,9 @@ public sealed class DataStore
         _values.AddOrUpdate(key,
             _ => { Interlocked.Add(ref _bytes, value.Bytes.Length); return value; },
             (_, old) => { Interlocked.Add(ref _bytes, value.Bytes.Length - old.Bytes.Length); return value; });
+        var count = _values.Count;
+        for (var peak = PeakCount; count > peak; peak = PeakCount)
+            if (Interlocked.CompareExchange(ref _peakCount, count, peak) == peak) break;
     }
 
     /// <summary>The value of <paramref name="key"/>, or null.</summary>
@@ -83,4 +91,4 @@ public enum PeerKind : byte
 }
 
 /// <summary>A worker's transfer counters and store size, as read over its data channel.</summary>
-public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived);
+public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0);

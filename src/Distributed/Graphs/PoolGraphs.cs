@@ -61,6 +61,12 @@ public sealed partial class Pool
             tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies));
         }
 
+        // An intermediate is deleted by the center as soon as every task that reads it has run; the
+        // requested keys stay until gathered.
+        var readers = tasks.SelectMany(t => t.Dependencies.Distinct()).GroupBy(k => k).ToDictionary(g => g.Key, g => g.Count());
+        var kept = requested.Select(ClusterKey).ToHashSet();
+        tasks = tasks.Select(t => kept.Contains(t.Key) ? t : t with { ReleaseAfterConsumers = readers.GetValueOrDefault(t.Key) }).ToList();
+
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         try
         {

@@ -38,8 +38,12 @@ public enum ArgumentsKind : byte
     Template = 2,
 }
 
-/// <summary>One call of a user function: its result is stored under <see cref="Key"/>.</summary>
-public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies);
+/// <summary>
+/// One call of a user function: its result is stored under <see cref="Key"/>. A graph's intermediate
+/// result says how many tasks will read it (<see cref="ReleaseAfterConsumers"/>): the center deletes it
+/// once they have all finished. Zero keeps the result until the client releases it.
+/// </summary>
+public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, int ReleaseAfterConsumers = 0);
 
 /// <summary>An exception thrown by user code (or by our handling of its values), as text that any process can read.</summary>
 public sealed record RemoteError(string TypeName, string Message, string StackTrace);

@@ -206,6 +206,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             WriteBytes(w, task.Args);
             w.Write(task.Dependencies.Count);
             foreach (var dependency in task.Dependencies) w.Write(dependency);
+            w.Write7BitEncodedInt(task.ReleaseAfterConsumers);
         }
     }
 
@@ -222,7 +223,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var args = ReadBytes(r);
             var dependencies = r.ReadInt32() is var count and > 0 ? new string[count] : [];
             for (var d = 0; d < dependencies.Length; d++) dependencies[d] = r.ReadString();
-            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies);
+            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt());
         }
         return tasks;
     }

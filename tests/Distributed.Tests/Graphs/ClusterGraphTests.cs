@@ -71,3 +71,25 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
         Assert.Equal(21, scheduler.Get(dsk, "b"));
     }
 }
+
+public sealed class GraphMemoryTests
+{
+    private static readonly Func<double[], double[]> Step = xs => xs.Select(x => x + 1).ToArray();
+
+    [Fact]
+    public async Task Intermediates_are_deleted_as_soon_as_the_tasks_that_read_them_have_run()
+    {
+        await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        Func<double[]> start = () => new double[1_000];
+        var dsk = new Graph { ["k0"] = new TaskNode(start) };
+        for (var i = 1; i <= 300; i++) dsk[$"k{i}"] = (Step, $"k{i - 1}");
+        using var scheduler = ClusterScheduler.On(pool);
+
+        var result = (double[])scheduler.Get(dsk, "k300")!;
+
+        Assert.All(result, x => Assert.Equal(300, x));
+        var peak = (await pool.TransferStatsAsync()).Values.Single().PeakKeyCount;
+        Assert.True(peak <= 5, $"the worker held up to {peak} keys at once for a 301-step chain; with intermediates collected it needs 2 or 3");
+    }
+}
