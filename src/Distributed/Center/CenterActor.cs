@@ -24,6 +24,7 @@ public sealed class CenterActor : ReceiveActor
     private readonly Dictionary<string, FunctionSpec> _functions = [];
     private readonly Dictionary<IActorRef, ClientState> _clients = [];
     private readonly Queue<PendingTask> _unplaced = new();
+    private readonly PriorityQueue<PendingTask, long> _held = new();
     private readonly string _centerAddress;
 
     /// <summary>Creates the center.</summary>
@@ -63,12 +64,9 @@ public sealed class CenterActor : ReceiveActor
         Context.Watch(message.Worker);
         _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
         Sender.Tell(new WorkerRegistered(_centerAddress, name));
-        if (_unplaced.Count > 0)
-        {
-            var waiting = _unplaced.ToList();
-            _unplaced.Clear();
-            Place(waiting);
-        }
+        var waiting = _unplaced.ToList();
+        _unplaced.Clear();
+        Place(waiting); // also hands held graph tasks to the new worker
     }
 
     private void HandleConnectClient(ConnectClient message)
@@ -189,6 +187,7 @@ public sealed class CenterActor : ReceiveActor
         }
         foreach (var (client, failures) in byClient) client.Tell(message with { Failures = failures });
         FailDependents(message.Failures);
+        Place([]); // freed room for held tasks
     }
 
     /// <summary>Fails, transitively, the tasks waiting for these failed (or dropped) ones, telling their clients why.</summary>
@@ -315,6 +314,7 @@ public sealed class CenterActor : ReceiveActor
             _dependents.Remove(taskKey);
         }
         ReleaseOwned(client.Keys.ToList());
+        Place([]);
     }
 
     private void Release(IReadOnlyList<string> keys)
@@ -332,6 +332,7 @@ public sealed class CenterActor : ReceiveActor
         }
         if (dropped.Count > 0) FailDependents(dropped);
         ReleaseOwned(keys);
+        if (dropped.Count > 0) Place([]);
     }
 
     private void ReleaseOwned(IReadOnlyList<string> keys)
@@ -369,7 +370,6 @@ public sealed class CenterActor : ReceiveActor
 
     private void Place(IReadOnlyCollection<PendingTask> ready)
     {
-        if (ready.Count == 0) return;
         if (_workers.Count == 0)
         {
             foreach (var task in ready) _unplaced.Enqueue(task);
@@ -378,16 +378,43 @@ public sealed class CenterActor : ReceiveActor
         var batches = new Dictionary<(WorkerState Worker, IActorRef Client, string Version), List<PendingTask>>();
         foreach (var task in ready)
         {
-            var worker = Choose(task);
-            task.AssignedTo = worker;
-            worker.Load++;
-            var group = (worker, task.Client, task.Code.Version);
-            if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
-            list.Add(task);
+            if (task.Spec.Priority >= 0)
+            {
+                _held.Enqueue(task, task.Spec.Priority);
+                continue;
+            }
+            Assign(task, Choose(task, _workers.Values), batches);
+        }
+        // Ordered (graph) tasks go out only while their worker has room, lowest priority first: a task
+        // that finishes a branch overtakes the leaves of branches not yet started, which is what keeps
+        // a wide graph's intermediates few.
+        while (_held.TryPeek(out var next, out _))
+        {
+            if (!_tasks.TryGetValue(next.Spec.Key, out var current) || current != next || next.AssignedTo is not null)
+            {
+                _held.Dequeue(); // dropped or failed meanwhile
+                continue;
+            }
+            var roomy = _workers.Values.Where(w => w.Load < OrderedWindow(w)).ToList();
+            if (roomy.Count == 0) break;
+            _held.Dequeue();
+            Assign(next, Choose(next, roomy), batches);
         }
         foreach (var ((worker, client, _), tasks) in batches)
             for (var start = 0; start < tasks.Count; start += MaxTasksPerMessage)
                 worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
+    }
+
+    /// <summary>Graph tasks a worker may have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
+    private static int OrderedWindow(WorkerState worker) => Math.Max(16, worker.Cores * 16);
+
+    private static void Assign(PendingTask task, WorkerState worker, Dictionary<(WorkerState Worker, IActorRef Client, string Version), List<PendingTask>> batches)
+    {
+        task.AssignedTo = worker;
+        worker.Load++;
+        var group = (worker, task.Client, task.Code.Version);
+        if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
+        list.Add(task);
     }
 
     private RunTasks Batch(WorkerState worker, IActorRef client, List<PendingTask> tasks)
@@ -410,10 +437,10 @@ public sealed class CenterActor : ReceiveActor
     /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
     /// worker (moving inputs is cheaper than waiting behind a long queue); otherwise the least busy.
     /// </summary>
-    private WorkerState Choose(PendingTask task)
+    private WorkerState Choose(PendingTask task, IReadOnlyCollection<WorkerState> among)
     {
         WorkerState? leastBusy = null;
-        foreach (var worker in _workers.Values)
+        foreach (var worker in among)
             if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
         if (task.Spec.Dependencies.Count == 0) return leastBusy!;
         WorkerState? holder = null;
@@ -425,6 +452,7 @@ public sealed class CenterActor : ReceiveActor
             bytes ??= [];
             foreach (var h in key.Holders)
             {
+                if (!among.Contains(h)) continue;
                 var total = bytes[h] = bytes.GetValueOrDefault(h) + Math.Max(1, key.Size);
                 if (total > holderBytes) (holder, holderBytes) = (h, total);
             }

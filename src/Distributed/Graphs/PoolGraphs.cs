@@ -26,8 +26,12 @@ public sealed partial class Pool
         var functions = new Dictionary<string, FunctionSpec>();
         var tasks = new List<TaskSpec>();
         var types = new List<Type>();
-        foreach (var key in normalized.Order(requested))
+        // The depth-first order that computes each key right after its inputs is also the priority:
+        // the center runs ready tasks lowest first, finishing branches before starting new ones.
+        var order = normalized.Order(requested);
+        for (var position = 0; position < order.Count; position++)
         {
+            var key = order[position];
             if (normalized.Nodes[key] is not TaskNode task) continue;
             var dependencies = new List<string>();
             object? Template(object? node) => node switch
@@ -58,7 +62,7 @@ public sealed partial class Pool
             var template = task.Arguments.Select(Template).ToArray();
             var function = EncodeFunction(new DynamicFunction(Track(task.Function)), key);
             functions.TryAdd(function.FunctionId, function);
-            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies));
+            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies, Priority: position));
         }
 
         // An intermediate is deleted by the center as soon as every task that reads it has run; the

@@ -41,9 +41,12 @@ public enum ArgumentsKind : byte
 /// <summary>
 /// One call of a user function: its result is stored under <see cref="Key"/>. A graph's intermediate
 /// result says how many tasks will read it (<see cref="ReleaseAfterConsumers"/>): the center deletes it
-/// once they have all finished. Zero keeps the result until the client releases it.
+/// once they have all finished. Zero keeps the result until the client releases it. A graph's tasks
+/// also carry a <see cref="Priority"/> (lower runs first; negative: no order, run at once), which the
+/// center follows while it holds ready tasks back so that branches finish before new ones start.
 /// </summary>
-public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, int ReleaseAfterConsumers = 0);
+public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies,
+    int ReleaseAfterConsumers = 0, long Priority = -1);
 
 /// <summary>An exception thrown by user code (or by our handling of its values), as text that any process can read.</summary>
 public sealed record RemoteError(string TypeName, string Message, string StackTrace);

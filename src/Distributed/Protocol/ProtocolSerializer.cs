@@ -207,6 +207,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             w.Write(task.Dependencies.Count);
             foreach (var dependency in task.Dependencies) w.Write(dependency);
             w.Write7BitEncodedInt(task.ReleaseAfterConsumers);
+            w.Write(task.Priority);
         }
     }
 
@@ -223,7 +224,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var args = ReadBytes(r);
             var dependencies = r.ReadInt32() is var count and > 0 ? new string[count] : [];
             for (var d = 0; d < dependencies.Length; d++) dependencies[d] = r.ReadString();
-            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt());
+            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt(), r.ReadInt64());
         }
         return tasks;
     }

@@ -93,3 +93,44 @@ public sealed class GraphMemoryTests
         Assert.True(peak <= 5, $"the worker held up to {peak} keys at once for a 301-step chain; with intermediates collected it needs 2 or 3");
     }
 }
+
+public sealed class WideGraphMemoryTests
+{
+    private static readonly Func<int, double[]> Chunk = i => Enumerable.Repeat((double)i, 100).ToArray();
+    private static readonly Func<double[], double> Total = xs => xs.Sum();
+    private static readonly Func<double, double, double> Add = (a, b) => a + b;
+
+    [Fact]
+    public async Task A_sum_over_10000_chunks_keeps_few_intermediates_on_each_worker()
+    {
+        await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var dsk = new Graph();
+        var level = new List<string>();
+        for (var i = 0; i < 10_000; i++)
+        {
+            dsk[$"chunk-{i}"] = (Chunk, i);
+            dsk[$"total-{i}"] = (Total, $"chunk-{i}");
+            level.Add($"total-{i}");
+        }
+        for (var depth = 0; level.Count > 1; depth++)
+        {
+            var next = new List<string>();
+            for (var i = 0; i < level.Count; i += 2)
+            {
+                var key = $"sum-{depth}-{i / 2}";
+                dsk[key] = i + 1 < level.Count ? (Add, level[i], level[i + 1]) : (Add, level[i], 0.0);
+                next.Add(key);
+            }
+            level = next;
+        }
+        using var scheduler = ClusterScheduler.On(pool);
+
+        var sum = (double)scheduler.Get(dsk, level[0])!;
+
+        Assert.Equal(100.0 * Enumerable.Range(0, 10_000).Sum(i => (double)i), sum);
+        var peaks = (await pool.TransferStatsAsync()).ToDictionary(s => s.Key, s => s.Value.PeakKeyCount);
+        Assert.All(peaks, p => Assert.True(p.Value <= 200,
+            $"{p.Key} held up to {p.Value} keys at once while summing 10,000 chunks (a 30,000-task graph); expected a small bound"));
+    }
+}
