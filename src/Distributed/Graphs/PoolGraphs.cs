@@ -68,7 +68,18 @@ public sealed partial class Pool
         // An intermediate is deleted by the center as soon as every task that reads it has run; the
         // requested keys stay until gathered.
         var readers = tasks.SelectMany(t => t.Dependencies.Distinct()).GroupBy(k => k).ToDictionary(g => g.Key, g => g.Count());
-        var kept = requested.Select(ClusterKey).ToHashSet();
+        // The task keys whose values come back: the requested ones, and those an alias or literal
+        // requested key refers to.
+        var wanted = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Want(string key)
+        {
+            if (!seen.Add(key)) return;
+            if (normalized.Nodes[key] is TaskNode) wanted.Add(key);
+            else foreach (var referenced in normalized.Dependencies[key]) Want(referenced);
+        }
+        foreach (var key in requested) Want(key);
+        var kept = wanted.Select(ClusterKey).ToHashSet();
         tasks = tasks.Select(t => kept.Contains(t.Key) ? t : t with { ReleaseAfterConsumers = readers.GetValueOrDefault(t.Key) }).ToList();
 
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -79,7 +90,6 @@ public sealed partial class Pool
                 var code = _code.ManifestFor(types);
                 var done = await SubmitAsync<object>(code, functions.Values.ToList(), tasks, cancellation, key => key[..key.LastIndexOf('@')]).ConfigureAwait(false);
                 var byKey = done.ToDictionary(d => d.Key);
-                var wanted = requested.Distinct().Where(k => normalized.Nodes[k] is TaskNode).ToList();
                 var gathered = await GatherAsync(wanted.Select(k => byKey[ClusterKey(k)]), cancellation).ConfigureAwait(false);
                 for (var i = 0; i < wanted.Count; i++) values[wanted[i]] = gathered[i];
             }
@@ -88,8 +98,10 @@ public sealed partial class Pool
         {
             if (tasks.Count > 0) _connection.Center.Tell(new ReleaseKeys(tasks.Select(t => t.Key).ToList()));
         }
+        // Literals and aliases are evaluated here, from the gathered task values.
+        object? Lookup(string key) => values.TryGetValue(key, out var value) ? value : LocalEvaluation.Evaluate(normalized.Nodes[key], Lookup);
         foreach (var key in requested.Distinct().Where(k => normalized.Nodes[k] is not TaskNode))
-            values[key] = LocalEvaluation.Evaluate(normalized.Nodes[key], k => values.TryGetValue(k, out var v) ? v : throw new GraphException($"'{k}' is not computed."));
+            values[key] = Lookup(key);
         return Scheduler.Shape(keys, values);
     }
 }

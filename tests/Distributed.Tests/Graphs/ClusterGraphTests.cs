@@ -37,10 +37,14 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
         }
         using var scheduler = ClusterScheduler.On(fixture.Pool);
 
-        var onCluster = scheduler.Get(dsk, new[] { level[0], "leaf-3" });
+        dsk["root"] = level[0];            // an alias of a task key
+        dsk["doubled"] = new object[] { "root", "root" }; // a literal list naming keys
 
-        Assert.Equal(Scheduler.Threaded.Get(dsk, new[] { level[0], "leaf-3" }), onCluster);
-        Assert.Equal(new List<object?> { Enumerable.Range(1, 64).Sum(), 4 }, onCluster);
+        var onCluster = scheduler.Get(dsk, new[] { "root", "leaf-3", "doubled" });
+
+        Assert.Equal(Scheduler.Threaded.Get(dsk, new[] { "root", "leaf-3", "doubled" }), onCluster);
+        var total = Enumerable.Range(1, 64).Sum();
+        Assert.Equal(new List<object?> { total, 4, new object?[] { total, total } }, onCluster);
         await Eventually.TrueAsync(
             () => !fixture.Pool.HasWhat().Values.SelectMany(k => k).Any(k => k.StartsWith("sum-") || k.StartsWith("leaf-")),
             () => $"graph keys still held: {string.Join(", ", fixture.Pool.HasWhat().Values.SelectMany(k => k).Where(k => k.StartsWith("sum-") || k.StartsWith("leaf-")).Take(5))}");
