@@ -160,11 +160,13 @@ public sealed class CenterActor : ReceiveActor
             _keys[result.Key] = key;
             ConsumeInputs(task, consumed);
             AddHolder(key, worker);
-            if (!byClient.TryGetValue(task.Client, out var finished)) byClient[task.Client] = finished = [];
-            finished.Add(result);
             if (_dependents.Remove(result.Key, out var dependents))
                 foreach (var dependent in dependents)
                     if (--dependent.WaitingFor == 0) ready.Add(dependent);
+            // An intermediate is the center's business only: the client waits for what it keeps.
+            if (task.Spec.ReleaseAfterConsumers > 0) continue;
+            if (!byClient.TryGetValue(task.Client, out var finished)) byClient[task.Client] = finished = [];
+            finished.Add(result);
         }
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
         // Dependents first: their placement does not wait for the client.

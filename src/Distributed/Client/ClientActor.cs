@@ -32,9 +32,9 @@ internal sealed class ClientActor : ReceiveActor
 
     private void HandleSubmit(Submit message)
     {
-        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList());
+        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0));
         foreach (var task in message.Tasks) _submissions[task.Key] = submission;
-        if (message.Tasks.Count == 0)
+        if (submission.Expected == 0)
         {
             Sender.Tell(new SubmissionCompleted(submission.Locations));
             return;
@@ -55,6 +55,7 @@ internal sealed class ClientActor : ReceiveActor
             if (submission.Locations.Count == submission.Expected)
             {
                 submission.Done = true;
+                foreach (var key in submission.Keys) _submissions.Remove(key); // intermediates never report here
                 submission.ReplyTo.Tell(new SubmissionCompleted(submission.Locations));
             }
         }
@@ -88,11 +89,12 @@ internal sealed class ClientActor : ReceiveActor
         }
     }
 
-    private sealed class Submission(IActorRef replyTo, IReadOnlyList<string> keys)
+    private sealed class Submission(IActorRef replyTo, IReadOnlyList<string> keys, int expected)
     {
         public IActorRef ReplyTo { get; } = replyTo;
         public IReadOnlyList<string> Keys { get; } = keys;
-        public int Expected => Keys.Count;
+        /// <summary>The tasks whose completion is awaited: all but a graph's intermediates, which the center deletes.</summary>
+        public int Expected { get; } = expected;
         public Dictionary<string, DataLocation> Locations { get; } = new(keys.Count);
         public bool Done { get; set; }
     }

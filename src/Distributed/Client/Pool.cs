@@ -293,7 +293,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         switch (reply)
         {
             case SubmissionCompleted completed:
-                return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations[t.Key])).ToList();
+                return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
                 throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
