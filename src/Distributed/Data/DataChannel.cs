@@ -162,9 +162,8 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
                 counters?.AddReceivedFromWorker(bytes.Length);
                 values[i] = new StoredValue(bytes, typeName);
             }
-            var result = values;
             Return(endpoint, connection);
-            return result;
+            return values;
         }
         catch
         {

@@ -15,10 +15,11 @@ public sealed class DataStore
     private readonly ConcurrentDictionary<string, StoredValue> _values = new();
     private long _bytes;
 
+    private int _count;
     private int _peakCount;
 
     /// <summary>Number of keys held.</summary>
-    public int Count => _values.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>The most keys held at once since the worker started (how well intermediates are collected).</summary>
     public int PeakCount => Volatile.Read(ref _peakCount);
@@ -30,9 +31,10 @@ public sealed class DataStore
     public void Put(string key, StoredValue value)
     {
         _values.AddOrUpdate(key,
-            _ => { Interlocked.Add(ref _bytes, value.Bytes.Length); return value; },
+            _ => { Interlocked.Add(ref _bytes, value.Bytes.Length); Interlocked.Increment(ref _count); return value; },
             (_, old) => { Interlocked.Add(ref _bytes, value.Bytes.Length - old.Bytes.Length); return value; });
-        var count = _values.Count;
+        // Counted here rather than read from the dictionary, whose Count takes every lock.
+        var count = Count;
         for (var peak = PeakCount; count > peak; peak = PeakCount)
             if (Interlocked.CompareExchange(ref _peakCount, count, peak) == peak) break;
     }
@@ -46,7 +48,9 @@ public sealed class DataStore
     /// <summary>Deletes a key if held.</summary>
     public void Delete(string key)
     {
-        if (_values.TryRemove(key, out var old)) Interlocked.Add(ref _bytes, -old.Bytes.Length);
+        if (!_values.TryRemove(key, out var old)) return;
+        Interlocked.Add(ref _bytes, -old.Bytes.Length);
+        Interlocked.Decrement(ref _count);
     }
 
     /// <summary>Every key held.</summary>

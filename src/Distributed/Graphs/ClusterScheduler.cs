@@ -1,14 +1,26 @@
 namespace Distributed.Dask;
 
-/// <summary>Computes graphs on a cluster through a <see cref="Pool"/> it opens on first use.</summary>
-public sealed class ClusterScheduler(string centerAddress) : IScheduler, IDisposable
+/// <summary>Computes graphs on a cluster through a <see cref="Pool"/>.</summary>
+public sealed class ClusterScheduler : IScheduler, IDisposable
 {
-    private readonly Lazy<Pool> _pool = new(() => new Pool(centerAddress));
+    private readonly Lazy<Pool> _pool;
+    private readonly bool _ownsPool;
 
-    /// <summary>A scheduler on an already connected pool (the pool stays the caller's).</summary>
-    public ClusterScheduler(Pool pool) : this(pool.CenterAddress) => _pool = new Lazy<Pool>(pool);
+    /// <summary>A scheduler that connects to the center at <paramref name="centerAddress"/> on first use, and disconnects when disposed.</summary>
+    public ClusterScheduler(string centerAddress)
+    {
+        _pool = new Lazy<Pool>(() => new Pool(centerAddress));
+        _ownsPool = true;
+    }
 
-    private bool OwnsPool { get; init; } = true;
+    private ClusterScheduler(Pool pool)
+    {
+        _pool = new Lazy<Pool>(pool);
+        _ownsPool = false;
+    }
+
+    /// <summary>A scheduler on an already connected pool; disposing it leaves the pool open.</summary>
+    public static ClusterScheduler On(Pool pool) => new(pool);
 
     /// <inheritdoc />
     public object? Get(Graph graph, object keys) => _pool.Value.GetGraph(graph, keys);
@@ -16,9 +28,6 @@ public sealed class ClusterScheduler(string centerAddress) : IScheduler, IDispos
     /// <inheritdoc />
     public void Dispose()
     {
-        if (OwnsPool && _pool.IsValueCreated) _pool.Value.Dispose();
+        if (_ownsPool && _pool.IsValueCreated) _pool.Value.Dispose();
     }
-
-    /// <summary>A scheduler on an already connected pool; disposing it leaves the pool open.</summary>
-    public static ClusterScheduler On(Pool pool) => new(pool) { OwnsPool = false };
 }

@@ -25,7 +25,7 @@ public sealed partial class Pool
 
         var functions = new Dictionary<string, FunctionSpec>();
         var tasks = new List<TaskSpec>();
-        var types = new List<Type>();
+        var types = new HashSet<Type>(); // every task of a graph may name the same few types
         // The depth-first order that computes each key right after its inputs is also the priority:
         // the center runs ready tasks lowest first, finishing branches before starting new ones.
         var order = normalized.Order(requested);
@@ -56,7 +56,7 @@ public sealed partial class Pool
             }
             Delegate Track(Delegate function)
             {
-                types.AddRange(Client.CodeShipping.TypesOf(function));
+                types.UnionWith(Client.CodeShipping.TypesOf(function));
                 return function;
             }
             var template = task.Arguments.Select(Template).ToArray();
