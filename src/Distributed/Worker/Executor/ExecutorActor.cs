@@ -169,7 +169,6 @@ internal static class ExecutorLauncher
         info.ArgumentList.Add(socketPath);
         info.ArgumentList.Add(threads.ToString());
         foreach (var path in assemblyPaths) info.ArgumentList.Add(path);
-        info.Environment["DOTNET_TieredPGO"] = "1";
         var process = new Process { StartInfo = info };
         var errors = new Queue<string>();
         Errors.Add(process, errors);
