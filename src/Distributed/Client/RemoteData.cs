@@ -12,11 +12,17 @@ public interface IRemoteData
     Type ValueType { get; }
 }
 
+/// <summary>A remote value whose value can be fetched without knowing its type (local graph schedulers read them).</summary>
+internal interface IFetchableRemoteData
+{
+    object? Fetch();
+}
+
 /// <summary>
 /// A proxy of a value that stays on the workers. Pass it to <c>Map</c> or <c>Apply</c> to compute
 /// where it lives; call <see cref="Get"/> to bring the value here.
 /// </summary>
-public sealed class RemoteData<T> : IRemoteData
+public sealed class RemoteData<T> : IRemoteData, IFetchableRemoteData
 {
     private readonly Pool _pool;
 
@@ -45,6 +51,8 @@ public sealed class RemoteData<T> : IRemoteData
     /// <summary>Fetches the value from the worker that holds it.</summary>
     public async Task<T> GetAsync(CancellationToken cancellation = default) =>
         (await _pool.GatherAsync([this], cancellation).ConfigureAwait(false))[0];
+
+    object? IFetchableRemoteData.Fetch() => Get();
 
     /// <inheritdoc />
     public override string ToString() => $"RemoteData<{typeof(T).Name}>({Key})";

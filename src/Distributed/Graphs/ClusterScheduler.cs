@@ -26,6 +26,9 @@ public sealed class ClusterScheduler : IScheduler, IDisposable
     public object? Get(Graph graph, object keys) => _pool.Value.GetGraph(graph, keys);
 
     /// <inheritdoc />
+    public IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) => _pool.Value.PersistGraph(graph, keys);
+
+    /// <inheritdoc />
     public void Dispose()
     {
         if (_ownsPool && _pool.IsValueCreated) _pool.Value.Dispose();

@@ -52,6 +52,12 @@ public sealed record TaskNode(Delegate Function, params object?[] Arguments);
 /// <summary>An explicit reference to the value of another key.</summary>
 public sealed record KeyRef(string Key);
 
+/// <summary>
+/// A literal taken as it is: never walked as a list, never read as a key name (dask's <c>quote</c>).
+/// Collections wrap their data in it, so a list of strings stays a list of strings.
+/// </summary>
+public sealed record Quoted(object? Value);
+
 /// <summary>A graph that cannot run: a cycle, a missing key, an unknown requested key.</summary>
 public sealed class GraphException(string message) : Exception(message);
 
@@ -161,6 +167,18 @@ internal sealed class NormalizedGraph
         }
     }
 
+    /// <summary>
+    /// Lists that could hold keys or tasks are walked; arrays and lists of numbers (a chunk of data)
+    /// are literals, so they reach the task as they are.
+    /// </summary>
+    private static bool IsWalked(IList list)
+    {
+        var type = list.GetType();
+        if (type.IsArray && type.GetArrayRank() > 1) return false;
+        var item = type.IsArray ? type.GetElementType() : type.IsGenericType ? type.GetGenericArguments()[0] : null;
+        return item is null || !(item.IsPrimitive || item.IsEnum || item == typeof(decimal));
+    }
+
     private static object? Normalize(object? value, Graph graph, List<string> dependencies)
     {
         switch (value)
@@ -168,6 +186,8 @@ internal sealed class NormalizedGraph
             case KeyRef reference:
                 dependencies.Add(reference.Key);
                 return reference;
+            case Quoted quoted: // after normalizing, a literal is never walked again
+                return quoted.Value;
             case TaskNode task:
                 return new TaskNode(task.Function, task.Arguments.Select(a => Normalize(a, graph, dependencies)).ToArray());
             case string text when graph.ContainsKey(text): // dask's convention, an alias at the top level
@@ -181,7 +201,7 @@ internal sealed class NormalizedGraph
                     for (var i = 1; i < tuple.Length; i++) arguments[i - 1] = Normalize(tuple[i], graph, dependencies);
                     return new TaskNode(function, arguments);
                 }
-            case IList list and not Array { Rank: > 1 }:
+            case IList list when IsWalked(list):
                 {
                     var items = new object?[list.Count];
                     for (var i = 0; i < items.Length; i++) items[i] = Normalize(list[i], graph, dependencies);

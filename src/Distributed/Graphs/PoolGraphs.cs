@@ -19,9 +19,80 @@ public sealed partial class Pool
     public async Task<object?> GetGraphAsync(Graph graph, object keys, CancellationToken cancellation = default)
     {
         var requested = Scheduler.Flatten(keys);
+        var submission = PrepareGraph(graph, requested);
+        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+        try
+        {
+            var kept = await RunGraphAsync(submission, cancellation).ConfigureAwait(false);
+            var gathered = await GatherAsync(kept, cancellation).ConfigureAwait(false);
+            for (var i = 0; i < submission.Wanted.Count; i++) values[submission.Wanted[i]] = gathered[i];
+        }
+        finally
+        {
+            if (submission.Tasks.Count > 0) _connection.Center.Tell(new ReleaseKeys(submission.Tasks.Select(t => t.Key).ToList()));
+        }
+        // Literals and aliases are evaluated here, from the gathered task values.
+        object? Lookup(string key) => values.TryGetValue(key, out var value) ? value : LocalEvaluation.Evaluate(submission.Graph.Nodes[key], Lookup);
+        foreach (var key in requested.Distinct().Where(k => submission.Graph.Nodes[k] is not TaskNode))
+            values[key] = Lookup(key);
+        return Scheduler.Shape(keys, values);
+    }
+
+    /// <summary>
+    /// Computes <paramref name="keys"/> of a task graph on the cluster and keeps them there: a
+    /// <see cref="RemoteData{T}"/> per task key (release them with <see cref="Release"/>); a key
+    /// whose value is a literal of the graph gives that literal, an alias what it names.
+    /// Everything else the graph computed is deleted.
+    /// </summary>
+    public IReadOnlyList<object?> PersistGraph(Graph graph, IReadOnlyList<string> keys) => PersistGraphAsync(graph, keys).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
+    public async Task<IReadOnlyList<object?>> PersistGraphAsync(Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default)
+    {
+        var submission = PrepareGraph(graph, keys);
+        var persisted = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var succeeded = false;
+        try
+        {
+            var kept = await RunGraphAsync(submission, cancellation).ConfigureAwait(false);
+            for (var i = 0; i < submission.Wanted.Count; i++) persisted[submission.Wanted[i]] = kept[i];
+            succeeded = true;
+        }
+        finally
+        {
+            var released = submission.Tasks.Select(t => t.Key).Where(k => !succeeded || !submission.KeptClusterKeys.Contains(k)).ToList();
+            if (released.Count > 0) _connection.Center.Tell(new ReleaseKeys(released));
+        }
+        object? Resolve(string key) => persisted.TryGetValue(key, out var value) ? value : submission.Graph.Nodes[key] switch
+        {
+            KeyRef alias => Resolve(alias.Key),
+            var literal => LocalEvaluation.Evaluate(literal, Resolve),
+        };
+        return keys.Select(Resolve).ToList();
+    }
+
+    /// <summary>A graph ready to submit: its tasks, and the task keys whose values the caller keeps.</summary>
+    private sealed record GraphSubmission(
+        NormalizedGraph Graph, CodeManifest? Code, List<FunctionSpec> Functions, List<TaskSpec> Tasks,
+        List<string> Wanted, HashSet<string> KeptClusterKeys, string Token)
+    {
+        /// <summary>The graph's key of a cluster key (for error messages).</summary>
+        public string GraphKeyOf(string clusterKey) => clusterKey.EndsWith(Token, StringComparison.Ordinal) ? clusterKey[..^Token.Length] : clusterKey;
+    }
+
+    private async Task<List<RemoteData<object>>> RunGraphAsync(GraphSubmission submission, CancellationToken cancellation)
+    {
+        if (submission.Tasks.Count == 0) return [];
+        var done = await SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
+        var byKey = done.ToDictionary(d => d.Key);
+        return submission.Wanted.Select(k => byKey[k + submission.Token]).ToList();
+    }
+
+    private GraphSubmission PrepareGraph(Graph graph, IReadOnlyList<string> requested)
+    {
         var normalized = NormalizedGraph.From(graph, requested);
-        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        string ClusterKey(string key) => $"{key}@{token}";
+        var token = "@" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string ClusterKey(string key) => key + token;
 
         var functions = new Dictionary<string, FunctionSpec>();
         var tasks = new List<TaskSpec>();
@@ -81,27 +152,7 @@ public sealed partial class Pool
         foreach (var key in requested) Want(key);
         var kept = wanted.Select(ClusterKey).ToHashSet();
         tasks = tasks.Select(t => kept.Contains(t.Key) ? t : t with { ReleaseAfterConsumers = readers.GetValueOrDefault(t.Key) }).ToList();
-
-        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
-        try
-        {
-            if (tasks.Count > 0)
-            {
-                var code = _code.ManifestFor(types);
-                var done = await SubmitAsync<object>(code, functions.Values.ToList(), tasks, cancellation, key => key[..key.LastIndexOf('@')]).ConfigureAwait(false);
-                var byKey = done.ToDictionary(d => d.Key);
-                var gathered = await GatherAsync(wanted.Select(k => byKey[ClusterKey(k)]), cancellation).ConfigureAwait(false);
-                for (var i = 0; i < wanted.Count; i++) values[wanted[i]] = gathered[i];
-            }
-        }
-        finally
-        {
-            if (tasks.Count > 0) _connection.Center.Tell(new ReleaseKeys(tasks.Select(t => t.Key).ToList()));
-        }
-        // Literals and aliases are evaluated here, from the gathered task values.
-        object? Lookup(string key) => values.TryGetValue(key, out var value) ? value : LocalEvaluation.Evaluate(normalized.Nodes[key], Lookup);
-        foreach (var key in requested.Distinct().Where(k => normalized.Nodes[k] is not TaskNode))
-            values[key] = Lookup(key);
-        return Scheduler.Shape(keys, values);
+        var code = tasks.Count > 0 ? _code.ManifestFor(types) : null;
+        return new GraphSubmission(normalized, code, functions.Values.ToList(), tasks, wanted, kept, token);
     }
 }

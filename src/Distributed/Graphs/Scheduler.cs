@@ -10,6 +10,14 @@ public interface IScheduler
     /// (nested lists give nested results, as dask does).
     /// </summary>
     object? Get(Graph graph, object keys);
+
+    /// <summary>
+    /// Computes <paramref name="keys"/> and keeps their values where they were computed: a cluster
+    /// returns a <see cref="RemoteData{T}"/> per key (released with <see cref="Pool.Release"/>), a
+    /// local scheduler the values themselves.
+    /// </summary>
+    IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) =>
+        ((IEnumerable<object?>)Get(graph, keys.ToList())!).ToList();
 }
 
 /// <summary>
@@ -68,6 +76,7 @@ internal static class LocalEvaluation
         KeyRef reference => lookup(reference.Key),
         TaskNode task => new DynamicFunction(task.Function).Invoke(task.Arguments.Select(a => Evaluate(a, lookup)).ToArray()),
         ListArgument list => list.Items.Select(i => Evaluate(i, lookup)).ToArray(),
+        IFetchableRemoteData remote => remote.Fetch(), // a value persisted on a cluster
         _ => node,
     };
 }
