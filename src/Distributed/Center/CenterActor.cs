@@ -24,7 +24,6 @@ public sealed class CenterActor : ReceiveActor
     private readonly Dictionary<string, FunctionSpec> _functions = [];
     private readonly Dictionary<IActorRef, ClientState> _clients = [];
     private readonly Queue<PendingTask> _unplaced = new();
-    private readonly PriorityQueue<PendingTask, long> _held = new();
     private readonly string _centerAddress;
 
     /// <summary>Creates the center.</summary>
@@ -60,6 +59,7 @@ public sealed class CenterActor : ReceiveActor
         for (var n = 2; _workers.ContainsKey(name); n++) name = $"{message.Name}#{n}";
         var worker = new WorkerState(name, message.Worker, message.Address, message.Cores, message.Data);
         _workers[name] = worker;
+        _workersInOrder = null;
         _workersByRef[message.Worker] = worker;
         Context.Watch(message.Worker);
         _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
@@ -127,6 +127,8 @@ public sealed class CenterActor : ReceiveActor
             message.Client.Tell(new TasksFailed("center", refused));
             FailDependents(refused); // tasks of this submission that waited for a refused one
         }
+        var inputs = ready.Where(t => t.Spec.Priority >= 0 && t.Spec.Dependencies.Count == 0).OrderBy(t => t.Spec.Priority).ToList();
+        for (var rank = 0; rank < inputs.Count; rank++) inputs[rank].InputShare = (double)rank / inputs.Count;
         Place(ready);
     }
 
@@ -282,6 +284,7 @@ public sealed class CenterActor : ReceiveActor
     {
         if (!_workersByRef.Remove(workerRef, out var worker)) return;
         _workers.Remove(worker.Name);
+        _workersInOrder = null;
         _log.Warning("Worker {0} at {1} is gone", worker.Name, worker.Address);
         var lost = new List<string>();
         foreach (var keyName in worker.Keys)
@@ -301,6 +304,7 @@ public sealed class CenterActor : ReceiveActor
             if (lostInput is null) rerun.Add(task);
             else failures.Add(new FailedTask(task.Spec.Key, Error("InputLost", $"The input {lostInput} of {task.Spec.Key} was lost with worker {worker.Name}.")));
         }
+        while (NextHeld(worker) is { } held) rerun.Add(held); // never sent: they wait for another worker
         if (failures.Count > 0) HandleTasksFailed(new TasksFailed("center", failures));
         Place(rerun);
     }
@@ -382,25 +386,31 @@ public sealed class CenterActor : ReceiveActor
         {
             if (task.Spec.Priority >= 0)
             {
-                _held.Enqueue(task, task.Spec.Priority);
+                // A graph task waits in the queue of the worker it is meant for until that worker has room.
+                // Balance comes from the windows and from idle workers taking held tasks, so a graph
+                // task simply goes where its inputs are.
+                var target = task.InputShare is { } share ? WorkerForInput(share) : Choose(task, _workers.Values, balance: false);
+                target.Held.Enqueue(task, task.Spec.Priority);
                 continue;
             }
             Assign(task, Choose(task, _workers.Values), batches);
         }
-        // Ordered (graph) tasks go out only while their worker has room, lowest priority first: a task
-        // that finishes a branch overtakes the leaves of branches not yet started, which is what keeps
-        // a wide graph's intermediates few.
-        while (_held.TryPeek(out var next, out _))
+        // Graph tasks go out only while their worker has room, lowest priority first: a task that
+        // finishes a branch overtakes the inputs of branches not yet started, which is what keeps a
+        // wide graph's intermediates few. A worker with room and nothing of its own takes the next
+        // task of the worker with the most waiting.
+        foreach (var worker in _workers.Values)
         {
-            if (!_tasks.TryGetValue(next.Spec.Key, out var current) || current != next || next.AssignedTo is not null)
+            while (worker.Load < OrderedWindow(worker) && NextHeld(worker) is { } next) Assign(next, worker, batches);
+        }
+        foreach (var worker in _workers.Values)
+        {
+            while (worker.Load < OrderedWindow(worker) && worker.Held.Count == 0)
             {
-                _held.Dequeue(); // dropped or failed meanwhile
-                continue;
+                var victim = _workers.Values.MaxBy(w => w.Held.Count);
+                if (victim is null || NextHeld(victim) is not { } stolen) break;
+                Assign(stolen, worker, batches);
             }
-            var roomy = _workers.Values.Where(w => w.Load < OrderedWindow(w)).ToList();
-            if (roomy.Count == 0) break;
-            _held.Dequeue();
-            Assign(next, Choose(next, roomy), batches);
         }
         foreach (var ((worker, client, _), tasks) in batches)
             for (var start = 0; start < tasks.Count; start += MaxTasksPerMessage)
@@ -436,10 +446,32 @@ public sealed class CenterActor : ReceiveActor
     }
 
     /// <summary>
+    /// Graph inputs next to each other in the graph's order are siblings: each worker takes one
+    /// contiguous share of them, so the tasks that combine them find their inputs in place instead of
+    /// fetching every other one (a worker that runs out of its own work takes from the others).
+    /// </summary>
+    private WorkerState WorkerForInput(double share)
+    {
+        _workersInOrder ??= _workers.Values.OrderBy(w => w.Name, StringComparer.Ordinal).ToArray();
+        return _workersInOrder[Math.Min(_workersInOrder.Length - 1, (int)(share * _workersInOrder.Length))];
+    }
+
+    /// <summary>The held task of <paramref name="worker"/> to run next, skipping those dropped or failed meanwhile.</summary>
+    private PendingTask? NextHeld(WorkerState worker)
+    {
+        while (worker.Held.TryDequeue(out var next, out _))
+            if (_tasks.TryGetValue(next.Spec.Key, out var current) && current == next && next.AssignedTo is null)
+                return next;
+        return null;
+    }
+
+    private WorkerState[]? _workersInOrder;
+
+    /// <summary>
     /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
     /// worker (moving inputs is cheaper than waiting behind a long queue); otherwise the least busy.
     /// </summary>
-    private WorkerState Choose(PendingTask task, IReadOnlyCollection<WorkerState> among)
+    private WorkerState Choose(PendingTask task, IReadOnlyCollection<WorkerState> among, bool balance = true)
     {
         WorkerState? leastBusy = null;
         foreach (var worker in among)
@@ -460,7 +492,7 @@ public sealed class CenterActor : ReceiveActor
             }
         }
         if (holder is null) return leastBusy!;
-        return holder.Busyness <= leastBusy!.Busyness + BusyMargin ? holder : leastBusy;
+        return !balance || holder.Busyness <= leastBusy!.Busyness + BusyMargin ? holder : leastBusy!;
     }
 
     /// <summary>How many more queued tasks per core a holder may have before its input is moved instead.</summary>

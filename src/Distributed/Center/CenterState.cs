@@ -18,6 +18,9 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
 
+    /// <summary>Graph tasks ready and meant for this worker, waiting for room in its window (lowest priority first).</summary>
+    public PriorityQueue<PendingTask, long> Held { get; } = new();
+
     /// <summary>Load per core, the measure by which workers are compared.</summary>
     public double Busyness => (double)Load / Cores;
 
@@ -45,6 +48,9 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
     public CodeManifest Code { get; } = code;
     public int WaitingFor { get; set; }
     public WorkerState? AssignedTo { get; set; }
+
+    /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
+    public double? InputShare { get; set; }
 }
 
 /// <summary>What the center knows of one connected client.</summary>

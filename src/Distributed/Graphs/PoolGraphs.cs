@@ -95,6 +95,7 @@ public sealed partial class Pool
         string ClusterKey(string key) => key + token;
 
         var functions = new Dictionary<string, FunctionSpec>();
+        var encoded = new Dictionary<Delegate, FunctionSpec>(ReferenceEqualityComparer.Instance);
         var tasks = new List<TaskSpec>();
         var types = new HashSet<Type>(); // every task of a graph may name the same few types
         // The depth-first order that computes each key right after its inputs is also the priority:
@@ -116,6 +117,10 @@ public sealed partial class Pool
                 TaskNode inner => new InlineTaskPlaceholder(Track(inner.Function), inner.Arguments.Select(Template).ToArray()),
                 ListArgument list => new ListPlaceholder(typeof(object).AssemblyQualifiedName!, list.Items.Select(Template).ToArray()),
                 IRemoteData remote => new DependencyPlaceholder(Index(remote.Key)),
+                // A delegate or a value of the program's own types passed as an argument needs its
+                // code on the workers as much as the task's function does.
+                Delegate function => Track(function),
+                not null when types.Add(node.GetType()) => node,
                 _ => node,
             };
             int Index(string dependency)
@@ -131,9 +136,23 @@ public sealed partial class Pool
                 return function;
             }
             var template = task.Arguments.Select(Template).ToArray();
-            var function = EncodeFunction(new DynamicFunction(Track(task.Function)), key);
-            functions.TryAdd(function.FunctionId, function);
-            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies, Priority: position));
+            if (!encoded.TryGetValue(task.Function, out var function))
+            {
+                function = EncodeFunction(new DynamicFunction(Track(task.Function)), key);
+                encoded[task.Function] = function;
+                functions.TryAdd(function.FunctionId, function);
+            }
+            // Most graph tasks read their inputs in order, e.g. (add, "x", "y"), or take one literal,
+            // e.g. (load, 3): those need no template to encode and resolve.
+            var (kind, arguments) = template switch
+            {
+                _ when template.Length == dependencies.Count && template.Select((t, i) => t is DependencyPlaceholder d && d.Index == i).All(x => x)
+                    => (ArgumentsKind.Dependencies, Array.Empty<byte>()),
+                [var single] when dependencies.Count == 0 && single is not (ListPlaceholder or InlineTaskPlaceholder)
+                    => (ArgumentsKind.SingleValue, EncodeArgument(single, key)),
+                _ => (ArgumentsKind.Template, EncodeArgument(template, key)),
+            };
+            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, kind, arguments, dependencies, Priority: position));
         }
 
         // An intermediate is deleted by the center as soon as every task that reads it has run; the
