@@ -66,6 +66,68 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_failed_graph_leaves_nothing_on_the_workers_and_its_dependents_never_run()
+    {
+        Func<int, int> fail = x => throw new InvalidOperationException("no");
+        var dsk = new Graph { ["failed-input"] = (Inc, 1), ["failed-side"] = (Inc, 2), ["failed-bad"] = (fail, "failed-input"),
+            ["failed-after"] = (Add, "failed-bad", "failed-side") };
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        var error = Assert.Throws<RemoteTaskException>(() => scheduler.Get(dsk, "failed-after"));
+
+        Assert.Equal("failed-bad", error.Key);
+        await Eventually.TrueAsync(
+            () => !fixture.Pool.HasWhat().Values.SelectMany(k => k).Any(k => k.StartsWith("failed-")),
+            () => $"keys of the failed graph still held: {string.Join(", ", fixture.Pool.HasWhat().Values.SelectMany(k => k).Where(k => k.StartsWith("failed-")))}");
+    }
+
+    [Fact]
+    public void Malformed_graphs_are_refused_by_the_cluster_scheduler_before_anything_runs()
+    {
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        var cycle = Assert.Throws<GraphException>(() => scheduler.Get(new Graph { ["c1"] = (Inc, "c2"), ["c2"] = (Inc, "c1"), ["ok"] = (Inc, 1) }, "ok"));
+        var missing = Assert.Throws<GraphException>(() => scheduler.Get(new Graph { ["m"] = (Add, "m-in", new KeyRef("absent")) }, "m"));
+        var unknown = Assert.Throws<GraphException>(() => scheduler.Get(new Graph { ["u"] = (Inc, 1) }, new[] { "u", "nope" }));
+
+        Assert.Contains("c1", cycle.Message);
+        Assert.Contains("c2", cycle.Message);
+        Assert.Contains("absent", missing.Message);
+        Assert.Contains("nope", unknown.Message);
+        Assert.DoesNotContain(fixture.Pool.HasWhat().Values.SelectMany(k => k), k => k.StartsWith("ok@") || k.StartsWith("u@"));
+        Assert.Equal(2, scheduler.Get(new Graph { ["a"] = 1, ["b"] = (Inc, "a") }, "b"));
+    }
+
+    [Fact]
+    public void A_graph_of_100000_tasks_is_accepted_and_runs()
+    {
+        Func<int, long> leaf = i => i;
+        Func<long, long, long> add = (a, b) => a + b;
+        var dsk = new Graph();
+        var level = new List<string>();
+        for (var i = 0; i < 50_000; i++)
+        {
+            dsk[$"big-{i}"] = (leaf, i);
+            level.Add($"big-{i}");
+        }
+        for (var depth = 0; level.Count > 1; depth++)
+        {
+            var next = new List<string>();
+            for (var i = 0; i < level.Count; i += 2)
+            {
+                var key = $"big-sum-{depth}-{i / 2}";
+                dsk[key] = i + 1 < level.Count ? (add, level[i], level[i + 1]) : (add, level[i], 0L);
+                next.Add(key);
+            }
+            level = next;
+        }
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        Assert.True(dsk.Count >= 100_000, $"the graph has {dsk.Count} tasks");
+        Assert.Equal(49_999L * 50_000 / 2, scheduler.Get(dsk, level[0]));
+    }
+
+    [Fact]
     public void Graph_values_may_be_remote_data_read_where_it_lives()
     {
         var remote = fixture.Pool.Map(x => x * 10, Enumerable.Range(0, 3));
