@@ -45,7 +45,7 @@ public static class SystemUnderTest
 /// <param name="DaskTasks">Tasks in dask's Map throughput workload (dask is ~100× slower per task).</param>
 /// <param name="RoundTrips">Timed round trips in the latency workload.</param>
 /// <param name="TransferMegabytes">Size of the array moved between workers, in MB (10⁶ bytes).</param>
-/// <param name="Repeats">How many times each transfer is timed.</param>
+/// <param name="Repeats">How many times each transfer and each graph is timed.</param>
 /// <param name="GraphTasks">Sizes of the tree reduction graphs, in tasks, each run in turn.</param>
 /// <param name="DaskGraphTasks">Size of dask's tree reduction graph, in tasks.</param>
 /// <param name="Workers">Workers in the local cluster (one thread each).</param>

@@ -19,7 +19,7 @@ var tasksOption = new Option<int>("--tasks") { Description = "Tasks in the Map t
 var daskTasksOption = new Option<int?>("--dask-tasks") { Description = "Tasks in dask's Map throughput workload (default: --tasks)." };
 var roundTripsOption = new Option<int>("--roundtrips") { Description = "Timed Apply(...).Get() round trips.", DefaultValueFactory = _ => 2_000 };
 var transferOption = new Option<int>("--transfer-mb") { Description = "Size of the array moved between workers, in MB.", DefaultValueFactory = _ => 200 };
-var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer.", DefaultValueFactory = _ => 3 };
+var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer and each graph (the best counts for graphs).", DefaultValueFactory = _ => 3 };
 var graphTasksOption = new Option<string>("--graph-tasks") { Description = "Sizes of the tree reduction graphs, in tasks, comma-separated.", DefaultValueFactory = _ => "10000,100000" };
 var daskGraphTasksOption = new Option<int>("--dask-graph-tasks") { Description = "Size of dask's tree reduction graph, in tasks.", DefaultValueFactory = _ => 10_000 };
 var workersOption = new Option<int>("--workers") { Description = "Workers in each local cluster (one thread each).", DefaultValueFactory = _ => 2 };
