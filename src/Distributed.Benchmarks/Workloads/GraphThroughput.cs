@@ -97,15 +97,19 @@ internal static class GraphThroughput
             {
                 ["tasks"] = tree.Tasks,
                 ["measure"] = "(peak VmRSS during the first run − VmRSS before) / tasks, of the dcenter process",
-                ["rss_before_mb"] = Math.Round(first.Before / 1e6, 1),
-                ["rss_peak_mb"] = Math.Round(first.Peak / 1e6, 1),
-                ["rss_after_mb"] = Math.Round(first.After / 1e6, 1),
-                ["peak_from"] = first.PeakFromHighWaterMark ? "VmHWM reset before the run" : "VmRSS sampled every 5 ms",
+                ["rss_before_mb"] = Megabytes(first.Before),
+                ["rss_peak_mb"] = Megabytes(first.Peak),
+                ["rss_after_mb"] = Megabytes(first.After),
+                ["peak_from"] = first.PeakSources,
                 ["samples"] = first.Samples,
+                // every run, to show whether the center gives back what a graph took
+                ["runs_rss_before_peak_after_mb"] = runs.Select(r => new[] { Megabytes(r.Before), Megabytes(r.Peak), Megabytes(r.After) }).ToList(),
                 ["growth_per_run_bytes_per_task"] = runs.Select(r => Math.Round((double)r.Growth / tree.Tasks)).ToList(),
                 ["baseline_measure"] = "GC.GetTotalMemory(forced) after − before building the graph, / tasks",
             }));
     }
+
+    private static double Megabytes(long bytes) => Math.Round(bytes / 1e6, 1);
 
     /// <summary>Bytes of GC heap a tree graph of <paramref name="tasks"/> tasks takes in this process.</summary>
     private static long ClientGraphBytes(int tasks)
@@ -118,7 +122,7 @@ internal static class GraphThroughput
     }
 
     /// <summary>The center's resident memory over one run: before, peak during, after.</summary>
-    private sealed record CenterMemory(long Before, long Peak, long After, bool PeakFromHighWaterMark, int Samples)
+    private sealed record CenterMemory(long Before, long Peak, long After, string PeakSources, int Samples)
     {
         public long Growth => Peak - Before;
 
@@ -146,7 +150,8 @@ internal static class GraphThroughput
                 var after = ProcessMemory.Read(_processId).Resident;
                 // VmHWM is the true peak only when it was reset before the run; else it may be older
                 var peak = _peakReset ? Math.Max(highest, highWaterMark) : highest;
-                return new CenterMemory(_before, peak, after, _peakReset && highWaterMark > highest, samples);
+                var sources = _peakReset ? "max of VmHWM (reset before the run) and VmRSS sampled every 5 ms" : "VmRSS sampled every 5 ms (VmHWM could not be reset)";
+                return new CenterMemory(_before, peak, after, sources, samples);
             }
 
             public void Dispose() => _sampler.Dispose();
