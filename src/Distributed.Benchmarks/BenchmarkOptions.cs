@@ -12,8 +12,14 @@ public static class Workload
     /// <summary>Moving a large array from one worker to another.</summary>
     public const string Transfer = "transfer";
 
+    /// <summary>A tree reduction task graph computed with Get, and the center's memory per task.</summary>
+    public const string Graph = "graph";
+
+    /// <summary>dask.array's <c>arange(200M, chunks=2M).sum()</c> (dask only, for now).</summary>
+    public const string ArraySum = "arraysum";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>
@@ -39,7 +45,9 @@ public static class SystemUnderTest
 /// <param name="DaskTasks">Tasks in dask's Map throughput workload (dask is ~100× slower per task).</param>
 /// <param name="RoundTrips">Timed round trips in the latency workload.</param>
 /// <param name="TransferMegabytes">Size of the array moved between workers, in MB (10⁶ bytes).</param>
-/// <param name="Repeats">How many times each transfer is timed.</param>
+/// <param name="Repeats">How many times each transfer and each graph is timed.</param>
+/// <param name="GraphTasks">Sizes of the tree reduction graphs, in tasks, each run in turn.</param>
+/// <param name="DaskGraphTasks">Size of dask's tree reduction graph, in tasks.</param>
 /// <param name="Workers">Workers in the local cluster (one thread each).</param>
 /// <param name="Python">The Python interpreter that runs the dask side.</param>
 public sealed record BenchmarkOptions(
@@ -50,6 +58,8 @@ public sealed record BenchmarkOptions(
     int RoundTrips,
     int TransferMegabytes,
     int Repeats,
+    IReadOnlyList<int> GraphTasks,
+    int DaskGraphTasks,
     int Workers,
     string Python)
 {

@@ -19,13 +19,16 @@ var tasksOption = new Option<int>("--tasks") { Description = "Tasks in the Map t
 var daskTasksOption = new Option<int?>("--dask-tasks") { Description = "Tasks in dask's Map throughput workload (default: --tasks)." };
 var roundTripsOption = new Option<int>("--roundtrips") { Description = "Timed Apply(...).Get() round trips.", DefaultValueFactory = _ => 2_000 };
 var transferOption = new Option<int>("--transfer-mb") { Description = "Size of the array moved between workers, in MB.", DefaultValueFactory = _ => 200 };
-var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer.", DefaultValueFactory = _ => 3 };
+var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer and each graph (the best counts for graphs).", DefaultValueFactory = _ => 3 };
+var graphTasksOption = new Option<string>("--graph-tasks") { Description = "Sizes of the tree reduction graphs, in tasks, comma-separated.", DefaultValueFactory = _ => "10000,100000" };
+var daskGraphTasksOption = new Option<int>("--dask-graph-tasks") { Description = "Size of dask's tree reduction graph, in tasks.", DefaultValueFactory = _ => 10_000 };
 var workersOption = new Option<int>("--workers") { Description = "Workers in each local cluster (one thread each).", DefaultValueFactory = _ => 2 };
 var pythonOption = new Option<string>("--python") { Description = "Python that runs the dask side.", DefaultValueFactory = _ => "/usr/bin/python3" };
 
 var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
 {
-    onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption, workersOption, pythonOption,
+    onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption,
+    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption,
 };
 
 var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
@@ -45,6 +48,8 @@ root.SetAction(async (parse, cancellation) =>
             RoundTrips: Positive(parse.GetValue(roundTripsOption), "--roundtrips"),
             TransferMegabytes: Positive(parse.GetValue(transferOption), "--transfer-mb"),
             Repeats: Positive(parse.GetValue(repeatsOption), "--repeats"),
+            GraphTasks: Sizes(parse.GetValue(graphTasksOption), "--graph-tasks"),
+            DaskGraphTasks: Positive(parse.GetValue(daskGraphTasksOption), "--dask-graph-tasks"),
             Workers: Positive(parse.GetValue(workersOption), "--workers"),
             Python: parse.GetValue(pythonOption)!);
         // Standard output carries the results only: anything else written to it in this process
@@ -71,6 +76,17 @@ static HashSet<string> Names(string? list, IReadOnlyList<string> known, string o
     var unknown = names.Except(known).ToList();
     if (unknown.Count > 0) throw new ArgumentException($"{option}: unknown {string.Join(", ", unknown)}; known: {string.Join(", ", known)}.");
     return names;
+}
+
+// A comma-separated list of sizes, each at least 1.
+static List<int> Sizes(string? list, string option)
+{
+    var sizes = (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(item => int.TryParse(item, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var size)
+            ? Positive(size, option)
+            : throw new ArgumentException($"{option}: '{item}' is not a whole number."))
+        .ToList();
+    return sizes.Count > 0 ? sizes : throw new ArgumentException($"{option} needs at least one size.");
 }
 
 static int Positive(int value, string option) =>

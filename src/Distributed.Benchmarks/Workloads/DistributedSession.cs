@@ -27,6 +27,9 @@ internal sealed class DistributedSession : IAsyncDisposable
     /// <summary>The connected pool.</summary>
     public Pool Pool { get; }
 
+    /// <summary>Process id of the center (the <c>dcenter</c> process), e.g. to read its memory.</summary>
+    public int CenterProcessId => _cluster.Center.Id;
+
     /// <summary>Workers in the cluster.</summary>
     public int Workers => _cluster.Workers.Count;
 

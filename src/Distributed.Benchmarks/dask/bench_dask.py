@@ -5,7 +5,7 @@ of 1 thread, on 127.0.0.1) and prints one JSON object per line on standard outpu
 with its plain-Python baseline; logs go to standard error. The C# benchmark runs this script and
 relays its lines, but it also runs on its own:
 
-    /usr/bin/python3 bench_dask.py [--only map,roundtrip,transfer] [--tasks 100000] ...
+    /usr/bin/python3 bench_dask.py [--only map,roundtrip,transfer,graph,arraysum] [--tasks 100000] ...
 """
 
 import argparse
@@ -13,13 +13,17 @@ import json
 import statistics
 import sys
 import time
+import warnings
 
 import numpy as np
 
 import baselines
 
 SYSTEM = "dask.distributed"
-WORKLOADS = ("map", "roundtrip", "transfer")
+WORKLOADS = ("map", "roundtrip", "transfer", "graph", "arraysum")
+GRAPH_WARM_UP_TASKS = 5_000
+ARRAY_SUM_ELEMENTS = 200_000_000
+ARRAY_SUM_CHUNK = 2_000_000
 ROUND_TRIP_WARM_UP = 200
 
 
@@ -59,6 +63,10 @@ def percentile(values, percent):
 
 def inc(x):
     return x + 1
+
+
+def add(a, b):
+    return a + b
 
 
 def random_array(count, seed):
@@ -159,7 +167,106 @@ def transfer(client, args, versions):
     emit("transfer_median", statistics.median(rates), "MB/s", name, statistics.median(baseline_rates), params)
 
 
-RUNNERS = {"map": map_throughput, "roundtrip": round_trip, "transfer": transfer}
+def tree_reduction(tasks, tag):
+    """The C# benchmark's graph: (inc, i) leaves, pairwise (add, a, b) levels to one root.
+
+    Returns the graph, its root key, the root's value and the number of tasks. Keys carry the tag,
+    so that each run computes new keys rather than finding an earlier run's results.
+    """
+    leaves = (tasks + 1) // 2
+    graph = {}
+    level = []
+    for i in range(leaves):
+        key = f"inc-{i}-{tag}"
+        graph[key] = (inc, i)
+        level.append(key)
+    depth = 1
+    while len(level) > 1:
+        above = []
+        for j in range(0, len(level) - 1, 2):
+            key = f"add-{depth}-{j // 2}-{tag}"
+            graph[key] = (add, level[j], level[j + 1])
+            above.append(key)
+        if len(level) % 2:  # the odd one out joins the next level as it is
+            above.append(level[-1])
+        level = above
+        depth += 1
+    return graph, level[0], leaves * (leaves + 1) // 2, 2 * leaves - 1
+
+
+def best_graph_seconds(get, tasks, runs, tag):
+    """Seconds of the best of `runs` runs of the tree reduction with `get`, each run checked."""
+    seconds = []
+    for run in range(runs):
+        graph, root, expected, _ = tree_reduction(tasks, f"{tag}{run}")
+        start = time.perf_counter()
+        value = get(graph, root)
+        seconds.append(time.perf_counter() - start)
+        if value != expected:
+            raise RuntimeError(f"the tree reduction on {tag} gave {value}, expected {expected}")
+    return seconds
+
+
+def graph_throughput(client, args, versions):
+    import dask
+    import dask.threaded
+
+    tasks = 2 * ((args.graph_tasks + 1) // 2) - 1  # as tree_reduction counts them
+    warm_up = min(GRAPH_WARM_UP_TASKS, args.graph_tasks)
+    log(f"graph: warm-up tree of {warm_up} tasks, then {args.repeats} runs of {tasks} tasks")
+    best_graph_seconds(client.get, warm_up, 1, "warm-distributed")
+    seconds = best_graph_seconds(client.get, args.graph_tasks, args.repeats, "distributed")
+    log(f"graph: {tasks / min(seconds):.0f} tasks/s on dask.distributed; dask's threaded scheduler")
+    best_graph_seconds(dask.threaded.get, warm_up, 1, "warm-threaded")
+    threaded = best_graph_seconds(dask.threaded.get, args.graph_tasks, args.repeats, "threaded")
+    emit("graph_throughput", tasks / min(seconds), "tasks/s",
+         "dask.threaded.get (1 process)", tasks / min(threaded),
+         {"graph": "tree reduction: (inc, i) leaves, pairwise (add, a, b) to one root",
+          "tasks": tasks, "workers": args.workers, "threads_per_worker": 1, "method": "Client.get",
+          "seconds": [round(s, 3) for s in seconds], "baseline_seconds": [round(s, 3) for s in threaded],
+          "runs": f"best of {args.repeats}, after a warm-up graph of {warm_up} tasks",
+          "dask": dask.__version__, **versions})
+
+
+def array_sum(client, args, versions):
+    import dask
+    import dask.array as da
+    from dask.graph_manipulation import clone
+
+    n, chunk = ARRAY_SUM_ELEMENTS, ARRAY_SUM_CHUNK
+    expected = n * (n - 1) // 2
+    total = da.arange(n, chunks=chunk, dtype="int64").sum()
+    graph_tasks = len(total.__dask_graph__())
+    log(f"arraysum: da.arange({n}, chunks={chunk}).sum(), {graph_tasks} tasks, {args.repeats} runs each")
+
+    def best_seconds(scheduler):
+        seconds = []
+        for run in range(-1, args.repeats):  # run -1 warms up
+            # a clone has new keys: a run must not find the previous run's sum still on the cluster
+            fresh = clone(total, seed=f"{scheduler}-{run}")
+            with warnings.catch_warnings():
+                # the threaded baseline runs beside the client on purpose: dask's warning says so
+                warnings.filterwarnings("ignore", "Running on a single-machine scheduler", UserWarning)
+                start = time.perf_counter()
+                value = fresh.compute(scheduler=scheduler)
+                elapsed = time.perf_counter() - start
+            if value != expected:
+                raise RuntimeError(f"the array sum on {scheduler} gave {value}, expected {expected}")
+            if run >= 0:
+                seconds.append(elapsed)
+        return seconds
+
+    seconds = best_seconds(client)
+    threaded = best_seconds("threads")
+    emit("arraysum_seconds", min(seconds), "s", "dask threaded scheduler (1 process)", min(threaded),
+         {"expression": f"da.arange({n:_}, chunks={chunk:_}).sum()", "elements": n, "dtype": "int64",
+          "chunks": n // chunk, "graph_tasks": graph_tasks, "workers": args.workers, "threads_per_worker": 1,
+          "seconds": [round(s, 3) for s in seconds], "baseline_seconds": [round(s, 3) for s in threaded],
+          "runs": f"best of {args.repeats}, after a warm-up run", "dask": dask.__version__, **versions})
+
+
+RUNNERS = {"map": map_throughput, "roundtrip": round_trip, "transfer": transfer,
+           "graph": graph_throughput, "arraysum": array_sum}
 
 
 def main():
@@ -169,6 +276,7 @@ def main():
     parser.add_argument("--roundtrips", type=int, default=2_000)
     parser.add_argument("--transfer-mb", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--graph-tasks", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     selected = [w for w in WORKLOADS if w in {n.strip() for n in args.only.split(",")}]
