@@ -12,8 +12,11 @@ public static class Workload
     /// <summary>Moving a large array from one worker to another.</summary>
     public const string Transfer = "transfer";
 
+    /// <summary>Summing a large generated DArray (Arange(200M).Sum()).</summary>
+    public const string ArraySum = "arraysum";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, ArraySum];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>

@@ -18,6 +18,7 @@ internal static class BenchmarkRunner
         (Workload.Map, MapThroughput.RunAsync),
         (Workload.RoundTrip, RoundTrip.RunAsync),
         (Workload.Transfer, Transfer.RunAsync),
+        (Workload.ArraySum, ArraySum.RunAsync),
     ];
 
     public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
