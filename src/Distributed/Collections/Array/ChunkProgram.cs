@@ -66,8 +66,8 @@ internal sealed record ChunkProgram(int Length, Instruction[] Code, string[] Inp
         code[0] = Length;
         for (var i = 0; i < Code.Length; i++)
         {
-            var (op, a, b, c, d) = Code[i];
-            code.AsSpan(1 + i * Width, Width).SetValues((double)(int)op, a, b, c, d);
+            var at = 1 + i * Width;
+            (code[at], code[at + 1], code[at + 2], code[at + 3], code[at + 4]) = ((int)Code[i].Op, Code[i].A, Code[i].B, Code[i].C, Code[i].D);
         }
         return code;
     }
@@ -82,11 +82,6 @@ internal sealed record ChunkProgram(int Length, Instruction[] Code, string[] Inp
         }
         return ((int)code[0], instructions);
     }
-}
-
-internal static class SpanExtensions
-{
-    public static void SetValues(this Span<double> span, params ReadOnlySpan<double> values) => values.CopyTo(span);
 }
 
 /// <summary>
