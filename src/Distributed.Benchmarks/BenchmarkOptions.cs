@@ -15,7 +15,7 @@ public static class Workload
     /// <summary>A tree reduction task graph computed with Get, and the center's memory per task.</summary>
     public const string Graph = "graph";
 
-    /// <summary>dask.array's <c>arange(200M, chunks=2M).sum()</c> (dask only, for now).</summary>
+    /// <summary>Summing a large generated array: DArray.Arange(200M, chunks: 2M).Sum(), and dask.array's equivalent.</summary>
     public const string ArraySum = "arraysum";
 
     /// <summary>Every workload, in the order they run.</summary>

@@ -19,6 +19,7 @@ internal static class BenchmarkRunner
         (Workload.RoundTrip, RoundTrip.RunAsync),
         (Workload.Transfer, Transfer.RunAsync),
         (Workload.Graph, GraphThroughput.RunAsync),
+        (Workload.ArraySum, ArraySum.RunAsync),
     ];
 
     public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
