@@ -78,14 +78,26 @@ public sealed class WorkerNode
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory);
             system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
-            WorkerRegistered answer;
+            // Joining the center's cluster proves the center is there: from then on registration may
+            // take longer on a busy machine without the worker giving up.
+            var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
             try
             {
-                answer = await registered.Task.WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
+                await Task.WhenAny(registered.Task, joined.Task).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
                 throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {budget.Elapsed.TotalSeconds:0} s.");
+            }
+            WorkerRegistered answer;
+            try
+            {
+                answer = await registered.Task.WaitAsync(RegistrationAfterJoin, cancellation).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new CenterUnreachableException($"Joined the cluster of the center at {options.Center}, but the center did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
             return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
         }
@@ -99,6 +111,9 @@ public sealed class WorkerNode
             throw;
         }
     }
+
+    /// <summary>How long a worker that has joined the cluster waits for the center to register it.</summary>
+    private static readonly TimeSpan RegistrationAfterJoin = TimeSpan.FromSeconds(60);
 
     private static TimeSpan Remaining(TimeSpan total, global::System.Diagnostics.Stopwatch elapsed) =>
         total > elapsed.Elapsed ? total - elapsed.Elapsed : TimeSpan.Zero;
