@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Cluster;
+using System.Net.Sockets;
 using Akka.Event;
+using Akka.Remote;
 using Distributed.Protocol;
 
 namespace Distributed.Center;
@@ -24,6 +26,10 @@ public sealed class CenterActor : ReceiveActor
     private readonly Dictionary<string, FunctionSpec> _functions = [];
     private readonly Dictionary<IActorRef, ClientState> _clients = [];
     private readonly Queue<PendingTask> _unplaced = new();
+    private readonly Dictionary<string, Lineage> _lineage = [];
+    private readonly HashSet<PendingTask> _parked = [];
+    private readonly HashSet<string> _probing = [];
+    private readonly List<(IActorRef Asker, WhoHas Question)> _whoHasWaiting = [];
     private readonly string _centerAddress;
 
     /// <summary>Creates the center.</summary>
@@ -43,7 +49,18 @@ public sealed class CenterActor : ReceiveActor
         Receive<DisconnectClient>(m => HandleClientGone(m.Client));
         Receive<ReplicateKeys>(HandleReplicateKeys);
         Receive<Terminated>(HandleTerminated);
+        Receive<DisassociatedEvent>(HandleDisassociated);
+        Receive<ProbeResult>(HandleProbeResult);
     }
+
+    /// <inheritdoc />
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+
+    /// <inheritdoc />
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    /// <summary>The answer of a probe of a worker's data port: refused means its process is gone.</summary>
+    private sealed record ProbeResult(IActorRef Worker, bool Alive);
 
     /// <summary>Props of the center.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new CenterActor());
@@ -158,15 +175,18 @@ public sealed class CenterActor : ReceiveActor
             }
             client.PendingTasks.Remove(result.Key);
             client.Keys.Add(result.Key);
-            var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client) { RemainingConsumers = task.Spec.ReleaseAfterConsumers };
+            _parked.Remove(task);
+            var key = new KeyState(result.Key, result.Size, result.TypeName, task.Client) { RemainingConsumers = task.RemakeForConsumers ?? task.Spec.ReleaseAfterConsumers };
             _keys[result.Key] = key;
+            if (task.RemakeForConsumers is null) RecordLineage(task);
             ConsumeInputs(task, consumed);
             AddHolder(key, worker);
             if (_dependents.Remove(result.Key, out var dependents))
                 foreach (var dependent in dependents)
-                    if (--dependent.WaitingFor == 0) ready.Add(dependent);
-            // An intermediate is the center's business only: the client waits for what it keeps.
-            if (task.Spec.ReleaseAfterConsumers > 0) continue;
+                    if (IsCurrent(dependent) && --dependent.WaitingFor == 0) ready.Add(dependent);
+            // An intermediate is the center's business only: the client waits for what it keeps; a
+            // value made again after a worker died was already reported once.
+            if (task.Spec.ReleaseAfterConsumers > 0 || task.RemakeForConsumers is not null) continue;
             if (!byClient.TryGetValue(task.Client, out var finished)) byClient[task.Client] = finished = [];
             finished.Add(result);
         }
@@ -176,22 +196,103 @@ public sealed class CenterActor : ReceiveActor
         if (consumed.Count > 0) Release(consumed);
         foreach (var (client, results) in byClient)
             client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
+        AnswerWaitingWhoHas();
+    }
+
+    private bool IsCurrent(PendingTask task) => _tasks.TryGetValue(task.Spec.Key, out var current) && current == task;
+
+    /// <summary>Keeps how a value was made, and counts it as a reader of its inputs' lineages.</summary>
+    private void RecordLineage(PendingTask task)
+    {
+        _lineage[task.Spec.Key] = new Lineage(task);
+        foreach (var input in task.Spec.Dependencies.Distinct())
+            if (_lineage.TryGetValue(input, out var parent)) parent.References++;
+    }
+
+    /// <summary>A value was released or consumed: its lineage, and upstream what only it needed, is forgotten.</summary>
+    private void ForgetLineage(string keyName)
+    {
+        if (!_lineage.TryGetValue(keyName, out var node) || !node.Live) return;
+        node.Live = false;
+        var unreferenced = new Stack<(string Key, Lineage Node)>();
+        unreferenced.Push((keyName, node));
+        while (unreferenced.TryPop(out var next))
+        {
+            if (--next.Node.References > 0) continue;
+            _lineage.Remove(next.Key);
+            foreach (var input in next.Node.Producer.Spec.Dependencies.Distinct())
+                if (_lineage.TryGetValue(input, out var parent)) unreferenced.Push((input, parent));
+        }
     }
 
     private void HandleTasksFailed(TasksFailed message)
     {
+        var fromCenter = message.Worker == "center";
+        var reporter = fromCenter ? null : SendingWorker(message.Worker);
+        if (!fromCenter && reporter is null) return; // a worker already counted as dead: its reports are void
         var byClient = new Dictionary<IActorRef, List<FailedTask>>();
+        var retried = new List<PendingTask>();
+        var failures = new List<FailedTask>();
         foreach (var failure in message.Failures)
         {
-            if (!_tasks.Remove(failure.Key, out var task)) continue;
+            if (!_tasks.TryGetValue(failure.Key, out var task)) continue;
+            if (reporter is not null && task.AssignedTo != reporter) continue; // it was sent elsewhere meanwhile
+            // An input that could not be fetched is the cluster's failure, not the task's: most often
+            // its holder just died. The task waits for it to be found or made again.
+            if (reporter is not null && failure.Error.TypeName == InputLostType && task.InputRetries < MaxInputRetries)
+            {
+                retried.Add(task);
+                continue;
+            }
+            failures.Add(failure);
+            _tasks.Remove(failure.Key);
             if (task.AssignedTo is { } assigned) assigned.Load--;
+            _parked.Remove(task);
             if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
             if (!byClient.TryGetValue(task.Client, out var failed)) byClient[task.Client] = failed = [];
             failed.Add(failure);
         }
-        foreach (var (client, failures) in byClient) client.Tell(message with { Failures = failures });
-        FailDependents(message.Failures);
+        foreach (var (client, failed) in byClient) client.Tell(message with { Failures = failed });
+        FailDependents(failures);
+        foreach (var task in retried) RetryAfterInputLoss(task, reporter!);
         Place([]); // freed room for held tasks
+        AnswerWaitingWhoHas();
+    }
+
+    private const string InputLostType = "Distributed.InputLostException";
+    private const int MaxInputRetries = 20;
+
+    /// <summary>
+    /// Takes back a task whose worker could not fetch an input: it waits for inputs being made
+    /// again, and the holders of the others are probed; it goes out again once they are sorted out.
+    /// </summary>
+    private void RetryAfterInputLoss(PendingTask task, WorkerState reporter)
+    {
+        task.InputRetries++;
+        reporter.Load--;
+        task.AssignedTo = null;
+        foreach (var input in task.Spec.Dependencies.Distinct())
+        {
+            if (_keys.TryGetValue(input, out var key))
+            {
+                foreach (var holder in key.Holders) if (holder != reporter) Probe(holder);
+                continue;
+            }
+            if (!_tasks.ContainsKey(input)) continue; // gone for good: running it again reports that
+            task.WaitingFor++;
+            if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
+            list.Add(task);
+        }
+        _parked.Add(task);
+        if (_probing.Count == 0) PlaceParked(); // nothing to wait for: the input is there again
+    }
+
+    /// <summary>Sends out again the tasks taken back for an input loss that wait for nothing now.</summary>
+    private void PlaceParked()
+    {
+        var ready = _parked.Where(t => IsCurrent(t) && t.WaitingFor == 0 && t.AssignedTo is null).ToList();
+        _parked.Clear();
+        Place(ready);
     }
 
     /// <summary>Fails, transitively, the tasks waiting for these failed (or dropped) ones, telling their clients why.</summary>
@@ -260,10 +361,32 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleWhoHas(WhoHas message)
     {
+        // A value being made again (its only copy died) is answered once it exists again.
+        if (message.Keys.Any(_tasks.ContainsKey))
+        {
+            _whoHasWaiting.Add((Sender, message));
+            return;
+        }
+        AnswerWhoHas(Sender, message);
+    }
+
+    private void AnswerWaitingWhoHas()
+    {
+        if (_whoHasWaiting.Count == 0) return;
+        var answerable = _whoHasWaiting.Where(w => !w.Question.Keys.Any(_tasks.ContainsKey)).ToList();
+        foreach (var waiting in answerable)
+        {
+            _whoHasWaiting.Remove(waiting);
+            AnswerWhoHas(waiting.Asker, waiting.Question);
+        }
+    }
+
+    private void AnswerWhoHas(IActorRef asker, WhoHas message)
+    {
         var holders = new Dictionary<string, IReadOnlyList<WorkerInfo>>();
         foreach (var key in message.Keys)
             holders[key] = _keys.TryGetValue(key, out var state) ? state.Holders.Select(h => h.Describe()).ToList() : [];
-        Sender.Tell(new WhoHasReply(holders));
+        asker.Tell(new WhoHasReply(holders));
     }
 
     private void HandleGetWorkers(GetWorkers message)
@@ -285,28 +408,137 @@ public sealed class CenterActor : ReceiveActor
         if (!_workersByRef.Remove(workerRef, out var worker)) return;
         _workers.Remove(worker.Name);
         _workersInOrder = null;
+        _probing.Remove(worker.Name);
         _log.Warning("Worker {0} at {1} is gone", worker.Name, worker.Address);
-        var lost = new List<string>();
+        var lost = new Dictionary<string, int>(); // key → reads it still owed
         foreach (var keyName in worker.Keys)
         {
             if (!_keys.TryGetValue(keyName, out var key)) continue;
             key.Holders.Remove(worker);
-            if (key.Holders.Count == 0) lost.Add(keyName);
+            if (key.Holders.Count > 0) continue;
+            lost[keyName] = key.RemainingConsumers;
+            _keys.Remove(keyName);
         }
-        foreach (var keyName in lost) _keys.Remove(keyName);
-        // Tasks that were running there run again elsewhere when their inputs survive.
-        var rerun = new List<PendingTask>();
-        var failures = new List<FailedTask>();
-        foreach (var task in _tasks.Values.Where(t => t.AssignedTo == worker).ToList())
+        // Every value whose only copy died is made again from its lineage, upstream as far as needed,
+        // without telling its client, which already has its completion.
+        var ready = new List<PendingTask>();
+        var remakes = new HashSet<PendingTask>();
+        var unrecoverable = new List<FailedTask>();
+        foreach (var (keyName, consumers) in lost) Remake(keyName, consumers, worker, ready, remakes, unrecoverable);
+        // Tasks that have not run yet and read a lost value wait for it again; those that were running
+        // on the dead worker run again elsewhere. Tasks sent to live workers are left alone: an input
+        // they cannot fetch brings them back (RetryAfterInputLoss).
+        foreach (var task in _tasks.Values)
         {
+            if (remakes.Contains(task)) continue;
+            var wasRunningThere = task.AssignedTo == worker;
+            if (task.AssignedTo is not null && !wasRunningThere) continue;
             task.AssignedTo = null;
-            var lostInput = task.Spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d));
-            if (lostInput is null) rerun.Add(task);
-            else failures.Add(new FailedTask(task.Spec.Key, Error("InputLost", $"The input {lostInput} of {task.Spec.Key} was lost with worker {worker.Name}.")));
+            foreach (var input in task.Spec.Dependencies.Distinct())
+            {
+                if (!lost.ContainsKey(input)) continue;
+                task.WaitingFor++;
+                if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
+                list.Add(task);
+            }
+            if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
-        while (NextHeld(worker) is { } held) rerun.Add(held); // never sent: they wait for another worker
-        if (failures.Count > 0) HandleTasksFailed(new TasksFailed("center", failures));
-        Place(rerun);
+        while (NextHeld(worker) is { } held) ready.Add(held); // never sent: they wait for another worker
+        if (unrecoverable.Count > 0) FailDependents(unrecoverable);
+        Place(ready);
+        AnswerWaitingWhoHas();
+    }
+
+    /// <summary>
+    /// Makes <paramref name="keyName"/> again from the task that made it, after its only copy died
+    /// with <paramref name="worker"/>; its inputs that are gone too are made again first.
+    /// </summary>
+    private void Remake(string keyName, int consumers, WorkerState worker, List<PendingTask> ready, HashSet<PendingTask> remakes, List<FailedTask> unrecoverable)
+    {
+        if (_tasks.TryGetValue(keyName, out var existing))
+        {
+            // Already being made again: one more reader, unless it is kept anyway (0 = until released).
+            if (existing.RemakeForConsumers is > 0) existing.RemakeForConsumers += consumers;
+            return;
+        }
+        if (!_lineage.TryGetValue(keyName, out var lineage) || !_clients.TryGetValue(lineage.Producer.Client, out var client))
+        {
+            unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException",
+                $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).")));
+            return;
+        }
+        var producer = lineage.Producer;
+        var task = new PendingTask(producer.Spec, producer.Client, producer.Code) { RemakeForConsumers = consumers, InputShare = producer.InputShare };
+        _tasks[keyName] = task;
+        client.PendingTasks.Add(keyName);
+        remakes.Add(task);
+        foreach (var input in producer.Spec.Dependencies.Distinct())
+        {
+            if (_keys.TryGetValue(input, out var key))
+            {
+                if (key.RemainingConsumers > 0) key.RemainingConsumers++; // this run reads it once more
+                continue;
+            }
+            Remake(input, 1, worker, ready, remakes, unrecoverable);
+            task.WaitingFor++;
+            if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
+            list.Add(task);
+        }
+        if (task.WaitingFor == 0) ready.Add(task);
+    }
+
+    private void HandleDisassociated(DisassociatedEvent message)
+    {
+        // A killed worker's connection drops at once, long before heartbeats are missed: look closer.
+        foreach (var worker in _workers.Values)
+            if (worker.Ref.Path.Address.Equals(message.RemoteAddress)) Probe(worker);
+    }
+
+    /// <summary>
+    /// Tries to connect to the worker's data port. Refused means its process is gone (the kernel
+    /// answers for a live or paused one): it is downed at once. A timeout proves nothing and is left
+    /// to the failure detector.
+    /// </summary>
+    private void Probe(WorkerState worker)
+    {
+        if (!_probing.Add(worker.Name)) return;
+        var workerRef = worker.Ref;
+        var data = worker.Data;
+        ProbeAsync(data).PipeTo(Self, success: alive => new ProbeResult(workerRef, alive), failure: _ => new ProbeResult(workerRef, true));
+    }
+
+    private static async Task<bool> ProbeAsync(DataEndpoint data)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await client.ConnectAsync(data.Host, data.Port, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            return true;
+        }
+    }
+
+    private void HandleProbeResult(ProbeResult message)
+    {
+        if (_workersByRef.TryGetValue(message.Worker, out var worker))
+        {
+            _probing.Remove(worker.Name);
+            if (!message.Alive)
+            {
+                _log.Warning("Worker {0} at {1} refuses connections: its process is gone", worker.Name, worker.Address);
+                Cluster.Get(Context.System).Down(worker.Ref.Path.Address);
+                HandleWorkerGone(worker.Ref);
+            }
+        }
+        if (_probing.Count == 0) PlaceParked();
     }
 
     private void HandleClientGone(IActorRef clientRef)
@@ -321,6 +553,7 @@ public sealed class CenterActor : ReceiveActor
         }
         ReleaseOwned(client.Keys.ToList());
         Place([]);
+        AnswerWaitingWhoHas();
     }
 
     private void Release(IReadOnlyList<string> keys)
@@ -339,6 +572,7 @@ public sealed class CenterActor : ReceiveActor
         if (dropped.Count > 0) FailDependents(dropped);
         ReleaseOwned(keys);
         if (dropped.Count > 0) Place([]);
+        AnswerWaitingWhoHas();
     }
 
     private void ReleaseOwned(IReadOnlyList<string> keys)
@@ -346,6 +580,7 @@ public sealed class CenterActor : ReceiveActor
         var byWorker = new Dictionary<WorkerState, List<string>>();
         foreach (var keyName in keys)
         {
+            ForgetLineage(keyName);
             if (!_keys.Remove(keyName, out var key)) continue;
             foreach (var holder in key.Holders)
             {
@@ -460,7 +695,7 @@ public sealed class CenterActor : ReceiveActor
     private PendingTask? NextHeld(WorkerState worker)
     {
         while (worker.Held.TryDequeue(out var next, out _))
-            if (_tasks.TryGetValue(next.Spec.Key, out var current) && current == next && next.AssignedTo is null)
+            if (IsCurrent(next) && next.AssignedTo is null && next.WaitingFor == 0)
                 return next;
         return null;
     }

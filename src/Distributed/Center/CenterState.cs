@@ -51,6 +51,31 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
 
     /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
     public double? InputShare { get; set; }
+
+    /// <summary>
+    /// Set when the task runs again to remake a value lost with a worker: its client already has its
+    /// completion, and the remade value must be read as many more times as the lost one still was.
+    /// </summary>
+    public int? RemakeForConsumers { get; set; }
+
+    /// <summary>Times the task was sent back because an input could not be fetched, to stop a loop.</summary>
+    public int InputRetries { get; set; }
+}
+
+/// <summary>
+/// How a computed value was made (the task that made it), kept while the value, or a value made
+/// from it, may still be needed: a value lost with a worker is made again from this, upstream as far
+/// as needed.
+/// </summary>
+internal sealed class Lineage(PendingTask producer)
+{
+    public PendingTask Producer { get; } = producer;
+
+    /// <summary>The value itself while its client keeps it, plus the lineages that read it.</summary>
+    public int References { get; set; } = 1;
+
+    /// <summary>Whether the value's own reference is still counted (it has not been released or consumed).</summary>
+    public bool Live { get; set; } = true;
 }
 
 /// <summary>What the center knows of one connected client.</summary>

@@ -18,6 +18,12 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 {
     private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a gather waits for a value lost with a worker to be made again.</summary>
+    private static readonly TimeSpan RemakeTimeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>Fetches of one value before giving up; with the back-off between them, about 30 s.</summary>
+    private const int MaxFetchAttempts = 60;
+
     private readonly ClusterConnection _connection;
     private readonly IActorRef _client;
     private readonly CodeShipping _code = new();
@@ -198,15 +204,27 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         var values = new StoredValue?[items.Count];
         await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
         var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
-        if (missing.Count > 0)
+        for (var attempt = 0; missing.Count > 0; attempt++)
         {
-            // The worker we knew of no longer has it (or we never knew): ask the center who does.
-            var reply = await _connection.Center.Ask<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), DefaultConnectTimeout, cancellation).ConfigureAwait(false);
-            var retry = missing.Select(i => (items[i].Key, reply.Holders.GetValueOrDefault(items[i].Key)?.FirstOrDefault()?.Data)).ToList();
+            // The worker we knew of no longer has it (or we never knew): ask the center who does. A
+            // value whose only copy died is answered once it has been made again; a holder that has
+            // just died may still be named until the center notices, so a failed fetch asks again.
+            var reply = await _connection.Center.Ask<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), RemakeTimeout, cancellation).ConfigureAwait(false);
+            var retry = new List<(string Key, DataEndpoint? From)>(missing.Count);
+            foreach (var i in missing)
+            {
+                var holders = reply.Holders.GetValueOrDefault(items[i].Key) ?? [];
+                if (holders.Count == 0) throw new DataLostException(items[i].Key, $"The value of {items[i].Key} is no longer on the cluster (it was released).");
+                retry.Add((items[i].Key, holders[attempt % holders.Count].Data));
+            }
             var retried = new StoredValue?[retry.Count];
             await FetchAsync(retry, retried, synchronous, cancellation).ConfigureAwait(false);
-            for (var j = 0; j < missing.Count; j++)
-                values[missing[j]] = retried[j] ?? throw new DataLostException(items[missing[j]].Key, $"The value of {items[missing[j]].Key} is no longer on the cluster.");
+            for (var j = 0; j < missing.Count; j++) values[missing[j]] = retried[j];
+            missing = missing.Where(i => values[i] is null).ToList();
+            if (missing.Count == 0) break;
+            if (attempt >= MaxFetchAttempts)
+                throw new DataLostException(items[missing[0]].Key, $"The value of {items[missing[0]].Key} could not be fetched from its holders {MaxFetchAttempts} times.");
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(500, 50 * (attempt + 1))), cancellation).ConfigureAwait(false);
         }
         var result = new List<T>(items.Count);
         for (var i = 0; i < items.Count; i++)

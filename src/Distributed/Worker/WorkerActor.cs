@@ -180,7 +180,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (message.Failure is { } failure)
         {
             var reason = failure is AggregateException { InnerException: { } inner } ? inner : failure;
-            Fail(batch, new RemoteError(reason.GetType().FullName!, $"Could not fetch the inputs of the task: {reason.Message}", ""));
+            // The center takes such tasks back (an input's holder most often just died) rather than failing them.
+            Fail(batch, new RemoteError("Distributed.InputLostException", $"Could not fetch the inputs of the task: {reason.Message}", ""));
             return;
         }
         StoreCopies(message.Values!);

@@ -1,0 +1,114 @@
+using Distributed.Dask;
+using Distributed.Hosting;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>
+/// A worker killed with SIGKILL (with its executors, as when its machine dies) during a computation
+/// and between computations: results stay right, lost values are made again from their lineage.
+/// </summary>
+public sealed class WorkerDeathTests
+{
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task A_map_finishes_with_the_right_results_when_a_worker_is_killed_in_the_middle()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var running = pool.MapAsync(x => { Thread.Sleep(20); return x * 2; }, Enumerable.Range(0, 1_000));
+        var victim = await KillWhenHoldingAsync(cluster, pool, keys => keys.Count >= 60);
+
+        var results = await running.WaitAsync(Slow);
+
+        Assert.Equal(Enumerable.Range(0, 1_000).Select(x => x * 2), await pool.GatherAsync(results));
+        await Eventually.TrueAsync(() => pool.Workers().All(w => w.Name != victim), () => $"{victim} is still listed");
+    }
+
+    [Fact]
+    public async Task A_graph_finishes_with_the_right_result_when_a_worker_is_killed_in_the_middle()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        Func<int, long> leaf = i => { Thread.Sleep(10); return i; };
+        Func<long, long, long> add = (a, b) => { Thread.Sleep(5); return a + b; };
+        var dsk = new Graph();
+        var level = new List<string>();
+        for (var i = 0; i < 512; i++)
+        {
+            dsk[$"leaf-{i}"] = (leaf, i);
+            level.Add($"leaf-{i}");
+        }
+        for (var depth = 0; level.Count > 1; depth++)
+        {
+            var next = new List<string>();
+            for (var i = 0; i < level.Count; i += 2)
+            {
+                dsk[$"sum-{depth}-{i / 2}"] = (add, level[i], level[i + 1]);
+                next.Add($"sum-{depth}-{i / 2}");
+            }
+            level = next;
+        }
+        using var scheduler = ClusterScheduler.On(pool);
+        var running = Task.Run(() => scheduler.Get(dsk, level[0]));
+        await KillWhenHoldingAsync(cluster, pool, keys => keys.Any(k => k.StartsWith("sum-", StringComparison.Ordinal)));
+
+        Assert.Equal(511L * 512 / 2, await running.WaitAsync(Slow));
+    }
+
+    [Fact]
+    public async Task Results_whose_worker_died_after_the_map_are_made_again_for_gather_get_and_map()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var squares = pool.Map(x => x * x, Enumerable.Range(0, 200));
+        var holders = pool.HasWhat();
+        var victim = holders.First(h => h.Value.Count > 0);
+        var lostIndex = squares.FindIndex(s => victim.Value.Contains(s.Key));
+        Assert.True(lostIndex >= 0, "the victim holds none of the results");
+
+        ProcessOf(cluster, pool, victim.Key).Kill();
+        await Eventually.TrueAsync(() => pool.Workers().All(w => w.Name != victim.Key), () => $"{victim.Key} is still listed", Slow);
+
+        Assert.Equal(lostIndex * lostIndex, squares[lostIndex].Get());
+        Assert.Equal(Enumerable.Range(0, 200).Select(x => x * x), pool.Gather(squares));
+        var negated = pool.Map(x => -x, squares);
+        Assert.Equal(Enumerable.Range(0, 200).Select(x => -x * x), pool.Gather(negated));
+    }
+
+    [Fact]
+    public async Task A_killed_worker_is_noticed_from_its_dropped_connection_without_waiting_for_heartbeats()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var name = pool.Workers()[0].Name;
+        var victim = ProcessOf(cluster, pool, name);
+
+        victim.Kill();
+
+        await Eventually.TrueAsync(() => pool.Workers().All(w => w.Name != name), () => $"{name} is still listed", Slow);
+        await Eventually.TrueAsync(
+            () => cluster.Center.Output.Any(l => l.Contains("refuses connections", StringComparison.Ordinal)),
+            () => "the center did not notice the refused data port:" + Environment.NewLine + string.Join(Environment.NewLine, cluster.Center.Output.TakeLast(20)), Slow);
+        Assert.Equal(4, pool.Apply(x => x + 1, 3).Get());
+    }
+
+    /// <summary>Waits until some worker holds keys matching <paramref name="enough"/>, kills it and returns its name.</summary>
+    private static async Task<string> KillWhenHoldingAsync(LocalCluster cluster, Pool pool, Func<IReadOnlyList<string>, bool> enough)
+    {
+        string? victim = null;
+        await Eventually.TrueAsync(() =>
+        {
+            victim = pool.HasWhat().FirstOrDefault(h => enough(h.Value)).Key;
+            return victim is not null;
+        }, () => "no worker got far enough", Slow);
+        ProcessOf(cluster, pool, victim!).Kill();
+        return victim!;
+    }
+
+    private static ClusterProcess ProcessOf(LocalCluster cluster, Pool pool, string workerName)
+    {
+        var address = pool.Workers().Single(w => w.Name == workerName).Address;
+        return cluster.Workers.Single(w => w.Output.Any(line => line.Contains(address, StringComparison.Ordinal)));
+    }
+}
