@@ -259,6 +259,9 @@ public sealed class CenterActor : ReceiveActor
         AnswerWaitingWhoHas();
     }
 
+    /// <summary>Deaths of the workers running one task after which it fails instead of running again.</summary>
+    private const int MaxWorkerDeaths = 3;
+
     private const string InputLostType = "Distributed.InputLostException";
     private const int MaxInputRetries = 20;
 
@@ -428,12 +431,20 @@ public sealed class CenterActor : ReceiveActor
         // Tasks that have not run yet and read a lost value wait for it again; those that were running
         // on the dead worker run again elsewhere. Tasks sent to live workers are left alone: an input
         // they cannot fetch brings them back (RetryAfterInputLoss).
+        var killers = new List<FailedTask>();
         foreach (var task in _tasks.Values)
         {
             if (remakes.Contains(task)) continue;
             var wasRunningThere = task.AssignedTo == worker;
             if (task.AssignedTo is not null && !wasRunningThere) continue;
             task.AssignedTo = null;
+            // A task that takes its worker down every time must not take the cluster down worker by worker.
+            if (wasRunningThere && ++task.WorkerDeaths >= MaxWorkerDeaths)
+            {
+                killers.Add(new FailedTask(task.Spec.Key, Error("Distributed.WorkerDeathException",
+                    $"{task.Spec.Key} was running on {task.WorkerDeaths} workers that died (the last: {worker.Name}); it is not run again.")));
+                continue;
+            }
             foreach (var input in task.Spec.Dependencies.Distinct())
             {
                 if (!lost.ContainsKey(input)) continue;
@@ -444,6 +455,7 @@ public sealed class CenterActor : ReceiveActor
             if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
         while (NextHeld(worker) is { } held) ready.Add(held); // never sent: they wait for another worker
+        if (killers.Count > 0) HandleTasksFailed(new TasksFailed("center", killers));
         if (unrecoverable.Count > 0) FailDependents(unrecoverable);
         Place(ready);
         AnswerWaitingWhoHas();

@@ -58,6 +58,9 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
     /// </summary>
     public int? RemakeForConsumers { get; set; }
 
+    /// <summary>Workers that died while running this task.</summary>
+    public int WorkerDeaths { get; set; }
+
     /// <summary>Times the task was sent back because an input could not be fetched, to stop a loop.</summary>
     public int InputRetries { get; set; }
 }

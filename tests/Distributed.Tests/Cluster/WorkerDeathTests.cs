@@ -93,6 +93,30 @@ public sealed class WorkerDeathTests
         Assert.Equal(4, pool.Apply(x => x + 1, 3).Get());
     }
 
+    [Fact]
+    public async Task A_task_that_kills_every_worker_it_runs_on_fails_after_three_deaths_naming_its_key()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 4, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+
+        // User code runs in an executor process whose parent is the worker: this kills the worker.
+        var error = await Assert.ThrowsAsync<RemoteTaskException>(() => pool.ApplyAsync(KillMyWorker, 7).WaitAsync(Slow));
+
+        Assert.Equal("Distributed.WorkerDeathException", error.RemoteTypeName);
+        Assert.Contains(error.Key, error.RemoteMessage);
+        Assert.Contains("3 workers", error.RemoteMessage);
+        Assert.Single(pool.Workers());
+        Assert.Equal(4, pool.Apply(x => x + 1, 3).Get());
+    }
+
+    private static int KillMyWorker(int x)
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        System.Diagnostics.Process.GetProcessById(parent).Kill();
+        return x;
+    }
+
     /// <summary>Waits until some worker holds keys matching <paramref name="enough"/>, kills it and returns its name.</summary>
     private static async Task<string> KillWhenHoldingAsync(LocalCluster cluster, Pool pool, Func<IReadOnlyList<string>, bool> enough)
     {
