@@ -65,11 +65,13 @@ internal static class BagStages
 /// </summary>
 internal static class BagTasks<T>
 {
-    public static readonly Func<object?, int[], Delegate[], IEnumerable<T>> Stream = BagStages.Run<T>;
-    public static readonly Func<IEnumerable<T>, List<T>> Materialize = Enumerable.ToList;
+    // Lambdas rather than method groups: a delegate to an overloaded method (Enumerable.Sum) cannot
+    // be found again by name when the task is deserialized on a worker.
+    public static readonly Func<object?, int[], Delegate[], IEnumerable<T>> Stream = (source, kinds, stages) => BagStages.Run<T>(source, kinds, stages);
+    public static readonly Func<IEnumerable<T>, List<T>> Materialize = items => items.ToList();
     public static readonly Func<IEnumerable<T>, int, List<T>> Take = (items, count) => items.Take(count).ToList();
-    public static readonly Func<IEnumerable<T>, long> Count = Enumerable.LongCount;
-    public static readonly Func<long[], long> SumCounts = Enumerable.Sum;
+    public static readonly Func<IEnumerable<T>, long> Count = items => items.LongCount();
+    public static readonly Func<long[], long> SumCounts = counts => counts.Sum();
 
     public static readonly Func<IEnumerable<T>, int, List<T>[]> SplitDistinct = (items, partitions) =>
     {
@@ -103,7 +105,7 @@ internal static class BagTasks<T>
 /// <summary>Reading text blocks: a partition's lines, streamed into the chain that follows.</summary>
 internal static class TextTasks
 {
-    public static readonly Func<string, long, long, IEnumerable<string>> ReadLines = TextBlocks.ReadLines;
+    public static readonly Func<string, long, long, IEnumerable<string>> ReadLines = (path, start, end) => TextBlocks.ReadLines(path, start, end);
 }
 
 /// <summary>Aggregate's tasks: fold each partition, then combine the partial results in order.</summary>
