@@ -66,9 +66,10 @@ public static class Bag
     public static Scalar<Dictionary<T, long>> Frequencies<T>(this Bag<T> bag) where T : notnull
     {
         ArgumentNullException.ThrowIfNull(bag);
-        return bag.Reduce<Dictionary<T, long>>(
-            "frequencies",
-            stream => new TaskNode(FrequencyTasks<T>.Partition, stream),
-            partials => new TaskNode(FrequencyTasks<T>.Combine, partials));
+        return bag.Reduce<FrequencyTable<T>>(
+                "frequencies",
+                stream => new TaskNode(FrequencyTasks<T>.Partition, stream),
+                partials => new TaskNode(FrequencyTasks<T>.Combine, partials))
+            .Select(FrequencyTasks<T>.ToDictionary);
     }
 }
