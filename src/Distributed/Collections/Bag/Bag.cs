@@ -88,9 +88,6 @@ public sealed partial class Bag<T> : Collection<List<T>>
     /// <summary>The inline task that yields partition <paramref name="index"/>'s items: its source through the chain.</summary>
     internal TaskNode StreamOf(int index) => new(BagTasks<T>.Stream, _sources[index], _kinds, _stages);
 
-    /// <summary>The graph the partitions' sources need (not the partitions' own layer: reductions fuse the chain instead).</summary>
-    internal LayeredGraph SourceGraph => _sourceGraph;
-
     private Bag<TOut> Then<TOut>(int kind, Delegate function, string operation)
     {
         ArgumentNullException.ThrowIfNull(function);

@@ -9,6 +9,7 @@ namespace Distributed.Tests.Collections.Bags;
 public sealed class ClusterBagTests(LocalClusterFixture fixture) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("bag-cluster-").FullName;
+    private static readonly string[] Regions = ["north", "south", "east"];
     private static readonly List<int> Numbers = Enumerable.Range(0, 400).Select(i => (i * 37) % 101).ToList();
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -49,6 +50,20 @@ public sealed class ClusterBagTests(LocalClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Items_of_the_programs_own_types_travel_through_a_shuffle()
+    {
+        var sales = Enumerable.Range(0, 120).Select(i => new Sale(Regions[i % 3], i)).ToList();
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+
+        var totals = Bag.FromSequence(sales, partitions: 4)
+            .GroupBy(s => s.Region, partitions: 2)
+            .Select(g => new Sale(g.Key, g.Sum(s => s.Amount)))
+            .Compute(scheduler);
+
+        Assert.Equal(sales.GroupBy(s => s.Region).Select(g => new Sale(g.Key, g.Sum(s => s.Amount))).OrderBy(s => s.Region), totals.OrderBy(s => s.Region));
+    }
+
+    [Fact]
     public void Take_TopK_Count_and_Aggregate_give_what_LINQ_gives()
     {
         var bag = Bag.FromSequence(Numbers, partitions: 10).Where(x => x % 2 == 1);
@@ -79,4 +94,6 @@ public sealed class ClusterBagTests(LocalClusterFixture fixture) : IDisposable
         fixture.Pool.Release(stored);
         await Eventually.TrueAsync(() => !stored.Any(r => held().Contains(r.Key)), () => "persisted partitions not released");
     }
+
+    private sealed record Sale(string Region, int Amount);
 }
