@@ -18,8 +18,11 @@ public static class Workload
     /// <summary>Summing a large generated array: DArray.Arange(200M, chunks: 2M).Sum(), and dask.array's equivalent.</summary>
     public const string ArraySum = "arraysum";
 
+    /// <summary>A word count over a text file with Bag (cluster and threaded scheduler).</summary>
+    public const string WordCount = "wordcount";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>
