@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Data.Analysis;
 using nietras.SeparatedValues;
@@ -185,10 +187,10 @@ internal abstract class ColumnBuilder
 {
     public static ColumnBuilder For(Type type) => type switch
     {
-        _ when type == typeof(long) => new Primitive<long>(f => long.Parse(f, NumberStyles.Integer, CultureInfo.InvariantCulture), (n, v) => new Int64DataFrameColumn(n, v)),
-        _ when type == typeof(double) => new Primitive<double>(f => double.Parse(f, NumberStyles.Float, CultureInfo.InvariantCulture), (n, v) => new DoubleDataFrameColumn(n, v)),
-        _ when type == typeof(bool) => new Primitive<bool>(f => bool.Parse(f), (n, v) => new BooleanDataFrameColumn(n, v)),
-        _ when type == typeof(DateTime) => new Primitive<DateTime>(f => DateTime.Parse(f, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind), (n, v) => new DateTimeDataFrameColumn(n, v)),
+        _ when type == typeof(long) => new Primitive<long>(f => long.Parse(f, NumberStyles.Integer, CultureInfo.InvariantCulture), (n, v, b, l, z) => new Int64DataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(double) => new Primitive<double>(f => double.Parse(f, NumberStyles.Float, CultureInfo.InvariantCulture), (n, v, b, l, z) => new DoubleDataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(bool) => new Primitive<bool>(f => bool.Parse(f), (n, v, b, l, z) => new BooleanDataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(DateTime) => new Primitive<DateTime>(f => DateTime.Parse(f, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind), (n, v, b, l, z) => new DateTimeDataFrameColumn(n, v, b, l, z)),
         _ => new Text(),
     };
 
@@ -198,13 +200,34 @@ internal abstract class ColumnBuilder
 
     private delegate T Parse<T>(ReadOnlySpan<char> field);
 
-    private sealed class Primitive<T>(Parse<T> parse, Func<string, IEnumerable<T?>, DataFrameColumn> create) : ColumnBuilder where T : struct
+    private delegate DataFrameColumn Create(string name, ReadOnlyMemory<byte> values, ReadOnlyMemory<byte> validity, int length, int nullCount);
+
+    /// <summary>Values straight into the byte layout the column's buffer constructor takes: no second copy, no per-value append.</summary>
+    private sealed class Primitive<T>(Parse<T> parse, Create create) : ColumnBuilder where T : unmanaged
     {
-        private readonly List<T?> _values = [];
+        private byte[] _values = new byte[4096 * Unsafe.SizeOf<T>()];
+        private byte[] _validity = new byte[512];
+        private int _count;
+        private int _nulls;
 
-        public override void Add(ReadOnlySpan<char> field) => _values.Add(field.IsEmpty ? null : parse(field));
+        public override void Add(ReadOnlySpan<char> field)
+        {
+            if (_count == _validity.Length * 8)
+            {
+                Array.Resize(ref _values, _values.Length * 2);
+                Array.Resize(ref _validity, _validity.Length * 2);
+            }
+            if (field.IsEmpty) _nulls++;
+            else
+            {
+                MemoryMarshal.Cast<byte, T>(_values.AsSpan())[_count] = parse(field);
+                _validity[_count >> 3] |= (byte)(1 << (_count & 7));
+            }
+            _count++;
+        }
 
-        public override DataFrameColumn Build(string name) => create(name, _values);
+        public override DataFrameColumn Build(string name) =>
+            create(name, _values.AsMemory(0, _count * Unsafe.SizeOf<T>()), _validity.AsMemory(0, (_count + 7) / 8), _count, _nulls);
     }
 
     private sealed class Text : ColumnBuilder
