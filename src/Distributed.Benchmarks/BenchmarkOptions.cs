@@ -18,8 +18,11 @@ public static class Workload
     /// <summary>Summing a large generated array: DArray.Arange(200M, chunks: 2M).Sum(), and dask.array's equivalent.</summary>
     public const string ArraySum = "arraysum";
 
+    /// <summary>A dataframe group-by over a 10,000,000-row CSV file.</summary>
+    public const string CsvGroupBy = "groupby";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, CsvGroupBy];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>

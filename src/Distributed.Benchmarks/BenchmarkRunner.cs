@@ -20,6 +20,7 @@ internal static class BenchmarkRunner
         (Workload.Transfer, Transfer.RunAsync),
         (Workload.Graph, GraphThroughput.RunAsync),
         (Workload.ArraySum, ArraySum.RunAsync),
+        (Workload.CsvGroupBy, CsvGroupBy.RunAsync),
     ];
 
     public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
