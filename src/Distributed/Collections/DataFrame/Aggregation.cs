@@ -109,7 +109,9 @@ internal static class Aggregation
         var columns = KeyColumns(frame, spec.Keys, firstRows);
         foreach (var name in spec.Columns)
         {
-            var values = Frames.ToDoubles(frame.Columns[name]);
+            var source = frame.Columns[name];
+            // A column that is not numeric is only counted: its values stand in as 1, missing ones as NaN.
+            var values = Frames.IsNumeric(source.DataType) ? Frames.ToDoubles(source) : Presence(source);
             var count = new long[groups];
             var sum = new double[groups];
             var min = new double[groups];
@@ -139,6 +141,13 @@ internal static class Aggregation
             columns.AddRange(StateColumns(name, count, sum, m2, min, max));
         }
         return new DataFrame(columns);
+    }
+
+    private static double[] Presence(DataFrameColumn column)
+    {
+        var values = new double[column.Length];
+        for (long i = 0; i < values.Length; i++) values[i] = column.IsValid(i) ? 1 : double.NaN;
+        return values;
     }
 
     private static IEnumerable<DataFrameColumn> StateColumns(string name, long[] count, double[] sum, double[] m2, double[] min, double[] max) =>

@@ -29,6 +29,20 @@ public sealed class ClusterFrameTests(LocalClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void A_frame_from_memory_travels_to_the_workers_and_aggregates_there()
+    {
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+        var frame = DataFrames.FromFrame(_data.Frame(), partitions: 3);
+
+        var result = frame.GroupBy("paid").Agg(("amount", Agg.Max), ("region", Agg.Count)).Compute(scheduler);
+
+        var expected = _data.Rows.GroupBy(r => r.Paid).OrderBy(g => g.Key)
+            .Select(g => new object?[] { g.Key, g.Max(r => r.Amount), (long)g.Count(r => r.Region is not null) }).ToList();
+        FrameAssert.Equal(expected, result);
+        FrameAssert.Equal(FrameAssert.RowsOf(_data.Frame()), frame.Compute(scheduler));
+    }
+
+    [Fact]
     public void WithColumn_Head_Count_and_Describe_run_on_the_cluster()
     {
         using var scheduler = ClusterScheduler.On(fixture.Pool);
