@@ -268,7 +268,9 @@ public static class DataFrames
             var start = rows * p / partitions;
             var end = rows * (p + 1) / partitions;
             keys[p] = LayerNames.Key(layer, p);
-            graph[keys[p]] = new Quoted(frame[LongRange(start, end)]);
+            // A task of one literal, rather than a literal: the partition travels once, through the
+            // frame codec, and lives on a worker, instead of riding inside every task that reads it.
+            graph[keys[p]] = new TaskNode(FrameTasks.Partition, new Quoted(frame[LongRange(start, end)]));
         }
         return new DistributedFrame(new GraphPlan(LayeredGraph.Empty.With(layer, graph), keys, FrameSchema.Of(frame)));
     }

@@ -40,6 +40,8 @@ internal static class FrameTasks
 {
     public static readonly Func<CsvBlockRead, DataFrame> ReadBlock = CsvBlocks.Read;
 
+    public static readonly Func<DataFrame, DataFrame> Partition = static frame => frame;
+
     public static readonly Func<DataFrame, ColumnNames, DataFrame> Project = static (frame, columns) =>
         new DataFrame(columns.Names.Select(n => frame.Columns[n]));
 
