@@ -21,8 +21,11 @@ public static class Workload
     /// <summary>A word count over a text file with Bag (cluster and threaded scheduler).</summary>
     public const string WordCount = "wordcount";
 
+    /// <summary>A dataframe group-by over a 10,000,000-row CSV file.</summary>
+    public const string CsvGroupBy = "groupby";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>

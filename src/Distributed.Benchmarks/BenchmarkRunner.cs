@@ -21,6 +21,7 @@ internal static class BenchmarkRunner
         (Workload.Graph, GraphThroughput.RunAsync),
         (Workload.ArraySum, ArraySum.RunAsync),
         (Workload.WordCount, WordCount.RunAsync),
+        (Workload.CsvGroupBy, CsvGroupBy.RunAsync),
     ];
 
     public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)

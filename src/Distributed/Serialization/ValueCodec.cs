@@ -7,6 +7,7 @@ namespace Distributed.Serialization;
 /// <summary>
 /// Encodes user values (arguments and results) as bytes. Arrays of primitive numbers and strings are
 /// copied raw, since they are the bulk of the data and Hyperion would walk them element by element;
+/// so are Microsoft.Data.Analysis dataframes of such columns (<see cref="FrameCodec"/>);
 /// everything else goes through Hyperion with reference preservation (closures are cyclic graphs).
 /// </summary>
 public sealed class ValueCodec
@@ -14,7 +15,7 @@ public sealed class ValueCodec
     private enum Format : byte
     {
         Hyperion = 0, Doubles = 1, Singles = 2, Int32s = 3, Int64s = 4, Bytes = 5, Text = 6, Null = 7,
-        Int32 = 8, Int64 = 9, Double = 10, Single = 11, Boolean = 12,
+        Int32 = 8, Int64 = 9, Double = 10, Single = 11, Boolean = 12, Frame = 13,
     }
 
     private readonly Serializer _serializer = new(SerializerOptions.Default
@@ -47,6 +48,13 @@ public sealed class ValueCodec
                     bytes[0] = (byte)Format.Text;
                     Encoding.UTF8.GetBytes(s, bytes.AsSpan(1));
                     return bytes;
+                }
+            case Microsoft.Data.Analysis.DataFrame frame when FrameCodec.CanEncode(frame):
+                {
+                    using var encoded = new MemoryStream();
+                    encoded.WriteByte((byte)Format.Frame);
+                    using (var writer = new BinaryWriter(encoded, Encoding.UTF8, leaveOpen: true)) FrameCodec.Write(writer, frame);
+                    return encoded.ToArray();
                 }
         }
         SerializabilityGuard.Check(value);
@@ -87,6 +95,8 @@ public sealed class ValueCodec
                     using var stream = new MemoryStream(payload.ToArray(), writable: false);
                     return _serializer.Deserialize(stream);
                 }
+            case Format.Frame:
+                return DecodeFrame(new MemoryStream(payload.ToArray(), writable: false));
             default: throw new InvalidDataException($"Unknown value format {bytes[0]}.");
         }
     }
@@ -99,7 +109,14 @@ public sealed class ValueCodec
             using var stream = new MemoryStream(bytes, 1, bytes.Length - 1, writable: false);
             return _serializer.Deserialize(stream);
         }
+        if (bytes.Length > 0 && bytes[0] == (byte)Format.Frame) return DecodeFrame(new MemoryStream(bytes, 1, bytes.Length - 1, writable: false));
         return Decode((ReadOnlySpan<byte>)bytes);
+    }
+
+    private static Microsoft.Data.Analysis.DataFrame DecodeFrame(MemoryStream stream)
+    {
+        using var reader = new BinaryReader(stream, Encoding.UTF8);
+        return FrameCodec.Read(reader);
     }
 
     private static byte[] Scalar<T>(Format format, T value) where T : unmanaged

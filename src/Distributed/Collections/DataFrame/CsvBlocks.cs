@@ -1,0 +1,254 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Data.Analysis;
+using nietras.SeparatedValues;
+
+namespace Distributed.Collections;
+
+/// <summary>How <see cref="DataFrames.ReadCsv"/> reads its files.</summary>
+public sealed record CsvOptions
+{
+    /// <summary>The field separator (comma by default).</summary>
+    public char Separator { get; init; } = ',';
+
+    /// <summary>How many rows at the start of the first file decide the column types.</summary>
+    public int SampleRows { get; init; } = 1_000;
+
+    /// <summary>Whether a column whose sampled values all read as dates becomes a DateTime column (otherwise a string one).</summary>
+    public bool InferDates { get; init; } = true;
+
+    /// <summary>Types that override inference, by column name: long, double, bool, string or DateTime.</summary>
+    public IReadOnlyDictionary<string, Type>? ColumnTypes { get; init; }
+}
+
+/// <summary>A CSV file that cannot be read as the dataframe's blocks.</summary>
+public sealed class CsvFormatException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// One partition of a CSV file: the rows that start in the byte range [<see cref="Start"/>,
+/// <see cref="End"/>), parsed into the columns at <see cref="Indexes"/> of the header.
+/// </summary>
+internal sealed record CsvBlockRead(string Path, long Start, long End, long HeaderEnd, char Separator, int FieldCount,
+    int[] Indexes, string[] Names, string[] Types);
+
+/// <summary>
+/// Splitting CSV files in byte blocks and parsing one block. A row belongs to the block its first
+/// byte is in, so every block finds its first row after the first line break at or after its start
+/// (minus one byte) and reads on past its end to finish its last row. A quoted field that holds a
+/// line break would be cut in two by that search: such files are not supported.
+/// </summary>
+internal static class CsvBlocks
+{
+    private const int SampleBytes = 1 << 20;
+    private static readonly Type[] Readable = [typeof(long), typeof(double), typeof(bool), typeof(string), typeof(DateTime)];
+
+    /// <summary>The files a path or a glob in its file name (<c>data/part-*.csv</c>) names, in name order.</summary>
+    public static IReadOnlyList<string> Files(string pathOrGlob)
+    {
+        var name = Path.GetFileName(pathOrGlob);
+        if (name.IndexOfAny(['*', '?']) < 0)
+            return File.Exists(pathOrGlob) ? [pathOrGlob] : throw new FileNotFoundException($"No CSV file at {pathOrGlob}.", pathOrGlob);
+        var directory = Path.GetDirectoryName(pathOrGlob) is { Length: > 0 } d ? d : ".";
+        var files = Directory.Exists(directory) ? Directory.GetFiles(directory, name).Order(StringComparer.Ordinal).ToList() : [];
+        return files.Count > 0 ? files : throw new FileNotFoundException($"No CSV file matches {pathOrGlob}.", pathOrGlob);
+    }
+
+    /// <summary>The header of <paramref name="path"/> and the byte offset just past it.</summary>
+    public static (string[] Names, long End) Header(string path, char separator)
+    {
+        using var stream = File.OpenRead(path);
+        var end = LineEndAfter(stream, 0);
+        if (end == 0) throw new CsvFormatException($"{path} is empty: a CSV file starts with a header line.");
+        stream.Position = 0;
+        var bytes = new byte[end];
+        stream.ReadExactly(bytes);
+        var line = Encoding.UTF8.GetString(bytes).TrimEnd('\r', '\n');
+        using var reader = Sep.Reader(o => o with { Sep = new Sep(separator), HasHeader = true, Unescape = true }).FromText(line);
+        return (reader.Header.ColNames.ToArray(), end);
+    }
+
+    /// <summary>The column types, from the first rows of <paramref name="path"/>: long, double, bool, DateTime, else string.</summary>
+    public static Type[] InferTypes(string path, string[] header, CsvOptions options)
+    {
+        var types = new Type?[header.Length];
+        var seen = new bool[header.Length];
+        string text;
+        using (var stream = File.OpenRead(path))
+        {
+            var bytes = new byte[(int)Math.Min(stream.Length, SampleBytes)];
+            stream.ReadExactly(bytes);
+            var length = bytes.Length;
+            if (length < stream.Length) length = Array.LastIndexOf(bytes, (byte)'\n') + 1; // whole rows only
+            text = Encoding.UTF8.GetString(bytes, 0, length);
+        }
+        using (var reader = Sep.Reader(o => o with { Sep = new Sep(options.Separator), HasHeader = true, Unescape = true, DisableColCountCheck = true }).FromText(text))
+        {
+            var rows = 0;
+            foreach (var row in reader)
+            {
+                if (rows++ >= options.SampleRows) break;
+                if (row.ColCount != header.Length) continue; // the block that holds it reports it
+                for (var c = 0; c < header.Length; c++)
+                {
+                    var field = row[c].Span;
+                    if (field.IsEmpty) continue;
+                    seen[c] = true;
+                    types[c] = Widen(types[c], field, options.InferDates);
+                }
+            }
+        }
+        var result = new Type[header.Length];
+        for (var c = 0; c < header.Length; c++)
+        {
+            result[c] = seen[c] ? types[c]! : typeof(string);
+            if (options.ColumnTypes?.TryGetValue(header[c], out var chosen) == true)
+                result[c] = Readable.Contains(chosen) ? chosen : throw new ArgumentException($"Column '{header[c]}' cannot be read as {chosen.Name}; use long, double, bool, string or DateTime.");
+        }
+        return result;
+    }
+
+    // The narrowest type that reads every value so far: a long column becomes double when a value
+    // has a fraction; anything that no type reads makes the column a string one.
+    private static Type Widen(Type? current, ReadOnlySpan<char> field, bool dates)
+    {
+        bool IsLong(ReadOnlySpan<char> f) => long.TryParse(f, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
+        bool IsDouble(ReadOnlySpan<char> f) => double.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+        bool IsBool(ReadOnlySpan<char> f) => bool.TryParse(f, out _);
+        bool IsDate(ReadOnlySpan<char> f) => dates && f.Length >= 8 && f.IndexOfAny('-', ':') >= 0
+            && DateTime.TryParse(f, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out _);
+        if (current == typeof(string)) return current;
+        if (current is null) return IsLong(field) ? typeof(long) : IsDouble(field) ? typeof(double) : IsBool(field) ? typeof(bool) : IsDate(field) ? typeof(DateTime) : typeof(string);
+        if (current == typeof(long)) return IsLong(field) ? current : IsDouble(field) ? typeof(double) : typeof(string);
+        if (current == typeof(double)) return IsDouble(field) ? current : typeof(string);
+        if (current == typeof(bool)) return IsBool(field) ? current : typeof(string);
+        return IsDate(field) ? current : typeof(string);
+    }
+
+    /// <summary>The offset just past the first line break at or after <paramref name="position"/> (the end of the file if there is none).</summary>
+    private static long LineEndAfter(Stream stream, long position)
+    {
+        stream.Position = position;
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var read = stream.Read(buffer);
+            if (read == 0) return stream.Length;
+            var at = buffer.AsSpan(0, read).IndexOf((byte)'\n');
+            if (at >= 0) return position + at + 1;
+            position += read;
+        }
+    }
+
+    /// <summary>Parses the rows that start in the block.</summary>
+    public static DataFrame Read(CsvBlockRead block)
+    {
+        using var stream = new FileStream(block.Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        var begin = block.Start == 0 ? block.HeaderEnd : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.Start - 1));
+        var stop = block.End >= stream.Length ? stream.Length : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.End - 1));
+        var builders = block.Types.Select(t => ColumnBuilder.For(Type.GetType(t, throwOnError: true)!)).ToArray();
+        if (stop > begin)
+        {
+            var bytes = GC.AllocateUninitializedArray<byte>(checked((int)(stop - begin)));
+            stream.Position = begin;
+            stream.ReadExactly(bytes);
+            using var reader = Sep.Reader(o => o with { Sep = new Sep(block.Separator), HasHeader = false, Unescape = true, DisableColCountCheck = true })
+                .From(new MemoryStream(bytes, writable: false));
+            var line = 0;
+            foreach (var row in reader)
+            {
+                line++;
+                if (row.ColCount != block.FieldCount)
+                {
+                    if (row.ColCount == 1 && row[0].Span.IsEmpty) continue; // a blank line
+                    throw new CsvFormatException(
+                        $"{block.Path}: row {line} of the block at byte {begin} has {row.ColCount} fields, the header {block.FieldCount}. " +
+                        "Rows are split at line breaks, so quoted fields that contain line breaks are not supported.");
+                }
+                for (var c = 0; c < builders.Length; c++)
+                {
+                    try { builders[c].Add(row[block.Indexes[c]]); }
+                    catch (FormatException e)
+                    {
+                        throw new CsvFormatException(
+                            $"{block.Path}: '{row[block.Indexes[c]].ToString()}' in column '{block.Names[c]}' (row {line} of the block at byte {begin}) " +
+                            $"is not a {block.Types[c]}; the type was inferred from the first rows, set CsvOptions.ColumnTypes to choose it.", e);
+                    }
+                }
+            }
+        }
+        return new DataFrame(builders.Select((b, c) => b.Build(block.Names[c])));
+    }
+}
+
+/// <summary>Collects the parsed values of one column of a block; empty fields become nulls.</summary>
+internal abstract class ColumnBuilder
+{
+    public static ColumnBuilder For(Type type) => type switch
+    {
+        _ when type == typeof(long) => new Primitive<long>(f => long.Parse(f.Span, NumberStyles.Integer, CultureInfo.InvariantCulture), (n, v, b, l, z) => new Int64DataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(double) => new Primitive<double>(f => f.Parse<double>(), (n, v, b, l, z) => new DoubleDataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(bool) => new Primitive<bool>(f => bool.Parse(f.Span), (n, v, b, l, z) => new BooleanDataFrameColumn(n, v, b, l, z)),
+        _ when type == typeof(DateTime) => new Primitive<DateTime>(f => DateTime.Parse(f.Span, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind), (n, v, b, l, z) => new DateTimeDataFrameColumn(n, v, b, l, z)),
+        _ => new Text(),
+    };
+
+    public abstract void Add(SepReader.Col field);
+
+    public abstract DataFrameColumn Build(string name);
+
+    // Sep's own double parser is several times faster than double.Parse.
+    private delegate T Parse<T>(SepReader.Col field);
+
+    private delegate DataFrameColumn Create(string name, ReadOnlyMemory<byte> values, ReadOnlyMemory<byte> validity, int length, int nullCount);
+
+    /// <summary>Values straight into the byte layout the column's buffer constructor takes: no second copy, no per-value append.</summary>
+    private sealed class Primitive<T>(Parse<T> parse, Create create) : ColumnBuilder where T : unmanaged
+    {
+        private byte[] _values = new byte[4096 * Unsafe.SizeOf<T>()];
+        private byte[] _validity = new byte[512];
+        private int _count;
+        private int _nulls;
+
+        public override void Add(SepReader.Col field)
+        {
+            if (_count == _validity.Length * 8)
+            {
+                Array.Resize(ref _values, _values.Length * 2);
+                Array.Resize(ref _validity, _validity.Length * 2);
+            }
+            if (field.Span.IsEmpty) _nulls++;
+            else
+            {
+                MemoryMarshal.Cast<byte, T>(_values.AsSpan())[_count] = parse(field);
+                _validity[_count >> 3] |= (byte)(1 << (_count & 7));
+            }
+            _count++;
+        }
+
+        public override DataFrameColumn Build(string name) =>
+            create(name, _values.AsMemory(0, _count * Unsafe.SizeOf<T>()), _validity.AsMemory(0, (_count + 7) / 8), _count, _nulls);
+    }
+
+    private sealed class Text : ColumnBuilder
+    {
+        // Columns such as categories repeat a few values: one string per distinct value, while there are few.
+        private const int MaxDistinct = 4_096;
+        private readonly List<string?> _values = [];
+        private readonly HashSet<string> _distinct = new(StringComparer.Ordinal);
+
+        public override void Add(SepReader.Col column)
+        {
+            var field = column.Span;
+            if (field.IsEmpty) { _values.Add(null); return; }
+            var lookup = _distinct.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (lookup.TryGetValue(field, out var known)) { _values.Add(known); return; }
+            var value = field.ToString();
+            if (_distinct.Count < MaxDistinct) _distinct.Add(value);
+            _values.Add(value);
+        }
+
+        public override DataFrameColumn Build(string name) => new StringDataFrameColumn(name, _values);
+    }
+}
