@@ -46,6 +46,9 @@ root.SetAction((parse, cancellation) =>
         {
             Console.WriteLine($"Start worker at:            {node.Address}");
             Console.WriteLine($"Registered with center at:  {node.Center}");
-        });
+        },
+        // A worker downed while it was paused comes back as a new worker with an empty store: the
+        // center has made its values again elsewhere, so nothing it held is reported twice.
+        restart: node => token => WorkerNode.StartAsync(options with { Port = node.Address.Port }, token));
 });
 return await root.Parse(args).InvokeAsync();

@@ -149,13 +149,15 @@ public sealed class CenterActor : ReceiveActor
         Place(ready);
     }
 
-    /// <summary>The worker that sent the current message: by its actor (names can be reused), else by name.</summary>
-    private WorkerState? SendingWorker(string name) =>
-        _workersByRef.TryGetValue(Sender, out var bySender) ? bySender : _workers.GetValueOrDefault(name);
+    /// <summary>
+    /// The worker that sent the current message, by its actor only: a worker downed while paused may
+    /// still speak after a new incarnation registered under the same name, and must not be heard.
+    /// </summary>
+    private WorkerState? SendingWorker() => _workersByRef.GetValueOrDefault(Sender);
 
     private void HandleTasksFinished(TasksFinished message)
     {
-        if (SendingWorker(message.Worker) is not { } worker) return;
+        if (SendingWorker() is not { } worker) return;
         var ready = new List<PendingTask>();
         var orphans = new List<string>();
         var consumed = new List<string>();
@@ -228,7 +230,7 @@ public sealed class CenterActor : ReceiveActor
     private void HandleTasksFailed(TasksFailed message)
     {
         var fromCenter = message.Worker == "center";
-        var reporter = fromCenter ? null : SendingWorker(message.Worker);
+        var reporter = fromCenter ? null : SendingWorker();
         if (!fromCenter && reporter is null) return; // a worker already counted as dead: its reports are void
         var byClient = new Dictionary<IActorRef, List<FailedTask>>();
         var retried = new List<PendingTask>();
@@ -325,7 +327,7 @@ public sealed class CenterActor : ReceiveActor
 
     private void HandleKeysAdded(KeysAdded message)
     {
-        if (SendingWorker(message.Worker) is not { } worker)
+        if (SendingWorker() is not { } worker)
         {
             message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(), $"Worker {message.Worker} left the cluster."));
             return;

@@ -135,6 +135,9 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
     private readonly ConcurrentDictionary<DataEndpoint, ConcurrentBag<Connection>> _idle = new();
     private volatile bool _disposed;
 
+    /// <summary>How long a read, a write or a connection may make no progress before the peer counts as unreachable.</summary>
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(15);
+
     /// <summary>
     /// Fetches <paramref name="keys"/> from one worker on a thread of its own (a large value takes a
     /// while, and must not hold a thread-pool thread); a missing key maps to null.
@@ -201,10 +204,23 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
     private Connection Rent(DataEndpoint endpoint)
     {
         if (_idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle)) return idle;
-        var tcp = new TcpClient { NoDelay = true, ReceiveBufferSize = 1 << 20, SendBufferSize = 1 << 20 };
+        // A peer that stops answering (paused, or its machine gone) must fail the fetch, not hang it:
+        // the caller then asks the center, which by then knows where else the value is. The timeouts
+        // bound each read and write, not a whole transfer, so large values are not affected.
+        var tcp = new TcpClient
+        {
+            NoDelay = true, ReceiveBufferSize = 1 << 20, SendBufferSize = 1 << 20,
+            ReceiveTimeout = (int)StallTimeout.TotalMilliseconds, SendTimeout = (int)StallTimeout.TotalMilliseconds,
+        };
         try
         {
-            tcp.Connect(endpoint.Host, endpoint.Port);
+            if (!tcp.ConnectAsync(endpoint.Host, endpoint.Port).Wait(StallTimeout))
+                throw new IOException($"No connection to the data channel at {endpoint.Host}:{endpoint.Port} within {StallTimeout.TotalSeconds:0} s.");
+        }
+        catch (AggregateException e) when (e.InnerException is SocketException socket)
+        {
+            tcp.Dispose();
+            throw socket;
         }
         catch
         {

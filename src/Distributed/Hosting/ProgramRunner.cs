@@ -5,8 +5,13 @@ namespace Distributed.Hosting;
 /// <summary>What dcenter and dworker share: a clean stop on Ctrl+C or SIGTERM, and errors without stack dumps.</summary>
 public static class ProgramRunner
 {
-    /// <summary>Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs <paramref name="stop"/>.</summary>
-    public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce)
+    /// <summary>
+    /// Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs
+    /// <paramref name="stop"/>. A node that ends by itself (removed from the cluster) is started again
+    /// through <paramref name="restart"/> when it gives a way to, else the program fails.
+    /// </summary>
+    public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce,
+        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null)
     {
         using var stopRequested = new CancellationTokenSource();
         var signalExitCode = 130;
@@ -19,30 +24,40 @@ public static class ProgramRunner
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        TNode node;
-        try
-        {
-            node = await start(stopRequested.Token);
-        }
-        catch (OperationCanceledException) when (stopRequested.IsCancellationRequested)
-        {
-            return signalExitCode;
-        }
-        catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
-        announce(node);
         var stopped = Task.Delay(Timeout.Infinite, stopRequested.Token).ContinueWith(_ => { }, TaskScheduler.Default);
-        var ended = whenEnded(node);
-        await Task.WhenAny(stopped, ended);
-        if (ended.IsCompleted)
+        var starter = start;
+        while (true)
         {
-            Console.Error.WriteLine("error: the node left the cluster.");
-            return 1;
+            TNode node;
+            try
+            {
+                node = await starter(stopRequested.Token);
+            }
+            catch (OperationCanceledException) when (stopRequested.IsCancellationRequested)
+            {
+                return signalExitCode;
+            }
+            catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            announce(node);
+            var ended = whenEnded(node);
+            await Task.WhenAny(stopped, ended);
+            if (!ended.IsCompleted)
+            {
+                await stop(node);
+                return 0;
+            }
+            await stop(node);
+            if (restart?.Invoke(node) is not { } next)
+            {
+                Console.Error.WriteLine("error: the node left the cluster.");
+                return 1;
+            }
+            Console.Error.WriteLine("warning: the node was removed from the cluster (it was unreachable, e.g. paused); it joins again as a new node.");
+            starter = next;
         }
-        await stop(node);
-        return 0;
     }
 }

@@ -109,6 +109,37 @@ public sealed class WorkerDeathTests
         Assert.Equal(4, pool.Apply(x => x + 1, 3).Get());
     }
 
+    [Fact]
+    public async Task A_worker_paused_past_detection_is_downed_and_comes_back_as_a_new_worker_without_its_old_keys()
+    {
+        const int SigStop = 19, SigCont = 18;
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var squares = pool.Map(x => x * x, Enumerable.Range(0, 100));
+        var victim = pool.HasWhat().First(h => h.Value.Count > 0).Key;
+        var process = ProcessOf(cluster, pool, victim);
+
+        Assert.Equal(0, process.Signal(SigStop));
+        try
+        {
+            await Eventually.TrueAsync(() => pool.Workers().Count == 1, () => $"{victim} is still listed while paused", Slow);
+            Assert.Equal(Enumerable.Range(0, 100).Select(x => x * x), pool.Gather(squares));
+        }
+        finally
+        {
+            process.Signal(SigCont);
+        }
+
+        await Eventually.TrueAsync(() => pool.Workers().Count == 2, () => $"{victim} did not come back after it was resumed", Slow);
+        Assert.False(process.HasExited);
+        var back = pool.Workers().Single(w => w.Name == victim);
+        Assert.Equal(0, back.KeyCount); // its old values were made again elsewhere: it must not claim them
+        Assert.All(pool.HasWhat().Values.SelectMany(k => k).GroupBy(k => k), g => Assert.Single(g));
+        Assert.Equal(Enumerable.Range(0, 100).Select(x => x * x), pool.Gather(squares));
+        var again = pool.Map(x => x + 1, Enumerable.Range(0, 200));
+        Assert.Equal(Enumerable.Range(1, 200), pool.Gather(again));
+    }
+
     private static int KillMyWorker(int x)
     {
         var stat = File.ReadAllText("/proc/self/stat");
