@@ -207,8 +207,22 @@ public sealed class CenterActor : ReceiveActor
     private void RecordLineage(PendingTask task)
     {
         _lineage[task.Spec.Key] = new Lineage(task);
-        foreach (var input in task.Spec.Dependencies.Distinct())
+        foreach (var input in UniqueInputs(task.Spec.Dependencies))
             if (_lineage.TryGetValue(input, out var parent)) parent.References++;
+    }
+
+    /// <summary>A task's inputs, each once: most tasks have zero to a few distinct inputs, and allocate nothing here.</summary>
+    private static IReadOnlyList<string> UniqueInputs(IReadOnlyList<string> inputs)
+    {
+        if (inputs.Count <= 1) return inputs;
+        if (inputs.Count <= 8)
+        {
+            for (var i = 1; i < inputs.Count; i++)
+                for (var j = 0; j < i; j++)
+                    if (string.Equals(inputs[i], inputs[j], StringComparison.Ordinal)) return inputs.Distinct().ToList();
+            return inputs;
+        }
+        return inputs.Distinct().ToList();
     }
 
     /// <summary>A value was released or consumed: its lineage, and upstream what only it needed, is forgotten.</summary>
@@ -216,14 +230,19 @@ public sealed class CenterActor : ReceiveActor
     {
         if (!_lineage.TryGetValue(keyName, out var node) || !node.Live) return;
         node.Live = false;
-        var unreferenced = new Stack<(string Key, Lineage Node)>();
-        unreferenced.Push((keyName, node));
+        if (--node.References > 0) return;
+        _lineage.Remove(keyName);
+        if (node.Producer.Spec.Dependencies.Count == 0) return; // most values: nothing upstream
+        var unreferenced = new Stack<Lineage>();
+        unreferenced.Push(node);
         while (unreferenced.TryPop(out var next))
         {
-            if (--next.Node.References > 0) continue;
-            _lineage.Remove(next.Key);
-            foreach (var input in next.Node.Producer.Spec.Dependencies.Distinct())
-                if (_lineage.TryGetValue(input, out var parent)) unreferenced.Push((input, parent));
+            foreach (var input in UniqueInputs(next.Producer.Spec.Dependencies))
+            {
+                if (!_lineage.TryGetValue(input, out var parent) || --parent.References > 0) continue;
+                _lineage.Remove(input);
+                unreferenced.Push(parent);
+            }
         }
     }
 
@@ -610,7 +629,7 @@ public sealed class CenterActor : ReceiveActor
     /// <summary>Counts a finished task as one read of each of its inputs; intermediates read by all their consumers are collected.</summary>
     private void ConsumeInputs(PendingTask task, List<string> consumed)
     {
-        foreach (var input in task.Spec.Dependencies.Distinct())
+        foreach (var input in UniqueInputs(task.Spec.Dependencies))
             if (_keys.TryGetValue(input, out var key) && key.RemainingConsumers > 0 && --key.RemainingConsumers == 0)
                 consumed.Add(input);
     }

@@ -1,0 +1,30 @@
+namespace Distributed.Tests.Cluster;
+
+/// <summary>Two clients of one cluster at once: each gets its own results, and one leaving takes only its own data.</summary>
+[Collection(SharedClusterCollection.Name)]
+public sealed class TwoClientsTests(LocalClusterFixture fixture)
+{
+    [Fact]
+    public async Task Two_clients_mapping_the_same_function_at_once_each_get_their_own_results_and_keep_them_when_the_other_leaves()
+    {
+        Func<int, int> triple = x => x * 3;
+        var other = await Pool.ConnectAsync(fixture.Cluster.Address);
+        List<RemoteData<int>> theirs;
+        await using (other)
+        {
+            var mineRunning = fixture.Pool.MapAsync(triple, Enumerable.Range(0, 2_000));
+            var theirsRunning = other.MapAsync(triple, Enumerable.Range(10_000, 2_000));
+            var mine = await mineRunning;
+            theirs = await theirsRunning;
+
+            Assert.Empty(mine.Select(m => m.Key).Intersect(theirs.Select(t => t.Key)));
+            Assert.Equal(Enumerable.Range(0, 2_000).Select(x => x * 3), await fixture.Pool.GatherAsync(mine));
+            Assert.Equal(Enumerable.Range(10_000, 2_000).Select(x => x * 3), await other.GatherAsync(theirs));
+
+            await other.DisposeAsync();
+            await Eventually.TrueAsync(() => theirs.All(t => fixture.Pool.WhoHas(t).Count == 0), () => "the departed client's values are still held");
+            Assert.Equal(Enumerable.Range(0, 2_000).Select(x => x * 3), await fixture.Pool.GatherAsync(mine));
+            fixture.Pool.Release(mine);
+        }
+    }
+}
