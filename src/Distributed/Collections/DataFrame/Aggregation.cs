@@ -62,12 +62,21 @@ internal static class Aggregation
         if (keys.Length == 1 && frame.Columns[keys[0]] is StringDataFrameColumn text)
         {
             var index = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (long i = 0; i < rows; i++)
+            // CSV blocks hold one string object per distinct value, so most rows are found by reference,
+            // without hashing their characters; the enumerator also skips the indexer's chunk arithmetic.
+            var byReference = new Dictionary<string, int>(ReferenceEqualityComparer.Instance);
+            var i = 0;
+            foreach (var value in text)
             {
-                var value = text[i];
-                if (value is null) { groups[i] = -1; continue; }
-                if (!index.TryGetValue(value, out var group)) { group = index.Count; index[value] = group; firstRows.Add(i); }
-                groups[i] = group;
+                if (value is null) groups[i] = -1;
+                else if (byReference.TryGetValue(value, out var known)) groups[i] = known;
+                else
+                {
+                    if (!index.TryGetValue(value, out var group)) { group = index.Count; index[value] = group; firstRows.Add(i); }
+                    if (byReference.Count < 4_096) byReference[value] = group;
+                    groups[i] = group;
+                }
+                i++;
             }
             return groups;
         }
