@@ -144,11 +144,18 @@ internal static class CsvBlocks
     /// <summary>Parses the rows that start in the block.</summary>
     public static DataFrame Read(CsvBlockRead block)
     {
+        var builders = Parse(block, (type, _, rows) => ColumnBuilder.For(type, rows));
+        return new DataFrame(builders.Select((b, c) => b.Build(block.Names[c])));
+    }
+
+    /// <summary>Parses the rows that start in the block into builders made by <paramref name="make"/> (type, column name, rows expected).</summary>
+    public static ColumnBuilder[] Parse(CsvBlockRead block, Func<Type, string, int, ColumnBuilder> make)
+    {
         using var stream = new FileStream(block.Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
         var begin = block.Start == 0 ? block.HeaderEnd : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.Start - 1));
         var stop = block.End >= stream.Length ? stream.Length : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.End - 1));
         var rows = stop > begin ? EstimateRows(stream, begin, stop) : 0;
-        var builders = block.Types.Select(t => ColumnBuilder.For(Type.GetType(t, throwOnError: true)!, rows)).ToArray();
+        var builders = block.Types.Select((t, c) => make(Type.GetType(t, throwOnError: true)!, block.Names[c], rows)).ToArray();
         if (stop > begin)
         {
             // Sep reads the byte range through its own small buffer: no block-sized array to allocate.
@@ -180,7 +187,7 @@ internal static class CsvBlocks
                 }
             }
         }
-        return new DataFrame(builders.Select((b, c) => b.Build(block.Names[c])));
+        return builders;
     }
 
     // Rows in [begin, stop), guessed from the line breaks in its first 64 KiB (a little over, so the
@@ -298,5 +305,46 @@ internal abstract class ColumnBuilder
         }
 
         public override DataFrameColumn Build(string name) => new StringDataFrameColumn(name, new ArraySegment<string?>(_values, 0, _count)!);
+    }
+
+    /// <summary>
+    /// A string key column as group numbers, for the group-by that reads a block straight into partial
+    /// states: each row gets the number of its value in order of first appearance (-1 when empty), as
+    /// grouping the parsed column would, and <see cref="Build"/> gives one row per distinct value.
+    /// </summary>
+    internal sealed class GroupCodes(int rows) : ColumnBuilder
+    {
+        private readonly Dictionary<string, int> _groups = new(StringComparer.Ordinal);
+        private readonly List<string> _keys = [];
+        private int[] _codes = new int[Math.Max(16, rows)];
+        private Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+        private bool _hasLookup;
+
+        /// <summary>How many rows were added.</summary>
+        public int Count { get; private set; }
+
+        /// <summary>The group of each row (the array may be longer than <see cref="Count"/>).</summary>
+        public int[] Codes => _codes;
+
+        /// <summary>How many distinct values were seen.</summary>
+        public int Groups => _keys.Count;
+
+        public override void Add(SepReader.Col column)
+        {
+            if (Count == _codes.Length) Array.Resize(ref _codes, _codes.Length * 2);
+            var field = column.Span;
+            if (field.IsEmpty) { _codes[Count++] = -1; return; }
+            if (!_hasLookup) { _lookup = _groups.GetAlternateLookup<ReadOnlySpan<char>>(); _hasLookup = true; }
+            if (!_lookup.TryGetValue(field, out var group))
+            {
+                var key = field.ToString();
+                group = _keys.Count;
+                _groups.Add(key, group);
+                _keys.Add(key);
+            }
+            _codes[Count++] = group;
+        }
+
+        public override DataFrameColumn Build(string name) => new StringDataFrameColumn(name, _keys);
     }
 }
