@@ -151,7 +151,9 @@ internal static class CsvBlocks
     /// <summary>Parses the rows that start in the block into builders made by <paramref name="make"/> (type, column name, rows expected).</summary>
     public static ColumnBuilder[] Parse(CsvBlockRead block, Func<Type, string, int, ColumnBuilder> make)
     {
-        using var stream = new FileStream(block.Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        // Buffered: Sep's reader asks for small pieces, and unbuffered each was a system call that also
+        // made Sep refill and shift its own buffer far more often (about half the parse time).
+        using var stream = new FileStream(block.Path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
         var begin = block.Start == 0 ? block.HeaderEnd : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.Start - 1));
         var stop = block.End >= stream.Length ? stream.Length : Math.Max(block.HeaderEnd, LineEndAfter(stream, block.End - 1));
         var rows = stop > begin ? EstimateRows(stream, begin, stop) : 0;
