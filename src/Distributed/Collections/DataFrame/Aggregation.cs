@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Analysis;
 
 namespace Distributed.Collections;
@@ -146,6 +147,7 @@ internal static class Aggregation
     }
 
     /// <summary>Partial states per group from the group of each row and each value column as doubles (NaN: missing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see CsvBlocks.Parse
     private static DataFrame States(int[] groupOf, int rows, int groups, List<DataFrameColumn> columns, AggregationSpec spec, Func<string, double[]> valuesOf)
     {
         foreach (var name in spec.Columns)

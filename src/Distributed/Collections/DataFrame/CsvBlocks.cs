@@ -149,6 +149,8 @@ internal static class CsvBlocks
     }
 
     /// <summary>Parses the rows that start in the block into builders made by <paramref name="make"/> (type, column name, rows expected).</summary>
+    // Optimized from the first call: a worker runs this few times, each a loop over a million rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ColumnBuilder[] Parse(CsvBlockRead block, Func<Type, string, int, ColumnBuilder> make)
     {
         // Buffered: Sep's reader asks for small pieces, and unbuffered each was a system call that also
