@@ -181,7 +181,11 @@ public sealed class GroupedFrame
             aggregations.Select(a => a.Column).ToArray(),
             aggregations.Select(a => a.Aggregation).ToArray(),
             aggregations.Select(a => $"{a.Column}_{a.Aggregation.ToString().ToLowerInvariant()}").ToArray());
-        var (graph, root) = Reduce(_frame.Plan.Build(_keys.Concat(values)), spec, "groupby");
+        var needed = _keys.Concat(values).ToArray();
+        // Straight from CSV files, each task reads its block into partial states: the block's dataframe costs more than the grouping.
+        var (graph, root) = _frame.Plan is CsvPlan csv
+            ? Reduce(LayeredGraph.Empty, csv.BlocksFor(needed).Select(b => new TaskNode(Aggregation.ReadPartial, b, spec)).ToList(), spec, "groupby")
+            : Reduce(_frame.Plan.Build(needed), spec, "groupby");
         var layer = LayerNames.New("groupby-finish");
         graph = graph.With(layer, new Graph { [layer] = new TaskNode(Aggregation.Finish, new KeyRef(root), spec, outputs) });
         var result = new FrameSchema(_keys.Select(k => new FrameColumn(k, schema.TypeOf(k)))
@@ -190,15 +194,19 @@ public sealed class GroupedFrame
     }
 
     /// <summary>Partial states per partition, then combines of <see cref="Aggregation.CombineWidth"/> at a time up to one root key.</summary>
-    internal static (LayeredGraph Graph, string Root) Reduce(BuiltFrame input, AggregationSpec spec, string operation)
+    internal static (LayeredGraph Graph, string Root) Reduce(BuiltFrame input, AggregationSpec spec, string operation) =>
+        Reduce(input.Graph, input.Keys.Select(k => new TaskNode(Aggregation.Partial, new KeyRef(k), spec)).ToList(), spec, operation);
+
+    /// <summary>The <paramref name="partials"/> tasks (on top of <paramref name="input"/>), then combines up to one root key.</summary>
+    private static (LayeredGraph Graph, string Root) Reduce(LayeredGraph input, IReadOnlyList<TaskNode> partials, AggregationSpec spec, string operation)
     {
         var layer = LayerNames.New(operation);
         var graph = new Graph();
         var level = new List<string>();
-        for (var i = 0; i < input.Keys.Count; i++)
+        for (var i = 0; i < partials.Count; i++)
         {
             var key = LayerNames.Key(layer, 0, i);
-            graph[key] = new TaskNode(Aggregation.Partial, new KeyRef(input.Keys[i]), spec);
+            graph[key] = partials[i];
             level.Add(key);
         }
         for (var depth = 1; level.Count > 1; depth++)
@@ -213,7 +221,7 @@ public sealed class GroupedFrame
             }
             level = next;
         }
-        return (input.Graph.With(layer, graph), level[0]);
+        return (input.With(layer, graph), level[0]);
     }
 }
 

@@ -74,14 +74,28 @@ internal sealed class CsvPlan(IReadOnlyList<CsvBlockRead> blocks, FrameSchema sc
         var layer = LayerFor(needed);
         var graph = new Graph();
         var keys = new string[blocks.Count];
-        var indexes = needed.Select(Schema.IndexOf).ToArray();
-        var types = needed.Select(n => Schema.TypeOf(n).FullName!).ToArray();
+        var reads = Blocks(needed);
         for (var i = 0; i < keys.Length; i++)
         {
             keys[i] = LayerNames.Key(layer, i);
-            graph[keys[i]] = new TaskNode(FrameTasks.ReadBlock, blocks[i] with { Indexes = indexes, Names = needed, Types = types });
+            graph[keys[i]] = new TaskNode(FrameTasks.ReadBlock, reads[i]);
         }
         return new BuiltFrame(LayeredGraph.Empty.With(layer, graph), keys);
+    }
+
+    /// <summary>The blocks, each set to parse the <paramref name="needed"/> columns (in schema order), for tasks that read a block themselves.</summary>
+    public CsvBlockRead[] BlocksFor(IEnumerable<string> needed)
+    {
+        var wanted = needed.ToHashSet(StringComparer.Ordinal);
+        var ordered = Schema.Names.Where(wanted.Contains).ToArray();
+        return Blocks(ordered.Length > 0 ? ordered : [Schema.Columns[0].Name]);
+    }
+
+    private CsvBlockRead[] Blocks(string[] needed)
+    {
+        var indexes = needed.Select(Schema.IndexOf).ToArray();
+        var types = needed.Select(n => Schema.TypeOf(n).FullName!).ToArray();
+        return blocks.Select(b => b with { Indexes = indexes, Names = needed, Types = types }).ToArray();
     }
 }
 

@@ -127,4 +127,35 @@ public sealed class CsvReadTests : IDisposable
         var error = Assert.Throws<GraphTaskException>(() => frame.Compute(Scheduler.Synchronous));
         Assert.Contains("'oops' in column 'n'", error.InnerException!.Message);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(500)]
+    [InlineData(1 << 20)]
+    public void GroupBy_straight_from_CSV_gives_exactly_what_grouping_the_parsed_blocks_gives(int blockSize)
+    {
+        var path = _data.WriteCsv();
+        var frame = DataFrames.ReadCsv(path, blockSize);
+        (string, Agg)[] aggregations = [("amount", Agg.Sum), ("amount", Agg.Mean), ("amount", Agg.Std), ("amount", Agg.Min), ("id", Agg.Max), ("id", Agg.Count)];
+
+        // Select in between makes the group-by read parsed partitions instead of the blocks themselves.
+        var direct = frame.GroupBy("region").Agg(aggregations).Compute(Scheduler.Synchronous);
+        var parsed = frame.Select("id", "region", "amount").GroupBy("region").Agg(aggregations).Compute(Scheduler.Synchronous);
+
+        Assert.Equal(FrameAssert.RowsOf(parsed), FrameAssert.RowsOf(direct));
+        Assert.Equal(FrameTestData.Regions.Length, direct.Rows.Count);
+    }
+
+    [Fact]
+    public void GroupBy_straight_from_CSV_reports_a_bad_value_as_reading_does()
+    {
+        var path = Path.Combine(_data.Folder, "bad-group.csv");
+        File.WriteAllText(path, "k,v\n" + string.Concat(Enumerable.Range(0, 20).Select(i => $"k{i % 3},{i}.5\n")) + "k1,oops\n");
+        var frame = DataFrames.ReadCsv(path, options: new CsvOptions { SampleRows = 5 });
+
+        var error = Assert.Throws<GraphTaskException>(() => frame.GroupBy("k").Agg(("v", Agg.Sum)).Compute(Scheduler.Synchronous));
+        var read = Assert.Throws<GraphTaskException>(() => frame.Compute(Scheduler.Synchronous));
+        Assert.Equal(read.InnerException!.GetType(), error.InnerException!.GetType());
+        Assert.Equal(read.InnerException.Message, error.InnerException.Message);
+    }
 }
