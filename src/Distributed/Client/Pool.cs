@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Distributed.Client;
@@ -43,6 +44,27 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     {
         _connection = connection;
         _client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
+        _releaseDropped = new Timer(_ => ReleaseDroppedNow(), null, DroppedReleaseInterval, DroppedReleaseInterval);
+    }
+
+    /// <summary>How often the keys of garbage-collected <see cref="RemoteData{T}"/> are released, in one message.</summary>
+    private static readonly TimeSpan DroppedReleaseInterval = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentQueue<string> _dropped = new();
+    private readonly Timer _releaseDropped;
+
+    /// <summary>Called by a <see cref="RemoteData{T}"/>'s finalizer: only queues, the timer tells the center.</summary>
+    internal void ReleaseDropped(string key)
+    {
+        if (_disposed == 0) _dropped.Enqueue(key);
+    }
+
+    private void ReleaseDroppedNow()
+    {
+        if (_dropped.IsEmpty || _disposed != 0) return;
+        var keys = new List<string>();
+        while (keys.Count < 100_000 && _dropped.TryDequeue(out var key)) keys.Add(key);
+        _connection.Center.Tell(new ReleaseKeys(keys));
     }
 
     /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
@@ -102,9 +124,10 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     {
         var name = KeyPrefix(function);
         var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
-        var tasks = items.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key])).ToList();
+        var inputs = items.ToList();
+        var tasks = inputs.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key])).ToList();
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
-        return SubmitAsync<TResult>(code, function_, tasks, cancellation);
+        return SubmitAsync<TResult>(code, function_, tasks, cancellation, inputs);
     }
 
     // ----- Apply -----
@@ -299,15 +322,17 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     // ----- plumbing -----
 
-    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation) =>
-        SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key);
+    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation, object? inputs = null) =>
+        SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs);
 
     /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
     private async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
-        CancellationToken cancellation, Func<string, string> userKey)
+        CancellationToken cancellation, Func<string, string> userKey, object? inputs = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var reply = await _client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        // The RemoteData passed in must not be collected (and so released) while their tasks wait for them.
+        GC.KeepAlive(inputs);
         switch (reply)
         {
             case SubmissionCompleted completed:
@@ -372,6 +397,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _releaseDropped.DisposeAsync().ConfigureAwait(false);
         // Release this client's data and queued tasks now rather than when the member is removed.
         _connection.Center.Tell(new DisconnectClient(_client));
         _data.Dispose();

@@ -54,6 +54,9 @@ public sealed class RemoteData<T> : IRemoteData, IFetchableRemoteData
 
     object? IFetchableRemoteData.Fetch() => Get();
 
+    /// <summary>A value the program can no longer reach is released on the cluster, so a long-running program does not leak.</summary>
+    ~RemoteData() => _pool.ReleaseDropped(Key);
+
     /// <inheritdoc />
     public override string ToString() => $"RemoteData<{typeof(T).Name}>({Key})";
 }

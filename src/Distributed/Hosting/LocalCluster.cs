@@ -71,7 +71,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
                 await worker.WaitForLineAsync(l => l.StartsWith("Registered with center at:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
                 return worker;
             }
-            catch (InvalidOperationException) when (attempt < 3 && worker.HasExited && !cancellation.IsCancellationRequested)
+            catch (InvalidOperationException) when (attempt < 5 && worker.HasExited && !cancellation.IsCancellationRequested)
             {
                 // A worker gives up after 10 s without the center's answer, which a starved machine
                 // (a parallel build, say) can cause: start it again rather than fail the cluster.

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Distributed.Tests.Cluster;
 
 [Collection(SharedClusterCollection.Name)]
@@ -27,4 +29,38 @@ public sealed class ReleaseTests(LocalClusterFixture fixture)
         await Eventually.TrueAsync(() => data.All(d => Pool.WhoHas(d).Count == 0), () => "the center still lists holders");
         await Assert.ThrowsAsync<DataLostException>(() => data[0].GetAsync());
     }
+
+    [Fact]
+    public async Task Values_the_program_drops_are_released_once_collected()
+    {
+        var keys = MapAndDrop(Pool); // made, stored, and no longer reachable from here
+        Assert.Equal(20, keys.Count);
+
+        await Eventually.TrueAsync(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return !Pool.HasWhat().Values.SelectMany(held => held).Intersect(keys).Any();
+        }, () => "values no longer reachable from the program are still held");
+    }
+
+    [Fact]
+    public async Task Inputs_dropped_by_the_program_stay_until_the_tasks_that_read_them_have_run()
+    {
+        var running = Pool.MapAsync(x => { Thread.Sleep(50); return x * 2; }, MapOnly(Pool));
+        while (!running.IsCompleted)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await Task.WhenAny(running, Task.Delay(100));
+        }
+
+        Assert.Equal(Enumerable.Range(0, 40).Select(x => (x + 1) * 2), Pool.Gather(await running));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static List<string> MapAndDrop(Pool pool) => pool.Map(x => x + 7, Enumerable.Range(0, 20)).Select(r => r.Key).ToList();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IEnumerable<RemoteData<int>> MapOnly(Pool pool) => pool.Map(x => x + 1, Enumerable.Range(0, 40));
 }

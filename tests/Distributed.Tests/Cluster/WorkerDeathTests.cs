@@ -7,8 +7,15 @@ namespace Distributed.Tests.Cluster;
 /// A worker killed with SIGKILL (with its executors, as when its machine dies) during a computation
 /// and between computations: results stay right, lost values are made again from their lineage.
 /// </summary>
+[Collection(Name)]
 public sealed class WorkerDeathTests
 {
+    /// <summary>
+    /// These tests kill, pause and start several clusters of their own: they run on their own, after
+    /// the tests that run in parallel, so that a starved machine does not make workers miss their joins.
+    /// </summary>
+    public const string Name = "Killed and paused workers";
+
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);
 
     [Fact]
@@ -167,3 +174,6 @@ public sealed class WorkerDeathTests
         return cluster.Workers.Single(w => w.Output.Any(line => line.Contains(address, StringComparison.Ordinal)));
     }
 }
+
+[CollectionDefinition(WorkerDeathTests.Name, DisableParallelization = true)]
+public sealed class WorkerDeathCollection;
