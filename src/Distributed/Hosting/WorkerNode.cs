@@ -72,6 +72,11 @@ public sealed class WorkerNode
         var counters = new TransferCounters();
         var dataServer = new DataServer(host, store, counters);
         var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
+        // An Akka handshake with the center's node proves a center answers there (a silent listener
+        // never completes one): from then on joining and registering may take as long as a busy
+        // machine needs, while a silent or absent center is still reported within the budget.
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(Props.Create(() => new CenterHandshakeListener(answered)), "center-handshake");
         try
         {
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
@@ -84,7 +89,7 @@ public sealed class WorkerNode
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
             try
             {
-                await Task.WhenAny(registered.Task, joined.Task).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
+                await Task.WhenAny(registered.Task, joined.Task, answered.Task).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -97,7 +102,7 @@ public sealed class WorkerNode
             }
             catch (TimeoutException)
             {
-                throw new CenterUnreachableException($"Joined the cluster of the center at {options.Center}, but the center did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
+                throw new CenterUnreachableException($"The center at {options.Center} answered, but did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
             return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
         }
@@ -135,4 +140,21 @@ public sealed class WorkerNode
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
     }
+}
+
+/// <summary>Completes its task when an Akka association (a completed handshake) with another node is established.</summary>
+internal sealed class CenterHandshakeListener : ReceiveActor
+{
+    public CenterHandshakeListener(TaskCompletionSource answered)
+    {
+        Receive<Akka.Remote.AssociatedEvent>(_ =>
+        {
+            answered.TrySetResult();
+            Context.Stop(Self);
+        });
+    }
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.AssociatedEvent));
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 }
