@@ -26,6 +26,7 @@ internal sealed class ClientActor : ReceiveActor
         Receive<TasksFinished>(HandleTasksFinished);
         Receive<TasksFailed>(HandleTasksFailed);
         Receive<RequestAssemblies>(HandleRequestAssemblies);
+        Receive<CancelSubmission>(HandleCancelSubmission);
     }
 
     public static Props Props(IActorRef center, CodeShipping code) => Akka.Actor.Props.Create(() => new ClientActor(center, code));
@@ -73,6 +74,15 @@ internal sealed class ClientActor : ReceiveActor
             foreach (var key in submission.Keys) _submissions.Remove(key);
             _center.Tell(new ReleaseKeys(submission.Keys));
         }
+    }
+
+    private void HandleCancelSubmission(CancelSubmission message)
+    {
+        foreach (var key in message.Keys)
+            if (_submissions.Remove(key, out var submission)) submission.Done = true;
+        // Queued tasks are dropped by the center, running ones' results are deleted when they arrive,
+        // and finished ones are released: the caller will never hold them.
+        _center.Tell(new ReleaseKeys(message.Keys));
     }
 
     private void HandleRequestAssemblies(RequestAssemblies message)

@@ -7,6 +7,9 @@ namespace Distributed.Client;
 /// <summary>Pool → client actor: submit these tasks; answer when all have finished or one failed.</summary>
 internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks);
 
+/// <summary>The caller stopped waiting for a submission (these are its keys): its tasks are dropped and its results released.</summary>
+internal sealed record CancelSubmission(IReadOnlyList<string> Keys);
+
 /// <summary>Where a finished task's result lives.</summary>
 public sealed record DataLocation(string Worker, DataEndpoint Data, long Size, string TypeName);
 

@@ -330,7 +330,16 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         CancellationToken cancellation, Func<string, string> userKey, object? inputs = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var reply = await _client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        object reply;
+        try
+        {
+            reply = await _client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested && tasks.Count > 0)
+        {
+            _client.Tell(new CancelSubmission(tasks.Select(t => t.Key).ToList())); // stop its queued tasks and free its results
+            throw;
+        }
         // The RemoteData passed in must not be collected (and so released) while their tasks wait for them.
         GC.KeepAlive(inputs);
         switch (reply)

@@ -58,6 +58,29 @@ public sealed class ReleaseTests(LocalClusterFixture fixture)
         Assert.Equal(Enumerable.Range(0, 40).Select(x => (x + 1) * 2), Pool.Gather(await running));
     }
 
+    [Fact]
+    public async Task Cancelling_a_map_drops_its_queued_tasks_and_frees_its_results()
+    {
+        using var cancel = new CancellationTokenSource();
+        Func<int, int> slow = x => { Thread.Sleep(50); return x; };
+        var running = Pool.MapAsync(slow, Enumerable.Range(0, 400), cancel.Token);
+        var first = "";
+        await Eventually.TrueAsync(() =>
+        {
+            first = Pool.HasWhat().Values.SelectMany(k => k).FirstOrDefault(k => k.Contains("cancelling", StringComparison.Ordinal)) ?? "";
+            return first.Length > 0;
+        }, () => "no result of the map appeared");
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        var prefix = first[..first.LastIndexOf('-')];
+        await Eventually.TrueAsync(() => !Pool.HasWhat().Values.SelectMany(k => k).Any(k => k.StartsWith(prefix, StringComparison.Ordinal)),
+            () => $"results of the cancelled map are still held: {Pool.HasWhat().Values.SelectMany(k => k).Count(k => k.StartsWith(prefix, StringComparison.Ordinal))}");
+        // Had its 400 × 50 ms tasks stayed queued, this would wait behind them; it must not fail either way.
+        Assert.Equal([1, 2, 3], Pool.Gather(Pool.Map(x => x + 1, new[] { 0, 1, 2 })));
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static List<string> MapAndDrop(Pool pool) => pool.Map(x => x + 7, Enumerable.Range(0, 20)).Select(r => r.Key).ToList();
 
