@@ -1,6 +1,6 @@
+using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
-using System.Net.Sockets;
 using Akka.Event;
 using Akka.Remote;
 using Distributed.Protocol;
@@ -30,6 +30,7 @@ public sealed class CenterActor : ReceiveActor
     private readonly HashSet<PendingTask> _parked = [];
     private readonly HashSet<string> _probing = [];
     private readonly List<(IActorRef Asker, WhoHas Question)> _whoHasWaiting = [];
+    private WorkerState[]? _workersInOrder; // by name, for WorkerForInput; reset when workers come and go
     private readonly string _centerAddress;
 
     /// <summary>Creates the center.</summary>
@@ -128,13 +129,8 @@ public sealed class CenterActor : ReceiveActor
                 refused.Add(new FailedTask(spec.Key, Error("MissingInput", $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
                 continue;
             }
-            foreach (var dependency in spec.Dependencies.Distinct())
-            {
-                if (_keys.ContainsKey(dependency)) continue;
-                task.WaitingFor++;
-                if (!_dependents.TryGetValue(dependency, out var list)) _dependents[dependency] = list = [];
-                list.Add(task);
-            }
+            foreach (var dependency in UniqueInputs(spec.Dependencies))
+                if (!_keys.ContainsKey(dependency)) WaitFor(task, dependency);
             _tasks[spec.Key] = task;
             client.PendingTasks.Add(spec.Key);
             if (task.WaitingFor == 0) ready.Add(task);
@@ -202,6 +198,14 @@ public sealed class CenterActor : ReceiveActor
     }
 
     private bool IsCurrent(PendingTask task) => _tasks.TryGetValue(task.Spec.Key, out var current) && current == task;
+
+    /// <summary>Makes <paramref name="task"/> wait for <paramref name="input"/>: it is ready again once that key is stored.</summary>
+    private void WaitFor(PendingTask task, string input)
+    {
+        task.WaitingFor++;
+        if (!_dependents.TryGetValue(input, out var waiting)) _dependents[input] = waiting = [];
+        waiting.Add(task);
+    }
 
     /// <summary>Keeps how a value was made, and counts it as a reader of its inputs' lineages.</summary>
     private void RecordLineage(PendingTask task)
@@ -295,7 +299,7 @@ public sealed class CenterActor : ReceiveActor
         task.InputRetries++;
         reporter.Load--;
         task.AssignedTo = null;
-        foreach (var input in task.Spec.Dependencies.Distinct())
+        foreach (var input in UniqueInputs(task.Spec.Dependencies))
         {
             if (_keys.TryGetValue(input, out var key))
             {
@@ -303,9 +307,7 @@ public sealed class CenterActor : ReceiveActor
                 continue;
             }
             if (!_tasks.ContainsKey(input)) continue; // gone for good: running it again reports that
-            task.WaitingFor++;
-            if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
-            list.Add(task);
+            WaitFor(task, input);
         }
         _parked.Add(task);
         if (_probing.Count == 0) PlaceParked(); // nothing to wait for: the input is there again
@@ -466,13 +468,8 @@ public sealed class CenterActor : ReceiveActor
                     $"{task.Spec.Key} was running on {task.WorkerDeaths} workers that died (the last: {worker.Name}); it is not run again.")));
                 continue;
             }
-            foreach (var input in task.Spec.Dependencies.Distinct())
-            {
-                if (!lost.ContainsKey(input)) continue;
-                task.WaitingFor++;
-                if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
-                list.Add(task);
-            }
+            foreach (var input in UniqueInputs(task.Spec.Dependencies))
+                if (lost.ContainsKey(input)) WaitFor(task, input);
             if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
         while (NextHeld(worker) is { } held) ready.Add(held); // never sent: they wait for another worker
@@ -505,7 +502,7 @@ public sealed class CenterActor : ReceiveActor
         _tasks[keyName] = task;
         client.PendingTasks.Add(keyName);
         remakes.Add(task);
-        foreach (var input in producer.Spec.Dependencies.Distinct())
+        foreach (var input in UniqueInputs(producer.Spec.Dependencies))
         {
             if (_keys.TryGetValue(input, out var key))
             {
@@ -513,9 +510,7 @@ public sealed class CenterActor : ReceiveActor
                 continue;
             }
             Remake(input, 1, worker, ready, remakes, unrecoverable);
-            task.WaitingFor++;
-            if (!_dependents.TryGetValue(input, out var list)) _dependents[input] = list = [];
-            list.Add(task);
+            WaitFor(task, input);
         }
         if (task.WaitingFor == 0) ready.Add(task);
     }
@@ -732,8 +727,6 @@ public sealed class CenterActor : ReceiveActor
                 return next;
         return null;
     }
-
-    private WorkerState[]? _workersInOrder;
 
     /// <summary>
     /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
