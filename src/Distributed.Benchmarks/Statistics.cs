@@ -19,6 +19,24 @@ public static class Statistics
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
+    /// <summary>
+    /// Runs <paramref name="run"/> once untimed (a warm-up), then <paramref name="runs"/> times timed:
+    /// the fastest run's seconds, and the last run's result for the caller to check.
+    /// </summary>
+    public static (double Seconds, T Result) FastestAfterWarmUp<T>(int runs, Func<T> run, CancellationToken cancellation)
+    {
+        var result = run();
+        var best = double.MaxValue;
+        for (var i = 0; i < runs; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            result = run();
+            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+        }
+        return (best, result);
+    }
+
     private static double[] Sorted(IReadOnlyCollection<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("No measurements.", nameof(values));

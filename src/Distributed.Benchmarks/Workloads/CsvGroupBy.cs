@@ -59,19 +59,7 @@ internal static class CsvGroupBy
     }
 
     /// <summary>Seconds of the fastest of <see cref="Runs"/> runs of <paramref name="run"/>, after one run not counted.</summary>
-    private static double Best<T>(Func<T> run, CancellationToken cancellation)
-    {
-        run();
-        var best = double.MaxValue;
-        for (var i = 0; i < Runs; i++)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var watch = Stopwatch.StartNew();
-            run();
-            best = Math.Min(best, watch.Elapsed.TotalSeconds);
-        }
-        return best;
-    }
+    private static double Best<T>(Func<T> run, CancellationToken cancellation) => Statistics.FastestAfterWarmUp(Runs, run, cancellation).Seconds;
 
     /// <summary>Sum and count per key in one pass over the file.</summary>
     private static Dictionary<string, (double Sum, long Count)> Baseline(string path)

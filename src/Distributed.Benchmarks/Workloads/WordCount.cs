@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Distributed.Collections;
 using Distributed.Dask;
@@ -72,20 +71,9 @@ internal static class WordCount
         return counts;
     }
 
-    /// <summary>The shortest of <see cref="Runs"/> timed runs after one untimed run, and the last result.</summary>
-    private static (double Seconds, Dictionary<string, long> Counts) Best(Func<Dictionary<string, long>> count, CancellationToken cancellation)
-    {
-        var counts = count();
-        var best = double.MaxValue;
-        for (var run = 0; run < Runs; run++)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var watch = Stopwatch.StartNew();
-            counts = count();
-            best = Math.Min(best, watch.Elapsed.TotalSeconds);
-        }
-        return (best, counts);
-    }
+    /// <summary>The fastest of <see cref="Runs"/> timed runs after one untimed run, and the last result.</summary>
+    private static (double Seconds, Dictionary<string, long> Counts) Best(Func<Dictionary<string, long>> count, CancellationToken cancellation) =>
+        Statistics.FastestAfterWarmUp(Runs, count, cancellation);
 
     private static void Check(string what, Dictionary<string, long> counts, Dictionary<string, long> expected)
     {
