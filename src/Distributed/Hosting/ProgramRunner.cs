@@ -45,12 +45,8 @@ public static class ProgramRunner
             announce(node);
             var ended = whenEnded(node);
             await Task.WhenAny(stopped, ended);
-            if (!ended.IsCompleted)
-            {
-                await stop(node);
-                return 0;
-            }
             await stop(node);
+            if (!ended.IsCompleted) return 0; // stopped by a signal
             if (restart?.Invoke(node) is not { } next)
             {
                 Console.Error.WriteLine("error: the node left the cluster.");

@@ -83,8 +83,7 @@ public sealed class WorkerNode
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory);
             system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
-            // Joining the center's cluster proves the center is there: from then on registration may
-            // take longer on a busy machine without the worker giving up.
+            // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
             try
