@@ -45,8 +45,9 @@ public static class ProgramRunner
             announce(node);
             var ended = whenEnded(node);
             await Task.WhenAny(stopped, ended);
+            var stoppedBySignal = !ended.IsCompleted; // read before stop(), which ends the node too
             await stop(node);
-            if (!ended.IsCompleted) return 0; // stopped by a signal
+            if (stoppedBySignal) return 0;
             if (restart?.Invoke(node) is not { } next)
             {
                 Console.Error.WriteLine("error: the node left the cluster.");
