@@ -15,9 +15,13 @@ portOption.Validators.Add(result =>
 });
 var threadsOption = new Option<int?>("--nthreads") { Description = "Threads that run tasks (default: the number of cores)." };
 var nameOption = new Option<string?>("--name") { Description = "Name of the worker (default: host:port)." };
+var memoryLimitOption = new Option<string?>("--memory-limit")
+{
+    Description = $"Bytes of stored values to keep in memory, e.g. 2GB, 512MB, 64MiB; past it the least recently used spill to disk (default: {WorkerOptions.DefaultMemoryShare * 100:0}% of the machine's memory).",
+};
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
-    centerArgument, hostOption, portOption, threadsOption, nameOption,
+    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption,
 };
 root.SetAction((parse, cancellation) =>
 {
@@ -37,7 +41,20 @@ root.SetAction((parse, cancellation) =>
         Console.Error.WriteLine("error: --nthreads must be at least 1.");
         return Task.FromResult(2);
     }
-    var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption));
+    long? memoryLimit = null;
+    if (parse.GetValue(memoryLimitOption) is { } limitText)
+    {
+        try
+        {
+            memoryLimit = ByteSize.Parse(limitText);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"error: --memory-limit {e.Message}");
+            return Task.FromResult(2);
+        }
+    }
+    var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit);
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
         whenEnded: node => node.System.WhenTerminated,
@@ -46,6 +63,10 @@ root.SetAction((parse, cancellation) =>
         {
             Console.WriteLine($"Start worker at:            {node.Address}");
             Console.WriteLine($"Registered with center at:  {node.Center}");
+            var limit = ByteSize.Format(node.MemoryLimit);
+            Console.WriteLine(memoryLimit is null
+                ? $"Memory limit:               {limit} (default: {WorkerOptions.DefaultMemoryShare * 100:0}% of {ByteSize.Format(WorkerOptions.MachineMemory)})"
+                : $"Memory limit:               {limit}");
         },
         // A worker downed while it was paused comes back as a new worker with an empty store: the
         // center has made its values again elsewhere, so nothing it held is reported twice.

@@ -11,6 +11,7 @@ namespace Distributed.Data;
 // carries requests one after the other:
 //   'G' count key*   → per key: found(bool) [typeName length bytes]
 //   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes assemblies peakKeyCount
+//                      memoryLimit inMemoryBytes spilledBytes spilledCount readsFromDisk
 internal static class DataFrames
 {
     public const byte Get = (byte)'G';
@@ -99,6 +100,11 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Write(assemblies.Count);
                         foreach (var assembly in assemblies) writer.Write(assembly);
                         writer.Write(_store.PeakCount);
+                        writer.Write(_store.MemoryLimit);
+                        writer.Write(_store.InMemoryBytes);
+                        writer.Write(_store.SpilledBytes);
+                        writer.Write(_store.SpilledCount);
+                        writer.Write(_store.ReadsFromDisk);
                         writer.Flush();
                         break;
                     default:
@@ -190,7 +196,8 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
             var (toWorkers, toClients, fromWorkers, keys, bytes) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
             var assemblies = new string[r.ReadInt32()];
             for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
-            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32());
+            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
+                MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64());
             Return(endpoint, connection);
             return stats;
         }

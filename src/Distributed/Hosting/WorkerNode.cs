@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
+using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker;
@@ -13,10 +14,20 @@ namespace Distributed.Hosting;
 /// <param name="Port">The Akka port; null means 8788 or the next free one.</param>
 /// <param name="Threads">Threads of each executor; by default the number of cores.</param>
 /// <param name="Name">The worker's name; by default host:port.</param>
-public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null)
+/// <param name="MemoryLimit">Bytes of stored values kept in memory before the least recently used spill to disk; by default <see cref="DefaultMemoryShare"/> of the machine's memory.</param>
+public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null)
 {
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
+
+    /// <summary>The share of the machine's memory a worker's stored values may take by default: the rest is for the executors' working copies, the runtime and the rest of the machine.</summary>
+    public const double DefaultMemoryShare = 0.6;
+
+    /// <summary>The memory this process may use: the machine's, or its container's (the GC reads the cgroup limit).</summary>
+    public static long MachineMemory => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>The memory limit of a worker started without one.</summary>
+    public static long DefaultMemoryLimit => Math.Max(1, (long)(MachineMemory * DefaultMemoryShare));
 }
 
 /// <summary>A running worker: its actor system, data store and data server.</summary>
@@ -25,8 +36,9 @@ public sealed class WorkerNode
     private readonly DataServer _dataServer;
     private readonly string _workDirectory;
 
-    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, DataServer dataServer, string workDirectory)
+    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, DataServer dataServer, string workDirectory, long memoryLimit)
     {
+        MemoryLimit = memoryLimit;
         System = system;
         Address = address;
         Name = name;
@@ -43,6 +55,8 @@ public sealed class WorkerNode
     public string Name { get; }
     /// <summary>The center it registered with, as the center reports its own address.</summary>
     public HostPort Center { get; }
+    /// <summary>Bytes of stored values it keeps in memory; past them it spills to its work directory.</summary>
+    public long MemoryLimit { get; }
 
     /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
     public static async Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
@@ -68,10 +82,13 @@ public sealed class WorkerNode
         var threads = options.Threads ?? Environment.ProcessorCount;
         var workDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(workDirectory);
-        var store = new DataStore();
+        var memoryLimit = options.MemoryLimit ?? WorkerOptions.DefaultMemoryLimit;
+        ActorSystem? logTo = null; // the store's errors go to Akka's log once there is one
+        var store = new DataStore(memoryLimit, Path.Combine(workDirectory, "spill"),
+            message => { if (logTo is null) Console.Error.WriteLine($"error: {message}"); else logTo.Log.Error("{0}", message); });
         var counters = new TransferCounters();
         var dataServer = new DataServer(host, store, counters);
-        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
+        var system = logTo = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget.
@@ -103,7 +120,7 @@ public sealed class WorkerNode
             {
                 throw new CenterUnreachableException($"The center at {options.Center} answered, but did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
-            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
+            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory, memoryLimit);
         }
         catch
         {
@@ -123,7 +140,7 @@ public sealed class WorkerNode
         total > elapsed.Elapsed ? total - elapsed.Elapsed : TimeSpan.Zero;
 
 
-    /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory.</summary>
+    /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory (spilled values included).</summary>
     public async Task StopAsync()
     {
         try

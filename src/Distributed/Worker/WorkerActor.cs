@@ -227,7 +227,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var failures = new List<FailedTask>();
         foreach (var task in message.Tasks)
         {
-            var missing = task.Dependencies.FirstOrDefault(d => !values.ContainsKey(d) && _store.Get(d) is null);
+            // Contains, not Get: a spilled input is read from disk once, below.
+            var missing = task.Dependencies.FirstOrDefault(d => !values.ContainsKey(d) && !_store.Contains(d));
             if (missing is not null)
             {
                 failures.Add(new FailedTask(task.Key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {task.Key} is not on worker {_settings.Name}.", "")));
