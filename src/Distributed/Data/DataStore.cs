@@ -156,6 +156,12 @@ public sealed class DataStore
         lock (_gate) return _entries.ContainsKey(key);
     }
 
+    /// <summary>Whether the key is held on disk rather than in memory.</summary>
+    public bool IsSpilled(string key)
+    {
+        lock (_gate) return _entries.TryGetValue(key, out var entry) && entry.SpillPath is not null;
+    }
+
     /// <summary>Deletes a key if held, and its spill file.</summary>
     public void Delete(string key)
     {

@@ -14,9 +14,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly List<ClusterProcess> _workers = [];
     private readonly string _binDirectory;
     private readonly int _threadsPerWorker;
+    private readonly IReadOnlyList<string> _workerArguments;
 
-    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker)
+    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments)
     {
+        _workerArguments = workerArguments;
         Center = center;
         Address = $"127.0.0.1:{centerPort}";
         _binDirectory = binDirectory;
@@ -35,8 +37,10 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>
     /// Starts a center and <paramref name="workers"/> workers of <paramref name="threadsPerWorker"/> threads.
     /// The programs are looked up next to this application, or in <c>DISTRIBUTED_BIN</c>.
+    /// <paramref name="workerArguments"/> go to every dworker this cluster starts (e.g. <c>--memory-limit 32MB</c>).
     /// </summary>
-    public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default)
+    public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default,
+        IReadOnlyList<string>? workerArguments = null)
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
@@ -45,7 +49,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
         try
         {
             await center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
-            cluster = new LocalCluster(center, port, bin, threadsPerWorker);
+            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? []);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             return cluster;
         }
@@ -63,7 +67,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort();
-            string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. extraArguments];
+            string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. _workerArguments, .. extraArguments];
             var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
             lock (_workers) _workers.Add(worker);
             try

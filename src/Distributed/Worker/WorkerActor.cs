@@ -227,15 +227,19 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var failures = new List<FailedTask>();
         foreach (var task in message.Tasks)
         {
-            // Contains, not Get: a spilled input is read from disk once, below.
-            var missing = task.Dependencies.FirstOrDefault(d => !values.ContainsKey(d) && !_store.Contains(d));
+            // Each input read once: a spilled one comes from disk, and a read that fails counts as lost.
+            string? missing = null;
+            foreach (var dependency in task.Dependencies)
+            {
+                if (values.ContainsKey(dependency)) continue;
+                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Bytes;
+                else { missing = dependency; break; }
+            }
             if (missing is not null)
             {
                 failures.Add(new FailedTask(task.Key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {task.Key} is not on worker {_settings.Name}.", "")));
                 continue;
             }
-            foreach (var dependency in task.Dependencies)
-                if (!values.ContainsKey(dependency)) values[dependency] = _store.Get(dependency)!.Bytes;
             tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies));
         }
         if (failures.Count > 0) ReportFailures(message.Client, failures);
