@@ -34,18 +34,53 @@ public sealed class WorkerProgramTests(RunningCenter center) : IClassFixture<Run
 {
     private const string StartLine = "Start worker at:            ";
     private const string RegisteredLine = "Registered with center at:  ";
+    private const string MemoryLine = "Memory limit:               ";
 
     [Fact]
-    public async Task Dworker_registers_and_then_prints_exactly_its_two_lines()
+    public async Task Dworker_registers_and_then_prints_exactly_its_three_lines()
     {
         await using var processes = new ProgramProcesses();
         var port = LocalCluster.FreePort();
 
         var worker = await processes.StartWorkerAsync(center.Address, "--port", port.ToString());
+        await worker.WaitForLineAsync(l => l.StartsWith(MemoryLine, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
 
-        string[] expected = [$"{StartLine}127.0.0.1:{port}", $"{RegisteredLine}{center.Address}"];
+        var memory = $"{ByteSize.Format(WorkerOptions.DefaultMemoryLimit)} (default: 60% of {ByteSize.Format(WorkerOptions.MachineMemory)})";
+        string[] expected = [$"{StartLine}127.0.0.1:{port}", $"{RegisteredLine}{center.Address}", $"{MemoryLine}{memory}"];
         Assert.True(expected.SequenceEqual(worker.Output),
             $"dworker should print exactly{Environment.NewLine}{Show(expected)}{Environment.NewLine}but printed{Environment.NewLine}{Show(worker.Output)}");
+    }
+
+    [Theory]
+    [InlineData("512MB", "512 MB")]
+    [InlineData("64MiB", "67.1 MB")]
+    [InlineData("1.5GB", "1.5 GB")]
+    public async Task Dworker_with_a_memory_limit_prints_it(string limit, string printed)
+    {
+        await using var processes = new ProgramProcesses();
+
+        var worker = await processes.StartWorkerAsync(center.Address, "--port", LocalCluster.FreePort().ToString(), "--memory-limit", limit);
+
+        var line = await worker.WaitForLineAsync(l => l.StartsWith(MemoryLine, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal($"{MemoryLine}{printed}", line);
+    }
+
+    [Theory]
+    [InlineData("lots", "not a size")]
+    [InlineData("2XB", "not a size")]
+    [InlineData("0", "more than 0")]
+    [InlineData("-1GB", "more than 0")]
+    public async Task Dworker_with_a_bad_memory_limit_says_what_is_wrong_and_exits_with_an_error(string limit, string problem)
+    {
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), center.Address, "--host", "127.0.0.1", "--memory-limit", limit);
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--memory-limit", error);
+        Assert.Contains($"'{limit}'", error);
+        Assert.Contains(problem, error);
+        AssertNoStackTrace(run.Lines, "dworker");
+        Assert.DoesNotContain(StartLine.Trim(), run.StandardOutput);
     }
 
     [Fact]
