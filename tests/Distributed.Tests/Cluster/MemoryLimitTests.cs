@@ -29,8 +29,8 @@ public sealed class MemoryLimitTests
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1, workerArguments: ["--memory-limit", "32MB"]);
         await using var pool = await Pool.ConnectAsync(cluster.Address);
-        foreach (var worker in cluster.Workers)
-            Assert.Contains("Memory limit:               32 MB", worker.Output);
+        foreach (var worker in cluster.Workers) // printed right after the line LocalCluster waits for
+            await worker.WaitForLineAsync(l => l == "Memory limit:               32 MB", TimeSpan.FromSeconds(10));
 
         var A = pool.Map(i => Block(i), Enumerable.Range(0, ValueCount));
 
