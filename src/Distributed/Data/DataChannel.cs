@@ -91,19 +91,20 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Flush();
                         break;
                     case DataFrames.Stats:
+                        var usage = _store.Usage();
                         writer.Write(_counters.SentToWorkers);
                         writer.Write(_counters.SentToClients);
                         writer.Write(_counters.ReceivedFromWorkers);
-                        writer.Write(_store.Count);
-                        writer.Write(_store.Bytes);
+                        writer.Write(usage.Count);
+                        writer.Write(usage.Bytes);
                         var assemblies = _counters.AssembliesReceived;
                         writer.Write(assemblies.Count);
                         foreach (var assembly in assemblies) writer.Write(assembly);
-                        writer.Write(_store.PeakCount);
+                        writer.Write(usage.PeakCount);
                         writer.Write(_store.MemoryLimit);
-                        writer.Write(_store.InMemoryBytes);
-                        writer.Write(_store.SpilledBytes);
-                        writer.Write(_store.SpilledCount);
+                        writer.Write(usage.InMemoryBytes);
+                        writer.Write(usage.SpilledBytes);
+                        writer.Write(usage.SpilledCount);
                         writer.Write(_store.ReadsFromDisk);
                         writer.Flush();
                         break;

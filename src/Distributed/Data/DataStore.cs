@@ -70,6 +70,12 @@ public sealed class DataStore
     /// <summary>Number of values held on disk.</summary>
     public int SpilledCount { get { lock (_gate) return _spilledCount; } }
 
+    /// <summary>The counts and sizes above, read together so that they agree with each other.</summary>
+    public StoreUsage Usage()
+    {
+        lock (_gate) return new StoreUsage(_count, _peakCount, _bytes, _inMemoryBytes, _spilledBytes, _spilledCount);
+    }
+
     /// <summary>How many values were written to disk since the store was made.</summary>
     public long SpillsWritten => Interlocked.Read(ref _spillsWritten);
 
@@ -301,6 +307,9 @@ public sealed class DataStore
         public LinkedListNode<Entry>? UseNode { get; set; }
     }
 }
+
+/// <summary>What a data store holds at one moment: keys and bytes in all, and how they split between memory and disk.</summary>
+public sealed record StoreUsage(int Count, int PeakCount, long Bytes, long InMemoryBytes, long SpilledBytes, int SpilledCount);
 
 /// <summary>Bytes moved over a worker's data channel, for the locality checks and the benchmark.</summary>
 public sealed class TransferCounters
