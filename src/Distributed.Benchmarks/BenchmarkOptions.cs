@@ -61,6 +61,7 @@ public static class SystemUnderTest
 /// <param name="Python">The Python interpreter that runs the dask side.</param>
 /// <param name="ChaosRuns">How many times the chaos workload runs each computation with and without a kill.</param>
 /// <param name="ChaosSeed">Seed of the chaos workload's choices: which worker dies, and when.</param>
+/// <param name="ChaosReplace">Whether the chaos workload starts a new worker as soon as it kills one (as dask's nanny restarts a killed worker).</param>
 public sealed record BenchmarkOptions(
     IReadOnlySet<string> Workloads,
     IReadOnlySet<string> Systems,
@@ -74,7 +75,8 @@ public sealed record BenchmarkOptions(
     int Workers,
     string Python,
     int ChaosRuns,
-    int ChaosSeed)
+    int ChaosSeed,
+    bool ChaosReplace)
 {
     /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>
     public bool Runs(string workload, string system) => Workloads.Contains(workload) && Systems.Contains(system);

@@ -9,8 +9,8 @@ namespace Distributed.Benchmarks.Workloads;
 /// The chaos benchmark, in the shape of dask.distributed's reference run (200 tasks of 50 ms on 2
 /// workers of 1 thread, one worker killed mid-run): a <c>Map</c> and a graph <c>Get</c>, each run
 /// <c>--chaos-runs</c> times, every time on a fresh cluster that first computes it with no kill
-/// (the baseline), then again while one worker, picked at random, is killed (SIGKILL, with its
-/// executors) at a random moment between 20% and 80% of that no-kill time. Reports runs correct of
+/// (the baseline), then again while one worker, picked at random, is killed (SIGKILL to its process
+/// id) at a random moment between 20% and 80% of that no-kill time. Reports runs correct of
 /// runs total, the time to result with and without the kill, the time the kill added, and how long
 /// the center took to drop the killed worker.
 /// </summary>
@@ -27,6 +27,8 @@ internal static partial class Chaos
 
     /// <summary>After the result, how long to wait still for the center to say it dropped the victim.</summary>
     private static readonly TimeSpan DetectionGrace = TimeSpan.FromSeconds(30);
+
+    private const int SigKill = 9;
 
     private const double EarliestKill = 0.2;
     private const double LatestKill = 0.8;
@@ -96,7 +98,7 @@ internal static partial class Chaos
             var expected = noKill.Error is null ? noKill.Seconds : (double)Tasks * TaskMilliseconds / 1000 / options.Workers;
             var killAfter = TimeSpan.FromSeconds(expected * killFraction);
             var victim = session.Cluster.Workers[victimIndex];
-            var killed = await TimeWithKillAsync(computation, session, victim, killAfter, cancellation);
+            var killed = await TimeWithKillAsync(computation, session, victim, killAfter, options.ChaosReplace, cancellation);
             tally.KillAfterSeconds.Add(killAfter.TotalSeconds);
             if (killed.Run.Error is null)
             {
@@ -108,7 +110,7 @@ internal static partial class Chaos
             if (killed.DetectionMilliseconds is { } detection) tally.DetectionMilliseconds.Add(detection);
             if (killed.KillCallMilliseconds is { } call) tally.KillCallMilliseconds.Add(call);
             ResultWriter.Log($"{label}: worker {victimIndex} (pid {victim.Id}) killed at {killAfter.TotalSeconds:0.00} s "
-                + $"({killFraction:P0} of the no-kill time){(killed.KilledMidRun ? "" : " — after the result, so not mid-run")}: {Describe(killed.Run)}"
+                + $"({killFraction * 100:0}% of the no-kill time){(killed.KilledMidRun ? "" : " — after the result, so not mid-run")}: {Describe(killed.Run)}"
                 + (killed.DetectionMilliseconds is { } d ? $", dropped by the center {d:0} ms after the kill" : ""));
         }
     }
@@ -146,15 +148,25 @@ internal static partial class Chaos
     /// (unless the result came first). The detection delay runs from the instant just before the
     /// kill to the timestamp of the center's own log line saying it dropped that worker.
     /// </summary>
-    private static async Task<KilledRun> TimeWithKillAsync(Computation computation, DistributedSession session, ClusterProcess victim, TimeSpan killAfter, CancellationToken cancellation)
+    private static async Task<KilledRun> TimeWithKillAsync(Computation computation, DistributedSession session, ClusterProcess victim, TimeSpan killAfter, bool replace, CancellationToken cancellation)
     {
         var victimAddress = WorkerAddress(victim);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} is gone", StringComparison.Ordinal), RunTimeout + DetectionGrace, stopWatching.Token);
 
         Task<(DateTime Before, DateTime After)?>? kill = null;
-        var run = await TimeAsync(computation, session.Pool, cancellation, started: running => kill = KillAsync(victim, killAfter, running, cancellation));
+        Task? replacement = null;
+        var run = await TimeAsync(computation, session.Pool, cancellation, started: running =>
+        {
+            kill = KillAsync(victim, killAfter, running, cancellation);
+            if (replace) replacement = ReplaceAfterAsync(kill, session.Cluster, cancellation);
+        });
         var killed = await kill!;
+        if (replacement is not null)
+        {
+            try { await replacement; }
+            catch (Exception e) when (!cancellation.IsCancellationRequested) { ResultWriter.Log($"chaos: the replacement worker did not start: {e.Message}"); }
+        }
 
         double? detection = null;
         if (killed is { } instant)
@@ -173,12 +185,21 @@ internal static partial class Chaos
     private static async Task<(DateTime Before, DateTime After)?> KillAsync(ClusterProcess victim, TimeSpan after, Task running, CancellationToken cancellation)
     {
         var first = await Task.WhenAny(running, Task.Delay(after, cancellation));
+        cancellation.ThrowIfCancellationRequested();
         if (first == running) return null;
-        // Process.Kill of a tree stops the victim, lists its children (the executors), then kills them:
-        // timing from before the call never makes detection look faster than it is.
+        // One kill(2) of the worker's pid, as `kill -9` would: its executors exit when their socket to it
+        // closes. Process.Kill of the whole tree would first stop the worker and scan every process
+        // (hundreds of ms on a busy machine), blurring the instant of death the detection is timed from.
         var before = DateTime.UtcNow;
-        victim.Kill();
+        if (victim.Signal(SigKill) != 0) victim.Kill();
         return (before, DateTime.UtcNow);
+    }
+
+    /// <summary>Starts a new worker as soon as the victim is dead, as dask's nanny restarts a killed worker process.</summary>
+    private static async Task ReplaceAfterAsync(Task<(DateTime Before, DateTime After)?> kill, LocalCluster cluster, CancellationToken cancellation)
+    {
+        if (await kill is null) return;
+        await cluster.AddWorkerAsync(cancellation);
     }
 
     /// <summary>The address the worker printed at start, which the center's lines name it by.</summary>
@@ -257,7 +278,7 @@ internal static partial class Chaos
     private static void Write(Computation computation, Tally tally, BenchmarkOptions options, ResultWriter writer)
     {
         var runs = options.ChaosRuns;
-        var name = $"chaos_{computation.Name}";
+        var name = $"chaos_{computation.Name}{(options.ChaosReplace ? "_replaced" : "")}";
         var common = new Dictionary<string, object?>
         {
             ["computation"] = computation.Description,
@@ -267,7 +288,8 @@ internal static partial class Chaos
             ["threads_per_worker"] = 1,
             ["runs"] = runs,
             ["seed"] = options.ChaosSeed,
-            ["procedure"] = $"per run a fresh cluster: the computation with no kill, then again with one random worker SIGKILLed (with its executors) at a random {EarliestKill:P0}–{LatestKill:P0} of that no-kill time; a run over {RunTimeout.TotalSeconds:0} s fails",
+            ["replacement_worker"] = options.ChaosReplace,
+            ["procedure"] = $"per run a fresh cluster: the computation with no kill, then again with one random worker's process SIGKILLed at a random {EarliestKill * 100:0}–{LatestKill * 100:0}% of that no-kill time{(options.ChaosReplace ? ", and a replacement worker started at once" : "")}; a run over {RunTimeout.TotalSeconds:0} s fails",
             ["first_error"] = tally.FirstError,
         };
         Dictionary<string, object?> With(params (string Key, object? Value)[] extra)
