@@ -198,8 +198,9 @@ internal static partial class Chaos
     /// <summary>Starts a new worker as soon as the victim is dead, as dask's nanny restarts a killed worker process.</summary>
     private static async Task ReplaceAfterAsync(Task<(DateTime Before, DateTime After)?> kill, LocalCluster cluster, CancellationToken cancellation)
     {
-        if (await kill is null) return;
+        if (await kill is not { } killed) return;
         await cluster.AddWorkerAsync(cancellation);
+        ResultWriter.Log($"chaos: the replacement worker registered {(DateTime.UtcNow - killed.Before).TotalSeconds:0.00} s after the kill");
     }
 
     /// <summary>The address the worker printed at start, which the center's lines name it by.</summary>
