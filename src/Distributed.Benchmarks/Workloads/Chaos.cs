@@ -87,7 +87,8 @@ internal static partial class Chaos
             ResultWriter.Log($"{label}: the cluster did not start: {e}");
             return;
         }
-        await using (session)
+        var killRunCounted = false;
+        try
         {
             var noKill = await TimeAsync(computation, session.Pool, cancellation);
             if (noKill.Error is null) tally.NoKillSeconds.Add(noKill.Seconds);
@@ -99,6 +100,7 @@ internal static partial class Chaos
             var killAfter = TimeSpan.FromSeconds(expected * killFraction);
             var victim = session.Cluster.Workers[victimIndex];
             var killed = await TimeWithKillAsync(computation, session, victim, killAfter, options.ChaosReplace, cancellation);
+            killRunCounted = true;
             tally.KillAfterSeconds.Add(killAfter.TotalSeconds);
             if (killed.Run.Error is null)
             {
@@ -112,6 +114,18 @@ internal static partial class Chaos
             ResultWriter.Log($"{label}: worker {victimIndex} (pid {victim.Id}) killed at {killAfter.TotalSeconds:0.00} s "
                 + $"({killFraction * 100:0}% of the no-kill time){(killed.KilledMidRun ? "" : " — after the result, so not mid-run")}: {Describe(killed.Run)}"
                 + (killed.DetectionMilliseconds is { } d ? $", dropped by the center {d:0} ms after the kill" : ""));
+        }
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
+        {
+            // a fault of the benchmark's own (not of the computation, which TimeAsync catches): counted, not fatal
+            ResultWriter.Log($"{label}: {e}");
+            if (!killRunCounted) tally.Failed(kill: true, $"run {run}, kill: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            // the pool of a cluster that lost a worker may fail to say goodbye; the processes are stopped all the same
+            try { await session.DisposeAsync(); }
+            catch (Exception e) { ResultWriter.Log($"{label}: stopping the cluster: {e.Message}"); }
         }
     }
 
