@@ -314,6 +314,9 @@ def chaos(args, versions):
         def remove_worker(self, scheduler, worker):
             self.removed.setdefault(worker, time.time())
 
+    if args.workers < 2:
+        emit_not_run("chaos", "skipped", "chaos needs at least 2 workers: one to kill, one to finish the work.")
+        return
     rng = random.Random(args.chaos_seed)
     kinds = ("map", "get")
     tallies = {k: {"no_kill": [], "kill": [], "added": [], "detection_ms": [], "kill_after": [],
@@ -331,6 +334,7 @@ def chaos(args, versions):
                 tally["first_error"] = tally["first_error"] or f"run {run}: {type(error).__name__}: {error}"
                 log(f"{label}: {'kill' if killed else 'no kill'}: FAILED: {error!r}")
 
+            counted = {"no_kill": False, "kill": False}
             try:
                 with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", scheduler_port=0, dashboard_address=None) as cluster, \
@@ -341,6 +345,7 @@ def chaos(args, versions):
                     removals = WorkerRemovals()
                     cluster.scheduler.add_plugin(removals, name=f"removals-{run}-{kind}")
                     no_kill = None
+                    counted["no_kill"] = True
                     try:
                         no_kill = chaos_compute(client, kind, f"{run}-nokill")
                         tally["no_kill"].append(no_kill)
@@ -358,6 +363,7 @@ def chaos(args, versions):
                         os.kill(pids[victim], signal.SIGKILL)
 
                     timer = threading.Timer(kill_after, kill)
+                    counted["kill"] = True
                     timer.start()
                     try:
                         seconds = chaos_compute(client, kind, f"{run}-kill")
@@ -377,8 +383,10 @@ def chaos(args, versions):
                             time.sleep(0.01)
                         if victim in removals.removed:
                             tally["detection_ms"].append((removals.removed[victim] - killed_at[0]) * 1000)
-            except Exception as error:  # the cluster itself failed: both runs count as failed
-                failed(True, error)
+            except Exception as error:  # the cluster (or this script) failed: the runs not yet counted fail
+                for killed in (False, True):
+                    if not counted["kill" if killed else "no_kill"]:
+                        failed(killed, error)
 
     for kind in kinds:
         t = tallies[kind]
