@@ -24,8 +24,11 @@ public static class Workload
     /// <summary>A dataframe group-by over a 10,000,000-row CSV file.</summary>
     public const string CsvGroupBy = "groupby";
 
+    /// <summary>A Map and a graph Get, each run while a worker is killed mid-run, on fresh clusters of their own.</summary>
+    public const string Chaos = "chaos";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Chaos];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>
@@ -56,6 +59,9 @@ public static class SystemUnderTest
 /// <param name="DaskGraphTasks">Size of dask's tree reduction graph, in tasks.</param>
 /// <param name="Workers">Workers in the local cluster (one thread each).</param>
 /// <param name="Python">The Python interpreter that runs the dask side.</param>
+/// <param name="ChaosRuns">How many times the chaos workload runs each computation with and without a kill.</param>
+/// <param name="ChaosSeed">Seed of the chaos workload's choices: which worker dies, and when.</param>
+/// <param name="ChaosReplace">Whether the chaos workload starts a new worker as soon as it kills one (as dask's nanny restarts a killed worker).</param>
 public sealed record BenchmarkOptions(
     IReadOnlySet<string> Workloads,
     IReadOnlySet<string> Systems,
@@ -67,7 +73,10 @@ public sealed record BenchmarkOptions(
     IReadOnlyList<int> GraphTasks,
     int DaskGraphTasks,
     int Workers,
-    string Python)
+    string Python,
+    int ChaosRuns,
+    int ChaosSeed,
+    bool ChaosReplace)
 {
     /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>
     public bool Runs(string workload, string system) => Workloads.Contains(workload) && Systems.Contains(system);

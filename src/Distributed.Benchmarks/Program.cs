@@ -23,12 +23,15 @@ var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of 
 var graphTasksOption = new Option<string>("--graph-tasks") { Description = "Sizes of the tree reduction graphs, in tasks, comma-separated.", DefaultValueFactory = _ => "10000,100000" };
 var daskGraphTasksOption = new Option<int>("--dask-graph-tasks") { Description = "Size of dask's tree reduction graph, in tasks.", DefaultValueFactory = _ => 10_000 };
 var workersOption = new Option<int>("--workers") { Description = "Workers in each local cluster (one thread each).", DefaultValueFactory = _ => 2 };
+var chaosRunsOption = new Option<int>("--chaos-runs") { Description = "Runs of each chaos computation, each with and without a worker killed mid-run.", DefaultValueFactory = _ => 20 };
+var chaosSeedOption = new Option<int>("--chaos-seed") { Description = "Seed of the chaos workload's choice of which worker to kill, and when.", DefaultValueFactory = _ => 1 };
+var chaosReplaceOption = new Option<bool>("--chaos-replace") { Description = "In the chaos runs, start a new worker as soon as one is killed (what dask's nanny does)." };
 var pythonOption = new Option<string>("--python") { Description = "Python that runs the dask side.", DefaultValueFactory = _ => "/usr/bin/python3" };
 
 var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
 {
     onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption,
-    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption,
+    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption,
 };
 
 var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
@@ -51,7 +54,10 @@ root.SetAction(async (parse, cancellation) =>
             GraphTasks: Sizes(parse.GetValue(graphTasksOption), "--graph-tasks"),
             DaskGraphTasks: Positive(parse.GetValue(daskGraphTasksOption), "--dask-graph-tasks"),
             Workers: Positive(parse.GetValue(workersOption), "--workers"),
-            Python: parse.GetValue(pythonOption)!);
+            Python: parse.GetValue(pythonOption)!,
+            ChaosRuns: Positive(parse.GetValue(chaosRunsOption), "--chaos-runs"),
+            ChaosSeed: parse.GetValue(chaosSeedOption),
+            ChaosReplace: parse.GetValue(chaosReplaceOption));
         // Standard output carries the results only: anything else written to it in this process
         // (the client's Akka logging, which goes to Console.Out) is sent to standard error instead.
         var results = new ResultWriter(Console.Out);

@@ -55,6 +55,8 @@ internal static class DaskRunner
                 "--repeats", options.Repeats.ToString(CultureInfo.InvariantCulture),
                 "--graph-tasks", options.DaskGraphTasks.ToString(CultureInfo.InvariantCulture),
                 "--workers", options.Workers.ToString(CultureInfo.InvariantCulture),
+                "--chaos-runs", options.ChaosRuns.ToString(CultureInfo.InvariantCulture),
+                "--chaos-seed", options.ChaosSeed.ToString(CultureInfo.InvariantCulture),
             ];
             ResultWriter.Log($"dask: {options.Python} {string.Join(' ', arguments)} (time limit {timeout.TotalMinutes:0.#} min)");
             var exit = await RunPythonAsync(options.Python, arguments, RelayLine(writer), timeout, cancellation);
@@ -67,7 +69,7 @@ internal static class DaskRunner
     /// <summary>The selected workloads, grouped by Python run, each group with its time limit.</summary>
     private static IEnumerable<(List<string> Workloads, TimeSpan Timeout)> Groups(BenchmarkOptions options)
     {
-        List<string>[] groups = [[Workload.Map, Workload.RoundTrip, Workload.Transfer], [Workload.Graph], [Workload.ArraySum]];
+        List<string>[] groups = [[Workload.Map, Workload.RoundTrip, Workload.Transfer], [Workload.Graph], [Workload.ArraySum], [Workload.Chaos]];
         foreach (var group in groups)
         {
             var selected = group.Where(options.Workloads.Contains).ToList();
@@ -76,6 +78,7 @@ internal static class DaskRunner
             {
                 Workload.Graph => GraphTimeout(options),
                 Workload.ArraySum => ArraySumTimeout,
+                Workload.Chaos => ChaosTimeout(options),
                 _ => RunTimeout,
             };
             yield return (selected, timeout);
@@ -89,6 +92,13 @@ internal static class DaskRunner
     /// </summary>
     private static TimeSpan GraphTimeout(BenchmarkOptions options) =>
         StartUpAllowance + TimeSpan.FromMilliseconds(12.0 * options.DaskGraphTasks * (options.Repeats + 1));
+
+    /// <summary>
+    /// Each chaos run starts two dask clusters and computes twice on each (~30 s per cluster here);
+    /// 2 minutes per cluster, and the start-up, stop only a run that hangs.
+    /// </summary>
+    private static TimeSpan ChaosTimeout(BenchmarkOptions options) =>
+        StartUpAllowance + TimeSpan.FromMinutes(2 * 2 * options.ChaosRuns);
 
     /// <summary>JSON objects go to the results; anything else the script prints goes to the log.</summary>
     private static Action<string> RelayLine(ResultWriter writer) => line =>

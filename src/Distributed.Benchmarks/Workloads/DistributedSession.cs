@@ -30,6 +30,9 @@ internal sealed class DistributedSession : IAsyncDisposable
     /// <summary>Process id of the center (the <c>dcenter</c> process), e.g. to read its memory.</summary>
     public int CenterProcessId => _cluster.Center.Id;
 
+    /// <summary>The cluster's processes, e.g. to kill a worker.</summary>
+    public LocalCluster Cluster => _cluster;
+
     /// <summary>Workers in the cluster.</summary>
     public int Workers => _cluster.Workers.Count;
 

@@ -37,8 +37,11 @@ internal sealed class TreeReduction
     /// <summary>The root's value: the sum of i + 1 over the leaves, in closed form.</summary>
     public long Expected => (long)Leaves * (Leaves + 1) / 2;
 
-    /// <summary>The tree of about <paramref name="tasks"/> tasks: ⌈tasks/2⌉ leaves, so tasks − 1 tasks for an even count.</summary>
-    public static TreeReduction Build(int tasks)
+    /// <summary>
+    /// The tree of about <paramref name="tasks"/> tasks: ⌈tasks/2⌉ leaves, so tasks − 1 tasks for an even count.
+    /// <paramref name="leaf"/> replaces <see cref="Increment"/> at the leaves; it must compute i + 1 too.
+    /// </summary>
+    public static TreeReduction Build(int tasks, Func<long, long>? leaf = null)
     {
         var leaves = (tasks + 1) / 2;
         var graph = new Graph();
@@ -46,7 +49,7 @@ internal sealed class TreeReduction
         for (var i = 0; i < leaves; i++)
         {
             var key = $"inc-{i}";
-            graph[key] = (Increment, (long)i);
+            graph[key] = (leaf ?? Increment, (long)i);
             level.Add(key);
         }
         for (var depth = 1; level.Count > 1; depth++)

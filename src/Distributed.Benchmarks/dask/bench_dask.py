@@ -5,13 +5,17 @@ of 1 thread, on 127.0.0.1) and prints one JSON object per line on standard outpu
 with its plain-Python baseline; logs go to standard error. The C# benchmark runs this script and
 relays its lines, but it also runs on its own:
 
-    /usr/bin/python3 bench_dask.py [--only map,roundtrip,transfer,graph,arraysum] [--tasks 100000] ...
+    /usr/bin/python3 bench_dask.py [--only map,roundtrip,transfer,graph,arraysum,chaos] [--tasks 100000] ...
 """
 
 import argparse
 import json
+import os
+import random
+import signal
 import statistics
 import sys
+import threading
 import time
 import warnings
 
@@ -20,11 +24,15 @@ import numpy as np
 import baselines
 
 SYSTEM = "dask.distributed"
-WORKLOADS = ("map", "roundtrip", "transfer", "graph", "arraysum")
+WORKLOADS = ("map", "roundtrip", "transfer", "graph", "arraysum", "chaos")
 GRAPH_WARM_UP_TASKS = 5_000
 ARRAY_SUM_ELEMENTS = 200_000_000
 ARRAY_SUM_CHUNK = 2_000_000
 ROUND_TRIP_WARM_UP = 200
+CHAOS_TASKS = 200
+CHAOS_TASK_SECONDS = 0.05
+CHAOS_RUN_TIMEOUT = 120
+CHAOS_EARLIEST_KILL, CHAOS_LATEST_KILL = 0.2, 0.8
 
 
 def log(message):
@@ -67,6 +75,11 @@ def inc(x):
 
 def add(a, b):
     return a + b
+
+
+def slow_inc(x):
+    time.sleep(CHAOS_TASK_SECONDS)
+    return x + 1
 
 
 def random_array(count, seed):
@@ -167,7 +180,7 @@ def transfer(client, args, versions):
     emit("transfer_median", statistics.median(rates), "MB/s", name, statistics.median(baseline_rates), params)
 
 
-def tree_reduction(tasks, tag):
+def tree_reduction(tasks, tag, leaf=inc):
     """The C# benchmark's graph: (inc, i) leaves, pairwise (add, a, b) levels to one root.
 
     Returns the graph, its root key, the root's value and the number of tasks. Keys carry the tag,
@@ -178,7 +191,7 @@ def tree_reduction(tasks, tag):
     level = []
     for i in range(leaves):
         key = f"inc-{i}-{tag}"
-        graph[key] = (inc, i)
+        graph[key] = (leaf, i)
         level.append(key)
     depth = 1
     while len(level) > 1:
@@ -265,8 +278,149 @@ def array_sum(client, args, versions):
           "runs": f"best of {args.repeats}, after a warm-up run", "dask": dask.__version__, **versions})
 
 
+# ----- chaos: the C# chaos workload's runs, with a worker process killed mid-run -----
+
+def chaos_compute(client, kind, tag):
+    """One checked run of the chaos computation `kind` ("map" or "get"); its seconds to result."""
+    from distributed import wait
+
+    start = time.perf_counter()
+    if kind == "map":
+        futures = client.map(slow_inc, range(CHAOS_TASKS), key=[f"slow-{tag}-{i}" for i in range(CHAOS_TASKS)])
+        wait(futures, timeout=CHAOS_RUN_TIMEOUT)
+        values = client.gather(futures)
+        if values != [i + 1 for i in range(CHAOS_TASKS)]:
+            raise RuntimeError("the chaos map computed wrong values")
+    else:
+        graph, root, expected, _ = tree_reduction(2 * CHAOS_TASKS - 1, tag, slow_inc)
+        value = client.get(graph, root, sync=False).result(timeout=CHAOS_RUN_TIMEOUT)
+        if value != expected:
+            raise RuntimeError(f"the chaos tree reduction gave {value}, expected {expected}")
+    return time.perf_counter() - start
+
+
+def chaos(args, versions):
+    """As the C# side: per run and computation a fresh cluster, a no-kill run, then a run while one
+    worker process, picked at random, gets SIGKILL at 20-80% of that no-kill time. The nanny that
+    dask's LocalCluster runs each worker under restarts it, as it does by default. Detection is the
+    scheduler's own remove_worker callback (the scheduler runs in this process) minus the kill time."""
+    from distributed import Client, LocalCluster
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class WorkerRemovals(SchedulerPlugin):
+        def __init__(self):
+            self.removed = {}
+
+        def remove_worker(self, scheduler, worker):
+            self.removed.setdefault(worker, time.time())
+
+    if args.workers < 2:
+        emit_not_run("chaos", "skipped", "chaos needs at least 2 workers: one to kill, one to finish the work.")
+        return
+    rng = random.Random(args.chaos_seed)
+    kinds = ("map", "get")
+    tallies = {k: {"no_kill": [], "kill": [], "added": [], "detection_ms": [], "kill_after": [],
+                   "kill_failures": 0, "no_kill_failures": 0, "mid_run": 0, "first_error": None} for k in kinds}
+    log(f"chaos: {args.chaos_runs} runs of map and get, fresh clusters of {args.workers} workers x 1 thread, seed {args.chaos_seed}")
+    for run in range(1, args.chaos_runs + 1):
+        for kind in kinds:
+            tally = tallies[kind]
+            victim_index = rng.randrange(args.workers)
+            fraction = CHAOS_EARLIEST_KILL + rng.random() * (CHAOS_LATEST_KILL - CHAOS_EARLIEST_KILL)
+            label = f"chaos {kind} {run}/{args.chaos_runs}"
+
+            def failed(killed, error):
+                tally["kill_failures" if killed else "no_kill_failures"] += 1
+                tally["first_error"] = tally["first_error"] or f"run {run}: {type(error).__name__}: {error}"
+                log(f"{label}: {'kill' if killed else 'no kill'}: FAILED: {error!r}")
+
+            counted = {"no_kill": False, "kill": False}
+            try:
+                with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None) as cluster, \
+                        Client(cluster) as client:
+                    client.wait_for_workers(args.workers)
+                    if client.gather(client.map(inc, range(200), pure=False))[-1] != 200:
+                        raise RuntimeError("the warm-up map computed wrong values")
+                    removals = WorkerRemovals()
+                    cluster.scheduler.add_plugin(removals, name=f"removals-{run}-{kind}")
+                    no_kill = None
+                    counted["no_kill"] = True
+                    try:
+                        no_kill = chaos_compute(client, kind, f"{run}-nokill")
+                        tally["no_kill"].append(no_kill)
+                        log(f"{label}: no kill: correct in {no_kill:.2f} s")
+                    except Exception as error:
+                        failed(False, error)
+                    expected = no_kill if no_kill is not None else CHAOS_TASKS * CHAOS_TASK_SECONDS / args.workers
+                    kill_after = expected * fraction
+                    pids = client.run(os.getpid)
+                    victim = sorted(pids)[victim_index]
+                    killed_at = []
+
+                    def kill():
+                        killed_at.append(time.time())
+                        os.kill(pids[victim], signal.SIGKILL)
+
+                    timer = threading.Timer(kill_after, kill)
+                    counted["kill"] = True
+                    timer.start()
+                    try:
+                        seconds = chaos_compute(client, kind, f"{run}-kill")
+                        timer.cancel()
+                        tally["kill"].append(seconds)
+                        if no_kill is not None:
+                            tally["added"].append(seconds - no_kill)
+                        log(f"{label}: worker {victim_index} killed at {kill_after:.2f} s: correct in {seconds:.2f} s")
+                    except Exception as error:
+                        timer.cancel()
+                        failed(True, error)
+                    tally["kill_after"].append(kill_after)
+                    if killed_at:
+                        tally["mid_run"] += 1
+                        deadline = time.time() + 30
+                        while victim not in removals.removed and time.time() < deadline:
+                            time.sleep(0.01)
+                        if victim in removals.removed:
+                            tally["detection_ms"].append((removals.removed[victim] - killed_at[0]) * 1000)
+            except Exception as error:  # the cluster (or this script) failed: the runs not yet counted fail
+                for killed in (False, True):
+                    if not counted["kill" if killed else "no_kill"]:
+                        failed(killed, error)
+
+    for kind in kinds:
+        t = tallies[kind]
+        runs = args.chaos_runs
+        common = {"tasks": CHAOS_TASKS if kind == "map" else 2 * CHAOS_TASKS - 1, "task_ms": CHAOS_TASK_SECONDS * 1000,
+                  "workers": args.workers, "threads_per_worker": 1, "runs": runs, "seed": args.chaos_seed,
+                  "procedure": "per run a fresh LocalCluster (processes, nannies): no kill, then one random worker process SIGKILLed "
+                               "at a random 20-80% of that no-kill time (its nanny restarts it)",
+                  "first_error": t["first_error"], **versions}
+        line = {"benchmark": f"chaos_{kind}_correct", "system": SYSTEM, "value": runs - t["kill_failures"],
+                "unit": f"runs correct of {runs}",
+                "baseline": {"name": "the same runs with no kill", "value": runs - t["no_kill_failures"], "unit": f"runs correct of {runs}"},
+                "params": {**common, "killed_mid_run": t["mid_run"]}}
+        print(json.dumps(line), flush=True)
+        if t["kill"] and t["no_kill"]:
+            emit(f"chaos_{kind}_seconds", statistics.median(t["kill"]), "s",
+                 "the same computation with no kill, on the same fresh cluster, median", statistics.median(t["no_kill"]),
+                 {**common, "max_s": round(max(t["kill"]), 3), "baseline_max_s": round(max(t["no_kill"]), 3),
+                  "seconds": [round(s, 3) for s in t["kill"]], "baseline_seconds": [round(s, 3) for s in t["no_kill"]],
+                  "kill_after_s": [round(s, 3) for s in t["kill_after"]]})
+        if t["added"]:
+            print(json.dumps({"benchmark": f"chaos_{kind}_added", "system": SYSTEM, "value": _round(statistics.median(t["added"])),
+                              "unit": "s", "params": {**common, "max_s": round(max(t["added"]), 3),
+                                                      "added_seconds": [round(s, 3) for s in t["added"]]}}), flush=True)
+        if t["detection_ms"]:
+            print(json.dumps({"benchmark": f"chaos_{kind}_detection", "system": SYSTEM,
+                              "value": _round(statistics.median(t["detection_ms"])), "unit": "ms",
+                              "params": {**common, "measure": "scheduler's remove_worker callback time - kill time (same process)",
+                                         "max_ms": round(max(t["detection_ms"]), 1),
+                                         "detection_ms": [round(s, 1) for s in t["detection_ms"]]}}), flush=True)
+
+
 RUNNERS = {"map": map_throughput, "roundtrip": round_trip, "transfer": transfer,
-           "graph": graph_throughput, "arraysum": array_sum}
+           "graph": graph_throughput, "arraysum": array_sum, "chaos": chaos}
 
 
 def main():
@@ -278,16 +432,35 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--graph-tasks", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chaos-runs", type=int, default=20)
+    parser.add_argument("--chaos-seed", type=int, default=1)
     args = parser.parse_args()
     selected = [w for w in WORKLOADS if w in {n.strip() for n in args.only.split(",")}]
 
     try:
         import distributed
-        from distributed import Client, LocalCluster
     except ImportError as error:
         emit_not_run("dask", "skipped", f"dask.distributed is not importable: {error}")
         return 0
     versions = {"dask_distributed": distributed.__version__, "python": sys.version.split()[0]}
+
+    failures = 0
+    # chaos starts clusters of its own, after the shared one is stopped
+    standalone = [name for name in selected if name == "chaos"]
+    selected = [name for name in selected if name != "chaos"]
+    if selected:
+        failures += run_on_shared_cluster(selected, args, versions)
+    for name in standalone:
+        try:
+            RUNNERS[name](args, versions)
+        except Exception as error:
+            log(f"{name} failed: {error!r}")
+            failures += 1
+    return 1 if failures else 0
+
+
+def run_on_shared_cluster(selected, args, versions):
+    from distributed import Client, LocalCluster
 
     log(f"starting a dask LocalCluster of {args.workers} worker processes x 1 thread")
     failures = 0
@@ -303,7 +476,7 @@ def main():
                 emit_not_run(name, "failed", f"{type(error).__name__}: {error}")
                 failures += 1
         log("stopping the dask cluster")
-    return 1 if failures else 0
+    return failures
 
 
 if __name__ == "__main__":
