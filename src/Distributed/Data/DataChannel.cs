@@ -99,6 +99,7 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Write(assemblies.Count);
                         foreach (var assembly in assemblies) writer.Write(assembly);
                         writer.Write(_store.PeakCount);
+                        writer.Write(_counters.CancelledBeforeStart);
                         writer.Flush();
                         break;
                     default:
@@ -190,7 +191,7 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
             var (toWorkers, toClients, fromWorkers, keys, bytes) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
             var assemblies = new string[r.ReadInt32()];
             for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
-            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32());
+            var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(), r.ReadInt64());
             Return(endpoint, connection);
             return stats;
         }

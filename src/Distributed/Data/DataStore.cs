@@ -77,6 +77,13 @@ public sealed class TransferCounters
 
     internal void AddReceivedFromWorker(long bytes) => Interlocked.Add(ref _receivedFromWorkers, bytes);
 
+    private long _cancelledBeforeStart;
+
+    /// <summary>Tasks this worker was sent and that were cancelled before they started (their client cancelled, released them or died).</summary>
+    public long CancelledBeforeStart => Interlocked.Read(ref _cancelledBeforeStart);
+
+    internal void AddCancelledBeforeStart(int tasks) => Interlocked.Add(ref _cancelledBeforeStart, tasks);
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -95,4 +102,4 @@ public enum PeerKind : byte
 }
 
 /// <summary>A worker's transfer counters and store size, as read over its data channel.</summary>
-public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0);
+public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0, long CancelledBeforeStart = 0);
