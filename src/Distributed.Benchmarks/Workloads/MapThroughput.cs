@@ -16,9 +16,12 @@ internal static class MapThroughput
         var items = Enumerable.Range(0, options.Tasks).ToArray();
 
         ResultWriter.Log($"map: {options.Tasks} tasks on {session.Workers} workers");
+        // The center keeps a little per task (its key, holder and lineage) while the results are held.
+        using var centerMemory = ProcessMemory.IsAvailable(session.CenterProcessId) ? CenterMemory.Start(session.CenterProcessId) : null;
         var watch = Stopwatch.StartNew();
         var results = await pool.MapAsync(Functions.Increment, items, cancellation);
         var elapsed = watch.Elapsed;
+        var memory = centerMemory?.Stop();
 
         var perWorker = results.GroupBy(r => r.Location?.Worker ?? "?").ToDictionary(g => g.Key, g => g.Count());
         await CheckAsync(pool, results, cancellation);
@@ -36,6 +39,8 @@ internal static class MapThroughput
                 ["seconds"] = Math.Round(elapsed.TotalSeconds, 3),
                 ["tasks_per_worker"] = perWorker,
                 ["baseline_runs"] = $"best of {BaselineRuns}",
+                ["center_peak_bytes_per_task"] = memory is null ? null : memory.Growth / options.Tasks,
+                ["center_held_bytes_per_task"] = memory is null ? null : (memory.After - memory.Before) / options.Tasks,
             }));
     }
 

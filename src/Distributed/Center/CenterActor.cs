@@ -52,6 +52,7 @@ public sealed class CenterActor : ReceiveActor
         Receive<Terminated>(HandleTerminated);
         Receive<DisassociatedEvent>(HandleDisassociated);
         Receive<ProbeResult>(HandleProbeResult);
+        Receive<ClientProbeResult>(HandleClientProbeResult);
     }
 
     /// <inheritdoc />
@@ -62,6 +63,8 @@ public sealed class CenterActor : ReceiveActor
 
     /// <summary>The answer of a probe of a worker's data port: refused means its process is gone.</summary>
     private sealed record ProbeResult(IActorRef Worker, bool Alive);
+
+    private sealed record ClientProbeResult(IActorRef Client, bool Alive);
 
     /// <summary>Props of the center.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new CenterActor());
@@ -520,6 +523,14 @@ public sealed class CenterActor : ReceiveActor
         // A killed worker's connection drops at once, long before heartbeats are missed: look closer.
         foreach (var worker in _workers.Values)
             if (worker.Ref.Path.Address.Equals(message.RemoteAddress)) Probe(worker);
+        // The same for a killed client program: its queued tasks are dropped and its data released
+        // now rather than after the failure detector. A client has no data port; its Akka port serves.
+        foreach (var clientRef in _clients.Keys)
+        {
+            var address = clientRef.Path.Address;
+            if (!address.Equals(message.RemoteAddress) || address.Host is not { } host || address.Port is not { } port) continue;
+            ProbeAsync(new DataEndpoint(host, port)).PipeTo(Self, success: alive => new ClientProbeResult(clientRef, alive), failure: _ => new ClientProbeResult(clientRef, true));
+        }
     }
 
     /// <summary>
@@ -569,16 +580,27 @@ public sealed class CenterActor : ReceiveActor
         if (_probing.Count == 0) PlaceParked();
     }
 
+    private void HandleClientProbeResult(ClientProbeResult message)
+    {
+        if (message.Alive || !_clients.ContainsKey(message.Client)) return;
+        _log.Warning("Client at {0} refuses connections: its process is gone; its tasks are dropped and its data released", message.Client.Path.Address);
+        Cluster.Get(Context.System).Down(message.Client.Path.Address);
+        HandleClientGone(message.Client);
+    }
+
     private void HandleClientGone(IActorRef clientRef)
     {
         if (!_clients.Remove(clientRef, out var client)) return;
         Context.Unwatch(clientRef);
+        var dropped = new List<PendingTask>();
         foreach (var taskKey in client.PendingTasks)
         {
             if (!_tasks.Remove(taskKey, out var task)) continue;
             if (task.AssignedTo is { } assigned) assigned.Load--;
             _dependents.Remove(taskKey);
+            dropped.Add(task);
         }
+        CancelOnWorkers(dropped);
         ReleaseOwned(client.Keys.ToList());
         Place([]);
         AnswerWaitingWhoHas();
@@ -590,17 +612,27 @@ public sealed class CenterActor : ReceiveActor
         // A released task that has not finished is dropped; if it is running, its result is deleted
         // when it arrives (it is then an orphan). Tasks waiting for it fail: their input is gone.
         var dropped = new List<FailedTask>();
+        var droppedTasks = new List<PendingTask>();
         foreach (var keyName in keys)
         {
             if (!_tasks.Remove(keyName, out var task)) continue;
             if (task.AssignedTo is { } assigned) assigned.Load--;
             if (_clients.TryGetValue(task.Client, out var owner)) owner.PendingTasks.Remove(keyName);
             dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
+            droppedTasks.Add(task);
         }
+        CancelOnWorkers(droppedTasks);
         if (dropped.Count > 0) FailDependents(dropped);
         ReleaseOwned(keys);
         if (dropped.Count > 0) Place([]);
         AnswerWaitingWhoHas();
+    }
+
+    /// <summary>Tells the workers that were sent dropped tasks not to run them, or at least not to keep their results.</summary>
+    private static void CancelOnWorkers(IEnumerable<PendingTask> dropped)
+    {
+        foreach (var group in dropped.Where(t => t.AssignedTo is not null).GroupBy(t => t.AssignedTo!))
+            group.Key.Ref.Tell(new CancelTasks(group.Select(t => t.Spec.Key).ToList()));
     }
 
     private void ReleaseOwned(IReadOnlyList<string> keys)

@@ -13,10 +13,20 @@ internal sealed class ClientActor : ReceiveActor
 {
     private const int MaxTasksPerMessage = 2048;
 
+    /// <summary>
+    /// Map and Apply tasks a client may have at the center unfinished. A Map of a million items goes
+    /// out as earlier ones finish: the center holds a bounded number of pending tasks, and a burst of
+    /// hundreds of messages cannot starve the cluster's heartbeats (measured: sending a million at
+    /// once made the client miss the center's heartbeats on a busy machine and leave the cluster).
+    /// </summary>
+    internal const int MaxUnfinishedTasks = 65_536;
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _center;
     private readonly CodeShipping _code;
     private readonly Dictionary<string, Submission> _submissions = [];
+    private readonly Queue<(Submission Submission, SubmitTasks Chunk)> _waiting = new();
+    private int _unfinished;
 
     public ClientActor(IActorRef center, CodeShipping code)
     {
@@ -33,7 +43,10 @@ internal sealed class ClientActor : ReceiveActor
 
     private void HandleSubmit(Submit message)
     {
-        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0));
+        // Independent tasks that all report back (Map, Apply) are paced; a graph goes out whole,
+        // because its reported tasks may wait for intermediates in any of its messages.
+        var paced = message.Tasks.All(t => t.ReleaseAfterConsumers == 0 && t.Priority < 0);
+        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0), paced);
         foreach (var task in message.Tasks) _submissions[task.Key] = submission;
         if (submission.Expected == 0)
         {
@@ -42,9 +55,32 @@ internal sealed class ClientActor : ReceiveActor
         }
         for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
         {
-            var chunk = message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList();
-            _center.Tell(new SubmitTasks(Self, message.Code, start == 0 ? message.Functions : [], chunk));
+            var chunk = new SubmitTasks(Self, message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
+            if (paced) _waiting.Enqueue((submission, chunk));
+            else _center.Tell(chunk);
         }
+        SendWaiting();
+    }
+
+    private void SendWaiting()
+    {
+        while (_waiting.TryPeek(out var next) && (_unfinished < MaxUnfinishedTasks || next.Submission.Done))
+        {
+            _waiting.Dequeue();
+            if (next.Submission.Done) continue; // failed or cancelled meanwhile: its rest is never sent
+            _center.Tell(next.Chunk);
+            next.Submission.Unfinished += next.Chunk.Tasks.Count;
+            _unfinished += next.Chunk.Tasks.Count;
+        }
+    }
+
+    /// <summary>Ends a submission early (failed or cancelled): its tasks no longer count against the window.</summary>
+    private void Abandon(Submission submission)
+    {
+        submission.Done = true;
+        _unfinished -= submission.Unfinished;
+        submission.Unfinished = 0;
+        SendWaiting();
     }
 
     private void HandleTasksFinished(TasksFinished message)
@@ -52,6 +88,11 @@ internal sealed class ClientActor : ReceiveActor
         foreach (var result in message.Results)
         {
             if (!_submissions.Remove(result.Key, out var submission) || submission.Done) continue;
+            if (submission.Paced)
+            {
+                submission.Unfinished--;
+                _unfinished--;
+            }
             submission.Locations[result.Key] = new DataLocation(message.Worker, message.Data, result.Size, result.TypeName);
             if (submission.Locations.Count == submission.Expected)
             {
@@ -60,6 +101,7 @@ internal sealed class ClientActor : ReceiveActor
                 submission.ReplyTo.Tell(new SubmissionCompleted(submission.Locations));
             }
         }
+        SendWaiting();
     }
 
     private void HandleTasksFailed(TasksFailed message)
@@ -67,7 +109,7 @@ internal sealed class ClientActor : ReceiveActor
         foreach (var failure in message.Failures)
         {
             if (!_submissions.Remove(failure.Key, out var submission) || submission.Done) continue;
-            submission.Done = true;
+            Abandon(submission);
             submission.ReplyTo.Tell(new SubmissionFailed(failure, message.Worker));
             // The caller gets an exception, not the results: nothing can reach the other keys of the
             // submission any more, so they are released (finished ones deleted, pending ones dropped).
@@ -79,7 +121,7 @@ internal sealed class ClientActor : ReceiveActor
     private void HandleCancelSubmission(CancelSubmission message)
     {
         foreach (var key in message.Keys)
-            if (_submissions.Remove(key, out var submission)) submission.Done = true;
+            if (_submissions.Remove(key, out var submission) && !submission.Done) Abandon(submission);
         // Queued tasks are dropped by the center, running ones' results are deleted when they arrive,
         // and finished ones are released: the caller will never hold them.
         _center.Tell(new ReleaseKeys(message.Keys));
@@ -99,8 +141,12 @@ internal sealed class ClientActor : ReceiveActor
         }
     }
 
-    private sealed class Submission(IActorRef replyTo, IReadOnlyList<string> keys, int expected)
+    private sealed class Submission(IActorRef replyTo, IReadOnlyList<string> keys, int expected, bool paced)
     {
+        /// <summary>Whether its messages wait for room under <see cref="MaxUnfinishedTasks"/>.</summary>
+        public bool Paced { get; } = paced;
+        /// <summary>Its tasks sent to the center and not finished yet.</summary>
+        public int Unfinished { get; set; }
         public IActorRef ReplyTo { get; } = replyTo;
         public IReadOnlyList<string> Keys { get; } = keys;
         /// <summary>The tasks whose completion is awaited: all but a graph's intermediates, which the center deletes.</summary>

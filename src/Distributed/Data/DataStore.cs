@@ -331,6 +331,13 @@ public sealed class TransferCounters
 
     internal void AddReceivedFromWorker(long bytes) => Interlocked.Add(ref _receivedFromWorkers, bytes);
 
+    private long _cancelledBeforeStart;
+
+    /// <summary>Tasks this worker was sent and that were cancelled before they started (their client cancelled, released them or died).</summary>
+    public long CancelledBeforeStart => Interlocked.Read(ref _cancelledBeforeStart);
+
+    internal void AddCancelledBeforeStart(int tasks) => Interlocked.Add(ref _cancelledBeforeStart, tasks);
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -361,5 +368,6 @@ public enum PeerKind : byte
 /// <param name="SpilledBytes">Bytes of values held on disk.</param>
 /// <param name="SpilledCount">Values held on disk.</param>
 /// <param name="ReadsFromDisk">Reads of a value served from disk since the worker started.</param>
+/// <param name="CancelledBeforeStart">Tasks cancelled on this worker before they started.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
-    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0);
+    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0);

@@ -22,6 +22,12 @@ public sealed record TasksFailed(string Worker, IReadOnlyList<FailedTask> Failur
 /// <summary>Center → worker: delete these keys.</summary>
 public sealed record DeleteKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 
+/// <summary>
+/// Center → worker: these tasks were dropped (their client cancelled, released them or died). Those
+/// not started yet never run, and no result of them is stored or reported.
+/// </summary>
+public sealed record CancelTasks(IReadOnlyList<string> Keys) : IProtocolMessage;
+
 /// <summary>Worker → client: send me these assemblies of your code (the worker has not seen them).</summary>
 public sealed record RequestAssemblies(IActorRef Worker, IReadOnlyList<AssemblyRef> Assemblies) : IProtocolMessage;
 

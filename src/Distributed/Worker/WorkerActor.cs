@@ -50,6 +50,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<KeysFetched>(HandleKeysFetched);
         Receive<ExecutorResults>(HandleExecutorResults);
         Receive<DeleteKeys>(m => { foreach (var key in m.Keys) _store.Delete(key); });
+        Receive<CancelTasks>(HandleCancelTasks);
         Receive<Terminated>(HandleExecutorTerminated);
     }
 
@@ -227,6 +228,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var failures = new List<FailedTask>();
         foreach (var task in message.Tasks)
         {
+            if (!_running.ContainsKey(task.Key))
+            {
+                _counters.AddCancelledBeforeStart(1); // cancelled while the batch waited
+                continue;
+            }
             // Each input read once: a spilled one comes from disk, and a read that fails counts as lost.
             string? missing = null;
             foreach (var dependency in task.Dependencies)
@@ -263,12 +269,22 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (_executorVersions.Remove(message.ActorRef, out var version)) _executors.Remove(version);
     }
 
+    private void HandleCancelTasks(CancelTasks message)
+    {
+        // Forgotten here, a task's result is neither stored nor reported; batches still waiting for
+        // inputs or assemblies skip it, and the executors skip it if it has not started.
+        var cancelled = message.Keys.Where(key => _running.Remove(key)).ToList();
+        if (cancelled.Count == 0) return;
+        foreach (var executor in _executors.Values) executor.Tell(new CancelExecution(cancelled));
+    }
+
     private void HandleExecutorResults(ExecutorResults message)
     {
         var finished = new Dictionary<IActorRef, List<StoredKey>>();
         var failed = new Dictionary<IActorRef, List<FailedTask>>();
         foreach (var result in message.Results)
         {
+            if (result.Error?.TypeName == ExecutorFrames.CancelledError.TypeName) _counters.AddCancelledBeforeStart(1);
             if (!_running.Remove(result.Key, out var client)) continue;
             if (result.Error is { } error)
             {
@@ -292,7 +308,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Fail(PendingBatch batch, RemoteError error)
     {
         _pending.Remove(batch.Id);
-        ReportFailures(batch.Message.Client, batch.Message.Tasks.Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
+        ReportFailures(batch.Message.Client, batch.Message.Tasks.Where(t => _running.ContainsKey(t.Key)).Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
     }
 
     private void ReportFailures(IActorRef client, List<FailedTask> failures)

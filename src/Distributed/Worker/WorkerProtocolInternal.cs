@@ -10,6 +10,9 @@ namespace Distributed.Worker;
 /// <summary>Worker → executor actor: run these tasks with these input values.</summary>
 internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
 
+/// <summary>Worker → executor actor: tasks sent earlier that must not start any more.</summary>
+internal sealed record CancelExecution(IReadOnlyList<string> Keys);
+
 /// <summary>Executor actor → worker: results of tasks, in the order they finished.</summary>
 internal sealed record ExecutorResults(IReadOnlyList<ExecutorResult> Results);
 

@@ -63,12 +63,14 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
             Stash.UnstashAll();
         });
         Receive<ExecuteBatch>(_ => Stash.Stash());
+        Receive<CancelExecution>(_ => Stash.Stash());
         Receive<ExecutorExited>(HandleExited);
     }
 
     private void Running()
     {
         Receive<ExecuteBatch>(HandleExecuteBatch);
+        Receive<CancelExecution>(HandleCancelExecution);
         Receive<ExecutorResults>(m =>
         {
             foreach (var result in m.Results) _inFlight.Remove(result.Key);
@@ -84,6 +86,21 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
         try
         {
             ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, batch.Values, batch.Tasks));
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    private void HandleCancelExecution(CancelExecution message)
+    {
+        // Only tasks still here: a key the executor already answered would stay in its set for ever.
+        var keys = message.Keys.Where(_inFlight.Contains).ToList();
+        if (keys.Count == 0) return;
+        try
+        {
+            ExecutorFrames.WriteCancel(_writer!, keys);
         }
         catch (IOException e)
         {

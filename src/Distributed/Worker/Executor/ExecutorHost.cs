@@ -46,6 +46,7 @@ public static class ExecutorHost
         private readonly ValueCodec _codec = new();
         private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
         private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
+        private readonly ConcurrentDictionary<string, byte> _cancelled = new();
         private readonly Channel<ExecutorResult> _results = Channel.CreateUnbounded<ExecutorResult>(new UnboundedChannelOptions { SingleReader = true });
 
         public void Serve(Stream stream)
@@ -63,6 +64,11 @@ public static class ExecutorHost
                     try { frame = input.ReadByte(); }
                     catch (EndOfStreamException) { break; }
                     catch (IOException) { break; }
+                    if (frame == ExecutorFrames.Cancel)
+                    {
+                        foreach (var key in ExecutorFrames.ReadCancel(input)) _cancelled.TryAdd(key, 0);
+                        continue;
+                    }
                     if (frame != ExecutorFrames.Batch) throw new InvalidDataException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
                     foreach (var function in batch.Functions)
@@ -94,7 +100,9 @@ public static class ExecutorHost
         private void RunTasks()
         {
             foreach (var (task, values) in _queue.GetConsumingEnumerable())
-                _results.Writer.TryWrite(Execute(task, values));
+                _results.Writer.TryWrite(_cancelled.TryRemove(task.Key, out _)
+                    ? new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)
+                    : Execute(task, values));
         }
 
         private ExecutorResult Execute(ExecutorTask task, BatchValues values)

@@ -18,6 +18,27 @@ internal static class ExecutorFrames
 {
     public const byte Batch = (byte)'B';
     public const byte Results = (byte)'R';
+    public const byte Cancel = (byte)'C';
+
+    /// <summary>Tasks sent earlier that must not start (they are answered with <see cref="CancelledError"/>).</summary>
+    public static void WriteCancel(BinaryWriter writer, IReadOnlyCollection<string> keys)
+    {
+        writer.Write(Cancel);
+        writer.Write(keys.Count);
+        foreach (var key in keys) writer.Write(key);
+        writer.Flush();
+    }
+
+    /// <summary>Reads a cancel frame after its frame byte.</summary>
+    public static IReadOnlyList<string> ReadCancel(BinaryReader reader)
+    {
+        var keys = new string[reader.ReadInt32()];
+        for (var i = 0; i < keys.Length; i++) keys[i] = reader.ReadString();
+        return keys;
+    }
+
+    /// <summary>The answer to a task cancelled before it started; the worker drops it.</summary>
+    public static RemoteError CancelledError { get; } = new("Distributed.TaskCancelled", "The task was cancelled before it started.", "");
 
     public static void WriteBatch(BinaryWriter writer, ExecutorBatch batch)
     {

@@ -1,0 +1,59 @@
+using Distributed.Hosting;
+
+namespace Distributed.Tests.Cluster;
+
+/// <summary>
+/// A client program killed in the middle of a computation (a real process, started from
+/// Distributed.TestClient): the center drops its queued tasks and releases its data; other clients
+/// are untouched.
+/// </summary>
+[Collection(WorkerDeathTests.Name)]
+public sealed class LostClientTests
+{
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);
+    private const int ItsMapTasks = 2_000;
+
+    [Fact]
+    public async Task A_killed_client_has_its_queued_tasks_dropped_and_its_data_released_while_another_client_goes_on()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var mine = pool.Map(x => x + 1, Enumerable.Range(0, 100));
+        var myKeys = mine.Select(m => m.Key).ToHashSet();
+        var markers = Directory.CreateTempSubdirectory("distributed-lost-client-");
+        var client = ClusterProcess.Start(AppContext.BaseDirectory, "Distributed.TestClient", [cluster.Address, markers.FullName]);
+        try
+        {
+            var held = (await client.WaitForLineAsync(l => l.StartsWith("HELD ", StringComparison.Ordinal), Slow))["HELD ".Length..].Split(',');
+            await client.WaitForLineAsync(l => l == "RUNNING", Slow);
+            Assert.Contains(held[0], pool.HasWhat().SelectMany(h => h.Value));
+            await Eventually.TrueAsync(() => StartedTasks(markers) >= 8, () => "the client's long Map did not start", Slow);
+
+            client.Kill();
+
+            await Eventually.TrueAsync(() => !ForeignKeys(pool, myKeys).Any(),
+                () => $"the killed client's keys are still held: {string.Join(", ", ForeignKeys(pool, myKeys).Take(5))}", Slow);
+            // Its queued tasks were dropped where they waited, on the workers: most never started.
+            await Eventually.TrueAsync(() => StartedTasks(markers) + CancelledOnWorkers(pool) == ItsMapTasks,
+                () => $"of the killed client's {ItsMapTasks} tasks, {StartedTasks(markers)} started and {CancelledOnWorkers(pool)} were cancelled", Slow);
+            Assert.True(StartedTasks(markers) < ItsMapTasks / 2, $"{StartedTasks(markers)} of the killed client's {ItsMapTasks} tasks ran");
+            var after = pool.Map(x => x * 2, Enumerable.Range(0, 200));
+            Assert.Equal(Enumerable.Range(0, 200).Select(x => x * 2), pool.Gather(after));
+            Assert.Empty(ForeignKeys(pool, myKeys.Concat(after.Select(a => a.Key)).ToHashSet()));
+            Assert.Equal(Enumerable.Range(1, 100), pool.Gather(mine));
+        }
+        finally
+        {
+            if (!client.HasExited) client.Kill();
+            markers.Delete(recursive: true);
+        }
+    }
+
+    private static int StartedTasks(DirectoryInfo markers) => markers.GetFiles("task-*").Length;
+
+    private static long CancelledOnWorkers(Pool pool) =>
+        pool.TransferStatsAsync().GetAwaiter().GetResult().Values.Sum(s => s.CancelledBeforeStart);
+
+    private static IEnumerable<string> ForeignKeys(Pool pool, IReadOnlySet<string> mine) =>
+        pool.HasWhat().SelectMany(h => h.Value).Where(k => !mine.Contains(k));
+}
