@@ -95,17 +95,21 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     // ----- Map -----
 
-    /// <summary>Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.</summary>
-    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items) =>
-        MapAsync(function, items).GetAwaiter().GetResult();
+    /// <summary>
+    /// Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.
+    /// A task still running <paramref name="timeout"/> after it started fails the map with <see cref="TaskTimeoutException"/>.
+    /// </summary>
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TimeSpan? timeout = null) =>
+        MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> on each remote value, where that value lives; no input comes to the client.</summary>
-    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items) =>
-        MapAsync(function, items).GetAwaiter().GetResult();
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TimeSpan? timeout = null) =>
+        MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
-    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T})"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
+        var timeoutMs = TaskTimeoutMilliseconds(timeout, nameof(timeout));
         var name = KeyPrefix(function);
         var values = items.ToList();
         var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
@@ -113,19 +117,20 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         for (var i = 0; i < values.Count; i++)
         {
             var key = $"{name}-{i}";
-            tasks.Add(new TaskSpec(key, function_.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(values[i], key), []));
+            tasks.Add(new TaskSpec(key, function_.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(values[i], key), [], TimeoutMs: timeoutMs));
         }
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes(values)));
         return SubmitAsync<TResult>(code, function_, tasks, cancellation);
     }
 
-    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
+        var timeoutMs = TaskTimeoutMilliseconds(timeout, nameof(timeout));
         var name = KeyPrefix(function);
         var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
         var inputs = items.ToList();
-        var tasks = inputs.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key])).ToList();
+        var tasks = inputs.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key], TimeoutMs: timeoutMs)).ToList();
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return SubmitAsync<TResult>(code, function_, tasks, cancellation, inputs);
     }
@@ -348,10 +353,21 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
+                if (error.TypeName == Worker.Executor.ExecutorActor.TaskTimeoutType && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
+                    throw new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), failed.Worker);
                 throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }
+    }
+
+    /// <summary>A per-task timeout as it travels: whole milliseconds, 0 for none (null or <see cref="Timeout.InfiniteTimeSpan"/>).</summary>
+    internal static long TaskTimeoutMilliseconds(TimeSpan? timeout, string parameterName)
+    {
+        if (timeout is not { } value || value == Timeout.InfiniteTimeSpan) return 0;
+        if (value <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(parameterName, value, $"A task timeout must be positive (or null for none), not {value}.");
+        return Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
     }
 
     private FunctionSpec EncodeFunction(IUserFunction function, string key)
