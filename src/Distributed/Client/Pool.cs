@@ -137,18 +137,18 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     // ----- Apply -----
 
-    /// <summary>Runs <paramref name="function"/> once on the cluster.</summary>
-    public RemoteData<TResult> Apply<TResult>(Func<TResult> function) => ApplyAsync(function).GetAwaiter().GetResult();
+    /// <summary>Runs <paramref name="function"/> once on the cluster; still running <paramref name="timeout"/> after it started, it fails with <see cref="TaskTimeoutException"/>.</summary>
+    public RemoteData<TResult> Apply<TResult>(Func<TResult> function, TimeSpan? timeout = null) => ApplyAsync(function, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once, on a plain value.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on a remote value, where it lives.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on the values of a list of remote values, in order.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments) =>
-        ApplyAsync(function, arguments).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, TimeSpan? timeout = null) =>
+        ApplyAsync(function, arguments, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>
     /// Runs any delegate once; each argument may be a plain value, a <see cref="RemoteData{T}"/>, or a
@@ -157,57 +157,57 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     public RemoteData<TResult> Apply<TResult>(Delegate function, params object?[] arguments) =>
         ApplyAsync<TResult>(function, arguments).GetAwaiter().GetResult();
 
-    /// <summary>Like <see cref="Apply{TResult}(Func{TResult})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{TResult}(Func{TResult},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new NullaryFunction<TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, _codec.Encode(Array.Empty<object?>()), []);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, _codec.Encode(Array.Empty<object?>()), [], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T)"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T,TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         if (argument is IRemoteData || argument is System.Collections.IEnumerable and not string)
-            return await ApplyAsync<TResult>(function, [argument], cancellation).ConfigureAwait(false);
+            return await ApplyAsync<TResult>(function, [argument], cancellation, timeout).ConfigureAwait(false);
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(argument, key), []);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(argument, key), [], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes([argument])));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], [argument.Key]);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], [argument.Key], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new ListFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], arguments.Select(a => a.Key).ToList());
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], arguments.Select(a => a.Key).ToList(), TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
     /// <summary>Like <see cref="Apply{TResult}(Delegate,object?[])"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default)
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var dependencies = new List<string>();
         var types = new List<Type>();
         var template = arguments.Select(a => { var t = ArgumentEncoding.Templatize(a, dependencies, out var type); types.Add(type); return t; }).ToArray();
         var encoded = EncodeFunction(new DynamicFunction(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies, TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Concat(types).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }

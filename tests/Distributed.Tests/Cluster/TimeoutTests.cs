@@ -20,7 +20,7 @@ public sealed class TimeoutTests : IDisposable
     public void Dispose() => _markers.Delete(recursive: true);
 
     [Fact]
-    public async Task A_task_past_its_timeout_fails_naming_its_key_and_its_worker_gets_the_executor_back()
+    public async Task A_task_past_its_timeout_fails_naming_its_key_and_its_worker_gets_the_executor_back_each_time()
     {
         // One worker with one thread: were the stuck thread not taken back, nothing could run after it.
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
@@ -40,6 +40,9 @@ public sealed class TimeoutTests : IDisposable
         Assert.Contains("2 s", failure.Message);
         Assert.Equal(TimeSpan.FromSeconds(2), failure.Timeout);
         Assert.Equal(worker, failure.Worker);
+        var apply = await Assert.ThrowsAsync<TaskTimeoutException>(() => pool.ApplyAsync(stuckOnThree, 3, timeout: TimeSpan.FromMilliseconds(1500)).WaitAsync(Slow));
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), apply.Timeout);
+        Assert.Contains("1500 ms", apply.Message);
         var after = await pool.MapAsync(x => x + 1, Enumerable.Range(0, 20)).WaitAsync(Slow);
         Assert.Equal(Enumerable.Range(1, 20), await pool.GatherAsync(after));
         Assert.Equal(worker, Assert.Single(pool.Workers()).Name); // the same worker: it did not die for it
@@ -134,11 +137,12 @@ public sealed class TimeoutTests : IDisposable
         var zero = Assert.Throws<ArgumentOutOfRangeException>(() => pool.Map(inc, [1, 2], timeout: TimeSpan.Zero));
         var negative = Assert.Throws<ArgumentOutOfRangeException>(() => { _ = pool.MapAsync(inc, [1, 2], timeout: TimeSpan.FromSeconds(-1)); }); // at the call, not in the task
         var onRemote = Assert.Throws<ArgumentOutOfRangeException>(() => pool.Map(inc, pool.Map(inc, [1]), timeout: TimeSpan.FromMilliseconds(-5)));
+        var apply = Assert.Throws<ArgumentOutOfRangeException>(() => pool.Apply(inc, 1, timeout: TimeSpan.Zero));
         var graph = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pool.GetGraphAsync(dsk, "a", taskTimeout: TimeSpan.Zero));
         var scheduler = Assert.Throws<ArgumentOutOfRangeException>(() => ClusterScheduler.On(pool, taskTimeout: TimeSpan.FromSeconds(-2)));
         var partial = Assert.Throws<ArgumentOutOfRangeException>(() => Scheduler.Partial("127.0.0.1", 1, taskTimeout: TimeSpan.Zero));
 
-        Assert.All([zero, negative, onRemote], e => Assert.Equal("timeout", e.ParamName));
+        Assert.All([zero, negative, onRemote, apply], e => Assert.Equal("timeout", e.ParamName));
         Assert.All([graph, scheduler, partial], e => Assert.Equal("taskTimeout", e.ParamName));
         Assert.Contains("positive", zero.Message);
         // Null and Timeout.InfiniteTimeSpan mean no limit.
