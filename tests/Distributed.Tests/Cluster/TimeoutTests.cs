@@ -49,6 +49,24 @@ public sealed class TimeoutTests : IDisposable
     }
 
     [Fact]
+    public async Task Time_spent_waiting_for_a_thread_does_not_count_towards_the_timeout()
+    {
+        // One thread, five tasks of 1 s each under a 3 s timeout: the last ones wait 4 s for the thread
+        // and would time out if the clock started when the worker handed them to the executor.
+        await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        Func<int, int> oneSecond = x =>
+        {
+            Thread.Sleep(1_000);
+            return x * 2;
+        };
+
+        var results = await pool.MapAsync(oneSecond, Enumerable.Range(0, 5), timeout: TimeSpan.FromSeconds(3)).WaitAsync(Slow);
+
+        Assert.Equal([0, 2, 4, 6, 8], await pool.GatherAsync(results));
+    }
+
+    [Fact]
     public async Task Tasks_running_beside_a_timed_out_one_run_again_on_a_new_executor_instead_of_failing()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 2);
