@@ -38,3 +38,21 @@ public sealed class DataLostException(string key, string message) : Exception(me
     /// <summary>The key of the value.</summary>
     public string Key { get; } = key;
 }
+
+/// <summary>
+/// A task ran longer than its timeout after it started: it was stopped (the executor process running
+/// it was killed, the worker kept its data and got a fresh executor) and is not run again.
+/// </summary>
+public sealed class TaskTimeoutException(string key, TimeSpan timeout, string worker)
+    : Exception($"Task {key} did not finish within {Describe(timeout)} of starting on {worker}; it was stopped and is not run again.")
+{
+    /// <summary>The key of the task that timed out.</summary>
+    public string Key { get; } = key;
+    /// <summary>The task's timeout.</summary>
+    public TimeSpan Timeout { get; } = timeout;
+    /// <summary>The worker where it ran.</summary>
+    public string Worker { get; } = worker;
+
+    private static string Describe(TimeSpan timeout) =>
+        timeout.Ticks % TimeSpan.TicksPerSecond == 0 ? $"{timeout.TotalSeconds:0} s" : $"{timeout.TotalMilliseconds:0.###} ms";
+}

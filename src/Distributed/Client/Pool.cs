@@ -95,17 +95,21 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     // ----- Map -----
 
-    /// <summary>Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.</summary>
-    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items) =>
-        MapAsync(function, items).GetAwaiter().GetResult();
+    /// <summary>
+    /// Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.
+    /// A task still running <paramref name="timeout"/> after it started fails the map with <see cref="TaskTimeoutException"/>.
+    /// </summary>
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TimeSpan? timeout = null) =>
+        MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> on each remote value, where that value lives; no input comes to the client.</summary>
-    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items) =>
-        MapAsync(function, items).GetAwaiter().GetResult();
+    public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TimeSpan? timeout = null) =>
+        MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
-    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T})"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
+        var timeoutMs = TaskTimeoutMilliseconds(timeout, nameof(timeout));
         var name = KeyPrefix(function);
         var values = items.ToList();
         var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
@@ -113,37 +117,38 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         for (var i = 0; i < values.Count; i++)
         {
             var key = $"{name}-{i}";
-            tasks.Add(new TaskSpec(key, function_.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(values[i], key), []));
+            tasks.Add(new TaskSpec(key, function_.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(values[i], key), [], TimeoutMs: timeoutMs));
         }
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes(values)));
         return SubmitAsync<TResult>(code, function_, tasks, cancellation);
     }
 
-    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
+        var timeoutMs = TaskTimeoutMilliseconds(timeout, nameof(timeout));
         var name = KeyPrefix(function);
         var function_ = EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
         var inputs = items.ToList();
-        var tasks = inputs.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key])).ToList();
+        var tasks = inputs.Select((item, i) => new TaskSpec($"{name}-{i}", function_.FunctionId, ArgumentsKind.Dependencies, [], [item.Key], TimeoutMs: timeoutMs)).ToList();
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return SubmitAsync<TResult>(code, function_, tasks, cancellation, inputs);
     }
 
     // ----- Apply -----
 
-    /// <summary>Runs <paramref name="function"/> once on the cluster.</summary>
-    public RemoteData<TResult> Apply<TResult>(Func<TResult> function) => ApplyAsync(function).GetAwaiter().GetResult();
+    /// <summary>Runs <paramref name="function"/> once on the cluster; still running <paramref name="timeout"/> after it started, it fails with <see cref="TaskTimeoutException"/>.</summary>
+    public RemoteData<TResult> Apply<TResult>(Func<TResult> function, TimeSpan? timeout = null) => ApplyAsync(function, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once, on a plain value.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on a remote value, where it lives.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument) => ApplyAsync(function, argument).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on the values of a list of remote values, in order.</summary>
-    public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments) =>
-        ApplyAsync(function, arguments).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, TimeSpan? timeout = null) =>
+        ApplyAsync(function, arguments, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>
     /// Runs any delegate once; each argument may be a plain value, a <see cref="RemoteData{T}"/>, or a
@@ -152,57 +157,57 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     public RemoteData<TResult> Apply<TResult>(Delegate function, params object?[] arguments) =>
         ApplyAsync<TResult>(function, arguments).GetAwaiter().GetResult();
 
-    /// <summary>Like <see cref="Apply{TResult}(Func{TResult})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{TResult}(Func{TResult},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new NullaryFunction<TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, _codec.Encode(Array.Empty<object?>()), []);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, _codec.Encode(Array.Empty<object?>()), [], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T)"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T,TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         if (argument is IRemoteData || argument is System.Collections.IEnumerable and not string)
-            return await ApplyAsync<TResult>(function, [argument], cancellation).ConfigureAwait(false);
+            return await ApplyAsync<TResult>(function, [argument], cancellation, timeout).ConfigureAwait(false);
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(argument, key), []);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.SingleValue, EncodeArgument(argument, key), [], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)).Concat(ValueTypes([argument])));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new UnaryFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], [argument.Key]);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], [argument.Key], TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
-    /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}})"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var encoded = EncodeFunction(new ListFunction<T, TResult>(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], arguments.Select(a => a.Key).ToList());
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Dependencies, [], arguments.Select(a => a.Key).ToList(), TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Append(typeof(T)).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
 
     /// <summary>Like <see cref="Apply{TResult}(Delegate,object?[])"/>, returning at once.</summary>
-    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default)
+    public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = KeyPrefix(function);
         var dependencies = new List<string>();
         var types = new List<Type>();
         var template = arguments.Select(a => { var t = ArgumentEncoding.Templatize(a, dependencies, out var type); types.Add(type); return t; }).ToArray();
         var encoded = EncodeFunction(new DynamicFunction(function), key);
-        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies);
+        var task = new TaskSpec(key, encoded.FunctionId, ArgumentsKind.Template, EncodeArgument(template, key), dependencies, TimeoutMs: TaskTimeoutMilliseconds(timeout, nameof(timeout)));
         var code = _code.ManifestFor(CodeShipping.TypesOf(function).Concat(types).Append(typeof(TResult)));
         return (await SubmitAsync<TResult>(code, encoded, [task], cancellation).ConfigureAwait(false))[0];
     }
@@ -348,10 +353,21 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
+                if (error.TypeName == Worker.Executor.ExecutorActor.TaskTimeoutType && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
+                    throw new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), failed.Worker);
                 throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }
+    }
+
+    /// <summary>A per-task timeout as it travels: whole milliseconds, 0 for none (null or <see cref="Timeout.InfiniteTimeSpan"/>).</summary>
+    internal static long TaskTimeoutMilliseconds(TimeSpan? timeout, string parameterName)
+    {
+        if (timeout is not { } value || value == Timeout.InfiniteTimeSpan) return 0;
+        if (value <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(parameterName, value, $"A task timeout must be positive (or null for none), not {value}.");
+        return Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
     }
 
     private FunctionSpec EncodeFunction(IUserFunction function, string key)

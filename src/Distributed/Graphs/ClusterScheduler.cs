@@ -6,27 +6,42 @@ public sealed class ClusterScheduler : IScheduler, IDisposable
     private readonly Lazy<Pool> _pool;
     private readonly bool _ownsPool;
 
-    /// <summary>A scheduler that connects to the center at <paramref name="centerAddress"/> on first use, and disconnects when disposed.</summary>
-    public ClusterScheduler(string centerAddress)
+    /// <summary>
+    /// A scheduler that connects to the center at <paramref name="centerAddress"/> on first use, and
+    /// disconnects when disposed. With <paramref name="taskTimeout"/>, a task of any graph it computes
+    /// that is still running that long after it started fails the computation (<see cref="TaskTimeoutException"/>).
+    /// </summary>
+    public ClusterScheduler(string centerAddress, TimeSpan? taskTimeout = null)
     {
+        Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)); // refuse a bad one now, not at the first Get
         _pool = new Lazy<Pool>(() => new Pool(centerAddress));
         _ownsPool = true;
+        TaskTimeout = taskTimeout;
     }
 
-    private ClusterScheduler(Pool pool)
+    private ClusterScheduler(Pool pool, TimeSpan? taskTimeout)
     {
+        Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
         _pool = new Lazy<Pool>(pool);
         _ownsPool = false;
+        TaskTimeout = taskTimeout;
     }
 
     /// <summary>A scheduler on an already connected pool; disposing it leaves the pool open.</summary>
-    public static ClusterScheduler On(Pool pool) => new(pool);
+    public static ClusterScheduler On(Pool pool, TimeSpan? taskTimeout = null) => new(pool, taskTimeout);
+
+    /// <summary>How long each task may run once started (null: no limit).</summary>
+    public TimeSpan? TaskTimeout { get; }
 
     /// <inheritdoc />
-    public object? Get(Graph graph, object keys) => _pool.Value.GetGraph(graph, keys);
+    public object? Get(Graph graph, object keys) => _pool.Value.GetGraph(graph, keys, TaskTimeout);
+
+    /// <summary>Like <see cref="Get(Graph, object)"/>, returning at once; cancelling drops the graph's queued tasks and frees its results.</summary>
+    public Task<object?> GetAsync(Graph graph, object keys, CancellationToken cancellation = default) =>
+        _pool.Value.GetGraphAsync(graph, keys, cancellation, TaskTimeout);
 
     /// <inheritdoc />
-    public IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) => _pool.Value.PersistGraph(graph, keys);
+    public IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) => _pool.Value.PersistGraph(graph, keys, TaskTimeout);
 
     /// <inheritdoc />
     public void Dispose()

@@ -11,15 +11,18 @@ public sealed partial class Pool
     /// <summary>
     /// Computes <paramref name="keys"/> of a task graph on the cluster: the whole graph is sent at once
     /// (a task per task key, waiting at the center for its inputs), the requested values are gathered
-    /// from the workers that hold them, and the graph's keys are then released.
+    /// from the workers that hold them, and the graph's keys are then released. A task still running
+    /// <paramref name="taskTimeout"/> after it started fails the whole <c>Get</c> with <see cref="TaskTimeoutException"/>.
     /// </summary>
-    public object? GetGraph(Graph graph, object keys) => GetGraphAsync(graph, keys).GetAwaiter().GetResult();
+    public object? GetGraph(Graph graph, object keys, TimeSpan? taskTimeout = null) =>
+        GetGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
-    /// <summary>Like <see cref="GetGraph"/>, returning at once.</summary>
-    public async Task<object?> GetGraphAsync(Graph graph, object keys, CancellationToken cancellation = default)
+    /// <summary>Like <see cref="GetGraph"/>, returning at once; cancelling drops the graph's queued tasks and frees its results.</summary>
+    public async Task<object?> GetGraphAsync(Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
     {
+        var timeoutMs = TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
         var requested = Scheduler.Flatten(keys);
-        var submission = PrepareGraph(graph, requested);
+        var submission = PrepareGraph(graph, requested, timeoutMs);
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         try
         {
@@ -44,12 +47,13 @@ public sealed partial class Pool
     /// whose value is a literal of the graph gives that literal, an alias what it names.
     /// Everything else the graph computed is deleted.
     /// </summary>
-    public IReadOnlyList<object?> PersistGraph(Graph graph, IReadOnlyList<string> keys) => PersistGraphAsync(graph, keys).GetAwaiter().GetResult();
+    public IReadOnlyList<object?> PersistGraph(Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null) =>
+        PersistGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
-    public async Task<IReadOnlyList<object?>> PersistGraphAsync(Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default)
+    public async Task<IReadOnlyList<object?>> PersistGraphAsync(Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
     {
-        var submission = PrepareGraph(graph, keys);
+        var submission = PrepareGraph(graph, keys, TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
         var persisted = new Dictionary<string, object?>(StringComparer.Ordinal);
         var succeeded = false;
         try
@@ -88,7 +92,7 @@ public sealed partial class Pool
         return submission.Wanted.Select(k => byKey[k + submission.Token]).ToList();
     }
 
-    private GraphSubmission PrepareGraph(Graph graph, IReadOnlyList<string> requested)
+    private GraphSubmission PrepareGraph(Graph graph, IReadOnlyList<string> requested, long timeoutMs)
     {
         var normalized = NormalizedGraph.From(graph, requested);
         var token = "@" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
@@ -152,7 +156,7 @@ public sealed partial class Pool
                     => (ArgumentsKind.SingleValue, EncodeArgument(single, key)),
                 _ => (ArgumentsKind.Template, EncodeArgument(template, key)),
             };
-            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, kind, arguments, dependencies, Priority: position));
+            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, kind, arguments, dependencies, Priority: position, TimeoutMs: timeoutMs));
         }
 
         // An intermediate is deleted by the center as soon as every task that reads it has run; the

@@ -44,9 +44,11 @@ public enum ArgumentsKind : byte
 /// once they have all finished. Zero keeps the result until the client releases it. A graph's tasks
 /// also carry a <see cref="Priority"/> (lower runs first; negative: no order, run at once), which the
 /// center follows while it holds ready tasks back so that branches finish before new ones start.
+/// <see cref="TimeoutMs"/> bounds how long the task may run once its executor starts it (0: no limit);
+/// past it the task fails and its executor process is replaced.
 /// </summary>
 public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies,
-    int ReleaseAfterConsumers = 0, long Priority = -1);
+    int ReleaseAfterConsumers = 0, long Priority = -1, long TimeoutMs = 0);
 
 /// <summary>An exception thrown by user code (or by our handling of its values), as text that any process can read.</summary>
 public sealed record RemoteError(string TypeName, string Message, string StackTrace);

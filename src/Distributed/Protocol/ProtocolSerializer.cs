@@ -208,6 +208,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             foreach (var dependency in task.Dependencies) w.Write(dependency);
             w.Write7BitEncodedInt(task.ReleaseAfterConsumers);
             w.Write(task.Priority);
+            w.Write7BitEncodedInt64(task.TimeoutMs); // one byte when there is none
         }
     }
 
@@ -224,7 +225,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var args = ReadBytes(r);
             var dependencies = r.ReadInt32() is var count and > 0 ? new string[count] : [];
             for (var d = 0; d < dependencies.Length; d++) dependencies[d] = r.ReadString();
-            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt(), r.ReadInt64());
+            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt(), r.ReadInt64(), r.Read7BitEncodedInt64());
         }
         return tasks;
     }

@@ -30,6 +30,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, string> _executorVersions = [];
     private readonly Dictionary<string, IActorRef> _running = []; // task key → client to notify
     private long _nextBatchId;
+    private long _executorsStarted; // names each executor child apart from the retired ones still stopping
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
@@ -51,6 +52,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ExecutorResults>(HandleExecutorResults);
         Receive<DeleteKeys>(m => { foreach (var key in m.Keys) _store.Delete(key); });
         Receive<CancelTasks>(HandleCancelTasks);
+        Receive<ExecutorRetired>(HandleExecutorRetired);
         Receive<Terminated>(HandleExecutorTerminated);
     }
 
@@ -246,22 +248,35 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 failures.Add(new FailedTask(task.Key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {task.Key} is not on worker {_settings.Name}.", "")));
                 continue;
             }
-            tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies));
+            tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
         }
         if (failures.Count > 0) ReportFailures(message.Client, failures);
         if (tasks.Count == 0) return;
         ExecutorFor(message.Code).Tell(new ExecuteBatch(message.Functions, values, tasks));
     }
 
-    private IActorRef ExecutorFor(CodeManifest code)
+    private IActorRef ExecutorFor(CodeManifest code) =>
+        _executors.TryGetValue(code.Version, out var executor) ? executor : ExecutorFor(code.Version, code.Assemblies.Select(_assemblies.PathOf).ToList());
+
+    private IActorRef ExecutorFor(string version, IReadOnlyList<string> assemblyPaths)
     {
-        if (_executors.TryGetValue(code.Version, out var executor)) return executor;
-        var paths = code.Assemblies.Select(_assemblies.PathOf).ToList();
-        executor = Context.ActorOf(ExecutorActor.Props(code.Version, paths, _settings.Threads, _settings.WorkDirectory), $"executor-{code.Version}");
+        if (_executors.TryGetValue(version, out var executor)) return executor;
+        executor = Context.ActorOf(ExecutorActor.Props(version, assemblyPaths, _settings.Threads, _settings.WorkDirectory), $"executor-{version}-{++_executorsStarted}");
         Context.Watch(executor);
-        _executors[code.Version] = executor;
-        _executorVersions[executor] = code.Version;
+        _executors[version] = executor;
+        _executorVersions[executor] = version;
         return executor;
+    }
+
+    private void HandleExecutorRetired(ExecutorRetired message)
+    {
+        if (_executorVersions.Remove(Sender, out var version))
+        {
+            _executors.Remove(version);
+            // In mailbox order, after the batches already sent to it, which it hands back here.
+            Sender.Tell(PoisonPill.Instance);
+        }
+        if (message.Rerun.Tasks.Count > 0) ExecutorFor(message.Version, message.AssemblyPaths).Tell(message.Rerun);
     }
 
     private void HandleExecutorTerminated(Terminated message)

@@ -16,6 +16,16 @@ internal sealed record CancelExecution(IReadOnlyList<string> Keys);
 /// <summary>Executor actor → worker: results of tasks, in the order they finished.</summary>
 internal sealed record ExecutorResults(IReadOnlyList<ExecutorResult> Results);
 
+/// <summary>Executor process → its actor: these tasks (the ones with a timeout) started running now.</summary>
+internal sealed record TasksStarted(IReadOnlyList<string> Keys);
+
+/// <summary>
+/// Executor actor → worker: its process is gone (crashed, or killed for a task past its timeout).
+/// New batches of this code version need a new executor, and <see cref="Rerun"/> (tasks it held that
+/// did not fail, or a batch it received after) runs there.
+/// </summary>
+internal sealed record ExecutorRetired(string Version, IReadOnlyList<string> AssemblyPaths, ExecuteBatch Rerun);
+
 /// <summary>The fetch of a batch's remote inputs ended (with the values, or with the reason it failed).</summary>
 internal sealed record InputsFetched(long BatchId, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure);
 

@@ -22,7 +22,7 @@ public sealed class ProtocolSerializerTests() : TestKit("akka.actor.provider = l
         {
             new TaskSpec("k-0", "f1", ArgumentsKind.SingleValue, [1, 2, 3], []),
             new TaskSpec("k-1", "f1", ArgumentsKind.Dependencies, [], ["a", "b"]),
-            new TaskSpec("k-2", "f2", ArgumentsKind.Template, [9], ["a"], ReleaseAfterConsumers: 3),
+            new TaskSpec("k-2", "f2", ArgumentsKind.Template, [9], ["a"], ReleaseAfterConsumers: 3, TimeoutMs: 2_500),
         };
         var message = new RunTasks(TestActor, code, [new FunctionSpec("f1", [7, 7])], tasks, [new RemoteInput("a", [new DataEndpoint("127.0.0.1", 5000)])]);
 
@@ -36,6 +36,7 @@ public sealed class ProtocolSerializerTests() : TestKit("akka.actor.provider = l
         Assert.Equal(tasks.Select(t => t.Args), copy.Tasks.Select(t => t.Args));
         Assert.Equal(tasks.Select(t => t.Dependencies), copy.Tasks.Select(t => t.Dependencies));
         Assert.Equal(tasks.Select(t => t.ReleaseAfterConsumers), copy.Tasks.Select(t => t.ReleaseAfterConsumers));
+        Assert.Equal(tasks.Select(t => t.TimeoutMs), copy.Tasks.Select(t => t.TimeoutMs));
         Assert.Equal(new DataEndpoint("127.0.0.1", 5000), copy.RemoteInputs.Single().Holders.Single());
     }
 

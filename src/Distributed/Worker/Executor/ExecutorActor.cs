@@ -10,16 +10,28 @@ namespace Distributed.Worker.Executor;
 /// Owns one executor process, which runs the tasks of one client code version with
 /// <c>threads</c> threads. User code never runs in the worker process itself: a crash or a stuck
 /// task there cannot take the stored data down, and each code version gets its own assemblies.
+/// A task that outlives its timeout fails, and since a thread stuck in user code cannot be stopped
+/// in .NET, the process is killed: the actor retires, handing the other tasks it held back to the
+/// worker, which runs them on a fresh executor.
 /// </summary>
-internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
+internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
+    /// <summary>The remote type name of a task that ran past its timeout (the client turns it into <c>TaskTimeoutException</c>).</summary>
+    public const string TaskTimeoutType = "Distributed.TaskTimeoutException";
+
+    /// <summary>How often running tasks' deadlines are checked: a timeout fires at most this late.</summary>
+    private static readonly TimeSpan DeadlineCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    private const string DeadlineTimer = "deadlines";
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _version;
     private readonly IReadOnlyList<string> _assemblyPaths;
     private readonly int _threads;
     private readonly string _socketPath;
-    private readonly HashSet<string> _sentFunctions = [];
-    private readonly HashSet<string> _inFlight = [];
+    private readonly Dictionary<string, FunctionSpec> _sentFunctions = [];
+    private readonly Dictionary<string, InFlightTask> _inFlight = [];
+    private readonly Dictionary<string, long> _deadlines = []; // key → Environment.TickCount64 past which it has timed out
     private Socket? _listener;
     private Socket? _connection;
     private Process? _process;
@@ -35,6 +47,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
     }
 
     public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory) =>
         Akka.Actor.Props.Create(() => new ExecutorActor(version, assemblyPaths, threads, socketDirectory));
@@ -73,16 +87,32 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
         Receive<CancelExecution>(HandleCancelExecution);
         Receive<ExecutorResults>(m =>
         {
-            foreach (var result in m.Results) _inFlight.Remove(result.Key);
+            foreach (var result in m.Results)
+            {
+                _inFlight.Remove(result.Key);
+                _deadlines.Remove(result.Key);
+            }
             Context.Parent.Tell(m);
         });
+        Receive<TasksStarted>(HandleTasksStarted);
+        Receive<CheckDeadlines>(_ => HandleCheckDeadlines());
         Receive<ExecutorExited>(HandleExited);
+    }
+
+    /// <summary>
+    /// The process is gone (or being killed). Batches the worker sent before it heard go back to it,
+    /// to run on the next executor; what the old process still says is void.
+    /// </summary>
+    private void Retired()
+    {
+        Receive<ExecuteBatch>(batch => Context.Parent.Tell(new ExecutorRetired(_version, _assemblyPaths, batch)));
+        ReceiveAny(_ => { });
     }
 
     private void HandleExecuteBatch(ExecuteBatch batch)
     {
-        var newFunctions = batch.Functions.Where(f => _sentFunctions.Add(f.FunctionId)).ToList();
-        foreach (var task in batch.Tasks) _inFlight.Add(task.Key);
+        var newFunctions = batch.Functions.Where(f => _sentFunctions.TryAdd(f.FunctionId, f)).ToList();
+        foreach (var task in batch.Tasks) _inFlight[task.Key] = new InFlightTask(task, batch.Values);
         try
         {
             ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, batch.Values, batch.Tasks));
@@ -96,7 +126,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
     private void HandleCancelExecution(CancelExecution message)
     {
         // Only tasks still here: a key the executor already answered would stay in its set for ever.
-        var keys = message.Keys.Where(_inFlight.Contains).ToList();
+        var keys = message.Keys.Where(_inFlight.ContainsKey).ToList();
         if (keys.Count == 0) return;
         try
         {
@@ -108,19 +138,76 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
+    private void HandleTasksStarted(TasksStarted message)
+    {
+        var now = Environment.TickCount64;
+        foreach (var key in message.Keys)
+            if (_inFlight.TryGetValue(key, out var running) && running.Task.TimeoutMs > 0)
+                _deadlines[key] = now + running.Task.TimeoutMs;
+        if (_deadlines.Count > 0 && !Timers.IsTimerActive(DeadlineTimer))
+            Timers.StartPeriodicTimer(DeadlineTimer, CheckDeadlines.Instance, DeadlineCheckInterval);
+    }
+
+    private void HandleCheckDeadlines()
+    {
+        if (_deadlines.Count == 0)
+        {
+            Timers.Cancel(DeadlineTimer);
+            return;
+        }
+        var now = Environment.TickCount64;
+        var expired = _deadlines.Where(d => d.Value <= now).Select(d => d.Key).ToList();
+        if (expired.Count == 0) return;
+        var failures = expired.Select(key => new ExecutorResult(key, null, "", new RemoteError(TaskTimeoutType,
+                $"{key} did not finish within {DescribeTimeout(_inFlight[key].Task.TimeoutMs)} of starting; its executor process was stopped.", "")))
+            .ToList();
+        foreach (var key in expired) _inFlight.Remove(key);
+        _log.Warning("Task(s) {0} of code {1} timed out: stopping their executor process; {2} other task(s) run again on a new one",
+            string.Join(", ", expired), _version, _inFlight.Count);
+        Context.Parent.Tell(new ExecutorResults(failures));
+        // A thread stuck in user code cannot be aborted: the process goes, and its other tasks (not at
+        // fault) run again from the start on a fresh process.
+        Retire(BatchOf(_inFlight.Values));
+    }
+
+    /// <summary>One batch that runs these tasks again on another process: their functions and inputs included.</summary>
+    private ExecuteBatch BatchOf(IEnumerable<InFlightTask> tasks)
+    {
+        var list = tasks.ToList();
+        var values = new Dictionary<string, byte[]>();
+        foreach (var (task, batchValues) in list)
+            foreach (var dependency in task.Dependencies)
+                if (!values.ContainsKey(dependency) && batchValues.TryGetValue(dependency, out var bytes)) values[dependency] = bytes;
+        var functions = list.Select(t => t.Task.FunctionId).Distinct().Select(id => _sentFunctions[id]).ToList();
+        return new ExecuteBatch(functions, values, list.Select(t => t.Task).ToList());
+    }
+
+    /// <summary>
+    /// Kills the process and tells the worker, which starts another executor for new batches and sends
+    /// <paramref name="rerun"/> there, then stops this actor after the batches it had already sent.
+    /// </summary>
+    private void Retire(ExecuteBatch rerun)
+    {
+        _inFlight.Clear();
+        _deadlines.Clear();
+        Timers.CancelAll();
+        KillProcess();
+        Become(Retired);
+        Context.Parent.Tell(new ExecutorRetired(_version, _assemblyPaths, rerun));
+    }
+
     private void HandleExited(ExecutorExited message)
     {
         var stderr = ExecutorLauncher.RecentErrors(_process);
         var reason = string.IsNullOrWhiteSpace(stderr) ? message.Reason : $"{message.Reason}: {stderr}";
         _log.Warning("Executor for code {0} is gone: {1}", _version, reason);
         var pending = Stash.ClearStash().Select(e => e.Message).OfType<ExecuteBatch>().SelectMany(b => b.Tasks).Select(t => t.Key);
-        var failures = _inFlight.Concat(pending)
+        var failures = _inFlight.Keys.Concat(pending)
             .Select(key => new ExecutorResult(key, null, "", new RemoteError("Distributed.ExecutorCrashedException",
                 $"The process running {key} died ({reason}).", "")))
             .ToList();
-        _inFlight.Clear();
         if (failures.Count > 0) Context.Parent.Tell(new ExecutorResults(failures));
-        Context.Stop(Self);
+        Retire(new ExecuteBatch([], new Dictionary<string, byte[]>(), []));
     }
 
     private void StartReader(BinaryReader reader)
@@ -132,9 +219,12 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
             {
                 while (true)
                 {
-                    var frame = reader.ReadByte();
-                    if (frame != ExecutorFrames.Results) throw new InvalidDataException($"Unexpected frame {frame} from the executor.");
-                    self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader)));
+                    switch (reader.ReadByte())
+                    {
+                        case ExecutorFrames.Results: self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader))); break;
+                        case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
+                        case var frame: throw new InvalidDataException($"Unexpected frame {frame} from the executor.");
+                    }
                 }
             }
             catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException or InvalidDataException)
@@ -147,15 +237,28 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash
 
     protected override void PostStop()
     {
+        KillProcess();
+        _process?.Dispose();
+        try { File.Delete(_socketPath); } catch (IOException) { }
+    }
+
+    private void KillProcess()
+    {
         try { _connection?.Dispose(); } catch (ObjectDisposedException) { }
         _listener?.Dispose();
-        if (_process is { } process)
-        {
-            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { }
-            process.Dispose();
-        }
-        try { File.Delete(_socketPath); } catch (IOException) { }
+        try { if (_process is { HasExited: false } process) process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+        catch (System.ComponentModel.Win32Exception e) { _log.Warning("Could not kill executor process of code {0}: {1}", _version, e.Message); }
+    }
+
+    private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
+
+    /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
+    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, byte[]> Values);
+
+    private sealed class CheckDeadlines
+    {
+        public static CheckDeadlines Instance { get; } = new();
     }
 
     private static string SafeExitCode(Process? process)

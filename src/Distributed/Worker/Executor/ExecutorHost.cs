@@ -47,7 +47,7 @@ public static class ExecutorHost
         private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
         private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
         private readonly ConcurrentDictionary<string, byte> _cancelled = new();
-        private readonly Channel<ExecutorResult> _results = Channel.CreateUnbounded<ExecutorResult>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
 
         public void Serve(Stream stream)
         {
@@ -100,9 +100,16 @@ public static class ExecutorHost
         private void RunTasks()
         {
             foreach (var (task, values) in _queue.GetConsumingEnumerable())
-                _results.Writer.TryWrite(_cancelled.TryRemove(task.Key, out _)
-                    ? new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)
-                    : Execute(task, values));
+            {
+                if (_cancelled.TryRemove(task.Key, out _))
+                {
+                    _results.Writer.TryWrite(new Output(null, new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)));
+                    continue;
+                }
+                // The worker times a task from here, so that waiting in this queue does not count.
+                if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
+                _results.Writer.TryWrite(new Output(null, Execute(task, values)));
+            }
         }
 
         private ExecutorResult Execute(ExecutorTask task, BatchValues values)
@@ -156,11 +163,20 @@ public static class ExecutorHost
         {
             var reader = _results.Reader;
             var batch = new List<ExecutorResult>();
+            var started = new List<string>();
             while (await reader.WaitToReadAsync())
             {
-                while (batch.Count < 4096 && reader.TryRead(out var result)) batch.Add(result);
-                ExecutorFrames.WriteResults(output, batch);
+                while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
+                {
+                    if (item.Result is { } result) batch.Add(result);
+                    else started.Add(item.StartedKey!);
+                }
+                // Starts first: a task's start was queued before its result, and stays before it.
+                if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
+                if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
+                else output.Flush();
                 batch.Clear();
+                started.Clear();
             }
         }
 
@@ -169,6 +185,9 @@ public static class ExecutorHost
 
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }
+
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, or a task's result.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
 
     /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
     private sealed class BatchValues(IReadOnlyDictionary<string, byte[]> encoded, ValueCodec codec)

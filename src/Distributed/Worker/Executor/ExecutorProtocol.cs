@@ -5,8 +5,12 @@ namespace Distributed.Worker.Executor;
 // The conversation between a worker and one of its executor processes, over a Unix domain socket.
 // It is binary and sequential (one reader, one writer each way) because it carries every task.
 
-/// <summary>A task as the executor sees it: its dependencies' values travel in the same batch.</summary>
-internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies);
+/// <summary>
+/// A task as the executor sees it: its dependencies' values travel in the same batch. A task with a
+/// timeout (<see cref="TimeoutMs"/> &gt; 0) is announced when it starts, so that the worker's clock
+/// starts then and not while it waits in the executor's queue.
+/// </summary>
+internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
 /// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
 internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
@@ -19,6 +23,7 @@ internal static class ExecutorFrames
     public const byte Batch = (byte)'B';
     public const byte Results = (byte)'R';
     public const byte Cancel = (byte)'C';
+    public const byte Started = (byte)'S';
 
     /// <summary>Tasks sent earlier that must not start (they are answered with <see cref="CancelledError"/>).</summary>
     public static void WriteCancel(BinaryWriter writer, IReadOnlyCollection<string> keys)
@@ -64,6 +69,7 @@ internal static class ExecutorFrames
             WriteBytes(writer, task.Args);
             writer.Write(task.Dependencies.Count);
             foreach (var dependency in task.Dependencies) writer.Write(dependency);
+            writer.Write(task.TimeoutMs);
         }
         writer.Flush();
     }
@@ -85,9 +91,26 @@ internal static class ExecutorFrames
             var args = ReadBytes(reader);
             var dependencies = new string[reader.ReadInt32()];
             for (var d = 0; d < dependencies.Length; d++) dependencies[d] = reader.ReadString();
-            tasks[i] = new ExecutorTask(key, functionId, kind, args, dependencies);
+            tasks[i] = new ExecutorTask(key, functionId, kind, args, dependencies, reader.ReadInt64());
         }
         return new ExecutorBatch(functions, values, tasks);
+    }
+
+    /// <summary>The keys of tasks (with a timeout) that have just started running. Not flushed: results follow.</summary>
+    public static void WriteStarted(BinaryWriter writer, IReadOnlyList<string> keys)
+    {
+        writer.Write(Started);
+        writer.Write(keys.Count);
+        foreach (var key in keys) writer.Write(key);
+    }
+
+    /// <summary>Reads started keys after their frame byte.</summary>
+    public static List<string> ReadStarted(BinaryReader reader)
+    {
+        var count = reader.ReadInt32();
+        var keys = new List<string>(count);
+        for (var i = 0; i < count; i++) keys.Add(reader.ReadString());
+        return keys;
     }
 
     public static void WriteResults(BinaryWriter writer, IReadOnlyList<ExecutorResult> results)
