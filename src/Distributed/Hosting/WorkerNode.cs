@@ -25,12 +25,16 @@ public sealed class WorkerNode
     private readonly DataServer _dataServer;
     private readonly string _workDirectory;
 
-    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, DataServer dataServer, string workDirectory)
+    private readonly DataStore _store;
+
+    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, string centerIncarnation, DataStore store, DataServer dataServer, string workDirectory)
     {
         System = system;
         Address = address;
         Name = name;
         Center = center;
+        CenterIncarnation = centerIncarnation;
+        _store = store;
         _dataServer = dataServer;
         _workDirectory = workDirectory;
     }
@@ -43,9 +47,47 @@ public sealed class WorkerNode
     public string Name { get; }
     /// <summary>The center it registered with, as the center reports its own address.</summary>
     public HostPort Center { get; }
+    /// <summary>The run of the center that registered this worker (a restarted center has a new one).</summary>
+    public string CenterIncarnation { get; }
 
     /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
-    public static async Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
+    public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default) =>
+        StartAsync(options, kept: null, cancellation);
+
+    /// <summary>How often a worker whose center is gone tries to join it again.</summary>
+    private static readonly TimeSpan RejoinInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Starts the worker again after its node left the cluster, with the values it held: the center
+    /// was lost (its node downs itself then), or downed this worker while it was paused. It tries
+    /// until a center answers at the same address, for as long as it takes (until stopped), and then
+    /// reports its values; a new center adopts them, the center that downed it has them deleted.
+    /// </summary>
+    public static async Task<WorkerNode> RejoinAsync(WorkerOptions options, WorkerNode previous, CancellationToken cancellation = default)
+    {
+        var waiting = global::System.Diagnostics.Stopwatch.StartNew();
+        var lastSaid = TimeSpan.MinValue;
+        while (true)
+        {
+            try
+            {
+                return await StartAsync(options, (previous._store, previous.CenterIncarnation), cancellation).ConfigureAwait(false);
+            }
+            // The port too may still be held for a moment by the node that just ended.
+            catch (Exception e) when (e is CenterUnreachableException or PortInUseException or SocketException)
+            {
+                // One line now and then: a center may be down for minutes.
+                if (lastSaid == TimeSpan.MinValue || waiting.Elapsed - lastSaid > TimeSpan.FromSeconds(30))
+                {
+                    lastSaid = waiting.Elapsed;
+                    Console.Error.WriteLine($"warning: {e.Message} Trying again until it comes back ({waiting.Elapsed.TotalSeconds:0} s so far); the {previous._store.Count} values held here are kept.");
+                }
+            }
+            await Task.Delay(RejoinInterval, cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<WorkerNode> StartAsync(WorkerOptions options, (DataStore Store, string PreviousCenter)? kept, CancellationToken cancellation)
     {
         // One budget for reaching the center and registering, so that the user hears within 10 s
         // (with time left to stop the half-started node) when the center cannot be reached.
@@ -68,7 +110,7 @@ public sealed class WorkerNode
         var threads = options.Threads ?? Environment.ProcessorCount;
         var workDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(workDirectory);
-        var store = new DataStore();
+        var store = kept?.Store ?? new DataStore();
         var counters = new TransferCounters();
         var dataServer = new DataServer(host, store, counters);
         var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
@@ -81,7 +123,7 @@ public sealed class WorkerNode
         {
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory);
+            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter);
             system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -103,7 +145,7 @@ public sealed class WorkerNode
             {
                 throw new CenterUnreachableException($"The center at {options.Center} answered, but did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
-            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory);
+            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
         }
         catch
         {
