@@ -38,3 +38,9 @@ public sealed class DataLostException(string key, string message) : Exception(me
     /// <summary>The key of the value.</summary>
     public string Key { get; } = key;
 }
+
+/// <summary>
+/// The center was lost (killed, or restarted) while a computation waited for it: the computation is
+/// not resumed. Values returned before stay valid once the pool has reconnected to the center.
+/// </summary>
+public sealed class CenterRestartedException(string message, Exception? inner = null) : Exception(message, inner);
