@@ -36,6 +36,8 @@ public sealed class CenterActor : ReceiveActor
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
     /// <summary>Values reported by workers that rejoined after a center restart: they have no lineage.</summary>
     private readonly HashSet<string> _adopted = [];
+    /// <summary>Keys a client released while the center was down, not reported yet: deleted when a worker reports them.</summary>
+    private readonly HashSet<string> _releasedBeforeReport = [];
     /// <summary>Values lost for good with a worker, and why, until their client releases them.</summary>
     private readonly Dictionary<string, string> _lost = [];
 
@@ -120,7 +122,8 @@ public sealed class CenterActor : ReceiveActor
         var refused = new List<string>();
         foreach (var stored in held)
         {
-            if (_tasks.ContainsKey(stored.Key)) { refused.Add(stored.Key); continue; } // being made again: the new value counts
+            // Being made again (the new value counts), or released by its client while the center was down.
+            if (_tasks.ContainsKey(stored.Key) || _releasedBeforeReport.Remove(stored.Key)) { refused.Add(stored.Key); continue; }
             if (!_keys.TryGetValue(stored.Key, out var key))
             {
                 _keys[stored.Key] = key = new KeyState(stored.Key, stored.Size, stored.TypeName, ActorRefs.Nobody);
@@ -139,6 +142,11 @@ public sealed class CenterActor : ReceiveActor
         {
             _clients[message.Client] = client = new ClientState();
             Context.Watch(message.Client);
+        }
+        if (message.Released is { Count: > 0 } released)
+        {
+            _releasedBeforeReport.UnionWith(released.Where(k => !_keys.ContainsKey(k)));
+            Release(released);
         }
         // Claimed before its worker rejoined, a key is the client's as soon as it is reported.
         client.Keys.UnionWith(message.Keys);

@@ -68,7 +68,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         if (_dropped.IsEmpty || _disposed != 0) return;
         var keys = new List<string>();
         while (keys.Count < 100_000 && _dropped.TryDequeue(out var key)) keys.Add(key);
-        _connection.Center.Tell(new ReleaseKeys(keys));
+        TellRelease(keys);
     }
 
     /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
@@ -330,7 +330,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     internal void ReleaseOnCluster(IReadOnlyList<string> keys)
     {
         foreach (var key in keys) _liveKeys.TryRemove(key, out _);
-        _connection.Center.Tell(new ReleaseKeys(keys));
+        TellRelease(keys);
     }
 
     // ----- plumbing -----

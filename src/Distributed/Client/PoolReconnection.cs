@@ -26,8 +26,19 @@ public sealed partial class Pool
     /// <summary>The keys of this pool's RemoteData that are neither released nor collected: what it claims from a restarted center.</summary>
     private readonly ConcurrentDictionary<string, byte> _liveKeys = new();
 
-    /// <summary>Keys of computations failed by the center's loss: their finished part, reported again by the workers, is released.</summary>
+    /// <summary>
+    /// Keys released while the center was lost (the message could not reach it), and keys of
+    /// computations failed by its loss: told to the next center, which deletes them when a worker reports them.
+    /// </summary>
     private readonly ConcurrentQueue<string> _abandoned = new();
+
+    /// <summary>Tells the center to release these keys; while it is lost, keeps them for the next one.</summary>
+    private void TellRelease(IReadOnlyList<string> keys)
+    {
+        var connection = _connection;
+        if (IsLost(connection)) foreach (var key in keys) _abandoned.Enqueue(key);
+        else connection.Center.Tell(new ReleaseKeys(keys));
+    }
 
     private readonly object _reconnectLock = new();
     private ClusterConnection? _reconnectingFrom;
@@ -111,7 +122,9 @@ public sealed partial class Pool
                 connection = await ClusterConnection.OpenAsync(_address, DefaultConnectTimeout, CancellationToken.None).ConfigureAwait(false);
                 var client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
                 await connection.Center.Ask<ClientConnected>(new ConnectClient(client), DefaultConnectTimeout).ConfigureAwait(false);
-                var missing = await ClaimLiveKeysAsync(connection, client).ConfigureAwait(false);
+                var released = new List<string>();
+                while (_abandoned.TryDequeue(out var key)) released.Add(key);
+                var missing = await ClaimLiveKeysAsync(connection, client, released).ConfigureAwait(false);
                 lock (_reconnectLock)
                 {
                     if (_disposed == 0)
@@ -122,9 +135,6 @@ public sealed partial class Pool
                 }
                 ObjectDisposedException.ThrowIf(_disposed != 0, this);
                 WatchForLoss(connection);
-                var abandoned = new List<string>();
-                while (_abandoned.TryDequeue(out var key)) abandoned.Add(key);
-                if (abandoned.Count > 0) connection.Center.Tell(new ReleaseKeys(abandoned));
                 connection.System.Log.Warning("Reconnected to the center at {0} after it was lost ({1:0.0} s); {2} value(s) of this pool were not reported by any worker.",
                     _address, waiting.Elapsed.TotalSeconds, missing);
                 return;
@@ -148,13 +158,15 @@ public sealed partial class Pool
     /// Claims the keys of the live RemoteData, waiting (a while) for the workers that rejoin to report
     /// them. Returns how many no worker reported: they were lost with a worker while the center was down.
     /// </summary>
-    private async Task<int> ClaimLiveKeysAsync(ClusterConnection connection, IActorRef client)
+    private async Task<int> ClaimLiveKeysAsync(ClusterConnection connection, IActorRef client, IReadOnlyList<string> released)
     {
         IReadOnlyList<string> missing = _liveKeys.Keys.ToList();
         var waited = Stopwatch.StartNew();
-        while (missing.Count > 0)
+        var first = true;
+        while (missing.Count > 0 || first)
         {
-            missing = (await connection.Center.Ask<KeysClaimed>(new ClaimKeys(client, missing), DefaultConnectTimeout).ConfigureAwait(false)).Missing;
+            missing = (await connection.Center.Ask<KeysClaimed>(new ClaimKeys(client, missing, first ? released : null), DefaultConnectTimeout).ConfigureAwait(false)).Missing;
+            first = false;
             if (missing.Count == 0 || waited.Elapsed > ReportedKeysWait) break;
             await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
         }

@@ -22,9 +22,10 @@ public sealed record WorkerRegistered(string CenterAddress, string AssignedName,
 
 /// <summary>
 /// Client → center, after it reconnected to a restarted center: these keys (of its live RemoteData)
-/// are its own, to be released with it. Answer: <see cref="KeysClaimed"/>.
+/// are its own, to be released with it; <see cref="Released"/> were released (or abandoned) while the
+/// center was lost, and are deleted now or when a worker reports them. Answer: <see cref="KeysClaimed"/>.
 /// </summary>
-public sealed record ClaimKeys(IActorRef Client, IReadOnlyList<string> Keys) : IProtocolMessage;
+public sealed record ClaimKeys(IActorRef Client, IReadOnlyList<string> Keys, IReadOnlyList<string>? Released = null) : IProtocolMessage;
 
 /// <summary>Center → client: the claimed keys that no worker has reported (yet).</summary>
 public sealed record KeysClaimed(IReadOnlyList<string> Missing) : IProtocolMessage;

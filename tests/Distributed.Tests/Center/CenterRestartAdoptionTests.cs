@@ -34,6 +34,20 @@ public sealed class CenterRestartAdoptionTests(ITestOutputHelper output) : Cente
     }
 
     [Fact]
+    public async Task A_value_its_client_released_while_the_center_was_down_is_deleted_when_its_worker_reports_it()
+    {
+        var client = CreateTestProbe("client");
+        Center.Tell(new ClaimKeys(client.Ref, ["b"], Released: ["a"]), client.Ref);
+        await client.ExpectMsgAsync<KeysClaimed>(Patience);
+
+        var (probe, _) = await RejoinAsync("w", previousCenter: "a-center-that-died");
+
+        Assert.Equal(["a"], (await probe.ExpectMsgAsync<DeleteKeys>(Patience)).Keys);
+        Assert.Empty((await WhoHasAsync("a"))["a"]);
+        Assert.Equal(["w"], (await WhoHasAsync("b"))["b"].Select(w => w.Name));
+    }
+
+    [Fact]
     public async Task The_center_that_downed_a_worker_has_the_values_it_kept_deleted()
     {
         var (_, first) = await RejoinAsync("adopted-first", previousCenter: "a-center-that-died");
