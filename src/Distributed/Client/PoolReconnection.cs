@@ -45,8 +45,14 @@ public sealed partial class Pool
     private Task _reconnection = Task.CompletedTask;
 
     private void WatchForLoss(ClusterConnection connection) =>
-        connection.System.WhenTerminated.ContinueWith(_ => ReconnectionAfter(connection), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        connection.System.WhenTerminated.ContinueWith(ended =>
+        {
+            if (_disposed != 0) return; // the pool closed it
+            // Reconnect at once, not at the next call; observed here, so that a reconnection that fails
+            // while nobody calls the pool is no unobserved exception (the next call reports it).
+            ReconnectionAfter(connection).ContinueWith(failed => failed.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private static bool IsLost(ClusterConnection connection) =>
         connection.System.WhenTerminated.IsCompleted || CoordinatedShutdown.Get(connection.System).ShutdownReason is not null;
