@@ -68,8 +68,9 @@ root.SetAction((parse, cancellation) =>
                 ? $"Memory limit:               {limit} (default: {WorkerOptions.DefaultMemoryShare * 100:0}% of {ByteSize.Format(WorkerOptions.MachineMemory)})"
                 : $"Memory limit:               {limit}");
         },
-        // A worker downed while it was paused comes back as a new worker with an empty store: the
-        // center has made its values again elsewhere, so nothing it held is reported twice.
-        restart: node => token => WorkerNode.StartAsync(options with { Port = node.Address.Port }, token));
+        // A worker whose center was lost (or that was downed while paused) joins again with its store:
+        // a restarted center adopts the values; the center that downed it has them deleted, as it
+        // made them again elsewhere.
+        restart: node => token => WorkerNode.RejoinAsync(options with { Port = node.Address.Port }, node, token));
 });
 return await root.Parse(args).InvokeAsync();

@@ -32,6 +32,14 @@ public sealed class CenterActor : ReceiveActor
     private readonly List<(IActorRef Asker, WhoHas Question)> _whoHasWaiting = [];
     private WorkerState[]? _workersInOrder; // by name, for WorkerForInput; reset when workers come and go
     private readonly string _centerAddress;
+    /// <summary>This run of the center: a worker that rejoins tells which center it knew, so that a restart is told from a downing.</summary>
+    private readonly string _incarnation = Guid.NewGuid().ToString("N");
+    /// <summary>Values reported by workers that rejoined after a center restart: they have no lineage.</summary>
+    private readonly HashSet<string> _adopted = [];
+    /// <summary>Keys a client released while the center was down, not reported yet: deleted when a worker reports them.</summary>
+    private readonly HashSet<string> _releasedBeforeReport = [];
+    /// <summary>Values lost for good with a worker, and why, until their client releases them.</summary>
+    private readonly Dictionary<string, string> _lost = [];
 
     /// <summary>Creates the center.</summary>
     public CenterActor()
@@ -40,6 +48,7 @@ public sealed class CenterActor : ReceiveActor
         _centerAddress = $"{self.Host}:{self.Port}";
         Receive<RegisterWorker>(HandleRegisterWorker);
         Receive<ConnectClient>(HandleConnectClient);
+        Receive<ClaimKeys>(HandleClaimKeys);
         Receive<SubmitTasks>(HandleSubmitTasks);
         Receive<TasksFinished>(HandleTasksFinished);
         Receive<TasksFailed>(HandleTasksFailed);
@@ -73,7 +82,7 @@ public sealed class CenterActor : ReceiveActor
     {
         if (_workersByRef.TryGetValue(message.Worker, out var known))
         {
-            Sender.Tell(new WorkerRegistered(_centerAddress, known.Name));
+            Sender.Tell(new WorkerRegistered(_centerAddress, known.Name, _incarnation));
             return;
         }
         var name = message.Name;
@@ -84,7 +93,14 @@ public sealed class CenterActor : ReceiveActor
         _workersByRef[message.Worker] = worker;
         Context.Watch(message.Worker);
         _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
-        Sender.Tell(new WorkerRegistered(_centerAddress, name));
+        Sender.Tell(new WorkerRegistered(_centerAddress, name, _incarnation));
+        if (message.HeldKeys is { Count: > 0 } held)
+        {
+            // This center downed the worker (it was paused) and has made its values again elsewhere;
+            // only values kept across a restart of the center are taken back.
+            if (message.PreviousCenter == _incarnation) message.Worker.Tell(new DeleteKeys(held.Select(k => k.Key).ToList()));
+            else AdoptKeys(worker, held);
+        }
         var waiting = _unplaced.ToList();
         _unplaced.Clear();
         Place(waiting); // also hands held graph tasks to the new worker
@@ -98,6 +114,46 @@ public sealed class CenterActor : ReceiveActor
             Context.Watch(message.Client);
         }
         Sender.Tell(new ClientConnected(_workers.Values.Select(w => w.Describe()).ToList()));
+    }
+
+    /// <summary>
+    /// Records the values a worker kept across a restart of the center. They have no lineage (the
+    /// task that made each is unknown here): lost with their last holder, they cannot be made again.
+    /// </summary>
+    private void AdoptKeys(WorkerState worker, IReadOnlyList<StoredKey> held)
+    {
+        var refused = new List<string>();
+        foreach (var stored in held)
+        {
+            // Being made again (the new value counts), or released by its client while the center was down.
+            if (_tasks.ContainsKey(stored.Key) || _releasedBeforeReport.Remove(stored.Key)) { refused.Add(stored.Key); continue; }
+            if (!_keys.TryGetValue(stored.Key, out var key))
+            {
+                _keys[stored.Key] = key = new KeyState(stored.Key, stored.Size, stored.TypeName, ActorRefs.Nobody);
+                _adopted.Add(stored.Key);
+                _lost.Remove(stored.Key);
+            }
+            AddHolder(key, worker);
+        }
+        if (refused.Count > 0) worker.Ref.Tell(new DeleteKeys(refused));
+        _log.Info("Worker {0} rejoined with {1} values kept across a restart of the center", worker.Name, held.Count - refused.Count);
+    }
+
+    private void HandleClaimKeys(ClaimKeys message)
+    {
+        if (!_clients.TryGetValue(message.Client, out var client))
+        {
+            _clients[message.Client] = client = new ClientState();
+            Context.Watch(message.Client);
+        }
+        if (message.Released is { Count: > 0 } released)
+        {
+            _releasedBeforeReport.UnionWith(released.Where(k => !_keys.ContainsKey(k)));
+            Release(released);
+        }
+        // Claimed before its worker rejoined, a key is the client's as soon as it is reported.
+        client.Keys.UnionWith(message.Keys);
+        Sender.Tell(new KeysClaimed(message.Keys.Where(k => !_keys.ContainsKey(k)).ToList()));
     }
 
     private void HandleSubmitTasks(SubmitTasks message)
@@ -129,7 +185,9 @@ public sealed class CenterActor : ReceiveActor
             var missing = spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d) && !submitted.Contains(d));
             if (missing is not null)
             {
-                refused.Add(new FailedTask(spec.Key, Error("MissingInput", $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
+                refused.Add(new FailedTask(spec.Key, Error("MissingInput", _lost.TryGetValue(missing, out var why)
+                    ? $"The input of task {spec.Key} is not on the cluster: {why}"
+                    : $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
                 continue;
             }
             foreach (var dependency in UniqueInputs(spec.Dependencies))
@@ -413,9 +471,13 @@ public sealed class CenterActor : ReceiveActor
     private void AnswerWhoHas(IActorRef asker, WhoHas message)
     {
         var holders = new Dictionary<string, IReadOnlyList<WorkerInfo>>();
+        Dictionary<string, string>? lost = null;
         foreach (var key in message.Keys)
+        {
             holders[key] = _keys.TryGetValue(key, out var state) ? state.Holders.Select(h => h.Describe()).ToList() : [];
-        asker.Tell(new WhoHasReply(holders));
+            if (_lost.TryGetValue(key, out var why)) (lost ??= [])[key] = why;
+        }
+        asker.Tell(new WhoHasReply(holders, lost));
     }
 
     private void HandleGetWorkers(GetWorkers message)
@@ -496,8 +558,11 @@ public sealed class CenterActor : ReceiveActor
         }
         if (!_lineage.TryGetValue(keyName, out var lineage) || !_clients.TryGetValue(lineage.Producer.Client, out var client))
         {
-            unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException",
-                $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).")));
+            var why = _adopted.Remove(keyName)
+                ? $"{keyName} was lost with worker {worker.Name} and cannot be made again: it was made before the center restarted, so the task that made it is not known."
+                : $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).";
+            _lost[keyName] = why;
+            unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException", why)));
             return;
         }
         var producer = lineage.Producer;
@@ -641,6 +706,8 @@ public sealed class CenterActor : ReceiveActor
         foreach (var keyName in keys)
         {
             ForgetLineage(keyName);
+            _adopted.Remove(keyName);
+            _lost.Remove(keyName);
             if (!_keys.Remove(keyName, out var key)) continue;
             foreach (var holder in key.Holders)
             {

@@ -56,3 +56,9 @@ public sealed class TaskTimeoutException(string key, TimeSpan timeout, string wo
     private static string Describe(TimeSpan timeout) =>
         timeout.Ticks % TimeSpan.TicksPerSecond == 0 ? $"{timeout.TotalSeconds:0} s" : $"{timeout.TotalMilliseconds:0.###} ms";
 }
+
+/// <summary>
+/// The center was lost (killed, or restarted) while a computation waited for it: the computation is
+/// not resumed. Values returned before stay valid once the pool has reconnected to the center.
+/// </summary>
+public sealed class CenterRestartedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -25,8 +25,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     /// <summary>Fetches of one value before giving up; with the back-off between them, about 30 s.</summary>
     private const int MaxFetchAttempts = 60;
 
-    private readonly ClusterConnection _connection;
-    private readonly IActorRef _client;
+    // Replaced together (under _reconnectLock) when the pool reconnects to a restarted center.
+    private volatile ClusterConnection _connection;
+    private volatile IActorRef _client;
     private readonly CodeShipping _code = new();
     private readonly ValueCodec _codec = new();
     private readonly DataClient _data = new(PeerKind.Client);
@@ -43,6 +44,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     private Pool(ClusterConnection connection)
     {
         _connection = connection;
+        _address = connection.Address;
         _client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
         _releaseDropped = new Timer(_ => ReleaseDroppedNow(), null, DroppedReleaseInterval, DroppedReleaseInterval);
     }
@@ -56,7 +58,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     /// <summary>Called by a <see cref="RemoteData{T}"/>'s finalizer: only queues, the timer tells the center.</summary>
     internal void ReleaseDropped(string key)
     {
-        if (_disposed == 0) _dropped.Enqueue(key);
+        if (_disposed != 0) return;
+        _liveKeys.TryRemove(key, out _);
+        _dropped.Enqueue(key);
     }
 
     private void ReleaseDroppedNow()
@@ -64,7 +68,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         if (_dropped.IsEmpty || _disposed != 0) return;
         var keys = new List<string>();
         while (keys.Count < 100_000 && _dropped.TryDequeue(out var key)) keys.Add(key);
-        _connection.Center.Tell(new ReleaseKeys(keys));
+        TellRelease(keys);
     }
 
     /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
@@ -88,6 +92,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
             await _connection.CloseAsync().ConfigureAwait(false);
             throw new CenterUnreachableException($"The center at {_connection.Address} did not answer within {wait.TotalSeconds:0} s.", e);
         }
+        WatchForLoss(_connection);
     }
 
     /// <summary>The address of the center.</summary>
@@ -237,12 +242,13 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
             // The worker we knew of no longer has it (or we never knew): ask the center who does. A
             // value whose only copy died is answered once it has been made again; a holder that has
             // just died may still be named until the center notices, so a failed fetch asks again.
-            var reply = await _connection.Center.Ask<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), RemakeTimeout, cancellation).ConfigureAwait(false);
+            var reply = await AskCenterAsync<WhoHasReply>(new WhoHas(missing.Select(i => items[i].Key).ToList()), RemakeTimeout, cancellation).ConfigureAwait(false);
             var retry = new List<(string Key, DataEndpoint? From)>(missing.Count);
             foreach (var i in missing)
             {
                 var holders = reply.Holders.GetValueOrDefault(items[i].Key) ?? [];
-                if (holders.Count == 0) throw new DataLostException(items[i].Key, $"The value of {items[i].Key} is no longer on the cluster (it was released).");
+                if (holders.Count == 0 && reply.Lost?.GetValueOrDefault(items[i].Key) is { } why) throw new DataLostException(items[i].Key, why);
+                if (holders.Count == 0) throw new DataLostException(items[i].Key, $"The value of {items[i].Key} is no longer on the cluster (it was released, or lost with a worker while the center was down).");
                 retry.Add((items[i].Key, holders[attempt % holders.Count].Data));
             }
             var retried = new StoredValue?[retry.Count];
@@ -295,21 +301,21 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
 
     /// <summary>The workers: name, address, cores, number of keys and bytes they hold (the 2015 system's <c>ncores</c>).</summary>
     public IReadOnlyList<WorkerInfo> Workers() =>
-        _connection.Center.Ask<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout).GetAwaiter().GetResult().Workers;
+        AskCenterAsync<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult().Workers;
 
     /// <summary>The keys each worker holds, by worker name (<c>has_what</c>).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> HasWhat() =>
-        _connection.Center.Ask<WorkersReply>(new GetWorkers(true), DefaultConnectTimeout).GetAwaiter().GetResult().KeysByWorker;
+        AskCenterAsync<WorkersReply>(new GetWorkers(true), DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult().KeysByWorker;
 
     /// <summary>The names of the workers holding <paramref name="data"/> (<c>who_has</c>).</summary>
     public IReadOnlyList<string> WhoHas(IRemoteData data) =>
-        _connection.Center.Ask<WhoHasReply>(new WhoHas([data.Key]), DefaultConnectTimeout).GetAwaiter().GetResult()
+        AskCenterAsync<WhoHasReply>(new WhoHas([data.Key]), DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult()
             .Holders.GetValueOrDefault(data.Key)?.Select(w => w.Name).ToList() ?? [];
 
     /// <summary>Bytes each worker moved over its data channel, read from the workers themselves.</summary>
     public async Task<IReadOnlyDictionary<string, WorkerTransferStats>> TransferStatsAsync(CancellationToken cancellation = default)
     {
-        var workers = (await _connection.Center.Ask<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout, cancellation).ConfigureAwait(false)).Workers;
+        var workers = (await AskCenterAsync<WorkersReply>(new GetWorkers(false), DefaultConnectTimeout, cancellation).ConfigureAwait(false)).Workers;
         var stats = await Task.WhenAll(workers.Select(w => _data.StatsAsync(w.Data, cancellation))).ConfigureAwait(false);
         return workers.Select((w, i) => (w.Name, Stats: stats[i])).ToDictionary(p => p.Name, p => p.Stats);
     }
@@ -318,12 +324,19 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     public async Task ReplicateAsync(IEnumerable<IRemoteData> data, string workerName, CancellationToken cancellation = default)
     {
         var keys = data.Select(d => d.Key).ToList();
-        var reply = await _connection.Center.Ask<ReplicationFinished>(new ReplicateKeys(keys, workerName), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        var reply = await AskCenterAsync<ReplicationFinished>(new ReplicateKeys(keys, workerName), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
         if (reply.Error is { } error) throw new InvalidOperationException(error);
     }
 
     /// <summary>Deletes these values from the cluster.</summary>
-    public void Release(IEnumerable<IRemoteData> data) => _connection.Center.Tell(new ReleaseKeys(data.Select(d => d.Key).ToList()));
+    public void Release(IEnumerable<IRemoteData> data) => ReleaseOnCluster(data.Select(d => d.Key).ToList());
+
+    /// <summary>Deletes these keys from the cluster; they are no longer this pool's to claim after a center restart.</summary>
+    internal void ReleaseOnCluster(IReadOnlyList<string> keys)
+    {
+        foreach (var key in keys) _liveKeys.TryRemove(key, out _);
+        TellRelease(keys);
+    }
 
     // ----- plumbing -----
 
@@ -335,21 +348,31 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         CancellationToken cancellation, Func<string, string> userKey, object? inputs = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var (connection, client) = await ConnectedAsync(cancellation).ConfigureAwait(false);
         object reply;
         try
         {
-            reply = await _client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+            var answer = client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation);
+            // The center's state of the computation died with it: it is not resumed, never awaited forever.
+            if (await Task.WhenAny(answer, connection.System.WhenTerminated).ConfigureAwait(false) != answer) throw LostDuring(tasks, null);
+            reply = await answer.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested && tasks.Count > 0)
         {
-            _client.Tell(new CancelSubmission(tasks.Select(t => t.Key).ToList())); // stop its queued tasks and free its results
+            client.Tell(new CancelSubmission(tasks.Select(t => t.Key).ToList())); // stop its queued tasks and free its results
             throw;
+        }
+        catch (Exception e) when (e is not CenterRestartedException and not OperationCanceledException && IsLost(connection))
+        {
+            throw LostDuring(tasks, e);
         }
         // The RemoteData passed in must not be collected (and so released) while their tasks wait for them.
         GC.KeepAlive(inputs);
         switch (reply)
         {
             case SubmissionCompleted completed:
+                foreach (var task in tasks)
+                    if (task.ReleaseAfterConsumers == 0) _liveKeys.TryAdd(task.Key, 0);
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;

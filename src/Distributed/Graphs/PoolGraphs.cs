@@ -32,7 +32,7 @@ public sealed partial class Pool
         }
         finally
         {
-            if (submission.Tasks.Count > 0) _connection.Center.Tell(new ReleaseKeys(submission.Tasks.Select(t => t.Key).ToList()));
+            if (submission.Tasks.Count > 0) ReleaseOnCluster(submission.Tasks.Select(t => t.Key).ToList());
         }
         // Literals and aliases are evaluated here, from the gathered task values.
         object? Lookup(string key) => values.TryGetValue(key, out var value) ? value : LocalEvaluation.Evaluate(submission.Graph.Nodes[key], Lookup);
@@ -65,7 +65,7 @@ public sealed partial class Pool
         finally
         {
             var released = submission.Tasks.Select(t => t.Key).Where(k => !succeeded || !submission.KeptClusterKeys.Contains(k)).ToList();
-            if (released.Count > 0) _connection.Center.Tell(new ReleaseKeys(released));
+            if (released.Count > 0) ReleaseOnCluster(released);
         }
         object? Resolve(string key) => persisted.TryGetValue(key, out var value) ? value : submission.Graph.Nodes[key] switch
         {

@@ -15,11 +15,13 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly string _binDirectory;
     private readonly int _threadsPerWorker;
     private readonly IReadOnlyList<string> _workerArguments;
+    private readonly int _centerPort;
 
     private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments)
     {
         _workerArguments = workerArguments;
         Center = center;
+        _centerPort = centerPort;
         Address = $"127.0.0.1:{centerPort}";
         _binDirectory = binDirectory;
         _threadsPerWorker = threadsPerWorker;
@@ -28,8 +30,8 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>The center's address, to give to a <see cref="Pool"/>.</summary>
     public string Address { get; }
 
-    /// <summary>The center process.</summary>
-    public ClusterProcess Center { get; }
+    /// <summary>The center process (a new one after <see cref="RestartCenterAsync"/>).</summary>
+    public ClusterProcess Center { get; private set; }
 
     /// <summary>The worker processes, in the order they were started.</summary>
     public IReadOnlyList<ClusterProcess> Workers => _workers;
@@ -44,11 +46,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
-        var center = ClusterProcess.Start(bin, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString()]);
+        var center = ClusterProcess.Start(bin, "dcenter", CenterArguments(port));
         LocalCluster? cluster = null;
         try
         {
-            await center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+            await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
             cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? []);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             return cluster;
@@ -59,6 +61,23 @@ public sealed partial class LocalCluster : IAsyncDisposable
             else center.Kill();
             throw;
         }
+    }
+
+    private static string[] CenterArguments(int port) => ["--host", "127.0.0.1", "--port", port.ToString()];
+
+    private static Task WaitForCenterAsync(ClusterProcess center, CancellationToken cancellation) =>
+        center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation);
+
+    /// <summary>
+    /// Kills the center (SIGKILL, as a crash would), waits for its process to exit, and starts a new
+    /// dcenter at the same address; returns once it accepts members. The workers keep running.
+    /// </summary>
+    public async Task RestartCenterAsync(CancellationToken cancellation = default)
+    {
+        Center.Kill();
+        await Center.WaitForExitAsync(cancellation).ConfigureAwait(false);
+        Center = ClusterProcess.Start(_binDirectory, "dcenter", CenterArguments(_centerPort));
+        await WaitForCenterAsync(Center, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Starts one more worker and waits until the center has registered it.</summary>

@@ -53,7 +53,7 @@ public static class ProgramRunner
                 Console.Error.WriteLine("error: the node left the cluster.");
                 return 1;
             }
-            Console.Error.WriteLine("warning: the node was removed from the cluster (it was unreachable, e.g. paused); it joins again as a new node.");
+            Console.Error.WriteLine("warning: the node was removed from the cluster (the center was lost, or this node was unreachable, e.g. paused); it joins again as a new node.");
             starter = next;
         }
     }

@@ -36,13 +36,16 @@ public sealed class WorkerNode
     private readonly DataServer _dataServer;
     private readonly string _workDirectory;
 
-    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, DataServer dataServer, string workDirectory, long memoryLimit)
+    private readonly DataStore _store;
+
+    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, string centerIncarnation, DataStore store, DataServer dataServer, string workDirectory)
     {
-        MemoryLimit = memoryLimit;
         System = system;
         Address = address;
         Name = name;
         Center = center;
+        CenterIncarnation = centerIncarnation;
+        _store = store;
         _dataServer = dataServer;
         _workDirectory = workDirectory;
     }
@@ -55,11 +58,49 @@ public sealed class WorkerNode
     public string Name { get; }
     /// <summary>The center it registered with, as the center reports its own address.</summary>
     public HostPort Center { get; }
-    /// <summary>Bytes of stored values it keeps in memory; past them it spills to its work directory.</summary>
-    public long MemoryLimit { get; }
+    /// <summary>The run of the center that registered this worker (a restarted center has a new one).</summary>
+    public string CenterIncarnation { get; }
+    /// <summary>Bytes of stored values it keeps in memory; past them it spills to disk.</summary>
+    public long MemoryLimit => _store.MemoryLimit;
 
     /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
-    public static async Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
+    public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default) =>
+        StartAsync(options, kept: null, cancellation);
+
+    /// <summary>How often a worker whose center is gone tries to join it again.</summary>
+    private static readonly TimeSpan RejoinInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Starts the worker again after its node left the cluster, with the values it held: the center
+    /// was lost (its node downs itself then), or downed this worker while it was paused. It tries
+    /// until a center answers at the same address, for as long as it takes (until stopped), and then
+    /// reports its values; a new center adopts them, the center that downed it has them deleted.
+    /// </summary>
+    public static async Task<WorkerNode> RejoinAsync(WorkerOptions options, WorkerNode previous, CancellationToken cancellation = default)
+    {
+        var waiting = global::System.Diagnostics.Stopwatch.StartNew();
+        var lastSaid = TimeSpan.MinValue;
+        while (true)
+        {
+            try
+            {
+                return await StartAsync(options, (previous._store, previous.CenterIncarnation), cancellation).ConfigureAwait(false);
+            }
+            // The port too may still be held for a moment by the node that just ended.
+            catch (Exception e) when (e is CenterUnreachableException or PortInUseException or SocketException)
+            {
+                // One line now and then: a center may be down for minutes.
+                if (lastSaid == TimeSpan.MinValue || waiting.Elapsed - lastSaid > TimeSpan.FromSeconds(30))
+                {
+                    lastSaid = waiting.Elapsed;
+                    Console.Error.WriteLine($"warning: {e.Message} Trying again until it comes back ({waiting.Elapsed.TotalSeconds:0} s so far); the {previous._store.Count} values held here are kept.");
+                }
+            }
+            await Task.Delay(RejoinInterval, cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<WorkerNode> StartAsync(WorkerOptions options, (DataStore Store, string PreviousCenter)? kept, CancellationToken cancellation)
     {
         // One budget for reaching the center and registering, so that the user hears within 10 s
         // (with time left to stop the half-started node) when the center cannot be reached.
@@ -82,13 +123,12 @@ public sealed class WorkerNode
         var threads = options.Threads ?? Environment.ProcessorCount;
         var workDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(workDirectory);
-        var memoryLimit = options.MemoryLimit ?? WorkerOptions.DefaultMemoryLimit;
-        ActorSystem? logTo = null; // the store's errors go to Akka's log once there is one
-        var store = new DataStore(memoryLimit, Path.Combine(workDirectory, "spill"),
-            message => { if (logTo is null) Console.Error.WriteLine($"error: {message}"); else logTo.Log.Error("{0}", message); });
+        // The store outlives this node when the worker rejoins (the center was lost): so does its
+        // spill folder, which is why it is not inside the node's work directory.
+        var store = kept?.Store ?? NewStore(options, port);
         var counters = new TransferCounters();
         var dataServer = new DataServer(host, store, counters);
-        var system = logTo = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
+        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget.
@@ -98,7 +138,7 @@ public sealed class WorkerNode
         {
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory);
+            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter);
             system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -120,7 +160,7 @@ public sealed class WorkerNode
             {
                 throw new CenterUnreachableException($"The center at {options.Center} answered, but did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
-            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), dataServer, workDirectory, memoryLimit);
+            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
         }
         catch
         {
@@ -131,6 +171,21 @@ public sealed class WorkerNode
             try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }
             throw;
         }
+    }
+
+    /// <summary>
+    /// The worker's store, spilling past its memory limit to a folder of its own that is deleted when
+    /// the process exits (a killed worker leaves it, as it leaves its work directory).
+    /// </summary>
+    private static DataStore NewStore(WorkerOptions options, int port)
+    {
+        var spillDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}-spill");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(spillDirectory, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        };
+        return new DataStore(options.MemoryLimit ?? WorkerOptions.DefaultMemoryLimit, spillDirectory, message => Console.Error.WriteLine($"error: {message}"));
     }
 
     /// <summary>How long a worker that has joined the cluster waits for the center to register it.</summary>

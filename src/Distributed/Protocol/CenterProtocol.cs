@@ -4,14 +4,31 @@ namespace Distributed.Protocol;
 
 // The conversation with the center. Workers and clients reach it through a ClusterSingletonProxy.
 
-/// <summary>Worker → center, after joining the cluster. Answer: <see cref="WorkerRegistered"/>.</summary>
-public sealed record RegisterWorker(IActorRef Worker, string Name, string Address, int Cores, DataEndpoint Data) : IProtocolMessage;
+/// <summary>
+/// Worker → center, after joining the cluster. Answer: <see cref="WorkerRegistered"/>. A worker that
+/// joins again after its node was removed reports the values it kept (<see cref="HeldKeys"/>) and the
+/// incarnation of the center it was registered with (<see cref="PreviousCenter"/>): a new center adopts
+/// them; the same center (which downed this worker and made its values again elsewhere) has them deleted.
+/// </summary>
+public sealed record RegisterWorker(IActorRef Worker, string Name, string Address, int Cores, DataEndpoint Data,
+    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : IProtocolMessage;
 
 /// <summary>
 /// Center → worker: the worker is known and will be given tasks, under <see cref="AssignedName"/>
 /// (its own name, or that name made unique when another worker already uses it).
+/// <see cref="CenterIncarnation"/> names this run of the center: a restarted center has a new one.
 /// </summary>
-public sealed record WorkerRegistered(string CenterAddress, string AssignedName) : IProtocolMessage;
+public sealed record WorkerRegistered(string CenterAddress, string AssignedName, string CenterIncarnation = "") : IProtocolMessage;
+
+/// <summary>
+/// Client → center, after it reconnected to a restarted center: these keys (of its live RemoteData)
+/// are its own, to be released with it; <see cref="Released"/> were released (or abandoned) while the
+/// center was lost, and are deleted now or when a worker reports them. Answer: <see cref="KeysClaimed"/>.
+/// </summary>
+public sealed record ClaimKeys(IActorRef Client, IReadOnlyList<string> Keys, IReadOnlyList<string>? Released = null) : IProtocolMessage;
+
+/// <summary>Center → client: the claimed keys that no worker has reported (yet).</summary>
+public sealed record KeysClaimed(IReadOnlyList<string> Missing) : IProtocolMessage;
 
 /// <summary>Client → center, once per <c>Pool</c>. The center watches the client. Answer: <see cref="ClientConnected"/>.</summary>
 public sealed record ConnectClient(IActorRef Client) : IProtocolMessage;
@@ -28,8 +45,12 @@ public sealed record SubmitTasks(IActorRef Client, CodeManifest Code, IReadOnlyL
 /// <summary>Client → center: which workers hold these keys. Answer: <see cref="WhoHasReply"/>.</summary>
 public sealed record WhoHas(IReadOnlyList<string> Keys) : IProtocolMessage;
 
-/// <summary>Center → client: the holders of each asked key (an empty list for a key nobody holds).</summary>
-public sealed record WhoHasReply(IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>> Holders) : IProtocolMessage;
+/// <summary>
+/// Center → client: the holders of each asked key (an empty list for a key nobody holds), and for a
+/// key lost for good with a worker, why (<see cref="Lost"/>).
+/// </summary>
+public sealed record WhoHasReply(IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>> Holders,
+    IReadOnlyDictionary<string, string>? Lost = null) : IProtocolMessage;
 
 /// <summary>Client → center: the workers and what they hold. Answer: <see cref="WorkersReply"/>.</summary>
 public sealed record GetWorkers(bool IncludeKeys) : IProtocolMessage;

@@ -6,8 +6,11 @@ using Distributed.Worker.Executor;
 
 namespace Distributed.Worker;
 
-/// <summary>Settings of a worker, fixed at start.</summary>
-public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory);
+/// <summary>
+/// Settings of a worker, fixed at start. <c>PreviousCenter</c>: when the worker joins again with the
+/// store it kept, the incarnation of the center it was registered with.
+/// </summary>
+public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory, string? PreviousCenter = null);
 
 /// <summary>
 /// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
@@ -75,7 +78,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop() => _peers.Dispose();
 
-    private void Register() => _center.Tell(new RegisterWorker(Self, _settings.Name, _settings.Address, _settings.Threads, _settings.Data));
+    private void Register() => _center.Tell(new RegisterWorker(Self, _settings.Name, _settings.Address, _settings.Threads, _settings.Data,
+        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter));
 
     private void HandleWorkerRegistered(WorkerRegistered message)
     {

@@ -171,7 +171,8 @@ public sealed class WorkerDeathTests
     private static ClusterProcess ProcessOf(LocalCluster cluster, Pool pool, string workerName)
     {
         var address = pool.Workers().Single(w => w.Name == workerName).Address;
-        return cluster.Workers.Single(w => w.Output.Any(line => line.Contains(address, StringComparison.Ordinal)));
+        // Only its own start line: other workers' warnings may name its address too.
+        return cluster.Workers.Single(w => w.Output.Any(line => line.StartsWith("Start worker at:", StringComparison.Ordinal) && line.EndsWith(" " + address, StringComparison.Ordinal)));
     }
 }
 
