@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
@@ -250,6 +251,7 @@ public sealed class CenterActor : ReceiveActor
             finished.Add(result);
         }
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
+        MeasureRate(worker, message.Results.Count);
         // Dependents first: their placement does not wait for the client.
         Place(ready);
         if (consumed.Count > 0) Release(consumed);
@@ -755,7 +757,9 @@ public sealed class CenterActor : ReceiveActor
                 target.Held.Enqueue(task, task.Spec.Priority);
                 continue;
             }
-            Assign(task, Choose(task, _workers.Values), batches);
+            // A Map or Apply task too waits in its worker's queue, so that a worker that joins or
+            // runs short later can take it: only a window of tasks is sent ahead to each worker.
+            Choose(task, _workers.Values).Held.Enqueue(task, UnorderedPriority + _unorderedSequence++);
         }
         // Graph tasks go out only while their worker has room, lowest priority first: a task that
         // finishes a branch overtakes the inputs of branches not yet started, which is what keeps a
@@ -769,8 +773,10 @@ public sealed class CenterActor : ReceiveActor
         {
             while (worker.Load < OrderedWindow(worker) && worker.Held.Count == 0)
             {
+                // Only from a busier worker: a worker with a large window must not empty the queue of
+                // one with a small window that will get to its tasks as soon.
                 var victim = _workers.Values.MaxBy(w => w.Held.Count);
-                if (victim is null || NextHeld(victim) is not { } stolen) break;
+                if (victim is null || victim.Busyness <= worker.Busyness + 1.0 / worker.Cores || NextHeld(victim) is not { } stolen) break;
                 Assign(stolen, worker, batches);
             }
         }
@@ -779,12 +785,46 @@ public sealed class CenterActor : ReceiveActor
                 worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
     }
 
-    /// <summary>Graph tasks a worker may have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
-    private static int OrderedWindow(WorkerState worker) => Math.Max(16, worker.Cores * 16);
+    /// <summary>
+    /// Tasks a worker may have at once: 16 per core (enough to keep its threads and the pipe busy for
+    /// tasks of milliseconds, few enough to bound a graph's memory), or as many as it finishes in
+    /// <see cref="WindowSeconds"/> when that is more (tiny tasks then travel in large batches) — but
+    /// beyond the 16 per core never more than half of its queue, so that a worker that joins or runs
+    /// short can still take a share (a rate measured on quick tasks can overstate slow ones).
+    /// </summary>
+    private static int OrderedWindow(WorkerState worker) =>
+        Math.Max(16 * worker.Cores, (int)Math.Min(Math.Min(MaxWindow, worker.TasksPerSecond * WindowSeconds), (worker.Load + worker.Held.Count) / 2));
+
+    private const double WindowSeconds = 0.25;
+    private static readonly TimeSpan StaleRate = TimeSpan.FromSeconds(1);
+    private const int MaxWindow = 16_384;
+
+    /// <summary>Map and Apply tasks wait behind graph tasks in a worker's queue, in their order of arrival.</summary>
+    private const long UnorderedPriority = 1L << 48;
+    private long _unorderedSequence;
+
+    /// <summary>Updates the worker's finishing rate with <paramref name="finished"/> tasks reported now.</summary>
+    private static void MeasureRate(WorkerState worker, int finished)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var since = worker.RateSince;
+        worker.RateSince = now;
+        if (since == 0 || finished == 0) return;
+        var rate = finished / Math.Max(Stopwatch.GetElapsedTime(since, now).TotalSeconds, 0.001);
+        worker.TasksPerSecond = worker.TasksPerSecond == 0 ? rate : 0.7 * worker.TasksPerSecond + 0.3 * rate;
+    }
 
     private static void Assign(PendingTask task, WorkerState worker, Dictionary<(WorkerState Worker, IActorRef Client, string Version), List<PendingTask>> batches)
     {
         task.AssignedTo = worker;
+        if (worker.Load == 0)
+        {
+            // Idle time is not counted against its rate, and after a pause the rate of earlier work
+            // (tiny warm-up tasks, say) says nothing about the next: the window starts small again.
+            var now = Stopwatch.GetTimestamp();
+            if (worker.RateSince != 0 && Stopwatch.GetElapsedTime(worker.RateSince, now) > StaleRate) worker.TasksPerSecond = 0;
+            worker.RateSince = now;
+        }
         worker.Load++;
         var group = (worker, task.Client, task.Code.Version);
         if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];

@@ -18,11 +18,17 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
 
-    /// <summary>Graph tasks ready and meant for this worker, waiting for room in its window (lowest priority first).</summary>
+    /// <summary>Tasks ready and meant for this worker, waiting for room in its window (lowest priority first).</summary>
     public PriorityQueue<PendingTask, long> Held { get; } = new();
 
-    /// <summary>Load per core, the measure by which workers are compared.</summary>
-    public double Busyness => (double)Load / Cores;
+    /// <summary>Tasks sent or meant for it, per core: the measure by which workers are compared.</summary>
+    public double Busyness => (double)(Load + Held.Count) / Cores;
+
+    /// <summary>Tasks it finishes per second while busy (a moving average), which sizes its window.</summary>
+    public double TasksPerSecond { get; set; }
+
+    /// <summary>When it last reported finished tasks, or went from idle to busy if later (Stopwatch timestamps).</summary>
+    public long RateSince { get; set; }
 
     public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data);
 }
