@@ -767,16 +767,16 @@ public sealed class CenterActor : ReceiveActor
         // task of the worker with the most waiting.
         foreach (var worker in _workers.Values)
         {
-            while (worker.Load < OrderedWindow(worker) && NextHeld(worker) is { } next) Assign(next, worker, batches);
+            while (NextHeld(worker, worker) is { } next) Assign(next, worker, batches);
         }
         foreach (var worker in _workers.Values)
         {
-            while (worker.Load < OrderedWindow(worker) && worker.Held.Count == 0)
+            while (worker.Held.Count == 0)
             {
                 // Only from a busier worker: a worker with a large window must not empty the queue of
                 // one with a small window that will get to its tasks as soon.
                 var victim = _workers.Values.MaxBy(w => w.Held.Count);
-                if (victim is null || victim.Busyness <= worker.Busyness + 1.0 / worker.Cores || NextHeld(victim) is not { } stolen) break;
+                if (victim is null || victim.Busyness <= worker.Busyness + 1.0 / worker.Cores || NextHeld(victim, worker) is not { } stolen) break;
                 Assign(stolen, worker, batches);
             }
         }
@@ -785,15 +785,17 @@ public sealed class CenterActor : ReceiveActor
                 worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
     }
 
+    /// <summary>Graph tasks a worker may have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
+    private static int OrderedWindow(WorkerState worker) => Math.Max(16, worker.Cores * 16);
+
     /// <summary>
-    /// Tasks a worker may have at once: 16 per core (enough to keep its threads and the pipe busy for
-    /// tasks of milliseconds, few enough to bound a graph's memory), or as many as it finishes in
-    /// <see cref="WindowSeconds"/> when that is more (tiny tasks then travel in large batches) — but
-    /// beyond the 16 per core never more than half of its queue, so that a worker that joins or runs
-    /// short can still take a share (a rate measured on quick tasks can overstate slow ones).
+    /// Map and Apply tasks a worker may have at once: as many as for a graph, or as many as it
+    /// finishes in <see cref="WindowSeconds"/> when that is more (tiny tasks then travel in large
+    /// batches), but beyond that never more than half of its queue, so that a worker that joins or
+    /// runs short can still take a share (a rate measured on quick tasks can overstate slow ones).
     /// </summary>
-    private static int OrderedWindow(WorkerState worker) =>
-        Math.Max(16 * worker.Cores, (int)Math.Min(Math.Min(MaxWindow, worker.TasksPerSecond * WindowSeconds), (worker.Load + worker.Held.Count) / 2));
+    private static int UnorderedWindow(WorkerState worker) =>
+        Math.Max(OrderedWindow(worker), (int)Math.Min(Math.Min(MaxWindow, worker.TasksPerSecond * WindowSeconds), (worker.Load + worker.Held.Count) / 2));
 
     private const double WindowSeconds = 0.25;
     private static readonly TimeSpan StaleRate = TimeSpan.FromSeconds(1);
@@ -856,6 +858,24 @@ public sealed class CenterActor : ReceiveActor
     {
         _workersInOrder ??= _workers.Values.OrderBy(w => w.Name, StringComparer.Ordinal).ToArray();
         return _workersInOrder[Math.Min(_workersInOrder.Length - 1, (int)(share * _workersInOrder.Length))];
+    }
+
+    /// <summary>The held task of <paramref name="source"/> to send to <paramref name="target"/> next, if the target has room for it.</summary>
+    private PendingTask? NextHeld(WorkerState source, WorkerState target)
+    {
+        while (source.Held.TryPeek(out var next, out _))
+        {
+            if (!IsCurrent(next) || next.AssignedTo is not null || next.WaitingFor != 0)
+            {
+                source.Held.Dequeue(); // dropped, failed or placed meanwhile
+                continue;
+            }
+            var window = next.Spec.Priority >= 0 ? OrderedWindow(target) : UnorderedWindow(target);
+            if (target.Load >= window) return null;
+            source.Held.Dequeue();
+            return next;
+        }
+        return null;
     }
 
     /// <summary>The held task of <paramref name="worker"/> to run next, skipping those dropped or failed meanwhile.</summary>
