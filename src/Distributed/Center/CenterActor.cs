@@ -865,7 +865,7 @@ public sealed class CenterActor : ReceiveActor
     {
         while (source.Held.TryPeek(out var next, out _))
         {
-            if (!IsCurrent(next) || next.AssignedTo is not null || next.WaitingFor != 0)
+            if (!IsSendable(next))
             {
                 source.Held.Dequeue(); // dropped, failed or placed meanwhile
                 continue;
@@ -882,10 +882,13 @@ public sealed class CenterActor : ReceiveActor
     private PendingTask? NextHeld(WorkerState worker)
     {
         while (worker.Held.TryDequeue(out var next, out _))
-            if (IsCurrent(next) && next.AssignedTo is null && next.WaitingFor == 0)
+            if (IsSendable(next))
                 return next;
         return null;
     }
+
+    /// <summary>Whether a held task may still go out: not dropped or failed, not placed, and its inputs are there.</summary>
+    private bool IsSendable(PendingTask task) => IsCurrent(task) && task.AssignedTo is null && task.WaitingFor == 0;
 
     /// <summary>
     /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
