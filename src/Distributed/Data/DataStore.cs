@@ -338,6 +338,19 @@ public sealed class TransferCounters
 
     internal void AddCancelledBeforeStart(int tasks) => Interlocked.Add(ref _cancelledBeforeStart, tasks);
 
+    private long _executorsStarted;
+    private long _spareExecutorsTaken;
+
+    /// <summary>Executor processes this worker started, spares included.</summary>
+    public long ExecutorsStarted => Interlocked.Read(ref _executorsStarted);
+
+    /// <summary>Executors that were already started and warm when a code version first needed one.</summary>
+    public long SpareExecutorsTaken => Interlocked.Read(ref _spareExecutorsTaken);
+
+    internal void AddExecutorStarted() => Interlocked.Increment(ref _executorsStarted);
+
+    internal void AddSpareExecutorTaken() => Interlocked.Increment(ref _spareExecutorsTaken);
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -369,5 +382,8 @@ public enum PeerKind : byte
 /// <param name="SpilledCount">Values held on disk.</param>
 /// <param name="ReadsFromDisk">Reads of a value served from disk since the worker started.</param>
 /// <param name="CancelledBeforeStart">Tasks cancelled on this worker before they started.</param>
+/// <param name="ExecutorsStarted">Executor processes this worker started, spares included.</param>
+/// <param name="SpareExecutorsTaken">Times a code version's first tasks found a spare executor already started and warm.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
-    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0);
+    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0);

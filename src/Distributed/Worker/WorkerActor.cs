@@ -34,6 +34,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, IActorRef> _running = []; // task key → client to notify
     private long _nextBatchId;
     private long _executorsStarted; // names each executor child apart from the retired ones still stopping
+    private IActorRef? _spareExecutor; // a started, warmed-up executor process waiting for a code version
+
+    /// <summary>
+    /// How long after a spare executor is taken the next one starts: its start and warm-up would
+    /// otherwise compete for the cores with the first tasks it was taken for.
+    /// </summary>
+    private static readonly TimeSpan SpareExecutorDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
@@ -57,6 +64,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<CancelTasks>(HandleCancelTasks);
         Receive<ExecutorRetired>(HandleExecutorRetired);
         Receive<Terminated>(HandleExecutorTerminated);
+        Receive<StartSpareExecutor>(_ => StartSpare());
     }
 
     /// <inheritdoc />
@@ -69,6 +77,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
+        // Started before any task, a spare executor has warmed up by the time the first ones arrive:
+        // a new worker (one replacing a dead one, say) is useful that much sooner.
+        StartSpare();
         Register();
         // The proxy buffers until the singleton is found, but a registration can still be lost when the
         // center restarts in between: repeat it until the center answers.
@@ -265,15 +276,45 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private IActorRef ExecutorFor(string version, IReadOnlyList<string> assemblyPaths)
     {
         if (_executors.TryGetValue(version, out var executor)) return executor;
-        executor = Context.ActorOf(ExecutorActor.Props(version, assemblyPaths, _settings.Threads, _settings.WorkDirectory), $"executor-{version}-{++_executorsStarted}");
-        Context.Watch(executor);
+        if (_spareExecutor is { } spare)
+        {
+            _spareExecutor = null;
+            spare.Tell(new AdoptCode(version, assemblyPaths));
+            executor = spare;
+            _counters.AddSpareExecutorTaken();
+        }
+        else
+        {
+            executor = Context.ActorOf(ExecutorActor.Props(version, assemblyPaths, _settings.Threads, _settings.WorkDirectory), $"executor-{version}-{++_executorsStarted}");
+            Context.Watch(executor);
+            _counters.AddExecutorStarted();
+        }
+        // Another code version, or a re-run after a timeout, will want one too.
+        if (!Timers.IsTimerActive(nameof(StartSpareExecutor)))
+            Timers.StartSingleTimer(nameof(StartSpareExecutor), StartSpareExecutor.Instance, SpareExecutorDelay);
         _executors[version] = executor;
         _executorVersions[executor] = version;
         return executor;
     }
 
+    private void StartSpare()
+    {
+        if (_spareExecutor is not null) return;
+        _spareExecutor = Context.ActorOf(ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory), $"executor-spare-{++_executorsStarted}");
+        Context.Watch(_spareExecutor);
+        _counters.AddExecutorStarted();
+    }
+
     private void HandleExecutorRetired(ExecutorRetired message)
     {
+        if (Sender.Equals(_spareExecutor))
+        {
+            // Its process died before any code needed it: no new spare until an executor is taken
+            // (a machine that cannot start executors must not start one every moment).
+            _spareExecutor = null;
+            Sender.Tell(PoisonPill.Instance);
+            return;
+        }
         if (_executorVersions.Remove(Sender, out var version))
         {
             _executors.Remove(version);
@@ -285,6 +326,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void HandleExecutorTerminated(Terminated message)
     {
+        if (message.ActorRef.Equals(_spareExecutor)) _spareExecutor = null;
         if (_executorVersions.Remove(message.ActorRef, out var version)) _executors.Remove(version);
     }
 

@@ -10,6 +10,18 @@ namespace Distributed.Worker;
 /// <summary>Worker → executor actor: run these tasks with these input values.</summary>
 internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
 
+/// <summary>
+/// Worker → its spare executor actor: from now on you run this code version; the assemblies go to the
+/// process before any batch (they are sent in mailbox order).
+/// </summary>
+internal sealed record AdoptCode(string Version, IReadOnlyList<string> AssemblyPaths);
+
+/// <summary>Start a spare executor process, once the last one was taken and had its head start.</summary>
+internal sealed record StartSpareExecutor
+{
+    public static StartSpareExecutor Instance { get; } = new();
+}
+
 /// <summary>Worker → executor actor: tasks sent earlier that must not start any more.</summary>
 internal sealed record CancelExecution(IReadOnlyList<string> Keys);
 

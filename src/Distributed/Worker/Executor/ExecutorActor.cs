@@ -12,7 +12,9 @@ namespace Distributed.Worker.Executor;
 /// task there cannot take the stored data down, and each code version gets its own assemblies.
 /// A task that outlives its timeout fails, and since a thread stuck in user code cannot be stopped
 /// in .NET, the process is killed: the actor retires, handing the other tasks it held back to the
-/// worker, which runs them on a fresh executor.
+/// worker, which runs them on a fresh executor. A spare (no version yet) starts its process before
+/// any code needs it, so that a new worker's first tasks, or the tasks re-run after a timeout, do not
+/// wait for a process to start and warm up; it learns its code version from <see cref="AdoptCode"/>.
 /// </summary>
 internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
@@ -25,8 +27,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private const string DeadlineTimer = "deadlines";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly string _version;
-    private readonly IReadOnlyList<string> _assemblyPaths;
+    private string? _version; // null while a spare
+    private IReadOnlyList<string> _assemblyPaths;
     private readonly int _threads;
     private readonly string _socketPath;
     private readonly Dictionary<string, FunctionSpec> _sentFunctions = [];
@@ -37,12 +39,12 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private Process? _process;
     private BinaryWriter? _writer;
 
-    public ExecutorActor(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory)
+    public ExecutorActor(string? version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory)
     {
         _version = version;
         _assemblyPaths = assemblyPaths;
         _threads = threads;
-        _socketPath = Path.Combine(socketDirectory, $"executor-{version}-{Guid.NewGuid():N}"[..40] + ".sock");
+        _socketPath = Path.Combine(socketDirectory, $"executor-{version ?? "spare"}-{Guid.NewGuid():N}"[..40] + ".sock");
         Starting();
     }
 
@@ -52,6 +54,13 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     public static Props Props(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory) =>
         Akka.Actor.Props.Create(() => new ExecutorActor(version, assemblyPaths, threads, socketDirectory));
+
+    /// <summary>Props of a spare: its process starts now and warms up; its code comes with <see cref="AdoptCode"/>.</summary>
+    public static Props SpareProps(int threads, string socketDirectory) =>
+        Akka.Actor.Props.Create(() => new ExecutorActor(null, Array.Empty<string>(), threads, socketDirectory));
+
+    /// <summary>The code version, for log lines ("spare" before it has one).</summary>
+    private string VersionName => _version ?? "spare";
 
     protected override void PreStart()
     {
@@ -76,6 +85,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             Become(Running);
             Stash.UnstashAll();
         });
+        Receive<AdoptCode>(_ => Stash.Stash());
         Receive<ExecuteBatch>(_ => Stash.Stash());
         Receive<CancelExecution>(_ => Stash.Stash());
         Receive<ExecutorExited>(HandleExited);
@@ -83,6 +93,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void Running()
     {
+        Receive<AdoptCode>(HandleAdoptCode);
         Receive<ExecuteBatch>(HandleExecuteBatch);
         Receive<CancelExecution>(HandleCancelExecution);
         Receive<ExecutorResults>(m =>
@@ -105,8 +116,27 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     /// </summary>
     private void Retired()
     {
-        Receive<ExecuteBatch>(batch => Context.Parent.Tell(new ExecutorRetired(_version, _assemblyPaths, batch)));
+        Receive<ExecuteBatch>(batch => Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, batch)));
         ReceiveAny(_ => { });
+    }
+
+    private void HandleAdoptCode(AdoptCode message)
+    {
+        if (_version is not null)
+        {
+            _log.Error("Executor of code {0} was asked to run code {1} too; ignored", _version, message.Version);
+            return;
+        }
+        _version = message.Version;
+        _assemblyPaths = message.AssemblyPaths;
+        try
+        {
+            ExecutorFrames.WriteCode(_writer!, message.AssemblyPaths);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
     }
 
     private void HandleExecuteBatch(ExecuteBatch batch)
@@ -163,7 +193,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             .ToList();
         foreach (var key in expired) _inFlight.Remove(key);
         _log.Warning("Task(s) {0} of code {1} timed out: stopping their executor process; {2} other task(s) run again on a new one",
-            string.Join(", ", expired), _version, _inFlight.Count);
+            string.Join(", ", expired), VersionName, _inFlight.Count);
         Context.Parent.Tell(new ExecutorResults(failures));
         // A thread stuck in user code cannot be aborted: the process goes, and its other tasks (not at
         // fault) run again from the start on a fresh process.
@@ -193,14 +223,14 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Timers.CancelAll();
         KillProcess();
         Become(Retired);
-        Context.Parent.Tell(new ExecutorRetired(_version, _assemblyPaths, rerun));
+        Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, rerun));
     }
 
     private void HandleExited(ExecutorExited message)
     {
         var stderr = ExecutorLauncher.RecentErrors(_process);
         var reason = string.IsNullOrWhiteSpace(stderr) ? message.Reason : $"{message.Reason}: {stderr}";
-        _log.Warning("Executor for code {0} is gone: {1}", _version, reason);
+        _log.Warning("Executor for code {0} is gone: {1}", VersionName, reason);
         var pending = Stash.ClearStash().Select(e => e.Message).OfType<ExecuteBatch>().SelectMany(b => b.Tasks).Select(t => t.Key);
         var failures = _inFlight.Keys.Concat(pending)
             .Select(key => new ExecutorResult(key, null, "", new RemoteError("Distributed.ExecutorCrashedException",
@@ -231,7 +261,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             {
                 self.Tell(new ExecutorExited($"the executor connection closed ({e.GetType().Name})"));
             }
-        }) { IsBackground = true, Name = $"executor-reader-{_version}" };
+        }) { IsBackground = true, Name = $"executor-reader-{VersionName}" };
         thread.Start();
     }
 
@@ -248,7 +278,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         _listener?.Dispose();
         try { if (_process is { HasExited: false } process) process.Kill(entireProcessTree: true); }
         catch (InvalidOperationException) { }
-        catch (System.ComponentModel.Win32Exception e) { _log.Warning("Could not kill executor process of code {0}: {1}", _version, e.Message); }
+        catch (System.ComponentModel.Win32Exception e) { _log.Warning("Could not kill executor process of code {0}: {1}", VersionName, e.Message); }
     }
 
     private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";

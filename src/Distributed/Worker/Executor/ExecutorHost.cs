@@ -17,7 +17,10 @@ public static class ExecutorHost
     /// <summary>The argument that turns a <c>dworker</c> process into an executor.</summary>
     public const string Verb = "executor";
 
-    /// <summary>Runs an executor: <c>executor SOCKET THREADS ASSEMBLY-PATH...</c>.</summary>
+    /// <summary>
+    /// Runs an executor: <c>executor SOCKET THREADS [ASSEMBLY-PATH...]</c>. Without assembly paths it is
+    /// a spare, started before any code needs it: it warms up and learns its code from a code frame.
+    /// </summary>
     public static int Run(string[] args)
     {
         if (args.Length < 2 || !int.TryParse(args[1], out var threads) || threads < 1)
@@ -25,11 +28,13 @@ public static class ExecutorHost
             Console.Error.WriteLine("usage: executor SOCKET-PATH THREADS [ASSEMBLY-PATH...]");
             return 2;
         }
-        InstallAssemblyResolver(args.Skip(2));
+        var executor = new Executor(threads);
+        if (args.Length > 2) InstallAssemblyResolver(args.Skip(2));
+        else executor.WarmUpInBackground();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(args[0]));
         using var stream = new NetworkStream(socket, ownsSocket: false);
-        new Executor(threads).Serve(stream);
+        executor.Serve(stream);
         return 0;
     }
 
@@ -64,6 +69,11 @@ public static class ExecutorHost
                     try { frame = input.ReadByte(); }
                     catch (EndOfStreamException) { break; }
                     catch (IOException) { break; }
+                    if (frame == ExecutorFrames.Code)
+                    {
+                        InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
+                        continue;
+                    }
                     if (frame == ExecutorFrames.Cancel)
                     {
                         foreach (var key in ExecutorFrames.ReadCancel(input)) _cancelled.TryAdd(key, 0);
@@ -84,6 +94,29 @@ public static class ExecutorHost
                 _queue.CompleteAdding();
             }
         }
+
+        /// <summary>
+        /// A spare has time before its first task: the first decode of a function, call and encode of
+        /// its result (Hyperion building its serializers, the JIT compiling both paths) happen now,
+        /// not in the time of the first task on a new worker.
+        /// </summary>
+        public void WarmUpInBackground() => new Thread(() =>
+        {
+            try
+            {
+                var offset = Environment.ProcessId % 7; // captured, as in most user lambdas
+                var encoded = _codec.Encode(new UnaryFunction<int, int>(x => x + offset));
+                var function = (IUserFunction)_codec.Decode(encoded)!;
+                _codec.Decode(_codec.Encode(function.Invoke([_codec.Decode(_codec.Encode(1))])));
+                _codec.Decode(_codec.Encode(new[] { 1.5, 2.5 }));
+                _codec.Decode(_codec.Encode(new List<string> { "warm" }));
+            }
+            catch (Exception e)
+            {
+                // Only a head start: the real tasks meet the same problem and report it.
+                Console.Error.WriteLine($"warning: the executor could not warm up: {e.Message}");
+            }
+        }) { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
 
         private IUserFunction DecodeFunction(FunctionSpec spec)
         {

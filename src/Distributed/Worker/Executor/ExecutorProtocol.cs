@@ -24,6 +24,24 @@ internal static class ExecutorFrames
     public const byte Results = (byte)'R';
     public const byte Cancel = (byte)'C';
     public const byte Started = (byte)'S';
+    public const byte Code = (byte)'A';
+
+    /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
+    public static void WriteCode(BinaryWriter writer, IReadOnlyList<string> assemblyPaths)
+    {
+        writer.Write(Code);
+        writer.Write(assemblyPaths.Count);
+        foreach (var path in assemblyPaths) writer.Write(path);
+        writer.Flush();
+    }
+
+    /// <summary>Reads a code frame after its frame byte.</summary>
+    public static IReadOnlyList<string> ReadCode(BinaryReader reader)
+    {
+        var paths = new string[reader.ReadInt32()];
+        for (var i = 0; i < paths.Length; i++) paths[i] = reader.ReadString();
+        return paths;
+    }
 
     /// <summary>Tasks sent earlier that must not start (they are answered with <see cref="CancelledError"/>).</summary>
     public static void WriteCancel(BinaryWriter writer, IReadOnlyCollection<string> keys)
