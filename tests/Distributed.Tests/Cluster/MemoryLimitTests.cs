@@ -59,8 +59,9 @@ public sealed class MemoryLimitTests
         var afterMap = await pool.TransferStatsAsync();
         Assert.True(afterMap.Values.Sum(s => s.ReadsFromDisk) > readsBefore, "The Map over spilled values read nothing from disk.");
 
-        // Released values leave the disk too.
+        // Released values leave the disk too (the checksums as well: reading A back may have spilled some).
         pool.Release(A);
+        pool.Release(checksums);
         await Eventually.TrueAsync(
             () => pool.TransferStatsAsync().GetAwaiter().GetResult().Values.All(s => s.SpilledCount == 0 && s.SpilledBytes == 0),
             () => "After Release the workers still hold spilled values: " + string.Join("; ",
