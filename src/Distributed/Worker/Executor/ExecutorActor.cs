@@ -276,7 +276,9 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         try { _connection?.Dispose(); } catch (ObjectDisposedException) { }
         _listener?.Dispose();
-        try { if (_process is { HasExited: false } process) process.Kill(entireProcessTree: true); }
+        // SIGKILL alone: killing the whole tree first SIGSTOPs the process to list its children, and a
+        // worker that exits in between (it stops its executors as it shuts down) leaves it stopped for ever.
+        try { if (_process is { HasExited: false } process) process.Kill(); }
         catch (InvalidOperationException) { }
         catch (System.ComponentModel.Win32Exception e) { _log.Warning("Could not kill executor process of code {0}: {1}", VersionName, e.Message); }
     }
