@@ -252,9 +252,10 @@ public sealed class CenterActor : ReceiveActor
         }
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
         MeasureRate(worker, message.Results.Count);
-        // Dependents first: their placement does not wait for the client.
-        Place(ready);
+        // Consumed inputs first, so that the window sees the memory they free; then dependents,
+        // whose placement does not wait for the client.
         if (consumed.Count > 0) Release(consumed);
+        Place(ready);
         foreach (var (client, results) in byClient)
             client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
         AnswerWaitingWhoHas();
@@ -715,6 +716,7 @@ public sealed class CenterActor : ReceiveActor
             {
                 holder.Keys.Remove(keyName);
                 holder.StoredBytes -= key.Size;
+                if (key.IsIntermediate) holder.HeldIntermediates--;
                 if (!byWorker.TryGetValue(holder, out var list)) byWorker[holder] = list = [];
                 list.Add(keyName);
             }
@@ -736,6 +738,8 @@ public sealed class CenterActor : ReceiveActor
         key.Holders.Add(worker);
         worker.Keys.Add(key.Key);
         worker.StoredBytes += key.Size;
+        if (key.RemainingConsumers > 0) key.IsIntermediate = true;
+        if (key.IsIntermediate) worker.HeldIntermediates++;
     }
 
     private void Place(IReadOnlyCollection<PendingTask> ready)
@@ -785,7 +789,7 @@ public sealed class CenterActor : ReceiveActor
                 worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
     }
 
-    /// <summary>Graph tasks a worker may have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
+    /// <summary>Graph tasks a worker may always have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
     private static int OrderedWindow(WorkerState worker) => Math.Max(16, worker.Cores * 16);
 
     /// <summary>
@@ -796,6 +800,33 @@ public sealed class CenterActor : ReceiveActor
     /// </summary>
     private static int UnorderedWindow(WorkerState worker) =>
         Math.Max(OrderedWindow(worker), (int)Math.Min(Math.Min(MaxWindow, worker.TasksPerSecond * WindowSeconds), (worker.Load + worker.Held.Count) / 2));
+
+    /// <summary>
+    /// Whether <paramref name="worker"/> may be sent <paramref name="task"/> now. A graph task always
+    /// fits in the fixed window; beyond it, up to the rate-sized window, only a task that frees an
+    /// input (it is the last reader of one), or a task that adds a value while the worker holds few
+    /// unread intermediates: graph inputs cannot run far ahead of the tasks that read them.
+    /// </summary>
+    private bool HasRoomFor(PendingTask task, WorkerState worker)
+    {
+        if (task.Spec.Priority < 0) return worker.Load < UnorderedWindow(worker);
+        if (worker.Load < OrderedWindow(worker)) return true;
+        if (worker.Load >= UnorderedWindow(worker)) return false;
+        return FreesAnInput(task) || worker.Load + worker.HeldIntermediates < IntermediatesWindow(worker);
+    }
+
+    /// <summary>Tasks in flight plus unread intermediates a worker may have before graph tasks that add values wait.</summary>
+    private static int IntermediatesWindow(WorkerState worker) => worker.Cores * IntermediatesPerCore;
+
+    private const int IntermediatesPerCore = 64;
+
+    /// <summary>Whether running the task lets an input be deleted: it is the last task to read it.</summary>
+    private bool FreesAnInput(PendingTask task)
+    {
+        foreach (var input in task.Spec.Dependencies)
+            if (_keys.TryGetValue(input, out var key) && key.RemainingConsumers == 1) return true;
+        return false;
+    }
 
     private const double WindowSeconds = 0.25;
     private static readonly TimeSpan StaleRate = TimeSpan.FromSeconds(1);
@@ -870,8 +901,7 @@ public sealed class CenterActor : ReceiveActor
                 source.Held.Dequeue(); // dropped, failed or placed meanwhile
                 continue;
             }
-            var window = next.Spec.Priority >= 0 ? OrderedWindow(target) : UnorderedWindow(target);
-            if (target.Load >= window) return null;
+            if (!HasRoomFor(next, target)) return null;
             source.Held.Dequeue();
             return next;
         }

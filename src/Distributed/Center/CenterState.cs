@@ -18,6 +18,9 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
 
+    /// <summary>Graph intermediates stored here that tasks have still to read: the memory that bounds its graph window.</summary>
+    public int HeldIntermediates { get; set; }
+
     /// <summary>Tasks ready and meant for this worker, waiting for room in its window (lowest priority first).</summary>
     public PriorityQueue<PendingTask, long> Held { get; } = new();
 
@@ -44,6 +47,9 @@ internal sealed class KeyState(string key, long size, string typeName, IActorRef
 
     /// <summary>Tasks still to read this intermediate before it is deleted; 0 keeps it until released.</summary>
     public int RemainingConsumers { get; set; }
+
+    /// <summary>Whether it counts in its holders' <see cref="WorkerState.HeldIntermediates"/>: made to be read and then deleted.</summary>
+    public bool IsIntermediate { get; set; }
 }
 
 /// <summary>A task that has not finished: waiting for inputs, or running on <see cref="AssignedTo"/>.</summary>
