@@ -338,6 +338,17 @@ public sealed class TransferCounters
 
     internal void AddCancelledBeforeStart(int tasks) => Interlocked.Add(ref _cancelledBeforeStart, tasks);
 
+    private int _peakTasksInFlight;
+
+    /// <summary>The most tasks this worker had at once, received and not finished: how far ahead the center sent work.</summary>
+    public int PeakTasksInFlight => Volatile.Read(ref _peakTasksInFlight);
+
+    /// <summary>Called by the worker's actor only, so a plain compare suffices.</summary>
+    internal void RecordTasksInFlight(int tasks)
+    {
+        if (tasks > _peakTasksInFlight) Volatile.Write(ref _peakTasksInFlight, tasks);
+    }
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -369,5 +380,6 @@ public enum PeerKind : byte
 /// <param name="SpilledCount">Values held on disk.</param>
 /// <param name="ReadsFromDisk">Reads of a value served from disk since the worker started.</param>
 /// <param name="CancelledBeforeStart">Tasks cancelled on this worker before they started.</param>
+/// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
-    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0);
+    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0, int PeakTasksInFlight = 0);
