@@ -227,7 +227,7 @@ public sealed class CenterActor : ReceiveActor
                 orphans.Add(result.Key); // its client left or released it while it ran
                 continue;
             }
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (!_clients.TryGetValue(task.Client, out var client))
             {
                 orphans.Add(result.Key);
@@ -335,7 +335,7 @@ public sealed class CenterActor : ReceiveActor
             }
             failures.Add(failure);
             _tasks.Remove(failure.Key);
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             _parked.Remove(task);
             if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
             if (!byClient.TryGetValue(task.Client, out var failed)) byClient[task.Client] = failed = [];
@@ -361,7 +361,7 @@ public sealed class CenterActor : ReceiveActor
     private void RetryAfterInputLoss(PendingTask task, WorkerState reporter)
     {
         task.InputRetries++;
-        reporter.Load--;
+        reporter.Unload(task);
         task.AssignedTo = null;
         foreach (var input in UniqueInputs(task.Spec.Dependencies))
         {
@@ -400,7 +400,7 @@ public sealed class CenterActor : ReceiveActor
                     $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
                 var dependentFailure = new FailedTask(dependent.Spec.Key, error);
                 if (!_tasks.Remove(dependent.Spec.Key)) continue;
-                if (dependent.AssignedTo is { } assigned) assigned.Load--;
+                if (dependent.AssignedTo is { } assigned) assigned.Unload(dependent);
                 if (_clients.TryGetValue(dependent.Client, out var owner)) owner.PendingTasks.Remove(dependent.Spec.Key);
                 if (!cascade.TryGetValue(dependent.Client, out var list)) cascade[dependent.Client] = list = [];
                 list.Add(dependentFailure);
@@ -664,7 +664,7 @@ public sealed class CenterActor : ReceiveActor
         foreach (var taskKey in client.PendingTasks)
         {
             if (!_tasks.Remove(taskKey, out var task)) continue;
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             _dependents.Remove(taskKey);
             dropped.Add(task);
         }
@@ -684,7 +684,7 @@ public sealed class CenterActor : ReceiveActor
         foreach (var keyName in keys)
         {
             if (!_tasks.Remove(keyName, out var task)) continue;
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (_clients.TryGetValue(task.Client, out var owner)) owner.PendingTasks.Remove(keyName);
             dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
             droppedTasks.Add(task);
@@ -803,19 +803,20 @@ public sealed class CenterActor : ReceiveActor
 
     /// <summary>
     /// Whether <paramref name="worker"/> may be sent <paramref name="task"/> now. A graph task always
-    /// fits in the fixed window; beyond it, up to the rate-sized window, only a task that frees an
-    /// input (it is the last reader of one), or a task that adds a value while the worker holds few
-    /// unread intermediates: graph inputs cannot run far ahead of the tasks that read them.
+    /// fits in the fixed window; beyond it, up to the rate-sized window, a task that frees an input
+    /// (it is the last reader of one) goes, and a task that adds a value (<see cref="PendingTask.AddsValue"/>,
+    /// set just before) only while the worker has few such tasks in flight and few unread
+    /// intermediates: graph inputs cannot run far ahead of the tasks that read them.
     /// </summary>
     private bool HasRoomFor(PendingTask task, WorkerState worker)
     {
         if (task.Spec.Priority < 0) return worker.Load < UnorderedWindow(worker);
         if (worker.Load < OrderedWindow(worker)) return true;
         if (worker.Load >= UnorderedWindow(worker)) return false;
-        return FreesAnInput(task) || worker.Load + worker.HeldIntermediates < IntermediatesWindow(worker);
+        return !task.AddsValue || worker.AddingInFlight + worker.HeldIntermediates < IntermediatesWindow(worker);
     }
 
-    /// <summary>Tasks in flight plus unread intermediates a worker may have before graph tasks that add values wait.</summary>
+    /// <summary>Value-adding graph tasks in flight plus unread intermediates a worker may have before more such tasks wait beyond the fixed window.</summary>
     private static int IntermediatesWindow(WorkerState worker) => worker.Cores * IntermediatesPerCore;
 
     private const int IntermediatesPerCore = 64;
@@ -859,6 +860,7 @@ public sealed class CenterActor : ReceiveActor
             worker.RateSince = now;
         }
         worker.Load++;
+        if (task.AddsValue) worker.AddingInFlight++;
         var group = (worker, task.Client, task.Code.Version);
         if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
         list.Add(task);
@@ -901,6 +903,7 @@ public sealed class CenterActor : ReceiveActor
                 source.Held.Dequeue(); // dropped, failed or placed meanwhile
                 continue;
             }
+            next.AddsValue = next.Spec.Priority >= 0 && !FreesAnInput(next);
             if (!HasRoomFor(next, target)) return null;
             source.Held.Dequeue();
             return next;

@@ -15,6 +15,18 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     /// <summary>Tasks sent to the worker that have not finished yet.</summary>
     public int Load { get; set; }
 
+    /// <summary>Graph tasks among <see cref="Load"/> that add a value without freeing an input (a graph's leaves, say).</summary>
+    public int AddingInFlight { get; set; }
+
+    /// <summary>Counts a task sent here as no longer running here: finished, failed, dropped or taken back.</summary>
+    public void Unload(PendingTask task)
+    {
+        Load--;
+        if (!task.AddsValue) return;
+        AddingInFlight--;
+        task.AddsValue = false;
+    }
+
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
 
@@ -60,6 +72,9 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
     public CodeManifest Code { get; } = code;
     public int WaitingFor { get; set; }
     public WorkerState? AssignedTo { get; set; }
+
+    /// <summary>Whether it is counted in its worker's <see cref="WorkerState.AddingInFlight"/>.</summary>
+    public bool AddsValue { get; set; }
 
     /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
     public double? InputShare { get; set; }
