@@ -227,7 +227,7 @@ public sealed class CenterActor : ReceiveActor
                 orphans.Add(result.Key); // its client left or released it while it ran
                 continue;
             }
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (!_clients.TryGetValue(task.Client, out var client))
             {
                 orphans.Add(result.Key);
@@ -252,9 +252,10 @@ public sealed class CenterActor : ReceiveActor
         }
         if (orphans.Count > 0) worker.Ref.Tell(new DeleteKeys(orphans));
         MeasureRate(worker, message.Results.Count);
-        // Dependents first: their placement does not wait for the client.
-        Place(ready);
+        // Consumed inputs first, so that the window sees the memory they free; then dependents,
+        // whose placement does not wait for the client.
         if (consumed.Count > 0) Release(consumed);
+        Place(ready);
         foreach (var (client, results) in byClient)
             client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
         AnswerWaitingWhoHas();
@@ -334,7 +335,7 @@ public sealed class CenterActor : ReceiveActor
             }
             failures.Add(failure);
             _tasks.Remove(failure.Key);
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             _parked.Remove(task);
             if (_clients.TryGetValue(task.Client, out var client)) client.PendingTasks.Remove(failure.Key);
             if (!byClient.TryGetValue(task.Client, out var failed)) byClient[task.Client] = failed = [];
@@ -360,7 +361,7 @@ public sealed class CenterActor : ReceiveActor
     private void RetryAfterInputLoss(PendingTask task, WorkerState reporter)
     {
         task.InputRetries++;
-        reporter.Load--;
+        reporter.Unload(task);
         task.AssignedTo = null;
         foreach (var input in UniqueInputs(task.Spec.Dependencies))
         {
@@ -399,7 +400,7 @@ public sealed class CenterActor : ReceiveActor
                     $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
                 var dependentFailure = new FailedTask(dependent.Spec.Key, error);
                 if (!_tasks.Remove(dependent.Spec.Key)) continue;
-                if (dependent.AssignedTo is { } assigned) assigned.Load--;
+                if (dependent.AssignedTo is { } assigned) assigned.Unload(dependent);
                 if (_clients.TryGetValue(dependent.Client, out var owner)) owner.PendingTasks.Remove(dependent.Spec.Key);
                 if (!cascade.TryGetValue(dependent.Client, out var list)) cascade[dependent.Client] = list = [];
                 list.Add(dependentFailure);
@@ -663,7 +664,7 @@ public sealed class CenterActor : ReceiveActor
         foreach (var taskKey in client.PendingTasks)
         {
             if (!_tasks.Remove(taskKey, out var task)) continue;
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             _dependents.Remove(taskKey);
             dropped.Add(task);
         }
@@ -683,7 +684,7 @@ public sealed class CenterActor : ReceiveActor
         foreach (var keyName in keys)
         {
             if (!_tasks.Remove(keyName, out var task)) continue;
-            if (task.AssignedTo is { } assigned) assigned.Load--;
+            if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (_clients.TryGetValue(task.Client, out var owner)) owner.PendingTasks.Remove(keyName);
             dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
             droppedTasks.Add(task);
@@ -715,6 +716,7 @@ public sealed class CenterActor : ReceiveActor
             {
                 holder.Keys.Remove(keyName);
                 holder.StoredBytes -= key.Size;
+                if (key.IsIntermediate) holder.HeldIntermediates--;
                 if (!byWorker.TryGetValue(holder, out var list)) byWorker[holder] = list = [];
                 list.Add(keyName);
             }
@@ -736,6 +738,8 @@ public sealed class CenterActor : ReceiveActor
         key.Holders.Add(worker);
         worker.Keys.Add(key.Key);
         worker.StoredBytes += key.Size;
+        if (key.RemainingConsumers > 0) key.IsIntermediate = true;
+        if (key.IsIntermediate) worker.HeldIntermediates++;
     }
 
     private void Place(IReadOnlyCollection<PendingTask> ready)
@@ -785,7 +789,7 @@ public sealed class CenterActor : ReceiveActor
                 worker.Ref.Tell(Batch(worker, client, tasks.Skip(start).Take(MaxTasksPerMessage).ToList()));
     }
 
-    /// <summary>Graph tasks a worker may have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
+    /// <summary>Graph tasks a worker may always have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
     private static int OrderedWindow(WorkerState worker) => Math.Max(16, worker.Cores * 16);
 
     /// <summary>
@@ -796,6 +800,34 @@ public sealed class CenterActor : ReceiveActor
     /// </summary>
     private static int UnorderedWindow(WorkerState worker) =>
         Math.Max(OrderedWindow(worker), (int)Math.Min(Math.Min(MaxWindow, worker.TasksPerSecond * WindowSeconds), (worker.Load + worker.Held.Count) / 2));
+
+    /// <summary>
+    /// Whether <paramref name="worker"/> may be sent <paramref name="task"/> now. A graph task always
+    /// fits in the fixed window; beyond it, up to the rate-sized window, a task that frees an input
+    /// (it is the last reader of one) goes, and a task that adds a value (<see cref="PendingTask.AddsValue"/>,
+    /// set just before) only while the worker has few such tasks in flight and few unread
+    /// intermediates: graph inputs cannot run far ahead of the tasks that read them.
+    /// </summary>
+    private bool HasRoomFor(PendingTask task, WorkerState worker)
+    {
+        if (task.Spec.Priority < 0) return worker.Load < UnorderedWindow(worker);
+        if (worker.Load < OrderedWindow(worker)) return true;
+        if (worker.Load >= UnorderedWindow(worker)) return false;
+        return !task.AddsValue || worker.AddingInFlight + worker.HeldIntermediates < IntermediatesWindow(worker);
+    }
+
+    /// <summary>Value-adding graph tasks in flight plus unread intermediates a worker may have before more such tasks wait beyond the fixed window.</summary>
+    private static int IntermediatesWindow(WorkerState worker) => worker.Cores * IntermediatesPerCore;
+
+    private const int IntermediatesPerCore = 64;
+
+    /// <summary>Whether running the task lets an input be deleted: it is the last task to read it.</summary>
+    private bool FreesAnInput(PendingTask task)
+    {
+        foreach (var input in task.Spec.Dependencies)
+            if (_keys.TryGetValue(input, out var key) && key.RemainingConsumers == 1) return true;
+        return false;
+    }
 
     private const double WindowSeconds = 0.25;
     private static readonly TimeSpan StaleRate = TimeSpan.FromSeconds(1);
@@ -828,6 +860,7 @@ public sealed class CenterActor : ReceiveActor
             worker.RateSince = now;
         }
         worker.Load++;
+        if (task.AddsValue) worker.AddingInFlight++;
         var group = (worker, task.Client, task.Code.Version);
         if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
         list.Add(task);
@@ -870,8 +903,8 @@ public sealed class CenterActor : ReceiveActor
                 source.Held.Dequeue(); // dropped, failed or placed meanwhile
                 continue;
             }
-            var window = next.Spec.Priority >= 0 ? OrderedWindow(target) : UnorderedWindow(target);
-            if (target.Load >= window) return null;
+            next.AddsValue = next.Spec.Priority >= 0 && !FreesAnInput(next);
+            if (!HasRoomFor(next, target)) return null;
             source.Held.Dequeue();
             return next;
         }

@@ -15,8 +15,23 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     /// <summary>Tasks sent to the worker that have not finished yet.</summary>
     public int Load { get; set; }
 
+    /// <summary>Graph tasks among <see cref="Load"/> that add a value without freeing an input (a graph's leaves, say).</summary>
+    public int AddingInFlight { get; set; }
+
+    /// <summary>Counts a task sent here as no longer running here: finished, failed, dropped or taken back.</summary>
+    public void Unload(PendingTask task)
+    {
+        Load--;
+        if (!task.AddsValue) return;
+        AddingInFlight--;
+        task.AddsValue = false;
+    }
+
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
+
+    /// <summary>Graph intermediates stored here that tasks have still to read: the memory that bounds its graph window.</summary>
+    public int HeldIntermediates { get; set; }
 
     /// <summary>Tasks ready and meant for this worker, waiting for room in its window (lowest priority first).</summary>
     public PriorityQueue<PendingTask, long> Held { get; } = new();
@@ -44,6 +59,9 @@ internal sealed class KeyState(string key, long size, string typeName, IActorRef
 
     /// <summary>Tasks still to read this intermediate before it is deleted; 0 keeps it until released.</summary>
     public int RemainingConsumers { get; set; }
+
+    /// <summary>Whether it counts in its holders' <see cref="WorkerState.HeldIntermediates"/>: made to be read and then deleted.</summary>
+    public bool IsIntermediate { get; set; }
 }
 
 /// <summary>A task that has not finished: waiting for inputs, or running on <see cref="AssignedTo"/>.</summary>
@@ -54,6 +72,9 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
     public CodeManifest Code { get; } = code;
     public int WaitingFor { get; set; }
     public WorkerState? AssignedTo { get; set; }
+
+    /// <summary>Whether it is counted in its worker's <see cref="WorkerState.AddingInFlight"/>.</summary>
+    public bool AddsValue { get; set; }
 
     /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
     public double? InputShare { get; set; }

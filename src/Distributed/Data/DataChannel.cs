@@ -109,6 +109,7 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Write(_counters.CancelledBeforeStart);
                         writer.Write(_counters.ExecutorsStarted);
                         writer.Write(_counters.SpareExecutorsTaken);
+                        writer.Write(_counters.PeakTasksInFlight);
                         writer.Flush();
                         break;
                     default:
@@ -202,7 +203,7 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null)
             for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
             var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
                 MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(), CancelledBeforeStart: r.ReadInt64(),
-                ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64());
+                ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32());
             Return(endpoint, connection);
             return stats;
         }

@@ -351,6 +351,17 @@ public sealed class TransferCounters
 
     internal void AddSpareExecutorTaken() => Interlocked.Increment(ref _spareExecutorsTaken);
 
+    private int _peakTasksInFlight;
+
+    /// <summary>The most tasks this worker had at once, received and not finished: how far ahead the center sent work.</summary>
+    public int PeakTasksInFlight => Volatile.Read(ref _peakTasksInFlight);
+
+    /// <summary>Called by the worker's actor only, so a plain compare suffices.</summary>
+    internal void RecordTasksInFlight(int tasks)
+    {
+        if (tasks > _peakTasksInFlight) Volatile.Write(ref _peakTasksInFlight, tasks);
+    }
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -384,6 +395,7 @@ public enum PeerKind : byte
 /// <param name="CancelledBeforeStart">Tasks cancelled on this worker before they started.</param>
 /// <param name="ExecutorsStarted">Executor processes this worker started, spares included.</param>
 /// <param name="SpareExecutorsTaken">Times a code version's first tasks found a spare executor already started and warm.</param>
+/// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
     long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
-    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0);
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0);

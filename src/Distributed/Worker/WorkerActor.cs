@@ -105,6 +105,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var batch = new PendingBatch(_nextBatchId++, message);
         _pending[batch.Id] = batch;
         foreach (var task in message.Tasks) _running[task.Key] = message.Client;
+        _counters.RecordTasksInFlight(_running.Count);
 
         var missing = message.Code.Assemblies.Where(a => !_assemblies.Contains(a)).ToList();
         var toRequest = new List<AssemblyRef>();

@@ -1,0 +1,59 @@
+using Distributed.Dask;
+
+namespace Distributed.Tests.Graphs;
+
+/// <summary>
+/// The center's window of graph tasks per worker grows past its fixed 16 per core for tasks that
+/// free an input, while tasks that add a value (a graph's leaves) wait once the worker holds enough
+/// unread intermediates.
+/// </summary>
+public sealed class GraphWindowTests
+{
+    private static readonly Func<int, double[]> Leaf = i => Enumerable.Repeat((double)i, 100).ToArray();
+    private static readonly Func<double[], double[], double> SumPair = (a, b) => a.Sum() + b.Sum();
+    private static readonly Func<double, double, double> Add = (a, b) => a + b;
+
+    /// <summary>The fixed window per core of the center (one thread per worker here).</summary>
+    private const int FixedWindow = 16;
+
+    [Fact]
+    public async Task A_wide_sum_gets_more_than_the_fixed_window_in_flight_yet_holds_few_leaves_at_once()
+    {
+        await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        const int leaves = 20_000;
+        var dsk = new Graph();
+        for (var i = 0; i < leaves; i++) dsk[$"leaf-{i}"] = (Leaf, i);
+        // Every leaf feeds one pair sum, so nearly half of the tasks are leaves, all ready at once.
+        var level = new List<string>();
+        for (var i = 0; i < leaves; i += 2)
+        {
+            dsk[$"pair-{i / 2}"] = (SumPair, $"leaf-{i}", $"leaf-{i + 1}");
+            level.Add($"pair-{i / 2}");
+        }
+        for (var depth = 0; level.Count > 1; depth++)
+        {
+            var next = new List<string>();
+            for (var i = 0; i < level.Count; i += 2)
+            {
+                var key = $"sum-{depth}-{i / 2}";
+                dsk[key] = i + 1 < level.Count ? (Add, level[i], level[i + 1]) : (Add, level[i], 0.0);
+                next.Add(key);
+            }
+            level = next;
+        }
+        using var scheduler = ClusterScheduler.On(pool);
+
+        var sum = (double)scheduler.Get(dsk, level[0])!;
+
+        Assert.Equal(100.0 * Enumerable.Range(0, leaves).Sum(i => (double)i), sum);
+        var stats = await pool.TransferStatsAsync();
+        // An unbounded window sends thousands of leaves before the sums that read them.
+        Assert.All(stats, s => Assert.True(s.Value.PeakKeyCount <= 200,
+            $"{s.Key} held up to {s.Value.PeakKeyCount} keys at once while summing {leaves} leaves; expected a small bound"));
+        // The fixed window never lets a worker have more than 16 tasks at once.
+        var peakInFlight = stats.Values.Max(s => s.PeakTasksInFlight);
+        Assert.True(peakInFlight > FixedWindow,
+            $"no worker had more than {peakInFlight} tasks at once: the window did not grow past the fixed {FixedWindow}");
+    }
+}
