@@ -196,6 +196,11 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         }
         // Claimed before its worker rejoined, a key is the client's as soon as it is reported.
         client.Keys.UnionWith(message.Keys);
+        // Until a worker reports it (which clears this), a claimed value's only known story is that its
+        // holder did not come back: it died while the center was down, and this center has no lineage.
+        foreach (var key in message.Keys)
+            if (!_keys.ContainsKey(key) && !_tasks.ContainsKey(key))
+                _lost.TryAdd(key, $"{key} was held by a worker that is no longer on the cluster (it did not come back after the center restarted) and cannot be made again: it was made before the restart, so the task that made it is not known.");
         Sender.Tell(new KeysClaimed(message.Keys.Where(k => !_keys.ContainsKey(k)).ToList()));
     }
 
