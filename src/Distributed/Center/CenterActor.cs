@@ -41,6 +41,8 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _releasedBeforeReport = [];
     /// <summary>Values lost for good with a worker, and why, until their client releases them.</summary>
     private readonly Dictionary<string, string> _lost = [];
+    private const string HolderGoneDuringRestart = "The value was held by a worker that is no longer on the cluster (it did not come back after the center restarted) " +
+        "and cannot be made again: it was made before the restart, so the task that made it is not known.";
     /// <summary>How long an adopted value may wait for a client to claim it before it is deleted (<c>distributed.center.unclaimed-keys-grace</c>).</summary>
     private readonly TimeSpan _unclaimedKeysGrace;
 
@@ -198,9 +200,10 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         client.Keys.UnionWith(message.Keys);
         // Until a worker reports it (which clears this), a claimed value's only known story is that its
         // holder did not come back: it died while the center was down, and this center has no lineage.
+        // One shared reason, not one string per key: a dead worker may have held millions of values.
         foreach (var key in message.Keys)
             if (!_keys.ContainsKey(key) && !_tasks.ContainsKey(key))
-                _lost.TryAdd(key, $"{key} was held by a worker that is no longer on the cluster (it did not come back after the center restarted) and cannot be made again: it was made before the restart, so the task that made it is not known.");
+                _lost.TryAdd(key, HolderGoneDuringRestart);
         Sender.Tell(new KeysClaimed(message.Keys.Where(k => !_keys.ContainsKey(k)).ToList()));
     }
 
