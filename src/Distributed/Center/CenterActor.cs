@@ -101,7 +101,10 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new FormatException($"The setting {path} is not a duration (e.g. 150s): {e.Message}", e);
+            string? text;
+            try { text = config.GetString(path); }
+            catch (Exception) { text = null; }
+            throw new FormatException($"The setting {path} is not a duration such as 150s (it is {(string.IsNullOrWhiteSpace(text) ? "empty" : $"'{text}'")}).", e);
         }
         return grace > TimeSpan.Zero ? grace : throw new FormatException($"The setting {path} must be a positive duration, not {grace}.");
     }

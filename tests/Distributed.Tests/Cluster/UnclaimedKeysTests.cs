@@ -37,6 +37,28 @@ public sealed partial class UnclaimedKeysTests
         Assert.Equal(30, released);
     }
 
+    [Theory]
+    [InlineData("distributed.center.unclaimed-keys-grace = soon", "distributed.center.unclaimed-keys-grace is not a duration such as 150s (it is 'soon')")]
+    [InlineData("distributed.center.unclaimed-keys-grace = 0s", "distributed.center.unclaimed-keys-grace must be a positive duration")]
+    [InlineData("distributed.center { unclaimed-keys-grace = ", "distributed.center.unclaimed-keys-grace is not a duration such as 150s (it is empty)")]
+    public async Task Dcenter_with_a_bad_setting_says_what_is_wrong_and_exits_with_an_error(string settings, string expected)
+    {
+        var center = ClusterProcess.Start(AppContext.BaseDirectory, "dcenter", ["--host", "127.0.0.1", "--port", LocalCluster.FreePort().ToString()],
+            new Dictionary<string, string> { [ClusterConfig.OverridesVariable] = settings });
+        try
+        {
+            using var limit = new CancellationTokenSource(Slow);
+            await center.WaitForExitAsync(limit.Token);
+        }
+        finally
+        {
+            center.Kill();
+        }
+        var output = string.Join(Environment.NewLine, center.Output);
+        Assert.True(center.ExitCode != 0, $"dcenter exited with 0. Its output:{Environment.NewLine}{output}");
+        Assert.Contains(expected, output);
+    }
+
     [GeneratedRegex(@"Released (\d+) values kept across a restart of the center that no client claimed")]
     private static partial Regex ReleasedLine();
 
