@@ -13,7 +13,7 @@ namespace Distributed.Center;
 /// the worker that holds most of its input bytes unless that worker is much busier than another.
 /// A cluster singleton on the center node. It routes user payloads as opaque bytes.
 /// </summary>
-public sealed class CenterActor : ReceiveActor
+public sealed class CenterActor : ReceiveActor, IWithTimers
 {
     /// <summary>Tasks per <see cref="RunTasks"/> message: small enough for a fast frame, big enough to amortize it.</summary>
     private const int MaxTasksPerMessage = 2048;
@@ -41,12 +41,22 @@ public sealed class CenterActor : ReceiveActor
     private readonly HashSet<string> _releasedBeforeReport = [];
     /// <summary>Values lost for good with a worker, and why, until their client releases them.</summary>
     private readonly Dictionary<string, string> _lost = [];
+    private const string HolderGoneDuringRestart = "The value was held by a worker that is no longer on the cluster (it did not come back after the center restarted) " +
+        "and cannot be made again: it was made before the restart, so the task that made it is not known.";
+    /// <summary>How long an adopted value may wait for a client to claim it before it is deleted (<c>distributed.center.unclaimed-keys-grace</c>).</summary>
+    private readonly TimeSpan _unclaimedKeysGrace;
+
+    private int _adoptions;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Creates the center.</summary>
     public CenterActor()
     {
         var self = Cluster.Get(Context.System).SelfAddress;
         _centerAddress = $"{self.Host}:{self.Port}";
+        _unclaimedKeysGrace = UnclaimedKeysGrace(Context.System.Settings.Config);
         Receive<RegisterWorker>(HandleRegisterWorker);
         Receive<ConnectClient>(HandleConnectClient);
         Receive<ClaimKeys>(HandleClaimKeys);
@@ -63,6 +73,7 @@ public sealed class CenterActor : ReceiveActor
         Receive<DisassociatedEvent>(HandleDisassociated);
         Receive<ProbeResult>(HandleProbeResult);
         Receive<ClientProbeResult>(HandleClientProbeResult);
+        Receive<ReleaseUnclaimedKeys>(HandleReleaseUnclaimedKeys);
     }
 
     /// <inheritdoc />
@@ -75,6 +86,28 @@ public sealed class CenterActor : ReceiveActor
     private sealed record ProbeResult(IActorRef Worker, bool Alive);
 
     private sealed record ClientProbeResult(IActorRef Client, bool Alive);
+
+    /// <summary>The grace period of values adopted from a rejoining worker is over: those no client claimed are deleted.</summary>
+    private sealed record ReleaseUnclaimedKeys(IReadOnlyList<string> Keys);
+
+    /// <summary>The setting <c>distributed.center.unclaimed-keys-grace</c>, checked: a positive duration.</summary>
+    public static TimeSpan UnclaimedKeysGrace(Akka.Configuration.Config config)
+    {
+        const string path = "distributed.center.unclaimed-keys-grace";
+        TimeSpan grace;
+        try
+        {
+            grace = config.GetTimeSpan(path, TimeSpan.FromSeconds(150), allowInfinite: false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            string? text;
+            try { text = config.GetString(path); }
+            catch (Exception) { text = null; }
+            throw new FormatException($"The setting {path} is not a duration such as 150s (it is {(string.IsNullOrWhiteSpace(text) ? "empty" : $"'{text}'")}).", e);
+        }
+        return grace > TimeSpan.Zero ? grace : throw new FormatException($"The setting {path} must be a positive duration, not {grace}.");
+    }
 
     /// <summary>Props of the center.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new CenterActor());
@@ -138,6 +171,20 @@ public sealed class CenterActor : ReceiveActor
         }
         if (refused.Count > 0) worker.Ref.Tell(new DeleteKeys(refused));
         _log.Info("Worker {0} rejoined with {1} values kept across a restart of the center", worker.Name, held.Count - refused.Count);
+        // A value whose client died or dropped it while the center was down is claimed by nobody and
+        // would stay on the worker forever; live clients claim theirs when they reconnect.
+        var adopted = held.Select(k => k.Key).Where(_adopted.Contains).ToList();
+        if (adopted.Count > 0) Timers.StartSingleTimer($"unclaimed-{++_adoptions}", new ReleaseUnclaimedKeys(adopted), _unclaimedKeysGrace);
+    }
+
+    private void HandleReleaseUnclaimedKeys(ReleaseUnclaimedKeys message)
+    {
+        // Released or lost meanwhile, a key is no longer adopted; claimed, it is in its client's keys.
+        var unclaimed = message.Keys.Where(k => _adopted.Contains(k) && !_clients.Values.Any(c => c.Keys.Contains(k))).ToList();
+        if (unclaimed.Count == 0) return;
+        // A warning, so that it shows at the default log level: data was deleted without a client asking.
+        _log.Warning("Released {0} values kept across a restart of the center that no client claimed within {1} s", unclaimed.Count, _unclaimedKeysGrace.TotalSeconds);
+        Release(unclaimed);
     }
 
     private void HandleClaimKeys(ClaimKeys message)
@@ -154,6 +201,12 @@ public sealed class CenterActor : ReceiveActor
         }
         // Claimed before its worker rejoined, a key is the client's as soon as it is reported.
         client.Keys.UnionWith(message.Keys);
+        // Until a worker reports it (which clears this), a claimed value's only known story is that its
+        // holder did not come back: it died while the center was down, and this center has no lineage.
+        // One shared reason, not one string per key: a dead worker may have held millions of values.
+        foreach (var key in message.Keys)
+            if (!_keys.ContainsKey(key) && !_tasks.ContainsKey(key))
+                _lost.TryAdd(key, HolderGoneDuringRestart);
         Sender.Tell(new KeysClaimed(message.Keys.Where(k => !_keys.ContainsKey(k)).ToList()));
     }
 

@@ -26,7 +26,9 @@ public sealed class CenterNode
         if (!NetworkAddresses.IsPortFree(host, port))
             throw new PortInUseException(host, port);
         var address = new HostPort(host, port);
-        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Center, host, port, address));
+        var config = ClusterConfig.For(Role.Center, host, port, address);
+        CenterActor.UnclaimedKeysGrace(config); // a bad setting stops dcenter with one line, not the singleton
+        var system = ActorSystem.Create(ClusterConfig.SystemName, config);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
         system.ActorOf(ClusterSingletonManager.Props(

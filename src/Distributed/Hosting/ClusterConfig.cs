@@ -23,6 +23,9 @@ public static class ClusterConfig
     /// <summary>The actor system name shared by every node of a Distributed cluster.</summary>
     public const string SystemName = "distributed";
 
+    /// <summary>An environment variable holding HOCON text that overrides the embedded settings of any role (e.g. in tests).</summary>
+    public const string OverridesVariable = "DISTRIBUTED_HOCON";
+
     /// <summary>The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining <paramref name="center"/>.</summary>
     public static Config For(Role role, string host, int port, HostPort center)
     {
@@ -33,6 +36,7 @@ public static class ClusterConfig
             akka.cluster.seed-nodes = ["{{SeedAddress(center)}}"]
             """);
         return overrides
+            .WithFallback(FromEnvironment())
             .WithFallback(Embedded(role.ToString().ToLowerInvariant()))
             .WithFallback(Embedded("common"))
             .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
@@ -40,6 +44,20 @@ public static class ClusterConfig
 
     /// <summary>The Akka address of the center at <paramref name="center"/>.</summary>
     public static string SeedAddress(HostPort center) => $"akka.tcp://{SystemName}@{center.Host}:{center.Port}";
+
+    private static Config FromEnvironment()
+    {
+        var text = Environment.GetEnvironmentVariable(OverridesVariable);
+        if (string.IsNullOrWhiteSpace(text)) return Config.Empty;
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e)
+        {
+            throw new FormatException($"The environment variable {OverridesVariable} is not valid HOCON: {e.Message}", e);
+        }
+    }
 
     private static Config Embedded(string name)
     {

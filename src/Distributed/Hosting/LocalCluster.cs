@@ -16,9 +16,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly int _threadsPerWorker;
     private readonly IReadOnlyList<string> _workerArguments;
     private readonly int _centerPort;
+    private readonly string? _centerSettings;
 
-    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments)
+    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings)
     {
+        _centerSettings = centerSettings;
         _workerArguments = workerArguments;
         Center = center;
         _centerPort = centerPort;
@@ -39,19 +41,20 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>
     /// Starts a center and <paramref name="workers"/> workers of <paramref name="threadsPerWorker"/> threads.
     /// The programs are looked up next to this application, or in <c>DISTRIBUTED_BIN</c>.
-    /// <paramref name="workerArguments"/> go to every dworker this cluster starts (e.g. <c>--memory-limit 32MB</c>).
+    /// <paramref name="workerArguments"/> go to every dworker this cluster starts (e.g. <c>--memory-limit 32MB</c>);
+    /// <paramref name="centerSettings"/> is HOCON that overrides the center's (e.g. <c>distributed.center.unclaimed-keys-grace = 5s</c>).
     /// </summary>
     public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default,
-        IReadOnlyList<string>? workerArguments = null)
+        IReadOnlyList<string>? workerArguments = null, string? centerSettings = null)
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
-        var center = ClusterProcess.Start(bin, "dcenter", CenterArguments(port));
+        var center = StartCenter(bin, port, centerSettings);
         LocalCluster? cluster = null;
         try
         {
             await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
-            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? []);
+            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             return cluster;
         }
@@ -63,7 +66,9 @@ public sealed partial class LocalCluster : IAsyncDisposable
         }
     }
 
-    private static string[] CenterArguments(int port) => ["--host", "127.0.0.1", "--port", port.ToString()];
+    private static ClusterProcess StartCenter(string binDirectory, int port, string? settings) =>
+        ClusterProcess.Start(binDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString()],
+            settings is null ? null : new Dictionary<string, string> { [ClusterConfig.OverridesVariable] = settings });
 
     private static Task WaitForCenterAsync(ClusterProcess center, CancellationToken cancellation) =>
         center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation);
@@ -71,12 +76,14 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>
     /// Kills the center (SIGKILL, as a crash would), waits for its process to exit, and starts a new
     /// dcenter at the same address; returns once it accepts members. The workers keep running.
+    /// <paramref name="whileDown"/> runs between the two (e.g. a client that goes away meanwhile).
     /// </summary>
-    public async Task RestartCenterAsync(CancellationToken cancellation = default)
+    public async Task RestartCenterAsync(CancellationToken cancellation = default, Func<Task>? whileDown = null)
     {
         Center.Kill();
         await Center.WaitForExitAsync(cancellation).ConfigureAwait(false);
-        Center = ClusterProcess.Start(_binDirectory, "dcenter", CenterArguments(_centerPort));
+        if (whileDown is not null) await whileDown().ConfigureAwait(false);
+        Center = StartCenter(_binDirectory, _centerPort, _centerSettings);
         await WaitForCenterAsync(Center, cancellation).ConfigureAwait(false);
     }
 
@@ -146,8 +153,8 @@ public sealed partial class ClusterProcess
     /// <summary>Everything the process printed so far (standard output and error).</summary>
     public IReadOnlyList<string> Output { get { lock (_lines) return _lines.ToList(); } }
 
-    /// <summary>Starts <paramref name="program"/> from <paramref name="binDirectory"/> (as <c>dotnet program.dll</c>).</summary>
-    public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments)
+    /// <summary>Starts <paramref name="program"/> from <paramref name="binDirectory"/> (as <c>dotnet program.dll</c>), with <paramref name="environment"/> added to its environment.</summary>
+    public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(binDirectory, program + ".dll");
         if (!File.Exists(dll))
@@ -155,6 +162,7 @@ public sealed partial class ClusterProcess
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(dll);
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var started = new ClusterProcess(process, program);
         process.OutputDataReceived += (_, e) => started.OnLine(e.Data);

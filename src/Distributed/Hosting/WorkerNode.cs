@@ -64,8 +64,12 @@ public sealed class WorkerNode
     public long MemoryLimit => _store.MemoryLimit;
 
     /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
-    public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default) =>
-        StartAsync(options, kept: null, cancellation);
+    public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
+    {
+        // Before any folder of this worker exists, and once per process: a rejoining node keeps its folders.
+        _ = WorkerFolders.ClaimAndRemoveAbandoned(message => Console.Error.WriteLine($"warning: {message}"));
+        return StartAsync(options, kept: null, cancellation);
+    }
 
     /// <summary>How often a worker whose center is gone tries to join it again.</summary>
     private static readonly TimeSpan RejoinInterval = TimeSpan.FromSeconds(1);

@@ -76,6 +76,35 @@ public sealed class CenterRestartTests
         Assert.Equal(keptIndex * keptIndex, await squares[keptIndex].GetAsync().WaitAsync(Slow));
     }
 
+    [Fact]
+    public async Task A_value_whose_worker_died_while_the_center_was_down_is_lost_for_good_and_gather_says_so()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        var squares = pool.Map(x => x * x, Enumerable.Range(0, 20));
+        var (victim, keys) = pool.HasWhat().First(h => h.Value.Count > 0);
+        var lostIndex = squares.FindIndex(s => keys.Contains(s.Key));
+        var keptIndex = squares.FindIndex(s => !keys.Contains(s.Key));
+        Assert.True(keptIndex >= 0, "one worker holds every value");
+        var victimProcess = ProcessOf(cluster, pool, victim);
+
+        // The new center never hears of that worker: it only sees the value claimed and never reported.
+        await cluster.RestartCenterAsync(whileDown: async () =>
+        {
+            victimProcess.Kill();
+            await victimProcess.WaitForExitAsync();
+        });
+
+        var error = await Assert.ThrowsAsync<DataLostException>(() => pool.GatherAsync(squares).WaitAsync(Slow));
+        Assert.Contains(error.Key, squares.Where(s => keys.Contains(s.Key)).Select(s => s.Key));
+        Assert.Contains("held by a worker that is no longer on the cluster", error.Message);
+        Assert.Contains("cannot be made again", error.Message);
+        Assert.Equal(keptIndex * keptIndex, await squares[keptIndex].GetAsync().WaitAsync(Slow));
+        // A Map over it is refused with the same reason.
+        var refused = await Assert.ThrowsAsync<RemoteTaskException>(() => pool.MapAsync(x => x + 1, [squares[lostIndex]]).WaitAsync(Slow));
+        Assert.Contains("held by a worker that is no longer on the cluster", refused.Message);
+    }
+
     private static ClusterProcess ProcessOf(LocalCluster cluster, Pool pool, string workerName)
     {
         var address = pool.Workers().Single(w => w.Name == workerName).Address;
