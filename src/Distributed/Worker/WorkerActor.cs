@@ -77,9 +77,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        // Started before any task, a spare executor has warmed up by the time the first ones arrive:
-        // a new worker (one replacing a dead one, say) is useful that much sooner.
-        StartSpare();
         Register();
         // The proxy buffers until the singleton is found, but a registration can still be lost when the
         // center restarts in between: repeat it until the center answers.
@@ -98,6 +95,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // Completions and copies are reported under the name the center knows this worker by.
         _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
+        // A spare executor warms up before the first tasks need it; not before registering, where its
+        // start would compete with the worker's own (start-up and join are CPU-bound on a small machine).
+        if (_executorsStarted == 0) StartSpare();
     }
 
     private void HandleRunTasks(RunTasks message)
