@@ -164,7 +164,6 @@ public sealed class WideGraphMemoryTests
 {
     private static readonly Func<int, double[]> Chunk = i => Enumerable.Repeat((double)i, 100).ToArray();
     private static readonly Func<double[], double> Total = xs => xs.Sum();
-    private static readonly Func<double, double, double> Add = (a, b) => a + b;
 
     [Fact]
     public async Task A_sum_over_10000_chunks_keeps_few_intermediates_on_each_worker()
@@ -179,20 +178,10 @@ public sealed class WideGraphMemoryTests
             dsk[$"total-{i}"] = (Total, $"chunk-{i}");
             level.Add($"total-{i}");
         }
-        for (var depth = 0; level.Count > 1; depth++)
-        {
-            var next = new List<string>();
-            for (var i = 0; i < level.Count; i += 2)
-            {
-                var key = $"sum-{depth}-{i / 2}";
-                dsk[key] = i + 1 < level.Count ? (Add, level[i], level[i + 1]) : (Add, level[i], 0.0);
-                next.Add(key);
-            }
-            level = next;
-        }
+        var root = PairwiseSum.AddTo(dsk, level);
         using var scheduler = ClusterScheduler.On(pool);
 
-        var sum = (double)scheduler.Get(dsk, level[0])!;
+        var sum = (double)scheduler.Get(dsk, root)!;
 
         Assert.Equal(100.0 * Enumerable.Range(0, 10_000).Sum(i => (double)i), sum);
         var peaks = (await pool.TransferStatsAsync()).ToDictionary(s => s.Key, s => s.Value.PeakKeyCount);

@@ -11,7 +11,6 @@ public sealed class GraphWindowTests
 {
     private static readonly Func<int, double[]> Leaf = i => Enumerable.Repeat((double)i, 100).ToArray();
     private static readonly Func<double[], double[], double> SumPair = (a, b) => a.Sum() + b.Sum();
-    private static readonly Func<double, double, double> Add = (a, b) => a + b;
 
     /// <summary>The fixed window per core of the center (one thread per worker here).</summary>
     private const int FixedWindow = 16;
@@ -31,20 +30,10 @@ public sealed class GraphWindowTests
             dsk[$"pair-{i / 2}"] = (SumPair, $"leaf-{i}", $"leaf-{i + 1}");
             level.Add($"pair-{i / 2}");
         }
-        for (var depth = 0; level.Count > 1; depth++)
-        {
-            var next = new List<string>();
-            for (var i = 0; i < level.Count; i += 2)
-            {
-                var key = $"sum-{depth}-{i / 2}";
-                dsk[key] = i + 1 < level.Count ? (Add, level[i], level[i + 1]) : (Add, level[i], 0.0);
-                next.Add(key);
-            }
-            level = next;
-        }
+        var root = PairwiseSum.AddTo(dsk, level);
         using var scheduler = ClusterScheduler.On(pool);
 
-        var sum = (double)scheduler.Get(dsk, level[0])!;
+        var sum = (double)scheduler.Get(dsk, root)!;
 
         Assert.Equal(100.0 * Enumerable.Range(0, leaves).Sum(i => (double)i), sum);
         var stats = await pool.TransferStatsAsync();
