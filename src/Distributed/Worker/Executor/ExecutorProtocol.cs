@@ -27,38 +27,24 @@ internal static class ExecutorFrames
     public const byte Code = (byte)'A';
 
     /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
-    public static void WriteCode(BinaryWriter writer, IReadOnlyList<string> assemblyPaths)
+    public static void WriteCode(BinaryWriter writer, IReadOnlyCollection<string> assemblyPaths)
     {
-        writer.Write(Code);
-        writer.Write(assemblyPaths.Count);
-        foreach (var path in assemblyPaths) writer.Write(path);
+        WriteStrings(writer, Code, assemblyPaths);
         writer.Flush();
     }
 
     /// <summary>Reads a code frame after its frame byte.</summary>
-    public static IReadOnlyList<string> ReadCode(BinaryReader reader)
-    {
-        var paths = new string[reader.ReadInt32()];
-        for (var i = 0; i < paths.Length; i++) paths[i] = reader.ReadString();
-        return paths;
-    }
+    public static IReadOnlyList<string> ReadCode(BinaryReader reader) => ReadStrings(reader);
 
     /// <summary>Tasks sent earlier that must not start (they are answered with <see cref="CancelledError"/>).</summary>
     public static void WriteCancel(BinaryWriter writer, IReadOnlyCollection<string> keys)
     {
-        writer.Write(Cancel);
-        writer.Write(keys.Count);
-        foreach (var key in keys) writer.Write(key);
+        WriteStrings(writer, Cancel, keys);
         writer.Flush();
     }
 
     /// <summary>Reads a cancel frame after its frame byte.</summary>
-    public static IReadOnlyList<string> ReadCancel(BinaryReader reader)
-    {
-        var keys = new string[reader.ReadInt32()];
-        for (var i = 0; i < keys.Length; i++) keys[i] = reader.ReadString();
-        return keys;
-    }
+    public static IReadOnlyList<string> ReadCancel(BinaryReader reader) => ReadStrings(reader);
 
     /// <summary>The answer to a task cancelled before it started; the worker drops it.</summary>
     public static RemoteError CancelledError { get; } = new("Distributed.TaskCancelled", "The task was cancelled before it started.", "");
@@ -115,20 +101,24 @@ internal static class ExecutorFrames
     }
 
     /// <summary>The keys of tasks (with a timeout) that have just started running. Not flushed: results follow.</summary>
-    public static void WriteStarted(BinaryWriter writer, IReadOnlyList<string> keys)
-    {
-        writer.Write(Started);
-        writer.Write(keys.Count);
-        foreach (var key in keys) writer.Write(key);
-    }
+    public static void WriteStarted(BinaryWriter writer, IReadOnlyCollection<string> keys) => WriteStrings(writer, Started, keys);
 
     /// <summary>Reads started keys after their frame byte.</summary>
-    public static List<string> ReadStarted(BinaryReader reader)
+    public static IReadOnlyList<string> ReadStarted(BinaryReader reader) => ReadStrings(reader);
+
+    /// <summary>A frame that is a list of strings (keys, paths): the frame byte, the count, the strings.</summary>
+    private static void WriteStrings(BinaryWriter writer, byte frame, IReadOnlyCollection<string> strings)
     {
-        var count = reader.ReadInt32();
-        var keys = new List<string>(count);
-        for (var i = 0; i < count; i++) keys.Add(reader.ReadString());
-        return keys;
+        writer.Write(frame);
+        writer.Write(strings.Count);
+        foreach (var text in strings) writer.Write(text);
+    }
+
+    private static string[] ReadStrings(BinaryReader reader)
+    {
+        var strings = new string[reader.ReadInt32()];
+        for (var i = 0; i < strings.Length; i++) strings[i] = reader.ReadString();
+        return strings;
     }
 
     public static void WriteResults(BinaryWriter writer, IReadOnlyList<ExecutorResult> results)
