@@ -24,6 +24,12 @@ public static partial class WorkerFolders
     /// <summary>Where every worker of this machine keeps its folders.</summary>
     public static string Root { get; } = Path.Combine(Path.GetTempPath(), "distributed");
 
+    /// <summary>This worker process's work folder (executor sockets, assemblies) for its node on <paramref name="port"/>.</summary>
+    public static string WorkFolder(int port) => Path.Combine(Root, $"worker-{Environment.ProcessId}-{port}");
+
+    /// <summary>This worker process's folder of spilled values for its node on <paramref name="port"/>.</summary>
+    public static string SpillFolder(int port) => WorkFolder(port) + "-spill";
+
     /// <summary>The lock file that a live worker with process id <paramref name="processId"/> holds.</summary>
     public static string LockFileOf(int processId) => Path.Combine(Root, $"worker-{processId}.lock");
 
@@ -142,6 +148,7 @@ public static partial class WorkerFolders
         }
     }
 
+    /// <summary>The names <see cref="WorkFolder"/> and <see cref="SpillFolder"/> give, with the process id.</summary>
     [GeneratedRegex(@"^worker-(\d+)-\d+(-spill)?$")]
     private static partial Regex WorkerFolderName();
 }

@@ -126,7 +126,7 @@ public sealed class WorkerNode
 
         var name = options.Name ?? $"{host}:{port}";
         var threads = options.Threads ?? Environment.ProcessorCount;
-        var workDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}");
+        var workDirectory = WorkerFolders.WorkFolder(port);
         Directory.CreateDirectory(workDirectory);
         // The store outlives this node when the worker rejoins (the center was lost): so does its
         // spill folder, which is why it is not inside the node's work directory.
@@ -185,7 +185,7 @@ public sealed class WorkerNode
     /// </summary>
     private static DataStore NewStore(WorkerOptions options, int port)
     {
-        var spillDirectory = Path.Combine(Path.GetTempPath(), "distributed", $"worker-{Environment.ProcessId}-{port}-spill");
+        var spillDirectory = WorkerFolders.SpillFolder(port);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             try { Directory.Delete(spillDirectory, recursive: true); }
