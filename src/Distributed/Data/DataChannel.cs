@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Distributed.Protocol;
+using Distributed.Security;
 
 namespace Distributed.Data;
 
@@ -27,10 +28,15 @@ public sealed class DataServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
     private readonly ConcurrentDictionary<TcpClient, byte> _connections = new();
+    private readonly ClusterCredentials? _credentials;
 
-    /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
-    public DataServer(string host, DataStore store, TransferCounters counters)
+    /// <summary>
+    /// Starts listening on <paramref name="host"/> at a free port. With <paramref name="credentials"/>
+    /// every connection is mutual TLS with a member of the same cluster; without, plain TCP (loopback only).
+    /// </summary>
+    public DataServer(string host, DataStore store, TransferCounters counters, ClusterCredentials? credentials = null)
     {
+        _credentials = credentials;
         _store = store;
         _counters = counters;
         _listener = new TcpListener(Hosting.NetworkAddresses.Resolve(host), 0);
@@ -141,10 +147,14 @@ public sealed class DataServer : IAsyncDisposable
 /// Fetches values from workers' data servers, keeping idle connections for reuse (a round trip on an
 /// open loopback connection costs tens of microseconds; opening one costs more).
 /// </summary>
-public sealed class DataClient(PeerKind kind, TransferCounters? counters = null) : IDisposable
+/// <remarks>With <paramref name="credentials"/> every connection is mutual TLS; without, plain TCP (loopback only).</remarks>
+public sealed class DataClient(PeerKind kind, TransferCounters? counters = null, ClusterCredentials? credentials = null) : IDisposable
 {
     private readonly ConcurrentDictionary<DataEndpoint, ConcurrentBag<Connection>> _idle = new();
     private volatile bool _disposed;
+
+    /// <summary>The cluster's credentials for this client's connections (TLS is not built into the channel yet).</summary>
+    internal ClusterCredentials? Credentials { get; } = credentials;
 
     /// <summary>How long a read, a write or a connection may make no progress before the peer counts as unreachable.</summary>
     public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(15);

@@ -8,9 +8,11 @@ namespace Distributed.Worker;
 
 /// <summary>
 /// Settings of a worker, fixed at start. <c>PreviousCenter</c>: when the worker joins again with the
-/// store it kept, the incarnation of the center it was registered with.
+/// store it kept, the incarnation of the center it was registered with. <c>Credentials</c>: the
+/// cluster's, for the data channel to other workers (null on an insecure loopback cluster).
 /// </summary>
-public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory, string? PreviousCenter = null);
+public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory, string? PreviousCenter = null,
+    Security.ClusterCredentials? Credentials = null);
 
 /// <summary>
 /// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
@@ -50,7 +52,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _store = store;
         _registered = registered;
         _counters = counters;
-        _peers = new DataClient(PeerKind.Worker, counters);
+        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"));
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
