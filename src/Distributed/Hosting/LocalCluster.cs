@@ -32,6 +32,16 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>The center's address, to give to a <see cref="Pool"/>.</summary>
     public string Address { get; }
 
+    /// <summary>
+    /// The credentials every process of this cluster presents, or null when it runs without TLS.
+    /// Hand them to anything that connects to it (<see cref="ConnectAsync"/> does).
+    /// </summary>
+    public Security.ClusterCredentials? Credentials { get; }
+
+    /// <summary>Connects a <see cref="Pool"/> to this cluster, with its credentials.</summary>
+    public Task<Pool> ConnectAsync(TimeSpan? timeout = null, CancellationToken cancellation = default) =>
+        Pool.ConnectAsync(Address, timeout, cancellation);
+
     /// <summary>The center process (a new one after <see cref="RestartCenterAsync"/>).</summary>
     public ClusterProcess Center { get; private set; }
 

@@ -16,7 +16,7 @@ public sealed class AbandonedFoldersTests
     {
         // 8 MB of values over two workers that keep 1 MB each in memory: both spill.
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1, workerArguments: ["--memory-limit", "1MB"]);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var blocks = pool.Map(i => Enumerable.Repeat((byte)i, 400_000).ToArray(), Enumerable.Range(0, 20));
         var (victim, survivor) = (cluster.Workers[0], cluster.Workers[1]);
         var (victimWork, victimSpill) = FoldersOf(victim);

@@ -17,7 +17,7 @@ public sealed class CenterRestartTests
     public async Task After_a_center_restart_the_workers_report_their_keys_and_the_client_keeps_using_its_remote_data()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var squares = pool.Map(x => x * x, Enumerable.Range(0, 40));
         var before = pool.HasWhat();
         Assert.Equal(2, before.Count(h => h.Value.Count > 0));
@@ -38,7 +38,7 @@ public sealed class CenterRestartTests
     public async Task A_map_in_flight_when_the_center_is_killed_fails_with_CenterRestartedException_and_the_next_map_works()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var running = pool.MapAsync(x => { Thread.Sleep(50); return x; }, Enumerable.Range(0, 400));
         await Eventually.TrueAsync(() => HeldKeyCount(pool) > 0, () => "the map did not start", Slow);
 
@@ -56,7 +56,7 @@ public sealed class CenterRestartTests
     public async Task A_value_kept_across_a_center_restart_is_lost_for_good_with_its_worker_and_gather_says_so()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var squares = pool.Map(x => x * x, Enumerable.Range(0, 20));
         await cluster.RestartCenterAsync();
         await Eventually.TrueAsync(() => HeldKeyCount(pool) == 20, () => Describe(cluster, pool), Slow);
@@ -80,7 +80,7 @@ public sealed class CenterRestartTests
     public async Task A_value_whose_worker_died_while_the_center_was_down_is_lost_for_good_and_gather_says_so()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var squares = pool.Map(x => x * x, Enumerable.Range(0, 20));
         var (victim, keys) = pool.HasWhat().First(h => h.Value.Count > 0);
         var lostIndex = squares.FindIndex(s => keys.Contains(s.Key));

@@ -23,7 +23,7 @@ public sealed class LargeMapTests
     public async Task A_map_over_a_million_items_runs_and_the_center_grows_by_a_bounded_amount_per_task()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Assert.Equal(1, pool.Apply(x => x + 1, 0).Get()); // warm: the code is on the workers
         var before = ResidentBytes(cluster.Center.Id);
 

@@ -14,7 +14,7 @@ public sealed class LocalClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        Pool = await Pool.ConnectAsync(Cluster.Address);
+        Pool = await Cluster.ConnectAsync();
     }
 
     public async Task DisposeAsync()

@@ -17,7 +17,7 @@ public sealed class LostClientTests
     public async Task A_killed_client_has_its_queued_tasks_dropped_and_its_data_released_while_another_client_goes_on()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var mine = pool.Map(x => x + 1, Enumerable.Range(0, 100));
         var myKeys = mine.Select(m => m.Key).ToHashSet();
         var markers = Directory.CreateTempSubdirectory("distributed-lost-client-");

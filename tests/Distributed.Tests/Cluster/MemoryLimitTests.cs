@@ -28,7 +28,7 @@ public sealed class MemoryLimitTests
     public async Task Workers_past_their_memory_limit_spill_to_disk_and_give_every_value_back()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1, workerArguments: ["--memory-limit", "32MB"]);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         foreach (var worker in cluster.Workers) // printed right after the line LocalCluster waits for
             await worker.WaitForLineAsync(l => l == "Memory limit:               32 MB", TimeSpan.FromSeconds(10));
 

@@ -19,7 +19,7 @@ public sealed class SpareExecutorTests
     public async Task A_new_workers_first_tasks_run_on_its_spare_executor_with_the_clients_code_and_a_new_spare_follows()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var shift = 7; // captured: the function is a closure of this assembly
 
         var points = await pool.MapAsync((int x) => new Point(x, x + shift), Enumerable.Range(0, 10)).WaitAsync(Slow);
@@ -38,7 +38,7 @@ public sealed class SpareExecutorTests
     public async Task After_a_timeout_kills_an_executor_its_other_tasks_run_again_on_the_spare()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<int, int> stuckOnThree = x =>
         {
             if (x == 3) Thread.Sleep(Timeout.Infinite);

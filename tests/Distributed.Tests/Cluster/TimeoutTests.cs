@@ -24,7 +24,7 @@ public sealed class TimeoutTests : IDisposable
     {
         // One worker with one thread: were the stuck thread not taken back, nothing could run after it.
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var worker = Assert.Single(pool.Workers()).Name;
         Func<int, int> stuckOnThree = x =>
         {
@@ -54,7 +54,7 @@ public sealed class TimeoutTests : IDisposable
         // One thread, five tasks of 1 s each under a 3 s timeout: the last ones wait 4 s for the thread
         // and would time out if the clock started when the worker handed them to the executor.
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<int, int> oneSecond = x =>
         {
             Thread.Sleep(1_000);
@@ -70,7 +70,7 @@ public sealed class TimeoutTests : IDisposable
     public async Task Tasks_running_beside_a_timed_out_one_run_again_on_a_new_executor_instead_of_failing()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var stuckProcess = Path.Combine(_markers.FullName, "stuck-process");
         var besideInStuckProcess = Path.Combine(_markers.FullName, "beside-in-stuck-process");
         var (stuck, beside) = StuckAndBeside(stuckProcess, besideInStuckProcess);
@@ -88,7 +88,7 @@ public sealed class TimeoutTests : IDisposable
     public async Task A_graph_task_past_its_timeout_fails_the_get_naming_its_key_and_its_dependents_never_run()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var dependentRan = Path.Combine(_markers.FullName, "dependent-ran");
         Func<int, int> stuck = x =>
         {
@@ -115,7 +115,7 @@ public sealed class TimeoutTests : IDisposable
     public async Task Cancelling_a_graph_get_drops_its_queued_tasks_and_frees_its_results()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<int, int> slow = x =>
         {
             Thread.Sleep(50);
@@ -148,7 +148,7 @@ public sealed class TimeoutTests : IDisposable
     public async Task A_timeout_that_is_not_positive_is_refused_naming_the_parameter()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<int, int> inc = x => x + 1;
         var dsk = new Graph { ["a"] = (inc, 1) };
 

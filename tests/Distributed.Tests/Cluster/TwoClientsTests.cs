@@ -8,7 +8,7 @@ public sealed class TwoClientsTests(LocalClusterFixture fixture)
     public async Task Two_clients_mapping_the_same_function_at_once_each_get_their_own_results_and_keep_them_when_the_other_leaves()
     {
         Func<int, int> triple = x => x * 3;
-        var other = await Pool.ConnectAsync(fixture.Cluster.Address);
+        var other = await fixture.Cluster.ConnectAsync();
         List<RemoteData<int>> theirs;
         await using (other)
         {

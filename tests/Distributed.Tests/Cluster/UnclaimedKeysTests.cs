@@ -18,8 +18,8 @@ public sealed partial class UnclaimedKeysTests
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1,
             centerSettings: "distributed.center.unclaimed-keys-grace = 20s"); // long enough for the live client to reconnect and claim on a busy machine
-        await using var survivor = await Pool.ConnectAsync(cluster.Address);
-        var departed = await Pool.ConnectAsync(cluster.Address);
+        await using var survivor = await cluster.ConnectAsync();
+        var departed = await cluster.ConnectAsync();
         var squares = survivor.Map(x => x * x, Enumerable.Range(0, 20));
         var cubes = departed.Map(x => x * x * x, Enumerable.Range(0, 30));
         Assert.Equal(50, (await survivor.TransferStatsAsync()).Values.Sum(s => s.KeyCount));

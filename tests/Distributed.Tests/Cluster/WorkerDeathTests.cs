@@ -22,7 +22,7 @@ public sealed class WorkerDeathTests
     public async Task A_map_finishes_with_the_right_results_when_a_worker_is_killed_in_the_middle()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var running = pool.MapAsync(x => { Thread.Sleep(20); return x * 2; }, Enumerable.Range(0, 1_000));
         var victim = await KillWhenHoldingAsync(cluster, pool, keys => keys.Count >= 60);
 
@@ -36,7 +36,7 @@ public sealed class WorkerDeathTests
     public async Task A_graph_finishes_with_the_right_result_when_a_worker_is_killed_in_the_middle()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<int, long> leaf = i => { Thread.Sleep(10); return i; };
         Func<long, long, long> add = (a, b) => { Thread.Sleep(5); return a + b; };
         var dsk = new Graph();
@@ -67,7 +67,7 @@ public sealed class WorkerDeathTests
     public async Task Results_whose_worker_died_after_the_map_are_made_again_for_gather_get_and_map()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var squares = pool.Map(x => x * x, Enumerable.Range(0, 200));
         var holders = pool.HasWhat();
         var victim = holders.First(h => h.Value.Count > 0);
@@ -87,7 +87,7 @@ public sealed class WorkerDeathTests
     public async Task A_killed_worker_is_noticed_from_its_dropped_connection_without_waiting_for_heartbeats()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var name = pool.Workers()[0].Name;
         var victim = ProcessOf(cluster, pool, name);
 
@@ -104,7 +104,7 @@ public sealed class WorkerDeathTests
     public async Task A_task_that_kills_every_worker_it_runs_on_fails_after_three_deaths_naming_its_key()
     {
         await using var cluster = await LocalCluster.StartAsync(workers: 4, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
 
         // User code runs in an executor process whose parent is the worker: this kills the worker.
         var error = await Assert.ThrowsAsync<RemoteTaskException>(() => pool.ApplyAsync(KillMyWorker, 7).WaitAsync(Slow));
@@ -121,7 +121,7 @@ public sealed class WorkerDeathTests
     {
         const int SigStop = 19, SigCont = 18;
         await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 2);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var squares = pool.Map(x => x * x, Enumerable.Range(0, 100));
         var victim = pool.HasWhat().First(h => h.Value.Count > 0).Key;
         var process = ProcessOf(cluster, pool, victim);

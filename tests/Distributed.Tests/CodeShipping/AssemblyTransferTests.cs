@@ -57,7 +57,7 @@ public sealed partial class AssemblyTransferTests : IAsyncLifetime
     [Fact]
     public async Task Maps_of_new_code_submitted_at_once_make_each_worker_receive_its_assemblies_once()
     {
-        await using var other = await Pool.ConnectAsync(Cluster.Address);
+        await using var other = await Cluster.ConnectAsync();
         var submitted = new[]
         {
             Pool.MapAsync(days => Epoch.PlusDays(days), Enumerable.Range(0, 30)),
@@ -77,7 +77,7 @@ public sealed partial class AssemblyTransferTests : IAsyncLifetime
         var ranFirst = Holders(MapDates(Pool));
         var afterFirst = await Pool.TransferStatsAsync();
 
-        await using (var other = await Pool.ConnectAsync(Cluster.Address))
+        await using (var other = await Cluster.ConnectAsync())
         {
             var dates = MapDates(other);
             Assert.Equal(Enumerable.Range(0, 40).Select(d => Epoch.PlusDays(d)), other.Gather(dates));

@@ -100,7 +100,7 @@ public sealed class PlainCluster : IAsyncDisposable
         try
         {
             cluster = await LocalCluster.StartAsync(workers, threadsPerWorker, binDirectory: programs.Directory);
-            return new PlainCluster(programs, cluster, await Pool.ConnectAsync(cluster.Address));
+            return new PlainCluster(programs, cluster, await cluster.ConnectAsync());
         }
         catch
         {

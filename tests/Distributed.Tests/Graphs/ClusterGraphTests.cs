@@ -146,7 +146,7 @@ public sealed class GraphMemoryTests
     public async Task Intermediates_are_deleted_as_soon_as_the_tasks_that_read_them_have_run()
     {
         await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         Func<double[]> start = () => new double[1_000];
         var dsk = new Graph { ["k0"] = new TaskNode(start) };
         for (var i = 1; i <= 300; i++) dsk[$"k{i}"] = (Step, $"k{i - 1}");
@@ -169,7 +169,7 @@ public sealed class WideGraphMemoryTests
     public async Task A_sum_over_10000_chunks_keeps_few_intermediates_on_each_worker()
     {
         await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         var dsk = new Graph();
         var level = new List<string>();
         for (var i = 0; i < 10_000; i++)

@@ -19,7 +19,7 @@ public sealed class GraphWindowTests
     public async Task A_wide_sum_gets_more_than_the_fixed_window_in_flight_yet_holds_few_leaves_at_once()
     {
         await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
-        await using var pool = await Pool.ConnectAsync(cluster.Address);
+        await using var pool = await cluster.ConnectAsync();
         const int leaves = 20_000;
         var dsk = new Graph();
         for (var i = 0; i < leaves; i++) dsk[$"leaf-{i}"] = (Leaf, i);
