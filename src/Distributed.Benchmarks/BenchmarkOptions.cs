@@ -62,6 +62,7 @@ public static class SystemUnderTest
 /// <param name="ChaosRuns">How many times the chaos workload runs each computation with and without a kill.</param>
 /// <param name="ChaosSeed">Seed of the chaos workload's choices: which worker dies, and when.</param>
 /// <param name="ChaosReplace">Whether the chaos workload starts a new worker as soon as it kills one (as dask's nanny restarts a killed worker).</param>
+/// <param name="Tls">The TLS settings this repository's cluster runs with, in turn: <c>true</c> (mutual TLS, the default), <c>false</c> (plain TCP), or both.</param>
 public sealed record BenchmarkOptions(
     IReadOnlySet<string> Workloads,
     IReadOnlySet<string> Systems,
@@ -76,7 +77,8 @@ public sealed record BenchmarkOptions(
     string Python,
     int ChaosRuns,
     int ChaosSeed,
-    bool ChaosReplace)
+    bool ChaosReplace,
+    IReadOnlyList<bool> Tls)
 {
     /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>
     public bool Runs(string workload, string system) => Workloads.Contains(workload) && Systems.Contains(system);

@@ -38,7 +38,11 @@ internal static class BenchmarkRunner
         var total = Stopwatch.StartNew();
         var failures = 0;
         var selected = DistributedWorkloads.Where(w => options.Runs(w.Name, SystemUnderTest.Distributed)).ToList();
-        if (selected.Count > 0) failures += await RunDistributedAsync(selected, options, writer, cancellation);
+        // With --tls both, the same workloads run on a cluster with TLS and then on one without, each
+        // figure labelled, so that the cost of TLS is read from one run on one machine.
+        if (selected.Count > 0)
+            foreach (var tls in options.Tls)
+                failures += await RunDistributedAsync(selected, options, tls, writer.Labelled("tls", tls ? "on" : "off"), cancellation);
         foreach (var (name, run) in StandaloneWorkloads.Where(w => options.Runs(w.Name, SystemUnderTest.Distributed)))
             failures += await RunStandaloneAsync(name, run, options, writer, cancellation);
         // a workload only the dask side has yet says so, rather than printing nothing
@@ -71,13 +75,14 @@ internal static class BenchmarkRunner
         }
     }
 
-    private static async Task<int> RunDistributedAsync(List<(string Name, DistributedWorkload Run)> workloads, BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
+    private static async Task<int> RunDistributedAsync(List<(string Name, DistributedWorkload Run)> workloads, BenchmarkOptions options, bool tls, ResultWriter writer,
+        CancellationToken cancellation)
     {
-        ResultWriter.Log($"starting a local cluster of {options.Workers} workers × 1 thread");
+        ResultWriter.Log($"starting a local cluster of {options.Workers} workers × 1 thread, TLS {(tls ? "on" : "off")}");
         DistributedSession session;
         try
         {
-            session = await DistributedSession.StartAsync(options.Workers, cancellation);
+            session = await DistributedSession.StartAsync(options.Workers, tls, cancellation);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -26,12 +26,18 @@ var workersOption = new Option<int>("--workers") { Description = "Workers in eac
 var chaosRunsOption = new Option<int>("--chaos-runs") { Description = "Runs of each chaos computation, each with and without a worker killed mid-run.", DefaultValueFactory = _ => 20 };
 var chaosSeedOption = new Option<int>("--chaos-seed") { Description = "Seed of the chaos workload's choice of which worker to kill, and when.", DefaultValueFactory = _ => 1 };
 var chaosReplaceOption = new Option<bool>("--chaos-replace") { Description = "In the chaos runs, start a new worker as soon as one is killed (what dask's nanny does)." };
+var tlsOption = new Option<string>("--tls")
+{
+    Description = "Run this repository's cluster with TLS on (the default), off, or both in turn (each figure labelled with \"tls\" in its params).",
+    DefaultValueFactory = _ => "on",
+};
+tlsOption.AcceptOnlyFromAmong("on", "off", "both");
 var pythonOption = new Option<string>("--python") { Description = "Python that runs the dask side.", DefaultValueFactory = _ => "/usr/bin/python3" };
 
 var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
 {
     onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption,
-    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption,
+    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption, tlsOption,
 };
 
 var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
@@ -57,7 +63,8 @@ root.SetAction(async (parse, cancellation) =>
             Python: parse.GetValue(pythonOption)!,
             ChaosRuns: Positive(parse.GetValue(chaosRunsOption), "--chaos-runs"),
             ChaosSeed: parse.GetValue(chaosSeedOption),
-            ChaosReplace: parse.GetValue(chaosReplaceOption));
+            ChaosReplace: parse.GetValue(chaosReplaceOption),
+            Tls: parse.GetValue(tlsOption) switch { "off" => [false], "both" => [true, false], _ => [true] });
         // Standard output carries the results only: anything else written to it in this process
         // (the client's Akka logging, which goes to Console.Out) is sent to standard error instead.
         var results = new ResultWriter(Console.Out);

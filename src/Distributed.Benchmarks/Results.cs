@@ -42,16 +42,42 @@ public sealed class ResultWriter
     };
 
     private readonly TextWriter _output;
-    private readonly Lock _lock = new();
+    private readonly Lock _lock;
+    private readonly IReadOnlyDictionary<string, object?> _labels;
 
     /// <summary>Writes to <paramref name="output"/>.</summary>
-    public ResultWriter(TextWriter output) => _output = output;
+    public ResultWriter(TextWriter output)
+        : this(output, new Lock(), new Dictionary<string, object?>())
+    {
+    }
+
+    private ResultWriter(TextWriter output, Lock writing, IReadOnlyDictionary<string, object?> labels)
+    {
+        _output = output;
+        _lock = writing;
+        _labels = labels;
+    }
+
+    /// <summary>A writer to the same output that adds <paramref name="name"/> = <paramref name="value"/> to the params of every result (e.g. <c>tls</c>).</summary>
+    public ResultWriter Labelled(string name, object? value) =>
+        new(_output, _lock, new Dictionary<string, object?>(_labels) { [name] = value });
 
     /// <summary>Writes one result.</summary>
-    public void Write(BenchmarkResult result) => WriteLine(JsonSerializer.Serialize(Rounded(result), Json));
+    public void Write(BenchmarkResult result) => WriteLine(JsonSerializer.Serialize(Rounded(WithLabels(result)), Json));
+
+    private BenchmarkResult WithLabels(BenchmarkResult result)
+    {
+        if (_labels.Count == 0) return result;
+        var parameters = new Dictionary<string, object?>(result.Params);
+        foreach (var (name, value) in _labels) parameters[name] = value;
+        return result with { Params = parameters };
+    }
 
     /// <summary>Writes that a benchmark was skipped or failed.</summary>
-    public void Write(BenchmarkNotRun notRun) => WriteLine(JsonSerializer.Serialize(notRun, Json));
+    public void Write(BenchmarkNotRun notRun) =>
+        WriteLine(JsonSerializer.Serialize(_labels.Count == 0 ? notRun : notRun with { Reason = $"{notRun.Reason} ({Describe(_labels)})" }, Json));
+
+    private static string Describe(IReadOnlyDictionary<string, object?> labels) => string.Join(", ", labels.Select(l => $"{l.Key} {l.Value}"));
 
     /// <summary>Writes a line that is already a JSON object (relayed from the dask side).</summary>
     public void WriteRaw(string jsonLine) => WriteLine(jsonLine);

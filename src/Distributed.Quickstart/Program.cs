@@ -2,7 +2,9 @@ using Distributed;
 using Distributed.Hosting;
 
 // The quickstart of DESIGN.md. With no argument it starts an embedded local cluster (a center and
-// two workers, as real processes on 127.0.0.1); with a center's address it uses that cluster.
+// two workers, as real processes on 127.0.0.1, every connection mutual TLS with the temporary
+// credentials it makes); with a center's address it uses that cluster, with the credentials named by
+// DISTRIBUTED_CREDENTIALS.
 LocalCluster? local = null;
 var address = args.FirstOrDefault();
 if (address is null)
@@ -13,7 +15,7 @@ if (address is null)
 }
 try
 {
-    await using var pool = await Pool.ConnectAsync(address);
+    await using var pool = local is not null ? await local.ConnectAsync() : await Pool.ConnectAsync(address);
 
     var A = pool.Map(x => x * x, Enumerable.Range(0, 10));   // RemoteData<int> proxies, values stay on the workers
     var B = pool.Map(x => -x, A);                            // runs where A lives; no data comes to the client

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distributed.Hosting;
+using Distributed.Security;
 
 var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: this machine's primary IPv4 address)." };
 var portOption = new Option<int>("--port") { Description = "Port of the center.", DefaultValueFactory = _ => 8787 };
@@ -8,19 +9,58 @@ portOption.Validators.Add(result =>
     if (result.GetValueOrDefault<int>() is < 1 or > 65535)
         result.AddError($"--port {result.GetValueOrDefault<int>()} is not a port; a port is a number from 1 to 65535.");
 });
+var credentialsOption = new Option<string?>("--credentials")
+{
+    Description = $"Folder of the cluster's credentials (made by `dcenter credentials create DIR`; default: ${ClusterCredentials.EnvironmentVariable}). With them every connection is mutual TLS.",
+};
+var insecureOption = new Option<bool>("--insecure") { Description = "Run without credentials on a non-loopback address: plain TCP that anyone who reaches it can use to run code." };
 var root = new RootCommand("Starts the center of a Distributed cluster: it knows every worker and what data each holds, and places the tasks.")
 {
     hostOption,
     portOption,
+    credentialsOption,
+    insecureOption,
 };
 root.SetAction((parse, cancellation) =>
 {
     var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
     var port = parse.GetValue(portOption);
+    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
     return ProgramRunner.RunAsync(
-        start: token => CenterNode.StartAsync(host, port, token),
+        start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token),
         whenEnded: node => node.System.WhenTerminated,
         stop: node => node.StopAsync(),
         announce: node => Console.WriteLine($"Start center at {node.Address}"));
 });
+
+// dcenter credentials create DIR: the one-time step before a cluster runs on a real network.
+var directoryArgument = new Argument<string>("DIR") { Description = "The folder to create the credentials in (made private: 0700, its files 0600)." };
+var create = new Command("create", "Creates a new cluster's credentials: its own certificate authority and the certificate every center, worker and client presents.")
+{
+    directoryArgument,
+};
+create.SetAction(parse =>
+{
+    var directory = Path.GetFullPath(parse.GetValue(directoryArgument)!);
+    try
+    {
+        using var created = ClusterCredentials.Create(directory);
+    }
+    catch (Exception e) when (e is CredentialsException or IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+    Console.WriteLine($"Created the credentials of a new cluster in {directory}:");
+    string File(string name) => Path.Combine(directory, name).PadRight(directory.Length + 13);
+    Console.WriteLine($"  {File(ClusterCredentials.AuthorityFile)} the cluster's authority (its private key was discarded once it signed the member certificate)");
+    Console.WriteLine($"  {File(ClusterCredentials.CertificateFile)} the certificate every center, worker and client presents");
+    Console.WriteLine($"  {File(ClusterCredentials.KeyFile)} its private key (0600: whoever holds it can join the cluster and run code on it)");
+    Console.WriteLine("Copy the folder, kept private, to every machine of the cluster, and pass it to every program:");
+    Console.WriteLine($"  dcenter --credentials {directory}");
+    Console.WriteLine($"  dworker CENTER:PORT --credentials {directory}");
+    Console.WriteLine($"or set {ClusterCredentials.EnvironmentVariable}={directory} (read by dcenter, dworker and by Pool in client programs).");
+    return 0;
+});
+root.Subcommands.Add(new Command("credentials", "Manages the credentials that make every connection of the cluster mutual TLS.") { create });
 return await root.Parse(args).InvokeAsync();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distributed.Hosting;
+using Distributed.Security;
 using Distributed.Worker.Executor;
 
 // A worker starts its executors as copies of itself with this verb: user code runs there.
@@ -19,9 +20,14 @@ var memoryLimitOption = new Option<string?>("--memory-limit")
 {
     Description = $"Bytes of stored values to keep in memory, e.g. 2GB, 512MB, 64MiB; past it the least recently used spill to disk (default: {WorkerOptions.DefaultMemoryShare * 100:0}% of the machine's memory).",
 };
+var credentialsOption = new Option<string?>("--credentials")
+{
+    Description = $"Folder of the cluster's credentials (made by `dcenter credentials create DIR`; default: ${ClusterCredentials.EnvironmentVariable}). With them every connection is mutual TLS.",
+};
+var insecureOption = new Option<bool>("--insecure") { Description = "Run without credentials on a non-loopback address: plain TCP that anyone who reaches it can use to run code." };
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
-    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption,
+    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption,
 };
 root.SetAction((parse, cancellation) =>
 {
@@ -54,7 +60,9 @@ root.SetAction((parse, cancellation) =>
             return Task.FromResult(2);
         }
     }
-    var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit);
+    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
+    var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
+        credentials, parse.GetValue(insecureOption));
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
         whenEnded: node => node.System.WhenTerminated,

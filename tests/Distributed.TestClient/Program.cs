@@ -3,6 +3,7 @@
 // Stores results on the cluster and prints their keys ("HELD k1,k2,..."), then starts a long Map
 // whose tasks each leave a file in MARKER-DIRECTORY when they start, prints "RUNNING", and waits to
 // be killed. The lost-client tests kill it there and check what the cluster did with its work.
+// It presents the credentials named by DISTRIBUTED_CREDENTIALS (the tests pass the cluster's).
 using Distributed;
 
 if (args.Length != 2)

@@ -78,7 +78,7 @@ internal static partial class Chaos
         DistributedSession session;
         try
         {
-            session = await DistributedSession.StartAsync(options.Workers, cancellation);
+            session = await DistributedSession.StartAsync(options.Workers, options.Tls[0], cancellation);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
         {

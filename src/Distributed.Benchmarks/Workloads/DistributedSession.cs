@@ -36,16 +36,16 @@ internal sealed class DistributedSession : IAsyncDisposable
     /// <summary>Workers in the cluster.</summary>
     public int Workers => _cluster.Workers.Count;
 
-    /// <summary>Starts the cluster, connects, and warms up with a small Map on every worker.</summary>
-    public static async Task<DistributedSession> StartAsync(int workers, CancellationToken cancellation)
+    /// <summary>Starts the cluster (every connection mutual TLS when <paramref name="tls"/>), connects, and warms up with a small Map on every worker.</summary>
+    public static async Task<DistributedSession> StartAsync(int workers, bool tls, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew();
-        var cluster = await LocalCluster.StartAsync(workers: workers, threadsPerWorker: 1, cancellation: cancellation);
-        ResultWriter.Log($"cluster at {cluster.Address} started in {watch.Elapsed.TotalSeconds:0.0} s");
+        var cluster = await LocalCluster.StartAsync(workers: workers, threadsPerWorker: 1, cancellation: cancellation, secure: tls);
+        ResultWriter.Log($"cluster at {cluster.Address} (TLS {(tls ? "on" : "off")}) started in {watch.Elapsed.TotalSeconds:0.0} s");
         try
         {
             watch.Restart();
-            var pool = await Pool.ConnectAsync(cluster.Address, cancellation: cancellation);
+            var pool = await cluster.ConnectAsync(cancellation: cancellation);
             ResultWriter.Log($"pool connected in {watch.Elapsed.TotalSeconds:0.0} s");
             var session = new DistributedSession(cluster, pool);
             watch.Restart();

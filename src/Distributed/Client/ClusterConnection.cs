@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Distributed.Hosting;
 using Distributed.Protocol;
+using Distributed.Security;
 
 namespace Distributed.Client;
 
@@ -21,20 +22,31 @@ internal sealed class ClusterConnection
     public IActorRef Center { get; }
     public HostPort Address { get; }
 
-    /// <summary>Joins the cluster of the center at <paramref name="address"/>, failing with a clear message when it cannot.</summary>
-    public static async Task<ClusterConnection> OpenAsync(HostPort address, TimeSpan timeout, CancellationToken cancellation)
+    /// <summary>
+    /// Joins the cluster of the center at <paramref name="address"/>, over mutual TLS when given
+    /// <paramref name="credentials"/>, failing with a clear message when it cannot (a refused TLS
+    /// handshake is reported at once, naming the center and the reason).
+    /// </summary>
+    public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, TimeSpan timeout, CancellationToken cancellation)
     {
-        await NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation).ConfigureAwait(false);
+        await NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials).ConfigureAwait(false);
         var host = NetworkAddresses.LocalAddressToward(address);
-        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Client, host, 0, address));
+        var handshake = new CenterHandshake(address, credentials is not null);
+        var system = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
         try
         {
+            handshake.Watch(system);
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
-            var joined = await Task.WhenAny(up.Task, Task.Delay(timeout, cancellation)).ConfigureAwait(false);
+            var refused = handshake.Refused;
+            var joined = await Task.WhenAny(up.Task, refused, Task.Delay(timeout, cancellation)).ConfigureAwait(false);
             cancellation.ThrowIfCancellationRequested();
+            if (joined == refused) await refused.ConfigureAwait(false); // throws the reason
             if (joined != up.Task)
-                throw new CenterUnreachableException($"Could not join the cluster of the center at {address} within {timeout.TotalSeconds:0} s.");
+            {
+                var hint = credentials is null ? "" : " (over TLS: does the center run with the same credentials?)";
+                throw new CenterUnreachableException($"Could not join the cluster of the center at {address} within {timeout.TotalSeconds:0} s{hint}.");
+            }
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             return new ClusterConnection(system, center, address);
         }

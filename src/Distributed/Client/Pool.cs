@@ -30,21 +30,52 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     private volatile IActorRef _client;
     private readonly CodeShipping _code = new();
     private readonly ValueCodec _codec = new();
-    private readonly DataClient _data = new(PeerKind.Client);
+    private readonly DataClient _data;
+    private readonly Security.ClusterCredentials? _credentials;
+    private readonly bool _ownsCredentials;
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Delegate, Tuple<Type, FunctionSpec>> _encodedFunctions = new();
     private int _disposed;
 
-    /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
+    /// <summary>
+    /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>), with the credentials
+    /// named by the <c>DISTRIBUTED_CREDENTIALS</c> environment variable if it is set (mutual TLS), else without.
+    /// </summary>
     public Pool(string centerAddress)
-        : this(ClusterConnection.OpenAsync(HostPort.Parse(centerAddress), DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult())
+        : this(centerAddress, EnvironmentCredentials(), ownsCredentials: true)
     {
-        HandshakeAsync(DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult();
     }
 
-    private Pool(ClusterConnection connection)
+    /// <summary>
+    /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>) over mutual TLS with
+    /// <paramref name="credentials"/> (the caller keeps and disposes them); null connects without TLS,
+    /// which only a center without credentials accepts.
+    /// </summary>
+    public Pool(string centerAddress, Security.ClusterCredentials? credentials)
+        : this(centerAddress, credentials, ownsCredentials: false)
+    {
+    }
+
+    private Pool(string centerAddress, Security.ClusterCredentials? credentials, bool ownsCredentials)
+        : this(Open(HostPort.Parse(centerAddress), credentials, ownsCredentials), credentials, ownsCredentials)
+    {
+        try
+        {
+            HandshakeAsync(DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch
+        {
+            DisposeCredentials();
+            throw;
+        }
+    }
+
+    private Pool(ClusterConnection connection, Security.ClusterCredentials? credentials, bool ownsCredentials)
     {
         _connection = connection;
         _address = connection.Address;
+        _credentials = credentials;
+        _ownsCredentials = ownsCredentials;
+        _data = new DataClient(PeerKind.Client, null, credentials);
         _client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
         _releaseDropped = new Timer(_ => ReleaseDroppedNow(), null, DroppedReleaseInterval, DroppedReleaseInterval);
     }
@@ -71,14 +102,68 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         TellRelease(keys);
     }
 
-    /// <summary>Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>).</summary>
-    public static async Task<Pool> ConnectAsync(string centerAddress, TimeSpan? timeout = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>), with the credentials
+    /// named by the <c>DISTRIBUTED_CREDENTIALS</c> environment variable if it is set (mutual TLS), else without.
+    /// </summary>
+    public static Task<Pool> ConnectAsync(string centerAddress, TimeSpan? timeout = null, CancellationToken cancellation = default) =>
+        ConnectAsync(centerAddress, EnvironmentCredentials(), ownsCredentials: true, timeout, cancellation);
+
+    /// <summary>
+    /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>) over mutual TLS with
+    /// <paramref name="credentials"/> (the caller keeps and disposes them); null connects without TLS,
+    /// which only a center without credentials accepts. Wrong or missing credentials fail within
+    /// <paramref name="timeout"/> with a <see cref="CenterUnreachableException"/> naming the center and the reason.
+    /// </summary>
+    public static Task<Pool> ConnectAsync(string centerAddress, Security.ClusterCredentials? credentials, TimeSpan? timeout = null, CancellationToken cancellation = default) =>
+        ConnectAsync(centerAddress, credentials, ownsCredentials: false, timeout, cancellation);
+
+    private static async Task<Pool> ConnectAsync(string centerAddress, Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan? timeout, CancellationToken cancellation)
     {
         var wait = timeout ?? DefaultConnectTimeout;
-        var connection = await ClusterConnection.OpenAsync(HostPort.Parse(centerAddress), wait, cancellation).ConfigureAwait(false);
-        var pool = new Pool(connection);
-        await pool.HandshakeAsync(wait, cancellation).ConfigureAwait(false);
+        ClusterConnection connection;
+        try
+        {
+            connection = await ClusterConnection.OpenAsync(HostPort.Parse(centerAddress), credentials, wait, cancellation).ConfigureAwait(false);
+        }
+        catch when (ownsCredentials)
+        {
+            credentials?.Dispose();
+            throw;
+        }
+        var pool = new Pool(connection, credentials, ownsCredentials);
+        try
+        {
+            await pool.HandshakeAsync(wait, cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            pool.DisposeCredentials();
+            throw;
+        }
         return pool;
+    }
+
+    /// <summary>The credentials named by <c>DISTRIBUTED_CREDENTIALS</c>, if set; a bad folder throws <see cref="Security.CredentialsException"/>.</summary>
+    private static Security.ClusterCredentials? EnvironmentCredentials() => Security.ClusterCredentials.Resolve(null);
+
+    private static ClusterConnection Open(HostPort address, Security.ClusterCredentials? credentials, bool ownsCredentials)
+    {
+        try
+        {
+            return ClusterConnection.OpenAsync(address, credentials, DefaultConnectTimeout, CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch when (ownsCredentials)
+        {
+            credentials?.Dispose();
+            throw;
+        }
+    }
+
+    private void DisposeCredentials()
+    {
+        _data.Dispose();
+        if (_ownsCredentials) _credentials?.Dispose();
     }
 
     private async Task HandshakeAsync(TimeSpan wait, CancellationToken cancellation)
@@ -448,7 +533,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         await _releaseDropped.DisposeAsync().ConfigureAwait(false);
         // Release this client's data and queued tasks now rather than when the member is removed.
         _connection.Center.Tell(new DisconnectClient(_client));
-        _data.Dispose();
         await _connection.CloseAsync().ConfigureAwait(false);
+        DisposeCredentials();
     }
 }

@@ -125,7 +125,7 @@ public sealed partial class Pool
             ClusterConnection? connection = null;
             try
             {
-                connection = await ClusterConnection.OpenAsync(_address, DefaultConnectTimeout, CancellationToken.None).ConfigureAwait(false);
+                connection = await ClusterConnection.OpenAsync(_address, _credentials, DefaultConnectTimeout, CancellationToken.None).ConfigureAwait(false);
                 var client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
                 await connection.Center.Ask<ClientConnected>(new ConnectClient(client), DefaultConnectTimeout).ConfigureAwait(false);
                 var released = new List<string>();

@@ -10,11 +10,13 @@ public sealed class ClusterScheduler : IScheduler, IDisposable
     /// A scheduler that connects to the center at <paramref name="centerAddress"/> on first use, and
     /// disconnects when disposed. With <paramref name="taskTimeout"/>, a task of any graph it computes
     /// that is still running that long after it started fails the computation (<see cref="TaskTimeoutException"/>).
+    /// It presents <paramref name="credentials"/> (mutual TLS; the caller keeps them), by default those
+    /// named by the <c>DISTRIBUTED_CREDENTIALS</c> environment variable, if set.
     /// </summary>
-    public ClusterScheduler(string centerAddress, TimeSpan? taskTimeout = null)
+    public ClusterScheduler(string centerAddress, TimeSpan? taskTimeout = null, Security.ClusterCredentials? credentials = null)
     {
         Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)); // refuse a bad one now, not at the first Get
-        _pool = new Lazy<Pool>(() => new Pool(centerAddress));
+        _pool = new Lazy<Pool>(() => credentials is null ? new Pool(centerAddress) : new Pool(centerAddress, credentials));
         _ownsPool = true;
         TaskTimeout = taskTimeout;
     }

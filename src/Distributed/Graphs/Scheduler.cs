@@ -21,7 +21,7 @@ public interface IScheduler
 }
 
 /// <summary>
-/// dask's <c>get</c> functions: <see cref="Get(string,int,Graph,object,TimeSpan?)"/> on a cluster,
+/// dask's <c>get</c> functions: <see cref="Get(string,int,Graph,object,TimeSpan?,Security.ClusterCredentials?)"/> on a cluster,
 /// <see cref="Partial"/> for a cluster scheduler to hand to collections, and local schedulers that
 /// compute the same graphs in this process (<see cref="Synchronous"/>, <see cref="Threaded"/>).
 /// </summary>
@@ -30,15 +30,21 @@ public static class Scheduler
     /// <summary>
     /// Computes <paramref name="keys"/> of <paramref name="graph"/> on the cluster whose center is at
     /// <paramref name="host"/>:<paramref name="port"/>; each task may run <paramref name="taskTimeout"/> once started.
+    /// It presents <paramref name="credentials"/> (mutual TLS), by default those named by <c>DISTRIBUTED_CREDENTIALS</c>, if set.
     /// </summary>
-    public static object? Get(string host, int port, Graph graph, object keys, TimeSpan? taskTimeout = null)
+    public static object? Get(string host, int port, Graph graph, object keys, TimeSpan? taskTimeout = null, Security.ClusterCredentials? credentials = null)
     {
-        using var scheduler = new ClusterScheduler($"{host}:{port}", taskTimeout);
+        using var scheduler = new ClusterScheduler($"{host}:{port}", taskTimeout, credentials);
         return scheduler.Get(graph, keys);
     }
 
-    /// <summary>A scheduler bound to the cluster at <paramref name="host"/>:<paramref name="port"/> (it connects on first use; dispose it to disconnect), its tasks limited to <paramref name="taskTimeout"/> each once started.</summary>
-    public static ClusterScheduler Partial(string host, int port, TimeSpan? taskTimeout = null) => new($"{host}:{port}", taskTimeout);
+    /// <summary>
+    /// A scheduler bound to the cluster at <paramref name="host"/>:<paramref name="port"/> (it connects on first use; dispose it to disconnect),
+    /// its tasks limited to <paramref name="taskTimeout"/> each once started; it presents <paramref name="credentials"/>,
+    /// by default those named by <c>DISTRIBUTED_CREDENTIALS</c>, if set.
+    /// </summary>
+    public static ClusterScheduler Partial(string host, int port, TimeSpan? taskTimeout = null, Security.ClusterCredentials? credentials = null) =>
+        new($"{host}:{port}", taskTimeout, credentials);
 
     /// <summary>Computes in this process, one task at a time, in dependency order (for debugging and tests).</summary>
     public static IScheduler Synchronous { get; } = new LocalScheduler(parallel: false);

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Distributed.Center;
+using Distributed.Security;
 
 namespace Distributed.Hosting;
 
@@ -20,15 +21,20 @@ public sealed class CenterNode
     /// <summary>Where the center accepts connections.</summary>
     public HostPort Address { get; }
 
-    /// <summary>Starts a center on <paramref name="host"/>:<paramref name="port"/>, returning once it accepts members.</summary>
-    public static async Task<CenterNode> StartAsync(string host, int port, CancellationToken cancellation = default)
+    /// <summary>
+    /// Starts a center on <paramref name="host"/>:<paramref name="port"/>, returning once it accepts members.
+    /// With <paramref name="credentials"/> every connection is mutual TLS; without, a non-loopback
+    /// <paramref name="host"/> is refused before anything is bound (<see cref="InsecureAddressException"/>)
+    /// unless <paramref name="insecure"/>, which prints a warning instead.
+    /// </summary>
+    public static async Task<CenterNode> StartAsync(string host, int port, ClusterCredentials? credentials = null, bool insecure = false, CancellationToken cancellation = default)
     {
+        if (NodeSecurity.Check(host, credentials, insecure) is { } warning) Console.Error.WriteLine($"warning: {warning}");
         if (!NetworkAddresses.IsPortFree(host, port))
             throw new PortInUseException(host, port);
         var address = new HostPort(host, port);
-        var config = ClusterConfig.For(Role.Center, host, port, address);
-        CenterActor.UnclaimedKeysGrace(config); // a bad setting stops dcenter with one line, not the singleton
-        var system = ActorSystem.Create(ClusterConfig.SystemName, config);
+        CenterActor.UnclaimedKeysGrace(ClusterConfig.For(Role.Center, host, port, address)); // a bad setting stops dcenter with one line, not the singleton
+        var system = ClusterConfig.CreateSystem(Role.Center, host, port, address, credentials);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
         system.ActorOf(ClusterSingletonManager.Props(

@@ -1,8 +1,15 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Reflection;
+using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Event;
+using Akka.Remote.Transport.DotNetty;
+using Distributed.Security;
 
 namespace Distributed.Hosting;
 
@@ -26,14 +33,18 @@ public static class ClusterConfig
     /// <summary>An environment variable holding HOCON text that overrides the embedded settings of any role (e.g. in tests).</summary>
     public const string OverridesVariable = "DISTRIBUTED_HOCON";
 
-    /// <summary>The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining <paramref name="center"/>.</summary>
-    public static Config For(Role role, string host, int port, HostPort center)
+    /// <summary>
+    /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
+    /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
+    /// </summary>
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
             akka.remote.dot-netty.tcp.hostname = "{{host}}"
             akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
-            akka.cluster.seed-nodes = ["{{SeedAddress(center)}}"]
+            akka.remote.dot-netty.tcp.enable-ssl = {{(secure ? "on" : "off")}}
+            akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
             """);
         return overrides
             .WithFallback(FromEnvironment())
@@ -42,8 +53,33 @@ public static class ClusterConfig
             .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
     }
 
-    /// <summary>The Akka address of the center at <paramref name="center"/>.</summary>
-    public static string SeedAddress(HostPort center) => $"akka.tcp://{SystemName}@{center.Host}:{center.Port}";
+    /// <summary>
+    /// The actor system of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
+    /// <paramref name="center"/>. With <paramref name="credentials"/>, every Akka.Remote connection is mutual TLS
+    /// and a peer is accepted only when its certificate chains to the cluster's authority; without, plain TCP.
+    /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
+    /// </summary>
+    public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
+        Action<string, string>? onRejected = null)
+    {
+        var config = For(role, host, port, center, secure: credentials is not null);
+        if (credentials is null) return ActorSystem.Create(SystemName, config);
+        // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
+        // trust store and host names play no part, only the chain to this cluster's own authority.
+        var tls = new DotNettySslSetup(credentials.Certificate, suppressValidation: false, requireMutualAuthentication: true,
+            validateCertificateHostname: false, customValidator: (certificate, _, remotePeer, _, log) =>
+            {
+                if (credentials.IsMember(certificate, out var reason)) return true;
+                log.Warning("Refused the TLS connection with {0}: {1}.", remotePeer, reason);
+                onRejected?.Invoke(remotePeer, reason);
+                return false;
+            });
+        return ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
+    }
+
+    /// <summary>The Akka address of the center at <paramref name="center"/>; over TLS Akka's scheme is <c>akka.ssl.tcp</c>.</summary>
+    public static string SeedAddress(HostPort center, bool secure = false) =>
+        $"{(secure ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{center.Host}:{center.Port}";
 
     private static Config FromEnvironment()
     {
@@ -159,10 +195,13 @@ public static class NetworkAddresses
               ?? throw new FormatException($"The host '{host}' has no IPv4 address.");
 
     /// <summary>
-    /// A plain TCP connect to the center before joining the cluster: a refused or silent center is
-    /// reported at once, naming the address, instead of after Akka's join attempts time out.
+    /// A TCP connect to the center before joining the cluster: a refused or silent center is reported
+    /// at once, naming the address, instead of after Akka's join attempts time out. With
+    /// <paramref name="credentials"/> it is a mutual-TLS handshake too, so that a center of another
+    /// cluster (or one without credentials) is named with the reason, and the center sees a
+    /// well-formed connection rather than one that closes mid-handshake.
     /// </summary>
-    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation)
+    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
     {
         using var tcp = new TcpClient();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -179,6 +218,38 @@ public static class NetworkAddresses
         {
             throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.", e);
         }
+        if (credentials is not null) await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+    }
+
+    private static async Task TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
+    {
+        var refused = "";
+        var options = credentials.ClientOptions(center.Host);
+        options.RemoteCertificateValidationCallback = (_, certificate, _, _) => credentials.IsMember(certificate, out refused);
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, deadline).ConfigureAwait(false);
+            await tls.ShutdownAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            // A center without credentials reads the handshake as the start of a frame and waits for the rest.
+            throw new CenterUnreachableException($"The TLS handshake with the center at {center} did not complete (does the center run without credentials?).");
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            var why = refused.Length > 0
+                ? $"this node refused the center: {refused}; the center and this node must use the same cluster's credentials (made once by `{NodeSecurity.CreateCommand}`)"
+                : $"{Innermost(e)} (the center refused this node's certificate, or runs without credentials)";
+            throw new CenterUnreachableException($"The TLS handshake with the center at {center} failed: {why}.", e);
+        }
+    }
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e.Message.TrimEnd('.');
     }
 
     /// <summary>The first free port from <paramref name="first"/> upward.</summary>

@@ -7,7 +7,9 @@ namespace Distributed.Hosting;
 
 /// <summary>
 /// A center and workers started as real <c>dcenter</c>/<c>dworker</c> processes on 127.0.0.1 with
-/// free ports, for the quickstart, the tests and the benchmark. They are stopped by process id.
+/// free ports, for the quickstart, the tests and the benchmark. They are stopped by process id. By
+/// default the cluster makes temporary credentials of its own, so that every connection is mutual TLS
+/// as on a real network; they are deleted when it is disposed.
 /// </summary>
 public sealed partial class LocalCluster : IAsyncDisposable
 {
@@ -18,9 +20,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly int _centerPort;
     private readonly string? _centerSettings;
 
-    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings)
+    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
+        Security.ClusterCredentials? credentials)
     {
         _centerSettings = centerSettings;
+        Credentials = credentials;
         _workerArguments = workerArguments;
         Center = center;
         _centerPort = centerPort;
@@ -40,7 +44,16 @@ public sealed partial class LocalCluster : IAsyncDisposable
 
     /// <summary>Connects a <see cref="Pool"/> to this cluster, with its credentials.</summary>
     public Task<Pool> ConnectAsync(TimeSpan? timeout = null, CancellationToken cancellation = default) =>
-        Pool.ConnectAsync(Address, timeout, cancellation);
+        Pool.ConnectAsync(Address, Credentials, timeout, cancellation);
+
+    /// <summary>
+    /// The environment a program that connects to this cluster needs (<c>DISTRIBUTED_CREDENTIALS</c> naming
+    /// its credentials folder), to give to <see cref="ClusterProcess.Start"/>; empty without TLS.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ClientEnvironment =>
+        Credentials?.Directory is { } directory
+            ? new Dictionary<string, string> { [Security.ClusterCredentials.EnvironmentVariable] = directory }
+            : new Dictionary<string, string>();
 
     /// <summary>The center process (a new one after <see cref="RestartCenterAsync"/>).</summary>
     public ClusterProcess Center { get; private set; }
@@ -53,32 +66,51 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// The programs are looked up next to this application, or in <c>DISTRIBUTED_BIN</c>.
     /// <paramref name="workerArguments"/> go to every dworker this cluster starts (e.g. <c>--memory-limit 32MB</c>);
     /// <paramref name="centerSettings"/> is HOCON that overrides the center's (e.g. <c>distributed.center.unclaimed-keys-grace = 5s</c>).
+    /// With <paramref name="secure"/> (the default) the cluster makes temporary credentials (<see cref="Credentials"/>)
+    /// and every connection is mutual TLS; without, it runs plain TCP on loopback.
     /// </summary>
     public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default,
-        IReadOnlyList<string>? workerArguments = null, string? centerSettings = null)
+        IReadOnlyList<string>? workerArguments = null, string? centerSettings = null, bool secure = true)
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
-        var center = StartCenter(bin, port, centerSettings);
+        var credentials = secure ? Security.ClusterCredentials.CreateTemporary() : null;
+        ClusterProcess? center = null;
         LocalCluster? cluster = null;
         try
         {
+            center = StartCenter(bin, port, centerSettings, credentials);
             await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
-            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings);
+            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             return cluster;
         }
         catch
         {
             if (cluster is not null) await cluster.DisposeAsync().ConfigureAwait(false);
-            else center.Kill();
+            else
+            {
+                center?.Kill();
+                DeleteCredentials(credentials);
+            }
             throw;
         }
     }
 
-    private static ClusterProcess StartCenter(string binDirectory, int port, string? settings) =>
-        ClusterProcess.Start(binDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString()],
+    private static ClusterProcess StartCenter(string binDirectory, int port, string? settings, Security.ClusterCredentials? credentials) =>
+        ClusterProcess.Start(binDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString(), .. CredentialsArguments(credentials)],
             settings is null ? null : new Dictionary<string, string> { [ClusterConfig.OverridesVariable] = settings });
+
+    private static string[] CredentialsArguments(Security.ClusterCredentials? credentials) =>
+        credentials?.Directory is { } directory ? ["--credentials", directory] : [];
+
+    private static void DeleteCredentials(Security.ClusterCredentials? credentials)
+    {
+        if (credentials is null) return;
+        credentials.Dispose();
+        try { if (credentials.Directory is { } directory) Directory.Delete(directory, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
 
     private static Task WaitForCenterAsync(ClusterProcess center, CancellationToken cancellation) =>
         center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation);
@@ -93,7 +125,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
         Center.Kill();
         await Center.WaitForExitAsync(cancellation).ConfigureAwait(false);
         if (whileDown is not null) await whileDown().ConfigureAwait(false);
-        Center = StartCenter(_binDirectory, _centerPort, _centerSettings);
+        Center = StartCenter(_binDirectory, _centerPort, _centerSettings, Credentials);
         await WaitForCenterAsync(Center, cancellation).ConfigureAwait(false);
     }
 
@@ -103,7 +135,8 @@ public sealed partial class LocalCluster : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort();
-            string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(), .. _workerArguments, .. extraArguments];
+            string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(),
+                .. CredentialsArguments(Credentials), .. _workerArguments, .. extraArguments];
             var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
             lock (_workers) _workers.Add(worker);
             try
@@ -125,6 +158,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     {
         await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
         await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        DeleteCredentials(Credentials);
     }
 
     /// <summary>A port that was free a moment ago.</summary>

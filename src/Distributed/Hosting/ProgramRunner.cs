@@ -1,10 +1,31 @@
 using System.Runtime.InteropServices;
+using Distributed.Security;
 
 namespace Distributed.Hosting;
 
 /// <summary>What dcenter and dworker share: a clean stop on Ctrl+C or SIGTERM, and errors without stack dumps.</summary>
 public static class ProgramRunner
 {
+    /// <summary>
+    /// The credentials named by <c>--credentials</c> (<paramref name="directory"/>), else by the
+    /// <c>DISTRIBUTED_CREDENTIALS</c> environment variable; false, after one line on standard error
+    /// saying what is wrong, when that folder cannot be used.
+    /// </summary>
+    public static bool TryResolveCredentials(string? directory, out ClusterCredentials? credentials)
+    {
+        try
+        {
+            credentials = ClusterCredentials.Resolve(directory);
+            return true;
+        }
+        catch (CredentialsException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            credentials = null;
+            return false;
+        }
+    }
+
     /// <summary>
     /// Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs
     /// <paramref name="stop"/>. A node that ends by itself (removed from the cluster) is started again
@@ -37,7 +58,8 @@ public static class ProgramRunner
             {
                 return signalExitCode;
             }
-            catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException
+                                           or InsecureAddressException or CredentialsException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Security;
 using Distributed.Worker;
 
 namespace Distributed.Hosting;
@@ -15,7 +16,10 @@ namespace Distributed.Hosting;
 /// <param name="Threads">Threads of each executor; by default the number of cores.</param>
 /// <param name="Name">The worker's name; by default host:port.</param>
 /// <param name="MemoryLimit">Bytes of stored values kept in memory before the least recently used spill to disk; by default <see cref="DefaultMemoryShare"/> of the machine's memory.</param>
-public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null)
+/// <param name="Credentials">The cluster's credentials: with them every connection is mutual TLS; without, the worker binds only loopback unless <paramref name="Insecure"/>.</param>
+/// <param name="Insecure">Run without credentials on a non-loopback address (<c>--insecure</c>).</param>
+public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null,
+    ClusterCredentials? Credentials = null, bool Insecure = false)
 {
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
@@ -63,9 +67,17 @@ public sealed class WorkerNode
     /// <summary>Bytes of stored values it keeps in memory; past them it spills to disk.</summary>
     public long MemoryLimit => _store.MemoryLimit;
 
-    /// <summary>Starts a worker and returns once the center has registered it; fails within 10 s when the center cannot be reached.</summary>
+    /// <summary>
+    /// Starts a worker and returns once the center has registered it; fails within 10 s when the center
+    /// cannot be reached or refuses the TLS handshake. Refuses, before binding anything, a non-loopback
+    /// address without credentials (<see cref="InsecureAddressException"/>) unless told <see cref="WorkerOptions.Insecure"/>.
+    /// </summary>
     public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
     {
+        // The default address only opens a UDP socket that sends nothing, to pick the route to the center.
+        var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
+        if (NodeSecurity.Check(host, options.Credentials, options.Insecure) is { } warning) Console.Error.WriteLine($"warning: {warning}");
+        options = options with { Host = host };
         // Before any folder of this worker exists, and once per process: a rejoining node keeps its folders.
         _ = WorkerFolders.ClaimAndRemoveAbandoned(message => Console.Error.WriteLine($"warning: {message}"));
         return StartAsync(options, kept: null, cancellation);
@@ -122,7 +134,7 @@ public sealed class WorkerNode
         {
             port = NetworkAddresses.FirstFreePort(host, WorkerOptions.DefaultPort);
         }
-        await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation).ConfigureAwait(false);
+        await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false);
 
         var name = options.Name ?? $"{host}:{port}";
         var threads = options.Threads ?? Environment.ProcessorCount;
@@ -132,29 +144,34 @@ public sealed class WorkerNode
         // spill folder, which is why it is not inside the node's work directory.
         var store = kept?.Store ?? NewStore(options, port);
         var counters = new TransferCounters();
-        var dataServer = new DataServer(host, store, counters);
-        var system = ActorSystem.Create(ClusterConfig.SystemName, ClusterConfig.For(Role.Worker, host, port, options.Center));
+        var dataServer = new DataServer(host, store, counters, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
-        // machine needs, while a silent or absent center is still reported within the budget.
-        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        system.ActorOf(Props.Create(() => new CenterHandshakeListener(answered)), "center-handshake");
+        // machine needs, while a silent or absent center is still reported within the budget, and
+        // a refused one (TLS, credentials) at once, with the reason.
+        var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
+        var system = ClusterConfig.CreateSystem(Role.Worker, host, port, options.Center, options.Credentials, handshake.OnRejected);
+        handshake.Watch(system);
+        var answered = handshake.Answered;
         try
         {
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter);
+            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials);
             system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
             try
             {
-                await Task.WhenAny(registered.Task, joined.Task, answered.Task).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
+                var first = await Task.WhenAny(registered.Task, joined.Task, answered).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
+                await first.ConfigureAwait(false); // a refused handshake throws its reason here
             }
             catch (TimeoutException)
             {
-                throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {budget.Elapsed.TotalSeconds:0} s.");
+                // A center without credentials never completes a TLS handshake: it waits for a frame.
+                var hint = options.Credentials is null ? "" : " (over TLS: does the center run with the same credentials?)";
+                throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {budget.Elapsed.TotalSeconds:0} s{hint}.");
             }
             WorkerRegistered answer;
             try
@@ -217,21 +234,4 @@ public sealed class WorkerNode
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
     }
-}
-
-/// <summary>Completes its task when an Akka association (a completed handshake) with another node is established.</summary>
-internal sealed class CenterHandshakeListener : ReceiveActor
-{
-    public CenterHandshakeListener(TaskCompletionSource answered)
-    {
-        Receive<Akka.Remote.AssociatedEvent>(_ =>
-        {
-            answered.TrySetResult();
-            Context.Stop(Self);
-        });
-    }
-
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(Akka.Remote.AssociatedEvent));
-
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 }

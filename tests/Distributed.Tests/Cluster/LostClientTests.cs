@@ -21,7 +21,7 @@ public sealed class LostClientTests
         var mine = pool.Map(x => x + 1, Enumerable.Range(0, 100));
         var myKeys = mine.Select(m => m.Key).ToHashSet();
         var markers = Directory.CreateTempSubdirectory("distributed-lost-client-");
-        var client = ClusterProcess.Start(AppContext.BaseDirectory, "Distributed.TestClient", [cluster.Address, markers.FullName]);
+        var client = ClusterProcess.Start(AppContext.BaseDirectory, "Distributed.TestClient", [cluster.Address, markers.FullName], cluster.ClientEnvironment);
         try
         {
             var held = (await client.WaitForLineAsync(l => l.StartsWith("HELD ", StringComparison.Ordinal), Slow))["HELD ".Length..].Split(',');

@@ -59,7 +59,7 @@ public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClas
     {
         List<string> arguments = [fixture.Cluster.Address, "--rounds", rounds.ToString()];
         if (startWhen is not null) arguments.AddRange(["--start-when", startWhen]);
-        return ClusterProcess.Start(fixture.BuildOf(variant), "VersionedClient", arguments);
+        return ClusterProcess.Start(fixture.BuildOf(variant), "VersionedClient", arguments, fixture.Cluster.ClientEnvironment);
     }
 
     private static async Task WaitForExitAsync(ClusterProcess client, string phase)

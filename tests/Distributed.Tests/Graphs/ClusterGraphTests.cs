@@ -15,7 +15,7 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
         var dsk = new Graph { ["a"] = 1, ["b"] = (Inc, "a") };
         var address = fixture.Cluster.Address.Split(':');
 
-        Assert.Equal(2, Scheduler.Get(address[0], int.Parse(address[1]), dsk, "b"));
+        Assert.Equal(2, Scheduler.Get(address[0], int.Parse(address[1]), dsk, "b", credentials: fixture.Cluster.Credentials));
     }
 
     [Fact]

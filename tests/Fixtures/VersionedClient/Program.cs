@@ -8,6 +8,7 @@ using Distributed;
 // Prints "ready" once connected, waits for FILE when given (so that two clients start together),
 // then for each round: "round R results: ..." (the gathered Map of Transform) and
 // "round R labels: ..." (the gathered Map that builds this program's own record type).
+// It presents the credentials named by DISTRIBUTED_CREDENTIALS (the tests pass the cluster's).
 
 if (args.Length < 1)
 {
