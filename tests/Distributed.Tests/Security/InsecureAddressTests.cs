@@ -1,0 +1,68 @@
+using Distributed.Hosting;
+using Distributed.Tests.Programs;
+using static Distributed.Tests.Programs.ProgramProcesses;
+
+namespace Distributed.Tests.Security;
+
+/// <summary>
+/// dcenter and dworker without credentials: refused off loopback (before anything is bound) unless
+/// told --insecure, which they then say. 10.255.255.1 is never bound nor sent anything: the refusal
+/// comes first, and the worker's center is a free port on 127.0.0.1.
+/// </summary>
+public sealed class InsecureAddressTests
+{
+    private const string Unroutable = "10.255.255.1";
+
+    public static TheoryData<string> Programs => new() { "dcenter", "dworker" };
+
+    private static string[] Arguments(string program, params string[] more) =>
+        program == "dworker" ? [$"127.0.0.1:{LocalCluster.FreePort()}", "--nthreads", "1", .. more] : [.. more];
+
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public async Task A_node_without_credentials_refuses_a_non_loopback_address_in_one_line(string program)
+    {
+        var run = await RunToExitAsync(program, TimeSpan.FromSeconds(60), Arguments(program, "--host", Unroutable, "--port", LocalCluster.FreePort().ToString()));
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: refusing to listen on " + Unroutable, error);
+        Assert.Contains("dcenter credentials create DIR", error);
+        Assert.Contains("--credentials DIR", error);
+        Assert.Contains("--insecure", error);
+        Assert.Equal("", run.StandardOutput);
+    }
+
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public async Task A_bad_credentials_folder_is_one_line_and_an_error_exit(string program)
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-credentials-" + Guid.NewGuid().ToString("N"));
+
+        var run = await RunToExitAsync(program, TimeSpan.FromSeconds(60), Arguments(program, "--host", "127.0.0.1", "--credentials", missing));
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(missing, error);
+        Assert.Contains("dcenter credentials create", error);
+    }
+
+    [Fact]
+    public async Task Insecure_nodes_say_so_in_one_warning_line_at_start()
+    {
+        await using var processes = new ProgramProcesses();
+        var port = LocalCluster.FreePort();
+
+        var center = processes.Start("dcenter", "--host", "127.0.0.1", "--port", port.ToString(), "--insecure");
+        await center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        var worker = await processes.StartWorkerAsync($"127.0.0.1:{port}", "--insecure");
+
+        foreach (var node in new[] { center, worker })
+        {
+            var warning = Assert.Single(node.Output, l => l.StartsWith("warning:", StringComparison.Ordinal));
+            Assert.Contains("--insecure", warning);
+            Assert.Contains("127.0.0.1", warning);
+            Assert.Contains("without credentials", warning);
+        }
+    }
+}
