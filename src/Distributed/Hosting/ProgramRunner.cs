@@ -37,7 +37,7 @@ public static class ProgramRunner
             {
                 return signalExitCode;
             }
-            catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException or UnsafeFolderException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;
