@@ -58,10 +58,17 @@ public sealed class PrivateWorkerFilesTests
 
         // Every executor goes: the worker runs the next tasks on the refused spare or on new ones
         // (each of which the intruder tries too), and computes them all.
-        foreach (var executor in ChildrenOf(worker.Id)) KillProcess(executor);
+        var killed = ChildrenOf(worker.Id);
+        var goneBefore = worker.Output.Count(IsExecutorGone);
+        foreach (var executor in killed) KillProcess(executor);
+        // Tasks sent to an executor before its worker saw it die fail (ExecutorCrashedTests): wait until it has.
+        await Eventually.TrueAsync(() => worker.Output.Count(IsExecutorGone) >= goneBefore + killed.Count,
+            () => $"the worker did not notice that its {killed.Count} executor(s) died", Slow);
         Assert.Equal(Enumerable.Range(0, 20).Select(x => x * 3), await pool.GatherAsync(pool.Map(x => x * 3, Enumerable.Range(0, 20))).WaitAsync(Slow));
         Assert.False(worker.HasExited);
     }
+
+    private static bool IsExecutorGone(string line) => line.Contains("is gone: ", StringComparison.Ordinal);
 
     private static bool IsRefusal(string line) => line.Contains("Refused a connection on the executor socket", StringComparison.Ordinal);
 
@@ -74,7 +81,7 @@ public sealed class PrivateWorkerFilesTests
         return (work, work + "-spill");
     }
 
-    private static IEnumerable<int> ChildrenOf(int processId) =>
+    private static List<int> ChildrenOf(int processId) =>
         Directory.GetDirectories($"/proc/{processId}/task")
             .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Select(int.Parse)
