@@ -1,5 +1,6 @@
 using System.Text;
 using Distributed.Protocol;
+using Distributed.Security;
 
 namespace Distributed.Data;
 
@@ -242,8 +243,9 @@ public sealed class DataStore
         var path = Path.Combine(_spillDirectory, $"{Interlocked.Increment(ref _nextSpillFile):x8}.spill");
         try
         {
-            Directory.CreateDirectory(_spillDirectory);
-            using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, 1 << 16))
+            // 0700 folder, 0600 files: spilled values are readable by this user only.
+            PrivateFiles.CreateDirectory(_spillDirectory);
+            using (var file = PrivateFiles.Create(path, 1 << 16))
             using (var writer = new BinaryWriter(file, Encoding.UTF8))
             {
                 writer.Write(value.TypeName);

@@ -49,9 +49,9 @@ public sealed class CenterNode
     public Task StopAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
 }
 
-/// <summary>The port a program was asked to bind is taken.</summary>
-public sealed class PortInUseException(string host, int port)
-    : Exception($"Port {port} on {host} is already in use (is another center or worker running there?). Choose another with --port.")
+/// <summary>The port a program was asked to bind is taken (or no port could be bound).</summary>
+public sealed class PortInUseException(string host, int port, string? message = null)
+    : Exception(message ?? $"Port {port} on {host} is already in use (is another center or worker running there?). Choose another with --port.")
 {
     /// <summary>The port.</summary>
     public int Port { get; } = port;

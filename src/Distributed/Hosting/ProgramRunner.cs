@@ -59,7 +59,7 @@ public static class ProgramRunner
                 return signalExitCode;
             }
             catch (Exception e) when (e is PortInUseException or CenterUnreachableException or FormatException or System.Net.Sockets.SocketException
-                                           or InsecureAddressException or CredentialsException)
+                                           or InsecureAddressException or CredentialsException or UnsafeFolderException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;

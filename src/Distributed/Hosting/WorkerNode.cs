@@ -83,6 +83,9 @@ public sealed class WorkerNode
         return StartAsync(options, kept: null, cancellation);
     }
 
+    /// <summary>How long a rejoining worker waits for its port to be free again before it gives up.</summary>
+    private static readonly TimeSpan PortHeldLimit = TimeSpan.FromSeconds(60);
+
     /// <summary>How often a worker whose center is gone tries to join it again.</summary>
     private static readonly TimeSpan RejoinInterval = TimeSpan.FromSeconds(1);
 
@@ -96,15 +99,23 @@ public sealed class WorkerNode
     {
         var waiting = global::System.Diagnostics.Stopwatch.StartNew();
         var lastSaid = TimeSpan.MinValue;
+        global::System.Diagnostics.Stopwatch? portTaken = null;
         while (true)
         {
             try
             {
                 return await StartAsync(options, (previous._store, previous.CenterIncarnation), cancellation).ConfigureAwait(false);
             }
-            // The port too may still be held for a moment by the node that just ended.
+            // The port too may still be held for a moment by the node that just ended; held for long,
+            // another program has it, and this worker could never join again: it says so and ends.
+            catch (PortInUseException) when (portTaken is { } taken && taken.Elapsed > PortHeldLimit)
+            {
+                throw;
+            }
             catch (Exception e) when (e is CenterUnreachableException or PortInUseException or SocketException)
             {
+                if (e is PortInUseException) portTaken ??= global::System.Diagnostics.Stopwatch.StartNew();
+                else portTaken = null;
                 // One line now and then: a center may be down for minutes.
                 if (lastSaid == TimeSpan.MinValue || waiting.Elapsed - lastSaid > TimeSpan.FromSeconds(30))
                 {
@@ -124,37 +135,34 @@ public sealed class WorkerNode
         var budget = global::System.Diagnostics.Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(7.5);
         var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
-        int port;
-        if (options.Port is { } requested)
-        {
-            if (!NetworkAddresses.IsPortFree(host, requested)) throw new PortInUseException(host, requested);
-            port = requested;
-        }
-        else
-        {
-            port = NetworkAddresses.FirstFreePort(host, WorkerOptions.DefaultPort);
-        }
+        CheckBindable(host);
+        if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
+            throw new PortInUseException(host, requested);
         await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false);
-
-        var name = options.Name ?? $"{host}:{port}";
-        var threads = options.Threads ?? Environment.ProcessorCount;
-        var workDirectory = WorkerFolders.WorkFolder(port);
-        Directory.CreateDirectory(workDirectory);
-        // The store outlives this node when the worker rejoins (the center was lost): so does its
-        // spill folder, which is why it is not inside the node's work directory.
-        var store = kept?.Store ?? NewStore(options, port);
-        var counters = new TransferCounters();
-        var dataServer = new DataServer(host, store, counters, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
-        var system = ClusterConfig.CreateSystem(Role.Worker, host, port, options.Center, options.Credentials, handshake.OnRejected);
+        // Waiting for other workers to bind is not the center's time.
+        budget.Stop();
+        var (system, port) = await BindAsync(options, host, handshake, cancellation).ConfigureAwait(false);
+        budget.Start();
         handshake.Watch(system);
         var answered = handshake.Answered;
+
+        var name = options.Name ?? $"{host}:{port}";
+        var threads = options.Threads ?? Environment.ProcessorCount;
+        var workDirectory = WorkerFolders.WorkFolder(port);
+        DataServer? dataServer = null;
         try
         {
+            PrivateFiles.CreateDirectory(workDirectory);
+            // The store outlives this node when the worker rejoins (the center was lost): so does its
+            // spill folder, which is why it is not inside the node's work directory.
+            var store = kept?.Store ?? NewStore(options, port);
+            var counters = new TransferCounters();
+            dataServer = new DataServer(host, store, counters, options.Credentials);
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials);
@@ -164,7 +172,7 @@ public sealed class WorkerNode
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
             try
             {
-                var first = await Task.WhenAny(registered.Task, joined.Task, answered).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
+                var first = await Task.WhenAny(registered.Task, joined.Task, answered, system.WhenTerminated).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
                 await first.ConfigureAwait(false); // a refused handshake throws its reason here
             }
             catch (TimeoutException)
@@ -173,15 +181,18 @@ public sealed class WorkerNode
                 var hint = options.Credentials is null ? "" : " (over TLS: does the center run with the same credentials?)";
                 throw new CenterUnreachableException($"Could not register with the center at {options.Center}: no answer within {budget.Elapsed.TotalSeconds:0} s{hint}.");
             }
-            WorkerRegistered answer;
             try
             {
-                answer = await registered.Task.WaitAsync(RegistrationAfterJoin, cancellation).ConfigureAwait(false);
+                // A node that the center refuses (or that fails to join) shuts down: say so now rather than wait out the minute.
+                await Task.WhenAny(registered.Task, system.WhenTerminated).WaitAsync(RegistrationAfterJoin, cancellation).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
                 throw new CenterUnreachableException($"The center at {options.Center} answered, but did not register this worker within {RegistrationAfterJoin.TotalSeconds:0} s.");
             }
+            if (!registered.Task.IsCompleted)
+                throw new CenterUnreachableException($"The node of this worker shut down before the center at {options.Center} registered it (the log above says why: e.g. the center refused it).");
+            var answer = await registered.Task.ConfigureAwait(false);
             return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
         }
         catch
@@ -190,9 +201,77 @@ public sealed class WorkerNode
             // (termination goes on in the background, and the process usually exits next).
             try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5)).ConfigureAwait(false); }
             catch (TimeoutException) { }
-            await dataServer.DisposeAsync().ConfigureAwait(false);
+            if (dataServer is not null) await dataServer.DisposeAsync().ConfigureAwait(false);
             try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }
             throw;
+        }
+    }
+
+    /// <summary>How many ports a worker without <c>--port</c> tries when each is taken between its check and its bind.</summary>
+    private const int BindAttempts = 5;
+
+    /// <summary>
+    /// Starts the worker's actor system, which binds its port: the one asked for, else the first free
+    /// one from 8788 up. The listener does not share a port (see hocon/worker.hocon), so a port that
+    /// another process took after the check fails the bind: a worker without <c>--port</c> then takes
+    /// the next free one, a few times, and announces the one it bound. Workers of this user choose one
+    /// after the other (<see cref="WorkerFolders.LockPortChoiceAsync"/>), so workers started together
+    /// get ports in order without failing binds.
+    /// </summary>
+    private static async Task<(ActorSystem System, int Port)> BindAsync(WorkerOptions options, string host, CenterHandshake handshake, CancellationToken cancellation)
+    {
+        if (options.Port is { } requested)
+            return (TryCreateSystem(options, host, requested, handshake) ?? throw new PortInUseException(host, requested), requested);
+        using var choosing = await WorkerFolders.LockPortChoiceAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+        var tried = new List<int>();
+        var from = WorkerOptions.DefaultPort;
+        while (true)
+        {
+            int port;
+            try { port = NetworkAddresses.FirstFreePort(host, from); }
+            catch (InvalidOperationException e) { throw new PortInUseException(host, from, e.Message); }
+            if (TryCreateSystem(options, host, port, handshake) is { } system) return (system, port);
+            tried.Add(port);
+            if (tried.Count == BindAttempts)
+                throw new PortInUseException(host, port, $"Could not bind a port on {host}: ports {string.Join(", ", tried)} were each taken by another process between the check and the bind. Choose one with --port.");
+            from = port + 1;
+        }
+    }
+
+    /// <summary>The worker's actor system bound to <paramref name="port"/>, or null when that port is taken.</summary>
+    private static ActorSystem? TryCreateSystem(WorkerOptions options, string host, int port, CenterHandshake handshake)
+    {
+        try
+        {
+            return ClusterConfig.CreateSystem(Role.Worker, host, port, options.Center, options.Credentials, handshake.OnRejected);
+        }
+        catch (Exception e) when (IsAddressInUse(e))
+        {
+            return null; // the failed system has terminated itself
+        }
+    }
+
+    private static bool IsAddressInUse(Exception e) => e switch
+    {
+        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => true,
+        AggregateException all => all.InnerExceptions.Any(IsAddressInUse),
+        _ => e.InnerException is { } inner && IsAddressInUse(inner),
+    };
+
+    /// <summary>
+    /// Fails with one line when <paramref name="host"/> is not an address of this machine: every port
+    /// of it would look taken, and a worker without <c>--port</c> would try a thousand of them.
+    /// </summary>
+    private static void CheckBindable(string host)
+    {
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(new global::System.Net.IPEndPoint(NetworkAddresses.Resolve(host), 0));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new PortInUseException(host, 0, $"Cannot listen on {host}: it is not an address of this machine. Choose one with --host.");
         }
     }
 

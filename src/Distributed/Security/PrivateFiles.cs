@@ -17,7 +17,11 @@ public static class PrivateFiles
             Directory.CreateDirectory(path);
             return;
         }
-        Directory.CreateDirectory(path, FolderMode);
+        // Directory.CreateDirectory gives the mode to the last folder only: the missing parents are made one by one.
+        var missing = new Stack<string>();
+        for (var folder = Path.GetFullPath(path); !Directory.Exists(folder) && Path.GetDirectoryName(folder) is { } parent; folder = parent)
+            missing.Push(folder);
+        while (missing.TryPop(out var folder)) Directory.CreateDirectory(folder, FolderMode);
         File.SetUnixFileMode(path, FolderMode);
     }
 

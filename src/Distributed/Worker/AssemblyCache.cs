@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Distributed.Protocol;
+using Distributed.Security;
 
 namespace Distributed.Worker;
 
@@ -25,9 +26,9 @@ public sealed class AssemblyCache(string directory)
         if (actual != assembly.Hash)
             throw new InvalidDataException($"Assembly {assembly.Name} arrived with hash {actual}, expected {assembly.Hash}.");
         var path = PathOf(assembly);
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllBytes(temporary, bytes);
+        PrivateFiles.WriteAllBytes(temporary, bytes);
         File.Move(temporary, path, overwrite: true);
     }
 }

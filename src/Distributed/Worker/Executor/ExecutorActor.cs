@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Protocol;
+using Distributed.Security;
 
 namespace Distributed.Worker.Executor;
 
@@ -66,8 +67,10 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+        // In a 0700 folder already; 0600 like every file the worker makes.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _listener.Listen(1);
-        _listener.AcceptAsync().PipeTo(Self, success: s => new ExecutorConnected(s), failure: e => new ExecutorExited($"the executor did not connect: {e.Message}"));
+        AcceptNext();
         _process = ExecutorLauncher.Start(_socketPath, _threads, _assemblyPaths);
         var self = Self;
         _process.EnableRaisingEvents = true;
@@ -78,6 +81,16 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         Receive<ExecutorConnected>(m =>
         {
+            if (RefusedPeer(m.Socket) is { } refusal)
+            {
+                _log.Warning("Refused a connection on the executor socket {0} of code {1}: {2}", _socketPath, VersionName, refusal);
+                m.Socket.Dispose();
+                AcceptNext();
+                return;
+            }
+            // The executor is in: nobody else connects from now on.
+            _listener?.Dispose();
+            try { File.Delete(_socketPath); } catch (IOException) { }
             _connection = m.Socket;
             var stream = new NetworkStream(m.Socket, ownsSocket: false);
             _writer = new BinaryWriter(new BufferedStream(stream, 1 << 16));
@@ -89,6 +102,29 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Receive<ExecuteBatch>(_ => Stash.Stash());
         Receive<CancelExecution>(_ => Stash.Stash());
         Receive<ExecutorExited>(HandleExited);
+    }
+
+    private void AcceptNext() =>
+        _listener!.AcceptAsync().PipeTo(Self, success: s => new ExecutorConnected(s), failure: e => new ExecutorExited($"the executor did not connect: {e.Message}"));
+
+    /// <summary>
+    /// Why the process on the other end of <paramref name="socket"/> is not the executor this actor
+    /// started (another process of this user, or root, can reach the socket), or null when it is.
+    /// The kernel's record of the peer (SO_PEERCRED) is checked: the process id must be the one
+    /// started, and the user this worker's. Where the kernel cannot tell (not Linux), the socket's
+    /// private folder is the only guard.
+    /// </summary>
+    private string? RefusedPeer(Socket socket)
+    {
+        PeerCredentials? peer;
+        try { peer = UnixIdentity.PeerOf(socket); }
+        catch (SocketException e) { return $"its peer cannot be identified ({e.Message})"; }
+        if (peer is null) return null;
+        var expected = _process?.Id;
+        var user = UnixIdentity.EffectiveUserId();
+        if (peer.ProcessId != expected || peer.UserId != user)
+            return $"process {peer.ProcessId} of user {peer.UserId} connected, not the executor process {expected} of user {user} that this worker started; closed";
+        return null;
     }
 
     private void Running()
