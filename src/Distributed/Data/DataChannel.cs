@@ -12,7 +12,8 @@ namespace Distributed.Data;
 // carries requests one after the other:
 //   'G' count key*   → per key: found(bool) [typeName length bytes]
 //   'S'              → sentToWorkers sentToClients receivedFromWorkers keyCount storedBytes assemblies peakKeyCount
-//                      memoryLimit inMemoryBytes spilledBytes spilledCount readsFromDisk
+//                      memoryLimit inMemoryBytes spilledBytes spilledCount readsFromDisk cancelledBeforeStart
+//                      executorsStarted spareExecutorsTaken peakTasksInFlight tasksRun
 internal static class DataFrames
 {
     public const byte Get = (byte)'G';
@@ -116,6 +117,7 @@ public sealed class DataServer : IAsyncDisposable
                         writer.Write(_counters.ExecutorsStarted);
                         writer.Write(_counters.SpareExecutorsTaken);
                         writer.Write(_counters.PeakTasksInFlight);
+                        writer.Write(_counters.TasksRun);
                         writer.Flush();
                         break;
                     default:
@@ -213,7 +215,7 @@ public sealed class DataClient(PeerKind kind, TransferCounters? counters = null,
             for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString();
             var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
                 MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(), CancelledBeforeStart: r.ReadInt64(),
-                ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32());
+                ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32(), TasksRun: r.ReadInt64());
             Return(endpoint, connection);
             return stats;
         }
