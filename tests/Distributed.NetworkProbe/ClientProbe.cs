@@ -22,12 +22,21 @@ internal static class ClientProbe
         if (once) return 0;
         while (Console.ReadLine() is { } command)
         {
-            switch (command.Trim())
+            try
             {
-                case "round": await RoundAsync(pool, center, stored); break;
-                case "stats": await StatsAsync(pool); break;
-                case "quit": return 0;
-                default: Console.WriteLine($"DONE unknown command {command}"); break;
+                switch (command.Trim())
+                {
+                    case "round": await RoundAsync(pool, center, stored); break;
+                    case "stats": await StatsAsync(pool); break;
+                    case "quit": return 0;
+                    default: Console.WriteLine($"DONE unknown command {command}"); break;
+                }
+            }
+            catch (Exception e)
+            {
+                // The test reads what went wrong (a worker gone, say) and decides; the stored values stay.
+                Console.WriteLine($"ERROR {command}: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                Console.WriteLine("DONE error");
             }
         }
         return 0;

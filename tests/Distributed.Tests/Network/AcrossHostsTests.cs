@@ -225,7 +225,8 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture
     private async Task<IReadOnlyList<string>> StatsAsync()
     {
         var lines = await fixture.Client.AskAsync("stats", Slow);
-        Assert.True(lines.Count(l => l.StartsWith("STATS ", StringComparison.Ordinal)) == 2, $"expected the counters of 2 workers:{Environment.NewLine}{Show(lines)}");
+        Assert.True(lines.Count(l => l.StartsWith("STATS ", StringComparison.Ordinal)) == 2,
+            $"expected the counters of 2 workers:{Environment.NewLine}{Show(lines)}{Environment.NewLine}The client's whole output:{Environment.NewLine}{Show(fixture.Client.Output)}");
         return lines;
     }
 
