@@ -185,6 +185,7 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture
     private async Task AttackAsync(string mode)
     {
         Skip.If(fixture.Unavailable is not null, fixture.Unavailable);
+        AssertEveryNodeRuns("before the attack (an earlier test left it dead)", "");
         var before = await SettledStatsAsync();
         string[] credentials = mode == "other-ca" ? ["--credentials", fixture.OtherCluster.Directory!] : [];
 
@@ -193,6 +194,7 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture
              "--keys", string.Join(",", fixture.StoredKeys), .. credentials]);
 
         Assert.True(attack.ExitCode == 0, attack.ToString());
+        AssertEveryNodeRuns("during the attack", attack.ToString());
         var reported = attack.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
         var attempts = reported.Where(l => l.StartsWith("ATTEMPT ", StringComparison.Ordinal)).ToList();
         Assert.True(attempts.Count >= 3, $"the attacker tried too little. {attack}");
@@ -201,11 +203,15 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture
         var after = await StatsAsync();
         Assert.True(before.SequenceEqual(after),
             $"the workers' counters or holdings changed during the attack.{Environment.NewLine}before:{Environment.NewLine}{Show(before)}{Environment.NewLine}after:{Environment.NewLine}{Show(after)}{Environment.NewLine}{attack}");
-        foreach (var node in new[] { fixture.Center }.Concat(fixture.Workers))
-            Assert.False(node.HasExited, $"{node.Name} (pid {node.Id}) exited during the attack:{Environment.NewLine}{Show(node.Output)}{Environment.NewLine}{attack}");
         // And the cluster still serves its own client: the same results, the values stored before the attack.
         var again = await fixture.Client.AskAsync("round", TimeSpan.FromSeconds(120));
         Assert.Equal(ExpectedRound, AcrossHostsFixture.Results(again));
+    }
+
+    private void AssertEveryNodeRuns(string when, string attack)
+    {
+        foreach (var node in new[] { fixture.Center }.Concat(fixture.Workers))
+            Assert.False(node.HasExited, $"{node.Name} (pid {node.Id}) exited {when}, with code {(node.HasExited ? node.ExitCode : 0)}:{Environment.NewLine}{Show(node.Output.TakeLast(40))}{Environment.NewLine}{attack}");
     }
 
     /// <summary>The workers' counters and holdings, read twice in a row the same (a spare executor may still be starting after a round).</summary>
