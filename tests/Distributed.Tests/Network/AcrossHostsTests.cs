@@ -108,7 +108,7 @@ public sealed class AcrossHostsFixture : IAsyncLifetime
 /// every node keeps serving. Controls: the same network runs an --insecure cluster, and a center that binds
 /// a namespace address without credentials refuses to start.
 /// </summary>
-public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture<AcrossHostsFixture>
+public sealed class AcrossHostsTests(AcrossHostsFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<AcrossHostsFixture>
 {
     private static readonly TimeSpan Slow = AcrossHostsFixture.Slow;
 
@@ -193,6 +193,7 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture) : IClassFixture
             ["attack", mode, "--center", fixture.CenterAddress, "--akka", string.Join(",", fixture.WorkerAkka), "--data", string.Join(",", fixture.WorkerData),
              "--keys", string.Join(",", fixture.StoredKeys), .. credentials]);
 
+        output.WriteLine(attack.StandardOutput); // what the attacker tried and what each port answered
         Assert.True(attack.ExitCode == 0, attack.ToString());
         AssertEveryNodeRuns("during the attack", attack.ToString());
         var reported = attack.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
