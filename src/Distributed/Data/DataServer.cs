@@ -43,6 +43,12 @@ public sealed class DataServer : IAsyncDisposable
     private readonly Task _acceptLoop;
     private long _lastRefusalLogged = long.MinValue;
 
+    /// <summary>
+    /// Certificates already found to chain to the cluster's authority: members share one, and building
+    /// its chain again on every connection costs more than the rest of the handshake.
+    /// </summary>
+    private readonly MemberCertificates _members = new();
+
     /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
     /// <param name="host">The address to bind.</param>
     /// <param name="store">The values served.</param>
@@ -200,9 +206,14 @@ public sealed class DataServer : IAsyncDisposable
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             {
-                if (_credentials!.IsMember(certificate, out var reason)) return true;
-                refusal = reason;
-                return false;
+                if (certificate is not null && _members.Contains(certificate.GetRawCertData())) return true;
+                if (!_credentials!.IsMember(certificate, out var reason))
+                {
+                    refusal = reason;
+                    return false;
+                }
+                _members.Add(certificate!.GetRawCertData());
+                return true;
             },
         };
         try
@@ -318,6 +329,24 @@ public sealed class DataServer : IAsyncDisposable
             Socket.Dispose();
             return true;
         }
+    }
+}
+
+/// <summary>A few certificates known to be members, by their bytes; forgotten after a while, so that a chain is checked again now and then.</summary>
+internal sealed class MemberCertificates
+{
+    private const int Capacity = 64;
+    private static readonly long Lifetime = (long)TimeSpan.FromMinutes(10).TotalMilliseconds;
+    private readonly ConcurrentDictionary<string, long> _acceptedAt = new();
+
+    public bool Contains(byte[] certificate) =>
+        _acceptedAt.TryGetValue(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate)), out var at) && Environment.TickCount64 - at < Lifetime;
+
+    public void Add(byte[] certificate)
+    {
+        // Only members are remembered, and few: a stranger cannot fill this.
+        if (_acceptedAt.Count >= Capacity) _acceptedAt.Clear();
+        _acceptedAt[Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate))] = Environment.TickCount64;
     }
 }
 
