@@ -178,6 +178,9 @@ public abstract class RefusedSerializer(ExtendedActorSystem system) : Serializer
 /// <summary>Refuses Akka's JSON serializer (id 1).</summary>
 public sealed class RefusedJsonSerializer(ExtendedActorSystem system) : RefusedSerializer(system)
 {
+    /// <summary>Created by Akka when HOCON has settings for the serializer it replaces.</summary>
+    public RefusedJsonSerializer(ExtendedActorSystem system, Config config) : this(system) => _ = config;
+
     /// <inheritdoc />
     public override int Identifier => 1;
 
@@ -188,6 +191,9 @@ public sealed class RefusedJsonSerializer(ExtendedActorSystem system) : RefusedS
 /// <summary>Refuses remote deployment (id 3): no peer creates actors in this process.</summary>
 public sealed class RefusedRemoteDeploySerializer(ExtendedActorSystem system) : RefusedSerializer(system)
 {
+    /// <summary>Created by Akka when HOCON has settings for the serializer it replaces.</summary>
+    public RefusedRemoteDeploySerializer(ExtendedActorSystem system, Config config) : this(system) => _ = config;
+
     /// <inheritdoc />
     public override int Identifier => 3;
 

@@ -8,7 +8,7 @@ namespace Distributed.Protocol;
 /// <summary>
 /// A hand-written binary serializer for the messages that carry tasks and their completions: they
 /// are most of the traffic (one entry per task), and a reflective serializer spends more time on
-/// them than the tasks themselves take. Other protocol messages use Hyperion (see hocon/common.hocon).
+/// them than the tasks themselves take. Other protocol messages use <see cref="RecordSerializer"/> (see hocon/common.hocon).
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {

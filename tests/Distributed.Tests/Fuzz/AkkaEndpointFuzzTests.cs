@@ -1,0 +1,143 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Remote.Transport.DotNetty;
+using Distributed.Hosting;
+using Distributed.Protocol;
+using Distributed.Security;
+
+namespace Distributed.Tests.Fuzz;
+
+/// <summary>
+/// A real dcenter and dworker (with credentials, as LocalCluster starts them) take random and mutated
+/// frames on their Akka ports: TCP noise and broken TLS handshakes from strangers, and mutated real
+/// protocol frames from a peer that holds the credentials. Afterwards both still run, the values
+/// stored before are all there, and a new client runs a Map.
+/// </summary>
+public sealed class AkkaEndpointFuzzTests
+{
+    private const int NoiseConnectionsPerPort = 1_500;
+    private const int MutatedMessagesPerActor = 3_500;
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Center_and_worker_survive_random_and_mutated_frames_and_keep_every_value()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
+        var credentials = cluster.Credentials ?? throw new InvalidOperationException("LocalCluster runs with credentials by default.");
+        var pool = await cluster.ConnectAsync();
+        var stored = pool.Map(x => x * x, Enumerable.Range(0, 40));
+        var expected = pool.Gather(stored);
+        var centerPort = HostPort.Parse(cluster.Address).Port;
+        var workerAddress = Address.Parse(pool.Workers().Single().Address);
+        var workerPort = workerAddress.Port!.Value;
+
+        // (a) Strangers: noise, mutated TLS client hellos, and a real hello followed by garbage.
+        var hello = await RecordClientHelloAsync(credentials);
+        var sent = 0;
+        foreach (var port in new[] { centerPort, workerPort })
+            sent += await SendNoiseAsync(port, hello, NoiseConnectionsPerPort, seed: port);
+
+        // (c) A peer with the credentials sends mutated real protocol frames to the center and the worker.
+        MutatingSerializers.Reset(seed: 7);
+        var attacker = CreateAttacker(credentials, new HostPort("127.0.0.1", centerPort));
+        try
+        {
+            var sink = attacker.ActorOf(Props.Empty, "sink");
+            var messages = WireSamples.All(sink).OfType<IProtocolMessage>()
+                // A registration that decodes would add a worker that never runs anything: not what this test is about.
+                .Where(m => m is not RegisterWorker).ToList();
+            var center = attacker.ActorSelection($"akka.ssl.tcp://{ClusterConfig.SystemName}@127.0.0.1:{centerPort}/user/center/center");
+            var worker = attacker.ActorSelection($"{workerAddress}/user/worker");
+            var random = new Random(11);
+            for (var i = 0; i < MutatedMessagesPerActor; i++)
+            {
+                center.Tell(messages[random.Next(messages.Count)]);
+                worker.Tell(messages[random.Next(messages.Count)]);
+                if (i % 500 == 499) await Task.WhenAll(IdentifyAsync(center), IdentifyAsync(worker)); // keep the outbound queue short
+            }
+            // Messages on one connection arrive in order: once these answer, every mutated frame was read.
+            await Task.WhenAll(IdentifyAsync(center), IdentifyAsync(worker));
+            sent += MutatingSerializers.Mutated;
+        }
+        finally
+        {
+            await attacker.Terminate();
+        }
+
+        Assert.True(sent >= 10_000, $"only {sent} frames were sent");
+        Assert.False(cluster.Center.HasExited, "the center exited");
+        Assert.False(cluster.Workers.Single().HasExited, "the worker exited");
+        Assert.Equal(expected, await pool.GatherAsync(stored));
+        await pool.DisposeAsync();
+        await using var fresh = await cluster.ConnectAsync();
+        Assert.Equal(Enumerable.Range(1, 20).ToList(), fresh.Gather(fresh.Map(x => x + 1, Enumerable.Range(0, 20))));
+    }
+
+    private static async Task IdentifyAsync(ActorSelection selection) =>
+        await selection.Ask<ActorIdentity>(new Identify(null), Slow);
+
+    /// <summary>
+    /// An actor system like a client's, but with the serializers of <see cref="MutatingSerializers"/>;
+    /// built here, not by ClusterConfig.CreateSystem, because its configuration differs.
+    /// </summary>
+    private static ActorSystem CreateAttacker(ClusterCredentials credentials, HostPort center)
+    {
+        var config = MutatingSerializers.Config.WithFallback(ClusterConfig.For(Role.Client, "127.0.0.1", 0, center, secure: true));
+        var tls = new DotNettySslSetup(credentials.Certificate, suppressValidation: false, requireMutualAuthentication: true,
+            validateCertificateHostname: false, customValidator: (certificate, _, _, _, _) => credentials.IsMember(certificate, out _));
+        return ActorSystem.Create(ClusterConfig.SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
+    }
+
+    /// <summary>The first bytes a TLS client with the cluster's credentials sends: a real client hello.</summary>
+    private static async Task<byte[]> RecordClientHelloAsync(ClusterCredentials credentials)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var accepted = listener.AcceptTcpClientAsync();
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            await using var tls = new SslStream(client.GetStream());
+            var handshake = tls.AuthenticateAsClientAsync(credentials.ClientOptions("127.0.0.1"));
+            using var server = await accepted;
+            var buffer = new byte[4096];
+            var read = await server.GetStream().ReadAsync(buffer).AsTask().WaitAsync(Slow);
+            server.Close();
+            try { await handshake.WaitAsync(Slow); } catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException) { }
+            return buffer[..read];
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    private static async Task<int> SendNoiseAsync(int port, byte[] hello, int connections, int seed)
+    {
+        var mutations = new Mutations(seed);
+        var payloads = Enumerable.Range(0, connections).Select(i => (i % 3) switch
+        {
+            0 => mutations.Noise(2048),
+            1 => mutations.Mutate(hello, hello),
+            _ => [.. hello, .. mutations.Noise(512)],
+        }).ToList();
+        await Parallel.ForEachAsync(payloads, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (payload, cancellation) =>
+        {
+            using var client = new TcpClient();
+            try
+            {
+                await client.ConnectAsync(IPAddress.Loopback, port, cancellation);
+                await client.GetStream().WriteAsync(payload, cancellation);
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                // The endpoint may close a connection before all of the garbage is written: that is its answer.
+            }
+        });
+        return payloads.Count;
+    }
+}
