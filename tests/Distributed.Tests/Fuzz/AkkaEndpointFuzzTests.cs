@@ -18,7 +18,9 @@ namespace Distributed.Tests.Fuzz;
 public sealed class AkkaEndpointFuzzTests
 {
     private const int NoiseConnectionsPerPort = 1_500;
-    private const int MutatedMessagesPerActor = 3_500;
+    private const int MutatedMessagesPerActor = 2_500;
+    private const int TlsSessionsPerPort = 50;
+    private const int FramesPerSession = 20;
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);
 
     [Fact]
@@ -30,14 +32,21 @@ public sealed class AkkaEndpointFuzzTests
         var stored = pool.Map(x => x * x, Enumerable.Range(0, 40));
         var expected = pool.Gather(stored);
         var centerPort = HostPort.Parse(cluster.Address).Port;
-        var workerAddress = Address.Parse(pool.Workers().Single().Address);
-        var workerPort = workerAddress.Port!.Value;
+        var workerPort = HostPort.Parse(pool.Workers().Single().Address).Port;
+        var workerAddress = $"akka.ssl.tcp://{ClusterConfig.SystemName}@127.0.0.1:{workerPort}";
 
         // (a) Strangers: noise, mutated TLS client hellos, and a real hello followed by garbage.
         var hello = await RecordClientHelloAsync(credentials);
         var sent = 0;
         foreach (var port in new[] { centerPort, workerPort })
             sent += await SendNoiseAsync(port, hello, NoiseConnectionsPerPort, seed: port);
+
+        // (b) Inside TLS sessions made with the cluster's own credentials: mutations of the length-prefixed
+        // Akka transport frames (association handshake, message envelopes) that a real node wrote.
+        var frames = await RecordAkkaFramesAsync(credentials);
+        Assert.True(frames.Count >= 2, $"recorded only {frames.Count} Akka frames");
+        foreach (var port in new[] { centerPort, workerPort })
+            sent += await ReplayMutatedFramesAsync(port, credentials, frames, sessions: TlsSessionsPerPort, framesPerSession: FramesPerSession, seed: port + 1);
 
         // (c) A peer with the credentials sends mutated real protocol frames to the center and the worker.
         MutatingSerializers.Reset(seed: 7);
@@ -114,6 +123,109 @@ public sealed class AkkaEndpointFuzzTests
         {
             listener.Stop();
         }
+    }
+
+    /// <summary>
+    /// The frames a real node writes to a peer: an in-test actor system with the cluster's credentials
+    /// sends protocol messages through a TLS relay of this test to a second in-test system, and the relay
+    /// splits what passes from the first to the second into Akka.Remote's frames (a 4-byte little-endian
+    /// length, then the frame), from the association handshake on.
+    /// </summary>
+    private static async Task<List<byte[]>> RecordAkkaFramesAsync(ClusterCredentials credentials)
+    {
+        var targetPort = LocalCluster.FreePort();
+        var target = ClusterConfig.CreateSystem(Role.Client, "127.0.0.1", targetPort, new HostPort("127.0.0.1", targetPort), credentials);
+        var relay = new TcpListener(IPAddress.Loopback, 0);
+        relay.Start();
+        var recorded = new MemoryStream();
+        var recording = Task.Run(async () =>
+        {
+            using var inbound = await relay.AcceptTcpClientAsync();
+            await using var fromNode = new SslStream(inbound.GetStream());
+            await fromNode.AuthenticateAsServerAsync(credentials.ServerOptions());
+            using var outbound = new TcpClient();
+            await outbound.ConnectAsync(IPAddress.Loopback, targetPort);
+            await using var toTarget = new SslStream(outbound.GetStream());
+            await toTarget.AuthenticateAsClientAsync(credentials.ClientOptions("127.0.0.1"));
+            var back = toTarget.CopyToAsync(fromNode); // the target's half of the handshake, so that the node sends its messages
+            var buffer = new byte[1 << 16];
+            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                for (int read; (read = await fromNode.ReadAsync(buffer, quiet.Token)) > 0;)
+                {
+                    lock (recorded) recorded.Write(buffer, 0, read);
+                    await toTarget.WriteAsync(buffer.AsMemory(0, read), quiet.Token);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException) { }
+            try { await back.WaitAsync(TimeSpan.FromSeconds(1)); } catch (Exception e) when (e is IOException or TimeoutException or ObjectDisposedException) { }
+        });
+        var relayPort = ((IPEndPoint)relay.LocalEndpoint).Port;
+        var node = ClusterConfig.CreateSystem(Role.Client, "127.0.0.1", 0, new HostPort("127.0.0.1", relayPort), credentials);
+        try
+        {
+            var sink = node.ActorOf(Props.Empty, "sink");
+            var peer = node.ActorSelection($"akka.ssl.tcp://{ClusterConfig.SystemName}@127.0.0.1:{relayPort}/user/worker");
+            foreach (var message in WireSamples.All(sink).OfType<IProtocolMessage>()) peer.Tell(message);
+            await Eventually.TrueAsync(() => { lock (recorded) return SplitFrames(recorded.ToArray()).Count >= 10; },
+                () => $"the relay recorded {recorded.Length} bytes, not 10 Akka frames", Slow);
+        }
+        finally
+        {
+            await Task.WhenAll(node.Terminate(), target.Terminate());
+            relay.Stop();
+        }
+        lock (recorded) return SplitFrames(recorded.ToArray());
+    }
+
+    private static List<byte[]> SplitFrames(byte[] stream)
+    {
+        var frames = new List<byte[]>();
+        for (var at = 0; at + 4 <= stream.Length;)
+        {
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(stream.AsSpan(at));
+            if (length < 0 || at + 4 + length > stream.Length) break;
+            frames.Add(stream[(at + 4)..(at + 4 + length)]);
+            at += 4 + length;
+        }
+        return frames;
+    }
+
+    private static async Task<int> ReplayMutatedFramesAsync(int port, ClusterCredentials credentials, List<byte[]> frames, int sessions, int framesPerSession, int seed)
+    {
+        var mutations = new Mutations(seed);
+        var sent = 0;
+        for (var session = 0; session < sessions; session++)
+        {
+            using var stream = new MemoryStream();
+            for (var i = 0; i < framesPerSession; i++)
+            {
+                // The handshake first, mutated or not, so that later frames get past it as often as not.
+                var real = i == 0 ? frames[0] : frames[mutations.Random.Next(frames.Count)];
+                var frame = i == 0 && mutations.Random.Next(2) == 0 ? real : mutations.Mutate(real, frames[mutations.Random.Next(frames.Count)]);
+                var length = mutations.Random.Next(20) == 0 ? mutations.Random.Next() : frame.Length; // now and then a lying length
+                var prefix = new byte[4];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, length);
+                stream.Write(prefix);
+                stream.Write(frame);
+                sent++;
+            }
+            using var client = new TcpClient();
+            try
+            {
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                await using var tls = new SslStream(client.GetStream());
+                await tls.AuthenticateAsClientAsync(credentials.ClientOptions("127.0.0.1")).WaitAsync(Slow);
+                await tls.WriteAsync(stream.ToArray());
+                await tls.FlushAsync();
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                // The endpoint closed the connection on a bad frame: that is its answer.
+            }
+        }
+        return sent;
     }
 
     private static async Task<int> SendNoiseAsync(int port, byte[] hello, int connections, int seed)
