@@ -8,10 +8,12 @@ namespace Distributed.Protocol;
 /// <summary>
 /// A hand-written binary serializer for the messages that carry tasks and their completions: they
 /// are most of the traffic (one entry per task), and a reflective serializer spends more time on
-/// them than the tasks themselves take. Other protocol messages use Hyperion (see hocon/common.hocon).
+/// them than the tasks themselves take. Other protocol messages use <see cref="RecordSerializer"/> (see hocon/common.hocon).
 /// </summary>
 public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
+    private readonly WireLimits _limits = WireLimits.From(system.Settings.Config);
+
     private const string SubmitTasksManifest = "S";
     private const string RunTasksManifest = "R";
     private const string TasksFinishedManifest = "F";
@@ -91,53 +93,73 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        using var r = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
-        switch (manifest)
+        // Any frame at all may arrive from a peer: every count and length is bounded before it is
+        // allocated, and whatever else goes wrong is one WireFormatException, which Akka.Remote logs
+        // and drops (it fails the whole connection on other exceptions).
+        try
         {
-            case SubmitTasksManifest:
-                return new SubmitTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r));
-            case RunTasksManifest:
-                {
-                    var client = ReadRef(r);
-                    var code = ReadCode(r);
-                    var functions = ReadFunctions(r);
-                    var tasks = ReadTasks(r);
-                    var inputs = new RemoteInput[r.ReadInt32()];
-                    for (var i = 0; i < inputs.Length; i++)
-                    {
-                        var key = r.ReadString();
-                        var holders = new DataEndpoint[r.ReadInt32()];
-                        for (var h = 0; h < holders.Length; h++) holders[h] = ReadEndpoint(r);
-                        inputs[i] = new RemoteInput(key, holders);
-                    }
-                    return new RunTasks(client, code, functions, tasks, inputs);
-                }
-            case TasksFinishedManifest:
-                {
-                    var worker = r.ReadString();
-                    var data = ReadEndpoint(r);
-                    var results = new StoredKey[r.ReadInt32()];
-                    for (var i = 0; i < results.Length; i++) results[i] = new StoredKey(r.ReadString(), r.ReadInt64(), r.ReadString());
-                    return new TasksFinished(worker, data, results);
-                }
-            case TasksFailedManifest:
-                {
-                    var worker = r.ReadString();
-                    var failures = new FailedTask[r.ReadInt32()];
-                    for (var i = 0; i < failures.Length; i++)
-                        failures[i] = new FailedTask(r.ReadString(), new RemoteError(r.ReadString(), r.ReadString(), r.ReadString()));
-                    return new TasksFailed(worker, failures);
-                }
-            default:
-                throw new System.Runtime.Serialization.SerializationException($"Unknown manifest '{manifest}' for {nameof(ProtocolSerializer)}.");
+            var r = new WireReader(new MemoryStream(bytes, writable: false), _limits);
+            object message = manifest switch
+            {
+                SubmitTasksManifest => new SubmitTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r)),
+                RunTasksManifest => new RunTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r), ReadRemoteInputs(r)),
+                TasksFinishedManifest => ReadTasksFinished(r),
+                TasksFailedManifest => ReadTasksFailed(r),
+                _ => throw new WireFormatException($"Unknown manifest '{Truncated(manifest)}' for {nameof(ProtocolSerializer)}."),
+            };
+            r.ExpectEnd(manifest);
+            return message;
         }
+        catch (WireFormatException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new WireFormatException($"A {nameof(ProtocolSerializer)} frame with manifest '{Truncated(manifest)}' ({bytes.Length} bytes) does not decode: {e.Message}", e);
+        }
+    }
+
+    private static string Truncated(string text) => text.Length <= 40 ? text : text[..40] + "...";
+
+    private static RemoteInput[] ReadRemoteInputs(WireReader r)
+    {
+        var inputs = new RemoteInput[r.ReadCount("remote inputs", minItemBytes: 5)];
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var key = r.ReadString("a remote input's key");
+            var holders = new DataEndpoint[r.ReadCount("a remote input's holders", minItemBytes: 5)];
+            for (var h = 0; h < holders.Length; h++) holders[h] = ReadEndpoint(r);
+            inputs[i] = new RemoteInput(key, holders);
+        }
+        return inputs;
+    }
+
+    private static TasksFinished ReadTasksFinished(WireReader r)
+    {
+        var worker = r.ReadString("the worker");
+        var data = ReadEndpoint(r);
+        var results = new StoredKey[r.ReadCount("results", minItemBytes: 10)];
+        for (var i = 0; i < results.Length; i++)
+            results[i] = new StoredKey(r.ReadString("a result's key"), r.ReadInt64("a result's size"), r.ReadString("a result's type"));
+        return new TasksFinished(worker, data, results);
+    }
+
+    private static TasksFailed ReadTasksFailed(WireReader r)
+    {
+        var worker = r.ReadString("the worker");
+        var failures = new FailedTask[r.ReadCount("failures", minItemBytes: 4)];
+        for (var i = 0; i < failures.Length; i++)
+            failures[i] = new FailedTask(r.ReadString("a failed task's key"),
+                new RemoteError(r.ReadString("an error's type"), r.ReadString("an error's message"), r.ReadString("an error's stack trace")));
+        return new TasksFailed(worker, failures);
     }
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 
-    private IActorRef ReadRef(BinaryReader r)
+    private IActorRef ReadRef(WireReader r)
     {
-        var path = r.ReadString();
+        var path = r.ReadString("an actor path");
         // The same few actors (a client, the workers) appear in every message: resolve each path once.
         if (_resolved.TryGetValue(path, out var actor)) return actor;
         actor = system.Provider.ResolveActorRef(path);
@@ -152,7 +174,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         w.Write(endpoint.Port);
     }
 
-    private static DataEndpoint ReadEndpoint(BinaryReader r) => new(r.ReadString(), r.ReadInt32());
+    private static DataEndpoint ReadEndpoint(WireReader r) => new(r.ReadString("a data endpoint's host"), r.ReadInt32("a data endpoint's port"));
 
     private static void WriteCode(BinaryWriter w, CodeManifest code)
     {
@@ -165,11 +187,11 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         }
     }
 
-    private static CodeManifest ReadCode(BinaryReader r)
+    private static CodeManifest ReadCode(WireReader r)
     {
-        var version = r.ReadString();
-        var assemblies = new AssemblyRef[r.ReadInt32()];
-        for (var i = 0; i < assemblies.Length; i++) assemblies[i] = new AssemblyRef(r.ReadString(), r.ReadString());
+        var version = r.ReadString("the code version");
+        var assemblies = new AssemblyRef[r.ReadCount("assemblies", minItemBytes: 2)];
+        for (var i = 0; i < assemblies.Length; i++) assemblies[i] = new AssemblyRef(r.ReadString("an assembly's name"), r.ReadString("an assembly's hash"));
         return new CodeManifest(version, assemblies);
     }
 
@@ -183,10 +205,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         }
     }
 
-    private static FunctionSpec[] ReadFunctions(BinaryReader r)
+    private static FunctionSpec[] ReadFunctions(WireReader r)
     {
-        var functions = new FunctionSpec[r.ReadInt32()];
-        for (var i = 0; i < functions.Length; i++) functions[i] = new FunctionSpec(r.ReadString(), ReadBytes(r));
+        var functions = new FunctionSpec[r.ReadCount("functions", minItemBytes: 2)];
+        for (var i = 0; i < functions.Length; i++) functions[i] = new FunctionSpec(r.ReadString("a function's id"), r.Read7BitBytes("a function's payload"));
         return functions;
     }
 
@@ -212,20 +234,27 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         }
     }
 
-    private static TaskSpec[] ReadTasks(BinaryReader r)
+    private static TaskSpec[] ReadTasks(WireReader r)
     {
-        var tasks = new TaskSpec[r.ReadInt32()];
+        var tasks = new TaskSpec[r.ReadCount("tasks", minItemBytes: 18)];
         string? previousFunction = null;
         for (var i = 0; i < tasks.Length; i++)
         {
-            var key = r.ReadString();
-            var functionId = r.ReadBoolean() ? previousFunction! : r.ReadString();
+            var key = r.ReadString("a task's key");
+            var sameFunction = r.ReadBoolean("a task's same-function flag");
+            if (sameFunction && previousFunction is null) throw new WireFormatException($"The first task ({key}) repeats a previous task's function.");
+            var functionId = sameFunction ? previousFunction! : r.ReadString("a task's function id");
             previousFunction = functionId;
-            var kind = (ArgumentsKind)r.ReadByte();
-            var args = ReadBytes(r);
-            var dependencies = r.ReadInt32() is var count and > 0 ? new string[count] : [];
-            for (var d = 0; d < dependencies.Length; d++) dependencies[d] = r.ReadString();
-            tasks[i] = new TaskSpec(key, functionId, kind, args, dependencies, r.Read7BitEncodedInt(), r.ReadInt64(), r.Read7BitEncodedInt64());
+            var kind = r.ReadByte("a task's argument kind");
+            if (!Enum.IsDefined((ArgumentsKind)kind)) throw new WireFormatException($"Task {key} has an unknown argument kind {kind}.");
+            var args = r.Read7BitBytes("a task's arguments");
+            var dependencies = new string[r.ReadCount("a task's dependencies")];
+            for (var d = 0; d < dependencies.Length; d++) dependencies[d] = r.ReadString("a dependency");
+            var consumers = r.Read7BitInt32("a task's consumer count");
+            var priority = r.ReadInt64("a task's priority");
+            var timeoutMs = r.Read7BitInt64("a task's timeout");
+            if (consumers < 0 || timeoutMs < 0) throw new WireFormatException($"Task {key} has a negative consumer count ({consumers}) or timeout ({timeoutMs}).");
+            tasks[i] = new TaskSpec(key, functionId, (ArgumentsKind)kind, args, dependencies, consumers, priority, timeoutMs);
         }
         return tasks;
     }
@@ -234,11 +263,5 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     {
         w.Write7BitEncodedInt(bytes.Length);
         w.Write(bytes);
-    }
-
-    private static byte[] ReadBytes(BinaryReader r)
-    {
-        var length = r.Read7BitEncodedInt();
-        return length == 0 ? [] : r.ReadBytes(length);
     }
 }

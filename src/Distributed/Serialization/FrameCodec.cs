@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Distributed.Protocol;
 using Microsoft.Data.Analysis;
 
 namespace Distributed.Serialization;
@@ -70,35 +71,38 @@ internal static class FrameCodec
         }
     }
 
-    public static DataFrame Read(BinaryReader reader)
+    /// <summary>Reads a frame written by <see cref="Write"/>; every count and length is checked against what the bytes can hold.</summary>
+    public static DataFrame Read(WireReader reader)
     {
-        var count = reader.ReadInt32();
+        var count = reader.ReadCount("columns", minItemBytes: 10);
         var columns = new List<DataFrameColumn>(count);
         for (var c = 0; c < count; c++)
         {
-            var name = reader.ReadString();
-            var kind = (Kind)reader.ReadByte();
-            var length = reader.ReadInt32();
-            var nullCount = reader.ReadInt32();
-            var validity = reader.ReadBytes((length + 7) / 8);
+            var name = reader.ReadString("a column's name");
+            var kind = (Kind)reader.ReadByte("a column's kind");
+            var length = reader.ReadCount($"the rows of column '{name}'", minItemBytes: 0);
+            var nullCount = reader.ReadInt32($"the null count of column '{name}'");
+            if (nullCount < 0 || nullCount > length)
+                throw new WireFormatException($"Column '{name}' claims {nullCount} nulls in {length} rows.");
+            var validity = reader.ReadBytes((length + 7) / 8, $"the validity of column '{name}'");
             columns.Add(kind switch
             {
                 Kind.String => ReadText(reader, name, length, validity),
-                Kind.Boolean => new BooleanDataFrameColumn(name, Values<bool>(reader, length), validity, length, nullCount),
-                Kind.Byte => new ByteDataFrameColumn(name, Values<byte>(reader, length), validity, length, nullCount),
-                Kind.SByte => new SByteDataFrameColumn(name, Values<sbyte>(reader, length), validity, length, nullCount),
-                Kind.Char => new CharDataFrameColumn(name, Values<char>(reader, length), validity, length, nullCount),
-                Kind.Int16 => new Int16DataFrameColumn(name, Values<short>(reader, length), validity, length, nullCount),
-                Kind.UInt16 => new UInt16DataFrameColumn(name, Values<ushort>(reader, length), validity, length, nullCount),
-                Kind.Int32 => new Int32DataFrameColumn(name, Values<int>(reader, length), validity, length, nullCount),
-                Kind.UInt32 => new UInt32DataFrameColumn(name, Values<uint>(reader, length), validity, length, nullCount),
-                Kind.Int64 => new Int64DataFrameColumn(name, Values<long>(reader, length), validity, length, nullCount),
-                Kind.UInt64 => new UInt64DataFrameColumn(name, Values<ulong>(reader, length), validity, length, nullCount),
-                Kind.Single => new SingleDataFrameColumn(name, Values<float>(reader, length), validity, length, nullCount),
-                Kind.Double => new DoubleDataFrameColumn(name, Values<double>(reader, length), validity, length, nullCount),
-                Kind.Decimal => new DecimalDataFrameColumn(name, Values<decimal>(reader, length), validity, length, nullCount),
-                Kind.DateTime => new DateTimeDataFrameColumn(name, Values<DateTime>(reader, length), validity, length, nullCount),
-                _ => throw new InvalidDataException($"Unknown column kind {(byte)kind} in an encoded frame."),
+                Kind.Boolean => new BooleanDataFrameColumn(name, Values<bool>(reader, name, length), validity, length, nullCount),
+                Kind.Byte => new ByteDataFrameColumn(name, Values<byte>(reader, name, length), validity, length, nullCount),
+                Kind.SByte => new SByteDataFrameColumn(name, Values<sbyte>(reader, name, length), validity, length, nullCount),
+                Kind.Char => new CharDataFrameColumn(name, Values<char>(reader, name, length), validity, length, nullCount),
+                Kind.Int16 => new Int16DataFrameColumn(name, Values<short>(reader, name, length), validity, length, nullCount),
+                Kind.UInt16 => new UInt16DataFrameColumn(name, Values<ushort>(reader, name, length), validity, length, nullCount),
+                Kind.Int32 => new Int32DataFrameColumn(name, Values<int>(reader, name, length), validity, length, nullCount),
+                Kind.UInt32 => new UInt32DataFrameColumn(name, Values<uint>(reader, name, length), validity, length, nullCount),
+                Kind.Int64 => new Int64DataFrameColumn(name, Values<long>(reader, name, length), validity, length, nullCount),
+                Kind.UInt64 => new UInt64DataFrameColumn(name, Values<ulong>(reader, name, length), validity, length, nullCount),
+                Kind.Single => new SingleDataFrameColumn(name, Values<float>(reader, name, length), validity, length, nullCount),
+                Kind.Double => new DoubleDataFrameColumn(name, Values<double>(reader, name, length), validity, length, nullCount),
+                Kind.Decimal => new DecimalDataFrameColumn(name, Values<decimal>(reader, name, length), validity, length, nullCount),
+                Kind.DateTime => new DateTimeDataFrameColumn(name, Values<DateTime>(reader, name, length), validity, length, nullCount),
+                _ => throw new WireFormatException($"Unknown column kind {(byte)kind} in an encoded frame."),
             });
         }
         return new DataFrame(columns);
@@ -120,14 +124,14 @@ internal static class FrameCodec
         foreach (var buffer in column.GetReadOnlyDataBuffers()) writer.Write(MemoryMarshal.AsBytes(buffer.Span));
     }
 
-    private static byte[] Values<T>(BinaryReader reader, int length) where T : unmanaged =>
-        reader.ReadBytes(checked(length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
+    private static byte[] Values<T>(WireReader reader, string name, int length) where T : unmanaged =>
+        reader.ReadBytes((int)Math.Min(int.MaxValue, (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()), $"the values of column '{name}'");
 
-    private static StringDataFrameColumn ReadText(BinaryReader reader, string name, int length, byte[] validity)
+    private static StringDataFrameColumn ReadText(WireReader reader, string name, int length, byte[] validity)
     {
         var values = new string?[length];
         for (var i = 0; i < length; i++)
-            if ((validity[i >> 3] & (1 << (i & 7))) != 0) values[i] = reader.ReadString();
+            if ((validity[i >> 3] & (1 << (i & 7))) != 0) values[i] = reader.ReadString($"a value of column '{name}'");
         return new StringDataFrameColumn(name, values);
     }
 }

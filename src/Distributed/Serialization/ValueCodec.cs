@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Distributed.Protocol;
 using Hyperion;
 
 namespace Distributed.Serialization;
@@ -115,8 +116,14 @@ public sealed class ValueCodec
 
     private static Microsoft.Data.Analysis.DataFrame DecodeFrame(MemoryStream stream)
     {
-        using var reader = new BinaryReader(stream, Encoding.UTF8);
-        return FrameCodec.Read(reader);
+        try
+        {
+            return FrameCodec.Read(new WireReader(stream, WireLimits.Default));
+        }
+        catch (Exception e) when (e is not WireFormatException and not OutOfMemoryException)
+        {
+            throw new WireFormatException($"An encoded dataframe does not decode: {e.Message}", e);
+        }
     }
 
     private static byte[] Scalar<T>(Format format, T value) where T : unmanaged

@@ -94,7 +94,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             _connection = m.Socket;
             var stream = new NetworkStream(m.Socket, ownsSocket: false);
             _writer = new BinaryWriter(new BufferedStream(stream, 1 << 16));
-            StartReader(new BinaryReader(new BufferedStream(stream, 1 << 16)));
+            StartReader(new BufferedStream(stream, 1 << 16));
             Become(Running);
             Stash.UnstashAll();
         });
@@ -276,26 +276,39 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Retire(new ExecuteBatch([], new Dictionary<string, byte[]>(), []));
     }
 
-    private void StartReader(BinaryReader reader)
+    private void StartReader(Stream stream)
     {
         var self = Self;
+        var limits = WireLimits.From(Context.System.Settings.Config);
+        var log = _log;
+        var version = VersionName;
         var thread = new Thread(() =>
         {
+            var reader = new WireReader(stream, limits);
             try
             {
                 while (true)
                 {
-                    switch (reader.ReadByte())
+                    var frame = stream.ReadByte();
+                    switch (frame)
                     {
+                        case -1: throw new EndOfStreamException();
                         case ExecutorFrames.Results: self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader))); break;
                         case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
-                        case var frame: throw new InvalidDataException($"Unexpected frame {frame} from the executor.");
+                        default: throw new WireFormatException($"Unexpected frame {frame} from the executor.");
                     }
                 }
             }
-            catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException or InvalidDataException)
+            catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
             {
                 self.Tell(new ExecutorExited($"the executor connection closed ({e.GetType().Name})"));
+            }
+            catch (Exception e)
+            {
+                // Whatever the executor sends, this thread must not end the worker (an exception that
+                // escapes a thread ends the process): the connection closes and the executor is replaced.
+                log.Warning("Closing the connection of executor {0}: it sent a malformed frame: {1}", version, e.Message);
+                self.Tell(new ExecutorExited($"the executor sent a malformed frame ({e.GetType().Name}: {e.Message})"));
             }
         }) { IsBackground = true, Name = $"executor-reader-{VersionName}" };
         thread.Start();

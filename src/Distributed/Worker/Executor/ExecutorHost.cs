@@ -56,7 +56,8 @@ public static class ExecutorHost
 
         public void Serve(Stream stream)
         {
-            var input = new BinaryReader(new BufferedStream(stream, 1 << 16));
+            var buffered = new BufferedStream(stream, 1 << 16);
+            var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
             var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
@@ -66,9 +67,9 @@ public static class ExecutorHost
                 while (true)
                 {
                     int frame;
-                    try { frame = input.ReadByte(); }
-                    catch (EndOfStreamException) { break; }
+                    try { frame = buffered.ReadByte(); }
                     catch (IOException) { break; }
+                    if (frame < 0) break;
                     if (frame == ExecutorFrames.Code)
                     {
                         InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
@@ -79,7 +80,7 @@ public static class ExecutorHost
                         foreach (var key in ExecutorFrames.ReadCancel(input)) _cancelled.TryAdd(key, 0);
                         continue;
                     }
-                    if (frame != ExecutorFrames.Batch) throw new InvalidDataException($"Unexpected frame {frame} from the worker.");
+                    if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
                     foreach (var function in batch.Functions)
                         _functions.TryAdd(function.FunctionId, DecodeFunction(function));

@@ -34,7 +34,7 @@ internal static class ExecutorFrames
     }
 
     /// <summary>Reads a code frame after its frame byte.</summary>
-    public static IReadOnlyList<string> ReadCode(BinaryReader reader) => ReadStrings(reader);
+    public static IReadOnlyList<string> ReadCode(WireReader reader) => ReadStrings(reader, "assembly paths");
 
     /// <summary>Tasks sent earlier that must not start (they are answered with <see cref="CancelledError"/>).</summary>
     public static void WriteCancel(BinaryWriter writer, IReadOnlyCollection<string> keys)
@@ -44,7 +44,7 @@ internal static class ExecutorFrames
     }
 
     /// <summary>Reads a cancel frame after its frame byte.</summary>
-    public static IReadOnlyList<string> ReadCancel(BinaryReader reader) => ReadStrings(reader);
+    public static IReadOnlyList<string> ReadCancel(WireReader reader) => ReadStrings(reader, "cancelled keys");
 
     /// <summary>The answer to a task cancelled before it started; the worker drops it.</summary>
     public static RemoteError CancelledError { get; } = new("Distributed.TaskCancelled", "The task was cancelled before it started.", "");
@@ -79,23 +79,27 @@ internal static class ExecutorFrames
     }
 
     /// <summary>Reads a batch after its frame byte.</summary>
-    public static ExecutorBatch ReadBatch(BinaryReader reader)
+    // The frames have no length prefix (they stream over the socket), so lists grow as their items
+    // arrive instead of being allocated at the count they claim.
+    public static ExecutorBatch ReadBatch(WireReader reader)
     {
-        var functions = new FunctionSpec[reader.ReadInt32()];
-        for (var i = 0; i < functions.Length; i++) functions[i] = new FunctionSpec(reader.ReadString(), ReadBytes(reader));
-        var valueCount = reader.ReadInt32();
-        var values = new Dictionary<string, byte[]>(valueCount);
-        for (var i = 0; i < valueCount; i++) values[reader.ReadString()] = ReadBytes(reader);
-        var tasks = new ExecutorTask[reader.ReadInt32()];
-        for (var i = 0; i < tasks.Length; i++)
+        var functionCount = reader.ReadCount("functions");
+        var functions = new List<FunctionSpec>(WireReader.InitialCapacity(functionCount));
+        for (var i = 0; i < functionCount; i++) functions.Add(new FunctionSpec(reader.ReadString("a function's id"), reader.ReadInt32Bytes("a function's payload")));
+        var valueCount = reader.ReadCount("values");
+        var values = new Dictionary<string, byte[]>(WireReader.InitialCapacity(valueCount));
+        for (var i = 0; i < valueCount; i++) values[reader.ReadString("a value's key")] = reader.ReadInt32Bytes("a value");
+        var taskCount = reader.ReadCount("tasks");
+        var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));
+        for (var i = 0; i < taskCount; i++)
         {
-            var key = reader.ReadString();
-            var functionId = reader.ReadString();
-            var kind = (ArgumentsKind)reader.ReadByte();
-            var args = ReadBytes(reader);
-            var dependencies = new string[reader.ReadInt32()];
-            for (var d = 0; d < dependencies.Length; d++) dependencies[d] = reader.ReadString();
-            tasks[i] = new ExecutorTask(key, functionId, kind, args, dependencies, reader.ReadInt64());
+            var key = reader.ReadString("a task's key");
+            var functionId = reader.ReadString("a task's function id");
+            var kind = reader.ReadByte("a task's argument kind");
+            if (!Enum.IsDefined((ArgumentsKind)kind)) throw new WireFormatException($"Task {key} has an unknown argument kind {kind}.");
+            var args = reader.ReadInt32Bytes("a task's arguments");
+            var dependencies = ReadStrings(reader, "a task's dependencies");
+            tasks.Add(new ExecutorTask(key, functionId, (ArgumentsKind)kind, args, dependencies, reader.ReadInt64("a task's timeout")));
         }
         return new ExecutorBatch(functions, values, tasks);
     }
@@ -104,7 +108,7 @@ internal static class ExecutorFrames
     public static void WriteStarted(BinaryWriter writer, IReadOnlyCollection<string> keys) => WriteStrings(writer, Started, keys);
 
     /// <summary>Reads started keys after their frame byte.</summary>
-    public static IReadOnlyList<string> ReadStarted(BinaryReader reader) => ReadStrings(reader);
+    public static IReadOnlyList<string> ReadStarted(WireReader reader) => ReadStrings(reader, "started keys");
 
     /// <summary>A frame that is a list of strings (keys, paths): the frame byte, the count, the strings.</summary>
     private static void WriteStrings(BinaryWriter writer, byte frame, IReadOnlyCollection<string> strings)
@@ -114,10 +118,11 @@ internal static class ExecutorFrames
         foreach (var text in strings) writer.Write(text);
     }
 
-    private static string[] ReadStrings(BinaryReader reader)
+    private static List<string> ReadStrings(WireReader reader, string what)
     {
-        var strings = new string[reader.ReadInt32()];
-        for (var i = 0; i < strings.Length; i++) strings[i] = reader.ReadString();
+        var count = reader.ReadCount(what);
+        var strings = new List<string>(WireReader.InitialCapacity(count));
+        for (var i = 0; i < count; i++) strings.Add(reader.ReadString(what));
         return strings;
     }
 
@@ -146,21 +151,22 @@ internal static class ExecutorFrames
     }
 
     /// <summary>Reads results after their frame byte.</summary>
-    public static List<ExecutorResult> ReadResults(BinaryReader reader)
+    public static List<ExecutorResult> ReadResults(WireReader reader)
     {
-        var count = reader.ReadInt32();
-        var results = new List<ExecutorResult>(count);
+        var count = reader.ReadCount("results");
+        var results = new List<ExecutorResult>(WireReader.InitialCapacity(count));
         for (var i = 0; i < count; i++)
         {
-            var key = reader.ReadString();
-            if (reader.ReadBoolean())
+            var key = reader.ReadString("a result's key");
+            if (reader.ReadBoolean("a result's success flag"))
             {
-                var typeName = reader.ReadString();
-                results.Add(new ExecutorResult(key, ReadBytes(reader), typeName, null));
+                var typeName = reader.ReadString("a result's type");
+                results.Add(new ExecutorResult(key, reader.ReadInt32Bytes("a result's value"), typeName, null));
             }
             else
             {
-                results.Add(new ExecutorResult(key, null, "", new RemoteError(reader.ReadString(), reader.ReadString(), reader.ReadString())));
+                results.Add(new ExecutorResult(key, null, "", new RemoteError(reader.ReadString("an error's type"),
+                    reader.ReadString("an error's message"), reader.ReadString("an error's stack trace"))));
             }
         }
         return results;
@@ -170,13 +176,5 @@ internal static class ExecutorFrames
     {
         writer.Write(bytes.Length);
         writer.Write(bytes);
-    }
-
-    private static byte[] ReadBytes(BinaryReader reader)
-    {
-        var length = reader.ReadInt32();
-        var bytes = GC.AllocateUninitializedArray<byte>(length);
-        reader.BaseStream.ReadExactly(bytes);
-        return bytes;
     }
 }

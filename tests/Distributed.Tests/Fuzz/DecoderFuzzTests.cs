@@ -1,0 +1,265 @@
+using System.Collections;
+using System.Text;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using Distributed.Hosting;
+using Distributed.Protocol;
+using Distributed.Serialization;
+using Distributed.Worker.Executor;
+using Microsoft.Data.Analysis;
+
+namespace Distributed.Tests.Fuzz;
+
+/// <summary>
+/// Every decoder of what arrives from another process, fed real frames (a sample of every protocol
+/// record) and 10,000 mutations of them each: it returns a well-formed message or throws a
+/// <see cref="WireFormatException"/>, never anything else, and never allocates far beyond its input.
+/// </summary>
+public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseString("akka.actor.provider = local")
+    .WithFallback(ClusterConfig.For(Role.Client, "127.0.0.1", 0, new HostPort("127.0.0.1", 1))))
+{
+    private const int MutationsPerDecoder = 10_000;
+
+    // A decode may allocate its own structures (a dictionary, a column), but never in proportion to a length it was merely told.
+    private const long MaxAllocatedPerDecode = 64L << 20;
+
+    private Akka.Serialization.Serialization Serialization => ((ExtendedActorSystem)Sys).Serialization;
+
+    [Fact]
+    public void The_samples_cover_every_record_of_the_protocol()
+    {
+        var sampled = WireSamples.All(TestActor).Select(s => s.GetType()).ToHashSet();
+        var missing = WireSamples.ProtocolRecords().Where(t => !sampled.Contains(t)).Select(t => t.Name).ToList();
+        Assert.True(missing.Count == 0, $"WireSamples.All has no sample of: {string.Join(", ", missing)}");
+    }
+
+    [Fact]
+    public void Every_protocol_message_round_trips_through_our_own_serializers()
+    {
+        foreach (var message in WireSamples.All(TestActor).OfType<IProtocolMessage>())
+        {
+            var (bytes, id, manifest) = Encode(message);
+            Assert.True(id is 7_870 or 7_872, $"{message.GetType().Name} is serialized by serializer {id}, not by ours.");
+            var copy = Serialization.Deserialize(bytes, id, manifest);
+            Assert.True(SameContent(message, copy), $"{message.GetType().Name} changed in a round trip: {message} became {copy}");
+        }
+    }
+
+    [Fact]
+    public void Akka_serializers_that_would_instantiate_any_named_type_are_refused()
+    {
+        // Akka's JSON serializer (id 1) would build any type a frame names; remote deployment (id 3) any actor.
+        var json = Encoding.UTF8.GetBytes("""{"$type":"System.IO.FileInfo, System.IO.FileSystem","fileName":"/tmp/x"}""");
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize(json, 1, "System.IO.FileInfo, System.IO.FileSystem"));
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize([1, 2, 3], 3, ""));
+        // A message that is not ours has no serializer to fall back to, so it is never sent.
+        Assert.ThrowsAny<System.Runtime.Serialization.SerializationException>(() => Serialization.Serialize(new FileInfo("/tmp/x")));
+        // Hyperion stays registered (by its package) with an allow-list: a frame naming another type does not decode.
+        var hyperion = new Hyperion.Serializer();
+        using var stream = new MemoryStream();
+        hyperion.Serialize(new NotAProtocolMessage("x"), stream);
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize(stream.ToArray(), 7_871, ""));
+        Assert.True(ProtocolTypeFilter.IsAllowed(typeof(List<WorkerInfo>)));
+        Assert.False(ProtocolTypeFilter.IsAllowed(typeof(List<FileInfo>)));
+        Assert.False(ProtocolTypeFilter.Instance.IsAllowed(typeof(NotAProtocolMessage).AssemblyQualifiedName!));
+    }
+
+    [Fact]
+    public void Unknown_manifests_and_lengths_past_the_frame_are_typed_errors()
+    {
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize([], 7_872, "System.Diagnostics.Process"));
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize([], 7_870, "Q"));
+        // A key count of -1 and of 0x7fffffff in a DeleteKeys frame.
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize([1, 0xFF, 0xFF, 0xFF, 0xFF], 7_872, nameof(DeleteKeys)));
+        Assert.Throws<WireFormatException>(() => Serialization.Deserialize([1, 0xFF, 0xFF, 0xFF, 0x7F], 7_872, nameof(DeleteKeys)));
+    }
+
+    [Fact]
+    public void Mutated_task_frames_decode_or_throw_a_wire_format_error()
+    {
+        var frames = WireSamples.All(TestActor).OfType<IProtocolMessage>().Select(Encode).Where(f => f.Id == 7_870).ToList();
+        Fuzz(frames, seed: 1);
+    }
+
+    [Fact]
+    public void Mutated_record_frames_decode_or_throw_a_wire_format_error()
+    {
+        var frames = WireSamples.All(TestActor).OfType<IProtocolMessage>().Select(Encode).Where(f => f.Id == 7_872).ToList();
+        Fuzz(frames, seed: 2);
+    }
+
+    [Fact]
+    public void Mutated_executor_frames_decode_or_throw_a_wire_format_error()
+    {
+        var function = new FunctionSpec("fn", [1, 2, 3]);
+        var batch = new ExecutorBatch([function], new Dictionary<string, byte[]> { ["a"] = [8, 1, 0, 0, 0], ["b"] = [] },
+            [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
+        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError("E", "m", "s")) };
+        var frames = new List<byte[]>
+        {
+            Write(w => ExecutorFrames.WriteBatch(w, batch)),
+            Write(w => ExecutorFrames.WriteResults(w, results)),
+            Write(w => ExecutorFrames.WriteCancel(w, ["k", "j"])),
+            Write(w => { ExecutorFrames.WriteStarted(w, ["k"]); w.Flush(); }),
+            Write(w => ExecutorFrames.WriteCode(w, ["/tmp/a.dll", "/tmp/b.dll"])),
+        };
+        // Round trip first, the way the socket reads: without knowing where the frame ends.
+        var decodedBatch = (ExecutorBatch)DecodeExecutorFrame(frames[0])!;
+        Assert.Equal(["k", "j"], decodedBatch.Tasks.Select(t => t.Key));
+        Assert.Equal(1_000, decodedBatch.Tasks[0].TimeoutMs);
+        Assert.Equal(results.Select(r => r.Key), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => r.Key));
+
+        var mutations = new Mutations(3);
+        var outcomes = new Outcomes();
+        for (var i = 0; i < MutationsPerDecoder; i++)
+        {
+            var frame = frames[mutations.Random.Next(frames.Count)];
+            var mutated = mutations.Mutate(frame, frames[mutations.Random.Next(frames.Count)]);
+            outcomes.Run(mutated, () => DecodeExecutorFrame(mutated));
+        }
+        outcomes.AssertOnlyTypedErrors("executor frames");
+    }
+
+    [Fact]
+    public void Mutated_encoded_dataframes_decode_or_throw_a_wire_format_error()
+    {
+        var frame = new DataFrame(
+            new Int32DataFrameColumn("id", [1, 2, null, 4]),
+            new DoubleDataFrameColumn("x", [0.5, null, 2.5, 3.5]),
+            new StringDataFrameColumn("name", ["a", null, "ccc", "dd"]),
+            new BooleanDataFrameColumn("flag", [true, false, true, null]));
+        var codec = new ValueCodec();
+        var encoded = codec.Encode(frame);
+        var copy = (DataFrame)codec.Decode(encoded)!;
+        Assert.Equal(frame.Rows.Count, copy.Rows.Count);
+        Assert.Equal("ccc", copy.Columns["name"][2]);
+
+        var mutations = new Mutations(4);
+        var outcomes = new Outcomes();
+        for (var i = 0; i < MutationsPerDecoder; i++)
+        {
+            var mutated = mutations.Mutate(encoded, encoded);
+            if (mutated.Length == 0) mutated = [encoded[0]];
+            mutated[0] = encoded[0]; // keep the dataframe tag: the other formats are raw copies
+            outcomes.Run(mutated, () => codec.Decode(mutated));
+        }
+        outcomes.AssertOnlyTypedErrors("encoded dataframes");
+    }
+
+    private void Fuzz(IReadOnlyList<(byte[] Bytes, int Id, string Manifest)> frames, int seed)
+    {
+        Assert.NotEmpty(frames);
+        var mutations = new Mutations(seed);
+        var outcomes = new Outcomes();
+        var manifests = frames.Select(f => f.Manifest).Distinct().ToList();
+        for (var i = 0; i < MutationsPerDecoder; i++)
+        {
+            var (bytes, id, manifest) = frames[mutations.Random.Next(frames.Count)];
+            var mutated = mutations.Mutate(bytes, frames[mutations.Random.Next(frames.Count)].Bytes);
+            // Now and then the bytes of one message under the manifest of another.
+            if (mutations.Random.Next(10) == 0) manifest = manifests[mutations.Random.Next(manifests.Count)];
+            outcomes.Run(mutated, () => Serialization.Deserialize(mutated, id, manifest) is IProtocolMessage
+                ? null
+                : throw new InvalidOperationException("A frame decoded to something that is not a protocol message."));
+        }
+        outcomes.AssertOnlyTypedErrors($"serializer {frames[0].Id}");
+    }
+
+    private (byte[] Bytes, int Id, string Manifest) Encode(object message)
+    {
+        var serializer = Serialization.FindSerializerFor(message);
+        return (serializer.ToBinary(message), serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, message));
+    }
+
+    private static byte[] Write(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) write(writer);
+        return stream.ToArray();
+    }
+
+    private static object? DecodeExecutorFrame(byte[] frame)
+    {
+        var stream = new UnseekableStream(new MemoryStream(frame));
+        var reader = new WireReader(stream, WireLimits.Default);
+        var tag = stream.ReadByte();
+        return tag switch
+        {
+            ExecutorFrames.Batch => ExecutorFrames.ReadBatch(reader),
+            ExecutorFrames.Results => ExecutorFrames.ReadResults(reader),
+            ExecutorFrames.Cancel => ExecutorFrames.ReadCancel(reader),
+            ExecutorFrames.Started => ExecutorFrames.ReadStarted(reader),
+            ExecutorFrames.Code => ExecutorFrames.ReadCode(reader),
+            _ => throw new WireFormatException($"Unexpected frame {tag}."),
+        };
+    }
+
+    private static bool SameContent(object? a, object? b)
+    {
+        if (a is null || b is null) return a is null && b is null;
+        if (a is string || a is IActorRef || a.GetType().IsPrimitive || a is Enum) return a.Equals(b);
+        if (a is byte[] x && b is byte[] y) return x.AsSpan().SequenceEqual(y);
+        if (a is IEnumerable first && b is IEnumerable second)
+        {
+            var left = first.Cast<object?>().ToList();
+            var right = second.Cast<object?>().ToList();
+            return left.Count == right.Count && left.Zip(right).All(p => SameContent(p.First, p.Second));
+        }
+        if (a.GetType() != b.GetType()) return false;
+        return a.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract")
+            .All(p => SameContent(p.GetValue(a), p.GetValue(b)));
+    }
+
+    private sealed record NotAProtocolMessage(string Text);
+
+    /// <summary>What the decoders did with the mutations: decoded, refused with a typed error, or anything else (a failure).</summary>
+    private sealed class Outcomes
+    {
+        private readonly List<string> _failures = [];
+        private int _decoded;
+        private int _refused;
+
+        public void Run(byte[] input, Func<object?> decode)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            try
+            {
+                decode();
+                _decoded++;
+            }
+            catch (WireFormatException)
+            {
+                _refused++;
+            }
+            catch (Exception e)
+            {
+                if (_failures.Count < 5) _failures.Add($"{e.GetType().Name}: {e.Message} on input {Convert.ToHexString(input.AsSpan(0, Math.Min(64, input.Length)))}");
+                else _failures.Add("");
+            }
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (allocated > MaxAllocatedPerDecode) _failures.Add($"A decode of {input.Length} bytes allocated {allocated:N0} bytes: {Convert.ToHexString(input.AsSpan(0, Math.Min(64, input.Length)))}");
+        }
+
+        public void AssertOnlyTypedErrors(string decoder)
+        {
+            Assert.True(_failures.Count == 0,
+                $"{decoder}: {_failures.Count} of {_decoded + _refused + _failures.Count} mutations failed otherwise than with a WireFormatException: {string.Join(" | ", _failures.Where(f => f.Length > 0).Take(5))}");
+            Assert.True(_refused > MutationsPerDecoder / 2, $"{decoder}: only {_refused} mutations were refused ({_decoded} decoded); the mutations do not reach the checks.");
+        }
+    }
+
+    private sealed class UnseekableStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

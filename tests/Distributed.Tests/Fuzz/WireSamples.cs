@@ -1,0 +1,70 @@
+using Akka.Actor;
+using Distributed.Protocol;
+
+namespace Distributed.Tests.Fuzz;
+
+/// <summary>
+/// One sample of every record of our protocol, filled in the way real traffic fills it (several
+/// entries per list, a null where a field may be null), made with the actor references it needs.
+/// A test checks by reflection that every record of <c>Distributed.Protocol</c> is here.
+/// </summary>
+public static class WireSamples
+{
+    public static IReadOnlyList<object> All(IActorRef actor)
+    {
+        var endpoint = new DataEndpoint("127.0.0.1", 40_001);
+        var assembly = new AssemblyRef("App-3f2a", "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7");
+        var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")]);
+        var function = new FunctionSpec("fn-5d1e", [0, 1, 2, 3, 250, 251, 252]);
+        var tasks = new[]
+        {
+            new TaskSpec("map-0", "fn-5d1e", ArgumentsKind.SingleValue, [8, 1, 0, 0, 0], []),
+            new TaskSpec("map-1", "fn-5d1e", ArgumentsKind.Dependencies, [], ["a", "b"], ReleaseAfterConsumers: 2, Priority: 7),
+            new TaskSpec("sum", "fn-9e9e", ArgumentsKind.Template, [0, 9, 9], ["map-0", "map-1"], TimeoutMs: 2_500),
+        };
+        var error = new RemoteError("System.InvalidOperationException", "boom", "   at App.Main()\n   at App.Run()");
+        var worker = new WorkerInfo("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, 3, 4_096, endpoint);
+        var stored = new StoredKey("map-0", 24, "System.Int32");
+        var failed = new FailedTask("map-1", error);
+        var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
+        return
+        [
+            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input,
+            new RegisterWorker(actor, "worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
+            new RegisterWorker(actor, "worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
+            new WorkerRegistered("akka.ssl.tcp://distributed@127.0.0.1:8787", "worker-1", "incarnation-1"),
+            new ClaimKeys(actor, ["map-0", "map-1"], ["old"]),
+            new KeysClaimed(["map-1"]),
+            new ConnectClient(actor),
+            new ClientConnected([worker]),
+            new SubmitTasks(actor, code, [function], tasks),
+            new WhoHas(["map-0", "gone"]),
+            new WhoHasReply(new Dictionary<string, IReadOnlyList<WorkerInfo>> { ["map-0"] = [worker], ["gone"] = [] },
+                new Dictionary<string, string> { ["gone"] = "its worker died" }),
+            new GetWorkers(true),
+            new WorkersReply([worker], new Dictionary<string, IReadOnlyList<string>> { ["worker-1"] = ["map-0", "sum"] }),
+            new ReleaseKeys(["map-0"]),
+            new DisconnectClient(actor),
+            new KeysAdded("worker-1", [stored], actor),
+            new ReplicateKeys(["map-0"], "worker-2"),
+            new ReplicationFinished(["map-0"], null),
+            new ReplicationFinished(["map-1"], "no holder"),
+            new RunTasks(actor, code, [function, new FunctionSpec("fn-9e9e", [])], tasks, [input]),
+            new TasksFinished("worker-1", endpoint, [stored, new StoredKey("sum", 8, "System.Int64")]),
+            new TasksFailed("worker-1", [failed, new FailedTask("sum", error)]),
+            new DeleteKeys(["map-0", "map-1"]),
+            new CancelTasks(["sum"]),
+            new RequestAssemblies(actor, [assembly]),
+            new AssemblyBytes(assembly, [77, 90, 144, 0]),
+            new AssemblyBytes(assembly, null),
+            new FetchKeys([input], actor),
+        ];
+    }
+
+    /// <summary>Every record type declared in the protocol's namespace.</summary>
+    public static IReadOnlyList<Type> ProtocolRecords() =>
+        typeof(IProtocolMessage).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(IProtocolMessage).Namespace && t is { IsClass: true, IsAbstract: false, IsNested: false })
+            .Where(t => t.GetMethod("<Clone>$") is not null) // what the compiler gives records only
+            .ToList();
+}
