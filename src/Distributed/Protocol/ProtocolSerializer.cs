@@ -41,7 +41,6 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             switch (obj)
             {
                 case SubmitTasks m:
-                    WriteRef(w, m.Client);
                     WriteCode(w, m.Code);
                     WriteFunctions(w, m.Functions);
                     WriteTasks(w, m.Tasks);
@@ -95,7 +94,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         switch (manifest)
         {
             case SubmitTasksManifest:
-                return new SubmitTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r));
+                return new SubmitTasks(ReadCode(r), ReadFunctions(r), ReadTasks(r));
             case RunTasksManifest:
                 {
                     var client = ReadRef(r);
@@ -138,7 +137,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private IActorRef ReadRef(BinaryReader r)
     {
         var path = r.ReadString();
-        // The same few actors (a client, the workers) appear in every message: resolve each path once.
+        // The same few clients appear in every message: resolve each path once.
         if (_resolved.TryGetValue(path, out var actor)) return actor;
         actor = system.Provider.ResolveActorRef(path);
         if (_resolved.Count > 10_000) _resolved.Clear();
