@@ -625,10 +625,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
 
     private void HandleWhoHas(WhoHas message, ClientState client)
     {
-        var own = OwnKeys(client, message.Keys, message);
-        if (own.Count != message.Keys.Count) message = message with { Keys = own };
+        OwnKeys(client, message.Keys, message); // logs a question about another client's keys
         // A value being made again (its only copy died) is answered once it exists again.
-        if (message.Keys.Any(_tasks.ContainsKey))
+        if (message.Keys.Any(k => _tasks.ContainsKey(k) && Owns(client, k)))
         {
             _whoHasWaiting.Add((Sender, message));
             return;
@@ -639,7 +638,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private void AnswerWaitingWhoHas()
     {
         if (_whoHasWaiting.Count == 0) return;
-        var answerable = _whoHasWaiting.Where(w => !w.Question.Keys.Any(_tasks.ContainsKey)).ToList();
+        var answerable = _whoHasWaiting.Where(w => !w.Question.Keys.Any(_tasks.ContainsKey) || !_clients.ContainsKey(w.Asker)).ToList();
         foreach (var waiting in answerable)
         {
             _whoHasWaiting.Remove(waiting);
@@ -649,10 +648,17 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
 
     private void AnswerWhoHas(IActorRef asker, WhoHas message)
     {
+        if (!_clients.TryGetValue(asker, out var client)) return; // gone while it waited
         var holders = new Dictionary<string, IReadOnlyList<WorkerInfo>>();
         Dictionary<string, string>? lost = null;
         foreach (var key in message.Keys)
         {
+            // Another client's key is answered as one nobody holds.
+            if (!Owns(client, key))
+            {
+                holders[key] = [];
+                continue;
+            }
             holders[key] = _keys.TryGetValue(key, out var state) ? state.Holders.Select(h => h.Describe()).ToList() : [];
             if (_lost.TryGetValue(key, out var why)) (lost ??= [])[key] = why;
         }

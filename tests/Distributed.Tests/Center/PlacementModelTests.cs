@@ -47,6 +47,10 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
         var center = Sys.ActorOf(CenterActor.Props());
         var settle = CreateTestProbe();
         var client = CreateTestProbe();
+        center.Tell(new ConnectClient(), client.Ref);
+        await client.ExpectMsgAsync<ClientConnected>();
+        center.Tell(new ConnectClient(), settle.Ref);
+        await settle.ExpectMsgAsync<ClientConnected>();
         var workers = new List<(TestProbe Probe, string Name, DataEndpoint Data, int Cores)>();
         try
         {
@@ -92,8 +96,8 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
                     : Enumerable.Range(0, workers.Count).Where(w => Busyness(w) == leastBusy).ToArray();
 
                 center.Tell(new SubmitTasks(code, [function], [new TaskSpec(taskKey, function.FunctionId, ArgumentsKind.Dependencies, [], dependencies)]), client.Ref);
-                center.Tell(new GetWorkers(false), client.Ref);
-                await client.ExpectMsgAsync<WorkersReply>();
+                center.Tell(new GetWorkers(false), settle.Ref);
+                await settle.ExpectMsgAsync<WorkersReply>();
 
                 var told = Enumerable.Range(0, workers.Count).Where(w => workers[w].Probe.HasMessages).ToList();
                 var loads = string.Join(", ", Enumerable.Range(0, workers.Count).Select(w => $"w{w}: {load[w]}/{workers[w].Cores}"));

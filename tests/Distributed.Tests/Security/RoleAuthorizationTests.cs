@@ -31,14 +31,18 @@ public sealed class RoleAuthorizationTests(ITestOutputHelper output) : Distribut
 
     private sealed class FakeCenterHost : ReceiveActor
     {
-        public FakeCenterHost(IActorRef probe) => Context.ActorOf(Props.Create(() => new FakeCenter(probe)), "center");
+        public FakeCenterHost(IActorRef probe)
+        {
+            var center = Context.ActorOf(Props.Create(() => new FakeCenter(probe)), "center");
+            Receive<string>(_ => Sender.Tell(center));
+        }
     }
 
     private async Task<(IActorRef Center, TestProbe Probe, ActorPath Path)> StartFakeCenterAsync()
     {
         var probe = CreateTestProbe("center-probe");
         var host = Sys.ActorOf(Props.Create(() => new FakeCenterHost(probe.Ref)), "center");
-        var center = await Sys.ActorSelection(host.Path / "center").ResolveOne(Patience);
+        var center = await host.Ask<IActorRef>("center", Patience);
         return (center, probe, center.Path);
     }
 
