@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Distributed.Data;
 using Distributed.Hosting;
 using Distributed.Security;
 using Distributed.Worker.Executor;
@@ -25,9 +26,13 @@ var credentialsOption = new Option<string?>("--credentials")
     Description = $"Folder of the cluster's credentials (made by `dcenter credentials create DIR`; default: ${ClusterCredentials.EnvironmentVariable}). With them every connection is mutual TLS.",
 };
 var insecureOption = new Option<bool>("--insecure") { Description = "Run without credentials on a non-loopback address: plain TCP that anyone who reaches it can use to run code." };
+var dataConnectionsOption = new Option<int?>("--data-connections")
+{
+    Description = $"Connections the data channel keeps open at once; past it a new peer takes the place of the least recently active idle one (default: {DataChannelSettings.Default.MaxConnections}).",
+};
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
-    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption,
+    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption,
 };
 root.SetAction((parse, cancellation) =>
 {
@@ -60,9 +65,16 @@ root.SetAction((parse, cancellation) =>
             return Task.FromResult(2);
         }
     }
+    var dataConnections = parse.GetValue(dataConnectionsOption);
+    if (dataConnections is < 1)
+    {
+        Console.Error.WriteLine("error: --data-connections must be at least 1.");
+        return Task.FromResult(2);
+    }
     if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
     var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
-        credentials, parse.GetValue(insecureOption));
+        credentials, parse.GetValue(insecureOption),
+        dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null);
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
         whenEnded: node => node.System.WhenTerminated,

@@ -18,8 +18,9 @@ namespace Distributed.Hosting;
 /// <param name="MemoryLimit">Bytes of stored values kept in memory before the least recently used spill to disk; by default <see cref="DefaultMemoryShare"/> of the machine's memory.</param>
 /// <param name="Credentials">The cluster's credentials: with them every connection is mutual TLS; without, the worker binds only loopback unless <paramref name="Insecure"/>.</param>
 /// <param name="Insecure">Run without credentials on a non-loopback address (<c>--insecure</c>).</param>
+/// <param name="DataChannel">Limits of the worker's data channel; by default <see cref="DataChannelSettings.Default"/>.</param>
 public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null,
-    ClusterCredentials? Credentials = null, bool Insecure = false)
+    ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null)
 {
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
@@ -162,7 +163,7 @@ public sealed class WorkerNode
             // spill folder, which is why it is not inside the node's work directory.
             var store = kept?.Store ?? NewStore(options, port);
             var counters = new TransferCounters();
-            dataServer = new DataServer(host, store, counters, options.Credentials);
+            dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel);
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials);

@@ -1,0 +1,36 @@
+namespace Distributed.Data;
+
+/// <summary>
+/// Limits of a worker's data channel, on the serving side and on the fetching side: how many
+/// connections a server keeps, how long a silent one may stay, and the largest count or length
+/// either side accepts from the wire before it allocates anything for it.
+/// </summary>
+public sealed record DataChannelSettings
+{
+    /// <summary>The settings a worker and a client use unless told otherwise.</summary>
+    public static DataChannelSettings Default { get; } = new();
+
+    /// <summary>Connections a server keeps open at once; past it a new peer takes the place of the least recently active idle one.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>How long a connection may move no byte before the server closes it.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a peer has to complete the TLS handshake.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest request frame (its payload, in bytes); a client splits larger requests.</summary>
+    public int MaxRequestBytes { get; init; } = 4 << 20;
+
+    /// <summary>The most keys one request may name; a client splits larger requests.</summary>
+    public int MaxKeysPerRequest { get; init; } = 65_536;
+
+    /// <summary>The longest key, in UTF-8 bytes.</summary>
+    public int MaxKeyBytes { get; init; } = 64 << 10;
+
+    /// <summary>The longest type name of a value, in UTF-8 bytes.</summary>
+    public int MaxTypeNameBytes { get; init; } = 64 << 10;
+
+    /// <summary>The largest value a client accepts (a .NET array holds at most <see cref="Array.MaxLength"/> bytes).</summary>
+    public int MaxValueBytes { get; init; } = Array.MaxLength;
+}

@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Distributed.Data;
+
+/// <summary>
+/// The data channel's wire format. A connection starts with the peer's kind (one byte), then carries
+/// requests one after the other, each a frame: op (one byte), payload length (int32), payload.
+/// <code>
+///   'G' count (key-length key-bytes)*   → per key: found (0|1) [type-length type-bytes value-length value-bytes]
+///   'S' (empty)                          → stats-length stats (see <see cref="EncodeStats"/>)
+/// </code>
+/// Integers are little-endian int32/int64, strings UTF-8 with an int32 length. Every count and length
+/// is checked, against its configured maximum and against what the frame still holds, before anything
+/// is allocated for it; a frame that fails a check is a <see cref="DataFrameException"/>.
+/// </summary>
+internal static class DataFrames
+{
+    public const byte Get = (byte)'G';
+    public const byte Stats = (byte)'S';
+
+    /// <summary>Op and payload length.</summary>
+    public const int HeaderBytes = 5;
+
+    /// <summary>Strict: a key that is not valid UTF-8 is a bad frame, not a key with replacement characters.</summary>
+    public static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The peer kind a connection opens with.</summary>
+    public static PeerKind ParseKind(int value) => value switch
+    {
+        (int)PeerKind.Client => PeerKind.Client,
+        (int)PeerKind.Worker => PeerKind.Worker,
+        _ => throw new DataFrameException($"unknown peer kind 0x{value:x2}"),
+    };
+
+    /// <summary>Checks a request's op and payload length, before the payload is read.</summary>
+    public static void CheckRequestHeader(byte op, int length, DataChannelSettings settings)
+    {
+        if (op != Get && op != Stats) throw new DataFrameException($"unknown request 0x{op:x2}");
+        if (length < 0) throw new DataFrameException($"request length {length} is negative");
+        if (length > settings.MaxRequestBytes) throw new DataFrameException($"request length {length} exceeds the limit of {settings.MaxRequestBytes} bytes");
+        if (op == Stats && length != 0) throw new DataFrameException($"a stats request carries no payload, this one {length} bytes");
+    }
+
+    /// <summary>The keys of a Get request's payload.</summary>
+    public static string[] ParseGet(ReadOnlySpan<byte> payload, DataChannelSettings settings)
+    {
+        var reader = new SpanReader(payload);
+        var count = reader.ReadCount("key count", settings.MaxKeysPerRequest, minimumBytesEach: sizeof(int));
+        var keys = new string[count];
+        for (var i = 0; i < keys.Length; i++) keys[i] = reader.ReadString("key", settings.MaxKeyBytes);
+        reader.ExpectEnd();
+        return keys;
+    }
+
+    /// <summary>
+    /// Writes Get requests for <paramref name="keys"/> to <paramref name="output"/>, as many frames as the
+    /// limits need; the answers come in the same order, one entry per key.
+    /// </summary>
+    public static void EncodeGet(IReadOnlyList<string> keys, DataChannelSettings settings, Stream output)
+    {
+        var start = 0;
+        while (true)
+        {
+            // Sizes first, so that a frame never exceeds what the server accepts.
+            var bytes = sizeof(int);
+            var end = start;
+            while (end < keys.Count && end - start < settings.MaxKeysPerRequest)
+            {
+                var keyBytes = Utf8.GetByteCount(keys[end]);
+                if (keyBytes > settings.MaxKeyBytes) throw new ArgumentException($"The key {keys[end][..Math.Min(64, keys[end].Length)]}… is longer than {settings.MaxKeyBytes} bytes.");
+                if (bytes + sizeof(int) + keyBytes > settings.MaxRequestBytes && end > start) break;
+                bytes += sizeof(int) + keyBytes;
+                end++;
+            }
+            var frame = ArrayPool<byte>.Shared.Rent(HeaderBytes + bytes);
+            try
+            {
+                frame[0] = Get;
+                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(1), bytes);
+                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(HeaderBytes), end - start);
+                var at = HeaderBytes + sizeof(int);
+                for (var i = start; i < end; i++)
+                {
+                    var written = Utf8.GetBytes(keys[i], frame.AsSpan(at + sizeof(int)));
+                    BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(at), written);
+                    at += sizeof(int) + written;
+                }
+                output.Write(frame, 0, at);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+            }
+            start = end;
+            if (start >= keys.Count) return;
+        }
+    }
+
+    /// <summary>The payload of a stats answer.</summary>
+    public static byte[] EncodeStats(WorkerTransferStats stats)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, Utf8, leaveOpen: true))
+        {
+            w.Write(stats.SentToWorkers); w.Write(stats.SentToClients); w.Write(stats.ReceivedFromWorkers);
+            w.Write(stats.KeyCount); w.Write(stats.StoredBytes);
+            w.Write(stats.AssembliesReceived.Count);
+            foreach (var assembly in stats.AssembliesReceived)
+            {
+                var bytes = Utf8.GetBytes(assembly);
+                w.Write(bytes.Length);
+                w.Write(bytes);
+            }
+            w.Write(stats.PeakKeyCount); w.Write(stats.MemoryLimit); w.Write(stats.InMemoryBytes); w.Write(stats.SpilledBytes);
+            w.Write(stats.SpilledCount); w.Write(stats.ReadsFromDisk); w.Write(stats.CancelledBeforeStart);
+            w.Write(stats.ExecutorsStarted); w.Write(stats.SpareExecutorsTaken); w.Write(stats.PeakTasksInFlight);
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>Reads the payload of a stats answer.</summary>
+    public static WorkerTransferStats ParseStats(ReadOnlySpan<byte> payload, DataChannelSettings settings)
+    {
+        var r = new SpanReader(payload);
+        var (toWorkers, toClients, fromWorkers, keys, bytes) = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadInt32(), r.ReadInt64());
+        var assemblies = new string[r.ReadCount("assembly count", settings.MaxKeysPerRequest, minimumBytesEach: sizeof(int))];
+        for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString("assembly name", settings.MaxKeyBytes);
+        var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
+            MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(),
+            CancelledBeforeStart: r.ReadInt64(), ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32());
+        r.ExpectEnd();
+        return stats;
+    }
+
+    /// <summary>Checks a length read from the wire against its limit.</summary>
+    public static int CheckLength(string what, int length, int limit)
+    {
+        if (length < 0) throw new DataFrameException($"{what} {length} is negative");
+        if (length > limit) throw new DataFrameException($"{what} {length} exceeds the limit of {limit}");
+        return length;
+    }
+
+    /// <summary>Reads a frame's payload, every read checked against what is left of it.</summary>
+    private ref struct SpanReader(ReadOnlySpan<byte> payload)
+    {
+        private readonly ReadOnlySpan<byte> _payload = payload;
+        private int _at;
+
+        private readonly int Left => _payload.Length - _at;
+
+        private ReadOnlySpan<byte> Take(int bytes, string what)
+        {
+            if (bytes > Left) throw new DataFrameException($"{what} needs {bytes} bytes, the frame has {Left} left");
+            var span = _payload.Slice(_at, bytes);
+            _at += bytes;
+            return span;
+        }
+
+        public int ReadInt32() => BinaryPrimitives.ReadInt32LittleEndian(Take(sizeof(int), "an int32"));
+
+        public long ReadInt64() => BinaryPrimitives.ReadInt64LittleEndian(Take(sizeof(long), "an int64"));
+
+        /// <summary>A count, bounded by its limit and by how many items of at least <paramref name="minimumBytesEach"/> the frame can still hold.</summary>
+        public int ReadCount(string what, int limit, int minimumBytesEach)
+        {
+            var count = CheckLength(what, ReadInt32(), limit);
+            if (count > Left / minimumBytesEach) throw new DataFrameException($"{what} {count} cannot fit in the {Left} bytes left of the frame");
+            return count;
+        }
+
+        public string ReadString(string what, int limit)
+        {
+            var length = CheckLength($"{what} length", ReadInt32(), limit);
+            var bytes = Take(length, what);
+            try { return Utf8.GetString(bytes); }
+            catch (DecoderFallbackException) { throw new DataFrameException($"a {what} is not valid UTF-8"); }
+        }
+
+        public readonly void ExpectEnd()
+        {
+            if (Left != 0) throw new DataFrameException($"{Left} bytes follow the end of the request");
+        }
+    }
+}
+
+/// <summary>A data-channel frame that breaks the format or a limit; the connection it came on is closed.</summary>
+/// <remarks>An <see cref="IOException"/>: a peer that sends one is, for a fetch, as good as unreachable.</remarks>
+public sealed class DataFrameException(string message) : IOException(message);
