@@ -353,6 +353,13 @@ public sealed class TransferCounters
 
     internal void AddSpareExecutorTaken() => Interlocked.Increment(ref _spareExecutorsTaken);
 
+    private long _tasksRun;
+
+    /// <summary>Tasks whose function an executor of this worker ran to a result or an error (cancelled ones not counted).</summary>
+    public long TasksRun => Interlocked.Read(ref _tasksRun);
+
+    internal void AddTaskRun() => Interlocked.Increment(ref _tasksRun);
+
     private int _peakTasksInFlight;
 
     /// <summary>The most tasks this worker had at once, received and not finished: how far ahead the center sent work.</summary>
@@ -398,6 +405,7 @@ public enum PeerKind : byte
 /// <param name="ExecutorsStarted">Executor processes this worker started, spares included.</param>
 /// <param name="SpareExecutorsTaken">Times a code version's first tasks found a spare executor already started and warm.</param>
 /// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
+/// <param name="TasksRun">Tasks whose function an executor of this worker ran, to a result or an error.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
     long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
-    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0);
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0);

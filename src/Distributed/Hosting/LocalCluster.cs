@@ -197,13 +197,23 @@ public sealed partial class ClusterProcess
     /// <summary>Everything the process printed so far (standard output and error).</summary>
     public IReadOnlyList<string> Output { get { lock (_lines) return _lines.ToList(); } }
 
-    /// <summary>Starts <paramref name="program"/> from <paramref name="binDirectory"/> (as <c>dotnet program.dll</c>), with <paramref name="environment"/> added to its environment.</summary>
-    public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts <paramref name="program"/> from <paramref name="binDirectory"/> (as <c>dotnet program.dll</c>), with <paramref name="environment"/> added to its environment.
+    /// A <paramref name="commandPrefix"/> runs it through another command, e.g. <c>ip netns exec NAME</c> to start it in a
+    /// network namespace; the prefix must exec the program (as <c>ip netns exec</c> does), so that <see cref="Id"/> stays the program's.
+    /// </summary>
+    public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? commandPrefix = null)
     {
         var dll = Path.Combine(binDirectory, program + ".dll");
         if (!File.Exists(dll))
             throw new FileNotFoundException($"{program}.dll is not in {binDirectory}; build the solution, or set DISTRIBUTED_BIN to the folder that holds it.", dll);
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(commandPrefix is { Count: > 0 } ? commandPrefix[0] : "dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (commandPrefix is { Count: > 0 })
+        {
+            foreach (var argument in commandPrefix.Skip(1)) info.ArgumentList.Add(argument);
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(dll);
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;

@@ -407,6 +407,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var result in message.Results)
         {
             if (result.Error?.TypeName == ExecutorFrames.CancelledError.TypeName) _counters.AddCancelledBeforeStart(1);
+            else _counters.AddTaskRun();
             if (!_running.Remove(result.Key, out var client)) continue;
             if (result.Error is { } error)
             {

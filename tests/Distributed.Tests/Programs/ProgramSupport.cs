@@ -18,9 +18,15 @@ internal sealed class ProgramProcesses : IAsyncDisposable
 
     public static string Bin => AppContext.BaseDirectory;
 
-    public ClusterProcess Start(string program, params string[] arguments)
+    public ClusterProcess Start(string program, params string[] arguments) => StartWith(null, null, program, arguments);
+
+    /// <summary>
+    /// Starts <paramref name="program"/> through <paramref name="commandPrefix"/> (e.g. <c>ip netns exec NAME</c>, which
+    /// execs it, so the process id stays the program's) with <paramref name="environment"/> added to its environment.
+    /// </summary>
+    public ClusterProcess StartWith(IReadOnlyList<string>? commandPrefix, IReadOnlyDictionary<string, string>? environment, string program, params string[] arguments)
     {
-        var process = ClusterProcess.Start(Bin, program, arguments);
+        var process = ClusterProcess.Start(Bin, program, arguments, environment, commandPrefix);
         lock (_started) _started.Add(process);
         return process;
     }
@@ -56,11 +62,25 @@ internal sealed class ProgramProcesses : IAsyncDisposable
     /// Runs a program that is expected to stop by itself (an error case), with its standard output and
     /// error kept apart, and kills it by process id when it is still running at the deadline.
     /// </summary>
-    public static async Task<ProgramRun> RunToExitAsync(string program, TimeSpan deadline, params string[] arguments)
+    public static Task<ProgramRun> RunToExitAsync(string program, TimeSpan deadline, params string[] arguments) =>
+        RunToExitWithAsync(null, null, program, deadline, arguments);
+
+    /// <summary>
+    /// <see cref="RunToExitAsync(string, TimeSpan, string[])"/> through <paramref name="commandPrefix"/> (e.g. <c>ip netns exec NAME</c>,
+    /// which execs the program) and with <paramref name="environment"/> added to its environment.
+    /// </summary>
+    public static async Task<ProgramRun> RunToExitWithAsync(IReadOnlyList<string>? commandPrefix, IReadOnlyDictionary<string, string>? environment,
+        string program, TimeSpan deadline, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(commandPrefix is { Count: > 0 } ? commandPrefix[0] : "dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (commandPrefix is { Count: > 0 })
+        {
+            foreach (var argument in commandPrefix.Skip(1)) info.ArgumentList.Add(argument);
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(Path.Combine(Bin, program + ".dll"));
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         using var process = new Process { StartInfo = info };
         var stdout = new List<string>();
         var stderr = new List<string>();
