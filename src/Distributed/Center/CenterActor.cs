@@ -19,6 +19,10 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private const int MaxTasksPerMessage = 2048;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Refusals _refusals;
+    /// <summary>Copies a client asked for (<see cref="ReplicateKeys"/>), by the id their worker reports them under.</summary>
+    private readonly Dictionary<long, Replication> _replications = [];
+    private long _nextReplication;
     private readonly Dictionary<string, WorkerState> _workers = [];
     private readonly Dictionary<IActorRef, WorkerState> _workersByRef = [];
     private readonly Dictionary<string, KeyState> _keys = [];
@@ -57,18 +61,21 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         var self = Cluster.Get(Context.System).SelfAddress;
         _centerAddress = $"{self.Host}:{self.Port}";
         _unclaimedKeysGrace = UnclaimedKeysGrace(Context.System.Settings.Config);
+        _refusals = new Refusals(_log, "The center");
         Receive<RegisterWorker>(HandleRegisterWorker);
         Receive<ConnectClient>(HandleConnectClient);
-        Receive<ClaimKeys>(HandleClaimKeys);
-        Receive<SubmitTasks>(HandleSubmitTasks);
-        Receive<TasksFinished>(HandleTasksFinished);
-        Receive<TasksFailed>(HandleTasksFailed);
-        Receive<KeysAdded>(HandleKeysAdded);
-        Receive<WhoHas>(HandleWhoHas);
-        Receive<GetWorkers>(HandleGetWorkers);
-        Receive<ReleaseKeys>(m => Release(m.Keys));
-        Receive<DisconnectClient>(m => HandleClientGone(m.Client));
-        Receive<ReplicateKeys>(HandleReplicateKeys);
+        // A client is the actor that connected, a worker the actor that registered: the messages of
+        // each role are heard from those actors only (the sender, never a name inside the message).
+        Receive<ClaimKeys>(m => FromClient(m, client => HandleClaimKeys(m, client)));
+        Receive<SubmitTasks>(m => FromClient(m, client => HandleSubmitTasks(m, client)));
+        Receive<WhoHas>(m => FromClient(m, client => HandleWhoHas(m, client)));
+        Receive<GetWorkers>(m => FromClient(m, client => HandleGetWorkers(m, client)));
+        Receive<ReleaseKeys>(m => FromClient(m, client => HandleReleaseKeys(m, client)));
+        Receive<DisconnectClient>(m => FromClient(m, _ => HandleClientGone(Sender)));
+        Receive<ReplicateKeys>(m => FromClient(m, client => HandleReplicateKeys(m, client)));
+        Receive<TasksFinished>(m => FromWorker(m, worker => HandleTasksFinished(m, worker)));
+        Receive<TasksFailed>(m => FromWorker(m, worker => FailTasks(m.Failures, worker)));
+        Receive<KeysAdded>(m => FromWorker(m, worker => HandleKeysAdded(m, worker)));
         Receive<Terminated>(HandleTerminated);
         Receive<DisassociatedEvent>(HandleDisassociated);
         Receive<ProbeResult>(HandleProbeResult);
@@ -112,27 +119,82 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     /// <summary>Props of the center.</summary>
     public static Props Props() => Akka.Actor.Props.Create(() => new CenterActor());
 
+    /// <summary>Copies asked by a client, made by <see cref="Target"/>.</summary>
+    private sealed record Replication(IActorRef Asker, long RequestId, WorkerState Target, IReadOnlyList<string> Keys);
+
+    /// <summary>Handles a client's message when its sender is a connected client; refuses it otherwise.</summary>
+    private void FromClient(object message, Action<ClientState> handle)
+    {
+        if (_clients.TryGetValue(Sender, out var client)) handle(client);
+        else _refusals.Refuse(Sender, message, "the sender is not a connected client (it sent no ConnectClient)");
+    }
+
+    /// <summary>
+    /// Handles a worker's message when its sender is a registered worker, by its actor only: a worker
+    /// downed while paused may still speak after a new incarnation registered under the same name,
+    /// and must not be heard. Refuses it otherwise.
+    /// </summary>
+    private void FromWorker(object message, Action<WorkerState> handle)
+    {
+        if (_workersByRef.TryGetValue(Sender, out var worker)) handle(worker);
+        else _refusals.Refuse(Sender, message, "the sender is not a registered worker (or it was counted as gone)");
+    }
+
+    /// <summary>Whether <paramref name="keyName"/> is a value or a pending task of <paramref name="client"/>.</summary>
+    private static bool Owns(ClientState client, string keyName) => client.Keys.Contains(keyName) || client.PendingTasks.Contains(keyName);
+
+    /// <summary>Whether a client other than <paramref name="client"/> has <paramref name="keyName"/> as a value or a pending task.</summary>
+    private bool OwnedByAnother(ClientState client, string keyName)
+    {
+        foreach (var other in _clients.Values)
+            if (other != client && Owns(other, keyName)) return true;
+        return false;
+    }
+
+    /// <summary>The keys among <paramref name="keys"/> that are <paramref name="client"/>'s; another client's are refused (and logged).</summary>
+    private IReadOnlyList<string> OwnKeys(ClientState client, IReadOnlyList<string> keys, object message)
+    {
+        List<string>? own = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (Owns(client, keys[i]))
+            {
+                own?.Add(keys[i]);
+                continue;
+            }
+            own ??= keys.Take(i).ToList();
+            // A key nobody has is answered as unknown (released twice, or lost); another client's is refused.
+            if (OwnedByAnother(client, keys[i])) _refusals.Refuse(Sender, message, $"the key {keys[i]} belongs to another client");
+        }
+        return own ?? keys;
+    }
     private void HandleRegisterWorker(RegisterWorker message)
     {
-        if (_workersByRef.TryGetValue(message.Worker, out var known))
+        var workerRef = Sender;
+        if (workerRef.IsNobody() || _clients.ContainsKey(workerRef))
+        {
+            _refusals.Refuse(workerRef, message, "a worker registers from its own actor, and a client cannot be one");
+            return;
+        }
+        if (_workersByRef.TryGetValue(workerRef, out var known))
         {
             Sender.Tell(new WorkerRegistered(_centerAddress, known.Name, _incarnation));
             return;
         }
         var name = message.Name;
         for (var n = 2; _workers.ContainsKey(name); n++) name = $"{message.Name}#{n}";
-        var worker = new WorkerState(name, message.Worker, message.Address, message.Cores, message.Data);
+        var worker = new WorkerState(name, workerRef, message.Address, message.Cores, message.Data);
         _workers[name] = worker;
         _workersInOrder = null;
-        _workersByRef[message.Worker] = worker;
-        Context.Watch(message.Worker);
+        _workersByRef[workerRef] = worker;
+        Context.Watch(workerRef);
         _log.Info("Worker {0} registered at {1} with {2} cores", name, message.Address, message.Cores);
         Sender.Tell(new WorkerRegistered(_centerAddress, name, _incarnation));
         if (message.HeldKeys is { Count: > 0 } held)
         {
             // This center downed the worker (it was paused) and has made its values again elsewhere;
             // only values kept across a restart of the center are taken back.
-            if (message.PreviousCenter == _incarnation) message.Worker.Tell(new DeleteKeys(held.Select(k => k.Key).ToList()));
+            if (message.PreviousCenter == _incarnation) workerRef.Tell(new DeleteKeys(held.Select(k => k.Key).ToList()));
             else AdoptKeys(worker, held);
         }
         var waiting = _unplaced.ToList();
@@ -142,12 +204,17 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
 
     private void HandleConnectClient(ConnectClient message)
     {
-        if (!_clients.ContainsKey(message.Client))
+        if (Sender.IsNobody() || _workersByRef.ContainsKey(Sender))
         {
-            _clients[message.Client] = new ClientState();
-            Context.Watch(message.Client);
+            _refusals.Refuse(Sender, message, "a client connects from its own actor, and a worker cannot be one");
+            return;
         }
-        Sender.Tell(new ClientConnected(_workers.Values.Select(w => w.Describe()).ToList()));
+        if (!_clients.ContainsKey(Sender))
+        {
+            _clients[Sender] = new ClientState();
+            Context.Watch(Sender);
+        }
+        Sender.Tell(new ClientConnected(_workers.Values.Select(w => w.Describe()).ToList(), message.RequestId));
     }
 
     /// <summary>
@@ -161,6 +228,13 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         {
             // Being made again (the new value counts), or released by its client while the center was down.
             if (_tasks.ContainsKey(stored.Key) || _releasedBeforeReport.Remove(stored.Key)) { refused.Add(stored.Key); continue; }
+            // A value this center made and knows the holders of is not taken from a report: a rejoining
+            // worker adds itself only to values kept across the restart (a copy of one, say).
+            if (_keys.ContainsKey(stored.Key) && !_adopted.Contains(stored.Key))
+            {
+                _refusals.Refuse(worker.Ref, new RegisterWorker(worker.Name, worker.Address, worker.Cores, worker.Data), $"it reported holding {stored.Key}, a value this center made elsewhere");
+                continue;
+            }
             if (!_keys.TryGetValue(stored.Key, out var key))
             {
                 _keys[stored.Key] = key = new KeyState(stored.Key, stored.Size, stored.TypeName, ActorRefs.Nobody);
@@ -187,38 +261,52 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Release(unclaimed);
     }
 
-    private void HandleClaimKeys(ClaimKeys message)
+    private void HandleClaimKeys(ClaimKeys message, ClientState client)
     {
-        if (!_clients.TryGetValue(message.Client, out var client))
-        {
-            _clients[message.Client] = client = new ClientState();
-            Context.Watch(message.Client);
-        }
-        if (message.Released is { Count: > 0 } released)
+        // A client claims (or releases) only what no other client has: its own values, kept across a
+        // restart of the center, which this center knows no owner of.
+        var keys = Claimable(client, message.Keys, message);
+        if (message.Released is { Count: > 0 } releasedKeys && Claimable(client, releasedKeys, message) is { Count: > 0 } released)
         {
             _releasedBeforeReport.UnionWith(released.Where(k => !_keys.ContainsKey(k)));
             Release(released);
         }
         // Claimed before its worker rejoined, a key is the client's as soon as it is reported.
-        client.Keys.UnionWith(message.Keys);
+        client.Keys.UnionWith(keys);
         // Until a worker reports it (which clears this), a claimed value's only known story is that its
         // holder did not come back: it died while the center was down, and this center has no lineage.
         // One shared reason, not one string per key: a dead worker may have held millions of values.
-        foreach (var key in message.Keys)
+        foreach (var key in keys)
             if (!_keys.ContainsKey(key) && !_tasks.ContainsKey(key))
                 _lost.TryAdd(key, HolderGoneDuringRestart);
-        Sender.Tell(new KeysClaimed(message.Keys.Where(k => !_keys.ContainsKey(k)).ToList()));
+        Sender.Tell(new KeysClaimed(keys.Where(k => !_keys.ContainsKey(k)).ToList(), message.RequestId));
     }
 
-    private void HandleSubmitTasks(SubmitTasks message)
+    /// <summary>The keys <paramref name="client"/> may claim: its own, or kept across a restart and no other client's.</summary>
+    private IReadOnlyList<string> Claimable(ClientState client, IReadOnlyList<string> keys, ClaimKeys message)
     {
-        if (!_clients.TryGetValue(message.Client, out var client))
+        var claimable = new List<string>(keys.Count);
+        foreach (var key in keys)
         {
-            client = new ClientState();
-            _clients[message.Client] = client;
-            Context.Watch(message.Client);
+            if (Owns(client, key)) claimable.Add(key);
+            else if (OwnedByAnother(client, key) || (_keys.ContainsKey(key) && !_adopted.Contains(key)) || _tasks.ContainsKey(key))
+                _refusals.Refuse(Sender, message, $"the key {key} belongs to another client");
+            else claimable.Add(key);
         }
-        foreach (var function in message.Functions) _functions.TryAdd(function.FunctionId, function);
+        return claimable;
+    }
+
+    private void HandleSubmitTasks(SubmitTasks message, ClientState client)
+    {
+        var clientRef = Sender;
+        // Functions are shared by id between clients: an id is only taken with the bytes it hashes.
+        var forged = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var function in message.Functions)
+        {
+            if (ContentAddress.IsIntact(function)) _functions.TryAdd(function.FunctionId, function);
+            else forged.Add(function.FunctionId);
+        }
+        var codeProblem = message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null);
         var ready = new List<PendingTask>();
         var refused = new List<FailedTask>();
         // A task may come before the tasks it depends on in the same submission.
@@ -230,13 +318,24 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                 refused.Add(new FailedTask(spec.Key, Error("DuplicateKey", $"The key {spec.Key} already exists on the cluster.")));
                 continue;
             }
+            if (codeProblem is not null)
+            {
+                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"Task {spec.Key} is refused: {codeProblem}")));
+                continue;
+            }
+            if (forged.Contains(spec.FunctionId))
+            {
+                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"The function {spec.FunctionId} of task {spec.Key} is refused: its id is not the hash of its bytes.")));
+                continue;
+            }
             if (!_functions.ContainsKey(spec.FunctionId))
             {
                 refused.Add(new FailedTask(spec.Key, Error("MissingFunction", $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
                 continue;
             }
-            var task = new PendingTask(spec, message.Client, message.Code);
-            var missing = spec.Dependencies.FirstOrDefault(d => !_keys.ContainsKey(d) && !_tasks.ContainsKey(d) && !submitted.Contains(d));
+            var task = new PendingTask(spec, clientRef, message.Code);
+            // A task reads only its own client's values: another client's input counts as absent.
+            var missing = spec.Dependencies.FirstOrDefault(d => !submitted.Contains(d) && !(Owns(client, d) && (_keys.ContainsKey(d) || _tasks.ContainsKey(d))));
             if (missing is not null)
             {
                 refused.Add(new FailedTask(spec.Key, Error("MissingInput", _lost.TryGetValue(missing, out var why)
@@ -252,7 +351,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         }
         if (refused.Count > 0)
         {
-            message.Client.Tell(new TasksFailed("center", refused));
+            clientRef.Tell(new TasksFailed("center", refused));
             FailDependents(refused); // tasks of this submission that waited for a refused one
         }
         var inputs = ready.Where(t => t.Spec.Priority >= 0 && t.Spec.Dependencies.Count == 0).OrderBy(t => t.Spec.Priority).ToList();
@@ -260,26 +359,26 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Place(ready);
     }
 
-    /// <summary>
-    /// The worker that sent the current message, by its actor only: a worker downed while paused may
-    /// still speak after a new incarnation registered under the same name, and must not be heard.
-    /// </summary>
-    private WorkerState? SendingWorker() => _workersByRef.GetValueOrDefault(Sender);
-
-    private void HandleTasksFinished(TasksFinished message)
+    private void HandleTasksFinished(TasksFinished message, WorkerState worker)
     {
-        if (SendingWorker() is not { } worker) return;
         var ready = new List<PendingTask>();
         var orphans = new List<string>();
         var consumed = new List<string>();
         var byClient = new Dictionary<IActorRef, List<StoredKey>>();
         foreach (var result in message.Results)
         {
-            if (!_tasks.Remove(result.Key, out var task))
+            if (!_tasks.TryGetValue(result.Key, out var task))
             {
                 orphans.Add(result.Key); // its client left or released it while it ran
                 continue;
             }
+            if (task.AssignedTo != worker)
+            {
+                // Only the worker a task was sent to makes its value: nobody else can put one under its key.
+                _refusals.Refuse(Sender, message, $"it reported {result.Key}, a task it was not given");
+                continue;
+            }
+            _tasks.Remove(result.Key);
             if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (!_clients.TryGetValue(task.Client, out var client))
             {
@@ -309,8 +408,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         // whose placement does not wait for the client.
         if (consumed.Count > 0) Release(consumed);
         Place(ready);
+        // The client fetches from the worker this center registered, whatever the report says.
         foreach (var (client, results) in byClient)
-            client.Tell(results.Count == message.Results.Count ? message : message with { Results = results });
+            client.Tell(new TasksFinished(worker.Name, worker.Data, results));
         AnswerWaitingWhoHas();
     }
 
@@ -367,15 +467,13 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void HandleTasksFailed(TasksFailed message)
+    /// <summary>Fails tasks, as <paramref name="reporter"/> reported or (null) as this center decided.</summary>
+    private void FailTasks(IReadOnlyList<FailedTask> reported, WorkerState? reporter)
     {
-        var fromCenter = message.Worker == "center";
-        var reporter = fromCenter ? null : SendingWorker();
-        if (!fromCenter && reporter is null) return; // a worker already counted as dead: its reports are void
         var byClient = new Dictionary<IActorRef, List<FailedTask>>();
         var retried = new List<PendingTask>();
         var failures = new List<FailedTask>();
-        foreach (var failure in message.Failures)
+        foreach (var failure in reported)
         {
             if (!_tasks.TryGetValue(failure.Key, out var task)) continue;
             if (reporter is not null && task.AssignedTo != reporter) continue; // it was sent elsewhere meanwhile
@@ -394,7 +492,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             if (!byClient.TryGetValue(task.Client, out var failed)) byClient[task.Client] = failed = [];
             failed.Add(failure);
         }
-        foreach (var (client, failed) in byClient) client.Tell(message with { Failures = failed });
+        foreach (var (client, failed) in byClient) client.Tell(new TasksFailed(reporter?.Name ?? "center", failed));
         FailDependents(failures);
         foreach (var task in retried) RetryAfterInputLoss(task, reporter!);
         Place([]); // freed room for held tasks
@@ -463,49 +561,73 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         foreach (var (client, failures) in cascade) client.Tell(new TasksFailed("center", failures));
     }
 
-    private void HandleKeysAdded(KeysAdded message)
+    private void HandleKeysAdded(KeysAdded message, WorkerState worker)
     {
-        if (SendingWorker() is not { } worker)
+        Replication? replication = null;
+        if (message.ReplicationId is { } id && (!_replications.TryGetValue(id, out replication) || replication.Target != worker))
         {
-            message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(), $"Worker {message.Worker} left the cluster."));
+            _refusals.Refuse(Sender, message, $"it answered replication {id}, which it was not asked for");
             return;
         }
+        if (replication is not null) _replications.Remove(message.ReplicationId!.Value);
         var unknown = new List<string>();
         foreach (var stored in message.Keys)
         {
+            // A worker holds a copy only of what this center told it to fetch: nobody else becomes a holder.
+            if (!worker.ExpectedCopies.Remove(stored.Key))
+            {
+                _refusals.Refuse(Sender, message, $"it reported a copy of {stored.Key}, which it was not told to fetch");
+                continue;
+            }
             if (_keys.TryGetValue(stored.Key, out var key)) AddHolder(key, worker);
             else unknown.Add(stored.Key);
         }
         if (unknown.Count > 0) worker.Ref.Tell(new DeleteKeys(unknown));
-        message.ReplyTo?.Tell(new ReplicationFinished(message.Keys.Select(k => k.Key).ToList(),
-            unknown.Count == 0 ? null : $"The keys {string.Join(", ", unknown)} were released while being copied."));
+        if (replication is null) return;
+        var error = message.Error ?? (unknown.Count == 0 ? null : $"The keys {string.Join(", ", unknown)} were released while being copied.");
+        replication.Asker.Tell(new ReplicationFinished(replication.Keys, error, replication.RequestId));
     }
 
-    private void HandleReplicateKeys(ReplicateKeys message)
+    private void HandleReplicateKeys(ReplicateKeys message, ClientState client)
     {
         if (!_workers.TryGetValue(message.Worker, out var target))
         {
-            Sender.Tell(new ReplicationFinished(message.Keys, $"There is no worker named {message.Worker}."));
+            Sender.Tell(new ReplicationFinished(message.Keys, $"There is no worker named {message.Worker}.", message.RequestId));
             return;
         }
         var inputs = new List<RemoteInput>();
         foreach (var keyName in message.Keys)
         {
-            if (!_keys.TryGetValue(keyName, out var key) || key.Holders.Count == 0)
+            if (!Owns(client, keyName) || !_keys.TryGetValue(keyName, out var key) || key.Holders.Count == 0)
             {
-                Sender.Tell(new ReplicationFinished(message.Keys, $"The key {keyName} is not on the cluster."));
+                if (OwnedByAnother(client, keyName)) _refusals.Refuse(Sender, message, $"the key {keyName} belongs to another client");
+                Sender.Tell(new ReplicationFinished(message.Keys, $"The key {keyName} is not on the cluster.", message.RequestId));
                 return;
             }
             if (!key.Holders.Contains(target)) inputs.Add(new RemoteInput(keyName, key.Holders.Select(h => h.Data).ToList()));
         }
-        if (inputs.Count == 0) Sender.Tell(new ReplicationFinished(message.Keys, null));
-        else target.Ref.Tell(new FetchKeys(inputs, Sender));
+        if (inputs.Count == 0)
+        {
+            Sender.Tell(new ReplicationFinished(message.Keys, null, message.RequestId));
+            return;
+        }
+        var id = ++_nextReplication;
+        _replications[id] = new Replication(Sender, message.RequestId, target, message.Keys);
+        foreach (var input in inputs) target.ExpectedCopies.Add(input.Key);
+        target.Ref.Tell(new FetchKeys(inputs, id));
     }
 
-    private void HandleWhoHas(WhoHas message)
+    private void HandleReleaseKeys(ReleaseKeys message, ClientState client)
     {
+        var own = OwnKeys(client, message.Keys, message);
+        if (own.Count > 0) Release(own);
+    }
+
+    private void HandleWhoHas(WhoHas message, ClientState client)
+    {
+        OwnKeys(client, message.Keys, message); // logs a question about another client's keys
         // A value being made again (its only copy died) is answered once it exists again.
-        if (message.Keys.Any(_tasks.ContainsKey))
+        if (message.Keys.Any(k => _tasks.ContainsKey(k) && Owns(client, k)))
         {
             _whoHasWaiting.Add((Sender, message));
             return;
@@ -516,7 +638,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private void AnswerWaitingWhoHas()
     {
         if (_whoHasWaiting.Count == 0) return;
-        var answerable = _whoHasWaiting.Where(w => !w.Question.Keys.Any(_tasks.ContainsKey)).ToList();
+        var answerable = _whoHasWaiting.Where(w => !w.Question.Keys.Any(_tasks.ContainsKey) || !_clients.ContainsKey(w.Asker)).ToList();
         foreach (var waiting in answerable)
         {
             _whoHasWaiting.Remove(waiting);
@@ -526,22 +648,30 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
 
     private void AnswerWhoHas(IActorRef asker, WhoHas message)
     {
+        if (!_clients.TryGetValue(asker, out var client)) return; // gone while it waited
         var holders = new Dictionary<string, IReadOnlyList<WorkerInfo>>();
         Dictionary<string, string>? lost = null;
         foreach (var key in message.Keys)
         {
+            // Another client's key is answered as one nobody holds.
+            if (!Owns(client, key))
+            {
+                holders[key] = [];
+                continue;
+            }
             holders[key] = _keys.TryGetValue(key, out var state) ? state.Holders.Select(h => h.Describe()).ToList() : [];
             if (_lost.TryGetValue(key, out var why)) (lost ??= [])[key] = why;
         }
-        asker.Tell(new WhoHasReply(holders, lost));
+        asker.Tell(new WhoHasReply(holders, lost, message.RequestId));
     }
 
-    private void HandleGetWorkers(GetWorkers message)
+    private void HandleGetWorkers(GetWorkers message, ClientState client)
     {
+        // A client sees the keys of its own values only: other clients' key names are theirs.
         var keys = message.IncludeKeys
-            ? _workers.Values.ToDictionary(w => w.Name, w => (IReadOnlyList<string>)w.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList())
+            ? _workers.Values.ToDictionary(w => w.Name, w => (IReadOnlyList<string>)w.Keys.Where(client.Keys.Contains).OrderBy(k => k, StringComparer.Ordinal).ToList())
             : new Dictionary<string, IReadOnlyList<string>>();
-        Sender.Tell(new WorkersReply(_workers.Values.Select(w => w.Describe()).ToList(), keys));
+        Sender.Tell(new WorkersReply(_workers.Values.Select(w => w.Describe()).ToList(), keys, message.RequestId));
     }
 
     private void HandleTerminated(Terminated message)
@@ -557,6 +687,11 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         _workersInOrder = null;
         _probing.Remove(worker.Name);
         _log.Warning("Worker {0} at {1} is gone", worker.Name, worker.Address);
+        foreach (var (id, replication) in _replications.Where(r => r.Value.Target == worker).ToList())
+        {
+            _replications.Remove(id);
+            replication.Asker.Tell(new ReplicationFinished(replication.Keys, $"Worker {worker.Name} left the cluster.", replication.RequestId));
+        }
         var lost = new Dictionary<string, int>(); // key → reads it still owed
         foreach (var keyName in worker.Keys)
         {
@@ -594,7 +729,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
         while (NextHeld(worker) is { } held) ready.Add(held); // never sent: they wait for another worker
-        if (killers.Count > 0) HandleTasksFailed(new TasksFailed("center", killers));
+        if (killers.Count > 0) FailTasks(killers, null);
         if (unrecoverable.Count > 0) FailDependents(unrecoverable);
         Place(ready);
         AnswerWaitingWhoHas();
@@ -765,6 +900,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             _adopted.Remove(keyName);
             _lost.Remove(keyName);
             if (!_keys.Remove(keyName, out var key)) continue;
+            foreach (var worker in _workers.Values) worker.ExpectedCopies.Remove(keyName);
             foreach (var holder in key.Holders)
             {
                 holder.Keys.Remove(keyName);
@@ -930,6 +1066,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             {
                 if (remote.ContainsKey(dependency) || !_keys.TryGetValue(dependency, out var key) || key.Holders.Contains(worker)) continue;
                 remote[dependency] = new RemoteInput(dependency, key.Holders.Select(h => h.Data).ToList());
+                worker.ExpectedCopies.Add(dependency);
             }
         }
         return new RunTasks(client, tasks[0].Code, functions.Values.ToList(), tasks.Select(t => t.Spec).ToList(), remote.Values.ToList());

@@ -30,6 +30,9 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     public HashSet<string> Keys { get; } = [];
     public long StoredBytes { get; set; }
 
+    /// <summary>Keys it was told to fetch a copy of (task inputs, replications): the only copies it may report.</summary>
+    public HashSet<string> ExpectedCopies { get; } = [];
+
     /// <summary>Graph intermediates stored here that tasks have still to read: the memory that bounds its graph window.</summary>
     public int HeldIntermediates { get; set; }
 

@@ -6,8 +6,9 @@ namespace Distributed.Client;
 
 /// <summary>
 /// The client's member of the cluster, behind the <c>Pool</c>: submits tasks to the center, collects
-/// their completions straight from the workers, and answers the workers' requests for the user's
-/// assemblies.
+/// their completions from the center, relays the Pool's questions to the center (so that the center
+/// hears every message of this client from this actor), and answers the workers' requests for the
+/// user's assemblies. Completions and answers are taken from the center's actor alone.
 /// </summary>
 internal sealed class ClientActor : ReceiveActor
 {
@@ -23,23 +24,70 @@ internal sealed class ClientActor : ReceiveActor
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _center;
+    private readonly ActorPath _centerPath;
     private readonly CodeShipping _code;
+    private readonly Refusals _refusals;
+    /// <summary>The Pool's questions relayed to the center, by the request id their answer repeats.</summary>
+    private readonly Dictionary<long, IActorRef> _askers = [];
+    private long _nextRequest;
     private readonly Dictionary<string, Submission> _submissions = [];
     private readonly Queue<(Submission Submission, SubmitTasks Chunk)> _waiting = new();
     private int _unfinished;
 
-    public ClientActor(IActorRef center, CodeShipping code)
+    /// <summary>A client actor that reaches the center through <paramref name="center"/> (its proxy) and hears it at <paramref name="centerPath"/>.</summary>
+    public ClientActor(IActorRef center, ActorPath centerPath, CodeShipping code)
     {
         _center = center;
+        _centerPath = centerPath;
         _code = code;
-        Receive<Submit>(HandleSubmit);
-        Receive<TasksFinished>(HandleTasksFinished);
-        Receive<TasksFailed>(HandleTasksFailed);
+        _refusals = new Refusals(_log, "The client");
+        // The Pool's own requests come from this process only, never from another member.
+        Receive<Submit>(m => FromPool(m, HandleSubmit));
+        Receive<AskCenter>(m => FromPool(m, HandleAskCenter));
+        Receive<CancelSubmission>(m => FromPool(m, HandleCancelSubmission));
+        Receive<TasksFinished>(m => FromCenter(m, HandleTasksFinished));
+        Receive<TasksFailed>(m => FromCenter(m, HandleTasksFailed));
+        Receive<ICenterAnswer>(m => FromCenter(m, HandleAnswer));
         Receive<RequestAssemblies>(HandleRequestAssemblies);
-        Receive<CancelSubmission>(HandleCancelSubmission);
     }
 
-    public static Props Props(IActorRef center, CodeShipping code) => Akka.Actor.Props.Create(() => new ClientActor(center, code));
+    public static Props Props(IActorRef center, ActorPath centerPath, CodeShipping code) => Akka.Actor.Props.Create(() => new ClientActor(center, centerPath, code));
+
+    /// <summary>Handles a completion or an answer when it comes from the center; refuses it otherwise.</summary>
+    private void FromCenter<T>(T message, Action<T> handle) where T : notnull
+    {
+        if (Peers.IsAt(Sender, _centerPath)) handle(message);
+        else _refusals.Refuse(Sender, message, $"only the center ({_centerPath}) sends completions and answers to a client");
+    }
+
+    private void FromPool<T>(T message, Action<T> handle) where T : notnull
+    {
+        if (Sender.Path.Address.HasLocalScope) handle(message);
+        else _refusals.Refuse(Sender, message, "only the Pool in this process sends it");
+    }
+
+    private void HandleAskCenter(AskCenter message)
+    {
+        var id = ++_nextRequest;
+        _askers[id] = Sender;
+        _center.Tell(WithRequestId(message.Question, id));
+    }
+
+    private static ICenterQuestion WithRequestId(ICenterQuestion question, long id) => question switch
+    {
+        ConnectClient m => m with { RequestId = id },
+        ClaimKeys m => m with { RequestId = id },
+        WhoHas m => m with { RequestId = id },
+        GetWorkers m => m with { RequestId = id },
+        ReplicateKeys m => m with { RequestId = id },
+        _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
+    };
+
+    private void HandleAnswer(ICenterAnswer answer)
+    {
+        // An answer to a question whose asker gave up (timed out) has nobody to go to.
+        if (_askers.Remove(answer.RequestId, out var asker)) asker.Tell(answer);
+    }
 
     private void HandleSubmit(Submit message)
     {
@@ -55,7 +103,7 @@ internal sealed class ClientActor : ReceiveActor
         }
         for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
         {
-            var chunk = new SubmitTasks(Self, message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
+            var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
             if (paced) _waiting.Enqueue((submission, chunk));
             else _center.Tell(chunk);
         }
@@ -137,7 +185,7 @@ internal sealed class ClientActor : ReceiveActor
                 try { bytes = File.ReadAllBytes(path); }
                 catch (IOException e) { _log.Warning("Cannot read assembly {0} at {1}: {2}", assembly.Name, path, e.Message); }
             }
-            message.Worker.Tell(new AssemblyBytes(assembly, bytes));
+            Sender.Tell(new AssemblyBytes(assembly, bytes));
         }
     }
 

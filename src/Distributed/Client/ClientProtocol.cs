@@ -7,6 +7,9 @@ namespace Distributed.Client;
 /// <summary>Pool → client actor: submit these tasks; answer when all have finished or one failed.</summary>
 internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks);
 
+/// <summary>Pool → client actor: ask the center this question, from the client actor (the only sender the center hears this client from); the answer comes back.</summary>
+internal sealed record AskCenter(ICenterQuestion Question);
+
 /// <summary>The caller stopped waiting for a submission (these are its keys): its tasks are dropped and its results released.</summary>
 internal sealed record CancelSubmission(IReadOnlyList<string> Keys);
 

@@ -11,16 +11,23 @@ namespace Distributed.Client;
 /// <summary>A client's membership in the cluster: its actor system, and the proxy to the center.</summary>
 internal sealed class ClusterConnection
 {
-    private ClusterConnection(ActorSystem system, IActorRef center, HostPort address)
+    private ClusterConnection(ActorSystem system, IActorRef center, HostPort address, ActorPath centerPath)
     {
         System = system;
         Center = center;
         Address = address;
+        CenterPath = centerPath;
     }
 
     public ActorSystem System { get; }
+
+    /// <summary>The proxy through which messages reach the center.</summary>
     public IActorRef Center { get; }
+
     public HostPort Address { get; }
+
+    /// <summary>Where the center actor is: completions and answers are taken from it alone.</summary>
+    public ActorPath CenterPath { get; }
 
     /// <summary>
     /// Joins the cluster of the center at <paramref name="address"/>, over mutual TLS when given
@@ -48,7 +55,7 @@ internal sealed class ClusterConnection
                 throw new CenterUnreachableException($"Could not join the cluster of the center at {address} within {timeout.TotalSeconds:0} s{hint}.");
             }
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
-            return new ClusterConnection(system, center, address);
+            return new ClusterConnection(system, center, address, ClusterConfig.CenterPath(address, secure: credentials is not null));
         }
         catch
         {

@@ -76,7 +76,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         _credentials = credentials;
         _ownsCredentials = ownsCredentials;
         _data = new DataClient(PeerKind.Client, null, credentials);
-        _client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
+        _client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, _code), "client");
         _releaseDropped = new Timer(_ => ReleaseDroppedNow(), null, DroppedReleaseInterval, DroppedReleaseInterval);
     }
 
@@ -170,7 +170,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
     {
         try
         {
-            await _connection.Center.Ask<ClientConnected>(new ConnectClient(_client), wait, cancellation).ConfigureAwait(false);
+            await _client.Ask<ClientConnected>(new AskCenter(new ConnectClient()), wait, cancellation).ConfigureAwait(false);
         }
         catch (AskTimeoutException e)
         {
@@ -490,7 +490,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         try
         {
             var payload = _codec.Encode(function);
-            var spec = new FunctionSpec(Convert.ToHexStringLower(SHA256.HashData(payload))[..32], payload);
+            var spec = ContentAddress.Function(payload);
             if (cacheable) _encodedFunctions.AddOrUpdate(userDelegate, Tuple.Create(function.GetType(), spec));
             return spec;
         }
@@ -532,7 +532,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _releaseDropped.DisposeAsync().ConfigureAwait(false);
         // Release this client's data and queued tasks now rather than when the member is removed.
-        _connection.Center.Tell(new DisconnectClient(_client));
+        _connection.Center.Tell(DisconnectClient.Instance, _client); // from the client actor: the center knows it by that
         await _connection.CloseAsync().ConfigureAwait(false);
         DisposeCredentials();
     }

@@ -35,9 +35,11 @@ public sealed partial class Pool
     /// <summary>Tells the center to release these keys; while it is lost, keeps them for the next one.</summary>
     private void TellRelease(IReadOnlyList<string> keys)
     {
-        var connection = _connection;
+        ClusterConnection connection;
+        IActorRef client;
+        lock (_reconnectLock) (connection, client) = (_connection, _client);
         if (IsLost(connection)) foreach (var key in keys) _abandoned.Enqueue(key);
-        else connection.Center.Tell(new ReleaseKeys(keys));
+        else connection.Center.Tell(new ReleaseKeys(keys), client); // from the client actor: the center knows it by that
     }
 
     private readonly object _reconnectLock = new();
@@ -86,13 +88,16 @@ public sealed partial class Pool
         }
     }
 
-    /// <summary>Asks the center a question that may be asked again: when the center is lost meanwhile, the next center is asked.</summary>
-    private async Task<T> AskCenterAsync<T>(object question, TimeSpan timeout, CancellationToken cancellation)
+    /// <summary>
+    /// Asks the center a question that may be asked again: when the center is lost meanwhile, the next
+    /// center is asked. The client actor relays it, so that the center hears it from this client.
+    /// </summary>
+    private async Task<T> AskCenterAsync<T>(ICenterQuestion question, TimeSpan timeout, CancellationToken cancellation)
     {
         for (var attempt = 1; ; attempt++)
         {
-            var (connection, _) = await ConnectedAsync(cancellation).ConfigureAwait(false);
-            var answer = connection.Center.Ask<T>(question, timeout, cancellation);
+            var (connection, client) = await ConnectedAsync(cancellation).ConfigureAwait(false);
+            var answer = client.Ask<T>(new AskCenter(question), timeout, cancellation);
             var lost = connection.System.WhenTerminated;
             try
             {
@@ -126,8 +131,8 @@ public sealed partial class Pool
             try
             {
                 connection = await ClusterConnection.OpenAsync(_address, _credentials, DefaultConnectTimeout, CancellationToken.None).ConfigureAwait(false);
-                var client = connection.System.ActorOf(ClientActor.Props(connection.Center, _code), "client");
-                await connection.Center.Ask<ClientConnected>(new ConnectClient(client), DefaultConnectTimeout).ConfigureAwait(false);
+                var client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, _code), "client");
+                await client.Ask<ClientConnected>(new AskCenter(new ConnectClient()), DefaultConnectTimeout).ConfigureAwait(false);
                 var released = new List<string>();
                 while (_abandoned.TryDequeue(out var key)) released.Add(key);
                 var missing = await ClaimLiveKeysAsync(connection, client, released).ConfigureAwait(false);
@@ -171,7 +176,7 @@ public sealed partial class Pool
         var first = true;
         while (missing.Count > 0 || first)
         {
-            missing = (await connection.Center.Ask<KeysClaimed>(new ClaimKeys(client, missing, first ? released : null), DefaultConnectTimeout).ConfigureAwait(false)).Missing;
+            missing = (await client.Ask<KeysClaimed>(new AskCenter(new ClaimKeys(missing, first ? released : null)), DefaultConnectTimeout).ConfigureAwait(false)).Missing;
             first = false;
             if (missing.Count == 0 || waited.Elapsed > ReportedKeysWait) break;
             await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);

@@ -77,6 +77,13 @@ public static class ClusterConfig
         return ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
     }
 
+    /// <summary>
+    /// The path of the center actor at <paramref name="center"/> (the singleton the center node's
+    /// ClusterSingletonManager runs): workers and clients take commands and completions from it alone.
+    /// </summary>
+    public static Akka.Actor.ActorPath CenterPath(HostPort center, bool secure = false) =>
+        Akka.Actor.ActorPath.Parse($"{SeedAddress(center, secure)}/user/center/center");
+
     /// <summary>The Akka address of the center at <paramref name="center"/>; over TLS Akka's scheme is <c>akka.ssl.tcp</c>.</summary>
     public static string SeedAddress(HostPort center, bool secure = false) =>
         $"{(secure ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{center.Host}:{center.Port}";

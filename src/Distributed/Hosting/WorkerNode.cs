@@ -167,7 +167,8 @@ public sealed class WorkerNode
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials);
-            system.ActorOf(WorkerActor.Props(settings, center, store, counters, registered), "worker");
+            var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
+            system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());

@@ -3,14 +3,33 @@ using Akka.Actor;
 namespace Distributed.Protocol;
 
 // The conversation with the center. Workers and clients reach it through a ClusterSingletonProxy.
+// The center knows who speaks by the actor a message comes from (its sender), never by a name or
+// an actor written inside the message: a worker is the actor that registered, a client the actor
+// that connected. Questions carry a RequestId that their answer repeats, so that a client actor
+// can relay several questions of its Pool at once and hand each answer to its asker.
+
+/// <summary>A question of a client to the center; the answer (<see cref="ICenterAnswer"/>) repeats <see cref="RequestId"/>.</summary>
+public interface ICenterQuestion : IProtocolMessage
+{
+    /// <summary>Chosen by the asking client, repeated in the answer.</summary>
+    long RequestId { get; }
+}
+
+/// <summary>The center's answer to an <see cref="ICenterQuestion"/>.</summary>
+public interface ICenterAnswer : IProtocolMessage
+{
+    /// <summary>The <see cref="ICenterQuestion.RequestId"/> of the question it answers.</summary>
+    long RequestId { get; }
+}
 
 /// <summary>
 /// Worker → center, after joining the cluster. Answer: <see cref="WorkerRegistered"/>. A worker that
 /// joins again after its node was removed reports the values it kept (<see cref="HeldKeys"/>) and the
 /// incarnation of the center it was registered with (<see cref="PreviousCenter"/>): a new center adopts
 /// them; the same center (which downed this worker and made its values again elsewhere) has them deleted.
+/// The worker is the sender of this message.
 /// </summary>
-public sealed record RegisterWorker(IActorRef Worker, string Name, string Address, int Cores, DataEndpoint Data,
+public sealed record RegisterWorker(string Name, string Address, int Cores, DataEndpoint Data,
     IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : IProtocolMessage;
 
 /// <summary>
@@ -25,54 +44,62 @@ public sealed record WorkerRegistered(string CenterAddress, string AssignedName,
 /// are its own, to be released with it; <see cref="Released"/> were released (or abandoned) while the
 /// center was lost, and are deleted now or when a worker reports them. Answer: <see cref="KeysClaimed"/>.
 /// </summary>
-public sealed record ClaimKeys(IActorRef Client, IReadOnlyList<string> Keys, IReadOnlyList<string>? Released = null) : IProtocolMessage;
+public sealed record ClaimKeys(IReadOnlyList<string> Keys, IReadOnlyList<string>? Released = null, long RequestId = 0) : ICenterQuestion;
 
 /// <summary>Center → client: the claimed keys that no worker has reported (yet).</summary>
-public sealed record KeysClaimed(IReadOnlyList<string> Missing) : IProtocolMessage;
+public sealed record KeysClaimed(IReadOnlyList<string> Missing, long RequestId = 0) : ICenterAnswer;
 
-/// <summary>Client → center, once per <c>Pool</c>. The center watches the client. Answer: <see cref="ClientConnected"/>.</summary>
-public sealed record ConnectClient(IActorRef Client) : IProtocolMessage;
+/// <summary>
+/// Client → center, once per <c>Pool</c>: the sender is the client from now on, and the center watches
+/// it. Answer: <see cref="ClientConnected"/>.
+/// </summary>
+public sealed record ConnectClient(long RequestId = 0) : ICenterQuestion;
 
 /// <summary>Center → client: the connection is accepted; the current workers.</summary>
-public sealed record ClientConnected(IReadOnlyList<WorkerInfo> Workers) : IProtocolMessage;
+public sealed record ClientConnected(IReadOnlyList<WorkerInfo> Workers, long RequestId = 0) : ICenterAnswer;
 
 /// <summary>
 /// Client → center: run these tasks (in dependency order or not: a task waits for its dependencies).
 /// No answer: each task's end reaches the client as <see cref="TasksFinished"/> or <see cref="TasksFailed"/>.
 /// </summary>
-public sealed record SubmitTasks(IActorRef Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks) : IProtocolMessage;
+public sealed record SubmitTasks(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks) : IProtocolMessage;
 
-/// <summary>Client → center: which workers hold these keys. Answer: <see cref="WhoHasReply"/>.</summary>
-public sealed record WhoHas(IReadOnlyList<string> Keys) : IProtocolMessage;
+/// <summary>Client → center: which workers hold these keys (of its own). Answer: <see cref="WhoHasReply"/>.</summary>
+public sealed record WhoHas(IReadOnlyList<string> Keys, long RequestId = 0) : ICenterQuestion;
 
 /// <summary>
 /// Center → client: the holders of each asked key (an empty list for a key nobody holds), and for a
 /// key lost for good with a worker, why (<see cref="Lost"/>).
 /// </summary>
 public sealed record WhoHasReply(IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>> Holders,
-    IReadOnlyDictionary<string, string>? Lost = null) : IProtocolMessage;
+    IReadOnlyDictionary<string, string>? Lost = null, long RequestId = 0) : ICenterAnswer;
 
-/// <summary>Client → center: the workers and what they hold. Answer: <see cref="WorkersReply"/>.</summary>
-public sealed record GetWorkers(bool IncludeKeys) : IProtocolMessage;
+/// <summary>Client → center: the workers and what they hold of its keys. Answer: <see cref="WorkersReply"/>.</summary>
+public sealed record GetWorkers(bool IncludeKeys, long RequestId = 0) : ICenterQuestion;
 
-/// <summary>Center → client: every worker, and when asked, the keys each holds.</summary>
-public sealed record WorkersReply(IReadOnlyList<WorkerInfo> Workers, IReadOnlyDictionary<string, IReadOnlyList<string>> KeysByWorker) : IProtocolMessage;
+/// <summary>Center → client: every worker, and when asked, the keys of this client each holds.</summary>
+public sealed record WorkersReply(IReadOnlyList<WorkerInfo> Workers, IReadOnlyDictionary<string, IReadOnlyList<string>> KeysByWorker, long RequestId = 0) : ICenterAnswer;
 
-/// <summary>Client → center: these keys are no longer needed; the center deletes them from the workers.</summary>
+/// <summary>Client → center: these keys (its own) are no longer needed; the center deletes them from the workers.</summary>
 public sealed record ReleaseKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 
-/// <summary>Client → center: the client goes away; its pending tasks are dropped and its data released.</summary>
-public sealed record DisconnectClient(IActorRef Client) : IProtocolMessage;
+/// <summary>Client → center: the client (the sender) goes away; its pending tasks are dropped and its data released.</summary>
+public sealed record DisconnectClient : IProtocolMessage
+{
+    /// <summary>The message.</summary>
+    public static DisconnectClient Instance { get; } = new();
+}
 
 /// <summary>
-/// Worker → center: the worker now also holds copies of these keys (fetched from peers). When the
-/// copies were asked by a client, the center answers it with <see cref="ReplicationFinished"/> once
-/// recorded, so that the client's next question already sees them.
+/// Worker → center: the worker (the sender) now also holds copies of these keys, fetched from peers as
+/// the center told it to. For the copies of a <see cref="FetchKeys"/> (<see cref="ReplicationId"/>),
+/// the center then answers the client that asked with <see cref="ReplicationFinished"/>, so that the
+/// client's next question already sees them; <see cref="Error"/> says why the copies could not be made.
 /// </summary>
-public sealed record KeysAdded(string Worker, IReadOnlyList<StoredKey> Keys, IActorRef? ReplyTo = null) : IProtocolMessage;
+public sealed record KeysAdded(IReadOnlyList<StoredKey> Keys, long? ReplicationId = null, string? Error = null) : IProtocolMessage;
 
-/// <summary>Client → center: copy these keys to <see cref="Worker"/> as well. Answer (from the worker): <see cref="ReplicationFinished"/>.</summary>
-public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker) : IProtocolMessage;
+/// <summary>Client → center: copy these keys (its own) to <see cref="Worker"/> as well. Answer: <see cref="ReplicationFinished"/>.</summary>
+public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker, long RequestId = 0) : ICenterQuestion;
 
-/// <summary>Worker (or center, when it cannot be done) → client: the copies exist, or why not.</summary>
-public sealed record ReplicationFinished(IReadOnlyList<string> Keys, string? Error) : IProtocolMessage;
+/// <summary>Center → client: the copies exist, or why not.</summary>
+public sealed record ReplicationFinished(IReadOnlyList<string> Keys, string? Error, long RequestId = 0) : ICenterAnswer;

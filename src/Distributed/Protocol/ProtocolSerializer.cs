@@ -43,7 +43,6 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             switch (obj)
             {
                 case SubmitTasks m:
-                    WriteRef(w, m.Client);
                     WriteCode(w, m.Code);
                     WriteFunctions(w, m.Functions);
                     WriteTasks(w, m.Tasks);
@@ -101,7 +100,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var r = new WireReader(new MemoryStream(bytes, writable: false), _limits);
             object message = manifest switch
             {
-                SubmitTasksManifest => new SubmitTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r)),
+                SubmitTasksManifest => new SubmitTasks(ReadCode(r), ReadFunctions(r), ReadTasks(r)),
                 RunTasksManifest => new RunTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r), ReadRemoteInputs(r)),
                 TasksFinishedManifest => ReadTasksFinished(r),
                 TasksFailedManifest => ReadTasksFailed(r),
@@ -160,7 +159,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private IActorRef ReadRef(WireReader r)
     {
         var path = r.ReadString("an actor path");
-        // The same few actors (a client, the workers) appear in every message: resolve each path once.
+        // The same few clients appear in every message: resolve each path once.
         if (_resolved.TryGetValue(path, out var actor)) return actor;
         actor = system.Provider.ResolveActorRef(path);
         if (_resolved.Count > 10_000) _resolved.Clear();

@@ -8,15 +8,20 @@ namespace Distributed.Protocol;
 public sealed record RemoteInput(string Key, IReadOnlyList<DataEndpoint> Holders);
 
 /// <summary>
-/// Center → worker: run these tasks for <see cref="Client"/>. Functions travel with every batch
+/// Center → worker: run these tasks for <see cref="Client"/>, the only actor the worker asks for (and
+/// accepts) the assemblies of <see cref="Code"/> for this batch. Functions travel with every batch
 /// (they are small and the worker caches them by id), so the center keeps no per-worker cache state.
 /// </summary>
 public sealed record RunTasks(IActorRef Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks, IReadOnlyList<RemoteInput> RemoteInputs) : IProtocolMessage;
 
-/// <summary>Worker → center and client: these tasks finished; their results are stored on <see cref="Worker"/>.</summary>
+/// <summary>
+/// Worker → center → client: these tasks finished; their results are stored on <see cref="Worker"/>.
+/// The center hears it from the worker's actor and tells the client the name and data endpoint it
+/// registered, whatever a worker wrote here.
+/// </summary>
 public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results) : IProtocolMessage;
 
-/// <summary>Worker (or center, for tasks whose inputs failed) → center and client: these tasks failed.</summary>
+/// <summary>Worker → center, and center → client (from the worker, or for tasks whose inputs failed): these tasks failed.</summary>
 public sealed record TasksFailed(string Worker, IReadOnlyList<FailedTask> Failures) : IProtocolMessage;
 
 /// <summary>Center → worker: delete these keys.</summary>
@@ -28,11 +33,14 @@ public sealed record DeleteKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 /// </summary>
 public sealed record CancelTasks(IReadOnlyList<string> Keys) : IProtocolMessage;
 
-/// <summary>Worker → client: send me these assemblies of your code (the worker has not seen them).</summary>
-public sealed record RequestAssemblies(IActorRef Worker, IReadOnlyList<AssemblyRef> Assemblies) : IProtocolMessage;
+/// <summary>Worker → client: send me (the sender) these assemblies of your code (the worker has not seen them).</summary>
+public sealed record RequestAssemblies(IReadOnlyList<AssemblyRef> Assemblies) : IProtocolMessage;
 
-/// <summary>Client → worker: one assembly's bytes, answering <see cref="RequestAssemblies"/>. Null bytes: the client cannot provide it.</summary>
+/// <summary>
+/// Client → worker: one assembly's bytes, answering <see cref="RequestAssemblies"/>. Null bytes: the
+/// client cannot provide it. A worker takes them only from a client the center named for that code.
+/// </summary>
 public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProtocolMessage;
 
-/// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="ReplicationFinished"/> to <see cref="ReplyTo"/>.</summary>
-public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, IActorRef ReplyTo) : IProtocolMessage;
+/// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="KeysAdded"/> with <see cref="ReplicationId"/>.</summary>
+public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, long ReplicationId) : IProtocolMessage;

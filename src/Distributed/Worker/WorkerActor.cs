@@ -17,13 +17,19 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 /// <summary>
 /// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
 /// inputs straight from the workers that hold them, gets the client's code when it is new, and hands
-/// tasks to an executor child per client code version.
+/// tasks to an executor child per client code version. It takes commands only from the center actor
+/// that registered it (at the path it was told), and a batch's assemblies only from the client the
+/// center named for that batch.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private WorkerSettings _settings;
     private readonly IActorRef _center;
+    private readonly ActorPath _centerPath;
+    private readonly Refusals _refusals;
+    /// <summary>The center actor that answered the registration: the only sender of commands heard.</summary>
+    private IActorRef? _registeredWith;
     private readonly DataStore _store;
     private readonly DataClient _peers;
     private readonly AssemblyCache _assemblies;
@@ -45,25 +51,27 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan SpareExecutorDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>Creates the worker actor.</summary>
-    public WorkerActor(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
+    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
     {
         _settings = settings;
         _center = center;
+        _centerPath = centerPath;
+        _refusals = new Refusals(_log, $"Worker {settings.Name}");
         _store = store;
         _registered = registered;
         _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials);
-        _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"));
+        _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
-        Receive<RunTasks>(HandleRunTasks);
+        Receive<RunTasks>(m => FromCenter(m, HandleRunTasks));
         Receive<AssemblyBytes>(HandleAssemblyBytes);
         Receive<InputsFetched>(HandleInputsFetched);
-        Receive<FetchKeys>(HandleFetchKeys);
+        Receive<FetchKeys>(m => FromCenter(m, HandleFetchKeys));
         Receive<KeysFetched>(HandleKeysFetched);
         Receive<ExecutorResults>(HandleExecutorResults);
-        Receive<DeleteKeys>(m => { foreach (var key in m.Keys) _store.Delete(key); });
-        Receive<CancelTasks>(HandleCancelTasks);
+        Receive<DeleteKeys>(m => FromCenter(m, m => { foreach (var key in m.Keys) _store.Delete(key); }));
+        Receive<CancelTasks>(m => FromCenter(m, HandleCancelTasks));
         Receive<ExecutorRetired>(HandleExecutorRetired);
         Receive<Terminated>(HandleExecutorTerminated);
         Receive<StartSpareExecutor>(_ => StartSpare());
@@ -73,8 +81,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props of a worker.</summary>
-    public static Props Props(WorkerSettings settings, IActorRef center, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, store, counters, registered));
+    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered));
+
+    /// <summary>Handles a command when it comes from the center this worker registered with; refuses it otherwise.</summary>
+    private void FromCenter<T>(T message, Action<T> handle) where T : notnull
+    {
+        if (_registeredWith is not null && Sender.Equals(_registeredWith)) handle(message);
+        else _refusals.Refuse(Sender, message, _registeredWith is null
+            ? "the worker is not registered yet, and takes commands only from the center that registers it"
+            : $"only the center it registered with ({_registeredWith.Path}) sends it commands");
+    }
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -88,11 +105,19 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop() => _peers.Dispose();
 
-    private void Register() => _center.Tell(new RegisterWorker(Self, _settings.Name, _settings.Address, _settings.Threads, _settings.Data,
+    private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
         _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter));
 
     private void HandleWorkerRegistered(WorkerRegistered message)
     {
+        // The center actor is the one at the center's address; once registered, the worker keeps it
+        // (a restarted center has the worker join again as a new node, with a new worker actor).
+        if (_registeredWith is not null || !Peers.IsAt(Sender, _centerPath))
+        {
+            _refusals.Refuse(Sender, message, _registeredWith is null ? $"the center is at {_centerPath}" : "the worker is registered already");
+            return;
+        }
+        _registeredWith = Sender;
         Timers.Cancel("register");
         // Completions and copies are reported under the name the center knows this worker by.
         _settings = _settings with { Name = message.AssignedName };
@@ -109,19 +134,20 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var task in message.Tasks) _running[task.Key] = message.Client;
         _counters.RecordTasksInFlight(_running.Count);
 
-        var missing = message.Code.Assemblies.Where(a => !_assemblies.Contains(a)).ToList();
-        var toRequest = new List<AssemblyRef>();
-        foreach (var assembly in missing)
+        // Content addresses are checked where they arrive: a name that could leave the assembly cache,
+        // or a function whose id is not the hash of its bytes, fails the batch before anything runs.
+        if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
         {
-            batch.MissingAssemblies.Add(assembly.Hash);
-            if (!_waitingForAssembly.TryGetValue(assembly.Hash, out var waiting))
-            {
-                _waitingForAssembly[assembly.Hash] = waiting = [];
-                toRequest.Add(assembly);
-            }
-            waiting.Add(batch.Id);
+            Fail(batch, new RemoteError("Distributed.CodeShippingException", codeProblem, ""));
+            return;
         }
-        if (toRequest.Count > 0) message.Client.Tell(new RequestAssemblies(Self, toRequest));
+        if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
+        {
+            Fail(batch, new RemoteError("Distributed.CodeShippingException", $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes.", ""));
+            return;
+        }
+
+        RequestAssemblies(batch, message.Code.Assemblies.Where(a => !_assemblies.Contains(a)).ToList());
 
         var remote = message.RemoteInputs.Where(r => !_store.Contains(r.Key)).ToList();
         if (remote.Count > 0)
@@ -133,6 +159,23 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 failure: e => new InputsFetched(id, null, e));
         }
         TryDispatch(batch);
+    }
+
+    /// <summary>Makes <paramref name="batch"/> wait for these assemblies, asking its client for those nobody was asked for yet.</summary>
+    private void RequestAssemblies(PendingBatch batch, IReadOnlyList<AssemblyRef> missing)
+    {
+        var toRequest = new List<AssemblyRef>();
+        foreach (var assembly in missing)
+        {
+            batch.MissingAssemblies.Add(assembly.Hash);
+            if (!_waitingForAssembly.TryGetValue(assembly.Hash, out var waiting))
+            {
+                _waitingForAssembly[assembly.Hash] = waiting = [];
+                toRequest.Add(assembly);
+            }
+            waiting.Add(batch.Id);
+        }
+        if (toRequest.Count > 0) batch.Message.Client.Tell(new RequestAssemblies(toRequest));
     }
 
     private async Task<IReadOnlyDictionary<string, StoredValue>> FetchAsync(IReadOnlyList<RemoteInput> inputs)
@@ -167,8 +210,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         var keys = message.Inputs.Select(i => i.Key).ToList();
         FetchAsync(message.Inputs).PipeTo(Self,
-            success: values => new KeysFetched(keys, values, null, message.ReplyTo),
-            failure: e => new KeysFetched(keys, null, e, message.ReplyTo));
+            success: values => new KeysFetched(keys, values, null, message.ReplicationId),
+            failure: e => new KeysFetched(keys, null, e, message.ReplicationId));
     }
 
     private void HandleKeysFetched(KeysFetched message)
@@ -176,14 +219,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (message.Values is null)
         {
             var reason = message.Failure is AggregateException { InnerException: { } inner } ? inner : message.Failure!;
-            message.ReplyTo.Tell(new ReplicationFinished(message.Keys, $"Worker {_settings.Name} could not fetch the copies: {reason.Message}"));
+            _center.Tell(new KeysAdded([], message.ReplicationId, $"Worker {_settings.Name} could not fetch the copies: {reason.Message}"));
             return;
         }
-        StoreCopies(message.Values, message.ReplyTo);
+        StoreCopies(message.Values, message.ReplicationId);
     }
 
     /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
-    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values, IActorRef? replyTo = null)
+    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values, long? replicationId = null)
     {
         var added = new List<StoredKey>();
         foreach (var (key, value) in values)
@@ -191,7 +234,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _store.Put(key, value);
             added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
         }
-        if (added.Count > 0 || replyTo is not null) _center.Tell(new KeysAdded(_settings.Name, added, replyTo));
+        if (added.Count > 0 || replicationId is not null) _center.Tell(new KeysAdded(added, replicationId));
     }
 
     private void HandleInputsFetched(InputsFetched message)
@@ -211,7 +254,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void HandleAssemblyBytes(AssemblyBytes message)
     {
-        if (!_waitingForAssembly.Remove(message.Assembly.Hash, out var batchIds)) return;
+        if (!_waitingForAssembly.TryGetValue(message.Assembly.Hash, out var waiting)) return;
+        // Code comes only from a client the center named for a batch that needs it.
+        if (!waiting.Any(id => _pending.TryGetValue(id, out var waitingBatch) && waitingBatch.Message.Client.Equals(Sender)))
+        {
+            _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
+            return;
+        }
+        _waitingForAssembly.Remove(message.Assembly.Hash);
+        var batchIds = waiting;
         RemoteError? error = null;
         if (message.Bytes is null)
         {
@@ -224,7 +275,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 _assemblies.Store(message.Assembly, message.Bytes);
                 _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
             {
                 error = new RemoteError("Distributed.CodeShippingException", $"Assembly {message.Assembly.Name} could not be stored: {e.Message}", "");
             }
@@ -241,8 +292,15 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void TryDispatch(PendingBatch batch)
     {
         if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs) return;
-        _pending.Remove(batch.Id);
         var message = batch.Message;
+        // A new executor loads the assemblies from the cache: their files are hashed again right
+        // before, and a changed one is deleted and fetched again from the client rather than loaded.
+        if (!_executors.ContainsKey(message.Code.Version) && message.Code.Assemblies.Where(a => !_assemblies.Contains(a, recheck: true)).ToList() is { Count: > 0 } changed)
+        {
+            RequestAssemblies(batch, changed);
+            return;
+        }
+        _pending.Remove(batch.Id);
         var values = new Dictionary<string, byte[]>();
         var tasks = new List<ExecutorTask>(message.Tasks.Count);
         var failures = new List<FailedTask>();

@@ -42,7 +42,7 @@ internal sealed record ExecutorRetired(string Version, IReadOnlyList<string> Ass
 internal sealed record InputsFetched(long BatchId, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure);
 
 /// <summary>The fetch of copies asked by <see cref="FetchKeys"/> ended.</summary>
-internal sealed record KeysFetched(IReadOnlyList<string> Keys, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure, Akka.Actor.IActorRef ReplyTo);
+internal sealed record KeysFetched(IReadOnlyList<string> Keys, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure, long ReplicationId);
 
 /// <summary>The executor process connected to its socket.</summary>
 internal sealed record ExecutorConnected(System.Net.Sockets.Socket Socket);

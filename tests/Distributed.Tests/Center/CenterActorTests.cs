@@ -13,7 +13,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
     {
         var probe = CreateTestProbe("w");
 
-        Center.Tell(new RegisterWorker(probe.Ref, "w", "127.0.0.1:9001", 2, new DataEndpoint("127.0.0.1", 9002)), probe.Ref);
+        Center.Tell(new RegisterWorker("w", "127.0.0.1:9001", 2, new DataEndpoint("127.0.0.1", 9002)), probe.Ref);
 
         var registered = await probe.ExpectMsgAsync<WorkerRegistered>();
         Assert.StartsWith("127.0.0.1:", registered.CenterAddress);
@@ -188,7 +188,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
         await ExpectRunAsync(a, "k");
         Finish(a, "k");
         var b = await RegisterWorkerAsync("b");
-        Center.Tell(new KeysAdded(b.Name, [new StoredKey("k", 8, "System.Int32")]), b.Probe.Ref);
+        await CopyAsync(client, b, "k");
 
         var holders = await WhoHasAsync("k", "nobody-has-this");
 
@@ -218,7 +218,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
         Assert.Equal(["a", "b"], withoutKeys.Workers.Select(w => w.Name).Order());
         Assert.Empty(withoutKeys.KeysByWorker);
         var connected = CreateTestProbe("second-client");
-        Center.Tell(new ConnectClient(connected.Ref), connected.Ref);
+        Center.Tell(new ConnectClient(), connected.Ref);
         Assert.Equal(["a", "b"], (await connected.ExpectMsgAsync<ClientConnected>()).Workers.Select(w => w.Name).Order());
     }
 
@@ -233,7 +233,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
         await ExpectRunAsync(a, "k", "kept");
         Finish(a, "k", "kept");
         var b = await RegisterWorkerAsync("b");
-        Center.Tell(new KeysAdded(b.Name, [new StoredKey("k", 8, "System.Int32")]), b.Probe.Ref);
+        await CopyAsync(client, b, "k");
 
         Center.Tell(new ReleaseKeys(["k"]), client.Ref);
 
@@ -270,7 +270,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
         await ExpectRunAsync(a, "k");
         Finish(a, "k");
 
-        Center.Tell(new DisconnectClient(client.Ref), client.Ref);
+        Center.Tell(DisconnectClient.Instance, client.Ref);
 
         Assert.Equal(["k"], (await a.Probe.ExpectMsgAsync<DeleteKeys>()).Keys);
     }
@@ -302,7 +302,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
         Finish(a, "k");
         var b = await RegisterWorkerAsync("b");
         var c = await RegisterWorkerAsync("c");
-        Center.Tell(new KeysAdded(b.Name, [new StoredKey("k", 8, "System.Int32")]), b.Probe.Ref);
+        await CopyAsync(client, b, "k");
         Submit(client, Task("uses-k", "k"));
         await ExpectRunAsync(a, "uses-k");
 

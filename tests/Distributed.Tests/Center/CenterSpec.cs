@@ -25,14 +25,17 @@ public abstract class CenterSpec : DistributedSpec
 
     protected IActorRef Center { get; }
 
-    protected static readonly FunctionSpec Function = new("function-1", [1, 2, 3]);
-    protected static readonly CodeManifest Code = new("version-1", [new AssemblyRef("UserCode", "abc123")]);
+    protected static readonly FunctionSpec Function = ContentAddress.Function([1, 2, 3]);
+    protected static readonly CodeManifest Code = new("version-1", [new AssemblyRef("UserCode", new string('a', 64))]);
+
+    /// <summary>The client that asks the center's questions for the tests: the first one connected, else one connected to ask.</summary>
+    private TestProbe? _asker;
 
     protected async Task<FakeWorker> RegisterWorkerAsync(string name, int cores = 1)
     {
         var port = _nextPort++;
         var worker = new FakeWorker(name, CreateTestProbe($"{name}-{port}"), $"127.0.0.1:{port}", new DataEndpoint("127.0.0.1", port + 1000));
-        Center.Tell(new RegisterWorker(worker.Probe.Ref, name, worker.Address, cores, worker.Data), worker.Probe.Ref);
+        Center.Tell(new RegisterWorker(name, worker.Address, cores, worker.Data), worker.Probe.Ref);
         await worker.Probe.ExpectMsgAsync<WorkerRegistered>(Patience);
         return worker;
     }
@@ -40,9 +43,22 @@ public abstract class CenterSpec : DistributedSpec
     protected async Task<TestProbe> ConnectClientAsync(string name = "client")
     {
         var client = CreateTestProbe(name);
-        Center.Tell(new ConnectClient(client.Ref), client.Ref);
+        Center.Tell(new ConnectClient(), client.Ref);
         await client.ExpectMsgAsync<ClientConnected>(Patience);
+        _asker ??= client;
         return client;
+    }
+
+    private async Task<TestProbe> AskerAsync() => _asker ?? await ConnectClientAsync("asker");
+
+    /// <summary>Copies <paramref name="keys"/> to <paramref name="worker"/> as a real replication does: the client asks, the center tells the worker, the worker reports.</summary>
+    protected async Task CopyAsync(TestProbe client, FakeWorker worker, params string[] keys)
+    {
+        Center.Tell(new ReplicateKeys(keys, worker.Name), client.Ref);
+        var fetch = await worker.Probe.ExpectMsgAsync<FetchKeys>(Patience);
+        Center.Tell(new KeysAdded(keys.Select(k => new StoredKey(k, 8, "System.Int32")).ToList(), fetch.ReplicationId), worker.Probe.Ref);
+        var finished = await client.FishForMessageAsync<ReplicationFinished>(_ => true, Patience);
+        Assert.Null(finished.Error);
     }
 
     /// <summary>A task of <see cref="Function"/> whose arguments are its dependencies.</summary>
@@ -50,7 +66,7 @@ public abstract class CenterSpec : DistributedSpec
         new(key, Function.FunctionId, ArgumentsKind.Dependencies, [], dependencies);
 
     protected void Submit(TestProbe client, params TaskSpec[] tasks) =>
-        Center.Tell(new SubmitTasks(client.Ref, Code, [Function], tasks), client.Ref);
+        Center.Tell(new SubmitTasks(Code, [Function], tasks), client.Ref);
 
     /// <summary>The worker reports, as a real one does, that it stored the results of these tasks.</summary>
     protected void Finish(FakeWorker worker, params string[] keys) => Finish(worker, 8, keys);
@@ -72,14 +88,19 @@ public abstract class CenterSpec : DistributedSpec
 
     protected async Task<WorkersReply> GetWorkersAsync(bool includeKeys)
     {
-        Center.Tell(new GetWorkers(includeKeys), TestActor);
-        return await ExpectMsgAsync<WorkersReply>(Patience);
+        var asker = await AskerAsync();
+        Center.Tell(new GetWorkers(includeKeys), asker.Ref);
+        return await asker.FishForMessageAsync<WorkersReply>(_ => true, Patience);
     }
 
-    protected async Task<IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>>> WhoHasAsync(params string[] keys)
+    /// <summary>The holders of keys, asked by the first client connected (a client sees its own keys only).</summary>
+    protected async Task<IReadOnlyDictionary<string, IReadOnlyList<WorkerInfo>>> WhoHasAsync(params string[] keys) =>
+        (await WhoHasReplyAsync(await AskerAsync(), keys)).Holders;
+
+    protected async Task<WhoHasReply> WhoHasReplyAsync(TestProbe asker, params string[] keys)
     {
-        Center.Tell(new WhoHas(keys), TestActor);
-        return (await ExpectMsgAsync<WhoHasReply>(Patience)).Holders;
+        Center.Tell(new WhoHas(keys), asker.Ref);
+        return await asker.FishForMessageAsync<WhoHasReply>(_ => true, Patience); // past its completions
     }
 
     /// <summary>

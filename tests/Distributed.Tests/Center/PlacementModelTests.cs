@@ -47,6 +47,10 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
         var center = Sys.ActorOf(CenterActor.Props());
         var settle = CreateTestProbe();
         var client = CreateTestProbe();
+        center.Tell(new ConnectClient(), client.Ref);
+        await client.ExpectMsgAsync<ClientConnected>();
+        center.Tell(new ConnectClient(), settle.Ref);
+        await settle.ExpectMsgAsync<ClientConnected>();
         var workers = new List<(TestProbe Probe, string Name, DataEndpoint Data, int Cores)>();
         try
         {
@@ -54,7 +58,7 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
             {
                 var probe = CreateTestProbe();
                 var data = new DataEndpoint("127.0.0.1", 20000 + i);
-                center.Tell(new RegisterWorker(probe.Ref, $"w{i}", $"127.0.0.1:{10000 + i}", scenario.Cores[i], data), probe.Ref);
+                center.Tell(new RegisterWorker($"w{i}", $"127.0.0.1:{10000 + i}", scenario.Cores[i], data), probe.Ref);
                 await probe.ExpectMsgAsync<WorkerRegistered>();
                 workers.Add((probe, $"w{i}", data, scenario.Cores[i]));
             }
@@ -62,7 +66,7 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
             var load = new int[workers.Count];
             var holders = new List<(string Key, int Worker)>();
             double Busyness(int w) => (double)load[w] / workers[w].Cores;
-            var function = new FunctionSpec("f", [0]);
+            var function = ContentAddress.Function([0]);
             var code = new CodeManifest("v", []);
 
             for (var s = 0; s < scenario.Steps.Length; s++)
@@ -91,7 +95,7 @@ public sealed class PlacementModelTests(ITestOutputHelper output) : DistributedS
                     ? [holder.Worker]
                     : Enumerable.Range(0, workers.Count).Where(w => Busyness(w) == leastBusy).ToArray();
 
-                center.Tell(new SubmitTasks(client.Ref, code, [function], [new TaskSpec(taskKey, "f", ArgumentsKind.Dependencies, [], dependencies)]), client.Ref);
+                center.Tell(new SubmitTasks(code, [function], [new TaskSpec(taskKey, function.FunctionId, ArgumentsKind.Dependencies, [], dependencies)]), client.Ref);
                 center.Tell(new GetWorkers(false), settle.Ref);
                 await settle.ExpectMsgAsync<WorkersReply>();
 

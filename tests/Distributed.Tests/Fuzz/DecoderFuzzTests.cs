@@ -207,7 +207,7 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             return left.Count == right.Count && left.Zip(right).All(p => SameContent(p.First, p.Second));
         }
         if (a.GetType() != b.GetType()) return false;
-        return a.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract")
+        return a.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0 && p.Name != "EqualityContract")
             .All(p => SameContent(p.GetValue(a), p.GetValue(b)));
     }
 
