@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Distributed.Hosting;
+using Distributed.Tests.Hosting;
 
 namespace Distributed.Tests.Cluster;
 
@@ -58,9 +59,9 @@ public sealed class PrivateWorkerFilesTests
 
         // Every executor goes: the worker runs the next tasks on the refused spare or on new ones
         // (each of which the intruder tries too), and computes them all.
-        var killed = ChildrenOf(worker.Id);
+        var killed = ProcessTree.ChildrenOf(worker.Id);
         var goneBefore = worker.Output.Count(IsExecutorGone);
-        foreach (var executor in killed) KillProcess(executor);
+        foreach (var executor in killed) ProcessTree.Kill(executor);
         // Tasks sent to an executor before its worker saw it die fail (ExecutorCrashedTests): wait until it has.
         await Eventually.TrueAsync(() => worker.Output.Count(IsExecutorGone) >= goneBefore + killed.Count,
             () => $"the worker did not notice that its {killed.Count} executor(s) died", Slow);
@@ -79,22 +80,6 @@ public sealed class PrivateWorkerFilesTests
         var port = start[(start.LastIndexOf(':') + 1)..].Trim();
         var work = Path.Combine(WorkerFolders.Root, $"worker-{worker.Id}-{port}");
         return (work, work + "-spill");
-    }
-
-    private static List<int> ChildrenOf(int processId) =>
-        Directory.GetDirectories($"/proc/{processId}/task")
-            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(int.Parse)
-            .ToList();
-
-    private static void KillProcess(int processId)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(processId);
-            process.Kill();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { } // gone already
     }
 
     /// <summary>Watches a work folder and connects to every executor socket that appears there, as fast as it can.</summary>

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Distributed.Hosting;
+using Distributed.Tests.Hosting;
 using Distributed.Tests.Cluster;
 
 namespace Distributed.Tests.Fuzz;
@@ -32,9 +33,9 @@ public sealed class ExecutorSocketFuzzTests
         // Each killed executor is replaced by a new process behind a new socket, which the flood finds first.
         for (var round = 0; round < 6; round++)
         {
-            var killed = ChildrenOf(worker.Id);
+            var killed = ProcessTree.ChildrenOf(worker.Id);
             var goneBefore = worker.Output.Count(IsExecutorGone);
-            foreach (var executor in killed) KillProcess(executor);
+            foreach (var executor in killed) ProcessTree.Kill(executor);
             // Tasks sent to an executor before its worker saw it die fail (ExecutorCrashTests): wait until it has.
             await Eventually.TrueAsync(() => worker.Output.Count(IsExecutorGone) >= goneBefore + killed.Count,
                 () => $"round {round}: the worker did not notice that its {killed.Count} executor(s) died", Slow);
@@ -90,19 +91,4 @@ public sealed class ExecutorSocketFuzzTests
         return (connections, bytes);
     }
 
-    private static List<int> ChildrenOf(int processId) =>
-        Directory.GetDirectories($"/proc/{processId}/task")
-            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(int.Parse)
-            .ToList();
-
-    private static void KillProcess(int processId)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(processId);
-            process.Kill();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
-    }
 }
