@@ -145,10 +145,7 @@ public sealed class WorkerNode
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
-        // Waiting for other workers to bind is not the center's time.
-        budget.Stop();
-        var (system, port) = await BindAsync(options, host, handshake, cancellation).ConfigureAwait(false);
-        budget.Start();
+        var (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
         handshake.Watch(system);
         var answered = handshake.Answered;
 
@@ -220,11 +217,16 @@ public sealed class WorkerNode
     /// after the other (<see cref="WorkerFolders.LockPortChoiceAsync"/>), so workers started together
     /// get ports in order without failing binds.
     /// </summary>
-    private static async Task<(ActorSystem System, int Port)> BindAsync(WorkerOptions options, string host, CenterHandshake handshake, CancellationToken cancellation)
+    private static async Task<(ActorSystem System, int Port)> BindAsync(WorkerOptions options, string host, CenterHandshake handshake,
+        global::System.Diagnostics.Stopwatch budget, CancellationToken cancellation)
     {
         if (options.Port is { } requested)
             return (TryCreateSystem(options, host, requested, handshake) ?? throw new PortInUseException(host, requested), requested);
+        // Waiting for other workers to choose their ports is not the center's time; starting the
+        // actor system is, since the user hears within the budget that a center is unreachable.
+        budget.Stop();
         using var choosing = await WorkerFolders.LockPortChoiceAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+        budget.Start();
         var tried = new List<int>();
         var from = WorkerOptions.DefaultPort;
         while (true)
