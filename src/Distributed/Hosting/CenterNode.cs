@@ -33,7 +33,7 @@ public sealed class CenterNode
         if (!NetworkAddresses.IsPortFree(host, port))
             throw new PortInUseException(host, port);
         var address = new HostPort(host, port);
-        CenterActor.UnclaimedKeysGrace(ClusterConfig.For(Role.Center, host, port, address)); // a bad setting stops dcenter with one line, not the singleton
+        CenterConfig.Read(ClusterConfig.For(Role.Center, host, port, address)); // a bad setting stops dcenter with one line, not the singleton
         var system = ClusterConfig.CreateSystem(Role.Center, host, port, address, credentials);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());

@@ -20,11 +20,13 @@ public sealed class Refusals(ILoggingAdapter log, string who)
     public long Count { get; private set; }
 
     /// <summary>Refuses <paramref name="message"/> from <paramref name="sender"/>, saying <paramref name="why"/> the first time for this peer and kind.</summary>
-    public void Refuse(IActorRef sender, object message, string why)
+    public void Refuse(IActorRef sender, object message, string why) => Refuse(sender, message.GetType().Name, why);
+
+    /// <summary>Refuses a message of kind <paramref name="kind"/> (its type's name) from <paramref name="sender"/>.</summary>
+    public void Refuse(IActorRef sender, string kind, string why)
     {
         Count++;
         var peer = sender.Path.ToStringWithAddress();
-        var kind = message.GetType().Name;
         if (_logged.Count >= MaxRemembered || !_logged.Add((peer, kind))) return;
         log.Warning("{0} refused {1} from {2}: {3} (further {1} refused from this sender are not logged)", who, kind, peer, why);
     }

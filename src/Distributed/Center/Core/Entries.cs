@@ -1,13 +1,12 @@
-using Akka.Actor;
 using Distributed.Protocol;
 
-namespace Distributed.Center;
+namespace Distributed.Center.Core;
 
 /// <summary>What the center knows of one worker.</summary>
-internal sealed class WorkerState(string name, IActorRef worker, string address, int cores, DataEndpoint data)
+internal sealed class WorkerEntry(WorkerId id, string name, string address, int cores, DataEndpoint data)
 {
+    public WorkerId Id { get; } = id;
     public string Name { get; } = name;
-    public IActorRef Ref { get; } = worker;
     public string Address { get; } = address;
     public int Cores { get; } = Math.Max(1, cores);
     public DataEndpoint Data { get; } = data;
@@ -45,38 +44,40 @@ internal sealed class WorkerState(string name, IActorRef worker, string address,
     /// <summary>Tasks it finishes per second while busy (a moving average), which sizes its window.</summary>
     public double TasksPerSecond { get; set; }
 
-    /// <summary>When it last reported finished tasks, or went from idle to busy if later (Stopwatch timestamps).</summary>
+    /// <summary>When it last reported finished tasks, or went from idle to busy if later (clock timestamps; 0: never).</summary>
     public long RateSince { get; set; }
+
+    /// <summary>Whether a probe of its data port is in flight.</summary>
+    public bool Probing { get; set; }
 
     public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data);
 }
 
 /// <summary>What the center knows of one stored key.</summary>
-internal sealed class KeyState(string key, long size, string typeName, IActorRef owner)
+internal sealed class KeyEntry(string key, long size, string typeName)
 {
     public string Key { get; } = key;
     public long Size { get; set; } = size;
     public string TypeName { get; set; } = typeName;
-    public IActorRef Owner { get; } = owner;
-    public List<WorkerState> Holders { get; } = new(1);
+    public List<WorkerEntry> Holders { get; } = new(1);
 
     /// <summary>Tasks still to read this intermediate before it is deleted; 0 keeps it until released.</summary>
     public int RemainingConsumers { get; set; }
 
-    /// <summary>Whether it counts in its holders' <see cref="WorkerState.HeldIntermediates"/>: made to be read and then deleted.</summary>
+    /// <summary>Whether it counts in its holders' <see cref="WorkerEntry.HeldIntermediates"/>: made to be read and then deleted.</summary>
     public bool IsIntermediate { get; set; }
 }
 
 /// <summary>A task that has not finished: waiting for inputs, or running on <see cref="AssignedTo"/>.</summary>
-internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest code)
+internal sealed class PendingTask(TaskSpec spec, ClientId client, CodeManifest code)
 {
     public TaskSpec Spec { get; } = spec;
-    public IActorRef Client { get; } = client;
+    public ClientId Client { get; } = client;
     public CodeManifest Code { get; } = code;
     public int WaitingFor { get; set; }
-    public WorkerState? AssignedTo { get; set; }
+    public WorkerEntry? AssignedTo { get; set; }
 
-    /// <summary>Whether it is counted in its worker's <see cref="WorkerState.AddingInFlight"/>.</summary>
+    /// <summary>Whether it is counted in its worker's <see cref="WorkerEntry.AddingInFlight"/>.</summary>
     public bool AddsValue { get; set; }
 
     /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
@@ -93,27 +94,18 @@ internal sealed class PendingTask(TaskSpec spec, IActorRef client, CodeManifest 
 
     /// <summary>Times the task was sent back because an input could not be fetched, to stop a loop.</summary>
     public int InputRetries { get; set; }
-}
 
-/// <summary>
-/// How a computed value was made (the task that made it), kept while the value, or a value made
-/// from it, may still be needed: a value lost with a worker is made again from this, upstream as far
-/// as needed.
-/// </summary>
-internal sealed class Lineage(PendingTask producer)
-{
-    public PendingTask Producer { get; } = producer;
-
-    /// <summary>The value itself while its client keeps it, plus the lineages that read it.</summary>
-    public int References { get; set; } = 1;
-
-    /// <summary>Whether the value's own reference is still counted (it has not been released or consumed).</summary>
-    public bool Live { get; set; } = true;
+    /// <summary>Whether it is still in the task table (not finished, failed or dropped).</summary>
+    public bool Current { get; set; } = true;
 }
 
 /// <summary>What the center knows of one connected client.</summary>
-internal sealed class ClientState
+internal sealed class ClientEntry(ClientId id)
 {
+    public ClientId Id { get; } = id;
     public HashSet<string> Keys { get; } = [];
     public HashSet<string> PendingTasks { get; } = [];
+
+    /// <summary>Whether <paramref name="keyName"/> is one of its values or pending tasks.</summary>
+    public bool Owns(string keyName) => Keys.Contains(keyName) || PendingTasks.Contains(keyName);
 }

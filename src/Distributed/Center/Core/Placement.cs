@@ -1,0 +1,233 @@
+using Distributed.Protocol;
+
+namespace Distributed.Center.Core;
+
+/// <summary>
+/// Where and when ready tasks run. Each ready task waits in the queue of the worker it is meant for
+/// (the one holding most of its input bytes, unless that one is much busier), and goes out while that
+/// worker has room in its window: a fixed window for graph tasks, bounded further by the
+/// intermediates they leave; for Map and Apply tasks, a window sized by the worker's finishing rate.
+/// A worker with room and nothing of its own takes tasks from the busiest queue.
+/// </summary>
+internal sealed class Placement(CenterSettings settings, TimeProvider clock, WorkerRegistry workers, KeyTable keys,
+    IReadOnlyDictionary<string, FunctionSpec> functions, List<CenterCommand> commands)
+{
+    /// <summary>Ready tasks that came while no worker was registered.</summary>
+    private readonly Queue<PendingTask> _unplaced = new();
+
+    /// <summary>Map and Apply tasks wait behind graph tasks in a worker's queue, in their order of arrival.</summary>
+    private const long UnorderedPriority = 1L << 48;
+    private long _unorderedSequence;
+
+    public int UnplacedCount => _unplaced.Count;
+
+    /// <summary>Takes the tasks that waited for a worker to exist.</summary>
+    public List<PendingTask> TakeUnplaced()
+    {
+        var waiting = _unplaced.ToList();
+        _unplaced.Clear();
+        return waiting;
+    }
+
+    /// <summary>Queues <paramref name="ready"/> tasks, then sends every worker what fits in its window.</summary>
+    public void Place(IReadOnlyCollection<PendingTask> ready)
+    {
+        if (workers.Count == 0)
+        {
+            foreach (var task in ready) _unplaced.Enqueue(task);
+            return;
+        }
+        foreach (var task in ready)
+        {
+            if (task.Spec.Priority >= 0)
+            {
+                // A graph task waits in the queue of the worker it is meant for until that worker has room.
+                // Balance comes from the windows and from idle workers taking held tasks, so a graph
+                // task simply goes where its inputs are.
+                var target = task.InputShare is { } share ? WorkerForInput(share) : Choose(task, balance: false);
+                target.Held.Enqueue(task, task.Spec.Priority);
+                continue;
+            }
+            // A Map or Apply task too waits in its worker's queue, so that a worker that joins or
+            // runs short later can take it: only a window of tasks is sent ahead to each worker.
+            Choose(task).Held.Enqueue(task, UnorderedPriority + _unorderedSequence++);
+        }
+        var batches = new Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>>();
+        // Graph tasks go out only while their worker has room, lowest priority first: a task that
+        // finishes a branch overtakes the inputs of branches not yet started, which is what keeps a
+        // wide graph's intermediates few. A worker with room and nothing of its own takes the next
+        // task of the worker with the most waiting.
+        foreach (var worker in workers.All)
+        {
+            while (NextHeld(worker, worker) is { } next) Assign(next, worker, batches);
+        }
+        foreach (var worker in workers.All)
+        {
+            while (worker.Held.Count == 0)
+            {
+                // Only from a busier worker: a worker with a large window must not empty the queue of
+                // one with a small window that will get to its tasks as soon.
+                var victim = workers.All.MaxBy(w => w.Held.Count);
+                if (victim is null || victim.Busyness <= worker.Busyness + 1.0 / worker.Cores || NextHeld(victim, worker) is not { } stolen) break;
+                Assign(stolen, worker, batches);
+            }
+        }
+        foreach (var ((worker, client, _), tasks) in batches)
+            for (var start = 0; start < tasks.Count; start += settings.MaxTasksPerMessage)
+                commands.Add(Batch(worker, client, tasks.GetRange(start, Math.Min(settings.MaxTasksPerMessage, tasks.Count - start))));
+    }
+
+    /// <summary>Takes every task still queued for <paramref name="worker"/> (it left): they wait for another worker.</summary>
+    public void TakeHeld(WorkerEntry worker, List<PendingTask> into)
+    {
+        while (worker.Held.TryDequeue(out var next, out _))
+            if (IsSendable(next))
+                into.Add(next);
+    }
+
+    /// <summary>Updates the worker's finishing rate with <paramref name="finished"/> tasks reported now.</summary>
+    public void MeasureRate(WorkerEntry worker, int finished)
+    {
+        var now = clock.GetTimestamp();
+        var since = worker.RateSince;
+        worker.RateSince = now;
+        if (since == 0 || finished == 0) return;
+        var rate = finished / Math.Max(clock.GetElapsedTime(since, now).TotalSeconds, 0.001);
+        worker.TasksPerSecond = worker.TasksPerSecond == 0 ? rate : 0.7 * worker.TasksPerSecond + 0.3 * rate;
+    }
+
+    /// <summary>Graph tasks a worker may always have at once: enough to keep its threads and the pipe busy, few enough to bound memory.</summary>
+    public int OrderedWindow(WorkerEntry worker) => settings.GraphTasksPerCore * worker.Cores;
+
+    /// <summary>
+    /// Map and Apply tasks a worker may have at once: as many as for a graph, or as many as it
+    /// finishes in the window's seconds when that is more (tiny tasks then travel in large
+    /// batches), but beyond that never more than half of its queue, so that a worker that joins or
+    /// runs short can still take a share (a rate measured on quick tasks can overstate slow ones).
+    /// </summary>
+    public int UnorderedWindow(WorkerEntry worker) =>
+        Math.Max(OrderedWindow(worker), (int)Math.Min(Math.Min(settings.MaxWindow, worker.TasksPerSecond * settings.WindowSeconds), (worker.Load + worker.Held.Count) / 2));
+
+    /// <summary>Value-adding graph tasks in flight plus unread intermediates a worker may have before more such tasks wait beyond the fixed window.</summary>
+    public int IntermediatesWindow(WorkerEntry worker) => worker.Cores * settings.IntermediatesPerCore;
+
+    /// <summary>
+    /// Whether <paramref name="worker"/> may be sent <paramref name="task"/> now. A graph task always
+    /// fits in the fixed window; beyond it, up to the rate-sized window, a task that frees an input
+    /// (it is the last reader of one) goes, and a task that adds a value (<see cref="PendingTask.AddsValue"/>,
+    /// set just before) only while the worker has few such tasks in flight and few unread
+    /// intermediates: graph inputs cannot run far ahead of the tasks that read them.
+    /// </summary>
+    private bool HasRoomFor(PendingTask task, WorkerEntry worker)
+    {
+        if (task.Spec.Priority < 0) return worker.Load < UnorderedWindow(worker);
+        if (worker.Load < OrderedWindow(worker)) return true;
+        if (worker.Load >= UnorderedWindow(worker)) return false;
+        return !task.AddsValue || worker.AddingInFlight + worker.HeldIntermediates < IntermediatesWindow(worker);
+    }
+
+    /// <summary>Whether running the task lets an input be deleted: it is the last task to read it.</summary>
+    private bool FreesAnInput(PendingTask task)
+    {
+        foreach (var input in task.Spec.Dependencies)
+            if (keys.TryGet(input, out var key) && key.RemainingConsumers == 1) return true;
+        return false;
+    }
+
+    private void Assign(PendingTask task, WorkerEntry worker, Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>> batches)
+    {
+        task.AssignedTo = worker;
+        if (worker.Load == 0)
+        {
+            // Idle time is not counted against its rate, and after a pause the rate of earlier work
+            // (tiny warm-up tasks, say) says nothing about the next: the window starts small again.
+            var now = clock.GetTimestamp();
+            if (worker.RateSince != 0 && clock.GetElapsedTime(worker.RateSince, now) > settings.StaleRate) worker.TasksPerSecond = 0;
+            worker.RateSince = now;
+        }
+        worker.Load++;
+        if (task.AddsValue) worker.AddingInFlight++;
+        var group = (worker, task.Client, task.Code.Version);
+        if (!batches.TryGetValue(group, out var list)) batches[group] = list = [];
+        list.Add(task);
+    }
+
+    private RunOnWorker Batch(WorkerEntry worker, ClientId client, List<PendingTask> tasks)
+    {
+        var batchFunctions = new Dictionary<string, FunctionSpec>();
+        var remote = new Dictionary<string, RemoteInput>();
+        var specs = new TaskSpec[tasks.Count];
+        for (var i = 0; i < tasks.Count; i++)
+        {
+            var task = tasks[i];
+            specs[i] = task.Spec;
+            batchFunctions.TryAdd(task.Spec.FunctionId, functions[task.Spec.FunctionId]);
+            foreach (var dependency in task.Spec.Dependencies)
+            {
+                if (remote.ContainsKey(dependency) || !keys.TryGet(dependency, out var key) || key.Holders.Contains(worker)) continue;
+                remote[dependency] = new RemoteInput(dependency, key.Holders.Select(h => h.Data).ToList());
+                worker.ExpectedCopies.Add(dependency);
+            }
+        }
+        return new RunOnWorker(worker.Id, client, tasks[0].Code, batchFunctions.Values.ToList(), specs, remote.Values.ToList());
+    }
+
+    /// <summary>
+    /// Graph inputs next to each other in the graph's order are siblings: each worker takes one
+    /// contiguous share of them, so the tasks that combine them find their inputs in place instead of
+    /// fetching every other one (a worker that runs out of its own work takes from the others).
+    /// </summary>
+    private WorkerEntry WorkerForInput(double share)
+    {
+        var inOrder = workers.ByName();
+        return inOrder[Math.Min(inOrder.Length - 1, (int)(share * inOrder.Length))];
+    }
+
+    /// <summary>The held task of <paramref name="source"/> to send to <paramref name="target"/> next, if the target has room for it.</summary>
+    private PendingTask? NextHeld(WorkerEntry source, WorkerEntry target)
+    {
+        while (source.Held.TryPeek(out var next, out _))
+        {
+            if (!IsSendable(next))
+            {
+                source.Held.Dequeue(); // dropped, failed or placed meanwhile
+                continue;
+            }
+            next.AddsValue = next.Spec.Priority >= 0 && !FreesAnInput(next);
+            if (!HasRoomFor(next, target)) return null;
+            source.Held.Dequeue();
+            return next;
+        }
+        return null;
+    }
+
+    /// <summary>Whether a held task may still go out: not dropped or failed, not placed, and its inputs are there.</summary>
+    private static bool IsSendable(PendingTask task) => task.Current && task.AssignedTo is null && task.WaitingFor == 0;
+
+    /// <summary>
+    /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
+    /// worker (moving inputs is cheaper than waiting behind a long queue); otherwise the least busy.
+    /// </summary>
+    private WorkerEntry Choose(PendingTask task, bool balance = true)
+    {
+        WorkerEntry? leastBusy = null;
+        foreach (var worker in workers.All)
+            if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
+        if (task.Spec.Dependencies.Count == 0) return leastBusy!;
+        WorkerEntry? holder = null;
+        long holderBytes = -1;
+        Dictionary<WorkerEntry, long>? bytes = null;
+        foreach (var dependency in task.Spec.Dependencies)
+        {
+            if (!keys.TryGet(dependency, out var key)) continue;
+            bytes ??= [];
+            foreach (var h in key.Holders)
+            {
+                var total = bytes[h] = bytes.GetValueOrDefault(h) + Math.Max(1, key.Size);
+                if (total > holderBytes) (holder, holderBytes) = (h, total);
+            }
+        }
+        if (holder is null) return leastBusy!;
+        return !balance || holder.Busyness <= leastBusy!.Busyness + settings.BusyMargin ? holder : leastBusy!;
+    }
+}
