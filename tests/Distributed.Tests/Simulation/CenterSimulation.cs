@@ -1,0 +1,133 @@
+namespace Distributed.Tests.Simulation;
+
+/// <summary>
+/// Seeded runs of the <see cref="CenterWorld"/>: a seed makes the steps, the steps make the run, so
+/// a seed reproduces a run exactly. A failing run is shrunk to the shortest sequence of steps found
+/// that still fails, and reported with its seed.
+/// </summary>
+internal static class CenterSimulation
+{
+    /// <summary>How often each act is drawn: deliveries and completions dominate, failures are rare.</summary>
+    private static readonly (Act Act, int Weight)[] Weights =
+    [
+        (Act.Submit, 10), (Act.DeliverToWorker, 18), (Act.DeliverFromWorker, 18), (Act.DeliverToClient, 10),
+        (Act.DeliverFromClient, 12), (Act.FinishTasks, 18), (Act.CompleteFetch, 8), (Act.AnswerProbe, 3),
+        (Act.DeliverNodeEvent, 3), (Act.KillWorker, 1), (Act.PauseWorker, 1), (Act.ResumeWorker, 2),
+        (Act.JoinWorker, 1), (Act.Release, 4), (Act.AskHolders, 2), (Act.Replicate, 2), (Act.AskWorkers, 1),
+        (Act.ClientLeave, 1), (Act.ClientCrash, 1), (Act.ClientJoin, 1), (Act.RestartCenter, 1), (Act.Tick, 3),
+    ];
+
+    private static readonly int TotalWeight = Weights.Sum(w => w.Weight);
+
+    /// <summary>The steps of the run with this seed.</summary>
+    public static Step[] Steps(int seed, int count)
+    {
+        var random = new Random(seed);
+        var steps = new Step[count];
+        for (var i = 0; i < count; i++)
+        {
+            var roll = random.Next(TotalWeight);
+            var act = Weights[0].Act;
+            foreach (var (candidate, weight) in Weights)
+            {
+                if (roll < weight) { act = candidate; break; }
+                roll -= weight;
+            }
+            steps[i] = new Step(act, random.Next(), random.Next(), random.Next());
+        }
+        return steps;
+    }
+
+    /// <summary>Runs the steps, lets the world settle and checks that nothing remains once everything is released; returns the core's event count.</summary>
+    public static long Run(IReadOnlyList<Step> steps, out CenterWorld world)
+    {
+        world = new CenterWorld();
+        foreach (var step in steps) world.Apply(step);
+        world.Settle();
+        world.ReleaseEverythingAndCheckEmpty();
+        return world.EventsHandled;
+    }
+
+    /// <summary>The failure of these steps, or null when they pass.</summary>
+    public static Exception? FailureOf(IReadOnlyList<Step> steps)
+    {
+        try
+        {
+            Run(steps, out _);
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    /// <summary>
+    /// Runs the seed; on a failure, throws a <see cref="SimulationFailure"/> that names the seed, the
+    /// failure, the shortest failing sequence found and the end of that run's trace.
+    /// </summary>
+    public static long RunSeed(int seed, int stepCount)
+    {
+        var steps = Steps(seed, stepCount);
+        var failure = FailureOf(steps);
+        if (failure is null) return Run(steps, out _);
+        var shortest = Shrink(steps, failure);
+        var shortFailure = FailureOf(shortest)!;
+        CenterWorld? world = null;
+        try { Run(shortest, out world); }
+        catch (Exception) { /* world holds the trace up to the failure */ }
+        world ??= new CenterWorld();
+        throw new SimulationFailure(
+            $"Simulation seed {seed} ({stepCount} steps) failed: {failure.Message}\n" +
+            $"Reproduce: DISTRIBUTED_SIMULATION_SEED={seed} DISTRIBUTED_SIMULATION_STEPS={stepCount} dotnet test tests/Distributed.Tests --filter FullyQualifiedName~CenterSimulationTests\n" +
+            $"Shortest failing sequence found ({shortest.Count} steps): {string.Join(" ", shortest)}\n" +
+            $"It fails with: {shortFailure.GetType().Name}: {shortFailure.Message}\n" +
+            $"{(shortFailure is SimulationFailure ? "" : shortFailure.StackTrace + "\n")}" +
+            $"Trace of the short run:\n{string.Join("\n", TraceOf(shortest))}");
+    }
+
+    private static IReadOnlyList<string> TraceOf(IReadOnlyList<Step> steps)
+    {
+        var world = new CenterWorld();
+        try
+        {
+            foreach (var step in steps) world.Apply(step);
+            world.Settle();
+            world.ReleaseEverythingAndCheckEmpty();
+        }
+        catch (Exception)
+        {
+            // the trace up to the failure is what is wanted
+        }
+        return world.Trace.TakeLast(150).ToList();
+    }
+
+    /// <summary>
+    /// The shortest sequence found that still fails the same way (same exception type): first the
+    /// prefix up to the failing step, then chunks of steps removed, halving the chunk each round.
+    /// </summary>
+    public static IReadOnlyList<Step> Shrink(IReadOnlyList<Step> steps, Exception failure)
+    {
+        bool FailsAlike(IReadOnlyList<Step> candidate) => FailureOf(candidate) is { } e && e.GetType() == failure.GetType();
+        var current = steps.ToList();
+        // Shortest failing prefix, by bisection over lengths (a prefix is itself a valid run).
+        var (low, high) = (0, current.Count);
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (FailsAlike(current.Take(middle).ToList())) high = middle;
+            else low = middle + 1;
+        }
+        current = current.Take(high).ToList();
+        for (var chunk = Math.Max(1, current.Count / 2); chunk >= 1; chunk /= 2)
+        {
+            for (var start = 0; start + chunk <= current.Count;)
+            {
+                var candidate = current.Take(start).Concat(current.Skip(start + chunk)).ToList();
+                if (FailsAlike(candidate)) current = candidate;
+                else start += chunk;
+            }
+        }
+        return current;
+    }
+}
