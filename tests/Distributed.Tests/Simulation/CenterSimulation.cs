@@ -102,13 +102,17 @@ internal static class CenterSimulation
         return world.Trace.TakeLast(150).ToList();
     }
 
+    /// <summary>What makes two failures the same: the exception's type and its message without the names and numbers in it.</summary>
+    private static string Signature(Exception e) =>
+        e.GetType().Name + ":" + System.Text.RegularExpressions.Regex.Replace(e.Message.Split('\n')[0], @"k\d+-c\d+|[\d#]+|w\d+", "_");
+
     /// <summary>
-    /// The shortest sequence found that still fails the same way (same exception type): first the
+    /// The shortest sequence found that still fails the same way (same exception type and message shape): first the
     /// prefix up to the failing step, then chunks of steps removed, halving the chunk each round.
     /// </summary>
     public static IReadOnlyList<Step> Shrink(IReadOnlyList<Step> steps, Exception failure)
     {
-        bool FailsAlike(IReadOnlyList<Step> candidate) => FailureOf(candidate) is { } e && e.GetType() == failure.GetType();
+        bool FailsAlike(IReadOnlyList<Step> candidate) => FailureOf(candidate) is { } e && Signature(e) == Signature(failure);
         var current = steps.ToList();
         // Shortest failing prefix, by bisection over lengths (a prefix is itself a valid run).
         var (low, high) = (0, current.Count);

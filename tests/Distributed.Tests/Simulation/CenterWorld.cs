@@ -304,7 +304,12 @@ internal sealed class CenterWorld
             CopiesStored s => s.Worker,
             _ => throw new SimulationFailure($"A worker sent {happened}"),
         };
-        if (happened is WorkerJoined) _workerById[from] = worker;
+        if (happened is WorkerJoined)
+        {
+            _workerById[from] = worker;
+            // The actor watches what registers: a process already dead is reported terminated.
+            if (!worker.Alive) _nodeEvents.Add(new WorkerLeft(from));
+        }
         else if (!_workerById.ContainsKey(from))
         {
             Note($"  (refused by the actor: {Describe(happened)} from a forgotten {from})");
@@ -443,7 +448,11 @@ internal sealed class CenterWorld
             ClientLeft l => l.Client,
             _ => throw new SimulationFailure($"A client sent {happened}"),
         };
-        if (happened is ClientJoined) _clientById[from] = client;
+        if (happened is ClientJoined)
+        {
+            _clientById[from] = client;
+            if (client.Crashed) _nodeEvents.Add(new ClientLeft(from, ProcessGone: true));
+        }
         else if (!_clientById.ContainsKey(from))
         {
             Note($"  (refused by the actor: {Describe(happened)} from a forgotten {from})");
@@ -547,7 +556,7 @@ internal sealed class CenterWorld
                 }
                 for (var i = 0; i < size; i++)
                 {
-                    var consumers = dependencies.Skip(i + 1).Sum(d => d.Count(k => k == keys[i]));
+                    var consumers = dependencies.Skip(i + 1).Count(d => d.Contains(keys[i])); // tasks that read it, as the Pool counts
                     var taskFunction = i == size - 1 ? function : Succeeds;
                     tasks.Add(new TaskSpec(keys[i], taskFunction.FunctionId, ArgumentsKind.Dependencies, [], dependencies[i], consumers, Priority: i));
                 }
@@ -608,6 +617,7 @@ internal sealed class CenterWorld
         if (client is not { Id: { } id }) return;
         Note($"client {client.Index} {(crashed ? "CRASHES" : "leaves")}");
         client.Connected = false;
+        client.Crashed = crashed;
         client.Waiting.Clear();
         client.OpenQuestions.Clear();
         client.Inbox.Clear();

@@ -62,6 +62,9 @@ internal sealed class SimulatedClient(int index)
     /// <summary>Whether the program is still connected (it has not left or crashed).</summary>
     public bool Connected { get; set; } = true;
 
+    /// <summary>Whether its process died (rather than the program disconnecting).</summary>
+    public bool Crashed { get; set; }
+
     public HashSet<string> Submitted { get; } = new(StringComparer.Ordinal);
     public SortedSet<string> Owned { get; } = new(StringComparer.Ordinal);
     public SortedSet<string> Waiting { get; } = new(StringComparer.Ordinal);

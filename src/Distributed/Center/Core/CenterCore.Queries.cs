@@ -109,18 +109,24 @@ public sealed partial class CenterCore
         }
         if (replication is not null) _replications.Remove(e.ReplicationId!.Value);
         var unknown = new List<string>();
+        List<string>? untracked = null;
         foreach (var stored in e.Keys)
         {
             // A worker holds a copy only of what this center told it to fetch: nobody else becomes a holder.
             if (!worker.ExpectedCopies.Remove(stored.Key))
             {
-                _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it reported a copy of {stored.Key}, which it was not told to fetch"));
+                var known = _keys.TryGet(stored.Key, out var held);
+                if (known && held.Holders.Contains(worker)) continue; // fetched twice for two batches: one copy
+                // Released while it was copied (the normal race), or never asked for: either way no
+                // holder is recorded, so the copy is deleted there rather than left forever.
+                if (known) _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it reported a copy of {stored.Key}, which it was not told to fetch"));
+                (untracked ??= []).Add(stored.Key);
                 continue;
             }
             if (_keys.TryGet(stored.Key, out var key)) KeyTable.AddHolder(key, worker);
             else unknown.Add(stored.Key);
         }
-        if (unknown.Count > 0) Tell(worker, new DeleteKeys(unknown));
+        if (unknown.Count > 0 || untracked is not null) Tell(worker, new DeleteKeys([.. unknown, .. untracked ?? []]));
         if (replication is null) return;
         var error = e.Error ?? (unknown.Count == 0 ? null : $"The keys {string.Join(", ", unknown)} were released while being copied.");
         Tell(replication.Asker, new ReplicationFinished(replication.Keys, error, replication.RequestId));

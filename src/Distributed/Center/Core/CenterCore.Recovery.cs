@@ -110,7 +110,9 @@ public sealed partial class CenterCore
             var why = _keys.Adopted.Remove(keyName)
                 ? $"{keyName} was lost with worker {worker.Name} and cannot be made again: it was made before the center restarted, so the task that made it is not known."
                 : $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).";
-            _keys.Lost[keyName] = why;
+            // Remembered for the client that keeps it, until it releases it; a value nobody keeps
+            // (an unclaimed adopted one, an intermediate) would never be released, so it is not.
+            if (_clients.AnyKeeps(keyName)) _keys.Lost[keyName] = why;
             unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException", why)));
             return;
         }
