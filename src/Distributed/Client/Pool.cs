@@ -461,9 +461,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
-                if (error.TypeName == Worker.Executor.ExecutorActor.TaskTimeoutType && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
+                if (error.Kind == ErrorKind.TaskTimeout && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
                     throw new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), failed.Worker);
-                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
+                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker, error.Kind);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }
