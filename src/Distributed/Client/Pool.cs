@@ -15,7 +15,7 @@ namespace Distributed;
 /// the workers and return <see cref="RemoteData{T}"/> proxies; the values stay on the cluster until
 /// <see cref="Gather{T}"/> or <see cref="RemoteData{T}.Get"/> brings them here.
 /// </summary>
-public sealed partial class Pool : IDisposable, IAsyncDisposable
+public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
 {
     private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
 
