@@ -40,9 +40,6 @@ public sealed class TaskSerializationException(string key, Type type, string rea
     public Type OffendingType { get; } = type;
 }
 
-/// <summary>The center cannot be reached, or went away.</summary>
-public sealed class CenterUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>A value is no longer on the cluster (released, or lost with its workers).</summary>
 public sealed class DataLostException(string key, string message) : Exception(message)
 {

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Distributed.Client;
 using Distributed.Data;
-using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Serialization;
 

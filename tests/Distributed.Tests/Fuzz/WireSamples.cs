@@ -29,7 +29,7 @@ public static class WireSamples
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input,
+            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
             new WorkerRegistered("akka.ssl.tcp://distributed@127.0.0.1:8787", "worker-1", "incarnation-1"),
