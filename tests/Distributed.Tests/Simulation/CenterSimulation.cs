@@ -19,23 +19,43 @@ internal static class CenterSimulation
 
     private static readonly int TotalWeight = Weights.Sum(w => w.Weight);
 
-    /// <summary>The steps of the run with this seed.</summary>
-    public static Step[] Steps(int seed, int count)
+    /// <summary>
+    /// Makes and runs the steps of the run with this seed: each step draws, by weight, among the acts
+    /// that would do something at that moment. Returns the steps (up to the failing one) and the
+    /// failure, if any.
+    /// </summary>
+    public static (List<Step> Steps, Exception? Failure, long Events) Generate(int seed, int count)
     {
         var random = new Random(seed);
-        var steps = new Step[count];
-        for (var i = 0; i < count; i++)
+        var world = new CenterWorld();
+        var steps = new List<Step>(count);
+        var enabled = new List<(Act Act, int Weight)>(Weights.Length);
+        try
         {
-            var roll = random.Next(TotalWeight);
-            var act = Weights[0].Act;
-            foreach (var (candidate, weight) in Weights)
+            for (var i = 0; i < count; i++)
             {
-                if (roll < weight) { act = candidate; break; }
-                roll -= weight;
+                enabled.Clear();
+                foreach (var candidate in Weights)
+                    if (world.IsEnabled(candidate.Act)) enabled.Add(candidate);
+                var roll = random.Next(enabled.Sum(w => w.Weight));
+                var act = enabled[0].Act;
+                foreach (var (candidate, weight) in enabled)
+                {
+                    if (roll < weight) { act = candidate; break; }
+                    roll -= weight;
+                }
+                var step = new Step(act, random.Next(), random.Next(), random.Next());
+                steps.Add(step);
+                world.Apply(step);
             }
-            steps[i] = new Step(act, random.Next(), random.Next(), random.Next());
+            world.Settle();
+            world.ReleaseEverythingAndCheckEmpty();
+            return (steps, null, world.EventsHandled);
         }
-        return steps;
+        catch (Exception e)
+        {
+            return (steps, e, world.EventsHandled);
+        }
     }
 
     /// <summary>Runs the steps, lets the world settle and checks that nothing remains once everything is released; returns the core's event count.</summary>
@@ -68,9 +88,8 @@ internal static class CenterSimulation
     /// </summary>
     public static long RunSeed(int seed, int stepCount)
     {
-        var steps = Steps(seed, stepCount);
-        var failure = FailureOf(steps);
-        if (failure is null) return Run(steps, out _);
+        var (steps, failure, events) = Generate(seed, stepCount);
+        if (failure is null) return events;
         var shortest = Shrink(steps, failure);
         var shortFailure = FailureOf(shortest)!;
         CenterWorld? world = null;

@@ -13,7 +13,7 @@ namespace Distributed.Tests.Simulation;
 /// </remarks>
 public sealed class CenterSimulationTests(ITestOutputHelper output)
 {
-    private const int StepsPerRun = 400;
+    private const int StepsPerRun = 500;
 
     [Fact]
     public void Many_seeded_runs_keep_every_invariant_and_settle()
@@ -25,25 +25,27 @@ public sealed class CenterSimulationTests(ITestOutputHelper output)
             output.WriteLine($"seed {seed}: {CenterSimulation.RunSeed(seed, steps)} events");
             return;
         }
-        var seeds = int.TryParse(Environment.GetEnvironmentVariable("DISTRIBUTED_SIMULATION_SEEDS"), out var n) ? n : 600;
+        var seeds = int.TryParse(Environment.GetEnvironmentVariable("DISTRIBUTED_SIMULATION_SEEDS"), out var n) ? n : 1000;
         long events = 0;
         for (var i = 1; i <= seeds; i++) events += CenterSimulation.RunSeed(i, steps);
         output.WriteLine($"{seeds} seeds of {steps} steps: {events:N0} events handled by the center");
         // The issue asks CI for at least 100,000 simulated events.
-        if (seeds >= 600) Assert.True(events >= 100_000, $"only {events} events were simulated");
+        if (seeds >= 1000) Assert.True(events >= 100_000, $"only {events} events were simulated");
     }
 
     /// <summary>Seeds that once found a bug, kept so that it stays fixed.</summary>
     [Theory]
-    [InlineData(0)]
+    [InlineData(1705)] // a copy deleted as "unknown" while the same worker was making the value again: the center then counted a holder without the value
     public void Seeds_that_found_bugs_pass(int seed) => CenterSimulation.RunSeed(seed, StepsPerRun);
 
     [Fact]
     public void The_same_seed_makes_the_same_run()
     {
-        CenterSimulation.Run(CenterSimulation.Steps(42, StepsPerRun), out var first);
-        CenterSimulation.Run(CenterSimulation.Steps(42, StepsPerRun), out var second);
-        Assert.Equal(first.EventsHandled, second.EventsHandled);
-        Assert.Equal(first.Trace, second.Trace);
+        var (steps, failure, events) = CenterSimulation.Generate(42, StepsPerRun);
+        Assert.Null(failure);
+        Assert.Equal(steps, CenterSimulation.Generate(42, StepsPerRun).Steps);
+        // Replaying the recorded steps is the same run.
+        CenterSimulation.Run(steps, out var replayed);
+        Assert.Equal(events, replayed.EventsHandled);
     }
 }

@@ -105,6 +105,27 @@ internal sealed class CenterWorld
         CheckInvariants(step);
     }
 
+    /// <summary>Whether <paramref name="act"/> would do anything now: the generator draws among these only.</summary>
+    public bool IsEnabled(Act act) => act switch
+    {
+        Act.Submit or Act.Release or Act.AskHolders or Act.AskWorkers or Act.ClientLeave or Act.ClientCrash => _clients.Any(c => c.Connected && c.Id is not null),
+        Act.Replicate => _clients.Any(c => c.Connected && c.Owned.Count > 0),
+        Act.DeliverToWorker => _workers.Any(w => w.Alive && !w.Paused && w.Inbox.Count > 0),
+        Act.DeliverFromWorker => _workers.Any(w => !w.Paused && w.Outbox.Count > 0),
+        Act.DeliverToClient => _clients.Any(c => c.Connected && c.Inbox.Count > 0),
+        Act.DeliverFromClient => _clients.Any(c => c.Outbox.Count > 0),
+        Act.FinishTasks => _workers.Any(w => w.Alive && !w.Paused && w.Id is not null && w.Running.Values.Any(b => b.Fetched)),
+        Act.CompleteFetch => _workers.Any(w => w.Alive && !w.Paused && w.Id is not null && (w.Fetching.Count > 0 || w.Replications.Count > 0)),
+        Act.AnswerProbe => _probes.Count > 0,
+        Act.DeliverNodeEvent => _nodeEvents.Count > 0,
+        Act.KillWorker or Act.PauseWorker => _workers.Count(w => w.Alive && !w.Paused) > 1,
+        Act.ResumeWorker => _workers.Any(w => w.Paused),
+        Act.JoinWorker => _workers.Count(w => w.Alive) < 5,
+        Act.ClientJoin => _clients.Count(c => c.Connected) < 3,
+        Act.RestartCenter or Act.Tick => true,
+        _ => false,
+    };
+
     private static T? Pick<T>(IEnumerable<T> candidates, int pick) where T : class
     {
         var list = candidates as IList<T> ?? candidates.ToList();
@@ -366,7 +387,7 @@ internal sealed class CenterWorld
             {
                 // The center takes such tasks back rather than failing them.
                 var failed = batch.Tasks.Where(t => worker.Running.GetValueOrDefault(t.Key) == batch)
-                    .Select(t => new FailedTask(t.Key, new RemoteError("Distributed.InputLostException", $"{t.Key}: no holder of input {lost.Key} still has it", ""))).ToList();
+                    .Select(t => new FailedTask(t.Key, RemoteError.Of(ErrorKind.InputLost, $"{t.Key}: no holder of input {lost.Key} still has it"))).ToList();
                 foreach (var f in failed) worker.Running.Remove(f.Key);
                 if (failed.Count > 0) worker.Outbox.Enqueue(new TasksFailedOn(id, failed));
                 return;
@@ -407,9 +428,9 @@ internal sealed class CenterWorld
             var task = worker.Running[key].Tasks.First(t => t.Key == key);
             worker.Running.Remove(key);
             if (task.Dependencies.FirstOrDefault(d => !worker.Store.ContainsKey(d)) is { } missing)
-                failed.Add(new FailedTask(key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {key} is not on worker {worker.Name}.", "")));
+                failed.Add(new FailedTask(key, RemoteError.Of(ErrorKind.InputLost, $"The input {missing} of {key} is not on worker {worker.Name}.")));
             else if (task.FunctionId == Throws.FunctionId)
-                failed.Add(new FailedTask(key, new RemoteError("System.InvalidOperationException", $"{key} threw", "at UserCode")));
+                failed.Add(new FailedTask(key, new RemoteError(ErrorKind.UserCode, "Distributed.InputLostException", $"{key} threw an exception named like a cluster failure", "at UserCode")));
             else
             {
                 var size = 8 + key.Length * 3;
@@ -719,17 +740,32 @@ internal sealed class CenterWorld
         foreach (var client in _core.Clients.All)
             foreach (var key in client.PendingTasks)
                 if (!tasks.TryGet(key, out var task) || task.Client != client.Id) Fail(step, $"{client.Id} counts {key} as pending, but no such task of its is");
+        var assignedTo = new Dictionary<string, (int Load, int Adding)>(StringComparer.Ordinal);
+        foreach (var task in tasks.All)
+            if (task.AssignedTo is { } worker)
+            {
+                var (load, adding) = assignedTo.GetValueOrDefault(worker.Name);
+                assignedTo[worker.Name] = (load + 1, adding + (task.AddsValue ? 1 : 0));
+            }
+        var heldBy = new Dictionary<string, (int Keys, long Bytes, int Intermediates)>(StringComparer.Ordinal);
+        foreach (var key in _core.Keys.All)
+            foreach (var holder in key.Holders)
+            {
+                var (count, bytes, intermediates) = heldBy.GetValueOrDefault(holder.Name);
+                heldBy[holder.Name] = (count + 1, bytes + key.Size, intermediates + (key.IsIntermediate ? 1 : 0));
+                if (!holder.Keys.Contains(key.Key)) Fail(step, $"{key.Key} lists {holder.Name} as a holder, which does not count it");
+            }
         foreach (var worker in _core.Workers.All)
         {
-            var assigned = tasks.All.Where(t => t.AssignedTo == worker).ToList();
-            if (worker.Load != assigned.Count) Fail(step, $"worker {worker.Name} has load {worker.Load} but {assigned.Count} tasks assigned");
-            if (worker.AddingInFlight != assigned.Count(t => t.AddsValue)) Fail(step, $"worker {worker.Name} counts {worker.AddingInFlight} value-adding tasks, {assigned.Count(t => t.AddsValue)} are");
+            var (load, adding) = assignedTo.GetValueOrDefault(worker.Name);
+            if (worker.Load != load) Fail(step, $"worker {worker.Name} has load {worker.Load} but {load} tasks assigned");
+            if (worker.AddingInFlight != adding) Fail(step, $"worker {worker.Name} counts {worker.AddingInFlight} value-adding tasks, {adding} are");
             var bound = Math.Max(_core.Placement.OrderedWindow(worker), _settings.MaxWindow);
             if (worker.Load > bound) Fail(step, $"worker {worker.Name} has {worker.Load} tasks, beyond its window bound {bound}");
-            var held = _core.Keys.All.Where(k => k.Holders.Contains(worker)).ToList();
-            if (!worker.Keys.SetEquals(held.Select(k => k.Key))) Fail(step, $"worker {worker.Name}'s keys differ from the keys it holds");
-            if (worker.StoredBytes != held.Sum(k => k.Size)) Fail(step, $"worker {worker.Name} counts {worker.StoredBytes} bytes, holds {held.Sum(k => k.Size)}");
-            if (worker.HeldIntermediates != held.Count(k => k.IsIntermediate)) Fail(step, $"worker {worker.Name} counts {worker.HeldIntermediates} intermediates, holds {held.Count(k => k.IsIntermediate)}");
+            var (count, bytes, intermediates) = heldBy.GetValueOrDefault(worker.Name);
+            if (worker.Keys.Count != count) Fail(step, $"worker {worker.Name} counts {worker.Keys.Count} keys, holds {count}");
+            if (worker.StoredBytes != bytes) Fail(step, $"worker {worker.Name} counts {worker.StoredBytes} bytes, holds {bytes}");
+            if (worker.HeldIntermediates != intermediates) Fail(step, $"worker {worker.Name} counts {worker.HeldIntermediates} intermediates, holds {intermediates}");
         }
         foreach (var key in _core.Keys.All)
         {

@@ -124,7 +124,10 @@ public sealed partial class CenterCore
                 continue;
             }
             if (_keys.TryGet(stored.Key, out var key)) KeyTable.AddHolder(key, worker);
-            else unknown.Add(stored.Key);
+            // Being made again on this very worker (its only copy died meanwhile): the run, sent
+            // before any delete could be, overwrites this copy and reports it. Made elsewhere or
+            // released, the copy is deleted; a later run here comes after the delete.
+            else if (!(_tasks.TryGet(stored.Key, out var making) && making.AssignedTo == worker)) unknown.Add(stored.Key);
         }
         if (unknown.Count > 0 || untracked is not null) Tell(worker, new DeleteKeys([.. unknown, .. untracked ?? []]));
         if (replication is null) return;

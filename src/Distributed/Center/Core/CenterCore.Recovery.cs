@@ -78,7 +78,7 @@ public sealed partial class CenterCore
             // A task that takes its worker down every time must not take the cluster down worker by worker.
             if (wasRunningThere && ++task.WorkerDeaths >= _settings.MaxWorkerDeaths)
             {
-                killers.Add(new FailedTask(task.Spec.Key, Error("Distributed.WorkerDeathException",
+                killers.Add(new FailedTask(task.Spec.Key, Error(ErrorKind.WorkerDeath,
                     $"{task.Spec.Key} was running on {task.WorkerDeaths} workers that died (the last: {worker.Name}); it is not run again.")));
                 continue;
             }
@@ -113,7 +113,7 @@ public sealed partial class CenterCore
             // Remembered for the client that keeps it, until it releases it; a value nobody keeps
             // (an unclaimed adopted one, an intermediate) would never be released, so it is not.
             if (_clients.AnyKeeps(keyName)) _keys.Lost[keyName] = why;
-            unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException", why)));
+            unrecoverable.Add(new FailedTask(keyName, Error(ErrorKind.DataLost, why)));
             return;
         }
         var task = new PendingTask(producer.Spec, producer.Client, producer.Code) { RemakeForConsumers = consumers, InputShare = producer.InputShare };

@@ -128,22 +128,22 @@ public sealed partial class CenterCore
         {
             if (_tasks.Contains(spec.Key) || _keys.Contains(spec.Key))
             {
-                refused.Add(new FailedTask(spec.Key, Error("DuplicateKey", $"The key {spec.Key} already exists on the cluster.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.DuplicateKey, $"The key {spec.Key} already exists on the cluster.")));
                 continue;
             }
             if (codeProblem is not null)
             {
-                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"Task {spec.Key} is refused: {codeProblem}")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.CodeShipping, $"Task {spec.Key} is refused: {codeProblem}")));
                 continue;
             }
             if (forged.Contains(spec.FunctionId))
             {
-                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"The function {spec.FunctionId} of task {spec.Key} is refused: its id is not the hash of its bytes.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.CodeShipping, $"The function {spec.FunctionId} of task {spec.Key} is refused: its id is not the hash of its bytes.")));
                 continue;
             }
             if (!_functions.ContainsKey(spec.FunctionId))
             {
-                refused.Add(new FailedTask(spec.Key, Error("MissingFunction", $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.MissingFunction, $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
                 continue;
             }
             var task = new PendingTask(spec, e.Client, e.Code);
@@ -151,7 +151,7 @@ public sealed partial class CenterCore
             var missing = spec.Dependencies.FirstOrDefault(d => !submitted.Contains(d) && !(client.Owns(d) && (_keys.Contains(d) || _tasks.Contains(d))));
             if (missing is not null)
             {
-                refused.Add(new FailedTask(spec.Key, Error("MissingInput", _keys.Lost.TryGetValue(missing, out var why)
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.MissingInput, _keys.Lost.TryGetValue(missing, out var why)
                     ? $"The input of task {spec.Key} is not on the cluster: {why}"
                     : $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
                 continue;
@@ -252,7 +252,7 @@ public sealed partial class CenterCore
             if (reporter is not null && task.AssignedTo != reporter) continue; // it was sent elsewhere meanwhile
             // An input that could not be fetched is the cluster's failure, not the task's: most often
             // its holder just died. The task waits for it to be found or made again.
-            if (reporter is not null && failure.Error.TypeName == InputLostType && task.InputRetries < _settings.MaxInputRetries)
+            if (reporter is not null && failure.Error.Kind == ErrorKind.InputLost && task.InputRetries < _settings.MaxInputRetries)
             {
                 retried.Add(task);
                 continue;
@@ -270,8 +270,6 @@ public sealed partial class CenterCore
         AnswerWaitingWhoHas();
     }
 
-    private const string InputLostType = "Distributed.InputLostException";
-
     /// <summary>Fails, transitively, the tasks waiting for these failed (or dropped) ones, telling their clients why.</summary>
     private void FailDependents(IEnumerable<FailedTask> causes)
     {
@@ -284,8 +282,7 @@ public sealed partial class CenterCore
             foreach (var dependent in dependents)
             {
                 if (!dependent.Current) continue;
-                var error = new RemoteError(failure.Error.TypeName,
-                    $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
+                var error = failure.Error with { Message = $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}" };
                 var dependentFailure = new FailedTask(dependent.Spec.Key, error);
                 _clients.TryGet(dependent.Client, out var owner);
                 _tasks.Remove(dependent, owner);
@@ -337,7 +334,7 @@ public sealed partial class CenterCore
             if (!_tasks.TryGet(keyName, out var task)) continue;
             _clients.TryGet(task.Client, out var owner);
             _tasks.Remove(task, owner);
-            dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
+            dropped.Add(new FailedTask(keyName, Error(ErrorKind.Released, $"{keyName} was released before it finished.")));
             droppedTasks.Add(task);
         }
         CancelOnWorkers(droppedTasks);
@@ -384,5 +381,5 @@ public sealed partial class CenterCore
         AnswerWaitingWhoHas();
     }
 
-    private static RemoteError Error(string type, string message) => new(type, message, "");
+    private static RemoteError Error(ErrorKind kind, string message) => RemoteError.Of(kind, message);
 }
