@@ -428,7 +428,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs);
 
     /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
-    private async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
+    internal async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
         CancellationToken cancellation, Func<string, string> userKey, object? inputs = null)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -477,7 +477,10 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         return Math.Max(1, (long)Math.Ceiling(value.TotalMilliseconds));
     }
 
-    private FunctionSpec EncodeFunction(IUserFunction function, string key)
+    /// <summary>The code manifest of these types' assemblies (shipped to the workers on first use).</summary>
+    internal CodeManifest ManifestFor(IEnumerable<Type> types) => _code.ManifestFor(types);
+
+    internal FunctionSpec EncodeFunction(IUserFunction function, string key)
     {
         // Serializing a delegate is the costliest step of a small Apply; a non-capturing lambda is one
         // cached instance, so calls in a loop reuse its encoding. (A closure's captured variables may
@@ -499,7 +502,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         }
     }
 
-    private byte[] EncodeArgument(object? value, string key)
+    internal byte[] EncodeArgument(object? value, string key)
     {
         try
         {

@@ -6,7 +6,12 @@ using Distributed.Serialization;
 
 namespace Distributed;
 
-public sealed partial class Pool
+/// <summary>
+/// Task graphs computed on a cluster through a <see cref="Pool"/>: graph compilation (keys made unique
+/// per run, templates, priorities, release counts) on top of the pool's submission and fetching, so
+/// that the pool knows nothing of graphs.
+/// </summary>
+public static class PoolGraphs
 {
     /// <summary>
     /// Computes <paramref name="keys"/> of a task graph on the cluster: the whole graph is sent at once
@@ -14,25 +19,25 @@ public sealed partial class Pool
     /// from the workers that hold them, and the graph's keys are then released. A task still running
     /// <paramref name="taskTimeout"/> after it started fails the whole <c>Get</c> with <see cref="TaskTimeoutException"/>.
     /// </summary>
-    public object? GetGraph(Graph graph, object keys, TimeSpan? taskTimeout = null) =>
-        GetGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
+    public static object? GetGraph(this Pool pool, Graph graph, object keys, TimeSpan? taskTimeout = null) =>
+        pool.GetGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="GetGraph"/>, returning at once; cancelling drops the graph's queued tasks and frees its results.</summary>
-    public async Task<object?> GetGraphAsync(Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
+    public static async Task<object?> GetGraphAsync(this Pool pool, Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
     {
-        var timeoutMs = TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
+        var timeoutMs = Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
         var requested = Scheduler.Flatten(keys);
-        var submission = PrepareGraph(graph, requested, timeoutMs);
+        var submission = PrepareGraph(pool, graph, requested, timeoutMs);
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         try
         {
-            var kept = await RunGraphAsync(submission, cancellation).ConfigureAwait(false);
-            var gathered = await GatherAsync(kept, cancellation).ConfigureAwait(false);
+            var kept = await RunGraphAsync(pool, submission, cancellation).ConfigureAwait(false);
+            var gathered = await pool.GatherAsync(kept, cancellation).ConfigureAwait(false);
             for (var i = 0; i < submission.Wanted.Count; i++) values[submission.Wanted[i]] = gathered[i];
         }
         finally
         {
-            if (submission.Tasks.Count > 0) ReleaseOnCluster(submission.Tasks.Select(t => t.Key).ToList());
+            if (submission.Tasks.Count > 0) pool.ReleaseOnCluster(submission.Tasks.Select(t => t.Key).ToList());
         }
         // Literals and aliases are evaluated here, from the gathered task values.
         object? Lookup(string key) => values.TryGetValue(key, out var value) ? value : LocalEvaluation.Evaluate(submission.Graph.Nodes[key], Lookup);
@@ -43,29 +48,29 @@ public sealed partial class Pool
 
     /// <summary>
     /// Computes <paramref name="keys"/> of a task graph on the cluster and keeps them there: a
-    /// <see cref="RemoteData{T}"/> per task key (release them with <see cref="Release"/>); a key
+    /// <see cref="RemoteData{T}"/> per task key (release them with <see cref="Pool.Release"/>); a key
     /// whose value is a literal of the graph gives that literal, an alias what it names.
     /// Everything else the graph computed is deleted.
     /// </summary>
-    public IReadOnlyList<object?> PersistGraph(Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null) =>
-        PersistGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
+    public static IReadOnlyList<object?> PersistGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null) =>
+        pool.PersistGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
-    public async Task<IReadOnlyList<object?>> PersistGraphAsync(Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
+    public static async Task<IReadOnlyList<object?>> PersistGraphAsync(this Pool pool, Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
     {
-        var submission = PrepareGraph(graph, keys, TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
+        var submission = PrepareGraph(pool, graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
         var persisted = new Dictionary<string, object?>(StringComparer.Ordinal);
         var succeeded = false;
         try
         {
-            var kept = await RunGraphAsync(submission, cancellation).ConfigureAwait(false);
+            var kept = await RunGraphAsync(pool, submission, cancellation).ConfigureAwait(false);
             for (var i = 0; i < submission.Wanted.Count; i++) persisted[submission.Wanted[i]] = kept[i];
             succeeded = true;
         }
         finally
         {
             var released = submission.Tasks.Select(t => t.Key).Where(k => !succeeded || !submission.KeptClusterKeys.Contains(k)).ToList();
-            if (released.Count > 0) ReleaseOnCluster(released);
+            if (released.Count > 0) pool.ReleaseOnCluster(released);
         }
         object? Resolve(string key) => persisted.TryGetValue(key, out var value) ? value : submission.Graph.Nodes[key] switch
         {
@@ -84,15 +89,15 @@ public sealed partial class Pool
         public string GraphKeyOf(string clusterKey) => clusterKey.EndsWith(Token, StringComparison.Ordinal) ? clusterKey[..^Token.Length] : clusterKey;
     }
 
-    private async Task<List<RemoteData<object>>> RunGraphAsync(GraphSubmission submission, CancellationToken cancellation)
+    private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, GraphSubmission submission, CancellationToken cancellation)
     {
         if (submission.Tasks.Count == 0) return [];
-        var done = await SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
+        var done = await pool.SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
         var byKey = done.ToDictionary(d => d.Key);
         return submission.Wanted.Select(k => byKey[k + submission.Token]).ToList();
     }
 
-    private GraphSubmission PrepareGraph(Graph graph, IReadOnlyList<string> requested, long timeoutMs)
+    private static GraphSubmission PrepareGraph(Pool pool, Graph graph, IReadOnlyList<string> requested, long timeoutMs)
     {
         var normalized = NormalizedGraph.From(graph, requested);
         var token = "@" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
@@ -142,7 +147,7 @@ public sealed partial class Pool
             var template = task.Arguments.Select(Template).ToArray();
             if (!encoded.TryGetValue(task.Function, out var function))
             {
-                function = EncodeFunction(new DynamicFunction(Track(task.Function)), key);
+                function = pool.EncodeFunction(new DynamicFunction(Track(task.Function)), key);
                 encoded[task.Function] = function;
                 functions.TryAdd(function.FunctionId, function);
             }
@@ -153,8 +158,8 @@ public sealed partial class Pool
                 _ when template.Length == dependencies.Count && template.Select((t, i) => t is DependencyPlaceholder d && d.Index == i).All(x => x)
                     => (ArgumentsKind.Dependencies, Array.Empty<byte>()),
                 [var single] when dependencies.Count == 0 && single is not (ListPlaceholder or InlineTaskPlaceholder)
-                    => (ArgumentsKind.SingleValue, EncodeArgument(single, key)),
-                _ => (ArgumentsKind.Template, EncodeArgument(template, key)),
+                    => (ArgumentsKind.SingleValue, pool.EncodeArgument(single, key)),
+                _ => (ArgumentsKind.Template, pool.EncodeArgument(template, key)),
             };
             tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, kind, arguments, dependencies, Priority: position, TimeoutMs: timeoutMs));
         }
@@ -175,7 +180,7 @@ public sealed partial class Pool
         foreach (var key in requested) Want(key);
         var kept = wanted.Select(ClusterKey).ToHashSet();
         tasks = tasks.Select(t => kept.Contains(t.Key) ? t : t with { ReleaseAfterConsumers = readers.GetValueOrDefault(t.Key) }).ToList();
-        var code = tasks.Count > 0 ? _code.ManifestFor(types) : null;
+        var code = tasks.Count > 0 ? pool.ManifestFor(types) : null;
         return new GraphSubmission(normalized, code, functions.Values.ToList(), tasks, wanted, kept, token);
     }
 }
