@@ -93,8 +93,8 @@ public sealed class WorkerCoreTests
         worker.Step(Batch(ClientA, V1, [Task("t1"), Task("t2")]));
         Assert.Equal(1, worker.Core.ExecutorOf("v1"));
 
-        var crash = new RemoteError("Distributed.ExecutorCrashedException", "The process running t1 died (exit code 137).", "");
-        Assert.Equal(["ReportFailed t1=Distributed.ExecutorCrashedException: The process running t1 died (exit code 137)."],
+        var crash = RemoteError.Of(ErrorKind.ExecutorCrashed, "The process running t1 died (exit code 137).");
+        Assert.Equal(["ReportFailed t1=ExecutorCrashed Distributed.ExecutorCrashedException: The process running t1 died (exit code 137)."],
             worker.Step(Results(new ExecutorResult("t1", null, "", crash))));
 
         var rerun = new ExecuteBatch([Function], new Dictionary<string, byte[]>(), [new ExecutorTask("t2", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
@@ -128,8 +128,8 @@ public sealed class WorkerCoreTests
         worker.Step(Batch(ClientA, V1, [Task("t1", "r"), Task("t2", "r")], remote: ["r"]));
 
         Assert.Equal(["ForgetClient client-a",
-                "ReportFailed t1=Distributed.InputLostException: t1: Could not fetch the inputs of the task: no holder has r, "
-                + "t2=Distributed.InputLostException: t2: Could not fetch the inputs of the task: no holder has r"],
+                "ReportFailed t1=InputLost Distributed.InputLostException: t1: Could not fetch the inputs of the task: no holder has r, "
+                + "t2=InputLost Distributed.InputLostException: t2: Could not fetch the inputs of the task: no holder has r"],
             worker.Step(new WorkerEvent.InputsNotFetched(0, "no holder has r")));
         Assert.Equal(0, worker.Core.BatchesHeld);
         Assert.Equal(0, worker.Core.TasksHeld);
@@ -144,7 +144,7 @@ public sealed class WorkerCoreTests
         worker.Step(new WorkerEvent.Registered("worker-7"));
         worker.Store.Put("x", Value(1));
 
-        Assert.Equal(["ReportFailed t1=Distributed.InputLostException: The input gone of t1 is not on worker worker-7.",
+        Assert.Equal(["ReportFailed t1=InputLost Distributed.InputLostException: The input gone of t1 is not on worker worker-7.",
                 "AdoptCode 1 v1 /cache/UserCode.dll", "StartSpareTimer 2s", "Execute 1 tasks t2 values x"],
             worker.Step(Batch(ClientA, V1, [Task("t1", "x", "gone"), Task("t2", "x")])));
     }
@@ -223,9 +223,9 @@ public sealed class WorkerCoreTests
         worker.Step(Batch(ClientA, V1, [Task("t1")]));
         worker.Step(Batch(ClientA, V1, [Task("t2")]));
 
-        Assert.Equal(["ReportFailed t1=Distributed.CodeShippingException: t1: The client could not send assembly UserCode.",
+        Assert.Equal(["ReportFailed t1=CodeShipping Distributed.CodeShippingException: t1: The client could not send assembly UserCode.",
                 "ForgetClient client-a",
-                "ReportFailed t2=Distributed.CodeShippingException: t2: The client could not send assembly UserCode."],
+                "ReportFailed t2=CodeShipping Distributed.CodeShippingException: t2: The client could not send assembly UserCode."],
             worker.Step(new WorkerEvent.AssemblyFailed(UserCode, "The client could not send assembly UserCode.")));
         Assert.Equal(0, worker.Core.BatchesHeld);
     }
@@ -236,12 +236,12 @@ public sealed class WorkerCoreTests
         var worker = new Harness();
         var forged = new FunctionSpec(new string('0', Function.FunctionId.Length), Function.Payload);
         var failed = worker.Step(new WorkerEvent.BatchArrived(ClientA, V1, [forged], [Task("t1")], [Remote("r")]));
-        Assert.Equal(["ForgetClient client-a", $"ReportFailed t1=Distributed.CodeShippingException: t1: The function {forged.FunctionId} is refused: its id is not the hash of its bytes."], failed);
+        Assert.Equal(["ForgetClient client-a", $"ReportFailed t1=CodeShipping Distributed.CodeShippingException: t1: The function {forged.FunctionId} is refused: its id is not the hash of its bytes."], failed);
 
         var escaping = new CodeManifest("v9", [new AssemblyRef("../evil", new string('c', 64))]);
         var refused = worker.Step(Batch(ClientA, escaping, [Task("t2")], remote: ["r"]));
         Assert.Equal(2, refused.Length);
-        Assert.StartsWith("ReportFailed t2=Distributed.CodeShippingException: t2: The assembly name '../evil' is refused", refused[1]);
+        Assert.StartsWith("ReportFailed t2=CodeShipping Distributed.CodeShippingException: t2: The assembly name '../evil' is refused", refused[1]);
     }
 
     [Fact]
@@ -279,8 +279,8 @@ public sealed class WorkerCoreTests
         worker.Step(Batch(ClientA, V1, [Task("a1"), Task("a2"), Task("a3")]));
         worker.Step(Batch(ClientB, V1, [Task("b1")]));
 
-        var userError = new RemoteError("System.DivideByZeroException", "Attempted to divide by zero.", "at f");
-        Assert.Equal(["ForgetClient client-b", "ForgetClient client-a", "ReportFinished a1,a3", "ReportFinished b1", "ReportFailed a2=System.DivideByZeroException: Attempted to divide by zero."],
+        var userError = new RemoteError(ErrorKind.UserCode, "System.DivideByZeroException", "Attempted to divide by zero.", "at f");
+        Assert.Equal(["ForgetClient client-b", "ForgetClient client-a", "ReportFinished a1,a3", "ReportFinished b1", "ReportFailed a2=UserCode System.DivideByZeroException: Attempted to divide by zero."],
             worker.Step(Results(Finished("a1"), Finished("b1"), new ExecutorResult("a2", null, "", userError), Finished("a3"))));
         Assert.Equal([7], worker.Store.Get("a1")!.Bytes);
         Assert.Equal(4, worker.Counters.TasksRun);
@@ -347,7 +347,7 @@ public sealed class WorkerCoreTests
         WorkerCommand.CancelExecution c => $"CancelExecution {c.Executor} {Keys(c.Keys)}",
         WorkerCommand.StopExecutor c => $"StopExecutor {c.Executor}",
         WorkerCommand.ReportFinished c => $"ReportFinished {Keys(c.Results.Select(r => r.Key))}",
-        WorkerCommand.ReportFailed c => $"ReportFailed {string.Join(", ", c.Failures.Select(f => $"{f.Key}={f.Error.TypeName}: {f.Error.Message}"))}",
+        WorkerCommand.ReportFailed c => $"ReportFailed {string.Join(", ", c.Failures.Select(f => $"{f.Key}={f.Error.Kind} {f.Error.TypeName}: {f.Error.Message}"))}",
         WorkerCommand.ReportKeysAdded c => $"ReportKeysAdded {Keys(c.Keys.Select(k => k.Key))} replication {c.ReplicationId?.ToString() ?? "-"}{(c.Error is null ? "" : " error " + c.Error)}",
         WorkerCommand.StartSpareTimer c => $"StartSpareTimer {c.Delay.TotalSeconds}s",
         WorkerCommand.ForgetClient c => $"ForgetClient {c.Client}",

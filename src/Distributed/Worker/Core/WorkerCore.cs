@@ -168,12 +168,12 @@ internal sealed class WorkerCore
         // or a function whose id is not the hash of its bytes, fails the batch before anything runs.
         if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
         {
-            Fail(batch, WorkerErrors.CodeShipping(codeProblem));
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
             return;
         }
         if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
         {
-            Fail(batch, WorkerErrors.CodeShipping($"The function {forged.FunctionId} is refused: its id is not the hash of its bytes."));
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes."));
             return;
         }
 
@@ -218,7 +218,7 @@ internal sealed class WorkerCore
         if (!_held.TryGetValue(message.BatchId, out var batch)) return;
         batch.FetchingInputs = false;
         // The center takes such tasks back (an input's holder most often just died) rather than failing them.
-        Fail(batch, WorkerErrors.InputLost($"Could not fetch the inputs of the task: {message.Reason}"));
+        Fail(batch, RemoteError.Of(ErrorKind.InputLost, $"Could not fetch the inputs of the task: {message.Reason}"));
     }
 
     /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
@@ -247,7 +247,7 @@ internal sealed class WorkerCore
     private void HandleAssemblyFailed(WorkerEvent.AssemblyFailed message)
     {
         if (!_awaitedAssemblies.Remove(message.Assembly.Hash, out var batchIds)) return;
-        var error = WorkerErrors.CodeShipping(message.Reason);
+        var error = RemoteError.Of(ErrorKind.CodeShipping, message.Reason);
         foreach (var id in batchIds)
             if (_held.TryGetValue(id, out var batch)) Fail(batch, error);
     }
@@ -284,7 +284,7 @@ internal sealed class WorkerCore
             }
             if (missing is not null)
             {
-                (failures ??= []).Add(new FailedTask(task.Key, WorkerErrors.InputLost($"The input {missing} of {task.Key} is not on worker {_name}.")));
+                (failures ??= []).Add(new FailedTask(task.Key, RemoteError.Of(ErrorKind.InputLost, $"The input {missing} of {task.Key} is not on worker {_name}.")));
                 continue;
             }
             tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
@@ -381,7 +381,7 @@ internal sealed class WorkerCore
         Dictionary<ClientHolds, List<FailedTask>>? failed = null;
         foreach (var result in message.Results)
         {
-            if (result.Error?.TypeName == ExecutorFrames.CancelledError.TypeName) _counters.AddCancelledBeforeStart(1);
+            if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
             else _counters.AddTaskRun();
             if (!_running.Remove(result.Key, out var client)) continue;
             Release(client);
@@ -498,14 +498,4 @@ internal sealed class WorkerCore
         public HashSet<string> MissingAssemblies { get; } = [];
         public bool FetchingInputs { get; set; }
     }
-}
-
-/// <summary>The errors a worker reports for tasks it could not run (the center and the client read their kind).</summary>
-internal static class WorkerErrors
-{
-    /// <summary>The code of a task could not be had (refused, not sent or not stored).</summary>
-    public static RemoteError CodeShipping(string message) => new("Distributed.CodeShippingException", message, "");
-
-    /// <summary>An input of a task could not be had: the center takes such tasks back rather than failing them.</summary>
-    public static RemoteError InputLost(string message) => new("Distributed.InputLostException", message, "");
 }
