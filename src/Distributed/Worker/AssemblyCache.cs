@@ -9,7 +9,7 @@ namespace Distributed.Worker;
 /// cache's folder is refused, and a file this process did not store and check itself (left by an
 /// earlier run, or changed on disk) is hashed again before it counts as present.
 /// </summary>
-public sealed class AssemblyCache(string directory, Action<string>? logWarning = null)
+public sealed class AssemblyCache(string directory, Action<string>? logWarning = null) : Core.IAssemblyFiles
 {
     /// <summary>Hashes whose files this process has stored or checked: hashed once, not at every batch.</summary>
     private readonly HashSet<string> _checked = new(StringComparer.Ordinal);

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Worker.Core;
 using Distributed.Worker.Executor;
 
 namespace Distributed.Worker;
@@ -19,7 +20,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 /// inputs straight from the workers that hold them, gets the client's code when it is new, and hands
 /// tasks to an executor child per client code version. It takes commands only from the center actor
 /// that registered it (at the path it was told), and a batch's assemblies only from the client the
-/// center named for that batch.
+/// center named for that batch. Its decisions are <see cref="WorkerCore"/>'s: this actor turns
+/// messages into the core's events, carries out the commands it returns, and owns the I/O (fetches
+/// from peers, the assembly cache, the executor children).
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
@@ -35,20 +38,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly AssemblyCache _assemblies;
     private readonly TaskCompletionSource<WorkerRegistered> _registered;
     private readonly TransferCounters _counters;
-    private readonly Dictionary<long, PendingBatch> _pending = [];
-    private readonly Dictionary<string, HashSet<long>> _waitingForAssembly = [];
-    private readonly Dictionary<string, IActorRef> _executors = [];
-    private readonly Dictionary<IActorRef, string> _executorVersions = [];
-    private readonly Dictionary<string, IActorRef> _running = []; // task key → client to notify
-    private long _nextBatchId;
-    private long _executorsStarted; // names each executor child apart from the retired ones still stopping
-    private IActorRef? _spareExecutor; // a started, warmed-up executor process waiting for a code version
-
-    /// <summary>
-    /// How long after a spare executor is taken the next one starts: its start and warm-up would
-    /// otherwise compete for the cores with the first tasks it was taken for.
-    /// </summary>
-    private static readonly TimeSpan SpareExecutorDelay = TimeSpan.FromSeconds(2);
+    /// <summary>The decisions: this actor turns messages into its events and carries out its commands.</summary>
+    private readonly WorkerCore _core;
+    // The core names clients and executors by plain values; these translate them to actors and back.
+    private readonly Dictionary<IActorRef, string> _clientIds = [];
+    private readonly Dictionary<string, IActorRef> _clients = [];
+    private long _clientsSeen;
+    private readonly Dictionary<long, IActorRef> _executors = [];
+    private readonly Dictionary<IActorRef, long> _executorIds = [];
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
@@ -62,19 +59,20 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
+        _core = new WorkerCore(settings.Name, store, _assemblies, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
-        Receive<RunTasks>(m => FromCenter(m, HandleRunTasks));
+        Receive<RunTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs))));
         Receive<AssemblyBytes>(HandleAssemblyBytes);
-        Receive<InputsFetched>(HandleInputsFetched);
-        Receive<FetchKeys>(m => FromCenter(m, HandleFetchKeys));
-        Receive<KeysFetched>(HandleKeysFetched);
-        Receive<ExecutorResults>(HandleExecutorResults);
-        Receive<DeleteKeys>(m => FromCenter(m, m => { foreach (var key in m.Keys) _store.Delete(key); }));
-        Receive<CancelTasks>(m => FromCenter(m, HandleCancelTasks));
-        Receive<ExecutorRetired>(HandleExecutorRetired);
-        Receive<Terminated>(HandleExecutorTerminated);
-        Receive<StartSpareExecutor>(_ => StartSpare());
+        Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
+        Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
+        Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
+        Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
+        // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
+        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : (long?)null, m.Version, m.AssemblyPaths, m.Rerun)));
+        Receive<Terminated>(HandleTerminated);
+        // The ends of fetches and timers this actor started, piped back as the core's events.
+        Receive<WorkerEvent>(Apply);
     }
 
     /// <inheritdoc />
@@ -119,64 +117,115 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
         _registeredWith = Sender;
         Timers.Cancel("register");
-        // Completions and copies are reported under the name the center knows this worker by.
         _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
-        // A spare executor warms up before the first tasks need it; not before registering, where its
-        // start would compete with the worker's own (start-up and join are CPU-bound on a small machine).
-        if (_executorsStarted == 0) StartSpare();
+        Apply(new WorkerEvent.Registered(message.AssignedName));
     }
 
-    private void HandleRunTasks(RunTasks message)
+    private void HandleAssemblyBytes(AssemblyBytes message)
     {
-        var batch = new PendingBatch(_nextBatchId++, message);
-        _pending[batch.Id] = batch;
-        foreach (var task in message.Tasks) _running[task.Key] = message.Client;
-        _counters.RecordTasksInFlight(_running.Count);
-
-        // Content addresses are checked where they arrive: a name that could leave the assembly cache,
-        // or a function whose id is not the hash of its bytes, fails the batch before anything runs.
-        if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
+        // Code comes only from a client the center named for a batch that needs it.
+        switch (_core.Awaits(message.Assembly.Hash, _clientIds.GetValueOrDefault(Sender)))
         {
-            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
+            case AssemblyAwaited.No: return;
+            case AssemblyAwaited.FromOtherClients:
+                _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
+                return;
+        }
+        if (message.Bytes is null)
+        {
+            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"The client could not send assembly {message.Assembly.Name}."));
             return;
         }
-        if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
+        try
         {
-            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes."));
+            _assemblies.Store(message.Assembly, message.Bytes);
+            _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        {
+            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"Assembly {message.Assembly.Name} could not be stored: {e.Message}"));
             return;
         }
-
-        RequestAssemblies(batch, message.Code.Assemblies.Where(a => !_assemblies.Contains(a)).ToList());
-
-        var remote = message.RemoteInputs.Where(r => !_store.Contains(r.Key)).ToList();
-        if (remote.Count > 0)
-        {
-            batch.FetchingInputs = true;
-            var id = batch.Id;
-            FetchAsync(remote).PipeTo(Self,
-                success: values => new InputsFetched(id, values, null),
-                failure: e => new InputsFetched(id, null, e));
-        }
-        TryDispatch(batch);
+        Apply(new WorkerEvent.AssemblyStored(message.Assembly));
     }
 
-    /// <summary>Makes <paramref name="batch"/> wait for these assemblies, asking its client for those nobody was asked for yet.</summary>
-    private void RequestAssemblies(PendingBatch batch, IReadOnlyList<AssemblyRef> missing)
+    private void HandleTerminated(Terminated message)
     {
-        var toRequest = new List<AssemblyRef>();
-        foreach (var assembly in missing)
-        {
-            batch.MissingAssemblies.Add(assembly.Hash);
-            if (!_waitingForAssembly.TryGetValue(assembly.Hash, out var waiting))
-            {
-                _waitingForAssembly[assembly.Hash] = waiting = [];
-                toRequest.Add(assembly);
-            }
-            waiting.Add(batch.Id);
-        }
-        if (toRequest.Count > 0) batch.Message.Client.Tell(new RequestAssemblies(toRequest));
+        if (!_executorIds.Remove(message.ActorRef, out var executor)) return;
+        _executors.Remove(executor);
+        Apply(new WorkerEvent.ExecutorStopped(executor));
     }
+
+    /// <summary>The id the core knows <paramref name="client"/> by, given on its first batch here.</summary>
+    private string ClientId(IActorRef client)
+    {
+        if (_clientIds.TryGetValue(client, out var id)) return id;
+        id = $"client-{++_clientsSeen}";
+        _clientIds[client] = id;
+        _clients[id] = client;
+        return id;
+    }
+
+    private void Apply(WorkerEvent stimulus)
+    {
+        foreach (var command in _core.Handle(stimulus)) Execute(command);
+    }
+
+    private void Execute(WorkerCommand command)
+    {
+        switch (command)
+        {
+            case WorkerCommand.Execute execute: ExecutorNumbered(execute.Executor)?.Tell(execute.Batch); break;
+            case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
+            // The center tells the client, and fails the tasks that needed these.
+            case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;
+            case WorkerCommand.ReportKeysAdded added: _center.Tell(new KeysAdded(added.Keys, added.ReplicationId, added.Error)); break;
+            case WorkerCommand.FetchInputs fetch:
+                var batchId = fetch.BatchId;
+                FetchAsync(fetch.Inputs).PipeTo(Self,
+                    success: values => new WorkerEvent.InputsFetched(batchId, values),
+                    failure: e => new WorkerEvent.InputsNotFetched(batchId, ReasonOf(e)));
+                break;
+            case WorkerCommand.FetchCopies copies:
+                var replicationId = copies.ReplicationId;
+                FetchAsync(copies.Inputs).PipeTo(Self,
+                    success: values => new WorkerEvent.CopiesFetched(replicationId, values),
+                    failure: e => new WorkerEvent.CopiesNotFetched(replicationId, ReasonOf(e)));
+                break;
+            case WorkerCommand.RequestAssemblies request: _clients[request.Client].Tell(new RequestAssemblies(request.Assemblies)); break;
+            case WorkerCommand.CancelExecution cancel: ExecutorNumbered(cancel.Executor)?.Tell(new CancelExecution(cancel.Keys)); break;
+            case WorkerCommand.StartExecutor start: StartExecutor(start); break;
+            case WorkerCommand.AdoptCode adopt: ExecutorNumbered(adopt.Executor)?.Tell(new AdoptCode(adopt.Version, adopt.AssemblyPaths)); break;
+            case WorkerCommand.StopExecutor stop: ExecutorNumbered(stop.Executor)?.Tell(PoisonPill.Instance); break;
+            case WorkerCommand.StartSpareTimer timer: Timers.StartSingleTimer(nameof(WorkerEvent.SpareTimerFired), WorkerEvent.SpareTimerFired.Instance, timer.Delay); break;
+            case WorkerCommand.ForgetClient forget:
+                if (_clients.Remove(forget.Client, out var client)) _clientIds.Remove(client);
+                break;
+            default: throw new ArgumentException($"The worker actor cannot carry out {command.GetType().Name}.", nameof(command));
+        }
+    }
+
+    private void StartExecutor(WorkerCommand.StartExecutor start)
+    {
+        var props = start.Version is null
+            ? ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory)
+            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory);
+        var executor = Context.ActorOf(props, $"executor-{start.Version ?? "spare"}-{start.Executor}");
+        Context.Watch(executor);
+        _executors[start.Executor] = executor;
+        _executorIds[executor] = start.Executor;
+    }
+
+    private IActorRef? ExecutorNumbered(long executor)
+    {
+        if (_executors.TryGetValue(executor, out var actor)) return actor;
+        _log.Error("Worker {0} has no executor {1} any more; a command for it is dropped", _settings.Name, executor);
+        return null;
+    }
+
+    private static string ReasonOf(Exception failure) =>
+        (failure is AggregateException { InnerException: { } inner } ? inner : failure).Message;
 
     private async Task<IReadOnlyDictionary<string, StoredValue>> FetchAsync(IReadOnlyList<RemoteInput> inputs)
     {
@@ -204,248 +253,5 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             values[input.Key] = found ?? throw new KeyNotFoundException($"No holder of input {input.Key} still has it.");
         }
         return values;
-    }
-
-    private void HandleFetchKeys(FetchKeys message)
-    {
-        var keys = message.Inputs.Select(i => i.Key).ToList();
-        FetchAsync(message.Inputs).PipeTo(Self,
-            success: values => new KeysFetched(keys, values, null, message.ReplicationId),
-            failure: e => new KeysFetched(keys, null, e, message.ReplicationId));
-    }
-
-    private void HandleKeysFetched(KeysFetched message)
-    {
-        if (message.Values is null)
-        {
-            var reason = message.Failure is AggregateException { InnerException: { } inner } ? inner : message.Failure!;
-            _center.Tell(new KeysAdded([], message.ReplicationId, $"Worker {_settings.Name} could not fetch the copies: {reason.Message}"));
-            return;
-        }
-        StoreCopies(message.Values, message.ReplicationId);
-    }
-
-    /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
-    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values, long? replicationId = null)
-    {
-        var added = new List<StoredKey>();
-        foreach (var (key, value) in values)
-        {
-            _store.Put(key, value);
-            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
-        }
-        if (added.Count > 0 || replicationId is not null) _center.Tell(new KeysAdded(added, replicationId));
-    }
-
-    private void HandleInputsFetched(InputsFetched message)
-    {
-        if (!_pending.TryGetValue(message.BatchId, out var batch)) return;
-        batch.FetchingInputs = false;
-        if (message.Failure is { } failure)
-        {
-            var reason = failure is AggregateException { InnerException: { } inner } ? inner : failure;
-            // The center takes such tasks back (an input's holder most often just died) rather than failing them.
-            Fail(batch, RemoteError.Of(ErrorKind.InputLost, $"Could not fetch the inputs of the task: {reason.Message}"));
-            return;
-        }
-        StoreCopies(message.Values!);
-        TryDispatch(batch);
-    }
-
-    private void HandleAssemblyBytes(AssemblyBytes message)
-    {
-        if (!_waitingForAssembly.TryGetValue(message.Assembly.Hash, out var waiting)) return;
-        // Code comes only from a client the center named for a batch that needs it.
-        if (!waiting.Any(id => _pending.TryGetValue(id, out var waitingBatch) && waitingBatch.Message.Client.Equals(Sender)))
-        {
-            _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
-            return;
-        }
-        _waitingForAssembly.Remove(message.Assembly.Hash);
-        var batchIds = waiting;
-        RemoteError? error = null;
-        if (message.Bytes is null)
-        {
-            error = RemoteError.Of(ErrorKind.CodeShipping, $"The client could not send assembly {message.Assembly.Name}.");
-        }
-        else
-        {
-            try
-            {
-                _assemblies.Store(message.Assembly, message.Bytes);
-                _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-            {
-                error = RemoteError.Of(ErrorKind.CodeShipping, $"Assembly {message.Assembly.Name} could not be stored: {e.Message}");
-            }
-        }
-        foreach (var id in batchIds)
-        {
-            if (!_pending.TryGetValue(id, out var batch)) continue;
-            if (error is not null) { Fail(batch, error); continue; }
-            batch.MissingAssemblies.Remove(message.Assembly.Hash);
-            TryDispatch(batch);
-        }
-    }
-
-    private void TryDispatch(PendingBatch batch)
-    {
-        if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs) return;
-        var message = batch.Message;
-        // A new executor loads the assemblies from the cache: their files are hashed again right
-        // before, and a changed one is deleted and fetched again from the client rather than loaded.
-        if (!_executors.ContainsKey(message.Code.Version) && message.Code.Assemblies.Where(a => !_assemblies.Contains(a, recheck: true)).ToList() is { Count: > 0 } changed)
-        {
-            RequestAssemblies(batch, changed);
-            return;
-        }
-        _pending.Remove(batch.Id);
-        var values = new Dictionary<string, byte[]>();
-        var tasks = new List<ExecutorTask>(message.Tasks.Count);
-        var failures = new List<FailedTask>();
-        foreach (var task in message.Tasks)
-        {
-            if (!_running.ContainsKey(task.Key))
-            {
-                _counters.AddCancelledBeforeStart(1); // cancelled while the batch waited
-                continue;
-            }
-            // Each input read once: a spilled one comes from disk, and a read that fails counts as lost.
-            string? missing = null;
-            foreach (var dependency in task.Dependencies)
-            {
-                if (values.ContainsKey(dependency)) continue;
-                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Bytes;
-                else { missing = dependency; break; }
-            }
-            if (missing is not null)
-            {
-                failures.Add(new FailedTask(task.Key, RemoteError.Of(ErrorKind.InputLost, $"The input {missing} of {task.Key} is not on worker {_settings.Name}.")));
-                continue;
-            }
-            tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
-        }
-        if (failures.Count > 0) ReportFailures(message.Client, failures);
-        if (tasks.Count == 0) return;
-        ExecutorFor(message.Code).Tell(new ExecuteBatch(message.Functions, values, tasks));
-    }
-
-    private IActorRef ExecutorFor(CodeManifest code) =>
-        _executors.TryGetValue(code.Version, out var executor) ? executor : ExecutorFor(code.Version, code.Assemblies.Select(_assemblies.PathOf).ToList());
-
-    private IActorRef ExecutorFor(string version, IReadOnlyList<string> assemblyPaths)
-    {
-        if (_executors.TryGetValue(version, out var executor)) return executor;
-        if (_spareExecutor is { } spare)
-        {
-            _spareExecutor = null;
-            spare.Tell(new AdoptCode(version, assemblyPaths));
-            executor = spare;
-            _counters.AddSpareExecutorTaken();
-        }
-        else
-        {
-            executor = Context.ActorOf(ExecutorActor.Props(version, assemblyPaths, _settings.Threads, _settings.WorkDirectory), $"executor-{version}-{++_executorsStarted}");
-            Context.Watch(executor);
-            _counters.AddExecutorStarted();
-        }
-        // Another code version, or a re-run after a timeout, will want one too.
-        if (!Timers.IsTimerActive(nameof(StartSpareExecutor)))
-            Timers.StartSingleTimer(nameof(StartSpareExecutor), StartSpareExecutor.Instance, SpareExecutorDelay);
-        _executors[version] = executor;
-        _executorVersions[executor] = version;
-        return executor;
-    }
-
-    private void StartSpare()
-    {
-        if (_spareExecutor is not null) return;
-        _spareExecutor = Context.ActorOf(ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory), $"executor-spare-{++_executorsStarted}");
-        Context.Watch(_spareExecutor);
-        _counters.AddExecutorStarted();
-    }
-
-    private void HandleExecutorRetired(ExecutorRetired message)
-    {
-        if (Sender.Equals(_spareExecutor))
-        {
-            // Its process died before any code needed it: no new spare until an executor is taken
-            // (a machine that cannot start executors must not start one every moment).
-            _spareExecutor = null;
-            Sender.Tell(PoisonPill.Instance);
-            return;
-        }
-        if (_executorVersions.Remove(Sender, out var version))
-        {
-            _executors.Remove(version);
-            // In mailbox order, after the batches already sent to it, which it hands back here.
-            Sender.Tell(PoisonPill.Instance);
-        }
-        if (message.Rerun.Tasks.Count > 0) ExecutorFor(message.Version, message.AssemblyPaths).Tell(message.Rerun);
-    }
-
-    private void HandleExecutorTerminated(Terminated message)
-    {
-        if (message.ActorRef.Equals(_spareExecutor)) _spareExecutor = null;
-        if (_executorVersions.Remove(message.ActorRef, out var version)) _executors.Remove(version);
-    }
-
-    private void HandleCancelTasks(CancelTasks message)
-    {
-        // Forgotten here, a task's result is neither stored nor reported; batches still waiting for
-        // inputs or assemblies skip it, and the executors skip it if it has not started.
-        var cancelled = message.Keys.Where(key => _running.Remove(key)).ToList();
-        if (cancelled.Count == 0) return;
-        foreach (var executor in _executors.Values) executor.Tell(new CancelExecution(cancelled));
-    }
-
-    private void HandleExecutorResults(ExecutorResults message)
-    {
-        var finished = new Dictionary<IActorRef, List<StoredKey>>();
-        var failed = new Dictionary<IActorRef, List<FailedTask>>();
-        foreach (var result in message.Results)
-        {
-            if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
-            else _counters.AddTaskRun();
-            if (!_running.Remove(result.Key, out var client)) continue;
-            if (result.Error is { } error)
-            {
-                if (!failed.TryGetValue(client, out var list)) failed[client] = list = [];
-                list.Add(new FailedTask(result.Key, error));
-                continue;
-            }
-            _store.Put(result.Key, new StoredValue(result.Value!, result.TypeName));
-            if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
-            done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
-        }
-        foreach (var (client, results) in finished)
-        {
-            // To the center only, which records the keys and then tells the client: whatever the
-            // client asks the center after its Map returned already sees the results.
-            _center.Tell(new TasksFinished(_settings.Name, _settings.Data, results));
-        }
-        foreach (var (client, failures) in failed) ReportFailures(client, failures);
-    }
-
-    private void Fail(PendingBatch batch, RemoteError error)
-    {
-        _pending.Remove(batch.Id);
-        ReportFailures(batch.Message.Client, batch.Message.Tasks.Where(t => _running.ContainsKey(t.Key)).Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
-    }
-
-    private void ReportFailures(IActorRef client, List<FailedTask> failures)
-    {
-        foreach (var failure in failures) _running.Remove(failure.Key);
-        var message = new TasksFailed(_settings.Name, failures);
-        _center.Tell(message); // the center tells the client, and fails the tasks that needed these
-    }
-
-    private sealed class PendingBatch(long id, RunTasks message)
-    {
-        public long Id { get; } = id;
-        public RunTasks Message { get; } = message;
-        public HashSet<string> MissingAssemblies { get; } = [];
-        public bool FetchingInputs { get; set; }
     }
 }

@@ -16,12 +16,6 @@ internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IRead
 /// </summary>
 internal sealed record AdoptCode(string Version, IReadOnlyList<string> AssemblyPaths);
 
-/// <summary>Start a spare executor process, once the last one was taken and had its head start.</summary>
-internal sealed record StartSpareExecutor
-{
-    public static StartSpareExecutor Instance { get; } = new();
-}
-
 /// <summary>Worker → executor actor: tasks sent earlier that must not start any more.</summary>
 internal sealed record CancelExecution(IReadOnlyList<string> Keys);
 
@@ -37,12 +31,6 @@ internal sealed record TasksStarted(IReadOnlyList<string> Keys);
 /// did not fail, or a batch it received after) runs there.
 /// </summary>
 internal sealed record ExecutorRetired(string Version, IReadOnlyList<string> AssemblyPaths, ExecuteBatch Rerun);
-
-/// <summary>The fetch of a batch's remote inputs ended (with the values, or with the reason it failed).</summary>
-internal sealed record InputsFetched(long BatchId, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure);
-
-/// <summary>The fetch of copies asked by <see cref="FetchKeys"/> ended.</summary>
-internal sealed record KeysFetched(IReadOnlyList<string> Keys, IReadOnlyDictionary<string, StoredValue>? Values, Exception? Failure, long ReplicationId);
 
 /// <summary>The executor process connected to its socket.</summary>
 internal sealed record ExecutorConnected(System.Net.Sockets.Socket Socket);

@@ -1,0 +1,501 @@
+using System.Runtime.InteropServices;
+using Distributed.Data;
+using Distributed.Protocol;
+using Distributed.Worker.Executor;
+
+namespace Distributed.Worker.Core;
+
+/// <summary>Where a worker's client code lives on disk: the assembly cache, as the core needs it.</summary>
+internal interface IAssemblyFiles
+{
+    /// <summary>Whether the assembly is there with the bytes its hash names; <paramref name="recheck"/> hashes its file again (before a load).</summary>
+    bool Contains(AssemblyRef assembly, bool recheck);
+
+    /// <summary>The file of the assembly, for an executor to load.</summary>
+    string PathOf(AssemblyRef assembly);
+}
+
+/// <summary>Whether a client's assembly is awaited, and from whom (<see cref="WorkerCore.Awaits"/>).</summary>
+internal enum AssemblyAwaited
+{
+    /// <summary>No batch held here waits for it.</summary>
+    No,
+    /// <summary>A batch of this client waits for it.</summary>
+    FromThisClient,
+    /// <summary>Batches wait for it, but none of this client: it was not asked of this sender.</summary>
+    FromOtherClients,
+}
+
+/// <summary>
+/// The decisions of a worker, with no actor, network or process in it: which batches of tasks wait
+/// for their code or their remote inputs, which tasks run and for which client, which executor runs
+/// each code version and which one is the spare. Events go in through <see cref="Handle"/>, and the
+/// commands it returns are what the worker actor must do, in order (in the manner of dask's
+/// <c>WorkerState</c>). It reads and writes the worker's data store itself: a batch's inputs are read
+/// from it the moment the batch goes to its executor, and results are there before they are reported.
+/// </summary>
+internal sealed class WorkerCore
+{
+    /// <summary>
+    /// How long after a spare executor is taken the next one starts: its start and warm-up would
+    /// otherwise compete for the cores with the first tasks it was taken for.
+    /// </summary>
+    public static readonly TimeSpan SpareExecutorDelay = TimeSpan.FromSeconds(2);
+
+    private readonly DataStore _store;
+    private readonly IAssemblyFiles _assemblies;
+    private readonly TransferCounters _counters;
+    private string _name;
+
+    /// <summary>Batches held until their assemblies and remote inputs are here.</summary>
+    private readonly Dictionary<long, HeldBatch> _held = [];
+
+    /// <summary>Assembly hash → the held batches waiting for it (asked of a client once, whichever batches wait).</summary>
+    private readonly Dictionary<string, HashSet<long>> _awaitedAssemblies = [];
+
+    /// <summary>Task key → the client it runs for, from its batch's arrival to its result (or its cancellation).</summary>
+    private readonly Dictionary<string, ClientHolds> _running = [];
+
+    /// <summary>Client id → what this worker holds for it (its id is forgotten when nothing is left).</summary>
+    private readonly Dictionary<string, ClientHolds> _clients = [];
+
+    private readonly Dictionary<string, long> _executorOfVersion = [];
+    private readonly Dictionary<long, string> _versionOfExecutor = [];
+    private long? _spareExecutor; // started and warmed up, waiting for a code version
+    private bool _spareTimerStarted;
+    private long _nextBatchId;
+    private long _executorsStarted; // numbers executors apart from the retired ones still stopping
+    private List<WorkerCommand>? _commands;
+
+    /// <summary>Creates the core of worker <paramref name="name"/> (its name until the center assigns one).</summary>
+    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters)
+    {
+        _name = name;
+        _store = store;
+        _assemblies = assemblies;
+        _counters = counters;
+    }
+
+    /// <summary>How many tasks this worker holds (waiting or running), for tests and checks.</summary>
+    public int TasksHeld => _running.Count;
+
+    /// <summary>How many batches wait for their assemblies or inputs.</summary>
+    public int BatchesHeld => _held.Count;
+
+    /// <summary>The spare executor's number, if there is one.</summary>
+    public long? SpareExecutor => _spareExecutor;
+
+    /// <summary>The executor that runs code <paramref name="version"/>, if there is one.</summary>
+    public long? ExecutorOf(string version) => _executorOfVersion.TryGetValue(version, out var executor) ? executor : null;
+
+    /// <summary>
+    /// Whether the assembly with hash <paramref name="hash"/> is awaited, and whether from
+    /// <paramref name="client"/> (null: a sender that is no client of a batch here). Code is taken only
+    /// from a client the center named for a batch that needs it.
+    /// </summary>
+    public AssemblyAwaited Awaits(string hash, string? client)
+    {
+        if (!_awaitedAssemblies.TryGetValue(hash, out var batches)) return AssemblyAwaited.No;
+        foreach (var id in batches)
+            if (_held[id].Client.Id == client) return AssemblyAwaited.FromThisClient;
+        return AssemblyAwaited.FromOtherClients;
+    }
+
+    /// <summary>Handles one event; returns the commands it leads to, in the order they must be carried out.</summary>
+    public IReadOnlyList<WorkerCommand> Handle(WorkerEvent stimulus)
+    {
+        switch (stimulus)
+        {
+            case WorkerEvent.BatchArrived batch: HandleBatchArrived(batch); break;
+            case WorkerEvent.ExecutorResults results: HandleExecutorResults(results); break;
+            case WorkerEvent.InputsFetched fetched: HandleInputsFetched(fetched); break;
+            case WorkerEvent.InputsNotFetched notFetched: HandleInputsNotFetched(notFetched); break;
+            case WorkerEvent.AssemblyStored stored: HandleAssemblyStored(stored); break;
+            case WorkerEvent.AssemblyFailed failed: HandleAssemblyFailed(failed); break;
+            case WorkerEvent.TasksCancelled cancelled: HandleTasksCancelled(cancelled); break;
+            case WorkerEvent.KeysDeleted deleted:
+                foreach (var key in deleted.Keys) _store.Delete(key);
+                break;
+            case WorkerEvent.CopiesRequested requested: Emit(new WorkerCommand.FetchCopies(requested.ReplicationId, requested.Inputs)); break;
+            case WorkerEvent.CopiesFetched copies: StoreCopies(copies.Values, copies.ReplicationId); break;
+            case WorkerEvent.CopiesNotFetched notCopied:
+                Emit(new WorkerCommand.ReportKeysAdded([], notCopied.ReplicationId, $"Worker {_name} could not fetch the copies: {notCopied.Reason}"));
+                break;
+            case WorkerEvent.ExecutorRetired retired: HandleExecutorRetired(retired); break;
+            case WorkerEvent.ExecutorStopped stopped: HandleExecutorStopped(stopped); break;
+            case WorkerEvent.Registered registered: HandleRegistered(registered); break;
+            case WorkerEvent.SpareTimerFired:
+                _spareTimerStarted = false;
+                StartSpare();
+                break;
+            default: throw new ArgumentException($"The worker core has no handler for {stimulus.GetType().Name}.", nameof(stimulus));
+        }
+        var commands = _commands;
+        _commands = null;
+        return commands ?? (IReadOnlyList<WorkerCommand>)[];
+    }
+
+    private void Emit(WorkerCommand command) => (_commands ??= []).Add(command);
+
+    private void HandleRegistered(WorkerEvent.Registered message)
+    {
+        // Completions and copies are reported under the name the center knows this worker by.
+        _name = message.WorkerName;
+        // A spare executor warms up before the first tasks need it; not before registering, where its
+        // start would compete with the worker's own (start-up and join are CPU-bound on a small machine).
+        if (_executorsStarted == 0) StartSpare();
+    }
+
+    private void HandleBatchArrived(WorkerEvent.BatchArrived message)
+    {
+        if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
+        var batch = new HeldBatch(_nextBatchId++, client, message);
+        _held[batch.Id] = batch;
+        client.Holds++;
+        foreach (var task in message.Tasks)
+        {
+            ref var holder = ref CollectionsMarshal.GetValueRefOrAddDefault(_running, task.Key, out var known);
+            if (known && ReferenceEquals(holder, client)) continue;
+            var previous = known ? holder : null;
+            holder = client;
+            client.Holds++;
+            // A key sent again for another client runs for that one now.
+            if (previous is not null) Release(previous);
+        }
+        _counters.RecordTasksInFlight(_running.Count);
+
+        // Content addresses are checked where they arrive: a name that could leave the assembly cache,
+        // or a function whose id is not the hash of its bytes, fails the batch before anything runs.
+        if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
+        {
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
+            return;
+        }
+        if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
+        {
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes."));
+            return;
+        }
+
+        AwaitAssemblies(batch, message.Code.Assemblies.Where(a => !_assemblies.Contains(a, recheck: false)).ToList());
+
+        var remote = message.RemoteInputs.Where(r => !_store.Contains(r.Key)).ToList();
+        if (remote.Count > 0)
+        {
+            batch.FetchingInputs = true;
+            Emit(new WorkerCommand.FetchInputs(batch.Id, remote));
+        }
+        TryDispatch(batch);
+    }
+
+    /// <summary>Makes <paramref name="batch"/> wait for these assemblies, asking its client for those nobody was asked for yet.</summary>
+    private void AwaitAssemblies(HeldBatch batch, IReadOnlyList<AssemblyRef> missing)
+    {
+        List<AssemblyRef>? toRequest = null;
+        foreach (var assembly in missing)
+        {
+            batch.MissingAssemblies.Add(assembly.Hash);
+            if (!_awaitedAssemblies.TryGetValue(assembly.Hash, out var waiting))
+            {
+                _awaitedAssemblies[assembly.Hash] = waiting = [];
+                (toRequest ??= []).Add(assembly);
+            }
+            waiting.Add(batch.Id);
+        }
+        if (toRequest is not null) Emit(new WorkerCommand.RequestAssemblies(batch.Client.Id, toRequest));
+    }
+
+    private void HandleInputsFetched(WorkerEvent.InputsFetched message)
+    {
+        if (!_held.TryGetValue(message.BatchId, out var batch)) return;
+        batch.FetchingInputs = false;
+        StoreCopies(message.Values);
+        TryDispatch(batch);
+    }
+
+    private void HandleInputsNotFetched(WorkerEvent.InputsNotFetched message)
+    {
+        if (!_held.TryGetValue(message.BatchId, out var batch)) return;
+        batch.FetchingInputs = false;
+        // The center takes such tasks back (an input's holder most often just died) rather than failing them.
+        Fail(batch, RemoteError.Of(ErrorKind.InputLost, $"Could not fetch the inputs of the task: {message.Reason}"));
+    }
+
+    /// <summary>Keeps values fetched from peers and tells the center this worker holds them too.</summary>
+    private void StoreCopies(IReadOnlyDictionary<string, StoredValue> values, long? replicationId = null)
+    {
+        var added = new List<StoredKey>(values.Count);
+        foreach (var (key, value) in values)
+        {
+            _store.Put(key, value);
+            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
+        }
+        if (added.Count > 0 || replicationId is not null) Emit(new WorkerCommand.ReportKeysAdded(added, replicationId));
+    }
+
+    private void HandleAssemblyStored(WorkerEvent.AssemblyStored message)
+    {
+        if (!_awaitedAssemblies.Remove(message.Assembly.Hash, out var batchIds)) return;
+        foreach (var id in batchIds)
+        {
+            if (!_held.TryGetValue(id, out var batch)) continue;
+            batch.MissingAssemblies.Remove(message.Assembly.Hash);
+            TryDispatch(batch);
+        }
+    }
+
+    private void HandleAssemblyFailed(WorkerEvent.AssemblyFailed message)
+    {
+        if (!_awaitedAssemblies.Remove(message.Assembly.Hash, out var batchIds)) return;
+        var error = RemoteError.Of(ErrorKind.CodeShipping, message.Reason);
+        foreach (var id in batchIds)
+            if (_held.TryGetValue(id, out var batch)) Fail(batch, error);
+    }
+
+    private void TryDispatch(HeldBatch batch)
+    {
+        if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs) return;
+        var message = batch.Message;
+        // A new executor loads the assemblies from the cache: their files are hashed again right
+        // before, and a changed one is deleted and fetched again from the client rather than loaded.
+        if (!_executorOfVersion.ContainsKey(message.Code.Version) && message.Code.Assemblies.Where(a => !_assemblies.Contains(a, recheck: true)).ToList() is { Count: > 0 } changed)
+        {
+            AwaitAssemblies(batch, changed);
+            return;
+        }
+        Unhold(batch);
+        var values = new Dictionary<string, byte[]>();
+        var tasks = new List<ExecutorTask>(message.Tasks.Count);
+        List<FailedTask>? failures = null;
+        foreach (var task in message.Tasks)
+        {
+            if (!_running.ContainsKey(task.Key))
+            {
+                _counters.AddCancelledBeforeStart(1); // cancelled while the batch waited
+                continue;
+            }
+            // Each input read once: a spilled one comes from disk, and a read that fails counts as lost.
+            string? missing = null;
+            foreach (var dependency in task.Dependencies)
+            {
+                if (values.ContainsKey(dependency)) continue;
+                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Bytes;
+                else { missing = dependency; break; }
+            }
+            if (missing is not null)
+            {
+                (failures ??= []).Add(new FailedTask(task.Key, RemoteError.Of(ErrorKind.InputLost, $"The input {missing} of {task.Key} is not on worker {_name}.")));
+                continue;
+            }
+            tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
+        }
+        if (failures is not null) ReportFailures(failures);
+        if (tasks.Count == 0) return;
+        Emit(new WorkerCommand.Execute(ExecutorFor(message.Code), new ExecuteBatch(message.Functions, values, tasks)));
+    }
+
+    private long ExecutorFor(CodeManifest code) =>
+        _executorOfVersion.TryGetValue(code.Version, out var executor) ? executor : ExecutorFor(code.Version, code.Assemblies.Select(_assemblies.PathOf).ToList());
+
+    private long ExecutorFor(string version, IReadOnlyList<string> assemblyPaths)
+    {
+        if (_executorOfVersion.TryGetValue(version, out var executor)) return executor;
+        if (_spareExecutor is { } spare)
+        {
+            _spareExecutor = null;
+            executor = spare;
+            Emit(new WorkerCommand.AdoptCode(spare, version, assemblyPaths));
+            _counters.AddSpareExecutorTaken();
+        }
+        else
+        {
+            executor = ++_executorsStarted;
+            Emit(new WorkerCommand.StartExecutor(executor, version, assemblyPaths));
+            _counters.AddExecutorStarted();
+        }
+        // Another code version, or a re-run after a timeout, will want one too.
+        if (!_spareTimerStarted)
+        {
+            _spareTimerStarted = true;
+            Emit(new WorkerCommand.StartSpareTimer(SpareExecutorDelay));
+        }
+        _executorOfVersion[version] = executor;
+        _versionOfExecutor[executor] = version;
+        return executor;
+    }
+
+    private void StartSpare()
+    {
+        if (_spareExecutor is not null) return;
+        _spareExecutor = ++_executorsStarted;
+        Emit(new WorkerCommand.StartExecutor(_spareExecutor.Value, null, []));
+        _counters.AddExecutorStarted();
+    }
+
+    private void HandleExecutorRetired(WorkerEvent.ExecutorRetired message)
+    {
+        if (message.Executor is { } retired)
+        {
+            if (retired == _spareExecutor)
+            {
+                // Its process died before any code needed it: no new spare until an executor is taken
+                // (a machine that cannot start executors must not start one every moment).
+                _spareExecutor = null;
+                Emit(new WorkerCommand.StopExecutor(retired));
+                return;
+            }
+            if (_versionOfExecutor.Remove(retired, out var version))
+            {
+                _executorOfVersion.Remove(version);
+                // In mailbox order, after the batches already sent to it, which it hands back here.
+                Emit(new WorkerCommand.StopExecutor(retired));
+            }
+        }
+        if (message.Rerun.Tasks.Count > 0) Emit(new WorkerCommand.Execute(ExecutorFor(message.Version, message.AssemblyPaths), message.Rerun));
+    }
+
+    private void HandleExecutorStopped(WorkerEvent.ExecutorStopped message)
+    {
+        if (message.Executor == _spareExecutor) _spareExecutor = null;
+        if (_versionOfExecutor.Remove(message.Executor, out var version)) _executorOfVersion.Remove(version);
+    }
+
+    private void HandleTasksCancelled(WorkerEvent.TasksCancelled message)
+    {
+        // Forgotten here, a task's result is neither stored nor reported; batches still waiting for
+        // inputs or assemblies skip it, and the executors skip it if it has not started.
+        List<string>? cancelled = null;
+        foreach (var key in message.Keys)
+        {
+            if (!_running.Remove(key, out var client)) continue;
+            Release(client);
+            (cancelled ??= []).Add(key);
+        }
+        if (cancelled is null) return;
+        foreach (var executor in _executorOfVersion.Values) Emit(new WorkerCommand.CancelExecution(executor, cancelled));
+    }
+
+    private void HandleExecutorResults(WorkerEvent.ExecutorResults message)
+    {
+        Dictionary<ClientHolds, List<StoredKey>>? finished = null;
+        Dictionary<ClientHolds, List<FailedTask>>? failed = null;
+        foreach (var result in message.Results)
+        {
+            if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
+            else _counters.AddTaskRun();
+            if (!_running.Remove(result.Key, out var client)) continue;
+            Release(client);
+            if (result.Error is { } error)
+            {
+                failed ??= [];
+                if (!failed.TryGetValue(client, out var list)) failed[client] = list = [];
+                list.Add(new FailedTask(result.Key, error));
+                continue;
+            }
+            _store.Put(result.Key, new StoredValue(result.Value!, result.TypeName));
+            finished ??= [];
+            if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
+            done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+        }
+        // To the center only, which records the keys and then tells the client: whatever the client
+        // asks the center after its Map returned already sees the results. One report per client.
+        if (finished is not null)
+            foreach (var results in finished.Values) Emit(new WorkerCommand.ReportFinished(results));
+        if (failed is not null)
+            foreach (var failures in failed.Values) ReportFailures(failures);
+    }
+
+    /// <summary>Fails the tasks of a held batch that still run (not cancelled) with <paramref name="error"/>, each named in its message.</summary>
+    private void Fail(HeldBatch batch, RemoteError error)
+    {
+        Unhold(batch);
+        ReportFailures(batch.Message.Tasks.Where(t => _running.ContainsKey(t.Key)).Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
+    }
+
+    private void ReportFailures(List<FailedTask> failures)
+    {
+        foreach (var failure in failures)
+            if (_running.Remove(failure.Key, out var client)) Release(client);
+        Emit(new WorkerCommand.ReportFailed(failures)); // the center tells the client, and fails the tasks that needed these
+    }
+
+    /// <summary>
+    /// The batch is no longer held: it no longer waits for any assembly, so that an assembly nobody
+    /// waits for any more is asked for again by the next batch that needs it (not awaited for ever).
+    /// </summary>
+    private void Unhold(HeldBatch batch)
+    {
+        _held.Remove(batch.Id);
+        foreach (var hash in batch.MissingAssemblies)
+            if (_awaitedAssemblies.TryGetValue(hash, out var waiting) && waiting.Remove(batch.Id) && waiting.Count == 0)
+                _awaitedAssemblies.Remove(hash);
+        batch.MissingAssemblies.Clear();
+        Release(batch.Client);
+    }
+
+    private void Release(ClientHolds client)
+    {
+        if (--client.Holds > 0) return;
+        _clients.Remove(client.Id);
+        Emit(new WorkerCommand.ForgetClient(client.Id));
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidOperationException"/> naming the first broken invariant of the state,
+    /// for tests and simulations to call after every event.
+    /// </summary>
+    public void CheckInvariants()
+    {
+        foreach (var batch in _held.Values)
+        {
+            if (batch.MissingAssemblies.Count == 0 && !batch.FetchingInputs)
+                throw new InvalidOperationException($"Batch {batch.Id} is held but waits for nothing: it would never run.");
+            foreach (var hash in batch.MissingAssemblies)
+                if (!_awaitedAssemblies.TryGetValue(hash, out var waiting) || !waiting.Contains(batch.Id))
+                    throw new InvalidOperationException($"Batch {batch.Id} misses assembly {hash} but is not among its waiters: it would never run.");
+            if (!_clients.TryGetValue(batch.Client.Id, out var client) || !ReferenceEquals(client, batch.Client))
+                throw new InvalidOperationException($"Batch {batch.Id} is held for client {batch.Client.Id}, which is forgotten.");
+        }
+        foreach (var (hash, waiting) in _awaitedAssemblies)
+        {
+            if (waiting.Count == 0) throw new InvalidOperationException($"Assembly {hash} is awaited by no batch.");
+            foreach (var id in waiting)
+                if (!_held.TryGetValue(id, out var batch) || !batch.MissingAssemblies.Contains(hash))
+                    throw new InvalidOperationException($"Assembly {hash} is awaited by batch {id}, which does not wait for it.");
+        }
+        var holds = new Dictionary<ClientHolds, int>();
+        foreach (var client in _running.Values) holds[client] = holds.GetValueOrDefault(client) + 1;
+        foreach (var batch in _held.Values) holds[batch.Client] = holds.GetValueOrDefault(batch.Client) + 1;
+        foreach (var (id, client) in _clients)
+            if (holds.GetValueOrDefault(client) != client.Holds || client.Holds <= 0)
+                throw new InvalidOperationException($"Client {id} counts {client.Holds} holds, but {holds.GetValueOrDefault(client)} batches and tasks are held for it.");
+        foreach (var client in holds.Keys)
+            if (!_clients.ContainsKey(client.Id))
+                throw new InvalidOperationException($"Tasks are held for client {client.Id}, which is forgotten.");
+        foreach (var (version, executor) in _executorOfVersion)
+        {
+            if (!_versionOfExecutor.TryGetValue(executor, out var back) || back != version)
+                throw new InvalidOperationException($"Executor {executor} of code {version} is not recorded as running it.");
+            if (executor == _spareExecutor) throw new InvalidOperationException($"Executor {executor} is both the spare and the one of code {version}.");
+        }
+        if (_versionOfExecutor.Count != _executorOfVersion.Count)
+            throw new InvalidOperationException("An executor is recorded for a code version that does not name it.");
+    }
+
+    /// <summary>A client's id and how many held batches and running tasks are its.</summary>
+    private sealed class ClientHolds(string id)
+    {
+        public string Id { get; } = id;
+        public int Holds { get; set; }
+    }
+
+    /// <summary>A batch waiting for assemblies or for its remote inputs.</summary>
+    private sealed class HeldBatch(long id, ClientHolds client, WorkerEvent.BatchArrived message)
+    {
+        public long Id { get; } = id;
+        public ClientHolds Client { get; } = client;
+        public WorkerEvent.BatchArrived Message { get; } = message;
+        public HashSet<string> MissingAssemblies { get; } = [];
+        public bool FetchingInputs { get; set; }
+    }
+}
