@@ -21,7 +21,7 @@ switch ($Target) {
         $env:DISTRIBUTED_NO_CHILD_PROCESSES = '1'
         try { Invoke-Dotnet test Distributed.sln -c $Configuration --no-build --filter 'Tier!=Process' }
         finally { Remove-Item Env:DISTRIBUTED_NO_CHILD_PROCESSES }
-        Invoke-Dotnet test Distributed.sln -c $Configuration --no-build --filter 'Tier=Process' --blame-hang-timeout 5min --blame-hang-dump-type mini
+        Invoke-Dotnet test Distributed.sln -c $Configuration --no-build --filter 'Tier=Process' --blame-hang-timeout 15min --blame-hang-dump-type mini
     }
     'quickstart' { Invoke-Dotnet run --project src/Distributed.Quickstart -c $Configuration }
     'bench' { Invoke-Dotnet run --project src/Distributed.Benchmarks -c Release }
