@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distributed.Hosting;
+using Distributed.Protocol;
 using Distributed.Security;
 
 var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: this machine's primary IPv4 address)." };

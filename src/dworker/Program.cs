@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Distributed.Data;
 using Distributed.Hosting;
+using Distributed.Protocol;
 using Distributed.Security;
 using Distributed.Worker.Executor;
 

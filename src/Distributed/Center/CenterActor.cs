@@ -315,22 +315,22 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         {
             if (_tasks.ContainsKey(spec.Key) || _keys.ContainsKey(spec.Key))
             {
-                refused.Add(new FailedTask(spec.Key, Error("DuplicateKey", $"The key {spec.Key} already exists on the cluster.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.DuplicateKey, $"The key {spec.Key} already exists on the cluster.")));
                 continue;
             }
             if (codeProblem is not null)
             {
-                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"Task {spec.Key} is refused: {codeProblem}")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.CodeShipping, $"Task {spec.Key} is refused: {codeProblem}")));
                 continue;
             }
             if (forged.Contains(spec.FunctionId))
             {
-                refused.Add(new FailedTask(spec.Key, Error("Distributed.CodeShippingException", $"The function {spec.FunctionId} of task {spec.Key} is refused: its id is not the hash of its bytes.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.CodeShipping, $"The function {spec.FunctionId} of task {spec.Key} is refused: its id is not the hash of its bytes.")));
                 continue;
             }
             if (!_functions.ContainsKey(spec.FunctionId))
             {
-                refused.Add(new FailedTask(spec.Key, Error("MissingFunction", $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.MissingFunction, $"The function {spec.FunctionId} of task {spec.Key} was not sent.")));
                 continue;
             }
             var task = new PendingTask(spec, clientRef, message.Code);
@@ -338,7 +338,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             var missing = spec.Dependencies.FirstOrDefault(d => !submitted.Contains(d) && !(Owns(client, d) && (_keys.ContainsKey(d) || _tasks.ContainsKey(d))));
             if (missing is not null)
             {
-                refused.Add(new FailedTask(spec.Key, Error("MissingInput", _lost.TryGetValue(missing, out var why)
+                refused.Add(new FailedTask(spec.Key, Error(ErrorKind.MissingInput, _lost.TryGetValue(missing, out var why)
                     ? $"The input of task {spec.Key} is not on the cluster: {why}"
                     : $"The input {missing} of task {spec.Key} is not on the cluster (it was released or lost).")));
                 continue;
@@ -479,7 +479,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             if (reporter is not null && task.AssignedTo != reporter) continue; // it was sent elsewhere meanwhile
             // An input that could not be fetched is the cluster's failure, not the task's: most often
             // its holder just died. The task waits for it to be found or made again.
-            if (reporter is not null && failure.Error.TypeName == InputLostType && task.InputRetries < MaxInputRetries)
+            if (reporter is not null && failure.Error.Kind == ErrorKind.InputLost && task.InputRetries < MaxInputRetries)
             {
                 retried.Add(task);
                 continue;
@@ -502,7 +502,6 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     /// <summary>Deaths of the workers running one task after which it fails instead of running again.</summary>
     private const int MaxWorkerDeaths = 3;
 
-    private const string InputLostType = "Distributed.InputLostException";
     private const int MaxInputRetries = 20;
 
     /// <summary>
@@ -547,8 +546,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             // Tasks that needed the failed result can never run: fail them too, naming the cause.
             foreach (var dependent in dependents)
             {
-                var error = new RemoteError(failure.Error.TypeName,
-                    $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}", failure.Error.StackTrace);
+                var error = failure.Error with { Message = $"Input {failure.Key} of {dependent.Spec.Key} failed: {failure.Error.Message}" };
                 var dependentFailure = new FailedTask(dependent.Spec.Key, error);
                 if (!_tasks.Remove(dependent.Spec.Key)) continue;
                 if (dependent.AssignedTo is { } assigned) assigned.Unload(dependent);
@@ -720,7 +718,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             // A task that takes its worker down every time must not take the cluster down worker by worker.
             if (wasRunningThere && ++task.WorkerDeaths >= MaxWorkerDeaths)
             {
-                killers.Add(new FailedTask(task.Spec.Key, Error("Distributed.WorkerDeathException",
+                killers.Add(new FailedTask(task.Spec.Key, Error(ErrorKind.WorkerDeath,
                     $"{task.Spec.Key} was running on {task.WorkerDeaths} workers that died (the last: {worker.Name}); it is not run again.")));
                 continue;
             }
@@ -753,7 +751,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                 ? $"{keyName} was lost with worker {worker.Name} and cannot be made again: it was made before the center restarted, so the task that made it is not known."
                 : $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).";
             _lost[keyName] = why;
-            unrecoverable.Add(new FailedTask(keyName, Error("Distributed.DataLostException", why)));
+            unrecoverable.Add(new FailedTask(keyName, Error(ErrorKind.DataLost, why)));
             return;
         }
         var producer = lineage.Producer;
@@ -874,7 +872,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             if (!_tasks.Remove(keyName, out var task)) continue;
             if (task.AssignedTo is { } assigned) assigned.Unload(task);
             if (_clients.TryGetValue(task.Client, out var owner)) owner.PendingTasks.Remove(keyName);
-            dropped.Add(new FailedTask(keyName, Error("Released", $"{keyName} was released before it finished.")));
+            dropped.Add(new FailedTask(keyName, Error(ErrorKind.Released, $"{keyName} was released before it finished.")));
             droppedTasks.Add(task);
         }
         CancelOnWorkers(droppedTasks);
@@ -1144,5 +1142,5 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     /// <summary>How many more queued tasks per core a holder may have before its input is moved instead.</summary>
     private const double BusyMargin = 8;
 
-    private static RemoteError Error(string type, string message) => new(type, message, "");
+    private static RemoteError Error(ErrorKind kind, string message) => RemoteError.Of(kind, message);
 }

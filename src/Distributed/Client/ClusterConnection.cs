@@ -2,7 +2,6 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
-using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Security;
 

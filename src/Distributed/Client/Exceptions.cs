@@ -1,12 +1,23 @@
+using Distributed.Protocol;
+
 namespace Distributed;
 
-/// <summary>A user function failed on the cluster. Carries the remote exception's type, message and stack trace, and the task's key.</summary>
-public sealed class RemoteTaskException(string key, string remoteTypeName, string remoteMessage, string remoteStackTrace, string worker)
+/// <summary>
+/// A task failed on the cluster. Carries what failed (<see cref="Kind"/>: the user's code, or the
+/// cluster), the remote exception's type, message and stack trace, and the task's key.
+/// </summary>
+public sealed class RemoteTaskException(string key, string remoteTypeName, string remoteMessage, string remoteStackTrace, string worker,
+    ErrorKind kind = ErrorKind.UserCode)
     : Exception($"Task {key} failed on {worker} with {remoteTypeName}: {remoteMessage}")
 {
+    /// <summary>
+    /// What failed: <see cref="ErrorKind.UserCode"/> when the user's function threw (then
+    /// <see cref="RemoteTypeName"/> is its exception's type), otherwise the cluster's reason.
+    /// </summary>
+    public ErrorKind Kind { get; } = kind;
     /// <summary>The key of the task that failed.</summary>
     public string Key { get; } = key;
-    /// <summary>The full name of the exception type thrown remotely.</summary>
+    /// <summary>The full name of the exception type thrown remotely (for a failure of the cluster, the name of its <see cref="Kind"/>).</summary>
     public string RemoteTypeName { get; } = remoteTypeName;
     /// <summary>The remote exception's message.</summary>
     public string RemoteMessage { get; } = remoteMessage;
@@ -28,9 +39,6 @@ public sealed class TaskSerializationException(string key, Type type, string rea
     /// <summary>The type that cannot be serialized.</summary>
     public Type OffendingType { get; } = type;
 }
-
-/// <summary>The center cannot be reached, or went away.</summary>
-public sealed class CenterUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>A value is no longer on the cluster (released, or lost with its workers).</summary>
 public sealed class DataLostException(string key, string message) : Exception(message)

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using Distributed.Client;
 using Distributed.Data;
-using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Serialization;
 
@@ -15,7 +14,7 @@ namespace Distributed;
 /// the workers and return <see cref="RemoteData{T}"/> proxies; the values stay on the cluster until
 /// <see cref="Gather{T}"/> or <see cref="RemoteData{T}.Get"/> brings them here.
 /// </summary>
-public sealed partial class Pool : IDisposable, IAsyncDisposable
+public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
 {
     private static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
 
@@ -461,9 +460,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable
                 return tasks.Select(t => new RemoteData<TResult>(this, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
                 var error = failed.Failure.Error;
-                if (error.TypeName == Worker.Executor.ExecutorActor.TaskTimeoutType && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
+                if (error.Kind == ErrorKind.TaskTimeout && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
                     throw new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), failed.Worker);
-                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker);
+                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker, error.Kind);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Client;
-using Distributed.Hosting;
 using Distributed.Protocol;
 
 namespace Distributed;

@@ -65,7 +65,7 @@ public sealed class DataServer : IAsyncDisposable
         _credentials = credentials;
         _certificate = credentials?.ServerOptions().ServerCertificateContext;
         _log = log ?? (line => Console.Error.WriteLine($"warning: {line}"));
-        _listener = new TcpListener(Hosting.NetworkAddresses.Resolve(host), 0);
+        _listener = new TcpListener(NetworkAddresses.Resolve(host), 0);
         _listener.Start(backlog: 1024);
         Endpoint = new DataEndpoint(host, ((IPEndPoint)_listener.LocalEndpoint).Port);
         var sweep = TimeSpan.FromTicks(Math.Clamp(Math.Min(_settings.IdleTimeout.Ticks, _settings.HandshakeTimeout.Ticks) / 4,

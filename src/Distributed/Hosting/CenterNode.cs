@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Distributed.Center;
+using Distributed.Protocol;
 using Distributed.Security;
 
 namespace Distributed.Hosting;

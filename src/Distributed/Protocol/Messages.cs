@@ -50,8 +50,38 @@ public enum ArgumentsKind : byte
 public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies,
     int ReleaseAfterConsumers = 0, long Priority = -1, long TimeoutMs = 0);
 
-/// <summary>An exception thrown by user code (or by our handling of its values), as text that any process can read.</summary>
-public sealed record RemoteError(string TypeName, string Message, string StackTrace);
+/// <summary>
+/// Why a task failed, as any process can read it: <see cref="Kind"/> says what failed and is what every
+/// process decides by; <see cref="TypeName"/> is the .NET type of the user's exception for
+/// <see cref="ErrorKind.UserCode"/>, and otherwise the name the client shows for the kind.
+/// </summary>
+public sealed record RemoteError(ErrorKind Kind, string TypeName, string Message, string StackTrace)
+{
+    /// <summary>A failure of the cluster (not of user code) of this kind, named as the client shows it, without a stack trace.</summary>
+    public static RemoteError Of(ErrorKind kind, string message) => new(kind, NameOf(kind), message, "");
+
+    /// <summary>The name shown for a kind (as <see cref="TypeName"/>); it is also what these failures were called before they had a kind.</summary>
+    public static string NameOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.UserCode => "Distributed.UserCodeException",
+        ErrorKind.InputLost => "Distributed.InputLostException",
+        ErrorKind.TaskTimeout => "Distributed.TaskTimeoutException",
+        ErrorKind.TaskCancelled => "Distributed.TaskCancelled",
+        ErrorKind.DuplicateKey => "DuplicateKey",
+        ErrorKind.MissingFunction => "MissingFunction",
+        ErrorKind.MissingInput => "MissingInput",
+        ErrorKind.Released => "Released",
+        ErrorKind.CodeShipping => "Distributed.CodeShippingException",
+        ErrorKind.WorkerDeath => "Distributed.WorkerDeathException",
+        ErrorKind.DataLost => "Distributed.DataLostException",
+        ErrorKind.ExecutorCrashed => "Distributed.ExecutorCrashedException",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"{(byte)kind} is not an {nameof(ErrorKind)}."),
+    };
+
+    /// <summary>Reads a kind's byte from the wire: an undefined one is a <see cref="WireFormatException"/> that names it.</summary>
+    internal static ErrorKind KindFromWire(byte value, string key) =>
+        Enum.IsDefined((ErrorKind)value) ? (ErrorKind)value : throw new WireFormatException($"The error of {key} has an unknown kind {value}.");
+}
 
 /// <summary>Describes one worker, as the center knows it.</summary>
 public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data);

@@ -77,6 +77,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                     foreach (var failure in m.Failures)
                     {
                         w.Write(failure.Key);
+                        w.Write((byte)failure.Error.Kind);
                         w.Write(failure.Error.TypeName);
                         w.Write(failure.Error.Message);
                         w.Write(failure.Error.StackTrace);
@@ -147,10 +148,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private static TasksFailed ReadTasksFailed(WireReader r)
     {
         var worker = r.ReadString("the worker");
-        var failures = new FailedTask[r.ReadCount("failures", minItemBytes: 4)];
+        var failures = new FailedTask[r.ReadCount("failures", minItemBytes: 5)];
         for (var i = 0; i < failures.Length; i++)
-            failures[i] = new FailedTask(r.ReadString("a failed task's key"),
-                new RemoteError(r.ReadString("an error's type"), r.ReadString("an error's message"), r.ReadString("an error's stack trace")));
+        {
+            var key = r.ReadString("a failed task's key");
+            var kind = RemoteError.KindFromWire(r.ReadByte("an error's kind"), key);
+            failures[i] = new FailedTask(key, new RemoteError(kind, r.ReadString("an error's type"), r.ReadString("an error's message"), r.ReadString("an error's stack trace")));
+        }
         return new TasksFailed(worker, failures);
     }
 

@@ -17,6 +17,9 @@ public sealed class ClusterCredentials : IDisposable
     /// <summary>The environment variable naming a credentials folder, read by every program and by <see cref="Pool"/>.</summary>
     public const string EnvironmentVariable = "DISTRIBUTED_CREDENTIALS";
 
+    /// <summary>The command that makes a cluster's credentials, as the error lines tell it.</summary>
+    public const string CreateCommand = "dcenter credentials create DIR";
+
     /// <summary>The authority's certificate (public part only) in a credentials folder.</summary>
     public const string AuthorityFile = "ca.crt";
 

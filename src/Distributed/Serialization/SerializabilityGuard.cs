@@ -25,7 +25,7 @@ internal static class SerializabilityGuard
             var type = current.GetType();
             if (IsProcessBound(type))
                 throw new UnserializableValueException(type, "it is bound to this process (a handle, stream, thread, task or pointer)");
-            if (type.IsPrimitive || type.IsEnum || current is string || current is Type || current is MemberInfo || current is Pool) continue;
+            if (type.IsPrimitive || type.IsEnum || current is string || current is Type || current is MemberInfo || current is IProcessLocal) continue;
             if (current is Delegate d)
             {
                 foreach (var inner in d.GetInvocationList())

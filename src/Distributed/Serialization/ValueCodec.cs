@@ -24,7 +24,7 @@ public sealed class ValueCodec
         .WithPreserveObjectReferences(true)
         // C# puts every captured variable of a scope in one closure object, so a lambda that does not
         // use the pool may still capture it: it travels as nothing rather than failing the task.
-        .WithSurrogates([Surrogate.Create<Pool, DetachedPool>(_ => DetachedPool.Instance, _ => null!)]));
+        .WithSurrogates([Surrogate.Create<IProcessLocal, DetachedPool>(_ => DetachedPool.Instance, _ => null!)]));
 
     /// <summary>Encodes <paramref name="value"/>; throws <see cref="UnserializableValueException"/> for values that cannot travel.</summary>
     public byte[] Encode(object? value)
@@ -143,7 +143,7 @@ public sealed class ValueCodec
     }
 }
 
-/// <summary>What a <see cref="Pool"/> captured in a closure becomes on the workers: nothing usable.</summary>
+/// <summary>What an <see cref="IProcessLocal"/> (a <c>Pool</c>) captured in a closure becomes on the workers: nothing usable.</summary>
 public sealed class DetachedPool
 {
     /// <summary>The only instance.</summary>

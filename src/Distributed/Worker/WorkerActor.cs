@@ -138,12 +138,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // or a function whose id is not the hash of its bytes, fails the batch before anything runs.
         if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
         {
-            Fail(batch, new RemoteError("Distributed.CodeShippingException", codeProblem, ""));
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
             return;
         }
         if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
         {
-            Fail(batch, new RemoteError("Distributed.CodeShippingException", $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes.", ""));
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, $"The function {forged.FunctionId} is refused: its id is not the hash of its bytes."));
             return;
         }
 
@@ -245,7 +245,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             var reason = failure is AggregateException { InnerException: { } inner } ? inner : failure;
             // The center takes such tasks back (an input's holder most often just died) rather than failing them.
-            Fail(batch, new RemoteError("Distributed.InputLostException", $"Could not fetch the inputs of the task: {reason.Message}", ""));
+            Fail(batch, RemoteError.Of(ErrorKind.InputLost, $"Could not fetch the inputs of the task: {reason.Message}"));
             return;
         }
         StoreCopies(message.Values!);
@@ -266,7 +266,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         RemoteError? error = null;
         if (message.Bytes is null)
         {
-            error = new RemoteError("Distributed.CodeShippingException", $"The client could not send assembly {message.Assembly.Name}.", "");
+            error = RemoteError.Of(ErrorKind.CodeShipping, $"The client could not send assembly {message.Assembly.Name}.");
         }
         else
         {
@@ -277,7 +277,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
             {
-                error = new RemoteError("Distributed.CodeShippingException", $"Assembly {message.Assembly.Name} could not be stored: {e.Message}", "");
+                error = RemoteError.Of(ErrorKind.CodeShipping, $"Assembly {message.Assembly.Name} could not be stored: {e.Message}");
             }
         }
         foreach (var id in batchIds)
@@ -321,7 +321,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             }
             if (missing is not null)
             {
-                failures.Add(new FailedTask(task.Key, new RemoteError("Distributed.InputLostException", $"The input {missing} of {task.Key} is not on worker {_settings.Name}.", "")));
+                failures.Add(new FailedTask(task.Key, RemoteError.Of(ErrorKind.InputLost, $"The input {missing} of {task.Key} is not on worker {_settings.Name}.")));
                 continue;
             }
             tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
@@ -406,7 +406,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var failed = new Dictionary<IActorRef, List<FailedTask>>();
         foreach (var result in message.Results)
         {
-            if (result.Error?.TypeName == ExecutorFrames.CancelledError.TypeName) _counters.AddCancelledBeforeStart(1);
+            if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
             else _counters.AddTaskRun();
             if (!_running.Remove(result.Key, out var client)) continue;
             if (result.Error is { } error)

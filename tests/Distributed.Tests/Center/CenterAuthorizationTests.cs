@@ -84,7 +84,7 @@ public sealed class CenterAuthorizationTests(ITestOutputHelper output) : CenterS
         // Naming the worker in the message does not make the rogue that worker.
         Center.Tell(new TasksFinished("w", new DataEndpoint("10.9.9.9", 1), [new StoredKey("pending", 8, "System.Int32")]), rogue.Ref);
         Center.Tell(new KeysAdded([new StoredKey("mine", 8, "System.Int32")]), rogue.Ref);
-        Center.Tell(new TasksFailed("center", [new FailedTask("pending", new RemoteError("E", "forged", ""))]), rogue.Ref);
+        Center.Tell(new TasksFailed("center", [new FailedTask("pending", new RemoteError(ErrorKind.UserCode, "E", "forged", ""))]), rogue.Ref);
         await AssertNothingSentToAsync(owner, "After a rogue reported under the worker's name");
 
         // A registered worker cannot claim another's task, or a copy it was not told to fetch.
@@ -138,7 +138,7 @@ public sealed class CenterAuthorizationTests(ITestOutputHelper output) : CenterS
         Center.Tell(new SubmitTasks(escaping, [Function], [Task("escape")]), client.Ref);
 
         var error = Assert.Single((await client.ExpectMsgAsync<TasksFailed>(Patience)).Failures).Error;
-        Assert.Equal("Distributed.CodeShippingException", error.TypeName);
+        Assert.Equal(ErrorKind.CodeShipping, error.Kind);
         Assert.Contains("path separator", error.Message);
     }
 }

@@ -75,7 +75,7 @@ public abstract class CenterSpec : DistributedSpec
         Center.Tell(new TasksFinished(worker.Name, worker.Data, keys.Select(k => new StoredKey(k, size, "System.Int32")).ToList()), worker.Probe.Ref);
 
     protected void Fail(FakeWorker worker, string key, string message) =>
-        Center.Tell(new TasksFailed(worker.Name, [new FailedTask(key, new RemoteError("System.InvalidOperationException", message, "   at UserCode.Run()"))]), worker.Probe.Ref);
+        Center.Tell(new TasksFailed(worker.Name, [new FailedTask(key, new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", message, "   at UserCode.Run()"))]), worker.Probe.Ref);
 
     /// <summary>Expects the next message of <paramref name="worker"/> to be a RunTasks of exactly these tasks.</summary>
     protected async Task<RunTasks> ExpectRunAsync(FakeWorker worker, params string[] keys)

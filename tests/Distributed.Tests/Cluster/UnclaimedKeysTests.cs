@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Distributed.Hosting;
+using Distributed.Protocol;
 
 namespace Distributed.Tests.Cluster;
 

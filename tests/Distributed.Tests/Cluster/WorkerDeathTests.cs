@@ -1,5 +1,6 @@
 using Distributed.Dask;
 using Distributed.Hosting;
+using Distributed.Protocol;
 
 namespace Distributed.Tests.Cluster;
 
@@ -110,6 +111,7 @@ public sealed class WorkerDeathTests
         // User code runs in an executor process whose parent is the worker: this kills the worker.
         var error = await Assert.ThrowsAsync<RemoteTaskException>(() => pool.ApplyAsync(KillMyWorker, 7).WaitAsync(Slow));
 
+        Assert.Equal(ErrorKind.WorkerDeath, error.Kind);
         Assert.Equal("Distributed.WorkerDeathException", error.RemoteTypeName);
         Assert.Contains(error.Key, error.RemoteMessage);
         Assert.Contains("3 workers", error.RemoteMessage);

@@ -1,3 +1,5 @@
+using Distributed.Protocol;
+
 namespace Distributed.Tests.CodeShipping;
 
 /// <summary>
@@ -89,6 +91,30 @@ public sealed class RemoteExceptionTests(PlainWorkersFixture fixture)
         Assert.Equal("only 3 nuts left, 9 wanted", error.RemoteMessage);
         Assert.Contains(nameof(Warehouse.TakeFromStock), error.RemoteStackTrace);
         AssertMessageTells(error);
+        AssertTheWorkersKeepRunning();
+    }
+
+    [Fact]
+    public void A_users_exception_named_like_an_input_loss_fails_as_user_code_and_is_not_run_again()
+    {
+        var runs = Path.Combine(Path.GetTempPath(), "distributed-tests", "impostor-runs-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.GetDirectoryName(runs)!);
+        try
+        {
+            var error = Assert.Throws<RemoteTaskException>(() => Pool.Apply(path => Warehouse.ThrowNamedLikeAnInputLoss(path), runs));
+
+            Assert.Equal(ErrorKind.UserCode, error.Kind);
+            Assert.Equal(typeof(InputLostException).FullName, error.RemoteTypeName);
+            Assert.Equal("Distributed.InputLostException", error.RemoteTypeName);
+            Assert.Equal("thrown by the user's code", error.RemoteMessage);
+            // The center ran it once: it did not take the user's exception for a lost input and retry.
+            Assert.Single(File.ReadAllLines(runs));
+            AssertMessageTells(error);
+        }
+        finally
+        {
+            File.Delete(runs);
+        }
         AssertTheWorkersKeepRunning();
     }
 

@@ -72,6 +72,13 @@ public static class Warehouse
     public static int ParseQuantity(string text) => int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
 
     public static int Divide(int dividend, int divisor) => dividend / divisor;
+
+    /// <summary>Counts its runs in <paramref name="runsFile"/> (one line each), then throws the user's <see cref="InputLostException"/>.</summary>
+    public static int ThrowNamedLikeAnInputLoss(string runsFile)
+    {
+        File.AppendAllText(runsFile, "ran" + Environment.NewLine);
+        throw new InputLostException("thrown by the user's code");
+    }
 }
 
 /// <summary>A user object that holds a process-bound resource deep inside.</summary>

@@ -95,7 +95,7 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         var function = new FunctionSpec("fn", [1, 2, 3]);
         var batch = new ExecutorBatch([function], new Dictionary<string, byte[]> { ["a"] = [8, 1, 0, 0, 0], ["b"] = [] },
             [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
-        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError("E", "m", "s")) };
+        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
         var frames = new List<byte[]>
         {
             Write(w => ExecutorFrames.WriteBatch(w, batch)),

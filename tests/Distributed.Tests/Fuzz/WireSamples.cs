@@ -22,14 +22,14 @@ public static class WireSamples
             new TaskSpec("map-1", "fn-5d1e", ArgumentsKind.Dependencies, [], ["a", "b"], ReleaseAfterConsumers: 2, Priority: 7),
             new TaskSpec("sum", "fn-9e9e", ArgumentsKind.Template, [0, 9, 9], ["map-0", "map-1"], TimeoutMs: 2_500),
         };
-        var error = new RemoteError("System.InvalidOperationException", "boom", "   at App.Main()\n   at App.Run()");
+        var error = new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", "boom", "   at App.Main()\n   at App.Run()");
         var worker = new WorkerInfo("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, 3, 4_096, endpoint);
         var stored = new StoredKey("map-0", 24, "System.Int32");
         var failed = new FailedTask("map-1", error);
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input,
+            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
             new WorkerRegistered("akka.ssl.tcp://distributed@127.0.0.1:8787", "worker-1", "incarnation-1"),

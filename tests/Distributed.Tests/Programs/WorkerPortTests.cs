@@ -1,4 +1,5 @@
 using Distributed.Hosting;
+using Distributed.Protocol;
 using static Distributed.Tests.Programs.ProgramProcesses;
 
 namespace Distributed.Tests.Programs;

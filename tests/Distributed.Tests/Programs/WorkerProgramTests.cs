@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Distributed.Hosting;
+using Distributed.Protocol;
 using static Distributed.Tests.Programs.ProgramProcesses;
 
 namespace Distributed.Tests.Programs;

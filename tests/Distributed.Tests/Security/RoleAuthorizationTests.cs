@@ -103,7 +103,7 @@ public sealed class RoleAuthorizationTests(ITestOutputHelper output) : Distribut
         await EventFilter.Warning(contains: "refused TasksFinished").ExpectOneAsync(async () =>
             client.Tell(new TasksFinished("rogue", rogueData, [new StoredKey("t", 1, "System.Int32")]), rogue.Ref));
         await EventFilter.Warning(contains: "refused TasksFailed").ExpectOneAsync(async () =>
-            client.Tell(new TasksFailed("center", [new FailedTask("t", new RemoteError("E", "forged", ""))]), rogue.Ref));
+            client.Tell(new TasksFailed("center", [new FailedTask("t", new RemoteError(ErrorKind.UserCode, "E", "forged", ""))]), rogue.Ref));
         await EventFilter.Warning(contains: "refused WhoHasReply").ExpectOneAsync(async () =>
             client.Tell(new WhoHasReply(new Dictionary<string, IReadOnlyList<WorkerInfo>> { ["t"] = [new WorkerInfo("rogue", "x:1", 1, 1, 1, rogueData)] }, null, question.RequestId), rogue.Ref));
         Assert.False(HasMessages, $"The pool was answered by a rogue: {ReceiveOne(TimeSpan.Zero)}");

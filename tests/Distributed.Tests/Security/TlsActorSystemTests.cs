@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Distributed.Hosting;
+using Distributed.Protocol;
 using Distributed.Security;
 
 namespace Distributed.Tests.Security;

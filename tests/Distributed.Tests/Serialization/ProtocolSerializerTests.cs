@@ -44,10 +44,10 @@ public sealed class ProtocolSerializerTests() : TestKit("akka.actor.provider = l
     public void Completions_and_failures_round_trip()
     {
         var finished = RoundTrip(new TasksFinished("w1", new DataEndpoint("h", 1), [new StoredKey("k", 12, "System.Int32")]));
-        var failed = RoundTrip(new TasksFailed("w2", [new FailedTask("k", new RemoteError("E", "boom", "at X"))]));
+        var failed = RoundTrip(new TasksFailed("w2", [new FailedTask("k", new RemoteError(ErrorKind.UserCode, "E", "boom", "at X"))]));
 
         Assert.Equal(new StoredKey("k", 12, "System.Int32"), finished.Results.Single());
-        Assert.Equal(new RemoteError("E", "boom", "at X"), failed.Failures.Single().Error);
+        Assert.Equal(new RemoteError(ErrorKind.UserCode, "E", "boom", "at X"), failed.Failures.Single().Error);
         Assert.Equal("w2", failed.Worker);
     }
 }

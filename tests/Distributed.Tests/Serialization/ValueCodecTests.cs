@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Distributed.Serialization;
 
 namespace Distributed.Tests.Serialization;
@@ -9,6 +10,24 @@ public sealed class ValueCodecTests
     public sealed record Point(int X, int Y);
 
     public enum Colour { Red, Green }
+
+    /// <summary>What a closure that captured a pool next to a value looks like to the codec.</summary>
+    public sealed class CapturedScope(Pool? pool, int value)
+    {
+        public Pool? Pool { get; } = pool;
+        public int Value { get; } = value;
+    }
+
+    [Fact]
+    public void A_pool_captured_next_to_a_value_travels_as_nothing_and_the_value_arrives()
+    {
+        var pool = (Pool)RuntimeHelpers.GetUninitializedObject(typeof(Pool)); // a pool's identity, no cluster
+
+        var copy = Assert.IsType<CapturedScope>(_codec.Decode(_codec.Encode(new CapturedScope(pool, 5))));
+
+        Assert.Null(copy.Pool);
+        Assert.Equal(5, copy.Value);
+    }
 
     [Theory]
     [InlineData(42)]

@@ -19,9 +19,6 @@ namespace Distributed.Worker.Executor;
 /// </summary>
 internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
-    /// <summary>The remote type name of a task that ran past its timeout (the client turns it into <c>TaskTimeoutException</c>).</summary>
-    public const string TaskTimeoutType = "Distributed.TaskTimeoutException";
-
     /// <summary>How often running tasks' deadlines are checked: a timeout fires at most this late.</summary>
     private static readonly TimeSpan DeadlineCheckInterval = TimeSpan.FromMilliseconds(100);
 
@@ -224,8 +221,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         var now = Environment.TickCount64;
         var expired = _deadlines.Where(d => d.Value <= now).Select(d => d.Key).ToList();
         if (expired.Count == 0) return;
-        var failures = expired.Select(key => new ExecutorResult(key, null, "", new RemoteError(TaskTimeoutType,
-                $"{key} did not finish within {DescribeTimeout(_inFlight[key].Task.TimeoutMs)} of starting; its executor process was stopped.", "")))
+        var failures = expired.Select(key => new ExecutorResult(key, null, "", RemoteError.Of(ErrorKind.TaskTimeout,
+                $"{key} did not finish within {DescribeTimeout(_inFlight[key].Task.TimeoutMs)} of starting; its executor process was stopped.")))
             .ToList();
         foreach (var key in expired) _inFlight.Remove(key);
         _log.Warning("Task(s) {0} of code {1} timed out: stopping their executor process; {2} other task(s) run again on a new one",
@@ -269,8 +266,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         _log.Warning("Executor for code {0} is gone: {1}", VersionName, reason);
         var pending = Stash.ClearStash().Select(e => e.Message).OfType<ExecuteBatch>().SelectMany(b => b.Tasks).Select(t => t.Key);
         var failures = _inFlight.Keys.Concat(pending)
-            .Select(key => new ExecutorResult(key, null, "", new RemoteError("Distributed.ExecutorCrashedException",
-                $"The process running {key} died ({reason}).", "")))
+            .Select(key => new ExecutorResult(key, null, "", RemoteError.Of(ErrorKind.ExecutorCrashed,
+                $"The process running {key} died ({reason}).")))
             .ToList();
         if (failures.Count > 0) Context.Parent.Tell(new ExecutorResults(failures));
         Retire(new ExecuteBatch([], new Dictionary<string, byte[]>(), []));

@@ -165,7 +165,7 @@ public static class ExecutorHost
             }
             catch (Exception e)
             {
-                return new ExecutorResult(task.Key, null, "", new RemoteError(e.GetType().FullName!,
+                return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
                     $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
             }
         }
@@ -215,7 +215,7 @@ public static class ExecutorHost
         }
 
         private static RemoteError Describe(Exception e) =>
-            new(e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
+            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
 
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }

@@ -47,7 +47,7 @@ internal static class ExecutorFrames
     public static IReadOnlyList<string> ReadCancel(WireReader reader) => ReadStrings(reader, "cancelled keys");
 
     /// <summary>The answer to a task cancelled before it started; the worker drops it.</summary>
-    public static RemoteError CancelledError { get; } = new("Distributed.TaskCancelled", "The task was cancelled before it started.", "");
+    public static RemoteError CancelledError { get; } = RemoteError.Of(ErrorKind.TaskCancelled, "The task was cancelled before it started.");
 
     public static void WriteBatch(BinaryWriter writer, ExecutorBatch batch)
     {
@@ -136,6 +136,7 @@ internal static class ExecutorFrames
             if (result.Error is { } error)
             {
                 writer.Write(false);
+                writer.Write((byte)error.Kind);
                 writer.Write(error.TypeName);
                 writer.Write(error.Message);
                 writer.Write(error.StackTrace);
@@ -165,7 +166,8 @@ internal static class ExecutorFrames
             }
             else
             {
-                results.Add(new ExecutorResult(key, null, "", new RemoteError(reader.ReadString("an error's type"),
+                var kind = RemoteError.KindFromWire(reader.ReadByte("an error's kind"), key);
+                results.Add(new ExecutorResult(key, null, "", new RemoteError(kind, reader.ReadString("an error's type"),
                     reader.ReadString("an error's message"), reader.ReadString("an error's stack trace"))));
             }
         }

@@ -11,7 +11,7 @@ using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
 using Distributed.Security;
 
-namespace Distributed.Hosting;
+namespace Distributed.Protocol;
 
 /// <summary>The roles of a process in the cluster; each has its HOCON file in <c>hocon/</c>.</summary>
 public enum Role
@@ -247,7 +247,7 @@ public static class NetworkAddresses
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
             var why = refused.Length > 0
-                ? $"this node refused the center: {refused}; the center and this node must use the same cluster's credentials (made once by `{NodeSecurity.CreateCommand}`)"
+                ? $"this node refused the center: {refused}; the center and this node must use the same cluster's credentials (made once by `{ClusterCredentials.CreateCommand}`)"
                 : $"{Innermost(e)} (the center refused this node's certificate, or runs without credentials)";
             throw new CenterUnreachableException($"The TLS handshake with the center at {center} failed: {why}.", e);
         }
