@@ -15,7 +15,14 @@ function Invoke-Dotnet {
 
 switch ($Target) {
     'build' { Invoke-Dotnet build Distributed.sln -c $Configuration }
-    'test' { Invoke-Dotnet test Distributed.sln -c $Configuration }
+    'test' {
+        # The two tiers, as .ci/run runs them: the fast one without child processes, then the process one.
+        Invoke-Dotnet build Distributed.sln -c $Configuration
+        $env:DISTRIBUTED_NO_CHILD_PROCESSES = '1'
+        try { Invoke-Dotnet test Distributed.sln -c $Configuration --no-build --filter 'Tier!=Process' }
+        finally { Remove-Item Env:DISTRIBUTED_NO_CHILD_PROCESSES }
+        Invoke-Dotnet test Distributed.sln -c $Configuration --no-build --filter 'Tier=Process' --blame-hang-timeout 15min --blame-hang-dump-type mini
+    }
     'quickstart' { Invoke-Dotnet run --project src/Distributed.Quickstart -c $Configuration }
     'bench' { Invoke-Dotnet run --project src/Distributed.Benchmarks -c Release }
     'pack' {

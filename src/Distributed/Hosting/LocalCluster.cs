@@ -206,6 +206,7 @@ public sealed partial class ClusterProcess
     public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null,
         IReadOnlyList<string>? commandPrefix = null)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden(program);
         var dll = Path.Combine(binDirectory, program + ".dll");
         if (!File.Exists(dll))
             throw new FileNotFoundException($"{program}.dll is not in {binDirectory}; build the solution, or set DISTRIBUTED_BIN to the folder that holds it.", dll);

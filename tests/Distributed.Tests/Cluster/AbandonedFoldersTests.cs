@@ -7,6 +7,7 @@ namespace Distributed.Tests.Cluster;
 /// the machine removes them, and never touches the folders of a worker that is running.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed class AbandonedFoldersTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);

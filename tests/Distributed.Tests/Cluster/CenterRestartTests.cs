@@ -9,6 +9,7 @@ namespace Distributed.Tests.Cluster;
 /// for good with its worker, and says so.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed class CenterRestartTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);

@@ -3,6 +3,7 @@ using Distributed.Data;
 namespace Distributed.Tests.Cluster;
 
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class DataLocalityTests(LocalClusterFixture fixture)
 {
     private Pool Pool => fixture.Pool;

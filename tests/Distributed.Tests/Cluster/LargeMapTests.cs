@@ -8,6 +8,7 @@ namespace Distributed.Tests.Cluster;
 /// what the benchmark reports per task (about 1.1 KB per task, peak, while the results are held).
 /// </summary>
 [Collection(WorkerDeathTests.Name)] // a minute of full load: alone, so that it starves no other cluster test
+[ProcessTier]
 public sealed class LargeMapTests
 {
     private const int Items = 1_000_000;

@@ -8,6 +8,7 @@ namespace Distributed.Tests.Cluster;
 /// are untouched.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed class LostClientTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);

@@ -3,6 +3,7 @@ using Distributed.Hosting;
 namespace Distributed.Tests.Cluster;
 
 /// <summary>Workers started with a memory limit far below the data they compute spill to disk and lose nothing.</summary>
+[ProcessTier]
 public sealed class MemoryLimitTests
 {
     private const long Limit = 32_000_000;

@@ -9,6 +9,7 @@ namespace Distributed.Tests.Cluster;
 /// socket serves only the executor process the worker started.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[ProcessTier]
 public sealed class PrivateWorkerFilesTests
 {
     private const UnixFileMode Folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

@@ -1,6 +1,7 @@
 namespace Distributed.Tests.Cluster;
 
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class QuickstartTests(LocalClusterFixture fixture)
 {
     private Pool Pool => fixture.Pool;

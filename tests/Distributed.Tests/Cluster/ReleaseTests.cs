@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Distributed.Tests.Cluster;
 
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class ReleaseTests(LocalClusterFixture fixture)
 {
     private Pool Pool => fixture.Pool;

@@ -11,6 +11,7 @@ namespace Distributed.Tests.Cluster;
 /// another client. Every attempt is refused and logged, and the pool beside it keeps its data and works.
 /// </summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class RogueMemberTests(LocalClusterFixture fixture)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

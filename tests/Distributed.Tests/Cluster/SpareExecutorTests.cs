@@ -8,6 +8,7 @@ namespace Distributed.Tests.Cluster;
 /// for a process to start. Its code (the client's assemblies) reaches it after it started.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed class SpareExecutorTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);

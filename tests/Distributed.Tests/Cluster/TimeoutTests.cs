@@ -10,6 +10,7 @@ namespace Distributed.Tests.Cluster;
 /// one's threads; they kill executor processes, so they run with the other process-killing tests.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed class TimeoutTests : IDisposable
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);

@@ -2,6 +2,7 @@ namespace Distributed.Tests.Cluster;
 
 /// <summary>Two clients of one cluster at once: each gets its own results, and one leaving takes only its own data.</summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class TwoClientsTests(LocalClusterFixture fixture)
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Distributed.Tests.Cluster;
 /// client that reconnected stay and read back correctly.
 /// </summary>
 [Collection(WorkerDeathTests.Name)]
+[ProcessTier]
 public sealed partial class UnclaimedKeysTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(120);

@@ -9,6 +9,7 @@ namespace Distributed.Tests.Cluster;
 /// and between computations: results stay right, lost values are made again from their lineage.
 /// </summary>
 [Collection(Name)]
+[ProcessTier]
 public sealed class WorkerDeathTests
 {
     /// <summary>

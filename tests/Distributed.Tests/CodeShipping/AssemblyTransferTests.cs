@@ -13,6 +13,7 @@ namespace Distributed.Tests.CodeShipping;
 /// its own cluster, so that what a worker received comes from that test alone.
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed partial class AssemblyTransferTests : IAsyncLifetime
 {
     private PlainCluster _plain = null!;

@@ -7,6 +7,7 @@ namespace Distributed.Tests.CodeShipping;
 /// from a folder without the test assembly or its packages (see <see cref="PlainPrograms"/>).
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed class ClosureShippingTests(PlainWorkersFixture fixture)
 {
     private Pool Pool => fixture.Pool;

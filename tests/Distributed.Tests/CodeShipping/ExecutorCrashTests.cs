@@ -7,6 +7,7 @@ namespace Distributed.Tests.CodeShipping;
 /// fails its call, and the worker, its stored data and its later calls are unharmed.
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed class ExecutorCrashTests : IAsyncLifetime
 {
     private PlainCluster _plain = null!;

@@ -7,6 +7,7 @@ namespace Distributed.Tests.CodeShipping;
 /// remote stack trace) and the key of the task; the workers go on serving.
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed class RemoteExceptionTests(PlainWorkersFixture fixture)
 {
     private Pool Pool => fixture.Pool;

@@ -7,6 +7,7 @@ namespace Distributed.Tests.CodeShipping;
 /// call that needs them fails with the offending type and the task's key, and the pool goes on.
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed class UnserializableValueTests(PlainWorkersFixture fixture) : IDisposable
 {
     private readonly string _file = Path.Combine(Path.GetTempPath(), "distributed-tests", $"unserializable-{Guid.NewGuid():N}.txt");

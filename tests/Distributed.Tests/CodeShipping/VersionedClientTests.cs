@@ -10,6 +10,7 @@ namespace Distributed.Tests.CodeShipping;
 /// behaviour. The builds and a plain cluster are made once for the class.
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
+[ProcessTier]
 public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClassFixture<VersionedClientFixture>
 {
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromMinutes(2);
@@ -146,6 +147,7 @@ public sealed class VersionedClientFixture : IAsyncLifetime
 
     private async Task BuildAsync(string project, int variant)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden("dotnet build");
         var directory = Path.Combine(Root, $"variant{variant}");
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[]

@@ -75,6 +75,7 @@ public sealed class CollectionBaseTests
 
 /// <summary>Persist on a real cluster: the values stay on the workers as RemoteData.</summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class ClusterPersistTests(LocalClusterFixture fixture)
 {
     [Fact]

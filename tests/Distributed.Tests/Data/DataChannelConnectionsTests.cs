@@ -4,6 +4,7 @@ using Distributed.Hosting;
 namespace Distributed.Tests.Data;
 
 /// <summary>A real dworker's data channel under 10,000 idle connections: no thread per connection, and other peers still fetch.</summary>
+[ProcessTier]
 public sealed class DataChannelConnectionsTests
 {
     private const int IdleConnections = 10_000;

@@ -15,6 +15,7 @@ namespace Distributed.Tests.Data;
 /// credentials so that they reach the decoder: the worker keeps running, keeps every value byte for
 /// byte, and serves the next client.
 /// </summary>
+[ProcessTier]
 public sealed class DataChannelFuzzTests(ITestOutputHelper output)
 {
     private const int Frames = 10_000;

@@ -15,6 +15,7 @@ namespace Distributed.Tests.Fuzz;
 /// protocol frames from a peer that holds the credentials. Afterwards both still run, the values
 /// stored before are all there, and a new client runs a Map.
 /// </summary>
+[ProcessTier]
 public sealed class AkkaEndpointFuzzTests
 {
     private const int NoiseConnectionsPerPort = 1_500;

@@ -14,6 +14,7 @@ namespace Distributed.Tests.Fuzz;
 /// a way to make the worker launch another program, which would be a backdoor of its own.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[ProcessTier]
 public sealed class ExecutorSocketFuzzTests
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);

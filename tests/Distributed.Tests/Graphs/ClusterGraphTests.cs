@@ -4,6 +4,7 @@ using Distributed.Tests.Cluster;
 namespace Distributed.Tests.Graphs;
 
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class ClusterGraphTests(LocalClusterFixture fixture)
 {
     private static readonly Func<int, int> Inc = x => x + 1;
@@ -138,6 +139,7 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
     }
 }
 
+[ProcessTier]
 public sealed class GraphMemoryTests
 {
     private static readonly Func<double[], double[]> Step = xs => xs.Select(x => x + 1).ToArray();
@@ -160,6 +162,7 @@ public sealed class GraphMemoryTests
     }
 }
 
+[ProcessTier]
 public sealed class WideGraphMemoryTests
 {
     private static readonly Func<int, double[]> Chunk = i => Enumerable.Repeat((double)i, 100).ToArray();

@@ -7,6 +7,7 @@ namespace Distributed.Tests.Graphs;
 /// free an input, while tasks that add a value (a graph's leaves) wait once the worker holds enough
 /// unread intermediates.
 /// </summary>
+[ProcessTier]
 public sealed class GraphWindowTests
 {
     private static readonly Func<int, double[]> Leaf = i => Enumerable.Repeat((double)i, 100).ToArray();

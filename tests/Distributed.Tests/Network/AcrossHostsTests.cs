@@ -108,6 +108,7 @@ public sealed class AcrossHostsFixture : IAsyncLifetime
 /// every node keeps serving. Controls: the same network runs an --insecure cluster, and a center that binds
 /// a namespace address without credentials refuses to start.
 /// </summary>
+[ProcessTier]
 public sealed class AcrossHostsTests(AcrossHostsFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<AcrossHostsFixture>
 {
     private static readonly TimeSpan Slow = AcrossHostsFixture.Slow;

@@ -121,6 +121,7 @@ internal sealed class NamespaceNetwork : IDisposable
 
     private static (int Exit, string Output, string Error) Run(params string[] arguments)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden("ip");
         var info = new ProcessStartInfo(IpCommand() ?? "ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         using var process = Process.Start(info)!;

@@ -24,6 +24,7 @@ internal sealed class ProbeClient : IAsyncDisposable
 
     public static ProbeClient Start(IReadOnlyList<string> commandPrefix, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden("the network probe");
         var info = new ProcessStartInfo(commandPrefix[0])
         {
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,

@@ -4,6 +4,7 @@ using static Distributed.Tests.Programs.ProgramProcesses;
 namespace Distributed.Tests.Programs;
 
 /// <summary>The dcenter program, run as a real process.</summary>
+[ProcessTier]
 public sealed class CenterProgramTests
 {
     [Fact]

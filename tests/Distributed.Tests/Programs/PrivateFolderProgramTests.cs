@@ -11,6 +11,7 @@ namespace Distributed.Tests.Programs;
 /// own XDG_RUNTIME_DIR, so that the real per-user folder of this machine is never touched.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[ProcessTier]
 public sealed class PrivateFolderProgramTests : IDisposable
 {
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
@@ -129,6 +130,7 @@ public sealed class PrivateFolderProgramTests : IDisposable
 
     private static void Chown(string path, int owner)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden("chown");
         using var chown = Process.Start(new ProcessStartInfo("chown", [owner.ToString(), path]) { UseShellExecute = false })!;
         chown.WaitForExit();
         Assert.Equal(0, chown.ExitCode);

@@ -72,6 +72,7 @@ internal sealed class ProgramProcesses : IAsyncDisposable
     public static async Task<ProgramRun> RunToExitWithAsync(IReadOnlyList<string>? commandPrefix, IReadOnlyDictionary<string, string>? environment,
         string program, TimeSpan deadline, params string[] arguments)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden(program);
         var info = new ProcessStartInfo(commandPrefix is { Count: > 0 } ? commandPrefix[0] : "dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         if (commandPrefix is { Count: > 0 })
         {

@@ -6,6 +6,7 @@ using System.Xml.Linq;
 namespace Distributed.Tests.Programs;
 
 /// <summary>dcenter and dworker pack as .NET tools. Packs the build the tests use (no rebuild), so it takes seconds.</summary>
+[ProcessTier]
 public sealed class ToolPackageTests : IDisposable
 {
     private readonly string _output = Path.Combine(Path.GetTempPath(), $"distributed-pack-{Guid.NewGuid():N}");
@@ -49,6 +50,7 @@ public sealed class ToolPackageTests : IDisposable
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] arguments)
     {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden(file);
         var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
         using var process = Process.Start(info)!;

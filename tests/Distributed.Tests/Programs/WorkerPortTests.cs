@@ -5,6 +5,7 @@ using static Distributed.Tests.Programs.ProgramProcesses;
 namespace Distributed.Tests.Programs;
 
 /// <summary>Workers that choose their ports at the same moment, and a worker that can bind none.</summary>
+[ProcessTier]
 public sealed class WorkerPortTests
 {
     private const string StartLine = "Start worker at:            ";

@@ -31,6 +31,7 @@ public sealed class RunningCenter : IAsyncLifetime
 }
 
 /// <summary>The dworker program, run as a real process against a real dcenter.</summary>
+[ProcessTier]
 public sealed class WorkerProgramTests(RunningCenter center) : IClassFixture<RunningCenter>
 {
     private const string StartLine = "Start worker at:            ";

@@ -4,6 +4,7 @@ using static Distributed.Tests.Programs.ProgramProcesses;
 namespace Distributed.Tests.Security;
 
 /// <summary><c>dcenter credentials create DIR</c>, run as the real program.</summary>
+[ProcessTier]
 public sealed class CredentialsCommandTests : IDisposable
 {
     private readonly string _parent = Directory.CreateTempSubdirectory("distributed-credentials-command-").FullName;

@@ -9,6 +9,7 @@ namespace Distributed.Tests.Security;
 /// told --insecure, which they then say. 10.255.255.1 is never bound nor sent anything: the refusal
 /// comes first, and the worker's center is a free port on 127.0.0.1.
 /// </summary>
+[ProcessTier]
 public sealed class InsecureAddressTests
 {
     private const string Unroutable = "10.255.255.1";

@@ -30,6 +30,7 @@ public sealed class TlsClusterFixture : IAsyncLifetime
 /// client with another cluster's credentials, or none, is refused at once with the reason, on both
 /// sides, and the center goes on serving its own.
 /// </summary>
+[ProcessTier]
 public sealed class TlsClusterTests(TlsClusterFixture fixture) : IClassFixture<TlsClusterFixture>, IDisposable
 {
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);

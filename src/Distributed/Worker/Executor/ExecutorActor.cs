@@ -353,6 +353,7 @@ internal static class ExecutorLauncher
 
     public static Process Start(string socketPath, int threads, IReadOnlyList<string> assemblyPaths)
     {
+        ChildProcessSwitch.ThrowIfForbidden("an executor");
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find the path of the worker program.");
         var info = new ProcessStartInfo(host)
         {

@@ -6,6 +6,7 @@ namespace Distributed.Tests.Collections.Bags;
 
 /// <summary>Bags on a real cluster (a dcenter and two dworker processes), checked against LINQ.</summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class ClusterBagTests(LocalClusterFixture fixture) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("bag-cluster-").FullName;

@@ -7,6 +7,7 @@ namespace Distributed.Tests.Collections.DArrays;
 
 /// <summary>DArray on a real cluster (a center and workers as processes), checked against plain arrays.</summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class DArrayClusterTests(LocalClusterFixture fixture)
 {
     [Fact]

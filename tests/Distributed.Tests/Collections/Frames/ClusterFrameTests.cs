@@ -6,6 +6,7 @@ namespace Distributed.Tests.Collections.Frames;
 
 /// <summary>Dataframe graphs on the real multi-process cluster give what the local scheduler and LINQ give.</summary>
 [Collection(SharedClusterCollection.Name)]
+[ProcessTier]
 public sealed class ClusterFrameTests(LocalClusterFixture fixture) : IDisposable
 {
     private readonly FrameTestData _data = new(rows: 400, seed: 11);
