@@ -58,27 +58,23 @@ internal static class CenterSimulation
         }
     }
 
-    /// <summary>Runs the steps, lets the world settle and checks that nothing remains once everything is released; returns the core's event count.</summary>
-    public static long Run(IReadOnlyList<Step> steps, out CenterWorld world)
+    /// <summary>
+    /// Replays the steps, lets the world settle and checks that nothing remains once everything is
+    /// released. Returns the world (its trace ends where a failure stopped it) and the failure, if any.
+    /// </summary>
+    public static (CenterWorld World, Exception? Failure) Replay(IReadOnlyList<Step> steps)
     {
-        world = new CenterWorld();
-        foreach (var step in steps) world.Apply(step);
-        world.Settle();
-        world.ReleaseEverythingAndCheckEmpty();
-        return world.EventsHandled;
-    }
-
-    /// <summary>The failure of these steps, or null when they pass.</summary>
-    public static Exception? FailureOf(IReadOnlyList<Step> steps)
-    {
+        var world = new CenterWorld();
         try
         {
-            Run(steps, out _);
-            return null;
+            foreach (var step in steps) world.Apply(step);
+            world.Settle();
+            world.ReleaseEverythingAndCheckEmpty();
+            return (world, null);
         }
         catch (Exception e)
         {
-            return e;
+            return (world, e);
         }
     }
 
@@ -91,34 +87,14 @@ internal static class CenterSimulation
         var (steps, failure, events) = Generate(seed, stepCount);
         if (failure is null) return events;
         var shortest = Shrink(steps, failure);
-        var shortFailure = FailureOf(shortest)!;
-        CenterWorld? world = null;
-        try { Run(shortest, out world); }
-        catch (Exception) { /* world holds the trace up to the failure */ }
-        world ??= new CenterWorld();
+        var (shortRun, shortFailure) = Replay(shortest);
         throw new SimulationFailure(
             $"Simulation seed {seed} ({stepCount} steps) failed: {failure.Message}\n" +
             $"Reproduce: DISTRIBUTED_SIMULATION_SEED={seed} DISTRIBUTED_SIMULATION_STEPS={stepCount} dotnet test tests/Distributed.Tests --filter FullyQualifiedName~CenterSimulationTests\n" +
             $"Shortest failing sequence found ({shortest.Count} steps): {string.Join(" ", shortest)}\n" +
-            $"It fails with: {shortFailure.GetType().Name}: {shortFailure.Message}\n" +
+            $"It fails with: {shortFailure!.GetType().Name}: {shortFailure.Message}\n" +
             $"{(shortFailure is SimulationFailure ? "" : shortFailure.StackTrace + "\n")}" +
-            $"Trace of the short run:\n{string.Join("\n", TraceOf(shortest))}");
-    }
-
-    private static IReadOnlyList<string> TraceOf(IReadOnlyList<Step> steps)
-    {
-        var world = new CenterWorld();
-        try
-        {
-            foreach (var step in steps) world.Apply(step);
-            world.Settle();
-            world.ReleaseEverythingAndCheckEmpty();
-        }
-        catch (Exception)
-        {
-            // the trace up to the failure is what is wanted
-        }
-        return world.Trace.TakeLast(150).ToList();
+            $"Trace of the short run:\n{string.Join("\n", shortRun.Trace.TakeLast(150))}");
     }
 
     /// <summary>What makes two failures the same: the exception's type and its message without the names and numbers in it.</summary>
@@ -131,7 +107,7 @@ internal static class CenterSimulation
     /// </summary>
     public static IReadOnlyList<Step> Shrink(IReadOnlyList<Step> steps, Exception failure)
     {
-        bool FailsAlike(IReadOnlyList<Step> candidate) => FailureOf(candidate) is { } e && Signature(e) == Signature(failure);
+        bool FailsAlike(IReadOnlyList<Step> candidate) => Replay(candidate).Failure is { } e && Signature(e) == Signature(failure);
         var current = steps.ToList();
         // Shortest failing prefix, by bisection over lengths (a prefix is itself a valid run).
         var (low, high) = (0, current.Count);

@@ -45,7 +45,8 @@ public sealed class CenterSimulationTests(ITestOutputHelper output)
         Assert.Null(failure);
         Assert.Equal(steps, CenterSimulation.Generate(42, StepsPerRun).Steps);
         // Replaying the recorded steps is the same run.
-        CenterSimulation.Run(steps, out var replayed);
+        var (replayed, replayFailure) = CenterSimulation.Replay(steps);
+        Assert.Null(replayFailure);
         Assert.Equal(events, replayed.EventsHandled);
     }
 }
