@@ -72,6 +72,8 @@ public sealed class AssemblyLayeringTests
         }
     }
 
+    /// <summary>Types the compiler and source generators add (embedded attributes, regex runners), not ours to place.</summary>
     private static bool IsCompilerGenerated(Type type) =>
-        type.Namespace == "Microsoft.CodeAnalysis" || type.Namespace == "System.Runtime.CompilerServices" || type.Name.StartsWith('<');
+        type.Namespace!.StartsWith("System.", StringComparison.Ordinal) || type.Namespace.StartsWith("Microsoft.", StringComparison.Ordinal)
+        || type.Name.StartsWith('<');
 }
