@@ -24,7 +24,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 /// messages into the core's events, carries out the commands it returns, and owns the I/O (fetches
 /// from peers, the assembly cache, the executor children).
 /// </summary>
+#pragma warning disable CA1001 // an actor releases what it owns in PostStop: nobody disposes an actor
 public sealed class WorkerActor : ReceiveActor, IWithTimers
+#pragma warning restore CA1001
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private WorkerSettings _settings;

@@ -415,7 +415,7 @@ internal sealed class CenterWorld
     }
 
     /// <summary>Runs up to <paramref name="count"/> of the worker's ready tasks and reports them in one message each way.</summary>
-    private void FinishTasks(SimulatedWorker? worker, int pick, int count)
+    private static void FinishTasks(SimulatedWorker? worker, int pick, int count)
     {
         if (worker is null || worker.Id is not { } id) return;
         var ready = worker.Running.Where(r => r.Value.Fetched).Select(r => r.Key).ToList();
@@ -617,7 +617,7 @@ internal sealed class CenterWorld
         client.OpenQuestions.Add(client.NextRequest);
     }
 
-    private void AskWorkers(SimulatedClient? client, int pick)
+    private static void AskWorkers(SimulatedClient? client, int pick)
     {
         if (client is not { Id: { } id }) return;
         client.Outbox.Enqueue(new WorkersAsked(id, pick % 2 == 0, ++client.NextRequest));

@@ -17,7 +17,9 @@ namespace Distributed.Worker.Executor;
 /// any code needs it, so that a new worker's first tasks, or the tasks re-run after a timeout, do not
 /// wait for a process to start and warm up; it learns its code version from <see cref="AdoptCode"/>.
 /// </summary>
+#pragma warning disable CA1001 // an actor releases what it owns in PostStop: nobody disposes an actor
 internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+#pragma warning restore CA1001
 {
     /// <summary>How often running tasks' deadlines are checked: a timeout fires at most this late.</summary>
     private static readonly TimeSpan DeadlineCheckInterval = TimeSpan.FromMilliseconds(100);
