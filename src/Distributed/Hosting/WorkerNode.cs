@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
-using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Security;

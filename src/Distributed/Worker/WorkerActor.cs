@@ -71,7 +71,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
         Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
-        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : (long?)null, m.Version, m.AssemblyPaths, m.Rerun)));
+        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun)));
         Receive<Terminated>(HandleTerminated);
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);

@@ -3,7 +3,6 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
-using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Serialization;
 using Distributed.Worker.Executor;

@@ -309,7 +309,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 log.Warning("Closing the connection of executor {0}: it sent a malformed frame: {1}", version, e.Message);
                 self.Tell(new ExecutorExited($"the executor sent a malformed frame ({e.GetType().Name}: {e.Message})"));
             }
-        }) { IsBackground = true, Name = $"executor-reader-{VersionName}" };
+        })
+        { IsBackground = true, Name = $"executor-reader-{VersionName}" };
         thread.Start();
     }
 

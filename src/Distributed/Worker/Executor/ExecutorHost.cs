@@ -121,7 +121,8 @@ public static class ExecutorHost
                 // Only a head start: the real tasks meet the same problem and report it.
                 Console.Error.WriteLine($"warning: the executor could not warm up: {e.Message}");
             }
-        }) { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
+        })
+        { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
 
         private IUserFunction DecodeFunction(FunctionSpec spec)
         {
