@@ -1,5 +1,5 @@
 using System.Collections;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Client;
 

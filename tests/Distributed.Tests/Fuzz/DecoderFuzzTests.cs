@@ -4,7 +4,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 using Distributed.Worker.Executor;
 using Microsoft.Data.Analysis;
 
