@@ -1,4 +1,3 @@
-using Akka.Actor;
 using System.Security.Cryptography;
 using Distributed.Dask;
 using Distributed.Protocol;

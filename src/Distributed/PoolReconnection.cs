@@ -110,7 +110,7 @@ public sealed partial class Pool
         }
     }
 
-    private CenterRestartedException LostDuring(IReadOnlyList<TaskSpec> tasks, Exception? inner)
+    private CenterRestartedException LostDuring(List<TaskSpec> tasks, Exception? inner)
     {
         foreach (var task in tasks) _abandoned.Enqueue(task.Key);
         var first = tasks.Count > 0 ? tasks[0].Key : "(none)";

@@ -17,8 +17,6 @@ internal static class CenterSimulation
         (Act.ClientLeave, 1), (Act.ClientCrash, 1), (Act.ClientJoin, 1), (Act.RestartCenter, 1), (Act.Tick, 3),
     ];
 
-    private static readonly int TotalWeight = Weights.Sum(w => w.Weight);
-
     /// <summary>
     /// Makes and runs the steps of the run with this seed: each step draws, by weight, among the acts
     /// that would do something at that moment. Returns the steps (up to the failing one) and the
