@@ -22,6 +22,15 @@ internal enum WorkerAct : byte
 internal readonly record struct WorkerStep(WorkerAct Act, int A, int B, int C)
 {
     public override string ToString() => $"{Act}({A},{B},{C})";
+
+    /// <summary>The steps of a sequence as a failing run prints them ("SendBatch(1,2,3) Tick(4,5,6)").</summary>
+    public static IReadOnlyList<WorkerStep> ParseAll(string steps) =>
+        steps.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(step =>
+        {
+            var parts = step.TrimEnd(')').Split('(', ',');
+            return new WorkerStep(Enum.Parse<WorkerAct>(parts[0]), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture),
+                int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[3], System.Globalization.CultureInfo.InvariantCulture));
+        }).ToList();
 }
 
 /// <summary>
