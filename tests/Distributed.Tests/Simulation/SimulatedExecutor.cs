@@ -154,10 +154,21 @@ internal sealed class SimulatedExecutor(long id, string? version, IReadOnlyList<
     {
         var task = Running[index];
         Running.RemoveAt(index);
-        Answer(throws
-            ? new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", $"{task.Key} threw.", "at f"))
-            : new ExecutorResult(task.Key, task.Args, WorkerWorld.TypeNameOf(task.Args), null));
+        Answer(Result(task, throws));
     }
+
+    /// <summary>Every running task ends, and their results go in one message (the process writes what it has in one frame).</summary>
+    public void FinishAll()
+    {
+        var results = Running.Select(task => Result(task, throws: false)).ToList();
+        Running.Clear();
+        foreach (var result in results) InFlight.Remove(result.Key);
+        Outbox.Add(new ExecutorSaid.Results(results));
+    }
+
+    private static ExecutorResult Result(ExecutorTask task, bool throws) => throws
+        ? new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", $"{task.Key} threw.", "at f"))
+        : new ExecutorResult(task.Key, task.Args, WorkerWorld.TypeNameOf(task.Args), null);
 
     private void Answer(ExecutorResult result)
     {

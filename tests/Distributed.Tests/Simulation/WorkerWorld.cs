@@ -119,7 +119,7 @@ internal sealed class WorkerWorld
         Note($"{step}");
         switch (step.Act)
         {
-            case WorkerAct.SendBatch: SendBatch(pick); break;
+            case WorkerAct.SendBatch: SendBatch(pick, resend: step.C % 10 == 3 ? step.B : null); break;
             case WorkerAct.Cancel: Cancel(pick); break;
             case WorkerAct.Delete: Delete(pick); break;
             case WorkerAct.AskCopies: AskCopies(pick); break;
@@ -133,7 +133,9 @@ internal sealed class WorkerWorld
             case WorkerAct.ConnectExecutor: Pick(_everyExecutor.Where(e => e.State == ExecutorState.Starting), step.A)?.Connect(); break;
             case WorkerAct.TakeTask: Pick(_everyExecutor.Where(CanTake), step.A)?.TakeNext(); break;
             case WorkerAct.FinishTask:
-                if (Pick(_everyExecutor.Where(e => e.Running.Count > 0), step.A) is { } finisher) finisher.Finish(step.B % finisher.Running.Count, throws: step.C % 6 == 0);
+                if (Pick(_everyExecutor.Where(e => e.Running.Count > 0), step.A) is not { } finisher) break;
+                if (step.C % 4 == 1) finisher.FinishAll();
+                else finisher.Finish(step.B % finisher.Running.Count, throws: step.C % 6 == 0);
                 break;
             case WorkerAct.TimeOutTask:
                 if (Pick(_everyExecutor.Where(e => e.Running.Any(t => t.TimeoutMs > 0)), step.A) is { } slow)
@@ -188,10 +190,13 @@ internal sealed class WorkerWorld
 
     // ---------------------------------------------------------------- the center
 
-    private void SendBatch(Random pick)
+    /// <summary>The center sends a batch; <paramref name="resend"/> picks a key the worker runs already to send again among the keys.</summary>
+    private void SendBatch(Random pick, int? resend)
     {
         var free = TaskKeys.Where(IsFreeAtCenter).ToList();
         if (free.Count == 0 || _pendingAtCenter.Count >= 8) return;
+        // Now and then a key the worker runs already, sent again (for this or another client): it replaces the earlier assignment.
+        if (resend is { } which && _pendingAtCenter.Count > 0) free[0] = _pendingAtCenter.Keys.ElementAt((int)((uint)which % (uint)_pendingAtCenter.Count));
         var client = pick.Next(2);
         var code = Versions[pick.Next(Versions.Length)];
         var inputs = _storedAtCenter.Keys.Concat(RemoteKeys).Distinct().ToList();
@@ -257,11 +262,8 @@ internal sealed class WorkerWorld
         switch (message)
         {
             case RunTasks run:
-                foreach (var task in run.Tasks)
-                {
-                    if (_open.ContainsKey(task.Key)) throw new SimulationFailure($"The simulated center sent {task.Key} while the worker still runs it.");
-                    _open[task.Key] = BitConverter.ToInt64(task.Args);
-                }
+                // A key sent again replaces its earlier assignment, which must never be reported from now on.
+                foreach (var task in run.Tasks) _open[task.Key] = BitConverter.ToInt64(task.Args);
                 Handle(new WorkerEvent.BatchArrived(ClientId(run.ClientActor), run.Code, run.Functions, run.Tasks, run.Remote));
                 break;
             case WorkerEvent.TasksCancelled cancelled:
@@ -541,6 +543,7 @@ internal sealed class WorkerWorld
         if (_open.Count > 0) problems.Add($"tasks never reported: {string.Join(", ", _open.Take(5).Select(o => $"{o.Key} (assignment {o.Value})"))}");
         if (_core.BatchesHeld > 0) problems.Add($"{_core.BatchesHeld} batches still held");
         if (_core.TasksHeld > 0) problems.Add($"{_core.TasksHeld} tasks still held");
+        if (_core.RunsOut > 0) problems.Add($"{_core.RunsOut} runs still out on executors, their answers awaited");
         if (_clientIds.Count > 0) problems.Add($"client ids never forgotten: {string.Join(", ", _clientIds.Values)}");
         foreach (var (number, executor) in _executors)
             if (_core.SpareExecutor != number && (executor.GivenVersion is not { } version || _core.ExecutorOf(version) != number))

@@ -97,6 +97,9 @@ internal sealed class WorkerCore
     /// <summary>How many batches wait for their assemblies or inputs.</summary>
     public int BatchesHeld => _held.Count;
 
+    /// <summary>How many task runs are out on executors, their answers awaited (cancelled ones included).</summary>
+    public int RunsOut => _runsOut.Count;
+
     /// <summary>The spare executor's number, if there is one.</summary>
     public long? SpareExecutor => _spareExecutor;
 
