@@ -18,6 +18,7 @@ internal static class SimulationShrinker
         var wanted = signature(failure);
         bool FailsAlike(IReadOnlyList<TStep> candidate) => replay(candidate) is { } e && signature(e) == wanted;
         var current = steps.ToList();
+        // Shortest failing prefix, by bisection over lengths (a prefix is itself a valid run).
         var (low, high) = (0, current.Count);
         while (low < high)
         {
