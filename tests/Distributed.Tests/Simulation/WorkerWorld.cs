@@ -3,7 +3,6 @@ using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker;
 using Distributed.Worker.Core;
-using Distributed.Worker.Executor;
 
 namespace Distributed.Tests.Simulation;
 
