@@ -7,10 +7,10 @@ namespace Distributed.Tests.Simulation;
 /// <summary>What a simulated executor actor tells the worker actor, in the order it told it.</summary>
 internal abstract record ExecutorSaid
 {
-    /// <summary>Results of tasks (<see cref="Worker.ExecutorResults"/>).</summary>
+    /// <summary>Results of tasks (<see cref="Distributed.Worker.ExecutorResults"/>).</summary>
     public sealed record Results(IReadOnlyList<ExecutorResult> List) : ExecutorSaid;
 
-    /// <summary>Its process is gone, or a batch that came after (<see cref="Worker.ExecutorRetired"/>).</summary>
+    /// <summary>Its process is gone, or a batch that came after (<see cref="Distributed.Worker.ExecutorRetired"/>).</summary>
     public sealed record Retired(string Version, IReadOnlyList<string> AssemblyPaths, ExecuteBatch Rerun) : ExecutorSaid;
 
     /// <summary>
