@@ -47,13 +47,18 @@ public static class ExecutorHost
     }
 
 #pragma warning disable CA1001 // one per executor process, serving until the process exits
-    private sealed class Executor(int threads)
+    internal sealed class Executor(int threads)
 #pragma warning restore CA1001
     {
         private readonly ValueCodec _codec = new();
         private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
         private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
-        private readonly ConcurrentDictionary<string, byte> _cancelled = new();
+        // A cancel applies to the runs still queued when it arrives, never to one that already started:
+        // a mark left for a started (or answered) run would skip the next run of that key, which the
+        // worker may send later. Both sets change under one lock, and every mark names a queued key.
+        private readonly Lock _queueGate = new();
+        private readonly Dictionary<string, int> _queued = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _cancelled = new(StringComparer.Ordinal);
         private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
 
         public void Serve(Stream stream)
@@ -79,7 +84,10 @@ public static class ExecutorHost
                     }
                     if (frame == ExecutorFrames.Cancel)
                     {
-                        foreach (var key in ExecutorFrames.ReadCancel(input)) _cancelled.TryAdd(key, 0);
+                        var keys = ExecutorFrames.ReadCancel(input);
+                        lock (_queueGate)
+                            foreach (var key in keys)
+                                if (_queued.ContainsKey(key)) _cancelled.Add(key);
                         continue;
                     }
                     if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
@@ -87,6 +95,8 @@ public static class ExecutorHost
                     foreach (var function in batch.Functions)
                         _functions.TryAdd(function.FunctionId, DecodeFunction(function));
                     var values = new BatchValues(batch.Values, _codec);
+                    lock (_queueGate)
+                        foreach (var task in batch.Tasks) _queued[task.Key] = _queued.GetValueOrDefault(task.Key) + 1;
                     foreach (var task in batch.Tasks) _queue.Add((task, values));
                 }
             }
@@ -140,7 +150,7 @@ public static class ExecutorHost
         {
             foreach (var (task, values) in _queue.GetConsumingEnumerable())
             {
-                if (_cancelled.TryRemove(task.Key, out _))
+                if (Dequeued(task.Key))
                 {
                     _results.Writer.TryWrite(new Output(null, new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)));
                     continue;
@@ -148,6 +158,18 @@ public static class ExecutorHost
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
                 _results.Writer.TryWrite(new Output(null, Execute(task, values)));
+            }
+        }
+
+        /// <summary>Takes <paramref name="key"/>'s run off the queued set; whether it was cancelled while it waited.</summary>
+        private bool Dequeued(string key)
+        {
+            lock (_queueGate)
+            {
+                var left = _queued[key] - 1;
+                if (left == 0) _queued.Remove(key);
+                else _queued[key] = left;
+                return _cancelled.Remove(key);
             }
         }
 
