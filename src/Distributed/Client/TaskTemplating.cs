@@ -115,18 +115,28 @@ internal sealed class TaskTemplating
     /// <summary>Whether a list holds a remote value, also in a nested list; a list of numbers or text cannot, and is not read.</summary>
     private static bool HoldsRemote(IEnumerable items)
     {
-        if (CannotHoldRemote(items.GetType())) return false;
+        if (ElementTypeOf(items.GetType()) is { } element && CannotBeOrHoldRemote(element)) return false;
         foreach (var item in items)
             if (item is IRemoteData || item is IEnumerable inner and not string && HoldsRemote(inner)) return true;
         return false;
     }
 
-    private static bool CannotHoldRemote(Type listType)
+    private static Type? ElementTypeOf(Type listType)
     {
-        var element = listType.IsArray ? listType.GetElementType()
-            : listType.IsGenericType && listType.GetGenericArguments() is [var only] ? only : null;
-        return element is not null && (element.IsValueType || element == typeof(string));
+        if (listType.IsArray) return listType.GetElementType();
+        Type? element = null;
+        foreach (var contract in listType.GetInterfaces())
+        {
+            if (!contract.IsGenericType || contract.GetGenericTypeDefinition() != typeof(IEnumerable<>)) continue;
+            if (element is not null) return null; // enumerable as two types: which one it yields is not known
+            element = contract.GetGenericArguments()[0];
+        }
+        return element;
     }
+
+    private static bool CannotBeOrHoldRemote(Type element) =>
+        element == typeof(string)
+        || element.IsValueType && !typeof(IRemoteData).IsAssignableFrom(element) && !typeof(IEnumerable).IsAssignableFrom(element);
 
     private DependencyPlaceholder Dependency(string key)
     {
