@@ -1,7 +1,8 @@
 using System.CommandLine;
-using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
+using Distributed.Center;
+using Distributed.Protocol.Hosting;
 
 var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: this machine's primary IPv4 address)." };
 var portOption = new Option<int>("--port") { Description = "Port of the center.", DefaultValueFactory = _ => 8787 };

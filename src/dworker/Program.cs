@@ -1,9 +1,10 @@
 using System.CommandLine;
 using Distributed.Data;
-using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using Distributed.Worker.Executor;
+using Distributed.Protocol.Hosting;
+using Distributed.Worker;
 
 // A worker starts its executors as copies of itself with this verb: user code runs there.
 if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(args[1..]);

@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.NetworkProbe;
 

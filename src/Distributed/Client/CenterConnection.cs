@@ -29,7 +29,7 @@ internal sealed class CenterConnection : IAsyncDisposable
     private static readonly TimeSpan DroppedReleaseInterval = TimeSpan.FromSeconds(1);
 
     private readonly HostPort _address;
-    private readonly Security.ClusterCredentials? _credentials;
+    private readonly Protocol.Security.ClusterCredentials? _credentials;
     private readonly CodeShipping _code;
     private readonly OwnedKeys _keys;
     private readonly Timer _releaseDropped;
@@ -42,7 +42,7 @@ internal sealed class CenterConnection : IAsyncDisposable
     private Task _reconnection = Task.CompletedTask;
     private int _closed;
 
-    private CenterConnection(ClusterConnection connection, IActorRef client, Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys)
+    private CenterConnection(ClusterConnection connection, IActorRef client, Protocol.Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys)
     {
         _connection = connection;
         _client = client;
@@ -61,7 +61,7 @@ internal sealed class CenterConnection : IAsyncDisposable
     /// which the caller keeps) and introduces this client to it, within <paramref name="timeout"/>.
     /// <paramref name="code"/> answers the workers' requests for the user's assemblies.
     /// </summary>
-    public static async Task<CenterConnection> ConnectAsync(HostPort address, Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys,
+    public static async Task<CenterConnection> ConnectAsync(HostPort address, Protocol.Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys,
         TimeSpan timeout, CancellationToken cancellation)
     {
         var connection = await ClusterConnection.OpenAsync(address, credentials, timeout, cancellation).ConfigureAwait(false);

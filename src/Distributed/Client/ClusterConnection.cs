@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Client;
 

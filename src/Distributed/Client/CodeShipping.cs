@@ -19,6 +19,9 @@ public sealed class CodeShipping
     private readonly HashSet<string> _ours;
     private readonly string _sharedFrameworkRoot;
 
+    /// <summary>The assembly of the worker role, on every worker.</summary>
+    private const string WorkerAssemblyName = "Distributed.Worker";
+
     /// <summary>Prepares the sets of framework and Distributed assemblies.</summary>
     public CodeShipping()
     {
@@ -27,6 +30,9 @@ public sealed class CodeShipping
         _sharedFrameworkRoot = Path.GetFullPath(Path.Combine(runtimeDirectory, "..", ".."));
         _ours = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         CollectClosure(typeof(CodeShipping).Assembly, _ours);
+        // Every worker runs its own assembly, which this library does not reference (a program that
+        // embeds a worker does): never ship it. Its dependencies are in the closure above.
+        _ours.Add(WorkerAssemblyName);
     }
 
     /// <summary>The manifest of the code that <paramref name="types"/> and their references need.</summary>

@@ -1,6 +1,6 @@
 using Distributed.Data;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Client;
 
@@ -9,7 +9,7 @@ namespace Distributed.Client;
 /// worker that made each when it still has it, else from the holders the center names, waiting for a
 /// value lost with a worker to be made again.
 /// </summary>
-internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, Security.ClusterCredentials? credentials) : IDisposable
+internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, Protocol.Security.ClusterCredentials? credentials) : IDisposable
 {
     /// <summary>How long a gather waits for a value lost with a worker to be made again.</summary>
     private static readonly TimeSpan RemakeTimeout = TimeSpan.FromMinutes(10);

@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Client;
 

@@ -1,7 +1,7 @@
 using System.Collections;
 using Distributed.Dask;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Client;
 

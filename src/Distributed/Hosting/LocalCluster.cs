@@ -22,7 +22,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly string? _centerSettings;
 
     private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
-        Security.ClusterCredentials? credentials)
+        Protocol.Security.ClusterCredentials? credentials)
     {
         _centerSettings = centerSettings;
         Credentials = credentials;
@@ -41,7 +41,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// The credentials every process of this cluster presents, or null when it runs without TLS.
     /// Hand them to anything that connects to it (<see cref="ConnectAsync"/> does).
     /// </summary>
-    public Security.ClusterCredentials? Credentials { get; }
+    public Protocol.Security.ClusterCredentials? Credentials { get; }
 
     /// <summary>Connects a <see cref="Pool"/> to this cluster, with its credentials.</summary>
     public Task<Pool> ConnectAsync(TimeSpan? timeout = null, CancellationToken cancellation = default) =>
@@ -53,7 +53,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// </summary>
     public IReadOnlyDictionary<string, string> ClientEnvironment =>
         Credentials?.Directory is { } directory
-            ? new Dictionary<string, string> { [Security.ClusterCredentials.EnvironmentVariable] = directory }
+            ? new Dictionary<string, string> { [Protocol.Security.ClusterCredentials.EnvironmentVariable] = directory }
             : new Dictionary<string, string>();
 
     /// <summary>The center process (a new one after <see cref="RestartCenterAsync"/>).</summary>
@@ -75,7 +75,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
-        var credentials = secure ? Security.ClusterCredentials.CreateTemporary() : null;
+        var credentials = secure ? Protocol.Security.ClusterCredentials.CreateTemporary() : null;
         ClusterProcess? center = null;
         LocalCluster? cluster = null;
         try
@@ -98,14 +98,14 @@ public sealed partial class LocalCluster : IAsyncDisposable
         }
     }
 
-    private static ClusterProcess StartCenter(string binDirectory, int port, string? settings, Security.ClusterCredentials? credentials) =>
+    private static ClusterProcess StartCenter(string binDirectory, int port, string? settings, Protocol.Security.ClusterCredentials? credentials) =>
         ClusterProcess.Start(binDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString(), .. CredentialsArguments(credentials)],
             settings is null ? null : new Dictionary<string, string> { [ClusterConfig.OverridesVariable] = settings });
 
-    private static string[] CredentialsArguments(Security.ClusterCredentials? credentials) =>
+    private static string[] CredentialsArguments(Protocol.Security.ClusterCredentials? credentials) =>
         credentials?.Directory is { } directory ? ["--credentials", directory] : [];
 
-    private static void DeleteCredentials(Security.ClusterCredentials? credentials)
+    private static void DeleteCredentials(Protocol.Security.ClusterCredentials? credentials)
     {
         if (credentials is null) return;
         credentials.Dispose();

@@ -1,7 +1,7 @@
 using Distributed.Client;
 using Distributed.Dask;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Tests.Client;
 

@@ -1,4 +1,5 @@
 using Distributed.Hosting;
+using Distributed.Worker;
 
 namespace Distributed.Tests.Cluster;
 

@@ -1,4 +1,5 @@
 using Distributed.Hosting;
+using Distributed.Protocol;
 
 namespace Distributed.Tests.Cluster;
 

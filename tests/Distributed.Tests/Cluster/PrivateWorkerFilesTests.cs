@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Distributed.Hosting;
 using Distributed.Tests.Hosting;
+using Distributed.Worker;
 
 namespace Distributed.Tests.Cluster;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
-using Distributed.Hosting;
 using Distributed.Protocol;
 
 namespace Distributed.Tests.Cluster;

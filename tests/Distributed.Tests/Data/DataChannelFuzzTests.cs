@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using Distributed.Data;
 using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using Xunit.Abstractions;
 
 namespace Distributed.Tests.Data;

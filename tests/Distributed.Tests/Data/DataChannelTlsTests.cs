@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Net.Sockets;
 using Distributed.Data;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Tests.Data;
 

@@ -5,7 +5,7 @@ using Akka.Actor;
 using Akka.Remote.Transport.DotNetty;
 using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Tests.Fuzz;
 

@@ -3,9 +3,8 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
-using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 using Distributed.Worker.Executor;
 using Microsoft.Data.Analysis;
 

@@ -1,4 +1,4 @@
-using Distributed.Hosting;
+using Distributed.Protocol.Hosting;
 
 namespace Distributed.Tests.Hosting;
 

@@ -1,4 +1,3 @@
-using Distributed.Hosting;
 using Distributed.Protocol;
 
 namespace Distributed.Tests.Hosting;

@@ -1,5 +1,5 @@
 using Distributed.Hosting;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using Distributed.Tests.Programs;
 using static Distributed.Tests.Programs.ProgramProcesses;
 

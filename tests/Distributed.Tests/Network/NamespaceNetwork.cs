@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Tests.Network;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Distributed.Hosting;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using static Distributed.Tests.Programs.ProgramProcesses;
+using Distributed.Worker;
 
 namespace Distributed.Tests.Programs;
 

@@ -33,7 +33,20 @@ public sealed class ToolPackageTests : IDisposable
         Assert.Equal($"{program}.dll", entryPoint);
         var folder = settings.FullName[..(settings.FullName.LastIndexOf('/') + 1)];
         Assert.Contains(zip.Entries, e => e.FullName == folder + entryPoint);
-        Assert.Contains(zip.Entries, e => e.FullName == folder + "Distributed.dll");
+        Assert.Contains(zip.Entries, e => e.FullName == folder + "Distributed.Protocol.dll");
+        if (program == "dcenter")
+        {
+            // The center schedules; it never holds values, so it ships without them.
+            Assert.Contains(zip.Entries, e => e.FullName == folder + "Distributed.Center.dll");
+            Assert.DoesNotContain(zip.Entries, e => e.FullName == folder + "Distributed.Data.dll");
+            Assert.DoesNotContain(zip.Entries, e => e.FullName == folder + "Microsoft.Data.Analysis.dll");
+        }
+        else
+        {
+            Assert.Contains(zip.Entries, e => e.FullName == folder + "Distributed.Worker.dll");
+            // Executors run user code built against the client library.
+            Assert.Contains(zip.Entries, e => e.FullName == folder + "Distributed.dll");
+        }
     }
 
     public void Dispose()

@@ -2,6 +2,8 @@ using System.Net.Sockets;
 using Distributed.Hosting;
 using Distributed.Protocol;
 using static Distributed.Tests.Programs.ProgramProcesses;
+using Distributed.Protocol.Hosting;
+using Distributed.Worker;
 
 namespace Distributed.Tests.Programs;
 

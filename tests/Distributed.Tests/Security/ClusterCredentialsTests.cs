@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Tests.Security;
 

@@ -1,4 +1,4 @@
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using static Distributed.Tests.Programs.ProgramProcesses;
 
 namespace Distributed.Tests.Security;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 
 namespace Distributed.Tests.Security;
 

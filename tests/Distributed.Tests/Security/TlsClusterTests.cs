@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Distributed.Dask;
 using Distributed.Hosting;
-using Distributed.Security;
+using Distributed.Protocol.Security;
 using static Distributed.Tests.Programs.ProgramProcesses;
+using Distributed.Protocol;
 
 namespace Distributed.Tests.Security;
 

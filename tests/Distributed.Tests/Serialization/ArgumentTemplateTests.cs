@@ -1,4 +1,4 @@
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Tests.Serialization;
 

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 
 namespace Distributed.Tests.Serialization;
 

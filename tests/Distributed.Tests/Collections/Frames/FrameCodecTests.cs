@@ -1,4 +1,4 @@
-using Distributed.Serialization;
+using Distributed.Data.Serialization;
 using Microsoft.Data.Analysis;
 
 namespace Distributed.Tests.Collections.Frames;

@@ -1,0 +1,246 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Distributed.Protocol;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Data;
+
+/// <summary>
+/// Fetches values from workers' data servers, keeping idle connections for reuse (a round trip on an
+/// open loopback connection costs tens of microseconds; opening one, with TLS, much more).
+/// </summary>
+/// <remarks>
+/// With credentials every connection is mutual TLS and the server must be a member of the same
+/// cluster; without, plain TCP (loopback only). Every count and length in an answer is checked
+/// against <see cref="DataChannelSettings"/> before anything is allocated for it: a bad answer closes
+/// that connection with one log line and fails the fetch as an <see cref="IOException"/>
+/// (<see cref="DataFrameException"/>), as an unreachable worker does.
+/// </remarks>
+public sealed class DataClient : IDisposable
+{
+    /// <summary>The buffer answers are read through; values larger than it go straight into their array.</summary>
+    private const int ReadBufferBytes = 1 << 16;
+
+    private readonly ConcurrentDictionary<DataEndpoint, ConcurrentBag<Connection>> _idle = new();
+    private readonly PeerKind _kind;
+    private readonly TransferCounters? _counters;
+    private readonly DataChannelSettings _settings;
+    private readonly SslStreamCertificateContext? _certificate;
+    private readonly Action<string> _log;
+    private volatile bool _disposed;
+
+    /// <summary>A client that opens its connections as <paramref name="kind"/>.</summary>
+    /// <param name="kind">Who fetches: a worker or a client.</param>
+    /// <param name="counters">Where bytes fetched from workers are counted (workers only).</param>
+    /// <param name="credentials">The cluster's credentials: with them every connection is mutual TLS; without, plain TCP.</param>
+    /// <param name="settings">The limits answers are checked against.</param>
+    /// <param name="log">Where bad answers are reported (default: standard error).</param>
+    public DataClient(PeerKind kind, TransferCounters? counters = null, ClusterCredentials? credentials = null,
+        DataChannelSettings? settings = null, Action<string>? log = null)
+    {
+        _kind = kind;
+        _counters = counters;
+        Credentials = credentials;
+        _certificate = credentials?.ClientOptions("").ClientCertificateContext;
+        _settings = settings ?? DataChannelSettings.Default;
+        _log = log ?? (line => Console.Error.WriteLine($"warning: {line}"));
+    }
+
+    /// <summary>The cluster's credentials this client's connections present.</summary>
+    internal ClusterCredentials? Credentials { get; }
+
+    /// <summary>How long a read, a write or a connection may make no progress before the peer counts as unreachable.</summary>
+    public static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Fetches <paramref name="keys"/> from one worker on a thread of its own (a large value takes a
+    /// while, and must not hold a thread-pool thread); a missing key maps to null.
+    /// </summary>
+    public Task<IReadOnlyList<StoredValue?>> GetAsync(DataEndpoint endpoint, IReadOnlyList<string> keys, CancellationToken cancellation = default) =>
+        Task.Factory.StartNew(() => Get(endpoint, keys), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Fetches <paramref name="keys"/> from one worker on the calling thread; a missing key maps to null.</summary>
+    public IReadOnlyList<StoredValue?> Get(DataEndpoint endpoint, IReadOnlyList<string> keys) =>
+        Exchange(endpoint, connection =>
+        {
+            DataFrames.EncodeGet(keys, _settings, connection.Writer);
+            connection.Writer.Flush();
+            var values = new StoredValue?[keys.Count];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = ReadValue(connection.Reader, connection.Scratch, _settings);
+                if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Bytes.Length);
+            }
+            return values;
+        });
+
+    /// <summary>Reads a worker's transfer counters.</summary>
+    public Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default) =>
+        Task.Factory.StartNew(() => Stats(endpoint), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private WorkerTransferStats Stats(DataEndpoint endpoint) =>
+        Exchange(endpoint, connection =>
+        {
+            Span<byte> request = stackalloc byte[DataFrames.HeaderBytes];
+            request[0] = DataFrames.Stats;
+            connection.Writer.Write(request);
+            connection.Writer.Flush();
+            var length = DataFrames.CheckLength("stats length", ReadInt32(connection.Reader, connection.Scratch), _settings.MaxRequestBytes);
+            var payload = ArrayPool<byte>.Shared.Rent(length);
+            try
+            {
+                connection.Reader.ReadExactly(payload, 0, length);
+                return DataFrames.ParseStats(payload.AsSpan(0, length), _settings);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+            }
+        });
+
+    /// <summary>
+    /// Reads one entry of a Get answer from <paramref name="reader"/>: found, then type name and value.
+    /// <paramref name="scratch"/> holds the small fields (at least 8 bytes).
+    /// </summary>
+    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings)
+    {
+        var found = reader.ReadByte();
+        if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
+        if (found > 1) throw new DataFrameException($"an answer entry starts with 0x{found:x2}, not 0 or 1");
+        if (found == 0) return null;
+        var typeNameLength = DataFrames.CheckLength("type name length", ReadInt32(reader, scratch), settings.MaxTypeNameBytes);
+        var typeNameBytes = typeNameLength <= scratch.Length ? scratch : new byte[typeNameLength];
+        reader.ReadExactly(typeNameBytes, 0, typeNameLength);
+        string typeName;
+        try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
+        catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
+        var length = DataFrames.CheckLength("value length", ReadInt32(reader, scratch), settings.MaxValueBytes);
+        var bytes = GC.AllocateUninitializedArray<byte>(length);
+        reader.ReadExactly(bytes);
+        return new StoredValue(bytes, typeName);
+    }
+
+    private static int ReadInt32(Stream reader, byte[] scratch)
+    {
+        reader.ReadExactly(scratch, 0, sizeof(int));
+        return BinaryPrimitives.ReadInt32LittleEndian(scratch);
+    }
+
+    private T Exchange<T>(DataEndpoint endpoint, Func<Connection, T> exchange)
+    {
+        var connection = Rent(endpoint);
+        try
+        {
+            var result = exchange(connection);
+            Return(endpoint, connection);
+            return result;
+        }
+        catch (DataFrameException e)
+        {
+            connection.Dispose();
+            _log($"Closed the data connection to {endpoint}: bad answer ({e.Message}).");
+            throw;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private Connection Rent(DataEndpoint endpoint)
+    {
+        if (_idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle)) return idle;
+        // A peer that stops answering (paused, or its machine gone) must fail the fetch, not hang it:
+        // the caller then asks the center, which by then knows where else the value is. The timeouts
+        // bound each read and write, not a whole transfer, so large values are not affected.
+        var tcp = new TcpClient
+        {
+            NoDelay = true, ReceiveBufferSize = 1 << 20, SendBufferSize = 1 << 20,
+            ReceiveTimeout = (int)StallTimeout.TotalMilliseconds, SendTimeout = (int)StallTimeout.TotalMilliseconds,
+        };
+        try
+        {
+            if (!tcp.ConnectAsync(endpoint.Host, endpoint.Port).Wait(StallTimeout))
+                throw new IOException($"No connection to the data channel at {endpoint} within {StallTimeout.TotalSeconds:0} s.");
+            Stream stream = tcp.GetStream();
+            if (Credentials is not null) stream = Authenticate(stream, endpoint);
+            var connection = new Connection(tcp, stream);
+            connection.Writer.WriteByte((byte)_kind);
+            return connection;
+        }
+        catch (AggregateException e) when (e.InnerException is SocketException socket)
+        {
+            tcp.Dispose();
+            throw socket;
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The TLS handshake; a server that is not a member of this cluster fails it, with the reason.</summary>
+    private SslStream Authenticate(Stream stream, DataEndpoint endpoint)
+    {
+        string? refusal = null;
+        var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = endpoint.Host,
+            ClientCertificateContext = _certificate,
+            EnabledSslProtocols = SslProtocols.Tls13 | SslProtocols.Tls12,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            // Members share one certificate and are reached by address: the chain is the identity, not the name.
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                if (Credentials!.IsMember(certificate, out var reason)) return true;
+                refusal = reason;
+                return false;
+            },
+        };
+        try
+        {
+            tls.AuthenticateAsClient(options);
+            return tls;
+        }
+        catch (AuthenticationException e)
+        {
+            tls.Dispose();
+            throw new IOException($"The data channel at {endpoint} failed the TLS handshake: {refusal ?? e.Message}.", e);
+        }
+    }
+
+    private void Return(DataEndpoint endpoint, Connection connection)
+    {
+        if (_disposed) { connection.Dispose(); return; }
+        _idle.GetOrAdd(endpoint, _ => new ConcurrentBag<Connection>()).Add(connection);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var bag in _idle.Values)
+            while (bag.TryTake(out var connection)) connection.Dispose();
+    }
+
+    private sealed class Connection(TcpClient tcp, Stream stream) : IDisposable
+    {
+        public BufferedStream Reader { get; } = new(stream, ReadBufferBytes);
+        public BufferedStream Writer { get; } = new(stream, ReadBufferBytes);
+        public byte[] Scratch { get; } = new byte[256];
+
+        public void Dispose()
+        {
+            stream.Dispose();
+            tcp.Dispose();
+        }
+    }
+}

@@ -1,0 +1,398 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Distributed.Protocol;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Data;
+
+/// <summary>
+/// Serves a worker's stored values to other workers and to clients (values move over this channel,
+/// not Akka.Remote: a large Akka message blocks the association and its heartbeats). All I/O is
+/// asynchronous: a connection holds no thread, and an idle one no buffer either.
+/// </summary>
+/// <remarks>
+/// With credentials every connection is mutual TLS with a member of the same cluster; without, plain
+/// TCP (loopback only). At most <see cref="DataChannelSettings.MaxConnections"/> connections stay open:
+/// a new peer takes the place of the least recently active idle one, so that idle connections never
+/// lock out a peer that wants data. A bad frame closes its connection with one log line.
+/// </remarks>
+public sealed class DataServer : IAsyncDisposable
+{
+    /// <summary>Values larger than this are written in pieces of this size, so that progress is seen between them.</summary>
+    private const int WriteChunkBytes = 1 << 20;
+
+    /// <summary>The buffer a request's answer is gathered in before it is written.</summary>
+    private const int ResponseBufferBytes = 1 << 16;
+
+    private readonly TcpListener _listener;
+    private readonly DataStore _store;
+    private readonly TransferCounters _counters;
+    private readonly DataChannelSettings _settings;
+    private readonly ClusterCredentials? _credentials;
+    private readonly SslStreamCertificateContext? _certificate;
+    private readonly Action<string> _log;
+    private readonly ConcurrentDictionary<DataConnection, byte> _connections = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Timer _sweeper;
+    private readonly Task _acceptLoop;
+    private long _lastRefusalLogged = long.MinValue;
+
+    /// <summary>
+    /// Certificates already found to chain to the cluster's authority: members share one, and building
+    /// its chain again on every connection costs more than the rest of the handshake.
+    /// </summary>
+    private readonly MemberCertificates _members = new();
+
+    /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
+    /// <param name="host">The address to bind.</param>
+    /// <param name="store">The values served.</param>
+    /// <param name="counters">Where bytes served are counted, and what a stats request reads.</param>
+    /// <param name="credentials">The cluster's credentials: with them every connection is mutual TLS with a member of the same cluster; without, plain TCP (loopback only).</param>
+    /// <param name="settings">Connection cap, timeouts and the limits requests are checked against.</param>
+    /// <param name="log">Where refused connections and bad frames are reported, one line each (default: standard error).</param>
+    public DataServer(string host, DataStore store, TransferCounters counters, ClusterCredentials? credentials = null,
+        DataChannelSettings? settings = null, Action<string>? log = null)
+    {
+        _store = store;
+        _counters = counters;
+        _settings = settings ?? DataChannelSettings.Default;
+        _credentials = credentials;
+        _certificate = credentials?.ServerOptions().ServerCertificateContext;
+        _log = log ?? (line => Console.Error.WriteLine($"warning: {line}"));
+        _listener = new TcpListener(NetworkAddresses.Resolve(host), 0);
+        _listener.Start(backlog: 1024);
+        Endpoint = new DataEndpoint(host, ((IPEndPoint)_listener.LocalEndpoint).Port);
+        var sweep = TimeSpan.FromTicks(Math.Clamp(Math.Min(_settings.IdleTimeout.Ticks, _settings.HandshakeTimeout.Ticks) / 4,
+            TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        _sweeper = new Timer(_ => CloseStale(), null, sweep, sweep);
+        _acceptLoop = AcceptLoop();
+    }
+
+    /// <summary>Where the server listens.</summary>
+    public DataEndpoint Endpoint { get; }
+
+    /// <summary>Connections open now, in their handshake included.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    private async Task AcceptLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try { socket = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (SocketException) { continue; }
+            if (!MakeRoom())
+            {
+                socket.Dispose();
+                continue;
+            }
+            socket.NoDelay = true;
+            var connection = new DataConnection(socket, _credentials is null ? DataConnection.Idle : DataConnection.Opening);
+            _connections[connection] = 0;
+            _ = ServeAsync(connection);
+        }
+    }
+
+    /// <summary>Whether a new connection may open: there is room, or an idle one gave its place.</summary>
+    private bool MakeRoom()
+    {
+        if (_connections.Count < _settings.MaxConnections) return true;
+        while (true)
+        {
+            DataConnection? oldest = null;
+            foreach (var connection in _connections.Keys)
+                if (connection.IsIdle && (oldest is null || connection.LastActive < oldest.LastActive)) oldest = connection;
+            if (oldest is null) break;
+            if (oldest.TryClose(DataConnection.Idle)) return true;
+        }
+        // Every connection is in a handshake or a transfer: those end, or time out, soon.
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastRefusalLogged) > 10_000)
+        {
+            Interlocked.Exchange(ref _lastRefusalLogged, now);
+            _log($"The data channel refused a connection: all {_connections.Count} connections are busy (limit {_settings.MaxConnections}).");
+        }
+        return false;
+    }
+
+    /// <summary>Closes connections that moved no byte for too long: idle or stalled ones, and unfinished handshakes.</summary>
+    private void CloseStale()
+    {
+        var now = Environment.TickCount64;
+        var idleLimit = (long)_settings.IdleTimeout.TotalMilliseconds;
+        var handshakeLimit = (long)_settings.HandshakeTimeout.TotalMilliseconds;
+        foreach (var connection in _connections.Keys)
+        {
+            var silent = now - connection.LastActive;
+            if (connection.State == DataConnection.Opening && silent > handshakeLimit && connection.TryClose(DataConnection.Opening))
+                _log($"Closed a data connection from {connection.Peer}: no TLS handshake within {_settings.HandshakeTimeout.TotalSeconds:0.#} s.");
+            else if (silent > idleLimit) connection.TryClose(connection.State);
+        }
+    }
+
+    private async Task ServeAsync(DataConnection connection)
+    {
+        Stream stream = new NetworkStream(connection.Socket, ownsSocket: true);
+        byte[]? buffer = null;
+        try
+        {
+            if (_credentials is not null)
+            {
+                var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = tls;
+                if (!await AuthenticateAsync(tls, connection).ConfigureAwait(false)) return;
+                if (!connection.TrySetState(DataConnection.Opening, DataConnection.Idle)) return;
+                connection.Touch();
+            }
+            var reader = new DataRequestReader(stream, _settings);
+            if (await reader.ReadKindAsync(_stop.Token).ConfigureAwait(false) is not { } peer) return;
+            while (true)
+            {
+                await reader.WaitForRequestAsync(_stop.Token).ConfigureAwait(false);
+                // Evicted or timed out while it waited: whoever closed it owns it now.
+                if (!connection.TrySetState(DataConnection.Idle, DataConnection.Busy)) return;
+                connection.Touch();
+                if (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is not { } request) return;
+                connection.Touch();
+                buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
+                if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
+                else await WriteStatsAsync(stream).ConfigureAwait(false);
+                // Between requests a connection holds no buffer: thousands of idle ones cost little.
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
+                connection.Touch();
+                if (!connection.TrySetState(DataConnection.Busy, DataConnection.Idle)) return;
+            }
+        }
+        catch (DataFrameException e)
+        {
+            _log($"Closed a data connection from {connection.Peer}: bad frame ({e.Message}).");
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer went away, or this server closed the connection (idle, evicted, stopping).
+        }
+        catch (Exception e)
+        {
+            _log($"Closed a data connection from {connection.Peer} after an unexpected error: {e}");
+        }
+        finally
+        {
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            _connections.TryRemove(connection, out _);
+            connection.TryClose(connection.State);
+            try { await stream.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
+        }
+    }
+
+    /// <summary>The TLS handshake; a peer that is not a member of this cluster is refused with one log line naming it and the reason.</summary>
+    private async Task<bool> AuthenticateAsync(SslStream tls, DataConnection connection)
+    {
+        string? refusal = null;
+        var options = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = _certificate,
+            ClientCertificateRequired = true,
+            EnabledSslProtocols = SslProtocols.Tls13 | SslProtocols.Tls12,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                if (certificate is not null && _members.Contains(certificate.GetRawCertData())) return true;
+                if (!_credentials!.IsMember(certificate, out var reason))
+                {
+                    refusal = reason;
+                    return false;
+                }
+                _members.Add(certificate!.GetRawCertData());
+                return true;
+            },
+        };
+        try
+        {
+            await tls.AuthenticateAsServerAsync(options, _stop.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // Closed by this server (handshake timeout, stopping): that was said already, or needs no saying.
+            if (connection.State != DataConnection.Closed && !_stop.IsCancellationRequested)
+                _log($"Refused a data connection from {connection.Peer}: {refusal ?? $"TLS handshake failed ({e.Message})"}.");
+            return false;
+        }
+    }
+
+    private async Task WriteValuesAsync(Stream stream, DataConnection connection, PeerKind peer, IReadOnlyList<string> keys, byte[] buffer)
+    {
+        var used = 0;
+        foreach (var key in keys)
+        {
+            var value = _store.Get(key);
+            var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
+            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(int));
+            if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
+            {
+                // The fetcher would refuse it anyway: an honest "not here" is better than a broken frame.
+                _log($"Not serving {key}: its type name is {typeNameBytes} bytes, more than the {_settings.MaxTypeNameBytes} a fetcher accepts.");
+                value = null;
+                entryBytes = 1;
+            }
+            if (used + entryBytes > buffer.Length)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+                used = 0;
+            }
+            buffer[used++] = value is null ? (byte)0 : (byte)1;
+            if (value is null) continue;
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
+            used += sizeof(int);
+            used += DataFrames.Utf8.GetBytes(value.TypeName, buffer.AsSpan(used));
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), value.Bytes.Length);
+            used += sizeof(int);
+            if (value.Bytes.Length <= buffer.Length - used)
+            {
+                value.Bytes.CopyTo(buffer, used);
+                used += value.Bytes.Length;
+            }
+            else
+            {
+                // Large values go from the store to the socket (or TLS) as they are, without a copy.
+                await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+                used = 0;
+                for (var at = 0; at < value.Bytes.Length; at += WriteChunkBytes)
+                {
+                    await stream.WriteAsync(value.Bytes.AsMemory(at, Math.Min(WriteChunkBytes, value.Bytes.Length - at))).ConfigureAwait(false);
+                    connection.Touch();
+                }
+            }
+            _counters.AddSent(peer, value.Bytes.Length);
+        }
+        if (used > 0) await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+        await stream.FlushAsync().ConfigureAwait(false);
+    }
+
+    private async Task WriteStatsAsync(Stream stream)
+    {
+        var usage = _store.Usage();
+        var payload = DataFrames.EncodeStats(new WorkerTransferStats(_counters.SentToWorkers, _counters.SentToClients, _counters.ReceivedFromWorkers,
+            usage.Count, usage.Bytes, _counters.AssembliesReceived, usage.PeakCount, _store.MemoryLimit, usage.InMemoryBytes, usage.SpilledBytes,
+            usage.SpilledCount, _store.ReadsFromDisk, _counters.CancelledBeforeStart, _counters.ExecutorsStarted, _counters.SpareExecutorsTaken,
+            _counters.PeakTasksInFlight, _counters.TasksRun));
+        var frame = new byte[sizeof(int) + payload.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
+        payload.CopyTo(frame, sizeof(int));
+        await stream.WriteAsync(frame).ConfigureAwait(false);
+        await stream.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        await _sweeper.DisposeAsync().ConfigureAwait(false);
+        foreach (var connection in _connections.Keys) connection.TryClose(connection.State);
+        await _acceptLoop.ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    /// <summary>One accepted connection: its socket, when it last moved a byte, and what it is doing.</summary>
+    private sealed class DataConnection(Socket socket, int state)
+    {
+        public const int Opening = 0, Idle = 1, Busy = 2, Closed = 3;
+
+        private long _lastActive = Environment.TickCount64;
+        private int _state = state;
+
+        public Socket Socket { get; } = socket;
+        public string Peer { get; } = socket.RemoteEndPoint?.ToString() ?? "an unknown peer";
+        public long LastActive => Volatile.Read(ref _lastActive);
+        public int State => Volatile.Read(ref _state);
+        public bool IsIdle => State == Idle;
+
+        public void Touch() => Volatile.Write(ref _lastActive, Environment.TickCount64);
+
+        public bool TrySetState(int from, int to) => Interlocked.CompareExchange(ref _state, to, from) == from;
+
+        /// <summary>Closes the connection if it is still in <paramref name="from"/>; its pending read or write then fails.</summary>
+        public bool TryClose(int from)
+        {
+            if (from == Closed || !TrySetState(from, Closed)) return false;
+            Socket.Dispose();
+            return true;
+        }
+    }
+}
+
+/// <summary>A few certificates known to be members, by their bytes; forgotten after a while, so that a chain is checked again now and then.</summary>
+internal sealed class MemberCertificates
+{
+    private const int Capacity = 64;
+    private static readonly long Lifetime = (long)TimeSpan.FromMinutes(10).TotalMilliseconds;
+    private readonly ConcurrentDictionary<string, long> _acceptedAt = new();
+
+    public bool Contains(byte[] certificate) =>
+        _acceptedAt.TryGetValue(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate)), out var at) && Environment.TickCount64 - at < Lifetime;
+
+    public void Add(byte[] certificate)
+    {
+        // Only members are remembered, and few: a stranger cannot fill this.
+        if (_acceptedAt.Count >= Capacity) _acceptedAt.Clear();
+        _acceptedAt[Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(certificate))] = Environment.TickCount64;
+    }
+}
+
+/// <summary>A request read from a data connection: a Get with its keys, or a Stats.</summary>
+internal sealed record DataRequest(byte Op, IReadOnlyList<string> Keys)
+{
+    public static readonly DataRequest Stats = new(DataFrames.Stats, []);
+}
+
+/// <summary>Reads a data connection's opening byte and requests, every length bounded before it is allocated.</summary>
+internal sealed class DataRequestReader(Stream stream, DataChannelSettings settings)
+{
+    private readonly byte[] _header = new byte[DataFrames.HeaderBytes];
+
+    /// <summary>The kind of peer that opened the connection; null when it closed first.</summary>
+    public async ValueTask<PeerKind?> ReadKindAsync(CancellationToken cancellation)
+    {
+        await WaitForRequestAsync(cancellation).ConfigureAwait(false);
+        var read = await stream.ReadAsync(_header.AsMemory(0, 1), cancellation).ConfigureAwait(false);
+        return read == 0 ? null : DataFrames.ParseKind(_header[0]);
+    }
+
+    /// <summary>Waits until bytes arrive (or the stream ends) without holding a buffer: a zero-byte read.</summary>
+    public async ValueTask WaitForRequestAsync(CancellationToken cancellation) =>
+        await stream.ReadAsync(Memory<byte>.Empty, cancellation).ConfigureAwait(false);
+
+    /// <summary>The next request; null when the stream ended cleanly between requests.</summary>
+    public async ValueTask<DataRequest?> ReadAsync(CancellationToken cancellation)
+    {
+        var read = await stream.ReadAtLeastAsync(_header, _header.Length, throwOnEndOfStream: false, cancellation).ConfigureAwait(false);
+        if (read == 0) return null;
+        if (read < _header.Length) throw new DataFrameException($"the stream ended {read} bytes into a request header");
+        var op = _header[0];
+        var length = BinaryPrimitives.ReadInt32LittleEndian(_header.AsSpan(1));
+        DataFrames.CheckRequestHeader(op, length, settings);
+        if (op == DataFrames.Stats) return DataRequest.Stats;
+        var payload = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            read = await stream.ReadAtLeastAsync(payload.AsMemory(0, length), length, throwOnEndOfStream: false, cancellation).ConfigureAwait(false);
+            if (read < length) throw new DataFrameException($"the stream ended {read} bytes into a request of {length}");
+            return new DataRequest(op, DataFrames.ParseGet(payload.AsSpan(0, length), settings));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+}

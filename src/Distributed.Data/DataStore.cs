@@ -1,0 +1,411 @@
+using System.Text;
+using Distributed.Protocol;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Data;
+
+/// <summary>A stored value: its encoded bytes (see <c>ValueCodec</c>) and the name of its type.</summary>
+public sealed record StoredValue(byte[] Bytes, string TypeName);
+
+/// <summary>
+/// A worker's key → value store, limited in memory: past <see cref="MemoryLimit"/> bytes it spills the
+/// least recently used values (by last Put or Get) to files in its spill directory and reads them
+/// back on demand. Only the worker actor writes it; the data server's connection threads read it
+/// concurrently to serve values without passing every byte through the actor.
+/// </summary>
+/// <remarks>
+/// A spilled value is served from its file and stays on disk: bringing it back would spill another
+/// value in the middle of a read, on a reader's thread, while the bytes just read are on their way to
+/// a peer, a client or an executor, which hold them anyway. A value larger than the whole limit goes
+/// straight to disk, without pushing the others out. When a spill file cannot be written (disk full)
+/// the value stays in memory and the error is logged: the store never loses a value to a spill.
+/// </remarks>
+public sealed class DataStore
+{
+    private readonly object _gate = new();      // the index and the LRU order; held briefly, never during file I/O
+    private readonly object _writeGate = new(); // one writer at a time (the worker actor), so a spill's file I/O can run outside _gate
+    private readonly Dictionary<string, Entry> _entries = [];
+    private readonly LinkedList<Entry> _inMemoryByUse = []; // least recently used first
+    private readonly string? _spillDirectory;
+    private readonly Action<string> _logError;
+    private long _bytes, _inMemoryBytes, _spilledBytes;
+    private int _count, _peakCount, _spilledCount;
+    private long _spillsWritten, _readsFromDisk, _nextSpillFile;
+    private bool _spillFailing;
+
+    /// <summary>A store with no memory limit: nothing is ever spilled.</summary>
+    public DataStore() : this(long.MaxValue, null) { }
+
+    /// <summary>A store that keeps at most <paramref name="memoryLimit"/> bytes of values in memory and spills the rest to <paramref name="spillDirectory"/>.</summary>
+    /// <param name="memoryLimit">Bytes of values kept in memory; <see cref="long.MaxValue"/> for no limit.</param>
+    /// <param name="spillDirectory">Where spilled values go; created on the first spill.</param>
+    /// <param name="logError">Where spill and read-back failures are reported (they never throw out of <see cref="Put"/>).</param>
+    public DataStore(long memoryLimit, string? spillDirectory, Action<string>? logError = null)
+    {
+        if (memoryLimit <= 0) throw new ArgumentOutOfRangeException(nameof(memoryLimit), memoryLimit, "The memory limit of a data store must be more than 0 bytes.");
+        if (memoryLimit != long.MaxValue && string.IsNullOrEmpty(spillDirectory))
+            throw new ArgumentException("A data store with a memory limit needs a spill directory.", nameof(spillDirectory));
+        MemoryLimit = memoryLimit;
+        _spillDirectory = spillDirectory;
+        _logError = logError ?? (message => Console.Error.WriteLine($"error: {message}"));
+    }
+
+    /// <summary>How many bytes of values may stay in memory before the least recently used are spilled.</summary>
+    public long MemoryLimit { get; }
+
+    /// <summary>Number of keys held (in memory and on disk).</summary>
+    public int Count { get { lock (_gate) return _count; } }
+
+    /// <summary>The most keys held at once since the worker started (how well intermediates are collected).</summary>
+    public int PeakCount { get { lock (_gate) return _peakCount; } }
+
+    /// <summary>Bytes held (in memory and on disk).</summary>
+    public long Bytes { get { lock (_gate) return _bytes; } }
+
+    /// <summary>Bytes of values held in memory.</summary>
+    public long InMemoryBytes { get { lock (_gate) return _inMemoryBytes; } }
+
+    /// <summary>Bytes of values held on disk.</summary>
+    public long SpilledBytes { get { lock (_gate) return _spilledBytes; } }
+
+    /// <summary>Number of values held on disk.</summary>
+    public int SpilledCount { get { lock (_gate) return _spilledCount; } }
+
+    /// <summary>The counts and sizes above, read together so that they agree with each other.</summary>
+    public StoreUsage Usage()
+    {
+        lock (_gate) return new StoreUsage(_count, _peakCount, _bytes, _inMemoryBytes, _spilledBytes, _spilledCount);
+    }
+
+    /// <summary>How many values were written to disk since the store was made.</summary>
+    public long SpillsWritten => Interlocked.Read(ref _spillsWritten);
+
+    /// <summary>How many reads of a value were served from disk since the store was made.</summary>
+    public long ReadsFromDisk => Interlocked.Read(ref _readsFromDisk);
+
+    /// <summary>Stores or replaces a value, then spills the least recently used values until the memory limit holds.</summary>
+    public void Put(string key, StoredValue value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        lock (_writeGate)
+        {
+            // Larger than the whole limit: to disk at once, rather than pushing everything else out first.
+            var spillPath = value.Bytes.Length > MemoryLimit ? TryWriteSpillFile(key, value) : null;
+            var entry = new Entry(key, value.Bytes.Length, value.TypeName);
+            Entry? replaced;
+            lock (_gate)
+            {
+                replaced = RemoveEntry(key);
+                _entries[key] = entry;
+                _bytes += entry.Size;
+                _count++;
+                if (_count > _peakCount) _peakCount = _count;
+                if (spillPath is null)
+                {
+                    entry.Value = value;
+                    entry.UseNode = _inMemoryByUse.AddLast(entry);
+                    _inMemoryBytes += entry.Size;
+                }
+                else
+                {
+                    entry.SpillPath = spillPath;
+                    _spilledBytes += entry.Size;
+                    _spilledCount++;
+                }
+            }
+            if (replaced?.SpillPath is { } oldFile) DeleteSpillFile(oldFile);
+            SpillUntilWithinLimit();
+        }
+    }
+
+    /// <summary>The value of <paramref name="key"/> (read from disk when spilled), or null when it is not held.</summary>
+    public StoredValue? Get(string key)
+    {
+        while (true)
+        {
+            string path;
+            string typeName;
+            lock (_gate)
+            {
+                if (!_entries.TryGetValue(key, out var entry)) return null;
+                if (entry.Value is { } inMemory)
+                {
+                    // Most recently used now: the last to be spilled.
+                    _inMemoryByUse.Remove(entry.UseNode!);
+                    _inMemoryByUse.AddLast(entry.UseNode!);
+                    return inMemory;
+                }
+                path = entry.SpillPath!;
+                typeName = entry.TypeName;
+            }
+            try
+            {
+                var value = ReadSpillFile(path);
+                Interlocked.Increment(ref _readsFromDisk);
+                return value;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                // Deleted, or replaced, between the lookup and the read (the writer deletes a file a
+                // reader is about to open): look again, the index says what is held now.
+                lock (_gate)
+                    if (!_entries.TryGetValue(key, out var now) || now.SpillPath != path) continue;
+                _logError($"Could not read the spilled value {key} ({typeName}) back from {path}: {e.Message}");
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Whether the key is held (in memory or on disk).</summary>
+    public bool Contains(string key)
+    {
+        lock (_gate) return _entries.ContainsKey(key);
+    }
+
+    /// <summary>Whether the key is held on disk rather than in memory.</summary>
+    public bool IsSpilled(string key)
+    {
+        lock (_gate) return _entries.TryGetValue(key, out var entry) && entry.SpillPath is not null;
+    }
+
+    /// <summary>Deletes a key if held, and its spill file.</summary>
+    public void Delete(string key)
+    {
+        lock (_writeGate)
+        {
+            Entry? removed;
+            lock (_gate) removed = RemoveEntry(key);
+            if (removed?.SpillPath is { } file) DeleteSpillFile(file);
+        }
+    }
+
+    /// <summary>Every key held, in memory or on disk.</summary>
+    public IReadOnlyList<StoredKey> Keys()
+    {
+        lock (_gate) return _entries.Values.Select(e => new StoredKey(e.Key, e.Size, e.TypeName)).ToList();
+    }
+
+    /// <summary>Takes an entry out of the index and the counts; the caller deletes its file. Under _gate.</summary>
+    private Entry? RemoveEntry(string key)
+    {
+        if (!_entries.Remove(key, out var entry)) return null;
+        _bytes -= entry.Size;
+        _count--;
+        if (entry.Value is not null)
+        {
+            _inMemoryByUse.Remove(entry.UseNode!);
+            _inMemoryBytes -= entry.Size;
+        }
+        else
+        {
+            _spilledBytes -= entry.Size;
+            _spilledCount--;
+        }
+        return entry;
+    }
+
+    /// <summary>Spills least recently used values until the in-memory bytes are within the limit. Under _writeGate.</summary>
+    private void SpillUntilWithinLimit()
+    {
+        while (true)
+        {
+            Entry victim;
+            StoredValue value;
+            lock (_gate)
+            {
+                if (_inMemoryBytes <= MemoryLimit || _inMemoryByUse.First is not { } first) return;
+                victim = first.Value;
+                value = victim.Value!;
+            }
+            // Written outside _gate: readers keep getting the value from memory meanwhile.
+            if (TryWriteSpillFile(victim.Key, value) is not { } path) return; // logged; it stays in memory
+            lock (_gate)
+            {
+                // Only this writer changes entries, so the victim is still held and in memory; a Get
+                // may have made it recently used meanwhile, but it is written already: spill it.
+                _inMemoryByUse.Remove(victim.UseNode!);
+                victim.UseNode = null;
+                victim.Value = null;
+                victim.SpillPath = path;
+                _inMemoryBytes -= victim.Size;
+                _spilledBytes += victim.Size;
+                _spilledCount++;
+            }
+        }
+    }
+
+    /// <summary>Writes a value to a new spill file and returns its path, or logs why it could not and returns null.</summary>
+    private string? TryWriteSpillFile(string key, StoredValue value)
+    {
+        if (_spillDirectory is null) return null;
+        // A new file name for every spill: a reader may still be reading an older file of the same key.
+        var path = Path.Combine(_spillDirectory, $"{Interlocked.Increment(ref _nextSpillFile):x8}.spill");
+        try
+        {
+            // 0700 folder, 0600 files: spilled values are readable by this user only.
+            PrivateFiles.CreateDirectory(_spillDirectory);
+            using (var file = PrivateFiles.Create(path, 1 << 16))
+            using (var writer = new BinaryWriter(file, Encoding.UTF8))
+            {
+                writer.Write(value.TypeName);
+                writer.Write(value.Bytes.Length);
+                writer.Write(value.Bytes);
+            }
+            Interlocked.Increment(ref _spillsWritten);
+            if (_spillFailing)
+            {
+                _spillFailing = false;
+                _logError($"Spilling to {_spillDirectory} works again.");
+            }
+            return path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(path); } catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
+            // Once per run of failures: every Put would otherwise repeat it.
+            if (!_spillFailing)
+                _logError($"Could not spill the value {key} ({value.Bytes.Length} bytes) to {path}: {e.Message}. Values stay in memory, over the limit of {MemoryLimit} bytes, until spilling works again.");
+            _spillFailing = true;
+            return null;
+        }
+    }
+
+    private static StoredValue ReadSpillFile(string path)
+    {
+        // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+        using var reader = new BinaryReader(file, Encoding.UTF8);
+        try
+        {
+            var typeName = reader.ReadString();
+            var bytes = GC.AllocateUninitializedArray<byte>(reader.ReadInt32());
+            file.ReadExactly(bytes);
+            return new StoredValue(bytes, typeName);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"The spill file {path} is truncated.");
+        }
+    }
+
+    private void DeleteSpillFile(string path)
+    {
+        try { File.Delete(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logError($"Could not delete the spill file {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>The index entry of a key: its value in memory, or the file it was spilled to.</summary>
+    private sealed class Entry(string key, int size, string typeName)
+    {
+        public string Key { get; } = key;
+        public int Size { get; } = size;
+        public string TypeName { get; } = typeName;
+        public StoredValue? Value { get; set; }
+        public string? SpillPath { get; set; }
+        public LinkedListNode<Entry>? UseNode { get; set; }
+    }
+}
+
+/// <summary>What a data store holds at one moment: keys and bytes in all, and how they split between memory and disk.</summary>
+public sealed record StoreUsage(int Count, int PeakCount, long Bytes, long InMemoryBytes, long SpilledBytes, int SpilledCount);
+
+/// <summary>Bytes moved over a worker's data channel, for the locality checks and the benchmark.</summary>
+public sealed class TransferCounters
+{
+    private long _sentToWorkers, _sentToClients, _receivedFromWorkers;
+
+    /// <summary>Bytes of values this worker served to other workers.</summary>
+    public long SentToWorkers => Interlocked.Read(ref _sentToWorkers);
+    /// <summary>Bytes of values this worker served to clients.</summary>
+    public long SentToClients => Interlocked.Read(ref _sentToClients);
+    /// <summary>Bytes of values this worker fetched from other workers.</summary>
+    public long ReceivedFromWorkers => Interlocked.Read(ref _receivedFromWorkers);
+
+    internal void AddSent(PeerKind peer, long bytes)
+    {
+        if (peer == PeerKind.Worker) Interlocked.Add(ref _sentToWorkers, bytes);
+        else Interlocked.Add(ref _sentToClients, bytes);
+    }
+
+    internal void AddReceivedFromWorker(long bytes) => Interlocked.Add(ref _receivedFromWorkers, bytes);
+
+    private long _cancelledBeforeStart;
+
+    /// <summary>Tasks this worker was sent and that were cancelled before they started (their client cancelled, released them or died).</summary>
+    public long CancelledBeforeStart => Interlocked.Read(ref _cancelledBeforeStart);
+
+    internal void AddCancelledBeforeStart(int tasks) => Interlocked.Add(ref _cancelledBeforeStart, tasks);
+
+    private long _executorsStarted;
+    private long _spareExecutorsTaken;
+
+    /// <summary>Executor processes this worker started, spares included.</summary>
+    public long ExecutorsStarted => Interlocked.Read(ref _executorsStarted);
+
+    /// <summary>Executors that were already started and warm when a code version first needed one.</summary>
+    public long SpareExecutorsTaken => Interlocked.Read(ref _spareExecutorsTaken);
+
+    internal void AddExecutorStarted() => Interlocked.Increment(ref _executorsStarted);
+
+    internal void AddSpareExecutorTaken() => Interlocked.Increment(ref _spareExecutorsTaken);
+
+    private long _tasksRun;
+
+    /// <summary>Tasks whose function an executor of this worker ran to a result or an error (cancelled ones not counted).</summary>
+    public long TasksRun => Interlocked.Read(ref _tasksRun);
+
+    internal void AddTaskRun() => Interlocked.Increment(ref _tasksRun);
+
+    private int _peakTasksInFlight;
+
+    /// <summary>The most tasks this worker had at once, received and not finished: how far ahead the center sent work.</summary>
+    public int PeakTasksInFlight => Volatile.Read(ref _peakTasksInFlight);
+
+    /// <summary>Called by the worker's actor only, so a plain compare suffices.</summary>
+    internal void RecordTasksInFlight(int tasks)
+    {
+        if (tasks > _peakTasksInFlight) Volatile.Write(ref _peakTasksInFlight, tasks);
+    }
+
+    private readonly List<string> _assemblies = [];
+
+    /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
+    public IReadOnlyList<string> AssembliesReceived { get { lock (_assemblies) return _assemblies.ToList(); } }
+
+    internal void AddAssembly(string name, string hash) { lock (_assemblies) _assemblies.Add($"{name}:{hash}"); }
+}
+
+/// <summary>Who opened a data connection.</summary>
+public enum PeerKind : byte
+{
+    /// <summary>A client (a <c>Pool</c>).</summary>
+    Client = 0,
+    /// <summary>Another worker.</summary>
+    Worker = 1,
+}
+
+/// <summary>A worker's transfer counters and store size, as read over its data channel.</summary>
+/// <param name="SentToWorkers">Bytes of values this worker served to other workers.</param>
+/// <param name="SentToClients">Bytes of values this worker served to clients.</param>
+/// <param name="ReceivedFromWorkers">Bytes of values this worker fetched from other workers.</param>
+/// <param name="KeyCount">Keys held, in memory and on disk.</param>
+/// <param name="StoredBytes">Bytes held, in memory and on disk.</param>
+/// <param name="AssembliesReceived">The user assemblies this worker received, as "name:hash", in arrival order.</param>
+/// <param name="PeakKeyCount">The most keys held at once since the worker started.</param>
+/// <param name="MemoryLimit">Bytes of values the worker keeps in memory before it spills to disk.</param>
+/// <param name="InMemoryBytes">Bytes of values held in memory.</param>
+/// <param name="SpilledBytes">Bytes of values held on disk.</param>
+/// <param name="SpilledCount">Values held on disk.</param>
+/// <param name="ReadsFromDisk">Reads of a value served from disk since the worker started.</param>
+/// <param name="CancelledBeforeStart">Tasks cancelled on this worker before they started.</param>
+/// <param name="ExecutorsStarted">Executor processes this worker started, spares included.</param>
+/// <param name="SpareExecutorsTaken">Times a code version's first tasks found a spare executor already started and warm.</param>
+/// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
+/// <param name="TasksRun">Tasks whose function an executor of this worker ran, to a result or an error.</param>
+public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
+    long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0);

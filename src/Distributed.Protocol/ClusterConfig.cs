@@ -1,0 +1,269 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Reflection;
+using Akka.Actor;
+using Akka.Actor.Setup;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Remote.Transport.DotNetty;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Protocol;
+
+/// <summary>The roles of a process in the cluster; each has its HOCON file in <c>hocon/</c>.</summary>
+public enum Role
+{
+    /// <summary>The center (seed node, singleton host).</summary>
+    Center,
+    /// <summary>A worker.</summary>
+    Worker,
+    /// <summary>A client (a Pool).</summary>
+    Client,
+}
+
+/// <summary>Builds the Akka configuration of each role from the embedded HOCON files.</summary>
+public static class ClusterConfig
+{
+    /// <summary>The actor system name shared by every node of a Distributed cluster.</summary>
+    public const string SystemName = "distributed";
+
+    /// <summary>An environment variable holding HOCON text that overrides the embedded settings of any role (e.g. in tests).</summary>
+    public const string OverridesVariable = "DISTRIBUTED_HOCON";
+
+    /// <summary>
+    /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
+    /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
+    /// </summary>
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false)
+    {
+        var overrides = ConfigurationFactory.ParseString($$"""
+            akka.remote.dot-netty.tcp.hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.port = {{port}}
+            akka.remote.dot-netty.tcp.enable-ssl = {{(secure ? "on" : "off")}}
+            akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
+            """);
+        return overrides
+            .WithFallback(FromEnvironment())
+            .WithFallback(Embedded(role.ToString().ToLowerInvariant()))
+            .WithFallback(Embedded("common"))
+            .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
+    }
+
+    /// <summary>
+    /// The actor system of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
+    /// <paramref name="center"/>. With <paramref name="credentials"/>, every Akka.Remote connection is mutual TLS
+    /// and a peer is accepted only when its certificate chains to the cluster's authority; without, plain TCP.
+    /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
+    /// </summary>
+    public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
+        Action<string, string>? onRejected = null)
+    {
+        var config = For(role, host, port, center, secure: credentials is not null);
+        if (credentials is null) return ActorSystem.Create(SystemName, config);
+        // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
+        // trust store and host names play no part, only the chain to this cluster's own authority.
+        var tls = new DotNettySslSetup(credentials.Certificate, suppressValidation: false, requireMutualAuthentication: true,
+            validateCertificateHostname: false, customValidator: (certificate, _, remotePeer, _, log) =>
+            {
+                if (credentials.IsMember(certificate, out var reason)) return true;
+                log.Warning("Refused the TLS connection with {0}: {1}.", remotePeer, reason);
+                onRejected?.Invoke(remotePeer, reason);
+                return false;
+            });
+        return ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
+    }
+
+    /// <summary>
+    /// The path of the center actor at <paramref name="center"/> (the singleton the center node's
+    /// ClusterSingletonManager runs): workers and clients take commands and completions from it alone.
+    /// </summary>
+    public static Akka.Actor.ActorPath CenterPath(HostPort center, bool secure = false) =>
+        Akka.Actor.ActorPath.Parse($"{SeedAddress(center, secure)}/user/center/center");
+
+    /// <summary>The Akka address of the center at <paramref name="center"/>; over TLS Akka's scheme is <c>akka.ssl.tcp</c>.</summary>
+    public static string SeedAddress(HostPort center, bool secure = false) =>
+        $"{(secure ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{center.Host}:{center.Port}";
+
+    private static Config FromEnvironment()
+    {
+        var text = Environment.GetEnvironmentVariable(OverridesVariable);
+        if (string.IsNullOrWhiteSpace(text)) return Config.Empty;
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e)
+        {
+            throw new FormatException($"The environment variable {OverridesVariable} is not valid HOCON: {e.Message}", e);
+        }
+    }
+
+    private static Config Embedded(string name)
+    {
+        var resource = $"hocon/{name}.hocon";
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The configuration {resource} is missing from the Distributed assembly.");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}
+
+/// <summary>A host and port, as written on command lines: <c>192.168.1.100:8787</c>.</summary>
+public sealed record HostPort(string Host, int Port)
+{
+    /// <summary>Parses <c>host:port</c>; a missing port means <paramref name="defaultPort"/>.</summary>
+    public static HostPort Parse(string text, int? defaultPort = null)
+    {
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException("The address is empty; expected host:port, e.g. 127.0.0.1:8787.");
+        text = text.Trim();
+        if (text.Contains("://")) throw new FormatException($"'{text}' is not an address of the form host:port (leave out the scheme).");
+        var colon = text.LastIndexOf(':');
+        string host;
+        int port;
+        if (colon < 0)
+        {
+            if (defaultPort is null) throw new FormatException($"'{text}' has no port; expected host:port, e.g. 127.0.0.1:8787.");
+            host = text;
+            port = defaultPort.Value;
+        }
+        else
+        {
+            host = text[..colon];
+            if (!int.TryParse(text[(colon + 1)..], out port) || port is < 1 or > 65535)
+                throw new FormatException($"'{text}' has an invalid port '{text[(colon + 1)..]}'; a port is a number from 1 to 65535.");
+        }
+        if (host.Length == 0 || host.Any(char.IsWhiteSpace) || Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            throw new FormatException($"'{text}' has an invalid host '{host}'.");
+        return new HostPort(host, port);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Host}:{Port}";
+}
+
+/// <summary>Finds addresses to bind and to advertise.</summary>
+public static class NetworkAddresses
+{
+    /// <summary>The machine's primary IPv4 address: the one on an up, non-loopback interface with a gateway; 127.0.0.1 if none.</summary>
+    public static string PrimaryIPv4()
+    {
+        var candidates = NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .Select(n => n.GetIPProperties())
+            .OrderByDescending(p => p.GatewayAddresses.Count > 0)
+            .SelectMany(p => p.UnicastAddresses)
+            .Select(a => a.Address)
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        return candidates.FirstOrDefault()?.ToString() ?? "127.0.0.1";
+    }
+
+    /// <summary>The local address this machine uses to reach <paramref name="remote"/> (loopback for a local center).</summary>
+    public static string LocalAddressToward(HostPort remote)
+    {
+        try
+        {
+            var address = Dns.GetHostAddresses(remote.Host).First(a => a.AddressFamily == AddressFamily.InterNetwork);
+            if (IPAddress.IsLoopback(address)) return "127.0.0.1";
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            probe.Connect(address, remote.Port); // UDP connect sends nothing; it only picks a route
+            return ((IPEndPoint)probe.LocalEndPoint!).Address.ToString();
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            return PrimaryIPv4();
+        }
+    }
+
+    /// <summary>Whether a TCP port can be bound on <paramref name="host"/> right now.</summary>
+    public static bool IsPortFree(string host, int port)
+    {
+        try
+        {
+            var listener = new TcpListener(Resolve(host), port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The IPv4 address of a host name or address text (e.g. <c>localhost</c>).</summary>
+    public static IPAddress Resolve(string host) =>
+        IPAddress.TryParse(host, out var address)
+            ? address
+            : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+              ?? throw new FormatException($"The host '{host}' has no IPv4 address.");
+
+    /// <summary>
+    /// A TCP connect to the center before joining the cluster: a refused or silent center is reported
+    /// at once, naming the address, instead of after Akka's join attempts time out. With
+    /// <paramref name="credentials"/> it is a mutual-TLS handshake too, so that a center of another
+    /// cluster (or one without credentials) is named with the reason, and the center sees a
+    /// well-formed connection rather than one that closes mid-handshake.
+    /// </summary>
+    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    {
+        using var tcp = new TcpClient();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await tcp.ConnectAsync(center.Host, center.Port, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: no answer within {timeout.TotalSeconds:0} s.");
+        }
+        catch (SocketException e)
+        {
+            throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.", e);
+        }
+        if (credentials is not null) await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+    }
+
+    private static async Task TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
+    {
+        var refused = "";
+        var options = credentials.ClientOptions(center.Host);
+        options.RemoteCertificateValidationCallback = (_, certificate, _, _) => credentials.IsMember(certificate, out refused);
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, deadline).ConfigureAwait(false);
+            await tls.ShutdownAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            // A center without credentials reads the handshake as the start of a frame and waits for the rest.
+            throw new CenterUnreachableException($"The TLS handshake with the center at {center} did not complete (does the center run without credentials?).");
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException)
+        {
+            var why = refused.Length > 0
+                ? $"this node refused the center: {refused}; the center and this node must use the same cluster's credentials (made once by `{ClusterCredentials.CreateCommand}`)"
+                : $"{Innermost(e)} (the center refused this node's certificate, or runs without credentials)";
+            throw new CenterUnreachableException($"The TLS handshake with the center at {center} failed: {why}.", e);
+        }
+    }
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e.Message.TrimEnd('.');
+    }
+
+    /// <summary>The first free port from <paramref name="first"/> upward.</summary>
+    public static int FirstFreePort(string host, int first)
+    {
+        for (var port = first; port < Math.Min(first + 1000, 65536); port++)
+            if (IsPortFree(host, port)) return port;
+        throw new InvalidOperationException($"No free port on {host} from {first} to {first + 999}.");
+    }
+}

@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Protocol.Hosting;
+
+/// <summary>What dcenter and dworker share: a clean stop on Ctrl+C or SIGTERM, and errors without stack dumps.</summary>
+public static class ProgramRunner
+{
+    /// <summary>
+    /// The credentials named by <c>--credentials</c> (<paramref name="directory"/>), else by the
+    /// <c>DISTRIBUTED_CREDENTIALS</c> environment variable; false, after one line on standard error
+    /// saying what is wrong, when that folder cannot be used.
+    /// </summary>
+    public static bool TryResolveCredentials(string? directory, out ClusterCredentials? credentials)
+    {
+        try
+        {
+            credentials = ClusterCredentials.Resolve(directory);
+            return true;
+        }
+        catch (CredentialsException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            credentials = null;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs
+    /// <paramref name="stop"/>. A node that ends by itself (removed from the cluster) is started again
+    /// through <paramref name="restart"/> when it gives a way to, else the program fails.
+    /// </summary>
+    public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce,
+        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null)
+    {
+        using var stopRequested = new CancellationTokenSource();
+        var signalExitCode = 130;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we stop cleanly ourselves
+            signalExitCode = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
+            try { stopRequested.Cancel(); }
+            catch (ObjectDisposedException) { } // a signal that arrives while we are already returning
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var stopped = Task.Delay(Timeout.Infinite, stopRequested.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        var starter = start;
+        while (true)
+        {
+            TNode node;
+            try
+            {
+                node = await starter(stopRequested.Token);
+            }
+            catch (OperationCanceledException) when (stopRequested.IsCancellationRequested)
+            {
+                return signalExitCode;
+            }
+            catch (Exception e) when (e is NodeStartException or CenterUnreachableException or CredentialsException or FormatException or System.Net.Sockets.SocketException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            announce(node);
+            var ended = whenEnded(node);
+            await Task.WhenAny(stopped, ended);
+            var stoppedBySignal = !ended.IsCompleted; // read before stop(), which ends the node too
+            await stop(node);
+            if (stoppedBySignal) return 0;
+            if (restart?.Invoke(node) is not { } next)
+            {
+                Console.Error.WriteLine("error: the node left the cluster.");
+                return 1;
+            }
+            Console.Error.WriteLine("warning: the node was removed from the cluster (the center was lost, or this node was unreachable, e.g. paused); it joins again as a new node.");
+            starter = next;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Distributed.Protocol.Hosting;
+
+/// <summary>Akka's log, written to standard error so that standard output stays the program's own.</summary>
+public sealed class StandardErrorLogger : ReceiveActor
+{
+    /// <summary>Creates the logger.</summary>
+    public StandardErrorLogger()
+    {
+        Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
+        Receive<LogEvent>(e => Console.Error.WriteLine(IsTransport(e) ? Condensed(e) : e.ToString()));
+    }
+
+    /// <summary>
+    /// The transport's reports of refused connections (a failed TLS handshake, a stranger's bytes) come
+    /// with troubleshooting paragraphs and stack traces: one line each says the same, so that a
+    /// refused peer reads as one line, and a scan of a port cannot flood the log.
+    /// </summary>
+    private static bool IsTransport(LogEvent e) =>
+        e.LogSource is { } source && (source.StartsWith("TcpServerHandler", StringComparison.Ordinal) || source.StartsWith("TcpClientHandler", StringComparison.Ordinal)
+            || source.StartsWith("TcpTransport", StringComparison.Ordinal) || source.StartsWith("remoting", StringComparison.Ordinal)
+            || source.Contains("/system/endpointManager/", StringComparison.Ordinal));
+
+    private static string Condensed(LogEvent e)
+    {
+        var text = e.ToString();
+        var newline = text.IndexOf('\n');
+        var first = (newline < 0 ? text : text[..newline]).TrimEnd('\r');
+        if (e.Cause is not { } cause) return first;
+        while (cause.InnerException is not null) cause = cause.InnerException;
+        var reason = cause.Message.Split('\n')[0].Trim();
+        if (reason.Length > 200) reason = reason[..200] + "...";
+        return first.Contains(reason, StringComparison.Ordinal) ? first : $"{first} ({reason})";
+    }
+}

@@ -1,0 +1,397 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Protocol;
+using Distributed.Protocol.Security;
+
+namespace Distributed.Worker.Executor;
+
+/// <summary>
+/// Owns one executor process, which runs the tasks of one client code version with
+/// <c>threads</c> threads. User code never runs in the worker process itself: a crash or a stuck
+/// task there cannot take the stored data down, and each code version gets its own assemblies.
+/// A task that outlives its timeout fails, and since a thread stuck in user code cannot be stopped
+/// in .NET, the process is killed: the actor retires, handing the other tasks it held back to the
+/// worker, which runs them on a fresh executor. A spare (no version yet) starts its process before
+/// any code needs it, so that a new worker's first tasks, or the tasks re-run after a timeout, do not
+/// wait for a process to start and warm up; it learns its code version from <see cref="AdoptCode"/>.
+/// </summary>
+internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+{
+    /// <summary>How often running tasks' deadlines are checked: a timeout fires at most this late.</summary>
+    private static readonly TimeSpan DeadlineCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    private const string DeadlineTimer = "deadlines";
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private string? _version; // null while a spare
+    private IReadOnlyList<string> _assemblyPaths;
+    private readonly int _threads;
+    private readonly string _socketPath;
+    private readonly Dictionary<string, FunctionSpec> _sentFunctions = [];
+    private readonly Dictionary<string, InFlightTask> _inFlight = [];
+    private readonly Dictionary<string, long> _deadlines = []; // key → Environment.TickCount64 past which it has timed out
+    private Socket? _listener;
+    private Socket? _connection;
+    private Process? _process;
+    private BinaryWriter? _writer;
+
+    public ExecutorActor(string? version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory)
+    {
+        _version = version;
+        _assemblyPaths = assemblyPaths;
+        _threads = threads;
+        _socketPath = Path.Combine(socketDirectory, $"executor-{version ?? "spare"}-{Guid.NewGuid():N}"[..40] + ".sock");
+        Starting();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory) =>
+        Akka.Actor.Props.Create(() => new ExecutorActor(version, assemblyPaths, threads, socketDirectory));
+
+    /// <summary>Props of a spare: its process starts now and warms up; its code comes with <see cref="AdoptCode"/>.</summary>
+    public static Props SpareProps(int threads, string socketDirectory) =>
+        Akka.Actor.Props.Create(() => new ExecutorActor(null, Array.Empty<string>(), threads, socketDirectory));
+
+    /// <summary>The code version, for log lines ("spare" before it has one).</summary>
+    private string VersionName => _version ?? "spare";
+
+    protected override void PreStart()
+    {
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+        // In a 0700 folder already; 0600 like every file the worker makes.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _listener.Listen(1);
+        AcceptNext();
+        _process = ExecutorLauncher.Start(_socketPath, _threads, _assemblyPaths);
+        var self = Self;
+        _process.EnableRaisingEvents = true;
+        _process.Exited += (_, _) => self.Tell(new ExecutorExited($"the executor process exited with code {SafeExitCode(_process)}"));
+    }
+
+    private void Starting()
+    {
+        Receive<ExecutorConnected>(m =>
+        {
+            if (RefusedPeer(m.Socket) is { } refusal)
+            {
+                _log.Warning("Refused a connection on the executor socket {0} of code {1}: {2}", _socketPath, VersionName, refusal);
+                m.Socket.Dispose();
+                AcceptNext();
+                return;
+            }
+            // The executor is in: nobody else connects from now on.
+            _listener?.Dispose();
+            try { File.Delete(_socketPath); } catch (IOException) { }
+            _connection = m.Socket;
+            var stream = new NetworkStream(m.Socket, ownsSocket: false);
+            _writer = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            StartReader(new BufferedStream(stream, 1 << 16));
+            Become(Running);
+            Stash.UnstashAll();
+        });
+        Receive<AdoptCode>(_ => Stash.Stash());
+        Receive<ExecuteBatch>(_ => Stash.Stash());
+        Receive<CancelExecution>(_ => Stash.Stash());
+        Receive<ExecutorExited>(HandleExited);
+    }
+
+    private void AcceptNext() =>
+        _listener!.AcceptAsync().PipeTo(Self, success: s => new ExecutorConnected(s), failure: e => new ExecutorExited($"the executor did not connect: {e.Message}"));
+
+    /// <summary>
+    /// Why the process on the other end of <paramref name="socket"/> is not the executor this actor
+    /// started (another process of this user, or root, can reach the socket), or null when it is.
+    /// The kernel's record of the peer (SO_PEERCRED) is checked: the process id must be the one
+    /// started, and the user this worker's. Where the kernel cannot tell (not Linux), the socket's
+    /// private folder is the only guard.
+    /// </summary>
+    private string? RefusedPeer(Socket socket)
+    {
+        PeerCredentials? peer;
+        try { peer = UnixIdentity.PeerOf(socket); }
+        catch (SocketException e) { return $"its peer cannot be identified ({e.Message})"; }
+        if (peer is null) return null;
+        var expected = _process?.Id;
+        var user = UnixIdentity.EffectiveUserId();
+        if (peer.ProcessId != expected || peer.UserId != user)
+            return $"process {peer.ProcessId} of user {peer.UserId} connected, not the executor process {expected} of user {user} that this worker started; closed";
+        return null;
+    }
+
+    private void Running()
+    {
+        Receive<AdoptCode>(HandleAdoptCode);
+        Receive<ExecuteBatch>(HandleExecuteBatch);
+        Receive<CancelExecution>(HandleCancelExecution);
+        Receive<ExecutorResults>(m =>
+        {
+            foreach (var result in m.Results)
+            {
+                _inFlight.Remove(result.Key);
+                _deadlines.Remove(result.Key);
+            }
+            Context.Parent.Tell(m);
+        });
+        Receive<TasksStarted>(HandleTasksStarted);
+        Receive<CheckDeadlines>(_ => HandleCheckDeadlines());
+        Receive<ExecutorExited>(HandleExited);
+    }
+
+    /// <summary>
+    /// The process is gone (or being killed). Batches the worker sent before it heard go back to it,
+    /// to run on the next executor; what the old process still says is void.
+    /// </summary>
+    private void Retired()
+    {
+        Receive<ExecuteBatch>(batch => Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, batch)));
+        ReceiveAny(_ => { });
+    }
+
+    private void HandleAdoptCode(AdoptCode message)
+    {
+        if (_version is not null)
+        {
+            _log.Error("Executor of code {0} was asked to run code {1} too; ignored", _version, message.Version);
+            return;
+        }
+        _version = message.Version;
+        _assemblyPaths = message.AssemblyPaths;
+        try
+        {
+            ExecutorFrames.WriteCode(_writer!, message.AssemblyPaths);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    private void HandleExecuteBatch(ExecuteBatch batch)
+    {
+        var newFunctions = batch.Functions.Where(f => _sentFunctions.TryAdd(f.FunctionId, f)).ToList();
+        foreach (var task in batch.Tasks) _inFlight[task.Key] = new InFlightTask(task, batch.Values);
+        try
+        {
+            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, batch.Values, batch.Tasks));
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    private void HandleCancelExecution(CancelExecution message)
+    {
+        // Only tasks still here: a key the executor already answered would stay in its set for ever.
+        var keys = message.Keys.Where(_inFlight.ContainsKey).ToList();
+        if (keys.Count == 0) return;
+        try
+        {
+            ExecutorFrames.WriteCancel(_writer!, keys);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    private void HandleTasksStarted(TasksStarted message)
+    {
+        var now = Environment.TickCount64;
+        foreach (var key in message.Keys)
+            if (_inFlight.TryGetValue(key, out var running) && running.Task.TimeoutMs > 0)
+                _deadlines[key] = now + running.Task.TimeoutMs;
+        if (_deadlines.Count > 0 && !Timers.IsTimerActive(DeadlineTimer))
+            Timers.StartPeriodicTimer(DeadlineTimer, CheckDeadlines.Instance, DeadlineCheckInterval);
+    }
+
+    private void HandleCheckDeadlines()
+    {
+        if (_deadlines.Count == 0)
+        {
+            Timers.Cancel(DeadlineTimer);
+            return;
+        }
+        var now = Environment.TickCount64;
+        var expired = _deadlines.Where(d => d.Value <= now).Select(d => d.Key).ToList();
+        if (expired.Count == 0) return;
+        var failures = expired.Select(key => new ExecutorResult(key, null, "", RemoteError.Of(ErrorKind.TaskTimeout,
+                $"{key} did not finish within {DescribeTimeout(_inFlight[key].Task.TimeoutMs)} of starting; its executor process was stopped.")))
+            .ToList();
+        foreach (var key in expired) _inFlight.Remove(key);
+        _log.Warning("Task(s) {0} of code {1} timed out: stopping their executor process; {2} other task(s) run again on a new one",
+            string.Join(", ", expired), VersionName, _inFlight.Count);
+        Context.Parent.Tell(new ExecutorResults(failures));
+        // A thread stuck in user code cannot be aborted: the process goes, and its other tasks (not at
+        // fault) run again from the start on a fresh process.
+        Retire(BatchOf(_inFlight.Values));
+    }
+
+    /// <summary>One batch that runs these tasks again on another process: their functions and inputs included.</summary>
+    private ExecuteBatch BatchOf(IEnumerable<InFlightTask> tasks)
+    {
+        var list = tasks.ToList();
+        var values = new Dictionary<string, byte[]>();
+        foreach (var (task, batchValues) in list)
+            foreach (var dependency in task.Dependencies)
+                if (!values.ContainsKey(dependency) && batchValues.TryGetValue(dependency, out var bytes)) values[dependency] = bytes;
+        var functions = list.Select(t => t.Task.FunctionId).Distinct().Select(id => _sentFunctions[id]).ToList();
+        return new ExecuteBatch(functions, values, list.Select(t => t.Task).ToList());
+    }
+
+    /// <summary>
+    /// Kills the process and tells the worker, which starts another executor for new batches and sends
+    /// <paramref name="rerun"/> there, then stops this actor after the batches it had already sent.
+    /// </summary>
+    private void Retire(ExecuteBatch rerun)
+    {
+        _inFlight.Clear();
+        _deadlines.Clear();
+        Timers.CancelAll();
+        KillProcess();
+        Become(Retired);
+        Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, rerun));
+    }
+
+    private void HandleExited(ExecutorExited message)
+    {
+        var stderr = ExecutorLauncher.RecentErrors(_process);
+        var reason = string.IsNullOrWhiteSpace(stderr) ? message.Reason : $"{message.Reason}: {stderr}";
+        _log.Warning("Executor for code {0} is gone: {1}", VersionName, reason);
+        var pending = Stash.ClearStash().Select(e => e.Message).OfType<ExecuteBatch>().SelectMany(b => b.Tasks).Select(t => t.Key);
+        var failures = _inFlight.Keys.Concat(pending)
+            .Select(key => new ExecutorResult(key, null, "", RemoteError.Of(ErrorKind.ExecutorCrashed,
+                $"The process running {key} died ({reason}).")))
+            .ToList();
+        if (failures.Count > 0) Context.Parent.Tell(new ExecutorResults(failures));
+        Retire(new ExecuteBatch([], new Dictionary<string, byte[]>(), []));
+    }
+
+    private void StartReader(Stream stream)
+    {
+        var self = Self;
+        var limits = WireLimits.From(Context.System.Settings.Config);
+        var log = _log;
+        var version = VersionName;
+        var thread = new Thread(() =>
+        {
+            var reader = new WireReader(stream, limits);
+            try
+            {
+                while (true)
+                {
+                    var frame = stream.ReadByte();
+                    switch (frame)
+                    {
+                        case -1: throw new EndOfStreamException();
+                        case ExecutorFrames.Results: self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader))); break;
+                        case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
+                        default: throw new WireFormatException($"Unexpected frame {frame} from the executor.");
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or EndOfStreamException or ObjectDisposedException)
+            {
+                self.Tell(new ExecutorExited($"the executor connection closed ({e.GetType().Name})"));
+            }
+            catch (Exception e)
+            {
+                // Whatever the executor sends, this thread must not end the worker (an exception that
+                // escapes a thread ends the process): the connection closes and the executor is replaced.
+                log.Warning("Closing the connection of executor {0}: it sent a malformed frame: {1}", version, e.Message);
+                self.Tell(new ExecutorExited($"the executor sent a malformed frame ({e.GetType().Name}: {e.Message})"));
+            }
+        }) { IsBackground = true, Name = $"executor-reader-{VersionName}" };
+        thread.Start();
+    }
+
+    protected override void PostStop()
+    {
+        KillProcess();
+        _process?.Dispose();
+        try { File.Delete(_socketPath); } catch (IOException) { }
+    }
+
+    private void KillProcess()
+    {
+        try { _connection?.Dispose(); } catch (ObjectDisposedException) { }
+        _listener?.Dispose();
+        // SIGKILL alone: killing the whole tree first SIGSTOPs the process to list its children, and a
+        // worker that exits in between (it stops its executors as it shuts down) leaves it stopped for ever.
+        try { if (_process is { HasExited: false } process) process.Kill(); }
+        catch (InvalidOperationException) { }
+        catch (System.ComponentModel.Win32Exception e) { _log.Warning("Could not kill executor process of code {0}: {1}", VersionName, e.Message); }
+    }
+
+    private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
+
+    /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
+    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, byte[]> Values);
+
+    private sealed class CheckDeadlines
+    {
+        public static CheckDeadlines Instance { get; } = new();
+    }
+
+    private static string SafeExitCode(Process? process)
+    {
+        try { return process is { HasExited: true } ? process.ExitCode.ToString() : "?"; }
+        catch (InvalidOperationException) { return "?"; }
+    }
+}
+
+/// <summary>Starts executor processes: the running worker program itself, with the executor verb.</summary>
+internal static class ExecutorLauncher
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, Queue<string>> Errors = new();
+
+    public static Process Start(string socketPath, int threads, IReadOnlyList<string> assemblyPaths)
+    {
+        ChildProcessSwitch.ThrowIfForbidden("an executor");
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find the path of the worker program.");
+        var info = new ProcessStartInfo(host)
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        // Under 'dotnet dworker.dll' the host is the muxer and the program comes first.
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+        info.ArgumentList.Add(ExecutorHost.Verb);
+        info.ArgumentList.Add(socketPath);
+        info.ArgumentList.Add(threads.ToString());
+        foreach (var path in assemblyPaths) info.ArgumentList.Add(path);
+        var process = new Process { StartInfo = info };
+        var errors = new Queue<string>();
+        Errors.Add(process, errors);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.Out.WriteLine($"[executor] {e.Data}"); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            Console.Error.WriteLine($"[executor] {e.Data}");
+            lock (errors)
+            {
+                errors.Enqueue(e.Data);
+                while (errors.Count > 20) errors.Dequeue();
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>The last lines the executor wrote to standard error (why it died, often).</summary>
+    public static string RecentErrors(Process? process)
+    {
+        if (process is null || !Errors.TryGetValue(process, out var errors)) return "";
+        lock (errors) return string.Join(" | ", errors.TakeLast(5));
+    }
+}

@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Runtime.Loader;
+using System.Threading.Channels;
+using Distributed.Protocol;
+using Distributed.Data.Serialization;
+
+namespace Distributed.Worker.Executor;
+
+/// <summary>
+/// The main loop of an executor process: the only place where user code runs. A worker starts one
+/// per client code version, so each process loads exactly one build of the user's assemblies.
+/// It exits when its worker closes the socket (including when the worker dies).
+/// </summary>
+public static class ExecutorHost
+{
+    /// <summary>The argument that turns a <c>dworker</c> process into an executor.</summary>
+    public const string Verb = "executor";
+
+    /// <summary>
+    /// Runs an executor: <c>executor SOCKET THREADS [ASSEMBLY-PATH...]</c>. Without assembly paths it is
+    /// a spare, started before any code needs it: it warms up and learns its code from a code frame.
+    /// </summary>
+    public static int Run(string[] args)
+    {
+        if (args.Length < 2 || !int.TryParse(args[1], out var threads) || threads < 1)
+        {
+            Console.Error.WriteLine("usage: executor SOCKET-PATH THREADS [ASSEMBLY-PATH...]");
+            return 2;
+        }
+        var executor = new Executor(threads);
+        if (args.Length > 2) InstallAssemblyResolver(args.Skip(2));
+        else executor.WarmUpInBackground();
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(args[0]));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        executor.Serve(stream);
+        return 0;
+    }
+
+    private static void InstallAssemblyResolver(IEnumerable<string> paths)
+    {
+        // One process holds one code version, so the simple name identifies the assembly.
+        var bySimpleName = paths.ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+            name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
+    }
+
+    private sealed class Executor(int threads)
+    {
+        private readonly ValueCodec _codec = new();
+        private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
+        private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
+        private readonly ConcurrentDictionary<string, byte> _cancelled = new();
+        private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
+
+        public void Serve(Stream stream)
+        {
+            var buffered = new BufferedStream(stream, 1 << 16);
+            var input = new WireReader(buffered, WireLimits.Default);
+            var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
+            runners.ForEach(t => t.Start());
+            _ = Task.Run(() => WriteResults(output));
+            try
+            {
+                while (true)
+                {
+                    int frame;
+                    try { frame = buffered.ReadByte(); }
+                    catch (IOException) { break; }
+                    if (frame < 0) break;
+                    if (frame == ExecutorFrames.Code)
+                    {
+                        InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
+                        continue;
+                    }
+                    if (frame == ExecutorFrames.Cancel)
+                    {
+                        foreach (var key in ExecutorFrames.ReadCancel(input)) _cancelled.TryAdd(key, 0);
+                        continue;
+                    }
+                    if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
+                    var batch = ExecutorFrames.ReadBatch(input);
+                    foreach (var function in batch.Functions)
+                        _functions.TryAdd(function.FunctionId, DecodeFunction(function));
+                    var values = new BatchValues(batch.Values, _codec);
+                    foreach (var task in batch.Tasks) _queue.Add((task, values));
+                }
+            }
+            finally
+            {
+                // The worker is gone (or stopped us): nobody can receive results any more, and a stuck
+                // user task must not keep this process alive, so the runners are not awaited.
+                _queue.CompleteAdding();
+            }
+        }
+
+        /// <summary>
+        /// A spare has time before its first task: the first decode of a function, call and encode of
+        /// its result (Hyperion building its serializers, the JIT compiling both paths) happen now,
+        /// not in the time of the first task on a new worker.
+        /// </summary>
+        public void WarmUpInBackground() => new Thread(() =>
+        {
+            try
+            {
+                var offset = Environment.ProcessId % 7; // captured, as in most user lambdas
+                var encoded = _codec.Encode(new UnaryFunction<int, int>(x => x + offset));
+                var function = (IUserFunction)_codec.Decode(encoded)!;
+                _codec.Decode(_codec.Encode(function.Invoke([_codec.Decode(_codec.Encode(1))])));
+                _codec.Decode(_codec.Encode(new[] { 1.5, 2.5 }));
+                _codec.Decode(_codec.Encode(new List<string> { "warm" }));
+            }
+            catch (Exception e)
+            {
+                // Only a head start: the real tasks meet the same problem and report it.
+                Console.Error.WriteLine($"warning: the executor could not warm up: {e.Message}");
+            }
+        }) { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
+
+        private IUserFunction DecodeFunction(FunctionSpec spec)
+        {
+            try
+            {
+                return (IUserFunction)_codec.Decode(spec.Payload)!;
+            }
+            catch (Exception e)
+            {
+                return new BrokenFunction(e);
+            }
+        }
+
+        private void RunTasks()
+        {
+            foreach (var (task, values) in _queue.GetConsumingEnumerable())
+            {
+                if (_cancelled.TryRemove(task.Key, out _))
+                {
+                    _results.Writer.TryWrite(new Output(null, new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)));
+                    continue;
+                }
+                // The worker times a task from here, so that waiting in this queue does not count.
+                if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
+                _results.Writer.TryWrite(new Output(null, Execute(task, values)));
+            }
+        }
+
+        private ExecutorResult Execute(ExecutorTask task, BatchValues values)
+        {
+            object? result;
+            try
+            {
+                var function = _functions[task.FunctionId];
+                if (function is BrokenFunction broken) throw broken.Reason;
+                result = function.Invoke(Arguments(task, values));
+            }
+            catch (Exception e)
+            {
+                return new ExecutorResult(task.Key, null, "", Describe(e));
+            }
+            try
+            {
+                return new ExecutorResult(task.Key, _codec.Encode(result), TypeNameOf(result), null);
+            }
+            catch (Exception e)
+            {
+                return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
+                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
+            }
+        }
+
+        private object?[] Arguments(ExecutorTask task, BatchValues values)
+        {
+            switch (task.Kind)
+            {
+                case ArgumentsKind.Dependencies:
+                    {
+                        var arguments = new object?[task.Dependencies.Count];
+                        for (var i = 0; i < arguments.Length; i++) arguments[i] = values.Get(task.Dependencies[i]);
+                        return arguments;
+                    }
+                case ArgumentsKind.SingleValue:
+                    return [_codec.Decode(task.Args)];
+                case ArgumentsKind.Template:
+                    {
+                        var template = (object?[])_codec.Decode(task.Args)!;
+                        var dependencies = task.Dependencies.Select(values.Get).ToArray();
+                        return template.Select(t => TemplateConversion.Resolve(t, dependencies)).ToArray();
+                    }
+                default:
+                    throw new InvalidDataException($"Unknown argument kind {task.Kind}.");
+            }
+        }
+
+        private async Task WriteResults(BinaryWriter output)
+        {
+            var reader = _results.Reader;
+            var batch = new List<ExecutorResult>();
+            var started = new List<string>();
+            while (await reader.WaitToReadAsync())
+            {
+                while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
+                {
+                    if (item.Result is { } result) batch.Add(result);
+                    else started.Add(item.StartedKey!);
+                }
+                // Starts first: a task's start was queued before its result, and stays before it.
+                if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
+                if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
+                else output.Flush();
+                batch.Clear();
+                started.Clear();
+            }
+        }
+
+        private static RemoteError Describe(Exception e) =>
+            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
+
+        private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
+    }
+
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, or a task's result.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
+
+    /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
+    private sealed class BatchValues(IReadOnlyDictionary<string, byte[]> encoded, ValueCodec codec)
+    {
+        private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
+
+        public object? Get(string key) => _decoded.GetOrAdd(key, k => new Lazy<object?>(() =>
+            encoded.TryGetValue(k, out var bytes)
+                ? codec.Decode(bytes)
+                : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+    }
+
+    /// <summary>A function whose payload could not be decoded: its tasks fail with the reason.</summary>
+    private sealed class BrokenFunction(Exception reason) : IUserFunction
+    {
+        public Exception Reason { get; } = reason;
+        public string Name => "broken";
+        public Delegate Delegate => Invoke;
+        public object? Invoke(object?[] arguments) => throw Reason;
+    }
+}

@@ -1,0 +1,257 @@
+using Akka.Actor;
+using Akka.Event;
+using Distributed.Data;
+using Distributed.Protocol;
+using Distributed.Worker.Core;
+using Distributed.Worker.Executor;
+
+namespace Distributed.Worker;
+
+/// <summary>
+/// Settings of a worker, fixed at start. <c>PreviousCenter</c>: when the worker joins again with the
+/// store it kept, the incarnation of the center it was registered with. <c>Credentials</c>: the
+/// cluster's, for the data channel to other workers (null on an insecure loopback cluster).
+/// </summary>
+public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory, string? PreviousCenter = null,
+    Protocol.Security.ClusterCredentials? Credentials = null);
+
+/// <summary>
+/// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
+/// inputs straight from the workers that hold them, gets the client's code when it is new, and hands
+/// tasks to an executor child per client code version. It takes commands only from the center actor
+/// that registered it (at the path it was told), and a batch's assemblies only from the client the
+/// center named for that batch. Its decisions are <see cref="WorkerCore"/>'s: this actor turns
+/// messages into the core's events, carries out the commands it returns, and owns the I/O (fetches
+/// from peers, the assembly cache, the executor children).
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private WorkerSettings _settings;
+    private readonly IActorRef _center;
+    private readonly ActorPath _centerPath;
+    private readonly Refusals _refusals;
+    /// <summary>The center actor that answered the registration: the only sender of commands heard.</summary>
+    private IActorRef? _registeredWith;
+    private readonly DataStore _store;
+    private readonly DataClient _peers;
+    private readonly AssemblyCache _assemblies;
+    private readonly TaskCompletionSource<WorkerRegistered> _registered;
+    private readonly TransferCounters _counters;
+    /// <summary>The decisions: this actor turns messages into its events and carries out its commands.</summary>
+    private readonly WorkerCore _core;
+    // The core names clients and executors by plain values; these translate them to actors and back.
+    private readonly Dictionary<IActorRef, string> _clientIds = [];
+    private readonly Dictionary<string, IActorRef> _clients = [];
+    private long _clientsSeen;
+    private readonly Dictionary<long, IActorRef> _executors = [];
+    private readonly Dictionary<IActorRef, long> _executorIds = [];
+
+    /// <summary>Creates the worker actor.</summary>
+    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
+    {
+        _settings = settings;
+        _center = center;
+        _centerPath = centerPath;
+        _refusals = new Refusals(_log, $"Worker {settings.Name}");
+        _store = store;
+        _registered = registered;
+        _counters = counters;
+        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials);
+        _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
+        _core = new WorkerCore(settings.Name, store, _assemblies, counters);
+        Receive<WorkerRegistered>(HandleWorkerRegistered);
+        Receive<RetryRegistration>(_ => Register());
+        Receive<RunTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs))));
+        Receive<AssemblyBytes>(HandleAssemblyBytes);
+        Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
+        Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
+        Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
+        Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
+        // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
+        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : (long?)null, m.Version, m.AssemblyPaths, m.Rerun)));
+        Receive<Terminated>(HandleTerminated);
+        // The ends of fetches and timers this actor started, piped back as the core's events.
+        Receive<WorkerEvent>(Apply);
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props of a worker.</summary>
+    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered));
+
+    /// <summary>Handles a command when it comes from the center this worker registered with; refuses it otherwise.</summary>
+    private void FromCenter<T>(T message, Action<T> handle) where T : notnull
+    {
+        if (_registeredWith is not null && Sender.Equals(_registeredWith)) handle(message);
+        else _refusals.Refuse(Sender, message, _registeredWith is null
+            ? "the worker is not registered yet, and takes commands only from the center that registers it"
+            : $"only the center it registered with ({_registeredWith.Path}) sends it commands");
+    }
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        Register();
+        // The proxy buffers until the singleton is found, but a registration can still be lost when the
+        // center restarts in between: repeat it until the center answers.
+        Timers.StartPeriodicTimer("register", RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop() => _peers.Dispose();
+
+    private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
+        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter));
+
+    private void HandleWorkerRegistered(WorkerRegistered message)
+    {
+        // The center actor is the one at the center's address; once registered, the worker keeps it
+        // (a restarted center has the worker join again as a new node, with a new worker actor).
+        if (_registeredWith is not null || !Peers.IsAt(Sender, _centerPath))
+        {
+            _refusals.Refuse(Sender, message, _registeredWith is null ? $"the center is at {_centerPath}" : "the worker is registered already");
+            return;
+        }
+        _registeredWith = Sender;
+        Timers.Cancel("register");
+        _settings = _settings with { Name = message.AssignedName };
+        _registered.TrySetResult(message);
+        Apply(new WorkerEvent.Registered(message.AssignedName));
+    }
+
+    private void HandleAssemblyBytes(AssemblyBytes message)
+    {
+        // Code comes only from a client the center named for a batch that needs it.
+        switch (_core.Awaits(message.Assembly.Hash, _clientIds.GetValueOrDefault(Sender)))
+        {
+            case AssemblyAwaited.No: return;
+            case AssemblyAwaited.FromOtherClients:
+                _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
+                return;
+        }
+        if (message.Bytes is null)
+        {
+            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"The client could not send assembly {message.Assembly.Name}."));
+            return;
+        }
+        try
+        {
+            _assemblies.Store(message.Assembly, message.Bytes);
+            _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        {
+            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"Assembly {message.Assembly.Name} could not be stored: {e.Message}"));
+            return;
+        }
+        Apply(new WorkerEvent.AssemblyStored(message.Assembly));
+    }
+
+    private void HandleTerminated(Terminated message)
+    {
+        if (!_executorIds.Remove(message.ActorRef, out var executor)) return;
+        _executors.Remove(executor);
+        Apply(new WorkerEvent.ExecutorStopped(executor));
+    }
+
+    /// <summary>The id the core knows <paramref name="client"/> by, given on its first batch here.</summary>
+    private string ClientId(IActorRef client)
+    {
+        if (_clientIds.TryGetValue(client, out var id)) return id;
+        id = $"client-{++_clientsSeen}";
+        _clientIds[client] = id;
+        _clients[id] = client;
+        return id;
+    }
+
+    private void Apply(WorkerEvent stimulus)
+    {
+        foreach (var command in _core.Handle(stimulus)) Execute(command);
+    }
+
+    private void Execute(WorkerCommand command)
+    {
+        switch (command)
+        {
+            case WorkerCommand.Execute execute: ExecutorNumbered(execute.Executor)?.Tell(execute.Batch); break;
+            case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
+            // The center tells the client, and fails the tasks that needed these.
+            case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;
+            case WorkerCommand.ReportKeysAdded added: _center.Tell(new KeysAdded(added.Keys, added.ReplicationId, added.Error)); break;
+            case WorkerCommand.FetchInputs fetch:
+                var batchId = fetch.BatchId;
+                FetchAsync(fetch.Inputs).PipeTo(Self,
+                    success: values => new WorkerEvent.InputsFetched(batchId, values),
+                    failure: e => new WorkerEvent.InputsNotFetched(batchId, ReasonOf(e)));
+                break;
+            case WorkerCommand.FetchCopies copies:
+                var replicationId = copies.ReplicationId;
+                FetchAsync(copies.Inputs).PipeTo(Self,
+                    success: values => new WorkerEvent.CopiesFetched(replicationId, values),
+                    failure: e => new WorkerEvent.CopiesNotFetched(replicationId, ReasonOf(e)));
+                break;
+            case WorkerCommand.RequestAssemblies request: _clients[request.Client].Tell(new RequestAssemblies(request.Assemblies)); break;
+            case WorkerCommand.CancelExecution cancel: ExecutorNumbered(cancel.Executor)?.Tell(new CancelExecution(cancel.Keys)); break;
+            case WorkerCommand.StartExecutor start: StartExecutor(start); break;
+            case WorkerCommand.AdoptCode adopt: ExecutorNumbered(adopt.Executor)?.Tell(new AdoptCode(adopt.Version, adopt.AssemblyPaths)); break;
+            case WorkerCommand.StopExecutor stop: ExecutorNumbered(stop.Executor)?.Tell(PoisonPill.Instance); break;
+            case WorkerCommand.StartSpareTimer timer: Timers.StartSingleTimer(nameof(WorkerEvent.SpareTimerFired), WorkerEvent.SpareTimerFired.Instance, timer.Delay); break;
+            case WorkerCommand.ForgetClient forget:
+                if (_clients.Remove(forget.Client, out var client)) _clientIds.Remove(client);
+                break;
+            default: throw new ArgumentException($"The worker actor cannot carry out {command.GetType().Name}.", nameof(command));
+        }
+    }
+
+    private void StartExecutor(WorkerCommand.StartExecutor start)
+    {
+        var props = start.Version is null
+            ? ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory)
+            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory);
+        var executor = Context.ActorOf(props, $"executor-{start.Version ?? "spare"}-{start.Executor}");
+        Context.Watch(executor);
+        _executors[start.Executor] = executor;
+        _executorIds[executor] = start.Executor;
+    }
+
+    private IActorRef? ExecutorNumbered(long executor)
+    {
+        if (_executors.TryGetValue(executor, out var actor)) return actor;
+        _log.Error("Worker {0} has no executor {1} any more; a command for it is dropped", _settings.Name, executor);
+        return null;
+    }
+
+    private static string ReasonOf(Exception failure) =>
+        (failure is AggregateException { InnerException: { } inner } ? inner : failure).Message;
+
+    private async Task<IReadOnlyDictionary<string, StoredValue>> FetchAsync(IReadOnlyList<RemoteInput> inputs)
+    {
+        var values = new Dictionary<string, StoredValue>();
+        if (inputs.FirstOrDefault(i => i.Holders.Count == 0) is { } orphan)
+            throw new KeyNotFoundException($"No worker holds the input {orphan.Key}.");
+        var fetches = inputs.GroupBy(i => i.Holders[0]).Select(async group =>
+        {
+            var wanted = group.ToList();
+            IReadOnlyList<StoredValue?> fetched;
+            try { fetched = await _peers.GetAsync(group.Key, wanted.Select(i => i.Key).ToList()).ConfigureAwait(false); }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { fetched = new StoredValue?[wanted.Count]; }
+            return wanted.Select((input, i) => (Input: input, Value: fetched[i]));
+        });
+        foreach (var (input, value) in (await Task.WhenAll(fetches).ConfigureAwait(false)).SelectMany(r => r))
+        {
+            var found = value;
+            // The first holder may have lost it (deleted, or died in between): try the others.
+            foreach (var other in input.Holders.Skip(1))
+            {
+                if (found is not null) break;
+                try { found = (await _peers.GetAsync(other, [input.Key]).ConfigureAwait(false))[0]; }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { }
+            }
+            values[input.Key] = found ?? throw new KeyNotFoundException($"No holder of input {input.Key} still has it.");
+        }
+        return values;
+    }
+}
