@@ -13,7 +13,11 @@ namespace Distributed.Worker;
 /// cluster's, for the data channel to other workers (null on an insecure loopback cluster).
 /// </summary>
 public sealed record WorkerSettings(string Name, string Address, int Threads, DataEndpoint Data, string WorkDirectory, string? PreviousCenter = null,
-    Protocol.Security.ClusterCredentials? Credentials = null);
+    Protocol.Security.ClusterCredentials? Credentials = null)
+{
+    /// <summary>What plays the executors instead of child processes (<see cref="WorkerOptions.ExecutorStandIn"/>); null in the programs.</summary>
+    internal Func<string?, Props>? ExecutorStandIn { get; init; }
+}
 
 /// <summary>
 /// One per <c>dworker</c> process: registers with the center, keeps the data store, fetches missing
@@ -208,9 +212,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void StartExecutor(WorkerCommand.StartExecutor start)
     {
-        var props = start.Version is null
+        var props = _settings.ExecutorStandIn?.Invoke(start.Version) ?? (start.Version is null
             ? ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory)
-            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory);
+            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory));
         var executor = Context.ActorOf(props, $"executor-{start.Version ?? "spare"}-{start.Executor}");
         Context.Watch(executor);
         _executors[start.Executor] = executor;

@@ -34,6 +34,12 @@ public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Po
 
     /// <summary>The memory limit of a worker started without one.</summary>
     public static long DefaultMemoryLimit => Math.Max(1, (long)(MachineMemory * DefaultMemoryShare));
+
+    /// <summary>
+    /// An actor that plays each executor (given its code version; null for a spare) instead of a child
+    /// process. Only for the in-process tests: their tier forbids child processes.
+    /// </summary>
+    internal Func<string?, Props>? ExecutorStandIn { get; init; }
 }
 
 /// <summary>A running worker: its actor system, data store and data server.</summary>
@@ -164,7 +170,10 @@ public sealed class WorkerNode
             dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel);
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials);
+            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
+            {
+                ExecutorStandIn = options.ExecutorStandIn,
+            };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
             system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
@@ -301,6 +310,19 @@ public sealed class WorkerNode
     private static TimeSpan Remaining(TimeSpan total, global::System.Diagnostics.Stopwatch elapsed) =>
         total > elapsed.Elapsed ? total - elapsed.Elapsed : TimeSpan.Zero;
 
+
+    /// <summary>
+    /// Ends this worker as a killed process ends, for the tests that run workers inside their own
+    /// process: its node drops out of the cluster without leaving (no coordinated shutdown), and its
+    /// data port refuses connections at once. Its folders stay, as a killed worker's do.
+    /// </summary>
+    internal async Task KillAsync()
+    {
+        // The data port first: the center probes it when the node's connection drops.
+        await _dataServer.DisposeAsync().ConfigureAwait(false);
+        ((ExtendedActorSystem)System).Abort();
+        await System.WhenTerminated.ConfigureAwait(false);
+    }
 
     /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory (spilled values included).</summary>
     public async Task StopAsync()
