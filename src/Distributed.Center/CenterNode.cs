@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
-using Distributed.Center;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
 using Distributed.Protocol.Hosting;

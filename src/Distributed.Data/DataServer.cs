@@ -109,7 +109,7 @@ public sealed class DataServer : IAsyncDisposable
         {
             DataConnection? oldest = null;
             foreach (var connection in _connections.Keys)
-                if (connection.IsIdle && (oldest is null || connection.LastActive < oldest.LastActive)) oldest = connection;
+                if (connection.IsIdle && (oldest is null || connection.ActivityOrder < oldest.ActivityOrder)) oldest = connection;
             if (oldest is null) break;
             if (oldest.TryClose(DataConnection.Idle)) return true;
         }
@@ -309,16 +309,26 @@ public sealed class DataServer : IAsyncDisposable
     {
         public const int Opening = 0, Idle = 1, Busy = 2, Closed = 3;
 
+        // Orders connections by their last activity: the tick count is too coarse (a few ms on Linux)
+        // to tell apart connections that were active in the same instant.
+        private static long _activityClock;
+
         private long _lastActive = Environment.TickCount64;
+        private long _activityOrder = Interlocked.Increment(ref _activityClock);
         private int _state = state;
 
         public Socket Socket { get; } = socket;
         public string Peer { get; } = socket.RemoteEndPoint?.ToString() ?? "an unknown peer";
         public long LastActive => Volatile.Read(ref _lastActive);
+        public long ActivityOrder => Volatile.Read(ref _activityOrder);
         public int State => Volatile.Read(ref _state);
         public bool IsIdle => State == Idle;
 
-        public void Touch() => Volatile.Write(ref _lastActive, Environment.TickCount64);
+        public void Touch()
+        {
+            Volatile.Write(ref _lastActive, Environment.TickCount64);
+            Volatile.Write(ref _activityOrder, Interlocked.Increment(ref _activityClock));
+        }
 
         public bool TrySetState(int from, int to) => Interlocked.CompareExchange(ref _state, to, from) == from;
 

@@ -1,5 +1,3 @@
-using Akka.Actor;
-
 namespace Distributed.Protocol;
 
 // The conversation with the center. Workers and clients reach it through a ClusterSingletonProxy.

@@ -1,5 +1,3 @@
-using Akka.Actor;
-
 namespace Distributed.Protocol;
 
 /// <summary>

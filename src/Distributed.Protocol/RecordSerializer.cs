@@ -21,7 +21,7 @@ public sealed class RecordSerializer(ExtendedActorSystem system) : SerializerWit
 {
     private const int MaxDepth = 8;
 
-    private static readonly IReadOnlyDictionary<string, Type> Messages = typeof(IProtocolMessage).Assembly.GetTypes()
+    private static readonly Dictionary<string, Type> Messages = typeof(IProtocolMessage).Assembly.GetTypes()
         .Where(t => typeof(IProtocolMessage).IsAssignableFrom(t) && t is { IsClass: true, IsAbstract: false })
         .ToDictionary(t => t.Name, StringComparer.Ordinal);
 

@@ -62,7 +62,9 @@ public sealed class WireFormatException(string message, Exception? inner = null)
 /// is a <see cref="WireFormatException"/> naming the field, except that the stream's own I/O errors
 /// (a closed socket) pass through.
 /// </summary>
+#pragma warning disable CA1001 // its BinaryReader leaves the stream open, so disposing it would release nothing
 public sealed class WireReader
+#pragma warning restore CA1001
 {
     private readonly Stream _stream;
     private readonly BinaryReader _reader;

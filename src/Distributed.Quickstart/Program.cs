@@ -17,8 +17,10 @@ try
 {
     await using var pool = local is not null ? await local.ConnectAsync() : await Pool.ConnectAsync(address);
 
+#pragma warning disable IDE1006 // A and B: the names of the quickstart in DESIGN.md and dask's
     var A = pool.Map(x => x * x, Enumerable.Range(0, 10));   // RemoteData<int> proxies, values stay on the workers
     var B = pool.Map(x => -x, A);                            // runs where A lives; no data comes to the client
+#pragma warning restore IDE1006
     var total = pool.Apply(xs => xs.Sum(), B);               // a list of RemoteData arrives as the values
     Console.WriteLine(total.Get());                          // -285
     Console.WriteLine($"[{string.Join(", ", pool.Gather(A))}]"); // [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]

@@ -28,7 +28,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 /// messages into the core's events, carries out the commands it returns, and owns the I/O (fetches
 /// from peers, the assembly cache, the executor children).
 /// </summary>
+#pragma warning disable CA1001 // an actor releases what it owns in PostStop: nobody disposes an actor
 public sealed class WorkerActor : ReceiveActor, IWithTimers
+#pragma warning restore CA1001
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private WorkerSettings _settings;
@@ -73,7 +75,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
         Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
-        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : (long?)null, m.Version, m.AssemblyPaths, m.Rerun)));
+        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun)));
         Receive<Terminated>(HandleTerminated);
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);

@@ -168,7 +168,7 @@ public static partial class WorkerFolders
         }
     }
 
-    private static IReadOnlyList<string> RemoveAbandoned(Action<string> log)
+    private static List<string> RemoveAbandoned(Action<string> log)
     {
         var removed = new List<string>();
         string[] folders;

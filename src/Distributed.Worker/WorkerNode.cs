@@ -1,11 +1,9 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
-using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
-using Distributed.Worker;
 using Distributed.Protocol.Hosting;
 
 namespace Distributed.Worker;
@@ -207,8 +205,9 @@ public sealed class WorkerNode
         catch
         {
             // Bounded: the error matters more than a graceful goodbye to a center that is not there
-            // (termination goes on in the background, and the process usually exits next).
-            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5)).ConfigureAwait(false); }
+            // (termination goes on in the background, and the process usually exits next). Not the
+            // caller's token: a start that was cancelled still stops its node.
+            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5), CancellationToken.None).ConfigureAwait(false); }
             catch (TimeoutException) { }
             if (dataServer is not null) await dataServer.DisposeAsync().ConfigureAwait(false);
             try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }

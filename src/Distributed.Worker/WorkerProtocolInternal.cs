@@ -1,4 +1,3 @@
-using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker.Executor;
 

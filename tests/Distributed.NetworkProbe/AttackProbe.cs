@@ -105,7 +105,9 @@ internal static class AttackProbe
             var options = new SslClientAuthenticationOptions
             {
                 TargetHost = address[..address.LastIndexOf(':')],
-                RemoteCertificateValidationCallback = (_, _, _, _) => true, // an attacker takes any server
+#pragma warning disable CA5359 // an attacker takes any server
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+#pragma warning restore CA5359
                 ClientCertificates = credentials is null ? null : [credentials.Certificate],
                 EnabledSslProtocols = SslProtocols.None,
             };

@@ -5,7 +5,7 @@ namespace Distributed.Tests;
 
 /// <summary>
 /// Puts a test class in the process tier (trait <c>Tier=Process</c>): its tests start real processes (a
-/// <see cref="Hosting.LocalCluster"/>, dcenter/dworker/executor programs, network namespaces) or wait on their start.
+/// <see cref="Distributed.Hosting.LocalCluster"/>, dcenter/dworker/executor programs, network namespaces) or wait on their start.
 /// Every other test is in the fast tier, <c>--filter "Tier!=Process"</c>, which runs with
 /// <see cref="Protocol.ChildProcessSwitch.Variable"/> set, so that a test there that starts a process fails at once, naming it.
 /// </summary>

@@ -220,10 +220,10 @@ internal static partial class Chaos
     /// <summary>The address the worker printed at start, which the center's lines name it by.</summary>
     private static string WorkerAddress(ClusterProcess worker)
     {
-        const string prefix = "Start worker at:";
-        var line = worker.Output.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"worker pid {worker.Id} never printed '{prefix}'.");
-        return line[prefix.Length..].Trim();
+        const string Prefix = "Start worker at:";
+        var line = worker.Output.FirstOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"worker pid {worker.Id} never printed '{Prefix}'.");
+        return line[Prefix.Length..].Trim();
     }
 
     /// <summary>Akka's log line starts <c>[LEVEL][MM/dd/yyyy hh:mm:ss.fffZ]</c>, in UTC.</summary>
@@ -240,12 +240,12 @@ internal static partial class Chaos
         var match = LogTimestamp().Match(line);
         if (!match.Success) return null;
         int Part(int group) => int.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
-        const double halfDay = 12 * 3600 * 1000.0;
+        const double HalfDay = 12 * 3600 * 1000.0;
         var logged = ((Part(1) % 12 * 60 + Part(2)) * 60 + Part(3)) * 1000.0 + Part(4);
-        var killed = instant.TimeOfDay.TotalMilliseconds % halfDay;
-        var delay = ((logged - killed) % halfDay + halfDay) % halfDay;
+        var killed = instant.TimeOfDay.TotalMilliseconds % HalfDay;
+        var delay = ((logged - killed) % HalfDay + HalfDay) % HalfDay;
         // the log's time is cut to the millisecond, so a drop within that millisecond can read as just before the kill
-        return delay > halfDay / 2 ? 0 : delay;
+        return delay > HalfDay / 2 ? 0 : delay;
     }
 
     private static async Task MapAndCheckAsync(Pool pool, CancellationToken cancellation)

@@ -55,11 +55,11 @@ internal static class RoundTrip
             ["get_median_us"] = Math.Round(Statistics.Median(micros.Zip(applyMicros, (all, apply) => all - apply).ToList()), 1),
             ["max_us"] = Math.Round(micros.Max(), 1),
         };
-        const string baselineName = "loopback TCP ping-pong, 8 bytes, 2 processes";
+        const string BaselineName = "loopback TCP ping-pong, 8 bytes, 2 processes";
         writer.Write(new BenchmarkResult("roundtrip_median", SystemUnderTest.Distributed, Statistics.Median(micros), "us",
-            new Baseline(baselineName, Statistics.Median(baseline), "us"), parameters));
+            new Baseline(BaselineName, Statistics.Median(baseline), "us"), parameters));
         writer.Write(new BenchmarkResult("roundtrip_p99", SystemUnderTest.Distributed, Statistics.Percentile(micros, 99), "us",
-            new Baseline(baselineName, Statistics.Percentile(baseline, 99), "us"), parameters));
+            new Baseline(BaselineName, Statistics.Percentile(baseline, 99), "us"), parameters));
     }
 
     /// <summary>Round trips of an 8-byte message to a sink process and back, in µs, after a warm-up.</summary>

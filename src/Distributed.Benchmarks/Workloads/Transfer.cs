@@ -71,7 +71,7 @@ internal static class Transfer
     /// ReplicateAsync and tells the center of its copy at the same moment, so the center may
     /// learn of it a moment after ReplicateAsync returned: allow it a few seconds.
     /// </summary>
-    private static async Task ExpectHolderAsync(Pool pool, IRemoteData data, string target, CancellationToken cancellation)
+    private static async Task ExpectHolderAsync(Pool pool, RemoteData<double[]> data, string target, CancellationToken cancellation)
     {
         var deadline = Stopwatch.StartNew();
         var polls = 0;

@@ -96,7 +96,7 @@ internal static class WordCount
                 {
                     if (w > 0) line.Append(' ');
                     var rank = Math.Min(random.Next(Vocabulary), random.Next(Vocabulary)); // low ranks are more frequent
-                    line.Append("w").Append(rank);
+                    line.Append('w').Append(rank);
                 }
                 output.Write(line);
                 output.Write('\n');

@@ -86,7 +86,7 @@ public sealed partial class CenterCore
                 if (lost.ContainsKey(input)) _tasks.WaitFor(task, input);
             if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
-        _placement.TakeHeld(worker, ready); // never sent: they wait for another worker
+        Placement.TakeHeld(worker, ready); // never sent: they wait for another worker
         if (killers.Count > 0) FailTasks(killers, null);
         if (unrecoverable.Count > 0) FailDependents(unrecoverable);
         _placement.Place(ready);

@@ -78,7 +78,7 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     }
 
     /// <summary>Takes every task still queued for <paramref name="worker"/> (it left): they wait for another worker.</summary>
-    public void TakeHeld(WorkerEntry worker, List<PendingTask> into)
+    public static void TakeHeld(WorkerEntry worker, List<PendingTask> into)
     {
         while (worker.Held.TryDequeue(out var next, out _))
             if (IsSendable(next))

@@ -53,8 +53,23 @@ internal sealed class WorkerCore
     /// <summary>Assembly hash → the held batches waiting for it (asked of a client once, whichever batches wait).</summary>
     private readonly Dictionary<string, HashSet<long>> _awaitedAssemblies = [];
 
-    /// <summary>Task key → the client it runs for, from its batch's arrival to its result (or its cancellation).</summary>
-    private readonly Dictionary<string, ClientHolds> _running = [];
+    /// <summary>Assembly hash → the awaited assembly and the client it was asked of (as long as it is awaited).</summary>
+    private readonly Dictionary<string, (AssemblyRef Assembly, string Client)> _assemblyAskedOf = [];
+
+    /// <summary>Task key → its assignment (the client it runs for, the batch that brought it), from the batch's arrival to its result (or its cancellation).</summary>
+    private readonly Dictionary<string, Assignment> _running = [];
+
+    /// <summary>
+    /// Task key → its run handed to an executor and not answered yet. An executor's result names only
+    /// the key, so a key has at most one run out at a time: what answers is that run.
+    /// </summary>
+    private readonly Dictionary<string, Run> _runsOut = [];
+
+    /// <summary>Keys whose run out belongs to an assignment cancelled (or replaced) since: its answer is dropped.</summary>
+    private readonly HashSet<string> _cancelledRunsOut = [];
+
+    /// <summary>Key → the held batches that wait for the cancelled run of that key to answer before the key runs again.</summary>
+    private readonly Dictionary<string, HashSet<long>> _awaitedRuns = [];
 
     /// <summary>Client id → what this worker holds for it (its id is forgotten when nothing is left).</summary>
     private readonly Dictionary<string, ClientHolds> _clients = [];
@@ -81,6 +96,9 @@ internal sealed class WorkerCore
 
     /// <summary>How many batches wait for their assemblies or inputs.</summary>
     public int BatchesHeld => _held.Count;
+
+    /// <summary>How many task runs are out on executors, their answers awaited (cancelled ones included).</summary>
+    public int RunsOut => _runsOut.Count;
 
     /// <summary>The spare executor's number, if there is one.</summary>
     public long? SpareExecutor => _spareExecutor;
@@ -155,12 +173,14 @@ internal sealed class WorkerCore
         foreach (var task in message.Tasks)
         {
             ref var holder = ref CollectionsMarshal.GetValueRefOrAddDefault(_running, task.Key, out var known);
-            if (known && ReferenceEquals(holder, client)) continue;
             var previous = known ? holder : null;
-            holder = client;
+            // This batch's task is the key's assignment now: an earlier batch still held skips it, and a
+            // run of the earlier one on an executor no longer counts (a key sent again replaces it).
+            holder = new Assignment(client, batch.Id);
             client.Holds++;
-            // A key sent again for another client runs for that one now.
-            if (previous is not null) Release(previous);
+            if (previous is null) continue;
+            if (_runsOut.ContainsKey(task.Key)) _cancelledRunsOut.Add(task.Key);
+            Release(previous.Client);
         }
         _counters.RecordTasksInFlight(_running.Count);
 
@@ -198,6 +218,7 @@ internal sealed class WorkerCore
             if (!_awaitedAssemblies.TryGetValue(assembly.Hash, out var waiting))
             {
                 _awaitedAssemblies[assembly.Hash] = waiting = [];
+                _assemblyAskedOf[assembly.Hash] = (assembly, batch.Client.Id);
                 (toRequest ??= []).Add(assembly);
             }
             waiting.Add(batch.Id);
@@ -236,6 +257,7 @@ internal sealed class WorkerCore
     private void HandleAssemblyStored(WorkerEvent.AssemblyStored message)
     {
         if (!_awaitedAssemblies.Remove(message.Assembly.Hash, out var batchIds)) return;
+        _assemblyAskedOf.Remove(message.Assembly.Hash);
         foreach (var id in batchIds)
         {
             if (!_held.TryGetValue(id, out var batch)) continue;
@@ -247,6 +269,7 @@ internal sealed class WorkerCore
     private void HandleAssemblyFailed(WorkerEvent.AssemblyFailed message)
     {
         if (!_awaitedAssemblies.Remove(message.Assembly.Hash, out var batchIds)) return;
+        _assemblyAskedOf.Remove(message.Assembly.Hash);
         var error = RemoteError.Of(ErrorKind.CodeShipping, message.Reason);
         foreach (var id in batchIds)
             if (_held.TryGetValue(id, out var batch)) Fail(batch, error);
@@ -254,8 +277,18 @@ internal sealed class WorkerCore
 
     private void TryDispatch(HeldBatch batch)
     {
-        if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs) return;
+        if (batch.MissingAssemblies.Count > 0 || batch.FetchingInputs || batch.AwaitedRuns.Count > 0) return;
         var message = batch.Message;
+        // A key whose cancelled run has not answered yet runs again only once it has: its answer, which
+        // names only the key, must not be taken for this run's (nor its leftover cancel skip this run).
+        foreach (var task in message.Tasks)
+        {
+            if (!IsAssignedBy(task.Key, batch) || !_cancelledRunsOut.Contains(task.Key)) continue;
+            batch.AwaitedRuns.Add(task.Key);
+            if (!_awaitedRuns.TryGetValue(task.Key, out var waiting)) _awaitedRuns[task.Key] = waiting = [];
+            waiting.Add(batch.Id);
+        }
+        if (batch.AwaitedRuns.Count > 0) return;
         // A new executor loads the assemblies from the cache: their files are hashed again right
         // before, and a changed one is deleted and fetched again from the client rather than loaded.
         if (!_executorOfVersion.ContainsKey(message.Code.Version) && message.Code.Assemblies.Where(a => !_assemblies.Contains(a, recheck: true)).ToList() is { Count: > 0 } changed)
@@ -269,9 +302,9 @@ internal sealed class WorkerCore
         List<FailedTask>? failures = null;
         foreach (var task in message.Tasks)
         {
-            if (!_running.ContainsKey(task.Key))
+            if (!IsAssignedBy(task.Key, batch))
             {
-                _counters.AddCancelledBeforeStart(1); // cancelled while the batch waited
+                _counters.AddCancelledBeforeStart(1); // cancelled (or sent again in another batch) while the batch waited
                 continue;
             }
             // Each input read once: a spilled one comes from disk, and a read that fails counts as lost.
@@ -291,7 +324,26 @@ internal sealed class WorkerCore
         }
         if (failures is not null) ReportFailures(failures);
         if (tasks.Count == 0) return;
-        Emit(new WorkerCommand.Execute(ExecutorFor(message.Code), new ExecuteBatch(message.Functions, values, tasks)));
+        var executeBatch = new ExecuteBatch(message.Functions, values, tasks);
+        foreach (var task in tasks) _runsOut[task.Key] = new Run(message.Code, executeBatch, task);
+        Emit(new WorkerCommand.Execute(ExecutorFor(message.Code), executeBatch));
+    }
+
+    /// <summary>Whether <paramref name="key"/> is still assigned by <paramref name="batch"/>: neither cancelled nor sent again since.</summary>
+    private bool IsAssignedBy(string key, HeldBatch batch) => _running.TryGetValue(key, out var assignment) && assignment.BatchId == batch.Id;
+
+    /// <summary>The run of <paramref name="key"/> answered: batches waiting for it may go on.</summary>
+    private void RunAnswered(string key)
+    {
+        _runsOut.Remove(key);
+        _cancelledRunsOut.Remove(key);
+        if (!_awaitedRuns.Remove(key, out var batchIds)) return;
+        foreach (var id in batchIds)
+        {
+            if (!_held.TryGetValue(id, out var batch)) continue;
+            batch.AwaitedRuns.Remove(key);
+            TryDispatch(batch);
+        }
     }
 
     private long ExecutorFor(CodeManifest code) =>
@@ -351,7 +403,22 @@ internal sealed class WorkerCore
                 Emit(new WorkerCommand.StopExecutor(retired));
             }
         }
-        if (message.Rerun.Tasks.Count > 0) Emit(new WorkerCommand.Execute(ExecutorFor(message.Version, message.AssemblyPaths), message.Rerun));
+        // The runs handed back go to the executor of their code as this core recorded it: the retiring
+        // executor's own version is "spare" when it died before it read the code it was given. A run
+        // cancelled since is answered here, not run again.
+        List<string>? answered = null;
+        foreach (var group in message.Rerun.Tasks.Where(t => _runsOut.ContainsKey(t.Key)).GroupBy(t => _runsOut[t.Key].Code.Version))
+        {
+            var tasks = new List<ExecutorTask>();
+            foreach (var task in group)
+                if (_cancelledRunsOut.Contains(task.Key)) (answered ??= []).Add(task.Key);
+                else tasks.Add(task);
+            if (tasks.Count == 0) continue;
+            var rerun = message.Rerun with { Tasks = tasks };
+            foreach (var task in tasks) _runsOut[task.Key] = new Run(_runsOut[task.Key].Code, rerun, task);
+            Emit(new WorkerCommand.Execute(ExecutorFor(_runsOut[tasks[0].Key].Code), rerun));
+        }
+        if (answered is not null) foreach (var key in answered) RunAnswered(key);
     }
 
     private void HandleExecutorStopped(WorkerEvent.ExecutorStopped message)
@@ -367,8 +434,9 @@ internal sealed class WorkerCore
         List<string>? cancelled = null;
         foreach (var key in message.Keys)
         {
-            if (!_running.Remove(key, out var client)) continue;
-            Release(client);
+            if (!_running.Remove(key, out var assignment)) continue;
+            if (_runsOut.ContainsKey(key)) _cancelledRunsOut.Add(key);
+            Release(assignment.Client);
             (cancelled ??= []).Add(key);
         }
         if (cancelled is null) return;
@@ -379,11 +447,28 @@ internal sealed class WorkerCore
     {
         Dictionary<ClientHolds, List<StoredKey>>? finished = null;
         Dictionary<ClientHolds, List<FailedTask>>? failed = null;
+        List<string>? answered = null;
+        List<Run>? skipped = null;
         foreach (var result in message.Results)
         {
             if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
             else _counters.AddTaskRun();
-            if (!_running.Remove(result.Key, out var client)) continue;
+            if (!_runsOut.TryGetValue(result.Key, out var run)) continue; // no run of this key is out: a late word
+            if (_cancelledRunsOut.Contains(result.Key) || !_running.TryGetValue(result.Key, out var assignment))
+            {
+                (answered ??= []).Add(result.Key); // the answer of a cancelled run: neither stored nor reported
+                continue;
+            }
+            if (result.Error?.Kind == ErrorKind.TaskCancelled)
+            {
+                // Not cancelled here: the executor skipped it on a cancel of an earlier run of the key that
+                // reached it too late for that run (it had started). That cancel is spent: the run goes again.
+                (skipped ??= []).Add(run);
+                continue;
+            }
+            _runsOut.Remove(result.Key);
+            _running.Remove(result.Key);
+            var client = assignment.Client;
             Release(client);
             if (result.Error is { } error)
             {
@@ -403,19 +488,22 @@ internal sealed class WorkerCore
             foreach (var results in finished.Values) Emit(new WorkerCommand.ReportFinished(results));
         if (failed is not null)
             foreach (var failures in failed.Values) ReportFailures(failures);
+        if (skipped is not null)
+            foreach (var run in skipped) Emit(new WorkerCommand.Execute(ExecutorFor(run.Code), run.Batch with { Tasks = [run.Task] }));
+        if (answered is not null) foreach (var key in answered) RunAnswered(key);
     }
 
     /// <summary>Fails the tasks of a held batch that still run (not cancelled) with <paramref name="error"/>, each named in its message.</summary>
     private void Fail(HeldBatch batch, RemoteError error)
     {
         Unhold(batch);
-        ReportFailures(batch.Message.Tasks.Where(t => _running.ContainsKey(t.Key)).Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
+        ReportFailures(batch.Message.Tasks.Where(t => IsAssignedBy(t.Key, batch)).Select(t => new FailedTask(t.Key, error with { Message = $"{t.Key}: {error.Message}" })).ToList());
     }
 
     private void ReportFailures(List<FailedTask> failures)
     {
         foreach (var failure in failures)
-            if (_running.Remove(failure.Key, out var client)) Release(client);
+            if (_running.Remove(failure.Key, out var assignment)) Release(assignment.Client);
         Emit(new WorkerCommand.ReportFailed(failures)); // the center tells the client, and fails the tasks that needed these
     }
 
@@ -427,9 +515,27 @@ internal sealed class WorkerCore
     {
         _held.Remove(batch.Id);
         foreach (var hash in batch.MissingAssemblies)
-            if (_awaitedAssemblies.TryGetValue(hash, out var waiting) && waiting.Remove(batch.Id) && waiting.Count == 0)
+        {
+            if (!_awaitedAssemblies.TryGetValue(hash, out var waiting) || !waiting.Remove(batch.Id)) continue;
+            if (waiting.Count == 0)
+            {
                 _awaitedAssemblies.Remove(hash);
+                _assemblyAskedOf.Remove(hash);
+                continue;
+            }
+            // The batches still waiting are of other clients than the one asked: its answer would be
+            // refused (code is taken only from a client of a waiting batch), so one of theirs is asked.
+            var (assembly, askedOf) = _assemblyAskedOf[hash];
+            if (waiting.Any(id => _held[id].Client.Id == askedOf)) continue;
+            var client = _held[waiting.First()].Client.Id;
+            _assemblyAskedOf[hash] = (assembly, client);
+            Emit(new WorkerCommand.RequestAssemblies(client, [assembly]));
+        }
         batch.MissingAssemblies.Clear();
+        foreach (var key in batch.AwaitedRuns)
+            if (_awaitedRuns.TryGetValue(key, out var waiting) && waiting.Remove(batch.Id) && waiting.Count == 0)
+                _awaitedRuns.Remove(key);
+        batch.AwaitedRuns.Clear();
         Release(batch.Client);
     }
 
@@ -448,7 +554,7 @@ internal sealed class WorkerCore
     {
         foreach (var batch in _held.Values)
         {
-            if (batch.MissingAssemblies.Count == 0 && !batch.FetchingInputs)
+            if (batch.MissingAssemblies.Count == 0 && !batch.FetchingInputs && batch.AwaitedRuns.Count == 0)
                 throw new InvalidOperationException($"Batch {batch.Id} is held but waits for nothing: it would never run.");
             foreach (var hash in batch.MissingAssemblies)
                 if (!_awaitedAssemblies.TryGetValue(hash, out var waiting) || !waiting.Contains(batch.Id))
@@ -459,12 +565,29 @@ internal sealed class WorkerCore
         foreach (var (hash, waiting) in _awaitedAssemblies)
         {
             if (waiting.Count == 0) throw new InvalidOperationException($"Assembly {hash} is awaited by no batch.");
+            if (!_assemblyAskedOf.TryGetValue(hash, out var asked) || !waiting.Any(id => _held.TryGetValue(id, out var batch) && batch.Client.Id == asked.Client))
+                throw new InvalidOperationException($"Assembly {hash} was asked of no client of a batch that waits for it: its answer would be refused.");
             foreach (var id in waiting)
                 if (!_held.TryGetValue(id, out var batch) || !batch.MissingAssemblies.Contains(hash))
                     throw new InvalidOperationException($"Assembly {hash} is awaited by batch {id}, which does not wait for it.");
         }
+        if (_assemblyAskedOf.Count != _awaitedAssemblies.Count) throw new InvalidOperationException("An assembly is recorded as asked for but not awaited.");
+        foreach (var key in _cancelledRunsOut)
+            if (!_runsOut.ContainsKey(key)) throw new InvalidOperationException($"The cancelled run of {key} is not out.");
+        foreach (var (key, waiting) in _awaitedRuns)
+        {
+            if (waiting.Count == 0 || !_cancelledRunsOut.Contains(key))
+                throw new InvalidOperationException($"Batches wait for the cancelled run of {key}, which is not out: they would never run.");
+            foreach (var id in waiting)
+                if (!_held.TryGetValue(id, out var batch) || !batch.AwaitedRuns.Contains(key))
+                    throw new InvalidOperationException($"Batch {id} is listed as waiting for the run of {key}, and does not.");
+        }
+        foreach (var batch in _held.Values)
+            foreach (var key in batch.AwaitedRuns)
+                if (!_awaitedRuns.TryGetValue(key, out var waiting) || !waiting.Contains(batch.Id))
+                    throw new InvalidOperationException($"Batch {batch.Id} waits for the run of {key} but is not among its waiters: it would never run.");
         var holds = new Dictionary<ClientHolds, int>();
-        foreach (var client in _running.Values) holds[client] = holds.GetValueOrDefault(client) + 1;
+        foreach (var assignment in _running.Values) holds[assignment.Client] = holds.GetValueOrDefault(assignment.Client) + 1;
         foreach (var batch in _held.Values) holds[batch.Client] = holds.GetValueOrDefault(batch.Client) + 1;
         foreach (var (id, client) in _clients)
             if (holds.GetValueOrDefault(client) != client.Holds || client.Holds <= 0)
@@ -489,7 +612,13 @@ internal sealed class WorkerCore
         public int Holds { get; set; }
     }
 
-    /// <summary>A batch waiting for assemblies or for its remote inputs.</summary>
+    /// <summary>A task's assignment: the client it runs for and the batch that brought it.</summary>
+    private sealed record Assignment(ClientHolds Client, long BatchId);
+
+    /// <summary>A task handed to an executor: its code, and the batch (functions, input values) to hand it again in.</summary>
+    private sealed record Run(CodeManifest Code, ExecuteBatch Batch, ExecutorTask Task);
+
+    /// <summary>A batch waiting for assemblies, for its remote inputs, or for the cancelled runs of its keys to answer.</summary>
     private sealed class HeldBatch(long id, ClientHolds client, WorkerEvent.BatchArrived message)
     {
         public long Id { get; } = id;
@@ -497,5 +626,6 @@ internal sealed class WorkerCore
         public WorkerEvent.BatchArrived Message { get; } = message;
         public HashSet<string> MissingAssemblies { get; } = [];
         public bool FetchingInputs { get; set; }
+        public HashSet<string> AwaitedRuns { get; } = [];
     }
 }

@@ -17,7 +17,9 @@ namespace Distributed.Worker.Executor;
 /// any code needs it, so that a new worker's first tasks, or the tasks re-run after a timeout, do not
 /// wait for a process to start and warm up; it learns its code version from <see cref="AdoptCode"/>.
 /// </summary>
+#pragma warning disable CA1001 // an actor releases what it owns in PostStop: nobody disposes an actor
 internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+#pragma warning restore CA1001
 {
     /// <summary>How often running tasks' deadlines are checked: a timeout fires at most this late.</summary>
     private static readonly TimeSpan DeadlineCheckInterval = TimeSpan.FromMilliseconds(100);
@@ -307,7 +309,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 log.Warning("Closing the connection of executor {0}: it sent a malformed frame: {1}", version, e.Message);
                 self.Tell(new ExecutorExited($"the executor sent a malformed frame ({e.GetType().Name}: {e.Message})"));
             }
-        }) { IsBackground = true, Name = $"executor-reader-{VersionName}" };
+        })
+        { IsBackground = true, Name = $"executor-reader-{VersionName}" };
         thread.Start();
     }
 

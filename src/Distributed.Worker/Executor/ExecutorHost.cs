@@ -46,7 +46,9 @@ public static class ExecutorHost
             name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
     }
 
+#pragma warning disable CA1001 // one per executor process, serving until the process exits
     private sealed class Executor(int threads)
+#pragma warning restore CA1001
     {
         private readonly ValueCodec _codec = new();
         private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
@@ -109,7 +111,9 @@ public static class ExecutorHost
                 var encoded = _codec.Encode(new UnaryFunction<int, int>(x => x + offset));
                 var function = (IUserFunction)_codec.Decode(encoded)!;
                 _codec.Decode(_codec.Encode(function.Invoke([_codec.Decode(_codec.Encode(1))])));
+#pragma warning disable CA1861 // runs once per process: a field would save nothing
                 _codec.Decode(_codec.Encode(new[] { 1.5, 2.5 }));
+#pragma warning restore CA1861
                 _codec.Decode(_codec.Encode(new List<string> { "warm" }));
             }
             catch (Exception e)
@@ -117,7 +121,8 @@ public static class ExecutorHost
                 // Only a head start: the real tasks meet the same problem and report it.
                 Console.Error.WriteLine($"warning: the executor could not warm up: {e.Message}");
             }
-        }) { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
+        })
+        { IsBackground = true, Name = "executor-warm-up", Priority = ThreadPriority.BelowNormal }.Start();
 
         private IUserFunction DecodeFunction(FunctionSpec spec)
         {

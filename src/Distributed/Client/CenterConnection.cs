@@ -173,10 +173,7 @@ internal sealed class CenterConnection : IAsyncDisposable
         }
     }
 
-    private void ThrowIfClosed()
-    {
-        if (_closed != 0) throw new ObjectDisposedException(typeof(Pool).FullName);
-    }
+    private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(_closed != 0, typeof(Pool));
 
     /// <summary>Joins the center at the same address again, for up to <see cref="ReconnectTimeout"/>, and claims the pool's keys.</summary>
     private async Task ReconnectAsync()

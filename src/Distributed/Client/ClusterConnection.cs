@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;

@@ -111,7 +111,7 @@ public sealed class CodeShipping
             foreach (var argument in type.GetGenericArguments()) AddTypeAssemblies(argument, roots);
     }
 
-    private void CollectClosure(Assembly assembly, HashSet<string> names)
+    private static void CollectClosure(Assembly assembly, HashSet<string> names)
     {
         if (!names.Add(assembly.GetName().Name!)) return;
         foreach (var reference in assembly.GetReferencedAssemblies())

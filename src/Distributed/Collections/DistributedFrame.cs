@@ -198,7 +198,7 @@ public sealed class GroupedFrame
         Reduce(input.Graph, input.Keys.Select(k => new TaskNode(Aggregation.Partial, new KeyRef(k), spec)).ToList(), spec, operation);
 
     /// <summary>The <paramref name="partials"/> tasks (on top of <paramref name="input"/>), then combines up to one root key.</summary>
-    private static (LayeredGraph Graph, string Root) Reduce(LayeredGraph input, IReadOnlyList<TaskNode> partials, AggregationSpec spec, string operation)
+    private static (LayeredGraph Graph, string Root) Reduce(LayeredGraph input, List<TaskNode> partials, AggregationSpec spec, string operation)
     {
         var layer = LayerNames.New(operation);
         var graph = new Graph();

@@ -63,7 +63,9 @@ public static class LayerNames
 /// partitions), and <see cref="Compute"/>, which runs the graph on any scheduler and assembles them.
 /// </summary>
 /// <typeparam name="TResult">What <see cref="Compute"/> returns.</typeparam>
+#pragma warning disable CA1711 // dask's word for an array, a bag or a dataframe
 public abstract class Collection<TResult>
+#pragma warning restore CA1711
 {
     /// <summary>A collection of <paramref name="graph"/> whose result is made of <paramref name="keys"/>.</summary>
     protected Collection(LayeredGraph graph, IReadOnlyList<string> keys)

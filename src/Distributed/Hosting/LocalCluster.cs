@@ -113,7 +113,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    private static Task WaitForCenterAsync(ClusterProcess center, CancellationToken cancellation) =>
+    private static Task<string> WaitForCenterAsync(ClusterProcess center, CancellationToken cancellation) =>
         center.WaitForLineAsync(l => l.StartsWith("Start center at", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation);
 
     /// <summary>

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Distributed.Protocol;
 using Xunit.Abstractions;
 

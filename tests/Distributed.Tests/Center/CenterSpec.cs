@@ -78,7 +78,7 @@ public abstract class CenterSpec : DistributedSpec
         Center.Tell(new TasksFailed(worker.Name, [new FailedTask(key, new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", message, "   at UserCode.Run()"))]), worker.Probe.Ref);
 
     /// <summary>Expects the next message of <paramref name="worker"/> to be a RunTasks of exactly these tasks.</summary>
-    protected async Task<RunTasks> ExpectRunAsync(FakeWorker worker, params string[] keys)
+    protected static async Task<RunTasks> ExpectRunAsync(FakeWorker worker, params string[] keys)
     {
         var run = await worker.Probe.ExpectMsgAsync<RunTasks>(Patience);
         Assert.True(keys.Order().SequenceEqual(run.Tasks.Select(t => t.Key).Order()),

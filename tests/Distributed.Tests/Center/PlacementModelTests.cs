@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.TestKit;
 using CsCheck;
 using Distributed.Center;

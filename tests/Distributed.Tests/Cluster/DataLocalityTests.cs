@@ -1,5 +1,3 @@
-using Distributed.Data;
-
 namespace Distributed.Tests.Cluster;
 
 [Collection(SharedClusterCollection.Name)]
@@ -12,13 +10,13 @@ public sealed class DataLocalityTests(LocalClusterFixture fixture)
     public async Task Map_over_remote_data_runs_where_its_input_lives_and_moves_no_bytes()
     {
         // Inputs big enough that any transfer would show: 64 KB each, on both workers.
-        var A = Pool.Map(i => Enumerable.Repeat((double)i, 8_192).ToArray(), Enumerable.Range(0, 20));
-        Assert.Equal(2, A.Select(a => Pool.WhoHas(a).Single()).Distinct().Count());
+        var inputs = Pool.Map(i => Enumerable.Repeat((double)i, 8_192).ToArray(), Enumerable.Range(0, 20));
+        Assert.Equal(2, inputs.Select(a => Pool.WhoHas(a).Single()).Distinct().Count());
         var before = await Pool.TransferStatsAsync();
 
         // Reversed, so that spreading tasks evenly without regard to their inputs would misplace them all.
-        var reversed = Enumerable.Reverse(A).ToList();
-        var B = Pool.Map(xs => xs.Sum(), reversed);
+        var reversed = Enumerable.Reverse(inputs).ToList();
+        var sums = Pool.Map(xs => xs.Sum(), reversed);
 
         var after = await Pool.TransferStatsAsync();
         foreach (var (worker, stats) in after)
@@ -28,8 +26,8 @@ public sealed class DataLocalityTests(LocalClusterFixture fixture)
             Assert.True(before[worker].SentToClients == stats.SentToClients, $"{worker} sent {stats.SentToClients - before[worker].SentToClients} bytes to the client");
         }
         for (var i = 0; i < reversed.Count; i++)
-            Assert.Equal(Pool.WhoHas(reversed[i]), Pool.WhoHas(B[i]));
-        Assert.Equal(Enumerable.Range(0, 20).Reverse().Select(i => 8_192.0 * i), Pool.Gather(B));
+            Assert.Equal(Pool.WhoHas(reversed[i]), Pool.WhoHas(sums[i]));
+        Assert.Equal(Enumerable.Range(0, 20).Reverse().Select(i => 8_192.0 * i), Pool.Gather(sums));
     }
 
     [Fact]

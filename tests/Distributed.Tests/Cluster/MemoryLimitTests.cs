@@ -33,7 +33,7 @@ public sealed class MemoryLimitTests
         foreach (var worker in cluster.Workers) // printed right after the line LocalCluster waits for
             await worker.WaitForLineAsync(l => l == "Memory limit:               32 MB", TimeSpan.FromSeconds(10));
 
-        var A = pool.Map(i => Block(i), Enumerable.Range(0, ValueCount));
+        var blocks = pool.Map(i => Block(i), Enumerable.Range(0, ValueCount));
 
         var stored = await pool.TransferStatsAsync();
         var described = string.Join("; ", stored.Select(s => $"{s.Key}: {s.Value.KeyCount} keys, {s.Value.InMemoryBytes} bytes in memory, {s.Value.SpilledBytes} on disk ({s.Value.SpilledCount} values)"));
@@ -48,20 +48,20 @@ public sealed class MemoryLimitTests
         // Whatever the split between the workers, at least all but 2 × 32 MB must be on disk.
         Assert.True(stored.Values.Sum(s => s.SpilledBytes) >= (long)ValueCount * ValueSize - 2 * Limit, $"Too little was spilled. {described}");
 
-        var values = pool.Gather(A);
+        var values = pool.Gather(blocks);
         Assert.Equal(ValueCount, values.Count);
         for (var i = 0; i < ValueCount; i++)
             Assert.True(values[i].AsSpan().SequenceEqual(Block(i)), $"Value {i} came back with other bytes.");
 
         // A Map over the spilled values reads its inputs back from disk, on the workers that hold them.
         var readsBefore = stored.Values.Sum(s => s.ReadsFromDisk);
-        var checksums = pool.Map(b => Checksum(b), A);
+        var checksums = pool.Map(b => Checksum(b), blocks);
         Assert.Equal(Enumerable.Range(0, ValueCount).Select(i => Checksum(Block(i))), pool.Gather(checksums));
         var afterMap = await pool.TransferStatsAsync();
         Assert.True(afterMap.Values.Sum(s => s.ReadsFromDisk) > readsBefore, "The Map over spilled values read nothing from disk.");
 
-        // Released values leave the disk too (the checksums as well: reading A back may have spilled some).
-        pool.Release(A);
+        // Released values leave the disk too (the checksums as well: reading the blocks back may have spilled some).
+        pool.Release(blocks);
         pool.Release(checksums);
         await Eventually.TrueAsync(
             () => pool.TransferStatsAsync().GetAwaiter().GetResult().Values.All(s => s.SpilledCount == 0 && s.SpilledBytes == 0),

@@ -9,8 +9,10 @@ public sealed class QuickstartTests(LocalClusterFixture fixture)
     [Fact]
     public void The_design_quickstart_gives_its_documented_results()
     {
+#pragma warning disable IDE1006 // A and B: the names of the quickstart in DESIGN.md
         var A = Pool.Map(x => x * x, Enumerable.Range(0, 10));
         var B = Pool.Map(x => -x, A);
+#pragma warning restore IDE1006
         var total = Pool.Apply(xs => xs.Sum(), B);
 
         Assert.Equal(-285, total.Get());

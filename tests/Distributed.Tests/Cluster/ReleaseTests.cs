@@ -86,5 +86,5 @@ public sealed class ReleaseTests(LocalClusterFixture fixture)
     private static List<string> MapAndDrop(Pool pool) => pool.Map(x => x + 7, Enumerable.Range(0, 20)).Select(r => r.Key).ToList();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static IEnumerable<RemoteData<int>> MapOnly(Pool pool) => pool.Map(x => x + 1, Enumerable.Range(0, 40));
+    private static List<RemoteData<int>> MapOnly(Pool pool) => pool.Map(x => x + 1, Enumerable.Range(0, 40));
 }

@@ -133,7 +133,7 @@ public sealed partial class AssemblyTransferTests : IAsyncLifetime
     }
 
     /// <summary>The workers that hold (so ran) the tasks that made <paramref name="data"/>.</summary>
-    private IReadOnlyList<string> Holders<T>(IEnumerable<RemoteData<T>> data) =>
+    private List<string> Holders<T>(IEnumerable<RemoteData<T>> data) =>
         data.SelectMany(d => Pool.WhoHas(d)).Distinct().ToList();
 
     private static void AssertNoAssemblyReceivedTwice(IReadOnlyDictionary<string, WorkerTransferStats> stats)

@@ -1,3 +1,6 @@
+// These types impersonate the library's exceptions by their full names, so they must live in its
+// namespace, not in the folder's.
+#pragma warning disable IDE0130
 namespace Distributed;
 
 // A user type of the client program (this test assembly) named exactly as the cluster once named its

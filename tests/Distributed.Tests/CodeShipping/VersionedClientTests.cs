@@ -31,10 +31,10 @@ public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClas
     [Fact]
     public async Task Two_builds_of_one_program_used_at_once_each_run_their_own_code()
     {
-        const int rounds = 4;
+        const int Rounds = 4;
         var go = Path.Combine(fixture.Root, $"go-{Guid.NewGuid():N}");
-        var first = StartClient(1, rounds, go);
-        var second = StartClient(2, rounds, go);
+        var first = StartClient(1, Rounds, go);
+        var second = StartClient(2, Rounds, go);
         try
         {
             // Both connected before either submits anything, so that their tasks overlap.
@@ -51,8 +51,8 @@ public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClas
             second.Kill();
         }
 
-        AssertPrintedItsOwnResults(first, 1, rounds);
-        AssertPrintedItsOwnResults(second, 2, rounds);
+        AssertPrintedItsOwnResults(first, 1, Rounds);
+        AssertPrintedItsOwnResults(second, 2, Rounds);
         await AssertEachBuildReachedTheWorkersOnceByContentAsync();
     }
 

@@ -5,7 +5,6 @@ using System.Net.Sockets;
 using Distributed.Data;
 using Distributed.Hosting;
 using Distributed.Protocol;
-using Distributed.Protocol.Security;
 using Xunit.Abstractions;
 
 namespace Distributed.Tests.Data;
@@ -77,7 +76,7 @@ public sealed class DataChannelFuzzTests(ITestOutputHelper output)
     }
 
     /// <summary>Whole connections as a client sends them: the peer kind, then Get and Stats frames over the stored keys.</summary>
-    private static List<byte[]> RealFrames(IReadOnlyList<string> keys)
+    private static List<byte[]> RealFrames(List<string> keys)
     {
         byte[] Connection(params IReadOnlyList<string>[] gets)
         {

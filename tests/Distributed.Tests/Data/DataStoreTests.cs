@@ -108,8 +108,8 @@ public sealed class DataStoreTests : IDisposable
     [Fact]
     public void After_many_puts_the_memory_limit_holds_and_every_value_reads_back()
     {
-        const long limit = 50_000;
-        var store = Store(limit);
+        const long Limit = 50_000;
+        var store = Store(Limit);
         var random = new Random(7);
         var sizes = new Dictionary<string, int>();
         for (var i = 0; i < 500; i++)
@@ -117,7 +117,7 @@ public sealed class DataStoreTests : IDisposable
             var key = $"k{i}";
             sizes[key] = random.Next(0, 5_000);
             store.Put(key, ValueOf(key, sizes[key]));
-            Assert.True(store.InMemoryBytes <= limit, $"after put {i}: {store.InMemoryBytes} bytes in memory, limit {limit}");
+            Assert.True(store.InMemoryBytes <= Limit, $"after put {i}: {store.InMemoryBytes} bytes in memory, limit {Limit}");
             if (i % 3 == 0) store.Get($"k{random.Next(0, i + 1)}");
         }
 
@@ -184,9 +184,9 @@ public sealed class DataStoreTests : IDisposable
         // One writer (as the worker actor) puts, replaces and deletes while readers (as the data
         // server's connection threads) read: a read gives the value of the key, or null only once
         // the key is deleted, never other bytes, never an exception.
-        const int keys = 400;
-        const int size = 2_000;
-        var store = Store(limit: 20 * size);
+        const int Keys = 400;
+        const int Size = 2_000;
+        var store = Store(limit: 20 * Size);
         var written = -1;         // keys 0..written have been put
         var deletedBelow = 0;     // keys below this have been deleted
         var done = false;
@@ -210,16 +210,16 @@ public sealed class DataStoreTests : IDisposable
                     continue;
                 }
                 // Even keys are replaced once by version 1: either version is right.
-                if (!value.Bytes.AsSpan().SequenceEqual(ValueOf($"k{k}", size).Bytes) && !value.Bytes.AsSpan().SequenceEqual(ValueOf($"k{k}", size, 1).Bytes))
+                if (!value.Bytes.AsSpan().SequenceEqual(ValueOf($"k{k}", Size).Bytes) && !value.Bytes.AsSpan().SequenceEqual(ValueOf($"k{k}", Size, 1).Bytes))
                     lock (failures) failures.Add($"k{k} read back other bytes");
             }
         }, TaskCreationOptions.LongRunning)).ToList();
 
-        for (var i = 0; i < keys; i++)
+        for (var i = 0; i < Keys; i++)
         {
-            store.Put($"k{i}", ValueOf($"k{i}", size));
+            store.Put($"k{i}", ValueOf($"k{i}", Size));
             Volatile.Write(ref written, i);
-            if (i >= 10 && i % 2 == 0) store.Put($"k{i - 10}", ValueOf($"k{i - 10}", size, 1));
+            if (i >= 10 && i % 2 == 0) store.Put($"k{i - 10}", ValueOf($"k{i - 10}", Size, 1));
             if (i >= 100)
             {
                 Volatile.Write(ref deletedBelow, i - 99);
@@ -233,7 +233,7 @@ public sealed class DataStoreTests : IDisposable
         Assert.Empty(_errors);
         Assert.True(Interlocked.Read(ref reads) > 0);
         Assert.True(store.ReadsFromDisk > 0, "no read was served from disk: the test did not read spilled values");
-        Assert.True(store.InMemoryBytes <= 20 * size);
+        Assert.True(store.InMemoryBytes <= 20 * Size);
         Assert.Equal(store.SpilledCount, SpillFiles());
     }
 }

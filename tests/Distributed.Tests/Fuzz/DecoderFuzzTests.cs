@@ -146,7 +146,7 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         outcomes.AssertOnlyTypedErrors("encoded dataframes");
     }
 
-    private void Fuzz(IReadOnlyList<(byte[] Bytes, int Id, string Manifest)> frames, int seed)
+    private void Fuzz(List<(byte[] Bytes, int Id, string Manifest)> frames, int seed)
     {
         Assert.NotEmpty(frames);
         var mutations = new Mutations(seed);

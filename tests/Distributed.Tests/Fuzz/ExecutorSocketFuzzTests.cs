@@ -48,7 +48,7 @@ public sealed class ExecutorSocketFuzzTests
         Assert.True(connections > 0, "the flood never reached an executor socket");
         Assert.False(worker.HasExited, "the worker exited");
         Assert.Equal(expected, await pool.GatherAsync(stored).WaitAsync(Slow));
-        Assert.True(worker.Output.Count(IsRefusal) >= 1);
+        Assert.Contains(worker.Output, IsRefusal);
         Console.WriteLine($"executor socket flood: {connections} connections, {bytes} random bytes, {worker.Output.Count(IsRefusal)} refusals logged");
     }
 

@@ -70,8 +70,11 @@ public sealed class ClusterGraphTests(LocalClusterFixture fixture)
     public async Task A_failed_graph_leaves_nothing_on_the_workers_and_its_dependents_never_run()
     {
         Func<int, int> fail = x => throw new InvalidOperationException("no");
-        var dsk = new Graph { ["failed-input"] = (Inc, 1), ["failed-side"] = (Inc, 2), ["failed-bad"] = (fail, "failed-input"),
-            ["failed-after"] = (Add, "failed-bad", "failed-side") };
+        var dsk = new Graph
+        {
+            ["failed-input"] = (Inc, 1), ["failed-side"] = (Inc, 2), ["failed-bad"] = (fail, "failed-input"),
+            ["failed-after"] = (Add, "failed-bad", "failed-side")
+        };
         using var scheduler = ClusterScheduler.On(fixture.Pool);
 
         var error = Assert.Throws<RemoteTaskException>(() => scheduler.Get(dsk, "failed-after"));

@@ -21,12 +21,12 @@ public sealed class GraphWindowTests
     {
         await using var cluster = await Distributed.Hosting.LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
         await using var pool = await cluster.ConnectAsync();
-        const int leaves = 20_000;
+        const int Leaves = 20_000;
         var dsk = new Graph();
-        for (var i = 0; i < leaves; i++) dsk[$"leaf-{i}"] = (Leaf, i);
+        for (var i = 0; i < Leaves; i++) dsk[$"leaf-{i}"] = (Leaf, i);
         // Every leaf feeds one pair sum, so nearly half of the tasks are leaves, all ready at once.
         var level = new List<string>();
-        for (var i = 0; i < leaves; i += 2)
+        for (var i = 0; i < Leaves; i += 2)
         {
             dsk[$"pair-{i / 2}"] = (SumPair, $"leaf-{i}", $"leaf-{i + 1}");
             level.Add($"pair-{i / 2}");
@@ -36,11 +36,11 @@ public sealed class GraphWindowTests
 
         var sum = (double)scheduler.Get(dsk, root)!;
 
-        Assert.Equal(100.0 * Enumerable.Range(0, leaves).Sum(i => (double)i), sum);
+        Assert.Equal(100.0 * Enumerable.Range(0, Leaves).Sum(i => (double)i), sum);
         var stats = await pool.TransferStatsAsync();
         // An unbounded window sends thousands of leaves before the sums that read them.
         Assert.All(stats, s => Assert.True(s.Value.PeakKeyCount <= 200,
-            $"{s.Key} held up to {s.Value.PeakKeyCount} keys at once while summing {leaves} leaves; expected a small bound"));
+            $"{s.Key} held up to {s.Value.PeakKeyCount} keys at once while summing {Leaves} leaves; expected a small bound"));
         // The fixed window never lets a worker have more than 16 tasks at once.
         var peakInFlight = stats.Values.Max(s => s.PeakTasksInFlight);
         Assert.True(peakInFlight > FixedWindow,

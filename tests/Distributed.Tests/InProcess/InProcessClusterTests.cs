@@ -7,7 +7,10 @@ namespace Distributed.Tests.InProcess;
 /// The middle of the test pyramid: a real center, real workers and a real client, several actor
 /// systems joined as one cluster inside the test process (no child process: fast tier). Values reach
 /// the workers through a Map of the identity, answered by <see cref="EchoExecutor"/>.
+/// Runs alone: its failure detector marks a node unreachable after 1.5 s of silence, which a
+/// starved 2-core machine running the simulation beside it could cause.
 /// </summary>
+[Collection(InProcessClusters.Name)]
 public sealed class InProcessClusterTests
 {
     /// <summary>Each wait's limit: a node that is lost is noticed in about 3 s (failure detector and split-brain resolver, hocon/common.hocon).</summary>
@@ -143,4 +146,12 @@ public sealed class InProcessClusterTests
         try { return pool.HasWhat().Values.Sum(keys => keys.Count); }
         catch (Exception e) when (e is CenterUnreachableException or CenterRestartedException or TimeoutException or AskTimeoutException) { return -1; }
     }
+}
+
+/// <summary>The in-process cluster tests, run with no other test class beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InProcessClusters
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "In-process clusters";
 }

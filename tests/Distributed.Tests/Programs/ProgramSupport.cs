@@ -161,8 +161,13 @@ internal sealed class ProgramProcesses : IAsyncDisposable
 }
 
 /// <summary>How a program run to its end went.</summary>
+/// <param name="CommandLine">The program and its arguments, as started.</param>
+/// <param name="ExitCode">The process's exit code.</param>
+/// <param name="StandardOutput">All it printed on standard output.</param>
+/// <param name="StandardError">All it printed on standard error.</param>
 /// <param name="Started">When the process was started (a <see cref="Stopwatch"/> timestamp).</param>
 /// <param name="FirstError">When its first line of standard error arrived (a <see cref="Stopwatch"/> timestamp).</param>
+/// <param name="Elapsed">From its start to its exit.</param>
 internal sealed record ProgramRun(string CommandLine, int ExitCode, string StandardOutput, string StandardError, long Started, TimeSpan Elapsed, long? FirstError)
 {
     /// <summary>How long after <paramref name="since"/> (a Stopwatch timestamp) the program printed its first error.</summary>

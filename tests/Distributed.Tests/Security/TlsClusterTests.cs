@@ -123,7 +123,7 @@ public sealed class TlsClusterTests(TlsClusterFixture fixture) : IClassFixture<T
         var timeout = TimeSpan.FromSeconds(20);
         var clock = Stopwatch.StartNew();
 
-        var error = await Assert.ThrowsAsync<CenterUnreachableException>(() => Pool.ConnectAsync(Cluster.Address, (ClusterCredentials?)null, timeout));
+        var error = await Assert.ThrowsAsync<CenterUnreachableException>(() => Pool.ConnectAsync(Cluster.Address, null, timeout));
 
         Assert.True(clock.Elapsed < timeout + TimeSpan.FromSeconds(5), $"ConnectAsync took {clock.Elapsed.TotalSeconds:0} s to fail");
         Assert.Contains($"handshake with the center at {Cluster.Address} failed", error.Message);

@@ -17,8 +17,6 @@ internal static class CenterSimulation
         (Act.ClientLeave, 1), (Act.ClientCrash, 1), (Act.ClientJoin, 1), (Act.RestartCenter, 1), (Act.Tick, 3),
     ];
 
-    private static readonly int TotalWeight = Weights.Sum(w => w.Weight);
-
     /// <summary>
     /// Makes and runs the steps of the run with this seed: each step draws, by weight, among the acts
     /// that would do something at that moment. Returns the steps (up to the failing one) and the
@@ -101,32 +99,7 @@ internal static class CenterSimulation
     private static string Signature(Exception e) =>
         e.GetType().Name + ":" + System.Text.RegularExpressions.Regex.Replace(e.Message.Split('\n')[0], @"k\d+-c\d+|[\d#]+|w\d+", "_");
 
-    /// <summary>
-    /// The shortest sequence found that still fails the same way (same exception type and message shape): first the
-    /// prefix up to the failing step, then chunks of steps removed, halving the chunk each round.
-    /// </summary>
-    public static IReadOnlyList<Step> Shrink(IReadOnlyList<Step> steps, Exception failure)
-    {
-        bool FailsAlike(IReadOnlyList<Step> candidate) => Replay(candidate).Failure is { } e && Signature(e) == Signature(failure);
-        var current = steps.ToList();
-        // Shortest failing prefix, by bisection over lengths (a prefix is itself a valid run).
-        var (low, high) = (0, current.Count);
-        while (low < high)
-        {
-            var middle = (low + high) / 2;
-            if (FailsAlike(current.Take(middle).ToList())) high = middle;
-            else low = middle + 1;
-        }
-        current = current.Take(high).ToList();
-        for (var chunk = Math.Max(1, current.Count / 2); chunk >= 1; chunk /= 2)
-        {
-            for (var start = 0; start + chunk <= current.Count;)
-            {
-                var candidate = current.Take(start).Concat(current.Skip(start + chunk)).ToList();
-                if (FailsAlike(candidate)) current = candidate;
-                else start += chunk;
-            }
-        }
-        return current;
-    }
+    /// <summary>The shortest sequence found that still fails the same way (same exception type and message shape).</summary>
+    public static IReadOnlyList<Step> Shrink(IReadOnlyList<Step> steps, Exception failure) =>
+        SimulationShrinker.Shrink(steps, failure, candidate => Replay(candidate).Failure, Signature);
 }

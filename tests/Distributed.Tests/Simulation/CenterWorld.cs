@@ -415,7 +415,7 @@ internal sealed class CenterWorld
     }
 
     /// <summary>Runs up to <paramref name="count"/> of the worker's ready tasks and reports them in one message each way.</summary>
-    private void FinishTasks(SimulatedWorker? worker, int pick, int count)
+    private static void FinishTasks(SimulatedWorker? worker, int pick, int count)
     {
         if (worker is null || worker.Id is not { } id) return;
         var ready = worker.Running.Where(r => r.Value.Fetched).Select(r => r.Key).ToList();
@@ -555,34 +555,34 @@ internal sealed class CenterWorld
                 for (var i = 0; i < 1 + step.C % 5; i++) tasks.Add(new TaskSpec(NewKey(client), function.FunctionId, ArgumentsKind.Dependencies, [], []));
                 break;
             case 1: // Apply on values it holds (now and then one it released, or another client's)
-            {
-                var inputs = client.Owned.Where((_, i) => (i + step.C) % 3 != 0).Take(1 + step.C % 3).ToList();
-                if (step.C % 11 == 0) inputs.Add(_clients.SelectMany(c => c.Submitted).OrderBy(k => k, StringComparer.Ordinal).FirstOrDefault() ?? "nothing");
-                if (inputs.Count > 1 && step.C % 5 == 0) inputs.Add(inputs[0]); // an input read twice
-                tasks.Add(new TaskSpec(NewKey(client), function.FunctionId, ArgumentsKind.Dependencies, [], inputs));
-                break;
-            }
+                {
+                    var inputs = client.Owned.Where((_, i) => (i + step.C) % 3 != 0).Take(1 + step.C % 3).ToList();
+                    if (step.C % 11 == 0) inputs.Add(_clients.SelectMany(c => c.Submitted).OrderBy(k => k, StringComparer.Ordinal).FirstOrDefault() ?? "nothing");
+                    if (inputs.Count > 1 && step.C % 5 == 0) inputs.Add(inputs[0]); // an input read twice
+                    tasks.Add(new TaskSpec(NewKey(client), function.FunctionId, ArgumentsKind.Dependencies, [], inputs));
+                    break;
+                }
             default: // a graph: intermediates read by later tasks and deleted after, outputs kept
-            {
-                var size = 2 + step.C % 6;
-                var keys = Enumerable.Range(0, size).Select(_ => NewKey(client)).ToList();
-                var dependencies = new List<List<string>>();
-                for (var i = 0; i < size; i++)
                 {
-                    var inputs = new List<string>();
-                    if (i > 0) inputs.Add(keys[(i * 7 + step.C) % i]);
-                    if (i > 1 && (i + step.C) % 2 == 0) inputs.Add(keys[(i * 3 + step.C) % i]);
-                    if (i == 0 && client.Owned.Count > 0 && step.C % 3 == 0) inputs.Add(client.Owned.First());
-                    dependencies.Add(inputs);
+                    var size = 2 + step.C % 6;
+                    var keys = Enumerable.Range(0, size).Select(_ => NewKey(client)).ToList();
+                    var dependencies = new List<List<string>>();
+                    for (var i = 0; i < size; i++)
+                    {
+                        var inputs = new List<string>();
+                        if (i > 0) inputs.Add(keys[(i * 7 + step.C) % i]);
+                        if (i > 1 && (i + step.C) % 2 == 0) inputs.Add(keys[(i * 3 + step.C) % i]);
+                        if (i == 0 && client.Owned.Count > 0 && step.C % 3 == 0) inputs.Add(client.Owned.First());
+                        dependencies.Add(inputs);
+                    }
+                    for (var i = 0; i < size; i++)
+                    {
+                        var consumers = dependencies.Skip(i + 1).Count(d => d.Contains(keys[i])); // tasks that read it, as the Pool counts
+                        var taskFunction = i == size - 1 ? function : Succeeds;
+                        tasks.Add(new TaskSpec(keys[i], taskFunction.FunctionId, ArgumentsKind.Dependencies, [], dependencies[i], consumers, Priority: i));
+                    }
+                    break;
                 }
-                for (var i = 0; i < size; i++)
-                {
-                    var consumers = dependencies.Skip(i + 1).Count(d => d.Contains(keys[i])); // tasks that read it, as the Pool counts
-                    var taskFunction = i == size - 1 ? function : Succeeds;
-                    tasks.Add(new TaskSpec(keys[i], taskFunction.FunctionId, ArgumentsKind.Dependencies, [], dependencies[i], consumers, Priority: i));
-                }
-                break;
-            }
         }
         foreach (var task in tasks)
         {
@@ -617,7 +617,7 @@ internal sealed class CenterWorld
         client.OpenQuestions.Add(client.NextRequest);
     }
 
-    private void AskWorkers(SimulatedClient? client, int pick)
+    private static void AskWorkers(SimulatedClient? client, int pick)
     {
         if (client is not { Id: { } id }) return;
         client.Outbox.Enqueue(new WorkersAsked(id, pick % 2 == 0, ++client.NextRequest));

@@ -297,9 +297,11 @@ public sealed class WorkerCoreTests
         worker.Files.Present.Add(UserCode.Hash);
         Assert.Equal(["ForgetClient client-a"], worker.Step(new WorkerEvent.AssemblyStored(UserCode)));
 
-        // The same key sent again for another client runs for that one.
+        // The same key sent again for another client runs for that one, once the run for the first
+        // one answered (a result names only its key): that answer is dropped.
         worker.Step(Batch(ClientA, V1, [Task("t2")]));
-        Assert.Equal(["ForgetClient client-a", "Execute 1 tasks t2 values -"], worker.Step(Batch(ClientB, V1, [Task("t2")])));
+        Assert.Equal(["ForgetClient client-a"], worker.Step(Batch(ClientB, V1, [Task("t2")])));
+        Assert.Equal(["Execute 1 tasks t2 values -"], worker.Step(Results(Finished("t2"))));
         Assert.Equal(["ForgetClient client-b", "ReportFinished t2"], worker.Step(Results(Finished("t2"))));
     }
 
@@ -318,6 +320,77 @@ public sealed class WorkerCoreTests
         Assert.Empty(worker.Step(new WorkerEvent.KeysDeleted(["k1", "never-here"])));
         Assert.False(worker.Store.Contains("k1"));
         Assert.True(worker.Store.Contains("k2"));
+    }
+
+    // The tests below each pin a bug the worker simulation found (Simulation/WorkerSimulationTests).
+
+    [Fact]
+    public void The_answer_of_a_cancelled_run_is_not_taken_for_the_next_assignment_of_its_key()
+    {
+        var worker = new Harness(UserCode);
+        worker.Step(Batch(ClientA, V1, [Task("t1")]));
+        Assert.Equal(["ForgetClient client-a", "CancelExecution 1 t1"], worker.Step(new WorkerEvent.TasksCancelled(["t1"])));
+
+        // Sent again: a result names only its key, so the key runs again once the cancelled run answered.
+        Assert.Empty(worker.Step(Batch(ClientA, V1, [Task("t1")])));
+        Assert.Equal(["Execute 1 tasks t1 values -"], worker.Step(Results(Finished("t1"))));
+        Assert.False(worker.Store.Contains("t1"));
+        Assert.Equal(["ForgetClient client-a", "ReportFinished t1"], worker.Step(Results(Finished("t1"))));
+        Assert.Equal(0, worker.Core.RunsOut);
+    }
+
+    [Fact]
+    public void A_held_batch_does_not_run_a_key_sent_again_in_another_batch()
+    {
+        var worker = new Harness();
+        worker.Step(Batch(ClientA, V1, [Task("t1")]));
+        worker.Step(Batch(ClientB, V1, [Task("t1", "x")]));
+        worker.Store.Put("x", Value(1));
+
+        worker.Files.Present.Add(UserCode.Hash);
+        Assert.Equal(["ForgetClient client-a", "StartExecutor 1 v1 /cache/UserCode.dll", "StartSpareTimer 2s", "Execute 1 tasks t1 values x"],
+            worker.Step(new WorkerEvent.AssemblyStored(UserCode)));
+    }
+
+    [Fact]
+    public void A_run_skipped_on_a_cancel_left_from_an_earlier_run_of_its_key_is_sent_again()
+    {
+        var worker = new Harness(UserCode);
+        worker.Step(Batch(ClientA, V1, [Task("t1")]));
+        // The cancel reaches the executor after t1 started: t1 answers anyway, and the executor keeps the cancel.
+        worker.Step(new WorkerEvent.TasksCancelled(["t1"]));
+        Assert.Empty(worker.Step(Results(Finished("t1"))));
+
+        Assert.Equal(["Execute 1 tasks t1 values -"], worker.Step(Batch(ClientA, V1, [Task("t1")])));
+        Assert.Equal(["Execute 1 tasks t1 values -"], worker.Step(Results(new ExecutorResult("t1", null, "", ExecutorFrames.CancelledError))));
+        Assert.Equal(["ForgetClient client-a", "ReportFinished t1"], worker.Step(Results(Finished("t1"))));
+    }
+
+    [Fact]
+    public void Runs_handed_back_by_a_spare_that_died_before_reading_its_code_go_to_an_executor_of_that_code()
+    {
+        var worker = new Harness(UserCode);
+        worker.Step(new WorkerEvent.Registered("worker-7"));
+        worker.Step(Batch(ClientA, V1, [Task("t1")]));
+
+        // Its process died before it read AdoptCode: it retires as "spare", then hands back the batch that came after.
+        Assert.Equal(["StopExecutor 1"], worker.Step(new WorkerEvent.ExecutorRetired(1, "spare", [], Empty())));
+        var late = new ExecuteBatch([Function], new Dictionary<string, byte[]>(), [new ExecutorTask("t1", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
+        Assert.Equal(["StartExecutor 2 v1 /cache/UserCode.dll", "Execute 2 tasks t1 values -"],
+            worker.Step(new WorkerEvent.ExecutorRetired(1, "spare", [], late)));
+    }
+
+    [Fact]
+    public void An_assembly_whose_asked_client_has_no_batch_left_is_asked_of_a_client_still_waiting()
+    {
+        var worker = new Harness();
+        worker.Step(Batch(ClientA, V1, [Task("t1", "r")], remote: ["r"]));
+        worker.Step(Batch(ClientB, V1, [Task("t2")]));
+
+        Assert.Equal(["RequestAssemblies client-b UserCode", "ForgetClient client-a",
+                "ReportFailed t1=InputLost Distributed.InputLostException: t1: Could not fetch the inputs of the task: holder died"],
+            worker.Step(new WorkerEvent.InputsNotFetched(0, "holder died")));
+        Assert.Equal(AssemblyAwaited.FromThisClient, worker.Core.Awaits(UserCode.Hash, ClientB));
     }
 
     private static TaskSpec Task(string key, params string[] dependencies) => new(key, Function.FunctionId, ArgumentsKind.Dependencies, [], dependencies);

@@ -1,6 +1,5 @@
 using Distributed.Collections;
 using Distributed.Dask;
-using Microsoft.Data.Analysis;
 
 namespace Distributed.Tests.Collections.Frames;
 
