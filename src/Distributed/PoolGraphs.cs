@@ -1,14 +1,11 @@
-using System.Security.Cryptography;
+using Distributed.Client;
 using Distributed.Dask;
-using Distributed.Protocol;
-using Distributed.Data.Serialization;
 
 namespace Distributed;
 
 /// <summary>
-/// Task graphs computed on a cluster through a <see cref="Pool"/>: graph compilation (keys made unique
-/// per run, templates, priorities, release counts) on top of the pool's submission and fetching, so
-/// that the pool knows nothing of graphs.
+/// Task graphs computed on a cluster through a <see cref="Pool"/>: a graph compiled into tasks
+/// (<see cref="GraphCompiler"/>) is submitted, its requested values gathered and the rest released.
 /// </summary>
 public static class PoolGraphs
 {
@@ -26,7 +23,7 @@ public static class PoolGraphs
     {
         var timeoutMs = Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
         var requested = Scheduler.Flatten(keys);
-        var submission = PrepareGraph(pool, graph, requested, timeoutMs);
+        var submission = pool.CompileGraph(graph, requested, timeoutMs);
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         try
         {
@@ -57,7 +54,7 @@ public static class PoolGraphs
     /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
     public static async Task<IReadOnlyList<object?>> PersistGraphAsync(this Pool pool, Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
     {
-        var submission = PrepareGraph(pool, graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
+        var submission = pool.CompileGraph(graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
         var persisted = new Dictionary<string, object?>(StringComparer.Ordinal);
         var succeeded = false;
         try
@@ -79,107 +76,11 @@ public static class PoolGraphs
         return keys.Select(Resolve).ToList();
     }
 
-    /// <summary>A graph ready to submit: its tasks, and the task keys whose values the caller keeps.</summary>
-    private sealed record GraphSubmission(
-        NormalizedGraph Graph, CodeManifest? Code, List<FunctionSpec> Functions, List<TaskSpec> Tasks,
-        List<string> Wanted, HashSet<string> KeptClusterKeys, string Token)
-    {
-        /// <summary>The graph's key of a cluster key (for error messages).</summary>
-        public string GraphKeyOf(string clusterKey) => clusterKey.EndsWith(Token, StringComparison.Ordinal) ? clusterKey[..^Token.Length] : clusterKey;
-    }
-
-    private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, GraphSubmission submission, CancellationToken cancellation)
+    private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, CompiledGraph submission, CancellationToken cancellation)
     {
         if (submission.Tasks.Count == 0) return [];
         var done = await pool.SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
         var byKey = done.ToDictionary(d => d.Key);
-        return submission.Wanted.Select(k => byKey[k + submission.Token]).ToList();
-    }
-
-    private static GraphSubmission PrepareGraph(Pool pool, Graph graph, IReadOnlyList<string> requested, long timeoutMs)
-    {
-        var normalized = NormalizedGraph.From(graph, requested);
-        var token = "@" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        string ClusterKey(string key) => key + token;
-
-        var functions = new Dictionary<string, FunctionSpec>();
-        var encoded = new Dictionary<Delegate, FunctionSpec>(ReferenceEqualityComparer.Instance);
-        var tasks = new List<TaskSpec>();
-        var types = new HashSet<Type>(); // every task of a graph may name the same few types
-        // The depth-first order that computes each key right after its inputs is also the priority:
-        // the center runs ready tasks lowest first, finishing branches before starting new ones.
-        var order = normalized.Order(requested);
-        for (var position = 0; position < order.Count; position++)
-        {
-            var key = order[position];
-            if (normalized.Nodes[key] is not TaskNode task) continue;
-            var dependencies = new List<string>();
-            object? Template(object? node) => node switch
-            {
-                KeyRef reference => normalized.Nodes[reference.Key] switch
-                {
-                    TaskNode => new DependencyPlaceholder(Index(ClusterKey(reference.Key))),
-                    IRemoteData remote => new DependencyPlaceholder(Index(remote.Key)),
-                    var literal => Template(literal), // literals travel inside the tasks that use them
-                },
-                TaskNode inner => new InlineTaskPlaceholder(Track(inner.Function), inner.Arguments.Select(Template).ToArray()),
-                ListArgument list => new ListPlaceholder(typeof(object).AssemblyQualifiedName!, list.Items.Select(Template).ToArray()),
-                IRemoteData remote => new DependencyPlaceholder(Index(remote.Key)),
-                // A delegate or a value of the program's own types passed as an argument needs its
-                // code on the workers as much as the task's function does.
-                Delegate function => Track(function),
-                not null when types.Add(node.GetType()) => node,
-                _ => node,
-            };
-            int Index(string dependency)
-            {
-                var at = dependencies.IndexOf(dependency);
-                if (at >= 0) return at;
-                dependencies.Add(dependency);
-                return dependencies.Count - 1;
-            }
-            Delegate Track(Delegate function)
-            {
-                types.UnionWith(Client.CodeShipping.TypesOf(function));
-                return function;
-            }
-            var template = task.Arguments.Select(Template).ToArray();
-            if (!encoded.TryGetValue(task.Function, out var function))
-            {
-                function = pool.EncodeFunction(new DynamicFunction(Track(task.Function)), key);
-                encoded[task.Function] = function;
-                functions.TryAdd(function.FunctionId, function);
-            }
-            // Most graph tasks read their inputs in order, e.g. (add, "x", "y"), or take one literal,
-            // e.g. (load, 3): those need no template to encode and resolve.
-            var (kind, arguments) = template switch
-            {
-                _ when template.Length == dependencies.Count && template.Select((t, i) => t is DependencyPlaceholder d && d.Index == i).All(x => x)
-                    => (ArgumentsKind.Dependencies, Array.Empty<byte>()),
-                [var single] when dependencies.Count == 0 && single is not (ListPlaceholder or InlineTaskPlaceholder)
-                    => (ArgumentsKind.SingleValue, pool.EncodeArgument(single, key)),
-                _ => (ArgumentsKind.Template, pool.EncodeArgument(template, key)),
-            };
-            tasks.Add(new TaskSpec(ClusterKey(key), function.FunctionId, kind, arguments, dependencies, Priority: position, TimeoutMs: timeoutMs));
-        }
-
-        // An intermediate is deleted by the center as soon as every task that reads it has run; the
-        // requested keys stay until gathered.
-        var readers = tasks.SelectMany(t => t.Dependencies.Distinct()).GroupBy(k => k).ToDictionary(g => g.Key, g => g.Count());
-        // The task keys whose values come back: the requested ones, and those an alias or literal
-        // requested key refers to.
-        var wanted = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        void Want(string key)
-        {
-            if (!seen.Add(key)) return;
-            if (normalized.Nodes[key] is TaskNode) wanted.Add(key);
-            else foreach (var referenced in normalized.Dependencies[key]) Want(referenced);
-        }
-        foreach (var key in requested) Want(key);
-        var kept = wanted.Select(ClusterKey).ToHashSet();
-        tasks = tasks.Select(t => kept.Contains(t.Key) ? t : t with { ReleaseAfterConsumers = readers.GetValueOrDefault(t.Key) }).ToList();
-        var code = tasks.Count > 0 ? pool.ManifestFor(types) : null;
-        return new GraphSubmission(normalized, code, functions.Values.ToList(), tasks, wanted, kept, token);
+        return submission.Wanted.Select(k => byKey[submission.ClusterKeyOf(k)]).ToList();
     }
 }
