@@ -72,6 +72,44 @@ public sealed class AssemblyLayeringTests
         }
     }
 
+    [Theory]
+    [InlineData("Distributed.Center", "Distributed.Center.Core")]
+    [InlineData("Distributed.Worker", "Distributed.Worker.Core")]
+    public void The_cores_use_no_akka_type(string assemblyName, string coreNamespace)
+    {
+        var akka = typeof(Akka.Actor.ActorSystem).Assembly.GetName().Name!;
+        var types = Assembly.Load(assemblyName).GetTypes().Where(t => t.Namespace == coreNamespace).ToList();
+        Assert.NotEmpty(types);
+        foreach (var type in types)
+        {
+            const BindingFlags Everything = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+            var used = new List<Type>();
+            if (type.BaseType is { } baseType) used.Add(baseType);
+            used.AddRange(type.GetInterfaces());
+            used.AddRange(type.GetFields(Everything).Select(f => f.FieldType));
+            used.AddRange(type.GetProperties(Everything).Select(p => p.PropertyType));
+            foreach (var method in type.GetMethods(Everything).Cast<MethodBase>().Concat(type.GetConstructors(Everything)))
+            {
+                if (method is MethodInfo info) used.Add(info.ReturnType);
+                used.AddRange(method.GetParameters().Select(p => p.ParameterType));
+                used.AddRange(method.GetMethodBody()?.LocalVariables.Select(l => l.LocalType) ?? []);
+            }
+            var fromAkka = used.SelectMany(Flatten).Where(t => t.Assembly.GetName().Name!.StartsWith(akka, StringComparison.Ordinal)).Select(t => t.FullName).Distinct().ToList();
+            Assert.True(fromAkka.Count == 0, $"{type.FullName} uses {string.Join(", ", fromAkka)}: the core must stay free of Akka.");
+        }
+    }
+
+    /// <summary>A type with its element and generic argument types.</summary>
+    private static IEnumerable<Type> Flatten(Type type)
+    {
+        yield return type;
+        if (type.HasElementType)
+            foreach (var inner in Flatten(type.GetElementType()!)) yield return inner;
+        if (type.IsGenericType)
+            foreach (var argument in type.GetGenericArguments())
+                foreach (var inner in Flatten(argument)) yield return inner;
+    }
+
     /// <summary>Types the compiler and source generators add (embedded attributes, regex runners), not ours to place.</summary>
     private static bool IsCompilerGenerated(Type type) =>
         type.Namespace!.StartsWith("System.", StringComparison.Ordinal) || type.Namespace.StartsWith("Microsoft.", StringComparison.Ordinal)
