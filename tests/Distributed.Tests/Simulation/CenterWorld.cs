@@ -26,7 +26,7 @@ internal sealed class SimulationFailure(string message) : Exception(message);
 /// say; workers die, pause and come back, clients leave or crash, the center restarts. After every
 /// step the world checks the core's invariants.
 /// </summary>
-internal sealed class CenterWorld
+internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
 {
     private static readonly FunctionSpec Succeeds = ContentAddress.Function([1]);
     private static readonly FunctionSpec Throws = ContentAddress.Function([2]);
@@ -690,6 +690,13 @@ internal sealed class CenterWorld
     }
 
     /// <summary>Every client releases what it keeps and leaves; once settled, nothing of anything may remain anywhere.</summary>
+    /// <summary>The end of a run: everything delivered, then everything released, and nothing left.</summary>
+    public void Finish()
+    {
+        Settle();
+        ReleaseEverythingAndCheckEmpty();
+    }
+
     public void ReleaseEverythingAndCheckEmpty()
     {
         foreach (var client in _clients.Where(c => c.Connected && c.Id is not null))

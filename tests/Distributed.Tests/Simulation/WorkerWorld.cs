@@ -43,7 +43,7 @@ internal readonly record struct WorkerStep(WorkerAct Act, int A, int B, int C)
 /// assembly's sender). After every step it checks the core's invariants and its own record of every
 /// task the center gave the worker.
 /// </summary>
-internal sealed class WorkerWorld
+internal sealed class WorkerWorld : ISimulatedWorld<WorkerAct, WorkerStep>
 {
     private const string Name = "worker-7";
     private static readonly string[] TaskKeys = Enumerable.Range(0, 10).Select(i => $"k{i}").ToArray();
@@ -529,6 +529,9 @@ internal sealed class WorkerWorld
     /// is carried through until nothing is left to do. Then every task the worker was given must have
     /// been reported, nothing may wait or leak, and the store must hold what the center believes.
     /// </summary>
+    /// <summary>The end of a run: everything delivered and checked.</summary>
+    public void Finish() => Settle();
+
     public void Settle()
     {
         Note("SETTLE");
