@@ -1,5 +1,6 @@
 using Distributed.Center.Core;
 using Distributed.Protocol;
+using static Distributed.Tests.Simulation.SimulationDraw;
 
 namespace Distributed.Tests.Simulation;
 
@@ -125,12 +126,6 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         Act.RestartCenter or Act.Tick => true,
         _ => false,
     };
-
-    private static T? Pick<T>(IEnumerable<T> candidates, int pick) where T : class
-    {
-        var list = candidates as IList<T> ?? candidates.ToList();
-        return list.Count == 0 ? null : list[(int)((uint)pick % (uint)list.Count)];
-    }
 
     private void Note(string line)
     {

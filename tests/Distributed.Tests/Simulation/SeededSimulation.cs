@@ -117,3 +117,14 @@ internal sealed class SeededSimulation<TWorld, TAct, TStep>(
     /// <summary>What makes two failures the same: the exception's type and its first line without the names and numbers in it.</summary>
     private string Signature(Exception e) => e.GetType().Name + ":" + variableParts.Replace(e.Message.Split('\n')[0], "_");
 }
+
+/// <summary>How a world turns a step's random number into a choice.</summary>
+internal static class SimulationDraw
+{
+    /// <summary>One of <paramref name="candidates"/> chosen by <paramref name="pick"/>, or null when there are none.</summary>
+    public static T? Pick<T>(IEnumerable<T> candidates, int pick) where T : class
+    {
+        var list = candidates as IList<T> ?? candidates.ToList();
+        return list.Count == 0 ? null : list[(int)((uint)pick % (uint)list.Count)];
+    }
+}

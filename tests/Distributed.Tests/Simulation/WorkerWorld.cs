@@ -3,6 +3,7 @@ using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker;
 using Distributed.Worker.Core;
+using static Distributed.Tests.Simulation.SimulationDraw;
 
 namespace Distributed.Tests.Simulation;
 
@@ -174,12 +175,6 @@ internal sealed class WorkerWorld : ISimulatedWorld<WorkerAct, WorkerStep>
         executor.State == ExecutorState.Running && executor.Queued.Count > 0 && executor.Running.Count < SimulatedExecutor.Threads;
 
     private bool IsFreeAtCenter(string key) => !_pendingAtCenter.ContainsKey(key) && !_storedAtCenter.ContainsKey(key);
-
-    private static T? Pick<T>(IEnumerable<T> candidates, int pick) where T : class
-    {
-        var list = candidates as IList<T> ?? candidates.ToList();
-        return list.Count == 0 ? null : list[(int)((uint)pick % (uint)list.Count)];
-    }
 
     private void Note(string line)
     {
