@@ -52,9 +52,9 @@ public static class SystemUnderTest
 /// <param name="Systems">The systems to run them on (see <see cref="SystemUnderTest"/>).</param>
 /// <param name="Tasks">Tasks in the Map throughput workload.</param>
 /// <param name="DaskTasks">Tasks in dask's Map throughput workload (dask is ~100× slower per task).</param>
-/// <param name="RoundTrips">Timed round trips in the latency workload.</param>
+/// <param name="RoundTrips">Timed round trips in each run of the latency workload.</param>
 /// <param name="TransferMegabytes">Size of the array moved between workers, in MB (10⁶ bytes).</param>
-/// <param name="Repeats">How many times each transfer and each graph is timed.</param>
+/// <param name="Repeats">Timed runs of each workload and baseline after a warm-up, each figure their median (at least <see cref="Statistics.MinimumRuns"/>).</param>
 /// <param name="GraphTasks">Sizes of the tree reduction graphs, in tasks, each run in turn.</param>
 /// <param name="DaskGraphTasks">Size of dask's tree reduction graph, in tasks.</param>
 /// <param name="Workers">Workers in the local cluster (one thread each).</param>

@@ -17,9 +17,13 @@ var systemsOption = new Option<string>("--systems")
 };
 var tasksOption = new Option<int>("--tasks") { Description = "Tasks in the Map throughput workload.", DefaultValueFactory = _ => 100_000 };
 var daskTasksOption = new Option<int?>("--dask-tasks") { Description = "Tasks in dask's Map throughput workload (default: --tasks)." };
-var roundTripsOption = new Option<int>("--roundtrips") { Description = "Timed Apply(...).Get() round trips.", DefaultValueFactory = _ => 2_000 };
+var roundTripsOption = new Option<int>("--roundtrips") { Description = "Timed Apply(...).Get() round trips per run (--repeats runs).", DefaultValueFactory = _ => 1_000 };
 var transferOption = new Option<int>("--transfer-mb") { Description = "Size of the array moved between workers, in MB.", DefaultValueFactory = _ => 200 };
-var repeatsOption = new Option<int>("--repeats") { Description = "Timed runs of each transfer and each graph (the best counts for graphs).", DefaultValueFactory = _ => 3 };
+var repeatsOption = new Option<int>("--repeats")
+{
+    Description = $"Timed runs of every workload and baseline, after a warm-up; each figure is their median (at least {Statistics.MinimumRuns}).",
+    DefaultValueFactory = _ => Statistics.MinimumRuns,
+};
 var graphTasksOption = new Option<string>("--graph-tasks") { Description = "Sizes of the tree reduction graphs, in tasks, comma-separated.", DefaultValueFactory = _ => "10000,100000" };
 var daskGraphTasksOption = new Option<int>("--dask-graph-tasks") { Description = "Size of dask's tree reduction graph, in tasks.", DefaultValueFactory = _ => 10_000 };
 var workersOption = new Option<int>("--workers") { Description = "Workers in each local cluster (one thread each).", DefaultValueFactory = _ => 2 };
@@ -56,7 +60,7 @@ root.SetAction(async (parse, cancellation) =>
             DaskTasks: Positive(parse.GetValue(daskTasksOption) ?? tasks, "--dask-tasks"),
             RoundTrips: Positive(parse.GetValue(roundTripsOption), "--roundtrips"),
             TransferMegabytes: Positive(parse.GetValue(transferOption), "--transfer-mb"),
-            Repeats: Positive(parse.GetValue(repeatsOption), "--repeats"),
+            Repeats: AtLeast(Statistics.MinimumRuns, parse.GetValue(repeatsOption), "--repeats"),
             GraphTasks: Sizes(parse.GetValue(graphTasksOption), "--graph-tasks"),
             DaskGraphTasks: Positive(parse.GetValue(daskGraphTasksOption), "--dask-graph-tasks"),
             Workers: Positive(parse.GetValue(workersOption), "--workers"),
@@ -102,5 +106,7 @@ static List<int> Sizes(string? list, string option)
     return sizes.Count > 0 ? sizes : throw new ArgumentException($"{option} needs at least one size.");
 }
 
-static int Positive(int value, string option) =>
-    value > 0 ? value : throw new ArgumentException($"{option} must be at least 1.");
+static int Positive(int value, string option) => AtLeast(1, value, option);
+
+static int AtLeast(int minimum, int value, string option) =>
+    value >= minimum ? value : throw new ArgumentException($"{option} must be at least {minimum}.");

@@ -93,13 +93,9 @@ public sealed class ResultWriter
 
     private static BenchmarkResult Rounded(BenchmarkResult result) => result with
     {
-        Value = Round(result.Value),
-        Baseline = result.Baseline is { } b ? b with { Value = Round(b.Value) } : null,
+        Value = Statistics.Round(result.Value),
+        Baseline = result.Baseline is { } b ? b with { Value = Statistics.Round(b.Value) } : null,
     };
-
-    /// <summary>Four significant figures at least, one decimal at most for big numbers: a table, not noise.</summary>
-    private static double Round(double value) =>
-        double.IsFinite(value) ? Math.Round(value, Math.Abs(value) >= 100 ? 1 : 4) : value;
 
     /// <summary>Progress for the reader, on standard error.</summary>
     public static void Log(string message) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");

@@ -1,8 +1,13 @@
+using System.Diagnostics;
+
 namespace Distributed.Benchmarks;
 
 /// <summary>Order statistics of a set of measurements.</summary>
 public static class Statistics
 {
+    /// <summary>The fewest timed runs a figure is the median of (<c>--repeats</c> may ask for more).</summary>
+    public const int MinimumRuns = 5;
+
     /// <summary>The median (mean of the two middle values for an even count).</summary>
     public static double Median(IReadOnlyCollection<double> values)
     {
@@ -21,21 +26,25 @@ public static class Statistics
 
     /// <summary>
     /// Runs <paramref name="run"/> once untimed (a warm-up), then <paramref name="runs"/> times timed:
-    /// the fastest run's seconds, and the last run's result for the caller to check.
+    /// the seconds of each timed run, and the last run's result for the caller to check.
     /// </summary>
-    public static (double Seconds, T Result) FastestAfterWarmUp<T>(int runs, Func<T> run, CancellationToken cancellation)
+    public static (Summary Seconds, T Result) TimeAfterWarmUp<T>(int runs, Func<T> run, CancellationToken cancellation)
     {
         var result = run();
-        var best = double.MaxValue;
+        var seconds = new List<double>(runs);
         for (var i = 0; i < runs; i++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var watch = Stopwatch.StartNew();
             result = run();
-            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+            seconds.Add(watch.Elapsed.TotalSeconds);
         }
-        return (best, result);
+        return (Summary.Of(seconds), result);
     }
+
+    /// <summary>Four significant figures at least, one decimal at most for big numbers: a table, not noise.</summary>
+    public static double Round(double value) =>
+        double.IsFinite(value) ? Math.Round(value, Math.Abs(value) >= 100 ? 1 : 4) : value;
 
     private static double[] Sorted(IReadOnlyCollection<double> values)
     {
@@ -43,5 +52,39 @@ public static class Statistics
         var sorted = values.ToArray();
         Array.Sort(sorted);
         return sorted;
+    }
+}
+
+/// <summary>
+/// A figure measured over several timed runs, in the figure's unit: the median of the runs (what the
+/// benchmark reports, never the best), their min and max, and every run in the order it ran. Every
+/// figure and its baseline is reported this way, in the params by <see cref="AddTo"/>.
+/// </summary>
+public sealed record Summary(double Median, double Min, double Max, IReadOnlyList<double> Runs)
+{
+    /// <summary>The summary of <paramref name="runs"/> (at least one).</summary>
+    public static Summary Of(IEnumerable<double> runs)
+    {
+        var list = runs.ToList();
+        return new Summary(Statistics.Median(list), list.Min(), list.Max(), list);
+    }
+
+    /// <summary>Each run turned into another unit (e.g. seconds into a rate), summarized again: min and max follow the new order.</summary>
+    public Summary Select(Func<double, double> convert) => Of(Runs.Select(convert));
+
+    /// <summary>What the figure is, e.g. "median of 5 after a warm-up".</summary>
+    public string Statistic => $"median of {Runs.Count} after a warm-up";
+
+    /// <summary>
+    /// Adds <c>statistic</c>, <c>runs</c>, <c>min</c> and <c>max</c> to <paramref name="parameters"/>, each
+    /// name after <paramref name="prefix"/> (<c>baseline_</c> for the baseline's); returns them.
+    /// </summary>
+    public Dictionary<string, object?> AddTo(Dictionary<string, object?> parameters, string prefix = "")
+    {
+        parameters[prefix + "statistic"] = Statistic;
+        parameters[prefix + "runs"] = Runs.Select(Statistics.Round).ToList();
+        parameters[prefix + "min"] = Statistics.Round(Min);
+        parameters[prefix + "max"] = Statistics.Round(Max);
+        return parameters;
     }
 }

@@ -8,13 +8,12 @@ namespace Distributed.Benchmarks.Workloads;
 /// <c>DArray.Arange(200_000_000, chunks: 2_000_000).Sum()</c> in values per second: on the cluster
 /// (each chunk generated and summed a tile at a time on a worker, never materialized) and on the
 /// threaded local scheduler, against one plain loop and <c>TensorPrimitives.Sum</c> over the
-/// materialized array in this process. Best of a few runs after a warm-up.
+/// materialized array in this process. Each the median of <c>--repeats</c> runs after a warm-up run.
 /// </summary>
 internal static class ArraySum
 {
     private const int Length = 200_000_000;
     private const int Chunk = 2_000_000;
-    private const int Runs = 3;
 
     // Σ i for i < n, about 2·10^16: above 2^53, so each way of summing rounds a little differently
     // (one running loop the most), and the check allows for it.
@@ -25,31 +24,43 @@ internal static class ArraySum
     {
         ResultWriter.Log($"arraysum: Arange({Length:N0}, chunks: {Chunk:N0}).Sum() on {session.Workers} workers");
         using var cluster = ClusterScheduler.On(session.Pool);
-        var onCluster = Best(() => DArray.Arange(Length, chunks: Chunk).Sum().Compute(cluster), cancellation);
-        var threaded = Best(() => DArray.Arange(Length, chunks: Chunk).Sum().Compute(Scheduler.Threaded), cancellation);
-        var loop = Best(PlainLoop, cancellation);
+        var runs = options.Repeats;
+        var onCluster = Time(runs, () => DArray.Arange(Length, chunks: Chunk).Sum().Compute(cluster), cancellation);
+        var threaded = Time(runs, () => DArray.Arange(Length, chunks: Chunk).Sum().Compute(Scheduler.Threaded), cancellation);
+        var loop = Time(runs, PlainLoop, cancellation);
         var values = new double[Length];
         for (var i = 0; i < values.Length; i++) values[i] = i;
-        var tensor = Best(() => TensorPrimitives.Sum(values), cancellation);
+        var tensor = Time(runs, () => TensorPrimitives.Sum(values), cancellation);
 
-        var parameters = new Dictionary<string, object?>
+        var common = new Dictionary<string, object?>
         {
             ["length"] = Length,
             ["chunk"] = Chunk,
             ["workers"] = session.Workers,
-            ["runs"] = $"best of {Runs} after a warm-up",
-            ["cluster_seconds"] = Math.Round(onCluster, 4),
-            ["threaded_seconds"] = Math.Round(threaded, 4),
-            ["plain_loop_seconds"] = Math.Round(loop, 4),
-            ["tensor_primitives_seconds"] = Math.Round(tensor, 4),
+            ["cluster_seconds"] = Seconds(onCluster),
+            ["threaded_seconds"] = Seconds(threaded),
+            ["plain_loop_seconds"] = Seconds(loop),
+            ["tensor_primitives_seconds"] = Seconds(tensor),
             ["machine"] = $"{Environment.ProcessorCount} cores",
         };
-        writer.Write(new BenchmarkResult("array_sum", SystemUnderTest.Distributed, Length / onCluster, "values/s",
-            new Baseline("plain loop (1 thread)", Length / loop, "values/s"), parameters));
-        writer.Write(new BenchmarkResult("array_sum_threaded", SystemUnderTest.Distributed, Length / threaded, "values/s",
-            new Baseline("TensorPrimitives.Sum over a materialized array (1 thread)", Length / tensor, "values/s"), parameters));
+        foreach (var (benchmark, seconds, baselineName, baselineSeconds) in new[]
+        {
+            ("array_sum", onCluster, "plain loop (1 thread)", loop),
+            ("array_sum_threaded", threaded, "TensorPrimitives.Sum over a materialized array (1 thread)", tensor),
+        })
+        {
+            var rate = seconds.Select(s => Length / s);
+            var baseline = baselineSeconds.Select(s => Length / s);
+            var parameters = rate.AddTo(new Dictionary<string, object?>(common));
+            baseline.AddTo(parameters, "baseline_");
+            writer.Write(new BenchmarkResult(benchmark, SystemUnderTest.Distributed, rate.Median, "values/s",
+                new Baseline(baselineName, baseline.Median, "values/s"), parameters));
+        }
         return Task.CompletedTask;
     }
+
+    /// <summary>Every run's seconds, for the params.</summary>
+    private static List<double> Seconds(Summary seconds) => seconds.Runs.Select(s => Math.Round(s, 4)).ToList();
 
     private static double PlainLoop()
     {
@@ -58,9 +69,9 @@ internal static class ArraySum
         return sum;
     }
 
-    /// <summary>The fastest of <see cref="Runs"/> timed runs of <paramref name="sum"/> after a warm-up, each sum checked.</summary>
-    private static double Best(Func<double> sum, CancellationToken cancellation) =>
-        Statistics.FastestAfterWarmUp(Runs, () =>
+    /// <summary>The seconds of <paramref name="runs"/> timed runs of <paramref name="sum"/> after a warm-up, each sum checked.</summary>
+    private static Summary Time(int runs, Func<double> sum, CancellationToken cancellation) =>
+        Statistics.TimeAfterWarmUp(runs, () =>
         {
             var total = sum();
             if (Math.Abs(total - Expected) > Tolerance * Expected) throw new InvalidOperationException($"The sum is {total}, expected {Expected}.");

@@ -11,14 +11,13 @@ namespace Distributed.Benchmarks.Workloads;
 /// <c>ReadCsv(file).GroupBy("key").Agg(("value", Sum), ("value", Mean))</c> over a 10,000,000-row CSV
 /// file (id, key: one of 100 strings, value: double), in rows per second, on the cluster and on
 /// the in-process threaded scheduler, against one pass over the file with Sep and a Dictionary in
-/// this process. Each is timed after a warm-up run, best of a few runs; the file is made once, in the
-/// temp folder, and kept for later runs.
+/// this process. Each is the median of <c>--repeats</c> runs after a warm-up run; the file is made
+/// once, in the temp folder, and kept for later runs.
 /// </summary>
 internal static class CsvGroupBy
 {
     private const int Rows = 10_000_000;
     private const int Keys = 100;
-    private const int Runs = 2;
     private const string BaselineName = "Sep + Dictionary, 1 pass (1 process, 1 thread)";
 
     public static Task RunAsync(DistributedSession session, BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
@@ -32,12 +31,14 @@ internal static class CsvGroupBy
         var frame = DataFrames.ReadCsv(path);
         var query = frame.GroupBy("key").Agg(("value", Agg.Sum), ("value", Agg.Mean));
 
-        var cluster = Best(() => Check(query.Compute(scheduler), expected), cancellation);
-        ResultWriter.Log($"groupby on the cluster: best {cluster:0.00} s");
-        var threaded = Best(() => Check(query.Compute(Scheduler.Threaded), expected), cancellation);
-        ResultWriter.Log($"groupby on Scheduler.Threaded: best {threaded:0.00} s");
-        var baseline = Best(() => Baseline(path), cancellation);
-        ResultWriter.Log($"groupby baseline: best {baseline:0.00} s");
+        var runs = options.Repeats;
+        var cluster = Time(runs, () => Check(query.Compute(scheduler), expected), cancellation);
+        ResultWriter.Log($"groupby on the cluster: median {cluster.Median:0.00} s");
+        var threaded = Time(runs, () => Check(query.Compute(Scheduler.Threaded), expected), cancellation);
+        ResultWriter.Log($"groupby on Scheduler.Threaded: median {threaded.Median:0.00} s");
+        var baselineSeconds = Time(runs, () => Baseline(path), cancellation);
+        ResultWriter.Log($"groupby baseline: median {baselineSeconds.Median:0.00} s");
+        var baseline = baselineSeconds.Select(s => Rows / s);
 
         var common = new Dictionary<string, object?>
         {
@@ -46,20 +47,28 @@ internal static class CsvGroupBy
             ["file_mb"] = Math.Round(megabytes),
             ["partitions"] = frame.Partitions,
             ["block_mb"] = DataFrames.DefaultBlockSize / (1 << 20),
-            ["runs"] = $"best of {Runs} after a warm-up",
-            ["baseline_seconds"] = Math.Round(baseline, 3),
+            ["baseline_seconds"] = Rounded(baselineSeconds),
         };
-        writer.Write(new BenchmarkResult("csv_groupby", SystemUnderTest.Distributed, Rows / cluster, "rows/s",
-            new Baseline(BaselineName, Rows / baseline, "rows/s"),
-            new Dictionary<string, object?>(common) { ["scheduler"] = "cluster", ["workers"] = session.Workers, ["threads_per_worker"] = 1, ["seconds"] = Math.Round(cluster, 3) }));
-        writer.Write(new BenchmarkResult("csv_groupby_threaded", SystemUnderTest.Distributed, Rows / threaded, "rows/s",
-            new Baseline(BaselineName, Rows / baseline, "rows/s"),
-            new Dictionary<string, object?>(common) { ["scheduler"] = "Scheduler.Threaded (this process)", ["threads"] = Environment.ProcessorCount, ["seconds"] = Math.Round(threaded, 3) }));
+        foreach (var (benchmark, seconds, parameters) in new[]
+        {
+            ("csv_groupby", cluster, new Dictionary<string, object?>(common) { ["scheduler"] = "cluster", ["workers"] = session.Workers, ["threads_per_worker"] = 1 }),
+            ("csv_groupby_threaded", threaded, new Dictionary<string, object?>(common) { ["scheduler"] = "Scheduler.Threaded (this process)", ["threads"] = Environment.ProcessorCount }),
+        })
+        {
+            var rate = seconds.Select(s => Rows / s);
+            parameters["seconds"] = Rounded(seconds);
+            rate.AddTo(parameters);
+            baseline.AddTo(parameters, "baseline_");
+            writer.Write(new BenchmarkResult(benchmark, SystemUnderTest.Distributed, rate.Median, "rows/s",
+                new Baseline(BaselineName, baseline.Median, "rows/s"), parameters));
+        }
         return Task.CompletedTask;
     }
 
-    /// <summary>Seconds of the fastest of <see cref="Runs"/> runs of <paramref name="run"/>, after one run not counted.</summary>
-    private static double Best<T>(Func<T> run, CancellationToken cancellation) => Statistics.FastestAfterWarmUp(Runs, run, cancellation).Seconds;
+    /// <summary>The seconds of <paramref name="runs"/> runs of <paramref name="run"/>, after one run not counted.</summary>
+    private static Summary Time<T>(int runs, Func<T> run, CancellationToken cancellation) => Statistics.TimeAfterWarmUp(runs, run, cancellation).Seconds;
+
+    private static List<double> Rounded(Summary seconds) => seconds.Runs.Select(s => Math.Round(s, 3)).ToList();
 
     /// <summary>Sum and count per key in one pass over the file.</summary>
     private static Dictionary<string, (double Sum, long Count)> Baseline(string path)

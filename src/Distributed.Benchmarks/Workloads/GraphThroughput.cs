@@ -5,8 +5,8 @@ namespace Distributed.Benchmarks.Workloads;
 
 /// <summary>
 /// A tree reduction graph (<see cref="TreeReduction"/>) computed on the cluster with
-/// <c>Pool.GetGraphAsync</c>, in tasks/s (best of <c>--repeats</c>, from the call until the root's
-/// value is back, checked each run), against the same graph on <c>Scheduler.Threaded</c> (and
+/// <c>Pool.GetGraphAsync</c>, in tasks/s (the median of <c>--repeats</c> runs after a warm-up graph, each
+/// from the call until the root's value is back, checked), against the same graph on <c>Scheduler.Threaded</c> (and
 /// <c>Scheduler.Synchronous</c>, beside it in the parameters) in this process. While the largest graph
 /// runs, it also samples the center's resident memory: its growth per task, against what the
 /// <see cref="Graph"/> object itself takes in the client per task.
@@ -46,41 +46,46 @@ internal static class GraphThroughput
                 ResultWriter.Log($"graph: run {run + 1}: {tree.Tasks / seconds[^1]:0} tasks/s");
             }
 
-            var threaded = BestSeconds(tree, Scheduler.Threaded, "Scheduler.Threaded", options.Repeats);
-            var synchronous = BestSeconds(tree, Scheduler.Synchronous, "Scheduler.Synchronous", options.Repeats);
+            var throughput = Summary.Of(seconds).Select(s => tree.Tasks / s);
+            var threaded = Seconds(tree, Scheduler.Threaded, "Scheduler.Threaded", options.Repeats).Select(s => tree.Tasks / s);
+            var synchronous = Seconds(tree, Scheduler.Synchronous, "Scheduler.Synchronous", options.Repeats).Select(s => tree.Tasks / s);
+            var parameters = new Dictionary<string, object?>
+            {
+                ["graph"] = "tree reduction: (inc, i) leaves, pairwise (add, a, b) to one root",
+                ["tasks"] = tree.Tasks,
+                ["leaves"] = tree.Leaves,
+                ["workers"] = session.Workers,
+                ["threads_per_worker"] = 1,
+                ["method"] = "Pool.GetGraphAsync",
+                ["warm_up"] = $"a graph of {warmUp.Tasks} tasks",
+                ["seconds"] = seconds.Select(s => Math.Round(s, 3)).ToList(),
+                ["center_memory_sampled"] = measureMemory,
+                ["synchronous_tasks_per_s"] = Math.Round(synchronous.Median),
+                ["synchronous_min"] = Math.Round(synchronous.Min),
+                ["synchronous_max"] = Math.Round(synchronous.Max),
+            };
+            throughput.AddTo(parameters);
+            threaded.AddTo(parameters, "baseline_");
             writer.Write(new BenchmarkResult(
-                "graph_throughput", SystemUnderTest.Distributed, tree.Tasks / seconds.Min(), "tasks/s",
-                new Baseline("Scheduler.Threaded (1 process)", tree.Tasks / threaded, "tasks/s"),
-                new Dictionary<string, object?>
-                {
-                    ["graph"] = "tree reduction: (inc, i) leaves, pairwise (add, a, b) to one root",
-                    ["tasks"] = tree.Tasks,
-                    ["leaves"] = tree.Leaves,
-                    ["workers"] = session.Workers,
-                    ["threads_per_worker"] = 1,
-                    ["method"] = "Pool.GetGraphAsync",
-                    ["seconds"] = seconds.Select(s => Math.Round(s, 3)).ToList(),
-                    ["runs"] = $"best of {options.Repeats}, after a warm-up graph of {warmUp.Tasks} tasks",
-                    ["synchronous_tasks_per_s"] = Math.Round(tree.Tasks / synchronous),
-                    ["baseline_runs"] = $"best of {options.Repeats}",
-                }));
+                "graph_throughput", SystemUnderTest.Distributed, throughput.Median, "tasks/s",
+                new Baseline("Scheduler.Threaded (1 process)", threaded.Median, "tasks/s"), parameters));
 
             if (measureMemory) WriteMemory(tree, memory, writer);
         }
     }
 
-    /// <summary>Seconds of the best of <paramref name="runs"/> runs of the graph on a local scheduler, checked.</summary>
-    private static double BestSeconds(TreeReduction tree, IScheduler scheduler, string name, int runs)
+    /// <summary>Seconds of each of <paramref name="runs"/> runs of the graph on a local scheduler (warmed up with the small graph before), checked.</summary>
+    private static Summary Seconds(TreeReduction tree, IScheduler scheduler, string name, int runs)
     {
-        var best = double.MaxValue;
+        var seconds = new List<double>(runs);
         for (var run = 0; run < runs; run++)
         {
             var watch = Stopwatch.StartNew();
             var value = scheduler.Get(tree.Graph, tree.Root);
-            best = Math.Min(best, watch.Elapsed.TotalSeconds);
+            seconds.Add(watch.Elapsed.TotalSeconds);
             tree.Check(value, name);
         }
-        return best;
+        return Summary.Of(seconds);
     }
 
     private static void WriteMemory(TreeReduction tree, List<CenterMemory> runs, ResultWriter writer)

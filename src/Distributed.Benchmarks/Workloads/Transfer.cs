@@ -6,8 +6,9 @@ namespace Distributed.Benchmarks.Workloads;
 
 /// <summary>
 /// Moving a large <c>double[]</c> of random values from the worker that made it to another one with
-/// <c>Pool.ReplicateAsync</c>, in MB/s (10⁶ bytes of array per second), best and median of a few
-/// runs, against a plain TCP copy of the same bytes over loopback from this process to another.
+/// <c>Pool.ReplicateAsync</c>, in MB/s (10⁶ bytes of array per second), the median of <c>--repeats</c>
+/// runs after a warm-up, against a plain TCP copy of the same bytes over loopback from this process
+/// to another (summarized the same way).
 /// Each run makes a fresh array, since releasing a replica would release the original too.
 /// </summary>
 internal static class Transfer
@@ -48,22 +49,22 @@ internal static class Transfer
         }
 
         var baseline = await LoopbackCopyAsync(count, options.Repeats, cancellation);
-        var rates = seconds.Select(s => bytes / 1e6 / s).ToList();
-        var baselineRates = baseline.Select(s => bytes / 1e6 / s).ToList();
+        var rates = Summary.Of(seconds).Select(s => bytes / 1e6 / s);
+        var baselineRates = Summary.Of(baseline).Select(s => bytes / 1e6 / s);
         var parameters = new Dictionary<string, object?>
         {
             ["bytes"] = bytes,
             ["element_type"] = "double",
-            ["repeats"] = options.Repeats,
+            ["warm_up"] = $"a transfer of {Math.Min(count, 1_000_000) * (long)sizeof(double) / 1e6:0} MB",
             ["seconds"] = seconds.Select(s => Math.Round(s, 4)).ToList(),
             ["baseline_seconds"] = baseline.Select(s => Math.Round(s, 4)).ToList(),
             ["bytes_received_by_target"] = received,
             ["method"] = "Pool.ReplicateAsync",
         };
-        writer.Write(new BenchmarkResult("transfer_best", SystemUnderTest.Distributed, rates.Max(), "MB/s",
-            new Baseline(BaselineName, baselineRates.Max(), "MB/s"), parameters));
-        writer.Write(new BenchmarkResult("transfer_median", SystemUnderTest.Distributed, Statistics.Median(rates), "MB/s",
-            new Baseline(BaselineName, Statistics.Median(baselineRates), "MB/s"), parameters));
+        rates.AddTo(parameters);
+        baselineRates.AddTo(parameters, "baseline_");
+        writer.Write(new BenchmarkResult("transfer_median", SystemUnderTest.Distributed, rates.Median, "MB/s",
+            new Baseline(BaselineName, baselineRates.Median, "MB/s"), parameters));
     }
 
     /// <summary>

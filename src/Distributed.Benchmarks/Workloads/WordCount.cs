@@ -6,14 +6,14 @@ namespace Distributed.Benchmarks.Workloads;
 
 /// <summary>
 /// A word count over a generated text file of 1,000,000 lines: <c>Bag.ReadText → SelectMany(split)
-/// → Frequencies</c> on the cluster and on the local threaded scheduler, in lines per second, best of
-/// a few runs after a warm-up, against one plain loop (<c>File.ReadLines</c> into a <c>Dictionary</c>).
+/// → Frequencies</c> on the cluster and on the local threaded scheduler, in lines per second, the
+/// median of <c>--repeats</c> runs after a warm-up, against one plain loop (<c>File.ReadLines</c> into
+/// a <c>Dictionary</c>, summarized the same way).
 /// </summary>
 internal static class WordCount
 {
     private const int Lines = 1_000_000;
     private const int Vocabulary = 20_000;
-    private const int Runs = 3;
 
     /// <summary>One instance, so that every run ships and encodes the same function.</summary>
     private static readonly Func<string, IEnumerable<string>> SplitWords = line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -27,18 +27,19 @@ internal static class WordCount
             var bytes = Generate(path);
             ResultWriter.Log($"wordcount: {Lines} lines, {bytes / 1e6:0.0} MB, blocks of {Bag.DefaultBlockSize / (1024 * 1024)} MiB");
 
-            var (baselineSeconds, expected) = Best(() => PlainLoop(path), cancellation);
+            var (baselineSeconds, expected) = Time(options.Repeats, () => PlainLoop(path), cancellation);
             using var cluster = ClusterScheduler.On(session.Pool);
-            var (clusterSeconds, onCluster) = Best(() => BagCount(path, cluster), cancellation);
-            var (threadedSeconds, threaded) = Best(() => BagCount(path, Scheduler.Threaded), cancellation);
+            var (clusterSeconds, onCluster) = Time(options.Repeats, () => BagCount(path, cluster), cancellation);
+            var (threadedSeconds, threaded) = Time(options.Repeats, () => BagCount(path, Scheduler.Threaded), cancellation);
             Check("cluster", onCluster, expected);
             Check("threaded", threaded, expected);
 
             var partitions = Bag.ReadText(path).PartitionCount;
-            var baseline = new Baseline("File.ReadLines + Dictionary, one thread", Lines / baselineSeconds, "lines/s");
+            var baselineRate = baselineSeconds.Select(s => Lines / s);
             foreach (var (benchmark, seconds, scheduler) in new[] { ("wordcount", clusterSeconds, "cluster"), ("wordcount_threaded", threadedSeconds, "Scheduler.Threaded") })
             {
-                writer.Write(new BenchmarkResult(benchmark, SystemUnderTest.Distributed, Lines / seconds, "lines/s", baseline, new Dictionary<string, object?>
+                var rate = seconds.Select(s => Lines / s);
+                var parameters = new Dictionary<string, object?>
                 {
                     ["lines"] = Lines,
                     ["bytes"] = bytes,
@@ -46,10 +47,13 @@ internal static class WordCount
                     ["partitions"] = partitions,
                     ["scheduler"] = scheduler,
                     ["workers"] = scheduler == "cluster" ? session.Workers : null,
-                    ["seconds"] = Math.Round(seconds, 3),
-                    ["baseline_seconds"] = Math.Round(baselineSeconds, 3),
-                    ["runs"] = $"best of {Runs} after a warm-up",
-                }));
+                    ["seconds"] = seconds.Runs.Select(s => Math.Round(s, 3)).ToList(),
+                    ["baseline_seconds"] = baselineSeconds.Runs.Select(s => Math.Round(s, 3)).ToList(),
+                };
+                rate.AddTo(parameters);
+                baselineRate.AddTo(parameters, "baseline_");
+                writer.Write(new BenchmarkResult(benchmark, SystemUnderTest.Distributed, rate.Median, "lines/s",
+                    new Baseline("File.ReadLines + Dictionary, one thread", baselineRate.Median, "lines/s"), parameters));
             }
         }
         finally
@@ -71,9 +75,9 @@ internal static class WordCount
         return counts;
     }
 
-    /// <summary>The fastest of <see cref="Runs"/> timed runs after one untimed run, and the last result.</summary>
-    private static (double Seconds, Dictionary<string, long> Counts) Best(Func<Dictionary<string, long>> count, CancellationToken cancellation) =>
-        Statistics.FastestAfterWarmUp(Runs, count, cancellation);
+    /// <summary>The seconds of <paramref name="runs"/> timed runs after one untimed run, and the last result.</summary>
+    private static (Summary Seconds, Dictionary<string, long> Counts) Time(int runs, Func<Dictionary<string, long>> count, CancellationToken cancellation) =>
+        Statistics.TimeAfterWarmUp(runs, count, cancellation);
 
     private static void Check(string what, Dictionary<string, long> counts, Dictionary<string, long> expected)
     {
