@@ -13,14 +13,14 @@ internal static class DaskRunner
 {
     private static readonly TimeSpan ImportTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>Long enough for 100,000 tasks at dask's few hundred tasks per second, and the rest.</summary>
+    /// <summary>The least time the map, round trip and transfer group gets (what it had when each ran once).</summary>
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(30);
 
     /// <summary>Starting Python, importing dask and starting its local cluster, with room to spare.</summary>
     private static readonly TimeSpan StartUpAllowance = TimeSpan.FromMinutes(2);
 
-    /// <summary>The array sum is about 200 tasks over 1.6 GB of int64: seconds per run, a few runs.</summary>
-    private static readonly TimeSpan ArraySumTimeout = TimeSpan.FromMinutes(10);
+    /// <summary>The array sum is about 200 tasks over 1.6 GB of int64: seconds per run, --repeats + 1 runs on the cluster and as many threaded.</summary>
+    private static readonly TimeSpan ArraySumTimeout = TimeSpan.FromMinutes(15);
 
     /// <summary>What <see cref="RunPythonAsync"/> returns for a run stopped at its time limit.</summary>
     private const int TimedOut = -1;
@@ -79,7 +79,7 @@ internal static class DaskRunner
                 Workload.Graph => GraphTimeout(options),
                 Workload.ArraySum => ArraySumTimeout,
                 Workload.Chaos => ChaosTimeout(options),
-                _ => RunTimeout,
+                _ => MapGroupTimeout(options),
             };
             yield return (selected, timeout);
         }
@@ -92,6 +92,18 @@ internal static class DaskRunner
     /// </summary>
     private static TimeSpan GraphTimeout(BenchmarkOptions options) =>
         StartUpAllowance + TimeSpan.FromMilliseconds(12.0 * options.DaskGraphTasks * (options.Repeats + 1));
+
+    /// <summary>
+    /// The Map runs repeats + 1 times at dask's few hundred tasks/s (4 ms per task leaves room under
+    /// load), the round trips as often at ~11 ms each (25 ms leaves room); 10 minutes more for the
+    /// transfers, the baselines and the cluster's start; never less than <see cref="RunTimeout"/>.
+    /// </summary>
+    private static TimeSpan MapGroupTimeout(BenchmarkOptions options)
+    {
+        var runs = options.Repeats + 1;
+        var needed = TimeSpan.FromMinutes(10) + TimeSpan.FromMilliseconds((4.0 * options.DaskTasks + 25.0 * options.RoundTrips) * runs);
+        return needed > RunTimeout ? needed : RunTimeout;
+    }
 
     /// <summary>
     /// Each chaos run starts two dask clusters and computes twice on each (~30 s per cluster here);

@@ -19,25 +19,27 @@ def inc(x):
     return x + 1
 
 
-def pool_map_throughput(tasks, processes):
-    """Tasks per second of multiprocessing.Pool(processes).map(inc, ..., chunksize=1), after a warm-up."""
+def pool_map_throughputs(tasks, processes, runs):
+    """Tasks per second of each of `runs` multiprocessing.Pool(processes).map(inc, ..., chunksize=1), after a warm-up."""
     context = multiprocessing.get_context("spawn")
+    rates = []
     with context.Pool(processes) as pool:
         pool.map(inc, range(1000), chunksize=1)
-        start = time.perf_counter()
-        results = pool.map(inc, range(tasks), chunksize=1)
-        elapsed = time.perf_counter() - start
-    if results[-1] != tasks:
-        raise RuntimeError("multiprocessing.Pool computed wrong values")
-    return tasks / elapsed
+        for _ in range(runs):
+            start = time.perf_counter()
+            results = pool.map(inc, range(tasks), chunksize=1)
+            rates.append(tasks / (time.perf_counter() - start))
+            if results[-1] != tasks:
+                raise RuntimeError("multiprocessing.Pool computed wrong values")
+    return rates
 
 
-def pool_apply_round_trips(count, warm_up, processes):
-    """Microseconds of each multiprocessing.Pool.apply(inc, (i,)), after a warm-up."""
+def pool_apply_round_trips(count, warm_up, processes, runs):
+    """Microseconds of each multiprocessing.Pool.apply(inc, (i,)), in `runs` runs of `count`, after a warm-up."""
     context = multiprocessing.get_context("spawn")
     micros = []
     with context.Pool(processes) as pool:
-        for i in range(-warm_up, count):
+        for i in range(-warm_up, count * runs):
             start = time.perf_counter()
             value = pool.apply(inc, (i,))
             elapsed = time.perf_counter() - start
@@ -45,7 +47,7 @@ def pool_apply_round_trips(count, warm_up, processes):
                 raise RuntimeError("multiprocessing.Pool.apply computed a wrong value")
             if i >= 0:
                 micros.append(elapsed * 1e6)
-    return micros
+    return [micros[run * count:(run + 1) * count] for run in range(runs)]
 
 
 def _sink(port_queue):

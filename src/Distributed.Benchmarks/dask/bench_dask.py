@@ -29,6 +29,8 @@ GRAPH_WARM_UP_TASKS = 5_000
 ARRAY_SUM_ELEMENTS = 200_000_000
 ARRAY_SUM_CHUNK = 2_000_000
 ROUND_TRIP_WARM_UP = 200
+MAP_WARM_UP_TASKS = 1_000
+MINIMUM_RUNS = 5  # every figure is the median of at least this many timed runs, as on the C# side
 CHAOS_TASKS = 200
 CHAOS_TASK_SECONDS = 0.05
 CHAOS_RUN_TIMEOUT = 120
@@ -50,6 +52,25 @@ def emit(benchmark, value, unit, baseline_name, baseline_value, params):
         "params": params,
     }
     print(json.dumps(line), flush=True)
+
+
+def summarize(runs, prefix=""):
+    """The median of the runs (the figure, never the best), and the params that go with it: the
+    statistic, every run, min and max, each name after `prefix` ("baseline_" for the baseline's).
+    The same convention as the C# side's Summary."""
+    return statistics.median(runs), {
+        f"{prefix}statistic": f"median of {len(runs)} after a warm-up",
+        f"{prefix}runs": [_round(r) for r in runs],
+        f"{prefix}min": _round(min(runs)),
+        f"{prefix}max": _round(max(runs)),
+    }
+
+
+def emit_summary(benchmark, runs, unit, baseline_name, baseline_runs, params):
+    """One result line whose value is the median of `runs` and its baseline's the median of `baseline_runs`."""
+    value, spread = summarize(runs)
+    baseline_value, baseline_spread = summarize(baseline_runs, "baseline_")
+    emit(benchmark, value, unit, baseline_name, baseline_value, {**params, **spread, **baseline_spread})
 
 
 def emit_not_run(benchmark, status, reason):
@@ -91,49 +112,67 @@ def random_array(count, seed):
 def map_throughput(client, args, versions):
     from distributed import wait
 
-    log(f"map: {args.tasks} tasks")
-    warm = client.map(inc, range(1000), pure=False)
-    if client.gather(warm)[-1] != 1000:
+    log(f"map: a warm-up of {MAP_WARM_UP_TASKS} tasks, then {args.repeats} timed maps of {args.tasks} tasks")
+    warm = client.map(inc, range(MAP_WARM_UP_TASKS), pure=False)
+    if client.gather(warm)[-1] != MAP_WARM_UP_TASKS:
         raise RuntimeError("warm-up map computed wrong values")
+    client.cancel(warm)
     del warm
 
-    start = time.perf_counter()
-    futures = client.map(inc, range(args.tasks))
-    wait(futures)
-    elapsed = time.perf_counter() - start
-    sample = client.gather([futures[0], futures[-1]])
-    if sample != [1, args.tasks]:
-        raise RuntimeError(f"map computed wrong values: {sample}")
-    client.cancel(futures)
-    del futures
+    seconds = []
+    for run in range(args.repeats):
+        # pure=False: fresh keys, so that no run finds the previous run's results still on the cluster
+        start = time.perf_counter()
+        futures = client.map(inc, range(args.tasks), pure=False)
+        wait(futures)
+        elapsed = time.perf_counter() - start
+        sample = client.gather([futures[0], futures[-1]])
+        if sample != [1, args.tasks]:
+            raise RuntimeError(f"map computed wrong values: {sample}")
+        client.cancel(futures)
+        del futures
+        seconds.append(elapsed)
+        log(f"map: run {run + 1}: {args.tasks / elapsed:.0f} tasks/s")
 
     log("map: multiprocessing.Pool baseline")
-    baseline = baselines.pool_map_throughput(args.tasks, args.workers)
-    emit("map_throughput", args.tasks / elapsed, "tasks/s",
-         f"multiprocessing.Pool({args.workers}).map chunksize=1", baseline,
-         {"tasks": args.tasks, "workers": args.workers, "threads_per_worker": 1,
-          "seconds": round(elapsed, 3), **versions})
+    baseline = baselines.pool_map_throughputs(args.tasks, args.workers, args.repeats)
+    emit_summary("map_throughput", [args.tasks / s for s in seconds], "tasks/s",
+                 f"multiprocessing.Pool({args.workers}).map chunksize=1", baseline,
+                 {"tasks": args.tasks, "workers": args.workers, "threads_per_worker": 1,
+                  "warm_up": f"a map of {MAP_WARM_UP_TASKS} tasks", "seconds": [round(s, 3) for s in seconds], **versions})
 
 
 def round_trip(client, args, versions):
-    log(f"roundtrip: {ROUND_TRIP_WARM_UP} warm-up and {args.roundtrips} timed submit(inc, i).result()")
-    micros = []
-    for i in range(-ROUND_TRIP_WARM_UP, args.roundtrips):
-        start = time.perf_counter()
-        value = client.submit(inc, i, pure=False).result()
-        elapsed = time.perf_counter() - start
-        if value != i + 1:
-            raise RuntimeError(f"submit(inc, {i}) returned {value}")
-        if i >= 0:
+    log(f"roundtrip: {ROUND_TRIP_WARM_UP} warm-up and {args.repeats} runs of {args.roundtrips} timed submit(inc, i).result()")
+
+    def timed(first, count):
+        micros = []
+        for i in range(first, first + count):
+            start = time.perf_counter()
+            value = client.submit(inc, i, pure=False).result()
+            elapsed = time.perf_counter() - start
+            if value != i + 1:
+                raise RuntimeError(f"submit(inc, {i}) returned {value}")
             micros.append(elapsed * 1e6)
+        return micros
+
+    timed(-ROUND_TRIP_WARM_UP, ROUND_TRIP_WARM_UP)
+    runs = []
+    for run in range(args.repeats):
+        runs.append(timed(run * args.roundtrips, args.roundtrips))
+        log(f"roundtrip: run {run + 1}: median {statistics.median(runs[-1]):.0f} us, p99 {percentile(runs[-1], 99):.0f} us")
 
     log("roundtrip: multiprocessing.Pool baseline")
-    baseline = baselines.pool_apply_round_trips(args.roundtrips, ROUND_TRIP_WARM_UP, args.workers)
-    params = {"round_trips": args.roundtrips, "warm_up": ROUND_TRIP_WARM_UP, "workers": args.workers,
-              "mean_us": round(statistics.fmean(micros), 1), "max_us": round(max(micros), 1), **versions}
+    baseline = baselines.pool_apply_round_trips(args.roundtrips, ROUND_TRIP_WARM_UP, args.workers, args.repeats)
+    every = [m for micros in runs for m in micros]
+    params = {"round_trips_per_run": args.roundtrips, "warm_up": f"{ROUND_TRIP_WARM_UP} round trips", "workers": args.workers,
+              "mean_us": round(statistics.fmean(every), 1), "slowest_us": round(max(every), 1), **versions}
     name = f"multiprocessing.Pool({args.workers}).apply"
-    emit("roundtrip_median", statistics.median(micros), "us", name, statistics.median(baseline), params)
-    emit("roundtrip_p99", percentile(micros, 99), "us", name, percentile(baseline, 99), params)
+    # each figure is the median over the runs of that run's statistic
+    emit_summary("roundtrip_median", [statistics.median(m) for m in runs], "us",
+                 name, [statistics.median(m) for m in baseline], params)
+    emit_summary("roundtrip_p99", [percentile(m, 99) for m in runs], "us",
+                 name, [percentile(m, 99) for m in baseline], params)
 
 
 def transfer(client, args, versions):
@@ -170,14 +209,12 @@ def transfer(client, args, versions):
 
     log("transfer: loopback TCP baseline")
     baseline = baselines.loopback_copy_seconds(random_array(count, 1), args.repeats)
-    rates = [nbytes / 1e6 / s for s in seconds]
-    baseline_rates = [nbytes / 1e6 / s for s in baseline]
-    params = {"bytes": nbytes, "element_type": "float64", "repeats": args.repeats,
+    params = {"bytes": nbytes, "element_type": "float64",
+              "warm_up": f"a transfer of {min(count, 1_000_000) * 8 / 1e6:.0f} MB",
               "seconds": [round(s, 4) for s in seconds], "baseline_seconds": [round(s, 4) for s in baseline],
               "method": "Client.replicate(n=2)", **versions}
-    name = "loopback TCP copy, 2 processes (Python sockets)"
-    emit("transfer_best", max(rates), "MB/s", name, max(baseline_rates), params)
-    emit("transfer_median", statistics.median(rates), "MB/s", name, statistics.median(baseline_rates), params)
+    emit_summary("transfer_median", [nbytes / 1e6 / s for s in seconds], "MB/s",
+                 "loopback TCP copy, 2 processes (Python sockets)", [nbytes / 1e6 / s for s in baseline], params)
 
 
 def tree_reduction(tasks, tag, leaf=inc):
@@ -207,8 +244,8 @@ def tree_reduction(tasks, tag, leaf=inc):
     return graph, level[0], leaves * (leaves + 1) // 2, 2 * leaves - 1
 
 
-def best_graph_seconds(get, tasks, runs, tag):
-    """Seconds of the best of `runs` runs of the tree reduction with `get`, each run checked."""
+def graph_seconds(get, tasks, runs, tag):
+    """Seconds of each of `runs` runs of the tree reduction with `get`, each run checked."""
     seconds = []
     for run in range(runs):
         graph, root, expected, _ = tree_reduction(tasks, f"{tag}{run}")
@@ -227,18 +264,18 @@ def graph_throughput(client, args, versions):
     tasks = 2 * ((args.graph_tasks + 1) // 2) - 1  # as tree_reduction counts them
     warm_up = min(GRAPH_WARM_UP_TASKS, args.graph_tasks)
     log(f"graph: warm-up tree of {warm_up} tasks, then {args.repeats} runs of {tasks} tasks")
-    best_graph_seconds(client.get, warm_up, 1, "warm-distributed")
-    seconds = best_graph_seconds(client.get, args.graph_tasks, args.repeats, "distributed")
-    log(f"graph: {tasks / min(seconds):.0f} tasks/s on dask.distributed; dask's threaded scheduler")
-    best_graph_seconds(dask.threaded.get, warm_up, 1, "warm-threaded")
-    threaded = best_graph_seconds(dask.threaded.get, args.graph_tasks, args.repeats, "threaded")
-    emit("graph_throughput", tasks / min(seconds), "tasks/s",
-         "dask.threaded.get (1 process)", tasks / min(threaded),
-         {"graph": "tree reduction: (inc, i) leaves, pairwise (add, a, b) to one root",
-          "tasks": tasks, "workers": args.workers, "threads_per_worker": 1, "method": "Client.get",
-          "seconds": [round(s, 3) for s in seconds], "baseline_seconds": [round(s, 3) for s in threaded],
-          "runs": f"best of {args.repeats}, after a warm-up graph of {warm_up} tasks",
-          "dask": dask.__version__, **versions})
+    graph_seconds(client.get, warm_up, 1, "warm-distributed")
+    seconds = graph_seconds(client.get, args.graph_tasks, args.repeats, "distributed")
+    log(f"graph: median {tasks / statistics.median(seconds):.0f} tasks/s on dask.distributed; dask's threaded scheduler")
+    graph_seconds(dask.threaded.get, warm_up, 1, "warm-threaded")
+    threaded = graph_seconds(dask.threaded.get, args.graph_tasks, args.repeats, "threaded")
+    emit_summary("graph_throughput", [tasks / s for s in seconds], "tasks/s",
+                 "dask.threaded.get (1 process)", [tasks / s for s in threaded],
+                 {"graph": "tree reduction: (inc, i) leaves, pairwise (add, a, b) to one root",
+                  "tasks": tasks, "workers": args.workers, "threads_per_worker": 1, "method": "Client.get",
+                  "warm_up": f"a graph of {warm_up} tasks",
+                  "seconds": [round(s, 3) for s in seconds], "baseline_seconds": [round(s, 3) for s in threaded],
+                  "dask": dask.__version__, **versions})
 
 
 def array_sum(client, args, versions):
@@ -252,7 +289,7 @@ def array_sum(client, args, versions):
     graph_tasks = len(total.__dask_graph__())
     log(f"arraysum: da.arange({n}, chunks={chunk}).sum(), {graph_tasks} tasks, {args.repeats} runs each")
 
-    def best_seconds(scheduler):
+    def timed_seconds(scheduler):
         seconds = []
         for run in range(-1, args.repeats):  # run -1 warms up
             # a clone has new keys: a run must not find the previous run's sum still on the cluster
@@ -269,13 +306,12 @@ def array_sum(client, args, versions):
                 seconds.append(elapsed)
         return seconds
 
-    seconds = best_seconds(client)
-    threaded = best_seconds("threads")
-    emit("arraysum_seconds", min(seconds), "s", "dask threaded scheduler (1 process)", min(threaded),
-         {"expression": f"da.arange({n:_}, chunks={chunk:_}).sum()", "elements": n, "dtype": "int64",
-          "chunks": n // chunk, "graph_tasks": graph_tasks, "workers": args.workers, "threads_per_worker": 1,
-          "seconds": [round(s, 3) for s in seconds], "baseline_seconds": [round(s, 3) for s in threaded],
-          "runs": f"best of {args.repeats}, after a warm-up run", "dask": dask.__version__, **versions})
+    seconds = timed_seconds(client)
+    threaded = timed_seconds("threads")
+    emit_summary("arraysum_seconds", seconds, "s", "dask threaded scheduler (1 process)", threaded,
+                 {"expression": f"da.arange({n:_}, chunks={chunk:_}).sum()", "elements": n, "dtype": "int64",
+                  "chunks": n // chunk, "graph_tasks": graph_tasks, "workers": args.workers, "threads_per_worker": 1,
+                  "warm_up": "one run", "dask": dask.__version__, **versions})
 
 
 # ----- chaos: the C# chaos workload's runs, with a worker process killed mid-run -----
@@ -427,14 +463,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--roundtrips", type=int, default=2_000)
+    parser.add_argument("--roundtrips", type=int, default=1_000, help="timed round trips per run")
     parser.add_argument("--transfer-mb", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=MINIMUM_RUNS,
+                        help=f"timed runs of every workload and baseline after a warm-up (at least {MINIMUM_RUNS}); each figure is their median")
     parser.add_argument("--graph-tasks", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chaos-runs", type=int, default=20)
     parser.add_argument("--chaos-seed", type=int, default=1)
     args = parser.parse_args()
+    if args.repeats < MINIMUM_RUNS:
+        parser.error(f"--repeats must be at least {MINIMUM_RUNS}")
     selected = [w for w in WORKLOADS if w in {n.strip() for n in args.only.split(",")}]
 
     try:
