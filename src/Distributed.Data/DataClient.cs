@@ -32,6 +32,7 @@ public sealed class DataClient : IDisposable
     private readonly DataChannelSettings _settings;
     private readonly SslStreamCertificateContext? _certificate;
     private readonly Action<string> _log;
+    private readonly ValueBufferPool? _buffers;
     private volatile bool _disposed;
 
     /// <summary>A client that opens its connections as <paramref name="kind"/>.</summary>
@@ -40,9 +41,11 @@ public sealed class DataClient : IDisposable
     /// <param name="credentials">The cluster's credentials: with them every connection is mutual TLS; without, plain TCP.</param>
     /// <param name="settings">The limits answers are checked against.</param>
     /// <param name="log">Where bad answers are reported (default: standard error).</param>
+    /// <param name="buffers">Where values are read into (a worker's store's pool, so that its memory is reused); without, each value gets an array of its own.</param>
     public DataClient(PeerKind kind, TransferCounters? counters = null, ClusterCredentials? credentials = null,
-        DataChannelSettings? settings = null, Action<string>? log = null)
+        DataChannelSettings? settings = null, Action<string>? log = null, ValueBufferPool? buffers = null)
     {
+        _buffers = buffers;
         _kind = kind;
         _counters = counters;
         Credentials = credentials;
@@ -73,8 +76,8 @@ public sealed class DataClient : IDisposable
             var values = new StoredValue?[keys.Count];
             for (var i = 0; i < values.Length; i++)
             {
-                values[i] = ReadValue(connection.Reader, connection.Scratch, _settings);
-                if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Bytes.Length);
+                values[i] = ReadValue(connection.Reader, connection.Scratch, _settings, _buffers);
+                if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Length);
             }
             return values;
         });
@@ -105,9 +108,10 @@ public sealed class DataClient : IDisposable
 
     /// <summary>
     /// Reads one entry of a Get answer from <paramref name="reader"/>: found, then type name and value.
-    /// <paramref name="scratch"/> holds the small fields (at least 8 bytes).
+    /// <paramref name="scratch"/> holds the small fields (at least 8 bytes). The value is read straight
+    /// into a buffer of <paramref name="buffers"/> when given (the caller owns it), else into an array of its own.
     /// </summary>
-    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings)
+    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers = null)
     {
         var found = reader.ReadByte();
         if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
@@ -120,9 +124,20 @@ public sealed class DataClient : IDisposable
         try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
         catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
         var length = DataFrames.CheckLength("value length", ReadInt32(reader, scratch), settings.MaxValueBytes);
-        var bytes = GC.AllocateUninitializedArray<byte>(length);
-        reader.ReadExactly(bytes);
-        return new StoredValue(bytes, typeName);
+        if (buffers is null)
+        {
+            var bytes = GC.AllocateUninitializedArray<byte>(length);
+            reader.ReadExactly(bytes);
+            return new StoredValue(bytes, typeName);
+        }
+        var value = buffers.RentValue(length, typeName);
+        try { reader.ReadExactly(value.Buffer, 0, length); }
+        catch
+        {
+            value.Release(); // read by no one else: back to the pool at once
+            throw;
+        }
+        return value;
     }
 
     private static int ReadInt32(Stream reader, byte[] scratch)

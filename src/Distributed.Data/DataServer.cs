@@ -235,7 +235,9 @@ public sealed class DataServer : IAsyncDisposable
         var used = 0;
         foreach (var key in keys)
         {
-            var value = _store.Get(key);
+            // Leased until written: a value deleted or replaced meanwhile keeps its buffer until then.
+            using var lease = _store.Lease(key);
+            var value = lease?.Value;
             var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
             var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(int));
             if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
@@ -255,25 +257,25 @@ public sealed class DataServer : IAsyncDisposable
             BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
             used += sizeof(int);
             used += DataFrames.Utf8.GetBytes(value.TypeName, buffer.AsSpan(used));
-            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), value.Bytes.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), value.Length);
             used += sizeof(int);
-            if (value.Bytes.Length <= buffer.Length - used)
+            if (value.Length <= buffer.Length - used)
             {
-                value.Bytes.CopyTo(buffer, used);
-                used += value.Bytes.Length;
+                value.Span.CopyTo(buffer.AsSpan(used));
+                used += value.Length;
             }
             else
             {
                 // Large values go from the store to the socket (or TLS) as they are, without a copy.
                 await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
                 used = 0;
-                for (var at = 0; at < value.Bytes.Length; at += WriteChunkBytes)
+                for (var at = 0; at < value.Length; at += WriteChunkBytes)
                 {
-                    await stream.WriteAsync(value.Bytes.AsMemory(at, Math.Min(WriteChunkBytes, value.Bytes.Length - at))).ConfigureAwait(false);
+                    await stream.WriteAsync(value.Memory.Slice(at, Math.Min(WriteChunkBytes, value.Length - at))).ConfigureAwait(false);
                     connection.Touch();
                 }
             }
-            _counters.AddSent(peer, value.Bytes.Length);
+            _counters.AddSent(peer, value.Length);
         }
         if (used > 0) await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
         await stream.FlushAsync().ConfigureAwait(false);

@@ -4,9 +4,6 @@ using Distributed.Protocol.Security;
 
 namespace Distributed.Data;
 
-/// <summary>A stored value: its encoded bytes (see <c>ValueCodec</c>) and the name of its type.</summary>
-public sealed record StoredValue(byte[] Bytes, string TypeName);
-
 /// <summary>
 /// A worker's key → value store, limited in memory: past <see cref="MemoryLimit"/> bytes it spills the
 /// least recently used values (by last Put or Get) to files in its spill directory and reads them
@@ -19,6 +16,9 @@ public sealed record StoredValue(byte[] Bytes, string TypeName);
 /// a peer, a client or an executor, which hold them anyway. A value larger than the whole limit goes
 /// straight to disk, without pushing the others out. When a spill file cannot be written (disk full)
 /// the value stays in memory and the error is logged: the store never loses a value to a spill.
+/// The store owns the memory of its values: values fetched into, and values adopted by, its
+/// <see cref="Buffers"/> go back there when they are deleted, replaced or spilled and no
+/// <see cref="ValueLease"/> holds them any more, for the next value to reuse.
 /// </remarks>
 public sealed class DataStore
 {
@@ -33,6 +33,9 @@ public sealed class DataStore
     private long _spillsWritten, _readsFromDisk, _nextSpillFile;
     private bool _spillFailing;
 
+    /// <summary>Idle value buffers a store keeps for reuse by default, at most (and at most a quarter of its memory limit).</summary>
+    public const long DefaultMaxIdleBufferBytes = 1L << 30;
+
     /// <summary>A store with no memory limit: nothing is ever spilled.</summary>
     public DataStore() : this(long.MaxValue, null) { }
 
@@ -40,7 +43,8 @@ public sealed class DataStore
     /// <param name="memoryLimit">Bytes of values kept in memory; <see cref="long.MaxValue"/> for no limit.</param>
     /// <param name="spillDirectory">Where spilled values go; created on the first spill.</param>
     /// <param name="logError">Where spill and read-back failures are reported (they never throw out of <see cref="Put"/>).</param>
-    public DataStore(long memoryLimit, string? spillDirectory, Action<string>? logError = null)
+    /// <param name="buffers">The pool values' buffers are reused from; by default one of its own that keeps up to <see cref="DefaultMaxIdleBufferBytes"/> idle.</param>
+    public DataStore(long memoryLimit, string? spillDirectory, Action<string>? logError = null, ValueBufferPool? buffers = null)
     {
         if (memoryLimit <= 0) throw new ArgumentOutOfRangeException(nameof(memoryLimit), memoryLimit, "The memory limit of a data store must be more than 0 bytes.");
         if (memoryLimit != long.MaxValue && string.IsNullOrEmpty(spillDirectory))
@@ -48,7 +52,11 @@ public sealed class DataStore
         MemoryLimit = memoryLimit;
         _spillDirectory = spillDirectory;
         _logError = logError ?? (message => Console.Error.WriteLine($"error: {message}"));
+        Buffers = buffers ?? new ValueBufferPool(Math.Min(DefaultMaxIdleBufferBytes, memoryLimit / 4));
     }
+
+    /// <summary>Where the buffers of this store's values come from and go back to: a worker fetches values into them.</summary>
+    public ValueBufferPool Buffers { get; }
 
     /// <summary>How many bytes of values may stay in memory before the least recently used are spilled.</summary>
     public long MemoryLimit { get; }
@@ -83,7 +91,11 @@ public sealed class DataStore
     /// <summary>How many reads of a value were served from disk since the store was made.</summary>
     public long ReadsFromDisk => Interlocked.Read(ref _readsFromDisk);
 
-    /// <summary>Stores or replaces a value, then spills the least recently used values until the memory limit holds.</summary>
+    /// <summary>
+    /// Stores or replaces a value, then spills the least recently used values until the memory limit
+    /// holds. The store takes over the caller's reference to <paramref name="value"/>: a pooled value's
+    /// buffer goes back to the pool once the key is deleted, replaced or spilled (and no lease holds it).
+    /// </summary>
     public void Put(string key, StoredValue value)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -91,8 +103,8 @@ public sealed class DataStore
         lock (_writeGate)
         {
             // Larger than the whole limit: to disk at once, rather than pushing everything else out first.
-            var spillPath = value.Bytes.Length > MemoryLimit ? TryWriteSpillFile(key, value) : null;
-            var entry = new Entry(key, value.Bytes.Length, value.TypeName);
+            var spillPath = value.Length > MemoryLimit ? TryWriteSpillFile(key, value) : null;
+            var entry = new Entry(key, value.Length, value.TypeName);
             Entry? replaced;
             lock (_gate)
             {
@@ -114,13 +126,26 @@ public sealed class DataStore
                     _spilledCount++;
                 }
             }
-            if (replaced?.SpillPath is { } oldFile) DeleteSpillFile(oldFile);
+            if (spillPath is not null) value.Release();
+            Forget(replaced);
             SpillUntilWithinLimit();
         }
     }
 
-    /// <summary>The value of <paramref name="key"/> (read from disk when spilled), or null when it is not held.</summary>
-    public StoredValue? Get(string key)
+    /// <summary>
+    /// The value of <paramref name="key"/> (read from disk when spilled), or null when it is not held.
+    /// The caller may keep it as long as it likes: its buffer is never reused (prefer <see cref="Lease"/>).
+    /// </summary>
+    public StoredValue? Get(string key) => Read(key, lease: false);
+
+    /// <summary>
+    /// The value of <paramref name="key"/> (read from disk into a pooled buffer when spilled), or null
+    /// when it is not held. Its buffer is not reused until the lease is disposed, whatever happens to the key meanwhile.
+    /// </summary>
+    public ValueLease? Lease(string key) => Read(key, lease: true) is { } value ? new ValueLease(value) : null;
+
+    /// <summary>A value, with a reference of the caller's own when <paramref name="lease"/> (one it must release), else one never reused.</summary>
+    private StoredValue? Read(string key, bool lease)
     {
         while (true)
         {
@@ -134,6 +159,10 @@ public sealed class DataStore
                     // Most recently used now: the last to be spilled.
                     _inMemoryByUse.Remove(entry.UseNode!);
                     _inMemoryByUse.AddLast(entry.UseNode!);
+                    // Under _gate: the store releases its own reference only after it took the value out of
+                    // the index, so while it is indexed the buffer cannot have gone back to the pool.
+                    if (!lease) inMemory.KeepForever();
+                    else if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
                     return inMemory;
                 }
                 path = entry.SpillPath!;
@@ -141,7 +170,7 @@ public sealed class DataStore
             }
             try
             {
-                var value = ReadSpillFile(path);
+                var value = ReadSpillFile(path, lease ? Buffers : null);
                 Interlocked.Increment(ref _readsFromDisk);
                 return value;
             }
@@ -169,15 +198,23 @@ public sealed class DataStore
         lock (_gate) return _entries.TryGetValue(key, out var entry) && entry.SpillPath is not null;
     }
 
-    /// <summary>Deletes a key if held, and its spill file.</summary>
+    /// <summary>Deletes a key if held, and its spill file; its buffer goes back to the pool once no lease holds it.</summary>
     public void Delete(string key)
     {
         lock (_writeGate)
         {
             Entry? removed;
             lock (_gate) removed = RemoveEntry(key);
-            if (removed?.SpillPath is { } file) DeleteSpillFile(file);
+            Forget(removed);
         }
+    }
+
+    /// <summary>Lets go of a removed entry: its spill file, or the store's reference to its value. Under _writeGate, outside _gate.</summary>
+    private void Forget(Entry? removed)
+    {
+        if (removed is null) return;
+        if (removed.SpillPath is { } file) DeleteSpillFile(file);
+        removed.Value?.Release();
     }
 
     /// <summary>Every key held, in memory or on disk.</summary>
@@ -232,6 +269,7 @@ public sealed class DataStore
                 _spilledBytes += victim.Size;
                 _spilledCount++;
             }
+            value.Release(); // on disk now: the buffer may serve another value once no reader holds it
         }
     }
 
@@ -249,8 +287,8 @@ public sealed class DataStore
             using (var writer = new BinaryWriter(file, Encoding.UTF8))
             {
                 writer.Write(value.TypeName);
-                writer.Write(value.Bytes.Length);
-                writer.Write(value.Bytes);
+                writer.Write(value.Length);
+                writer.Write(value.Span);
             }
             Interlocked.Increment(ref _spillsWritten);
             if (_spillFailing)
@@ -265,13 +303,14 @@ public sealed class DataStore
             try { File.Delete(path); } catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
             // Once per run of failures: every Put would otherwise repeat it.
             if (!_spillFailing)
-                _logError($"Could not spill the value {key} ({value.Bytes.Length} bytes) to {path}: {e.Message}. Values stay in memory, over the limit of {MemoryLimit} bytes, until spilling works again.");
+                _logError($"Could not spill the value {key} ({value.Length} bytes) to {path}: {e.Message}. Values stay in memory, over the limit of {MemoryLimit} bytes, until spilling works again.");
             _spillFailing = true;
             return null;
         }
     }
 
-    private static StoredValue ReadSpillFile(string path)
+    /// <summary>A spilled value, in a buffer of <paramref name="buffers"/> (owned by the caller) or, without, in an array of its own.</summary>
+    private static StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
     {
         // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
@@ -279,9 +318,21 @@ public sealed class DataStore
         try
         {
             var typeName = reader.ReadString();
-            var bytes = GC.AllocateUninitializedArray<byte>(reader.ReadInt32());
-            file.ReadExactly(bytes);
-            return new StoredValue(bytes, typeName);
+            var length = reader.ReadInt32();
+            if (buffers is null)
+            {
+                var bytes = GC.AllocateUninitializedArray<byte>(length);
+                file.ReadExactly(bytes);
+                return new StoredValue(bytes, typeName);
+            }
+            var value = buffers.RentValue(length, typeName);
+            try { file.ReadExactly(value.Buffer, 0, length); }
+            catch
+            {
+                value.Release();
+                throw;
+            }
+            return value;
         }
         catch (EndOfStreamException)
         {

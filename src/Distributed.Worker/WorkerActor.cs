@@ -63,7 +63,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _store = store;
         _registered = registered;
         _counters = counters;
-        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials);
+        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
         _core = new WorkerCore(settings.Name, store, _assemblies, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);

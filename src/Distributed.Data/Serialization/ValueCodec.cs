@@ -103,15 +103,17 @@ public sealed class ValueCodec
     }
 
     /// <summary>Decodes a value held in a byte array without copying the array first.</summary>
-    public object? Decode(byte[] bytes)
+    public object? Decode(byte[] bytes) => Decode(new ReadOnlyMemory<byte>(bytes));
+
+    /// <summary>Decodes a value held in memory (a stored value's, say) without copying it first.</summary>
+    public object? Decode(ReadOnlyMemory<byte> bytes)
     {
-        if (bytes.Length > 0 && bytes[0] == (byte)Format.Hyperion)
+        if (MemoryMarshal.TryGetArray(bytes, out var array) && array.Count > 0 && array[0] is (byte)Format.Hyperion or (byte)Format.Frame)
         {
-            using var stream = new MemoryStream(bytes, 1, bytes.Length - 1, writable: false);
-            return _serializer.Deserialize(stream);
+            using var stream = new MemoryStream(array.Array!, array.Offset + 1, array.Count - 1, writable: false);
+            return array[0] == (byte)Format.Hyperion ? _serializer.Deserialize(stream) : DecodeFrame(stream);
         }
-        if (bytes.Length > 0 && bytes[0] == (byte)Format.Frame) return DecodeFrame(new MemoryStream(bytes, 1, bytes.Length - 1, writable: false));
-        return Decode((ReadOnlySpan<byte>)bytes);
+        return Decode(bytes.Span);
     }
 
     private static Microsoft.Data.Analysis.DataFrame DecodeFrame(MemoryStream stream)

@@ -249,7 +249,7 @@ internal sealed class WorkerCore
         foreach (var (key, value) in values)
         {
             _store.Put(key, value);
-            added.Add(new StoredKey(key, value.Bytes.Length, value.TypeName));
+            added.Add(new StoredKey(key, value.Length, value.TypeName));
         }
         if (added.Count > 0 || replicationId is not null) Emit(new WorkerCommand.ReportKeysAdded(added, replicationId));
     }
@@ -297,7 +297,7 @@ internal sealed class WorkerCore
             return;
         }
         Unhold(batch);
-        var values = new Dictionary<string, byte[]>();
+        var values = new Dictionary<string, ReadOnlyMemory<byte>>();
         var tasks = new List<ExecutorTask>(message.Tasks.Count);
         List<FailedTask>? failures = null;
         foreach (var task in message.Tasks)
@@ -312,7 +312,8 @@ internal sealed class WorkerCore
             foreach (var dependency in task.Dependencies)
             {
                 if (values.ContainsKey(dependency)) continue;
-                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Bytes;
+                // Get, not Lease: the batch keeps the bytes until its runs end (and again for a rerun), so their buffer is never reused.
+                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Memory;
                 else { missing = dependency; break; }
             }
             if (missing is not null)
@@ -477,7 +478,8 @@ internal sealed class WorkerCore
                 list.Add(new FailedTask(result.Key, error));
                 continue;
             }
-            _store.Put(result.Key, new StoredValue(result.Value!, result.TypeName));
+            // The executor's answer was read into an array of its own: the store may reuse it once the key is gone.
+            _store.Put(result.Key, StoredValue.Adopt(result.Value!, result.TypeName, _store.Buffers));
             finished ??= [];
             if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
             done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));

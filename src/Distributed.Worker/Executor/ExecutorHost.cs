@@ -251,7 +251,7 @@ public static class ExecutorHost
     private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
 
     /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
-    private sealed class BatchValues(IReadOnlyDictionary<string, byte[]> encoded, ValueCodec codec)
+    private sealed class BatchValues(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> encoded, ValueCodec codec)
     {
         private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
 

@@ -13,7 +13,7 @@ namespace Distributed.Worker.Executor;
 internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
 /// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
-internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, byte[]> Values, IReadOnlyList<ExecutorTask> Tasks);
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks);
 
 /// <summary>Executor → worker: one finished task, its encoded result or its error.</summary>
 internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error);
@@ -62,7 +62,8 @@ internal static class ExecutorFrames
         foreach (var (key, value) in batch.Values)
         {
             writer.Write(key);
-            WriteBytes(writer, value);
+            writer.Write(value.Length);
+            writer.Write(value.Span);
         }
         writer.Write(batch.Tasks.Count);
         foreach (var task in batch.Tasks)
@@ -87,7 +88,7 @@ internal static class ExecutorFrames
         var functions = new List<FunctionSpec>(WireReader.InitialCapacity(functionCount));
         for (var i = 0; i < functionCount; i++) functions.Add(new FunctionSpec(reader.ReadString("a function's id"), reader.ReadInt32Bytes("a function's payload")));
         var valueCount = reader.ReadCount("values");
-        var values = new Dictionary<string, byte[]>(WireReader.InitialCapacity(valueCount));
+        var values = new Dictionary<string, ReadOnlyMemory<byte>>(WireReader.InitialCapacity(valueCount));
         for (var i = 0; i < valueCount; i++) values[reader.ReadString("a value's key")] = reader.ReadInt32Bytes("a value");
         var taskCount = reader.ReadCount("tasks");
         var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));

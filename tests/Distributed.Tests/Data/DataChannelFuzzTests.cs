@@ -67,7 +67,7 @@ public sealed class DataChannelFuzzTests(ITestOutputHelper output)
             for (var i = 0; i < keys.Count; i++)
             {
                 Assert.Equal(before[i]!.TypeName, after[i]!.TypeName);
-                Assert.Equal(before[i]!.Bytes, after[i]!.Bytes);
+                Assert.Equal(before[i]!.ToArray(), after[i]!.ToArray());
             }
             Assert.Equal(expected, pool.Gather(values));
         }

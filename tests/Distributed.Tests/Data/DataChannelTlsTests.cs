@@ -29,7 +29,7 @@ public sealed class DataChannelTlsTests : IDisposable
     {
         await using var server = Start(_cluster);
         using var client = new DataClient(PeerKind.Worker, credentials: _cluster);
-        Assert.Equal(new byte[] { 42, 43, 44 }, client.Get(server.Endpoint, ["secret"])[0]!.Bytes);
+        Assert.Equal(new byte[] { 42, 43, 44 }, client.Get(server.Endpoint, ["secret"])[0]!.ToArray());
         Assert.Empty(_log);
     }
 

@@ -131,7 +131,7 @@ public sealed class DataFrameTests
         Assert.Null(DataClient.ReadValue(new MemoryStream([0]), new byte[256], Settings));
         var value = DataClient.ReadValue(new MemoryStream([1, .. Int32(3), (byte)'I', (byte)'n', (byte)'t', .. Int32(2), 7, 8]), new byte[256], Settings)!;
         Assert.Equal("Int", value.TypeName);
-        Assert.Equal(new byte[] { 7, 8 }, value.Bytes);
+        Assert.Equal(new byte[] { 7, 8 }, value.ToArray());
     }
 
     [Fact]

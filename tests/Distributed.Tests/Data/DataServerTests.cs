@@ -44,9 +44,9 @@ public sealed class DataServerTests
     {
         using var client = new DataClient(PeerKind.Client);
         var values = client.Get(server.Endpoint, ["big", "missing", "small"]);
-        Assert.Equal(Stored, values[0]!.Bytes);
+        Assert.Equal(Stored, values[0]!.ToArray());
         Assert.Null(values[1]);
-        Assert.Equal(new byte[] { 1, 2, 3 }, values[2]!.Bytes);
+        Assert.Equal(new byte[] { 1, 2, 3 }, values[2]!.ToArray());
     }
 
     [Theory]
@@ -111,6 +111,6 @@ public sealed class DataServerTests
         var keys = Enumerable.Range(0, 9).Select(i => i % 3 == 0 ? "small" : i % 3 == 1 ? "missing" : "big").ToList();
         var values = client.Get(server.Endpoint, keys);
         for (var i = 0; i < keys.Count; i++)
-            Assert.Equal(keys[i] == "missing" ? null : keys[i] == "big" ? Stored : [1, 2, 3], values[i]?.Bytes);
+            Assert.Equal(keys[i] == "missing" ? null : keys[i] == "big" ? Stored : [1, 2, 3], values[i]?.ToArray());
     }
 }

@@ -92,7 +92,7 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     public void Mutated_executor_frames_decode_or_throw_a_wire_format_error()
     {
         var function = new FunctionSpec("fn", [1, 2, 3]);
-        var batch = new ExecutorBatch([function], new Dictionary<string, byte[]> { ["a"] = [8, 1, 0, 0, 0], ["b"] = [] },
+        var batch = new ExecutorBatch([function], new Dictionary<string, ReadOnlyMemory<byte>> { ["a"] = new byte[] { 8, 1, 0, 0, 0 }, ["b"] = Array.Empty<byte>() },
             [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
         var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
         var frames = new List<byte[]>

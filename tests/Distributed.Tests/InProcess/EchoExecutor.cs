@@ -46,12 +46,13 @@ internal sealed class EchoExecutor : ReceiveActor
     /// <summary>The stand-in for every executor of the worker named <paramref name="worker"/> (its spare included).</summary>
     public static Func<string?, Props> For(string worker, ExecutionLog log) => _ => Props.Create(() => new EchoExecutor(worker, log));
 
-    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, byte[]> inputs)
+    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> inputs)
     {
+        // A copy, as a real executor's answer read from its socket: the worker's store adopts the array for reuse.
         var value = task.Kind switch
         {
-            ArgumentsKind.SingleValue => task.Args,
-            ArgumentsKind.Dependencies when task.Dependencies.Count == 1 => inputs[task.Dependencies[0]],
+            ArgumentsKind.SingleValue => task.Args.ToArray(),
+            ArgumentsKind.Dependencies when task.Dependencies.Count == 1 => inputs[task.Dependencies[0]].ToArray(),
             _ => null,
         };
         if (value is null)

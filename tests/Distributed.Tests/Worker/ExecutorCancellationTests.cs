@@ -69,7 +69,7 @@ public sealed class ExecutorCancellationTests : IAsyncDisposable
 
     private void Send(ExecutorTask task)
     {
-        ExecutorFrames.WriteBatch(_writer, new ExecutorBatch([_function], new Dictionary<string, byte[]>(), [task]));
+        ExecutorFrames.WriteBatch(_writer, new ExecutorBatch([_function], new Dictionary<string, ReadOnlyMemory<byte>>(), [task]));
         _writer.Flush();
     }
 
