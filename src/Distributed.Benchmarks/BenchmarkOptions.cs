@@ -24,11 +24,14 @@ public static class Workload
     /// <summary>A dataframe group-by over a 10,000,000-row CSV file.</summary>
     public const string CsvGroupBy = "groupby";
 
+    /// <summary>The CPU an idle center and its workers (with their executors) burn, from /proc.</summary>
+    public const string Idle = "idle";
+
     /// <summary>A Map and a graph Get, each run while a worker is killed mid-run, on fresh clusters of their own.</summary>
     public const string Chaos = "chaos";
 
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Chaos];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Idle, Chaos];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>
@@ -62,6 +65,8 @@ public static class SystemUnderTest
 /// <param name="ChaosRuns">How many times the chaos workload runs each computation with and without a kill.</param>
 /// <param name="ChaosSeed">Seed of the chaos workload's choices: which worker dies, and when.</param>
 /// <param name="ChaosReplace">Whether the chaos workload starts a new worker as soon as it kills one (as dask's nanny restarts a killed worker).</param>
+/// <param name="IdleSeconds">How long the idle workload measures the idle cluster's CPU, in seconds.</param>
+/// <param name="IdleSettleSeconds">How long the idle workload lets the cluster be quiet before it measures, in seconds.</param>
 /// <param name="Tls">The TLS settings this repository's cluster runs with, in turn: <c>true</c> (mutual TLS, the default), <c>false</c> (plain TCP), or both.</param>
 public sealed record BenchmarkOptions(
     IReadOnlySet<string> Workloads,
@@ -78,6 +83,8 @@ public sealed record BenchmarkOptions(
     int ChaosRuns,
     int ChaosSeed,
     bool ChaosReplace,
+    int IdleSeconds,
+    int IdleSettleSeconds,
     IReadOnlyList<bool> Tls)
 {
     /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>

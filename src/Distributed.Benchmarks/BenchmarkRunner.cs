@@ -23,6 +23,7 @@ internal static class BenchmarkRunner
         (Workload.ArraySum, ArraySum.RunAsync),
         (Workload.WordCount, WordCount.RunAsync),
         (Workload.CsvGroupBy, CsvGroupBy.RunAsync),
+        (Workload.Idle, IdleCpu.RunAsync),
     ];
 
     private delegate Task StandaloneWorkload(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation);

@@ -30,6 +30,8 @@ var workersOption = new Option<int>("--workers") { Description = "Workers in eac
 var chaosRunsOption = new Option<int>("--chaos-runs") { Description = "Runs of each chaos computation, each with and without a worker killed mid-run.", DefaultValueFactory = _ => 20 };
 var chaosSeedOption = new Option<int>("--chaos-seed") { Description = "Seed of the chaos workload's choice of which worker to kill, and when.", DefaultValueFactory = _ => 1 };
 var chaosReplaceOption = new Option<bool>("--chaos-replace") { Description = "In the chaos runs, start a new worker as soon as one is killed (what dask's nanny does)." };
+var idleSecondsOption = new Option<int>("--idle-seconds") { Description = "How long the idle workload measures the idle cluster's CPU, in seconds.", DefaultValueFactory = _ => 30 };
+var idleSettleOption = new Option<int>("--idle-settle") { Description = "Seconds the idle workload lets the cluster be quiet before it measures.", DefaultValueFactory = _ => 10 };
 var tlsOption = new Option<string>("--tls")
 {
     Description = "Run this repository's cluster with TLS on (the default), off, or both in turn (each figure labelled with \"tls\" in its params).",
@@ -41,7 +43,7 @@ var pythonOption = new Option<string>("--python") { Description = "Python that r
 var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
 {
     onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption,
-    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption, tlsOption,
+    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption, idleSecondsOption, idleSettleOption, tlsOption,
 };
 
 var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
@@ -68,6 +70,8 @@ root.SetAction(async (parse, cancellation) =>
             ChaosRuns: Positive(parse.GetValue(chaosRunsOption), "--chaos-runs"),
             ChaosSeed: parse.GetValue(chaosSeedOption),
             ChaosReplace: parse.GetValue(chaosReplaceOption),
+            IdleSeconds: Positive(parse.GetValue(idleSecondsOption), "--idle-seconds"),
+            IdleSettleSeconds: NotNegative(parse.GetValue(idleSettleOption), "--idle-settle"),
             Tls: parse.GetValue(tlsOption) switch { "off" => [false], "both" => [true, false], _ => [true] });
         // Standard output carries the results only: anything else written to it in this process
         // (the client's Akka logging, which goes to Console.Out) is sent to standard error instead.
@@ -110,3 +114,6 @@ static int Positive(int value, string option) => AtLeast(1, value, option);
 
 static int AtLeast(int minimum, int value, string option) =>
     value >= minimum ? value : throw new ArgumentException($"{option} must be at least {minimum}.");
+
+static int NotNegative(int value, string option) =>
+    value >= 0 ? value : throw new ArgumentException($"{option} must not be negative.");

@@ -1,0 +1,125 @@
+using Akka.Actor;
+using Akka.Dispatch;
+using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
+
+namespace Distributed.Tests.Hosting;
+
+/// <summary>
+/// The settings that let an idle node sleep (issue 12: an idle center and two workers under 3% of a
+/// core) are in effect: in the programs' runtime configuration, in every role's HOCON, and in the
+/// dispatchers of a running actor system.
+/// </summary>
+public sealed class IdleSettingsTests
+{
+    [Theory]
+    [InlineData(Role.Center)]
+    [InlineData(Role.Worker)]
+    [InlineData(Role.Client)]
+    public void Every_role_ticks_its_scheduler_slowly_and_runs_actors_on_threads_that_sleep(Role role)
+    {
+        var config = ClusterConfig.For(role, "127.0.0.1", 0, new HostPort("127.0.0.1", 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(100), config.GetTimeSpan("akka.scheduler.tick-duration", null));
+        foreach (var dispatcher in new[] { "akka.actor.default-dispatcher", "akka.actor.internal-dispatcher", "akka.remote.default-remote-dispatcher" })
+        {
+            var executor = config.GetString($"{dispatcher}.executor");
+            Assert.Equal(typeof(DedicatedThreadExecutorConfigurator), Type.GetType(executor));
+            Assert.Equal(2, config.GetInt($"{dispatcher}.dedicated-thread-executor.parallelism-min"));
+        }
+    }
+
+    [Fact]
+    public async Task An_actor_system_of_the_cluster_config_runs_its_actors_on_the_dedicated_threads()
+    {
+        // the client's settings without the cluster: only the dispatchers matter here
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local")
+            .WithFallback(ClusterConfig.For(Role.Client, "127.0.0.1", 0, new HostPort("127.0.0.1", 1)));
+        using var system = ActorSystem.Create("idle-settings", config);
+        var echo = system.ActorOf(Props.Create(() => new ThreadNameActor()));
+        var threadName = await echo.Ask<string>("which thread?", TimeSpan.FromSeconds(10));
+        Assert.StartsWith("akka.actor.default-dispatcher-", threadName, StringComparison.Ordinal);
+        await system.Terminate();
+    }
+
+    [Theory]
+    [InlineData(2, 2, 1.0, 4, 2)]
+    [InlineData(8, 2, 1.0, 4, 4)]
+    [InlineData(1, 2, 1.0, 4, 2)]
+    [InlineData(3, 1, 0.5, 4, 2)]
+    [InlineData(4, 0, 0.0, 0, 1)]
+    public void Threads_are_processors_times_factor_within_min_and_max(int processors, int min, double factor, int max, int expected) =>
+        Assert.Equal(expected, DedicatedThreadExecutorConfigurator.Threads(processors, min, factor, max));
+
+    [Fact]
+    public void Work_from_many_producers_all_runs_including_work_queued_while_every_thread_sleeps()
+    {
+        var executor = new DedicatedThreadExecutor("test-executor", 2);
+        try
+        {
+            // bursts separated by pauses: each burst finds the threads asleep, so every wake-up path runs
+            for (var burst = 0; burst < 50; burst++)
+            {
+                const int Producers = 4, PerProducer = 500;
+                using var done = new CountdownEvent(Producers * PerProducer);
+                var producers = Enumerable.Range(0, Producers)
+                    .Select(_ => new Thread(() => { for (var i = 0; i < PerProducer; i++) executor.Execute(new CountDown(done)); }))
+                    .ToList();
+                producers.ForEach(p => p.Start());
+                producers.ForEach(p => p.Join());
+                Assert.True(done.Wait(TimeSpan.FromSeconds(10)), $"burst {burst}: {done.CurrentCount} work items never ran");
+                Thread.Sleep(1); // let the threads go to sleep before the next burst
+            }
+            // one item at a time, each after the threads sleep: a lost wake-up would hang here
+            for (var single = 0; single < 200; single++)
+            {
+                using var done = new CountdownEvent(1);
+                executor.Execute(new CountDown(done));
+                Assert.True(done.Wait(TimeSpan.FromSeconds(10)), $"single item {single} never ran");
+            }
+        }
+        finally
+        {
+            executor.Shutdown();
+        }
+    }
+
+    [Fact]
+    public void A_failing_work_item_does_not_end_its_thread()
+    {
+        var executor = new DedicatedThreadExecutor("test-failing", 1);
+        try
+        {
+            executor.Execute(new Failing());
+            using var done = new CountdownEvent(1);
+            executor.Execute(new CountDown(done));
+            Assert.True(done.Wait(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            executor.Shutdown();
+        }
+    }
+
+    private sealed class ThreadNameActor : ReceiveActor
+    {
+        public ThreadNameActor() => Receive<string>(_ => Sender.Tell(Thread.CurrentThread.Name ?? ""));
+    }
+
+    private sealed class CountDown(CountdownEvent done) : IRunnable
+    {
+        public void Run() => done.Signal();
+
+#if NET6_0_OR_GREATER
+        public void Execute() => Run();
+#endif
+    }
+
+    private sealed class Failing : IRunnable
+    {
+        public void Run() => throw new InvalidOperationException("a failing work item");
+
+#if NET6_0_OR_GREATER
+        public void Execute() => Run();
+#endif
+    }
+}
