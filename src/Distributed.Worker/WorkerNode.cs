@@ -149,9 +149,11 @@ public sealed class WorkerNode
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
         var (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
         handshake.Watch(system);
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
         var answered = handshake.Answered;
 
         var name = options.Name ?? $"{host}:{port}";
@@ -166,6 +168,7 @@ public sealed class WorkerNode
             var store = kept?.Store ?? NewStore(options, port);
             var counters = new TransferCounters();
             dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: data server started");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
@@ -181,6 +184,7 @@ public sealed class WorkerNode
             {
                 var first = await Task.WhenAny(registered.Task, joined.Task, answered, system.WhenTerminated).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
                 await first.ConfigureAwait(false); // a refused handshake throws its reason here
+                Distributed.Protocol.Hosting.StartTrace.Mark("worker: center answered");
             }
             catch (TimeoutException)
             {
@@ -200,6 +204,7 @@ public sealed class WorkerNode
             if (!registered.Task.IsCompleted)
                 throw new CenterUnreachableException($"The node of this worker shut down before the center at {options.Center} registered it (the log above says why: e.g. the center refused it).");
             var answer = await registered.Task.ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: registered");
             return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
         }
         catch

@@ -16,6 +16,7 @@ public static class ProgramRunner
         try
         {
             credentials = ClusterCredentials.Resolve(directory);
+            StartTrace.Mark("credentials loaded");
             return true;
         }
         catch (CredentialsException e)

@@ -37,10 +37,12 @@ internal sealed class ClusterConnection
         await NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials).ConfigureAwait(false);
         var host = NetworkAddresses.LocalAddressToward(address);
         var handshake = new CenterHandshake(address, credentials is not null);
+        Distributed.Protocol.Hosting.StartTrace.Mark("client: center probed");
         var system = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
         try
         {
             handshake.Watch(system);
+            Distributed.Protocol.Hosting.StartTrace.Mark("client: actor system created");
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
             var refused = handshake.Refused;
@@ -52,6 +54,7 @@ internal sealed class ClusterConnection
                 var hint = credentials is null ? "" : " (over TLS: does the center run with the same credentials?)";
                 throw new CenterUnreachableException($"Could not join the cluster of the center at {address} within {timeout.TotalSeconds:0} s{hint}.");
             }
+            Distributed.Protocol.Hosting.StartTrace.Mark("client: member up");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             return new ClusterConnection(system, center, address, ClusterConfig.CenterPath(address, secure: credentials is not null));
         }
