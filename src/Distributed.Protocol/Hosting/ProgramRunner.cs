@@ -15,6 +15,7 @@ public static class ProgramRunner
     {
         try
         {
+            StartTrace.Mark("arguments parsed");
             credentials = ClusterCredentials.Resolve(directory);
             StartTrace.Mark("credentials loaded");
             return true;

@@ -160,8 +160,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>Stops every process: SIGTERM first so that workers leave the cluster, then SIGKILL.</summary>
     public async ValueTask DisposeAsync()
     {
+        Protocol.Hosting.StartTrace.Mark("localcluster: stopping");
         await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+        Protocol.Hosting.StartTrace.Mark("localcluster: workers stopped");
         await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        Protocol.Hosting.StartTrace.Mark("localcluster: center stopped");
         DeleteCredentials(Credentials);
     }
 
