@@ -144,16 +144,38 @@ public sealed class WorkerNode
         CheckBindable(host);
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
-        await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false);
+        // The probe (a TCP connect and, with credentials, a TLS handshake) runs while the actor system
+        // starts: each takes a few hundred milliseconds of a worker's start. Its verdict still comes
+        // first: a bind that fails is reported after it, and a failed probe stops the new system.
+        var probe = NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
-        Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
-        var (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
-        handshake.Watch(system);
+        ActorSystem system;
+        int port;
+        try
+        {
+            (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await probe.ConfigureAwait(false);
+            throw;
+        }
         Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
+        handshake.Watch(system);
+        try
+        {
+            await probe.ConfigureAwait(false);
+        }
+        catch
+        {
+            await StopUnstartedAsync(system).ConfigureAwait(false);
+            throw;
+        }
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var answered = handshake.Answered;
 
         var name = options.Name ?? $"{host}:{port}";
@@ -209,15 +231,22 @@ public sealed class WorkerNode
         }
         catch
         {
-            // Bounded: the error matters more than a graceful goodbye to a center that is not there
-            // (termination goes on in the background, and the process usually exits next). Not the
-            // caller's token: a start that was cancelled still stops its node.
-            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5), CancellationToken.None).ConfigureAwait(false); }
-            catch (TimeoutException) { }
+            await StopUnstartedAsync(system).ConfigureAwait(false);
             if (dataServer is not null) await dataServer.DisposeAsync().ConfigureAwait(false);
             try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Stops the actor system of a start that failed, bounded: the error matters more than a graceful
+    /// goodbye to a center that is not there (termination goes on in the background, and the process
+    /// usually exits next). Not the caller's token: a start that was cancelled still stops its node.
+    /// </summary>
+    private static async Task StopUnstartedAsync(ActorSystem system)
+    {
+        try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5), CancellationToken.None).ConfigureAwait(false); }
+        catch (TimeoutException) { }
     }
 
     /// <summary>How many ports a worker without <c>--port</c> tries when each is taken between its check and its bind.</summary>
