@@ -30,8 +30,11 @@ public static class Workload
     /// <summary>A Map and a graph Get, each run while a worker is killed mid-run, on fresh clusters of their own.</summary>
     public const string Chaos = "chaos";
 
+    /// <summary>How long dcenter, dworker, a LocalCluster with its Pool, and the quickstart take to start.</summary>
+    public const string Start = "start";
+
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Idle, Chaos];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Idle, Chaos, Start];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>

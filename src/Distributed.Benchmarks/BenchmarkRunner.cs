@@ -32,6 +32,7 @@ internal static class BenchmarkRunner
     private static readonly IReadOnlyList<(string Name, StandaloneWorkload Run)> StandaloneWorkloads =
     [
         (Workload.Chaos, Chaos.RunAsync),
+        (Workload.Start, Start.RunAsync),
     ];
 
     public static async Task<int> RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)

@@ -35,7 +35,9 @@ public sealed class CenterNode
             throw new PortInUseException(host, port);
         var address = new HostPort(host, port);
         CenterConfig.Read(ClusterConfig.For(Role.Center, host, port, address)); // a bad setting stops dcenter with one line, not the singleton
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: creating the actor system");
         var system = ClusterConfig.CreateSystem(Role.Center, host, port, address, credentials);
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: actor system created");
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
         system.ActorOf(ClusterSingletonManager.Props(
@@ -43,6 +45,7 @@ public sealed class CenterNode
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole("center").WithSingletonName("center")), "center");
         await up.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: member up");
         return new CenterNode(system, address);
     }
 

@@ -144,14 +144,38 @@ public sealed class WorkerNode
         CheckBindable(host);
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
-        await NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false);
+        // The probe (a TCP connect and, with credentials, a TLS handshake) runs while the actor system
+        // starts: each takes a few hundred milliseconds of a worker's start. Its verdict still comes
+        // first: a bind that fails is reported after it, and a failed probe stops the new system.
+        var probe = NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
-        var (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
+        ActorSystem system;
+        int port;
+        try
+        {
+            (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await probe.ConfigureAwait(false);
+            throw;
+        }
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
         handshake.Watch(system);
+        try
+        {
+            await probe.ConfigureAwait(false);
+        }
+        catch
+        {
+            await StopUnstartedAsync(system).ConfigureAwait(false);
+            throw;
+        }
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var answered = handshake.Answered;
 
         var name = options.Name ?? $"{host}:{port}";
@@ -166,6 +190,7 @@ public sealed class WorkerNode
             var store = kept?.Store ?? NewStore(options, port);
             var counters = new TransferCounters();
             dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: data server started");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
@@ -181,6 +206,7 @@ public sealed class WorkerNode
             {
                 var first = await Task.WhenAny(registered.Task, joined.Task, answered, system.WhenTerminated).WaitAsync(Remaining(timeout, budget), cancellation).ConfigureAwait(false);
                 await first.ConfigureAwait(false); // a refused handshake throws its reason here
+                Distributed.Protocol.Hosting.StartTrace.Mark("worker: center answered");
             }
             catch (TimeoutException)
             {
@@ -200,19 +226,27 @@ public sealed class WorkerNode
             if (!registered.Task.IsCompleted)
                 throw new CenterUnreachableException($"The node of this worker shut down before the center at {options.Center} registered it (the log above says why: e.g. the center refused it).");
             var answer = await registered.Task.ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: registered");
             return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
         }
         catch
         {
-            // Bounded: the error matters more than a graceful goodbye to a center that is not there
-            // (termination goes on in the background, and the process usually exits next). Not the
-            // caller's token: a start that was cancelled still stops its node.
-            try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5), CancellationToken.None).ConfigureAwait(false); }
-            catch (TimeoutException) { }
+            await StopUnstartedAsync(system).ConfigureAwait(false);
             if (dataServer is not null) await dataServer.DisposeAsync().ConfigureAwait(false);
             try { Directory.Delete(workDirectory, recursive: true); } catch (IOException) { }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Stops the actor system of a start that failed, bounded: the error matters more than a graceful
+    /// goodbye to a center that is not there (termination goes on in the background, and the process
+    /// usually exits next). Not the caller's token: a start that was cancelled still stops its node.
+    /// </summary>
+    private static async Task StopUnstartedAsync(ActorSystem system)
+    {
+        try { await system.Terminate().WaitAsync(TimeSpan.FromSeconds(0.5), CancellationToken.None).ConfigureAwait(false); }
+        catch (TimeoutException) { }
     }
 
     /// <summary>How many ports a worker without <c>--port</c> tries when each is taken between its check and its bind.</summary>

@@ -4,6 +4,7 @@ using Distributed.Protocol.Security;
 using Distributed.Center;
 using Distributed.Protocol.Hosting;
 
+Distributed.Protocol.Hosting.StartTrace.Mark("dcenter main");
 var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: this machine's primary IPv4 address)." };
 var portOption = new Option<int>("--port") { Description = "Port of the center.", DefaultValueFactory = _ => 8787 };
 portOption.Validators.Add(result =>

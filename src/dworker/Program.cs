@@ -6,6 +6,7 @@ using Distributed.Worker.Executor;
 using Distributed.Protocol.Hosting;
 using Distributed.Worker;
 
+Distributed.Protocol.Hosting.StartTrace.Mark(args.Length > 0 && args[0] == ExecutorHost.Verb ? "executor main" : "dworker main");
 // A worker starts its executors as copies of itself with this verb: user code runs there.
 if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(args[1..]);
 

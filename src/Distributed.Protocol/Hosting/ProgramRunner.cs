@@ -15,7 +15,9 @@ public static class ProgramRunner
     {
         try
         {
+            StartTrace.Mark("arguments parsed");
             credentials = ClusterCredentials.Resolve(directory);
+            StartTrace.Mark("credentials loaded");
             return true;
         }
         catch (CredentialsException e)

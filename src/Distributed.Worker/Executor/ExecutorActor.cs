@@ -71,6 +71,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         _listener.Listen(1);
         AcceptNext();
         _process = ExecutorLauncher.Start(_socketPath, _threads, _assemblyPaths);
+        Distributed.Protocol.Hosting.StartTrace.Mark($"worker: executor process started ({VersionName})");
         var self = Self;
         _process.EnableRaisingEvents = true;
         _process.Exited += (_, _) => self.Tell(new ExecutorExited($"the executor process exited with code {SafeExitCode(_process)}"));
@@ -95,6 +96,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             _writer = new BinaryWriter(new BufferedStream(stream, 1 << 16));
             StartReader(new BufferedStream(stream, 1 << 16));
             Become(Running);
+            Distributed.Protocol.Hosting.StartTrace.Mark($"worker: executor connected ({VersionName})");
             Stash.UnstashAll();
         });
         Receive<AdoptCode>(_ => Stash.Stash());

@@ -33,6 +33,7 @@ public static class ExecutorHost
         else executor.WarmUpInBackground();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(args[0]));
+        Distributed.Protocol.Hosting.StartTrace.Mark("executor: connected to its worker");
         using var stream = new NetworkStream(socket, ownsSocket: false);
         executor.Serve(stream);
         return 0;

@@ -76,6 +76,7 @@ internal sealed class CenterConnection : IAsyncDisposable
             throw new CenterUnreachableException($"The center at {connection.Address} did not answer within {timeout.TotalSeconds:0} s.", e);
         }
         var center = new CenterConnection(connection, client, credentials, code, keys);
+        Distributed.Protocol.Hosting.StartTrace.Mark("client: connected to the center");
         center.WatchForLoss(connection);
         return center;
     }

@@ -34,13 +34,27 @@ internal sealed class ClusterConnection
     /// </summary>
     public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, TimeSpan timeout, CancellationToken cancellation)
     {
-        await NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials).ConfigureAwait(false);
+        // The probe runs while the actor system starts (each takes a few hundred milliseconds of a
+        // connection); its verdict comes first, and a failed probe stops the new system.
+        var probe = NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials);
         var host = NetworkAddresses.LocalAddressToward(address);
         var handshake = new CenterHandshake(address, credentials is not null);
-        var system = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
+        ActorSystem system;
+        try
+        {
+            system = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
+        }
+        catch
+        {
+            await probe.ConfigureAwait(false);
+            throw;
+        }
         try
         {
             handshake.Watch(system);
+            Distributed.Protocol.Hosting.StartTrace.Mark("client: actor system created");
+            await probe.ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("client: center probed");
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
             var refused = handshake.Refused;
@@ -52,6 +66,7 @@ internal sealed class ClusterConnection
                 var hint = credentials is null ? "" : " (over TLS: does the center run with the same credentials?)";
                 throw new CenterUnreachableException($"Could not join the cluster of the center at {address} within {timeout.TotalSeconds:0} s{hint}.");
             }
+            Distributed.Protocol.Hosting.StartTrace.Mark("client: member up");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             return new ClusterConnection(system, center, address, ClusterConfig.CenterPath(address, secure: credentials is not null));
         }

@@ -77,13 +77,16 @@ public sealed partial class LocalCluster : IAsyncDisposable
         var port = FreePort();
         var credentials = secure ? Protocol.Security.ClusterCredentials.CreateTemporary() : null;
         ClusterProcess? center = null;
+        Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: credentials ready");
         LocalCluster? cluster = null;
         try
         {
             center = StartCenter(bin, port, centerSettings, credentials);
             await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: center ready");
             cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: workers registered");
             return cluster;
         }
         catch
@@ -157,8 +160,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <summary>Stops every process: SIGTERM first so that workers leave the cluster, then SIGKILL.</summary>
     public async ValueTask DisposeAsync()
     {
+        Protocol.Hosting.StartTrace.Mark("localcluster: stopping");
         await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+        Protocol.Hosting.StartTrace.Mark("localcluster: workers stopped");
         await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        Protocol.Hosting.StartTrace.Mark("localcluster: center stopped");
         DeleteCredentials(Credentials);
     }
 
@@ -232,6 +238,8 @@ public sealed partial class ClusterProcess
     private void OnLine(string? line)
     {
         if (line is null) return;
+        // The children's start trace is shown with this process's (their output is otherwise kept).
+        if (Protocol.Hosting.StartTrace.Enabled && line.Contains("[start-trace]", StringComparison.Ordinal)) Console.Error.WriteLine(line);
         List<TaskCompletionSource<string>> found = [];
         lock (_lines)
         {
