@@ -124,20 +124,7 @@ public sealed class DataClient : IDisposable
         try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
         catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
         var length = DataFrames.CheckLength("value length", ReadInt32(reader, scratch), settings.MaxValueBytes);
-        if (buffers is null)
-        {
-            var bytes = GC.AllocateUninitializedArray<byte>(length);
-            reader.ReadExactly(bytes);
-            return new StoredValue(bytes, typeName);
-        }
-        var value = buffers.RentValue(length, typeName);
-        try { reader.ReadExactly(value.Buffer, 0, length); }
-        catch
-        {
-            value.Release(); // read by no one else: back to the pool at once
-            throw;
-        }
-        return value;
+        return StoredValue.ReadFrom(reader, length, typeName, buffers);
     }
 
     private static int ReadInt32(Stream reader, byte[] scratch)

@@ -318,21 +318,7 @@ public sealed class DataStore
         try
         {
             var typeName = reader.ReadString();
-            var length = reader.ReadInt32();
-            if (buffers is null)
-            {
-                var bytes = GC.AllocateUninitializedArray<byte>(length);
-                file.ReadExactly(bytes);
-                return new StoredValue(bytes, typeName);
-            }
-            var value = buffers.RentValue(length, typeName);
-            try { file.ReadExactly(value.Buffer, 0, length); }
-            catch
-            {
-                value.Release();
-                throw;
-            }
-            return value;
+            return StoredValue.ReadFrom(file, reader.ReadInt32(), typeName, buffers);
         }
         catch (EndOfStreamException)
         {

@@ -39,6 +39,29 @@ public sealed class StoredValue
     /// </summary>
     public static StoredValue Adopt(byte[] bytes, string typeName, ValueBufferPool pool) => new(bytes, bytes.Length, typeName, pool);
 
+    /// <summary>
+    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/>: into a buffer of
+    /// <paramref name="buffers"/> when given (the caller owns the value; a failed read gives the buffer
+    /// back at once), else into an array of its own.
+    /// </summary>
+    internal static StoredValue ReadFrom(Stream source, int length, string typeName, ValueBufferPool? buffers)
+    {
+        if (buffers is null)
+        {
+            var bytes = GC.AllocateUninitializedArray<byte>(length);
+            source.ReadExactly(bytes);
+            return new StoredValue(bytes, typeName);
+        }
+        var value = buffers.RentValue(length, typeName);
+        try { source.ReadExactly(value.Buffer, 0, length); }
+        catch
+        {
+            value.Release(); // read by no one else: back to the pool at once
+            throw;
+        }
+        return value;
+    }
+
     /// <summary>The name of the value's type.</summary>
     public string TypeName { get; }
 
