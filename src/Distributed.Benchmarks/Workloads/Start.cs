@@ -9,21 +9,18 @@ namespace Distributed.Benchmarks.Workloads;
 /// to accepting members, <c>dworker</c> from process start to registered with a running center,
 /// <c>LocalCluster.StartAsync</c> plus a connected <see cref="Pool"/>, and the quickstart program
 /// (README command 1, already built) from process start to its exit after printing the result.
-/// Each is run <see cref="Runs"/> times (at least 5) after one warm-up run that fills the disk cache;
-/// the median is the figure, min, max and every run are in the params.
+/// Each is run <c>--repeats</c> times (at least 5) after one warm-up run that fills the disk cache;
+/// the median is the figure, min, max and every run are in the params (<see cref="Summary"/>).
 /// </summary>
 internal static class Start
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    /// <summary>Timed runs of each figure: <c>--repeats</c>, at least 5.</summary>
-    private static int Runs(BenchmarkOptions options) => Math.Max(5, options.Repeats);
-
     public static async Task RunAsync(BenchmarkOptions options, ResultWriter writer, CancellationToken cancellation)
     {
         var bin = Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var tls = options.Tls[0];
-        var runs = Runs(options);
+        var runs = options.Repeats;
         ResultWriter.Log($"start: {runs} runs each of dcenter, dworker, LocalCluster + Pool and the quickstart (TLS {(tls ? "on" : "off")}), after a warm-up run");
         using var credentials = tls ? ClusterCredentials.CreateTemporary() : null;
         try
@@ -37,7 +34,7 @@ internal static class Start
                 center.Add(c);
                 worker.Add(w);
             }
-            var common = new Dictionary<string, object?> { ["tls"] = tls ? "on" : "off", ["runs"] = runs, ["warm_up_runs"] = 1 };
+            var common = new Dictionary<string, object?> { ["tls"] = tls ? "on" : "off", ["warm_up_runs"] = 1 };
             Write(writer, "start_center", center, common, "process start (dotnet dcenter.dll) to its line `Start center at` (it accepts members)");
             Write(writer, "start_worker", worker, common, "process start (dotnet dworker.dll, 1 thread) to its line `Registered with center at:`, with a center running");
 
@@ -68,7 +65,6 @@ internal static class Start
             }
             Write(writer, "quickstart_seconds", wall, new Dictionary<string, object?>
             {
-                ["runs"] = runs,
                 ["warm_up_runs"] = 1,
                 ["to_result_median_s"] = Math.Round(Statistics.Median(toResult), 3),
                 ["to_result_seconds"] = toResult.Select(s => Math.Round(s, 3)).ToList(),
@@ -135,13 +131,8 @@ internal static class Start
 
     private static void Write(ResultWriter writer, string name, List<double> seconds, IReadOnlyDictionary<string, object?> common, string measure)
     {
-        var all = new Dictionary<string, object?>(common)
-        {
-            ["measure"] = measure + "; median of the runs",
-            ["min_s"] = Math.Round(seconds.Min(), 3),
-            ["max_s"] = Math.Round(seconds.Max(), 3),
-            ["seconds"] = seconds.Select(s => Math.Round(s, 3)).ToList(),
-        };
-        writer.Write(new BenchmarkResult(name, SystemUnderTest.Distributed, Math.Round(Statistics.Median(seconds), 3), "s", null, all));
+        var summary = Summary.Of(seconds);
+        var all = summary.AddTo(new Dictionary<string, object?>(common) { ["measure"] = measure });
+        writer.Write(new BenchmarkResult(name, SystemUnderTest.Distributed, summary.Median, "s", null, all));
     }
 }
