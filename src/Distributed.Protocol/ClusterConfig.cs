@@ -201,6 +201,38 @@ public static class NetworkAddresses
               ?? throw new FormatException($"The host '{host}' has no IPv4 address.");
 
     /// <summary>
+    /// Starts a node (its actor system) while <paramref name="probe"/> (<see cref="ProbeCenterAsync"/>)
+    /// runs, since each takes a few hundred milliseconds; the probe's verdict still comes first: a
+    /// start that fails is reported after a failed probe, and a failed probe stops the started node.
+    /// </summary>
+    public static async Task<T> StartWhileProbingAsync<T>(Task probe, Func<Task<T>> start, Func<T, Task> stop)
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(stop);
+        T started;
+        try
+        {
+            started = await start().ConfigureAwait(false);
+        }
+        catch
+        {
+            await probe.ConfigureAwait(false);
+            throw;
+        }
+        try
+        {
+            await probe.ConfigureAwait(false);
+        }
+        catch
+        {
+            await stop(started).ConfigureAwait(false);
+            throw;
+        }
+        return started;
+    }
+
+    /// <summary>
     /// A TCP connect to the center before joining the cluster: a refused or silent center is reported
     /// at once, naming the address, instead of after Akka's join attempts time out. With
     /// <paramref name="credentials"/> it is a mutual-TLS handshake too, so that a center of another

@@ -144,37 +144,20 @@ public sealed class WorkerNode
         CheckBindable(host);
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
-        // The probe (a TCP connect and, with credentials, a TLS handshake) runs while the actor system
-        // starts: each takes a few hundred milliseconds of a worker's start. Its verdict still comes
-        // first: a bind that fails is reported after it, and a failed probe stops the new system.
         var probe = NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
         // a refused one (TLS, credentials) at once, with the reason.
         var handshake = new CenterHandshake(options.Center, options.Credentials is not null);
-        ActorSystem system;
-        int port;
-        try
+        // The probe (a TCP connect and, with credentials, a TLS handshake) runs while the actor system starts.
+        var (system, port) = await NetworkAddresses.StartWhileProbingAsync(probe, async () =>
         {
-            (system, port) = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
-        }
-        catch
-        {
-            await probe.ConfigureAwait(false);
-            throw;
-        }
-        Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
-        handshake.Watch(system);
-        try
-        {
-            await probe.ConfigureAwait(false);
-        }
-        catch
-        {
-            await StopUnstartedAsync(system).ConfigureAwait(false);
-            throw;
-        }
+            var bound = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
+            handshake.Watch(bound.System);
+            return bound;
+        }, bound => StopUnstartedAsync(bound.System)).ConfigureAwait(false);
         Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var answered = handshake.Answered;
 

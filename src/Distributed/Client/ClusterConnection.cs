@@ -34,27 +34,25 @@ internal sealed class ClusterConnection
     /// </summary>
     public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, TimeSpan timeout, CancellationToken cancellation)
     {
-        // The probe runs while the actor system starts (each takes a few hundred milliseconds of a
-        // connection); its verdict comes first, and a failed probe stops the new system.
+        // The probe runs while the actor system starts (each takes a few hundred milliseconds of a connection).
         var probe = NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials);
         var host = NetworkAddresses.LocalAddressToward(address);
         var handshake = new CenterHandshake(address, credentials is not null);
-        ActorSystem system;
-        try
+        var system = await NetworkAddresses.StartWhileProbingAsync(probe, async () =>
         {
-            system = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
-        }
-        catch
-        {
-            await probe.ConfigureAwait(false);
-            throw;
-        }
-        try
-        {
-            handshake.Watch(system);
+            var created = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected);
+            try { handshake.Watch(created); }
+            catch
+            {
+                await created.Terminate().ConfigureAwait(false);
+                throw;
+            }
             Distributed.Protocol.Hosting.StartTrace.Mark("client: actor system created");
-            await probe.ConfigureAwait(false);
-            Distributed.Protocol.Hosting.StartTrace.Mark("client: center probed");
+            return created;
+        }, created => created.Terminate()).ConfigureAwait(false);
+        Distributed.Protocol.Hosting.StartTrace.Mark("client: center probed");
+        try
+        {
             var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
             var refused = handshake.Refused;
