@@ -16,7 +16,7 @@ namespace Distributed;
 /// <see cref="TaskTemplating"/> and encoded by a <see cref="TaskEncoder"/>, submitted by a
 /// <see cref="TaskSubmitter"/>, values fetched by a <see cref="ResultFetcher"/>, graphs compiled by a <see cref="GraphCompiler"/>.
 /// </remarks>
-public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
+public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
 {
     private readonly CenterConnection _center;
     private readonly OwnedKeys _keys;

@@ -1,0 +1,143 @@
+using Distributed.Client;
+using Distributed.Data.Serialization;
+using Distributed.Protocol;
+
+namespace Distributed;
+
+// Calls of functions of two to four arguments, each argument a plain value or a RemoteData of its
+// type, written without type arguments: pool.Apply((int a, int b) => a + b, x, 10). The executor
+// calls them through a typed wrapper (BinaryFunction and the like), not DynamicInvoke.
+public sealed partial class Pool
+{
+    // ----- Apply with several arguments -----
+
+    /// <summary>Runs <paramref name="function"/> once; each argument is a value or a <see cref="RemoteData{T}"/> of its type.</summary>
+    public RemoteData<TResult> Apply<T1, T2, TResult>(Func<T1, T2, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second, TimeSpan? timeout = null) =>
+        ApplyAsync(function, first, second, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> once; each argument is a value or a <see cref="RemoteData{T}"/> of its type.</summary>
+    public RemoteData<TResult> Apply<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
+        TaskArgument<T3> third, TimeSpan? timeout = null) =>
+        ApplyAsync(function, first, second, third, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> once; each argument is a value or a <see cref="RemoteData{T}"/> of its type.</summary>
+    public RemoteData<TResult> Apply<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
+        TaskArgument<T3> third, TaskArgument<T4> fourth, TimeSpan? timeout = null) =>
+        ApplyAsync(function, first, second, third, fourth, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Apply{T1,T2,TResult}(Func{T1,T2,TResult},TaskArgument{T1},TaskArgument{T2},TimeSpan?)"/>, returning at once.</summary>
+    public Task<RemoteData<TResult>> ApplyAsync<T1, T2, TResult>(Func<T1, T2, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
+        CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        ApplyTypedAsync<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), [first.Value, second.Value],
+            [typeof(T1), typeof(T2), typeof(TResult)], cancellation, timeout);
+
+    /// <summary>Like <see cref="Apply{T1,T2,T3,TResult}(Func{T1,T2,T3,TResult},TaskArgument{T1},TaskArgument{T2},TaskArgument{T3},TimeSpan?)"/>, returning at once.</summary>
+    public Task<RemoteData<TResult>> ApplyAsync<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
+        TaskArgument<T3> third, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        ApplyTypedAsync<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), [first.Value, second.Value, third.Value],
+            [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], cancellation, timeout);
+
+    /// <summary>Like <see cref="Apply{T1,T2,T3,T4,TResult}(Func{T1,T2,T3,T4,TResult},TaskArgument{T1},TaskArgument{T2},TaskArgument{T3},TaskArgument{T4},TimeSpan?)"/>, returning at once.</summary>
+    public Task<RemoteData<TResult>> ApplyAsync<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
+        TaskArgument<T3> third, TaskArgument<T4> fourth, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        ApplyTypedAsync<TResult>(function, new QuaternaryFunction<T1, T2, T3, T4, TResult>(function), [first.Value, second.Value, third.Value, fourth.Value],
+            [typeof(T1), typeof(T2), typeof(T3), typeof(T4), typeof(TResult)], cancellation, timeout);
+
+    // ----- Map over several lists (zip) -----
+
+    /// <summary>Runs <paramref name="function"/> on the items of the lists taken pairwise (as <c>Zip</c>, but the lists must be as long as each other).</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, TResult>(Func<T1, T2, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second, TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> on the remote values of the lists taken pairwise, where they live; no input comes to the client.</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, TResult>(Func<T1, T2, TResult> function, IEnumerable<RemoteData<T1>> first, IEnumerable<RemoteData<T2>> second,
+        TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> on the items of the lists taken three at a time (the lists must be as long as each other).</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second,
+        IEnumerable<T3> third, TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, third, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> on the remote values of the lists taken three at a time, where they live.</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, IEnumerable<RemoteData<T1>> first,
+        IEnumerable<RemoteData<T2>> second, IEnumerable<RemoteData<T3>> third, TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, third, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Map{T1,T2,TResult}(Func{T1,T2,TResult},IEnumerable{T1},IEnumerable{T2},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, TResult>(Func<T1, T2, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second,
+        CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), Zip(Boxed(first), Boxed(second)),
+            [typeof(T1), typeof(T2), typeof(TResult)], remote: false, cancellation, timeout);
+
+    /// <summary>Like <see cref="Map{T1,T2,TResult}(Func{T1,T2,TResult},IEnumerable{RemoteData{T1}},IEnumerable{RemoteData{T2}},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, TResult>(Func<T1, T2, TResult> function, IEnumerable<RemoteData<T1>> first,
+        IEnumerable<RemoteData<T2>> second, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), Zip(Boxed(first), Boxed(second)),
+            [typeof(T1), typeof(T2), typeof(TResult)], remote: true, cancellation, timeout);
+
+    /// <summary>Like <see cref="Map{T1,T2,T3,TResult}(Func{T1,T2,T3,TResult},IEnumerable{T1},IEnumerable{T2},IEnumerable{T3},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second,
+        IEnumerable<T3> third, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), Zip(Boxed(first), Boxed(second), Boxed(third)),
+            [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], remote: false, cancellation, timeout);
+
+    /// <summary>Like <see cref="Map{T1,T2,T3,TResult}(Func{T1,T2,T3,TResult},IEnumerable{RemoteData{T1}},IEnumerable{RemoteData{T2}},IEnumerable{RemoteData{T3}},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, IEnumerable<RemoteData<T1>> first,
+        IEnumerable<RemoteData<T2>> second, IEnumerable<RemoteData<T3>> third, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), Zip(Boxed(first), Boxed(second), Boxed(third)),
+            [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], remote: true, cancellation, timeout);
+
+    // ----- plumbing -----
+
+    private async Task<RemoteData<TResult>> ApplyTypedAsync<TResult>(Delegate function, IUserFunction wrapper, object?[] arguments, Type[] declared,
+        CancellationToken cancellation, TimeSpan? timeout)
+    {
+        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var key = TaskEncoder.KeyPrefix(function);
+        var templating = new TaskTemplating(_encoder);
+        var template = templating.Template(arguments);
+        var encoded = _encoder.EncodeFunction(wrapper, key);
+        var task = templating.Task(key, encoded, template, timeoutMs: timeoutMs);
+        return (await SubmitAsync<TResult>(ManifestFor(templating, function, declared), encoded, [task], cancellation, arguments).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>
+    /// One task per row of <paramref name="rows"/>: plain values travel in a template, remote values
+    /// (<paramref name="remote"/>) are the task's dependencies in order, so it runs where they are.
+    /// </summary>
+    private Task<List<RemoteData<TResult>>> MapZippedAsync<TResult>(Delegate function, IUserFunction wrapper, List<object?[]> rows, Type[] declared,
+        bool remote, CancellationToken cancellation, TimeSpan? timeout)
+    {
+        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var name = TaskEncoder.KeyPrefix(function);
+        var templating = new TaskTemplating(_encoder);
+        var encoded = _encoder.EncodeFunction(wrapper, name + "-0");
+        var tasks = new List<TaskSpec>(rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var key = $"{name}-{i}";
+            tasks.Add(remote
+                ? TaskTemplating.TaskOnRemote(key, encoded, rows[i].Select(r => ((IRemoteData)r!).Key).ToList(), timeoutMs)
+                : templating.Task(key, encoded, templating.Template(rows[i]), timeoutMs: timeoutMs));
+        }
+        // The remote inputs stay referenced until the tasks are submitted, so none is released under them.
+        return SubmitAsync<TResult>(ManifestFor(templating, function, declared), encoded, tasks, cancellation, rows);
+    }
+
+    private static List<object?> Boxed<T>(IEnumerable<T> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        return items.Select(item => (object?)item).ToList();
+    }
+
+    private static List<object?[]> Zip(params List<object?>[] lists)
+    {
+        var count = lists[0].Count;
+        if (lists.Any(list => list.Count != count))
+            throw new ArgumentException($"The lists of a Map must be as long as each other; these have {string.Join(", ", lists.Select(l => l.Count))} items.");
+        var rows = new List<object?[]>(count);
+        for (var i = 0; i < count; i++) rows.Add(lists.Select(list => list[i]).ToArray());
+        return rows;
+    }
+}
