@@ -88,6 +88,29 @@ public sealed partial class Pool
         MapZippedAsync<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), Zip(Boxed(first), Boxed(second), Boxed(third)),
             [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], remote: true, cancellation, timeout);
 
+    /// <summary>Runs <paramref name="function"/> on the items of the lists taken four at a time (the lists must be as long as each other).</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second,
+        IEnumerable<T3> third, IEnumerable<T4> fourth, TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, third, fourth, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Runs <paramref name="function"/> on the remote values of the lists taken four at a time, where they live.</summary>
+    public List<RemoteData<TResult>> Map<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, IEnumerable<RemoteData<T1>> first,
+        IEnumerable<RemoteData<T2>> second, IEnumerable<RemoteData<T3>> third, IEnumerable<RemoteData<T4>> fourth, TimeSpan? timeout = null) =>
+        MapAsync(function, first, second, third, fourth, timeout: timeout).GetAwaiter().GetResult();
+
+    /// <summary>Like <see cref="Map{T1,T2,T3,T4,TResult}(Func{T1,T2,T3,T4,TResult},IEnumerable{T1},IEnumerable{T2},IEnumerable{T3},IEnumerable{T4},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, IEnumerable<T1> first, IEnumerable<T2> second,
+        IEnumerable<T3> third, IEnumerable<T4> fourth, CancellationToken cancellation = default, TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new QuaternaryFunction<T1, T2, T3, T4, TResult>(function), Zip(Boxed(first), Boxed(second), Boxed(third), Boxed(fourth)),
+            [typeof(T1), typeof(T2), typeof(T3), typeof(T4), typeof(TResult)], remote: false, cancellation, timeout);
+
+    /// <summary>Like <see cref="Map{T1,T2,T3,T4,TResult}(Func{T1,T2,T3,T4,TResult},IEnumerable{RemoteData{T1}},IEnumerable{RemoteData{T2}},IEnumerable{RemoteData{T3}},IEnumerable{RemoteData{T4}},TimeSpan?)"/>, returning at once.</summary>
+    public Task<List<RemoteData<TResult>>> MapAsync<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, IEnumerable<RemoteData<T1>> first,
+        IEnumerable<RemoteData<T2>> second, IEnumerable<RemoteData<T3>> third, IEnumerable<RemoteData<T4>> fourth, CancellationToken cancellation = default,
+        TimeSpan? timeout = null) =>
+        MapZippedAsync<TResult>(function, new QuaternaryFunction<T1, T2, T3, T4, TResult>(function), Zip(Boxed(first), Boxed(second), Boxed(third), Boxed(fourth)),
+            [typeof(T1), typeof(T2), typeof(T3), typeof(T4), typeof(TResult)], remote: true, cancellation, timeout);
+
     // ----- plumbing -----
 
     private async Task<RemoteData<TResult>> ApplyTypedAsync<TResult>(Delegate function, IUserFunction wrapper, object?[] arguments, Type[] declared,

@@ -70,8 +70,11 @@ public sealed class TypedCallsTests(LocalClusterFixture fixture)
         var products = Pool.Map((a, b) => a * b, [1, 2, 3], [10, 20, 30]);
         var labels = Pool.Map((int n, string s, char c) => $"{s}{c}{n}", [1, 2], ["x", "y"], ['-', '+']);
 
+        var four = Pool.Map((a, b, c, d) => a + b + c + d, [1, 2], [10, 20], [100, 200], [1000, 2000]);
+
         Assert.Equal([10, 40, 90], Pool.Gather(products));
         Assert.Equal(["x-1", "y+2"], Pool.Gather(labels));
+        Assert.Equal([1111, 2222], Pool.Gather(four));
     }
 
     [Fact]
@@ -82,9 +85,11 @@ public sealed class TypedCallsTests(LocalClusterFixture fixture)
 
         var sums = Pool.Map((a, b) => a + b, xs, ys);
         var triples = Pool.Map((int a, int b, int c) => a + b + c, xs, ys, xs);
+        var quadruples = Pool.Map((a, b, c, d) => a * b - c - d, xs, ys, xs, ys);
 
         Assert.Equal([101, 202, 303, 404, 505], Pool.Gather(sums));
         Assert.Equal([102, 204, 306, 408, 510], Pool.Gather(triples));
+        Assert.Equal([-1, 198, 597, 1196, 1995], Pool.Gather(quadruples));
     }
 
     [Fact]
