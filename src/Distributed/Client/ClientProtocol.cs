@@ -4,8 +4,22 @@ namespace Distributed.Client;
 
 // Between the Pool façade and its ClientActor, inside the user's process.
 
-/// <summary>Pool → client actor: submit these tasks; answer when all have finished or one failed.</summary>
-internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks);
+/// <summary>
+/// Pool → client actor: submit these tasks; answer when all have finished or one failed. With
+/// <paramref name="Futures"/>, nothing is answered: each task's end goes to the sink as it comes, and a
+/// failed task does not end the others (futures, each on its own).
+/// </summary>
+internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks, IFutureSink? Futures = null);
+
+/// <summary>Hears the end of each task of a submission of futures; called on the client actor's thread, so it must only hand over.</summary>
+internal interface IFutureSink
+{
+    /// <summary>The task finished; its result lives at <paramref name="location"/>.</summary>
+    void Finished(string key, DataLocation location);
+
+    /// <summary>The task failed, was refused, or was dropped because an input failed or was cancelled.</summary>
+    void Failed(FailedTask failure, string worker);
+}
 
 /// <summary>Pool → client actor: ask the center this question, from the client actor (the only sender the center hears this client from); the answer comes back.</summary>
 internal sealed record AskCenter(ICenterQuestion Question);

@@ -26,6 +26,9 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
     public async Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, bool synchronous, CancellationToken cancellation)
     {
         var items = data.ToList();
+        // A future's value is fetched once it exists; a failed or cancelled one throws why.
+        foreach (var item in items)
+            if (item.Status != FutureStatus.Finished) await item.Completion.WaitAsync(cancellation).ConfigureAwait(false);
         var values = new StoredValue?[items.Count];
         await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
         var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
