@@ -13,6 +13,11 @@ public sealed partial class Pool
 {
     private readonly object _sendOrder = new();
     private Task _futuresSent = Task.CompletedTask;
+    /// <summary>Futures of named and pure calls by key, so that the same key asked again gives the same future.</summary>
+    private readonly ConcurrentDictionary<string, WeakReference<IRemoteData>> _keyedFutures = new(StringComparer.Ordinal);
+    /// <summary>Keeps this pool's pure keys its own: two clients never share keys.</summary>
+    private readonly byte[] _pureSalt = System.Security.Cryptography.RandomNumberGenerator.GetBytes(16);
+    private long _keyedSubmissions;
 
     /// <summary>
     /// Completes once every submission of futures made so far has been handed to the client actor, so a
@@ -26,51 +31,51 @@ public sealed partial class Pool
     // ----- Submit: one task -----
 
     /// <summary>Submits one call of <paramref name="function"/> and returns its future at once.</summary>
-    public RemoteData<TResult> Submit<TResult>(Func<TResult> function, TimeSpan? timeout = null)
+    public RemoteData<TResult> Submit<TResult>(Func<TResult> function, TaskOptions? options = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
         var templating = new TaskTemplating(_encoder);
         var encoded = _encoder.EncodeFunction(new NullaryFunction<TResult>(function), key);
-        var task = templating.Task(key, encoded, [], timeoutMs: TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
-        return SubmitFutures<TResult>(ManifestFor(templating, function, typeof(TResult)), encoded, [task], [null])[0];
+        var task = templating.Task(key, encoded, [], timeoutMs: TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
+        return SubmitFutures<TResult>(function, options, ManifestFor(templating, function, typeof(TResult)), encoded, [task], [null])[0];
     }
 
     /// <summary>Submits one call of <paramref name="function"/> on a plain value and returns its future at once.</summary>
-    public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) =>
-        SubmitTyped<TResult>(function, new UnaryFunction<T, TResult>(function), [argument], [typeof(T), typeof(TResult)], timeout);
+    public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, T argument, TaskOptions? options = null) =>
+        SubmitTyped<TResult>(function, new UnaryFunction<T, TResult>(function), [argument], [typeof(T), typeof(TResult)], options);
 
     /// <summary>Submits one call of <paramref name="function"/> on a remote value (maybe a future itself) and returns its future at once.</summary>
-    public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null)
+    public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TaskOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(argument);
         var key = TaskEncoder.KeyPrefix(function);
         var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), key);
-        var task = TaskTemplating.TaskOnRemote(key, encoded, [argument.Key], TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
-        return SubmitFutures<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, [task], [argument])[0];
+        var task = TaskTemplating.TaskOnRemote(key, encoded, [argument.Key], TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
+        return SubmitFutures<TResult>(function, options, ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, [task], [argument])[0];
     }
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
-    public RemoteData<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second, TimeSpan? timeout = null) =>
-        SubmitTyped<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), [first.Value, second.Value], [typeof(T1), typeof(T2), typeof(TResult)], timeout);
+    public RemoteData<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second, TaskOptions? options = null) =>
+        SubmitTyped<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), [first.Value, second.Value], [typeof(T1), typeof(T2), typeof(TResult)], options);
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
     public RemoteData<TResult> Submit<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
-        TaskArgument<T3> third, TimeSpan? timeout = null) =>
+        TaskArgument<T3> third, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), [first.Value, second.Value, third.Value],
-            [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], timeout);
+            [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], options);
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
     public RemoteData<TResult> Submit<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
-        TaskArgument<T3> third, TaskArgument<T4> fourth, TimeSpan? timeout = null) =>
+        TaskArgument<T3> third, TaskArgument<T4> fourth, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new QuaternaryFunction<T1, T2, T3, T4, TResult>(function), [first.Value, second.Value, third.Value, fourth.Value],
-            [typeof(T1), typeof(T2), typeof(T3), typeof(T4), typeof(TResult)], timeout);
+            [typeof(T1), typeof(T2), typeof(T3), typeof(T4), typeof(TResult)], options);
 
     // ----- SubmitMap: a task per item -----
 
     /// <summary>Submits a call of <paramref name="function"/> per item and returns their futures at once, in order.</summary>
-    public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TimeSpan? timeout = null)
+    public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TaskOptions? options = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var timeoutMs = TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options));
         var name = TaskEncoder.KeyPrefix(function);
         var values = items.ToList();
         var templating = new TaskTemplating(_encoder);
@@ -78,54 +83,97 @@ public sealed partial class Pool
         var tasks = new List<TaskSpec>(values.Count);
         for (var i = 0; i < values.Count; i++)
             tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
-        return SubmitFutures<TResult>(ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, new object?[tasks.Count]);
+        return SubmitFutures<TResult>(function, options, ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, new object?[tasks.Count]);
     }
 
     /// <summary>Submits a call of <paramref name="function"/> per remote value (futures too), where it lives, and returns their futures at once.</summary>
-    public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TimeSpan? timeout = null)
+    public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TaskOptions? options = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var timeoutMs = TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options));
         var name = TaskEncoder.KeyPrefix(function);
         var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
         var inputs = items.ToList();
         var tasks = new List<TaskSpec>(inputs.Count);
         for (var i = 0; i < inputs.Count; i++)
             tasks.Add(TaskTemplating.TaskOnRemote($"{name}-{i}", encoded, [inputs[i].Key], timeoutMs));
-        return SubmitFutures<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, inputs);
+        return SubmitFutures<TResult>(function, options, ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, inputs);
     }
 
     // ----- plumbing -----
 
-    private RemoteData<TResult> SubmitTyped<TResult>(Delegate function, IUserFunction wrapper, object?[] arguments, Type[] declared, TimeSpan? timeout)
+    private RemoteData<TResult> SubmitTyped<TResult>(Delegate function, IUserFunction wrapper, object?[] arguments, Type[] declared, TaskOptions? options)
     {
         var key = TaskEncoder.KeyPrefix(function);
         var templating = new TaskTemplating(_encoder);
         var template = templating.Template(arguments);
         var encoded = _encoder.EncodeFunction(wrapper, key);
-        var task = templating.Task(key, encoded, template, timeoutMs: TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
-        return SubmitFutures<TResult>(ManifestFor(templating, function, declared), encoded, [task], [arguments])[0];
+        var task = templating.Task(key, encoded, template, timeoutMs: TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
+        return SubmitFutures<TResult>(function, options, ManifestFor(templating, function, declared), encoded, [task], [arguments])[0];
     }
 
-    /// <summary>The futures of <paramref name="tasks"/>, pending; each keeps its <paramref name="inputs"/> entry alive until it ends.</summary>
-    private List<RemoteData<TResult>> SubmitFutures<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, IReadOnlyList<object?> inputs)
+    /// <summary>
+    /// The futures of <paramref name="tasks"/>, pending; each keeps its <paramref name="inputs"/> entry alive
+    /// until it ends. A named or pure task whose key this pool already holds a live future of is not
+    /// submitted again: that future is returned.
+    /// </summary>
+    private List<RemoteData<TResult>> SubmitFutures<TResult>(Delegate function, TaskOptions? options, CodeManifest code, FunctionSpec functionSpec,
+        List<TaskSpec> tasks, IReadOnlyList<object?> inputs)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var keyed = options is not null && (options.Key is not null || options.Pure);
+        if (keyed) NameKeys(function, options!, tasks);
         var batch = new FutureBatch(_keys);
         var futures = new List<RemoteData<TResult>>(tasks.Count);
+        var sent = keyed ? new List<TaskSpec>(tasks.Count) : tasks;
         for (var i = 0; i < tasks.Count; i++)
         {
+            if (keyed && LiveFuture<TResult>(tasks[i].Key) is { } live)
+            {
+                futures.Add(live);
+                continue;
+            }
             var future = RemoteData<TResult>.Pending(this, tasks[i].Key, inputs[i]);
+            if (keyed)
+            {
+                _keys.Reclaim(tasks[i].Key);
+                _keyedFutures[tasks[i].Key] = new WeakReference<IRemoteData>(future);
+                sent.Add(tasks[i]);
+            }
             batch.Add(tasks[i], future);
             futures.Add(future);
         }
-        var submit = new Submit(code, [function], tasks, batch);
+        if (sent.Count == 0) return futures;
+        var submit = new Submit(code, [functionSpec], sent, batch);
         InOrder((connection, client) =>
         {
             client.Tell(submit);
             // The center's state of these tasks dies with it: they fail, they are never awaited forever.
-            connection.System.WhenTerminated.ContinueWith(_ => batch.FailAll(_center.LostDuring(tasks, null)), TaskScheduler.Default);
+            connection.System.WhenTerminated.ContinueWith(_ => batch.FailAll(_center.LostDuring(sent, null)), TaskScheduler.Default);
         }, batch.FailAll);
         return futures;
+    }
+
+    /// <summary>The caller's key (<c>{Key}-{i}</c> for several tasks) or the pure key of each task.</summary>
+    private void NameKeys(Delegate function, TaskOptions options, List<TaskSpec> tasks)
+    {
+        var name = TaskEncoder.KeyName(function);
+        for (var i = 0; i < tasks.Count; i++)
+        {
+            var key = options.Key is { } given ? tasks.Count == 1 ? given : $"{given}-{i}" : TaskEncoder.PureKey(name, _pureSalt, tasks[i]);
+            tasks[i] = tasks[i] with { Key = key };
+        }
+        if (_keyedFutures.Count > 1024 && Interlocked.Increment(ref _keyedSubmissions) % 1024 == 0)
+            foreach (var (key, reference) in _keyedFutures)
+                if (!reference.TryGetTarget(out _)) _keyedFutures.TryRemove(key, out _);
+    }
+
+    /// <summary>This pool's live future of <paramref name="key"/>, unless it failed or was cancelled (then the call runs again).</summary>
+    private RemoteData<TResult>? LiveFuture<TResult>(string key)
+    {
+        if (!_keyedFutures.TryGetValue(key, out var reference) || !reference.TryGetTarget(out var target)) return null;
+        if (target is not RemoteData<TResult> future)
+            throw new ArgumentException($"The key {key} is already a RemoteData<{target.ValueType.Name}> of this pool, not a RemoteData<{typeof(TResult).Name}>.");
+        return future.Status is FutureStatus.Pending or FutureStatus.Finished ? future : null;
     }
 
     /// <summary>Cancels (releases) these keys on the cluster: pending tasks are dropped with what depends on them, values deleted.</summary>

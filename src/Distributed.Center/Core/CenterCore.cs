@@ -124,10 +124,24 @@ public sealed partial class CenterCore
         var refused = new List<FailedTask>();
         // A task may come before the tasks it depends on in the same submission.
         var submitted = e.Tasks.Select(t => t.Key).ToHashSet();
+        List<(KeyEntry Key, WorkerEntry Holder)>? existing = null;
         foreach (var spec in e.Tasks)
         {
             if (_tasks.Contains(spec.Key) || _keys.Contains(spec.Key))
             {
+                // The client's own key again (a named or pure call made before): nothing runs twice. A
+                // value that exists is reported at once; a task still to finish reports to it anyway.
+                if (client.Owns(spec.Key))
+                {
+                    if (_keys.TryGet(spec.Key, out var key) && key is { Holders.Count: > 0, RemainingConsumers: 0 })
+                    {
+                        (existing ??= []).Add((key, key.Holders[0]));
+                        continue;
+                    }
+                    if (_tasks.TryGet(spec.Key, out var running) && running.Client == e.Client && running.RemakeForConsumers is null
+                        && running.Spec.ReleaseAfterConsumers == 0)
+                        continue;
+                }
                 refused.Add(new FailedTask(spec.Key, Error(ErrorKind.DuplicateKey, $"The key {spec.Key} already exists on the cluster.")));
                 continue;
             }
@@ -161,6 +175,9 @@ public sealed partial class CenterCore
             _tasks.Add(task, client);
             if (task.WaitingFor == 0) ready.Add(task);
         }
+        if (existing is not null)
+            foreach (var group in existing.GroupBy(x => x.Holder))
+                Tell(e.Client, new TasksFinished(group.Key.Name, group.Key.Data, group.Select(x => new StoredKey(x.Key.Key, x.Key.Size, x.Key.TypeName)).ToList()));
         if (refused.Count > 0)
         {
             Tell(e.Client, new TasksFailed("center", refused));

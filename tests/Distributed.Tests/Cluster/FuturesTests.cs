@@ -137,4 +137,60 @@ public sealed class FuturesTests(LocalClusterFixture fixture)
         Assert.Empty(all.NotDone);
         Assert.Equal(FutureStatus.Failed, failing.Status);
     }
+
+    [Fact]
+    public async Task A_named_key_asked_again_gives_the_same_future_and_runs_once()
+    {
+        var key = $"named-{Guid.NewGuid():N}";
+        Func<Guid> fresh = Guid.NewGuid;
+
+        var first = Pool.Submit(fresh, new TaskOptions { Key = key });
+        var second = Pool.Submit(fresh, new TaskOptions { Key = key });
+
+        Assert.Same(first, second);
+        Assert.Equal(key, first.Key);
+        Assert.Equal(await first.GetAsync().WaitAsync(Slow), await Pool.Submit(fresh, new TaskOptions { Key = key }).GetAsync().WaitAsync(Slow));
+        var error = Assert.Throws<ArgumentException>(() => Pool.Submit(() => 1, new TaskOptions { Key = key }));
+        Assert.Contains("RemoteData<Guid>", error.Message);
+    }
+
+    [Fact]
+    public async Task Pure_calls_of_the_same_function_and_arguments_share_one_result()
+    {
+        Func<int, Guid> tag = _ => Guid.NewGuid();
+        var pure = new TaskOptions { Pure = true };
+
+        var a = Pool.Submit(tag, 14, pure);
+        var b = Pool.Submit(tag, 14, pure);
+        var other = Pool.Submit(tag, 15, pure);
+        var impure = Pool.Submit(tag, 14);
+        var each = Pool.SubmitMap(tag, [1, 2, 1], pure);
+
+        Assert.Same(a, b);
+        Assert.NotEqual(a.Key, other.Key);
+        Assert.Same(each[0], each[2]);
+        Assert.NotSame(each[0], each[1]);
+        Assert.NotEqual(await a.GetAsync().WaitAsync(Slow), await impure.GetAsync().WaitAsync(Slow));
+        Assert.NotEqual(await a.GetAsync().WaitAsync(Slow), await other.GetAsync().WaitAsync(Slow));
+    }
+
+    [Fact]
+    public async Task A_named_key_asked_again_after_its_future_was_collected_still_has_a_value()
+    {
+        var key = $"collected-{Guid.NewGuid():N}";
+        for (var round = 0; round < 3; round++)
+        {
+            await SubmitAndForgetAsync(Pool, key);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            // Either the release of the collected future had gone out (the call runs again) or it is
+            // taken back (the value is reused): either way the new future has a value.
+            var again = Pool.Submit(() => 5, new TaskOptions { Key = key });
+            Assert.Equal(5, await again.GetAsync().WaitAsync(Slow));
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task SubmitAndForgetAsync(Pool pool, string key) =>
+        Assert.Equal(5, await pool.Submit(() => 5, new TaskOptions { Key = key }).GetAsync().WaitAsync(Slow));
 }
