@@ -40,6 +40,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<SubmitTasks>(m => FromClient(m, client => new TasksSubmitted(client, m.Code, m.Functions, m.Tasks)));
         Receive<WhoHas>(m => FromClient(m, client => new HoldersAsked(client, m.Keys, m.RequestId)));
         Receive<GetWorkers>(m => FromClient(m, client => new WorkersAsked(client, m.IncludeKeys, m.RequestId)));
+        Receive<GetProgress>(m => FromClient(m, client => new ProgressAsked(client, m.RequestId)));
         Receive<ReleaseKeys>(m => FromClient(m, client => new KeysReleased(client, m.Keys)));
         Receive<DisconnectClient>(m => FromClient(m, client => new ClientLeft(client)));
         Receive<ReplicateKeys>(m => FromClient(m, client => new ReplicationAsked(client, m.Keys, m.Worker, m.RequestId)));

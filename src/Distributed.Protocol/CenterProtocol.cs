@@ -78,6 +78,19 @@ public sealed record GetWorkers(bool IncludeKeys, long RequestId = 0) : ICenterQ
 /// <summary>Center → client: every worker, and when asked, the keys of this client each holds.</summary>
 public sealed record WorkersReply(IReadOnlyList<WorkerInfo> Workers, IReadOnlyDictionary<string, IReadOnlyList<string>> KeysByWorker, long RequestId = 0) : ICenterAnswer;
 
+/// <summary>Client → center: how far every client's tasks have come (for progress bars and dashboards). Answer: <see cref="ProgressReply"/>.</summary>
+public sealed record GetProgress(long RequestId = 0) : ICenterQuestion;
+
+/// <summary>
+/// The tasks of one client since it connected, graphs' intermediates included: submitted, finished,
+/// failed (refused, failed, or dropped because an input failed), still pending, and the bytes of the
+/// results made. No key names: other clients read this too.
+/// </summary>
+public sealed record ClientProgress(string Client, long Submitted, long Finished, long Failed, long Pending, long ResultBytes);
+
+/// <summary>Center → client: every client's progress; <paramref name="You"/> names the asker's entry.</summary>
+public sealed record ProgressReply(IReadOnlyList<ClientProgress> Clients, string You, long RequestId = 0) : ICenterAnswer;
+
 /// <summary>Client → center: these keys (its own) are no longer needed; the center deletes them from the workers.</summary>
 public sealed record ReleaseKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 

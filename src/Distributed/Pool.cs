@@ -144,7 +144,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T},TimeSpan?)"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
+    /// <remarks><paramref name="progress"/> hears how far the tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</remarks>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
+        IProgress<ComputationProgress>? progress = null)
     {
         var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
         var name = TaskEncoder.KeyPrefix(function);
@@ -154,11 +156,13 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         var tasks = new List<TaskSpec>(values.Count);
         for (var i = 0; i < values.Count; i++)
             tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, cancellation);
+        return SubmitAsync<TResult>(ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, progress: progress);
     }
 
     /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
+    /// <remarks><paramref name="progress"/> hears how far the tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</remarks>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
+        IProgress<ComputationProgress>? progress = null)
     {
         var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
         var name = TaskEncoder.KeyPrefix(function);
@@ -167,7 +171,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         var tasks = new List<TaskSpec>(inputs.Count);
         for (var i = 0; i < inputs.Count; i++)
             tasks.Add(TaskTemplating.TaskOnRemote($"{name}-{i}", encoded, [inputs[i].Key], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, inputs);
+        return SubmitAsync<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, inputs, progress);
     }
 
     // ----- Apply -----
@@ -302,6 +306,13 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         CancellationToken cancellation, Func<string, string> userKey, object? inputs = null) =>
         _submitter.SubmitAsync<TResult>(code, functions, tasks, cancellation, userKey, inputs);
 
+    /// <summary>How far every client's tasks have come, as the center counts them (this pool's entry is <see cref="ClusterProgress.Mine"/>).</summary>
+    public async Task<ClusterProgress> ProgressAsync(CancellationToken cancellation = default)
+    {
+        var reply = await _center.AskAsync<ProgressReply>(new GetProgress(), CenterConnection.DefaultTimeout, cancellation).ConfigureAwait(false);
+        return new ClusterProgress(reply.Clients, reply.Clients.FirstOrDefault(c => c.Client == reply.You));
+    }
+
     /// <summary>A per-task timeout as it travels: whole milliseconds, 0 for none (null or <see cref="Timeout.InfiniteTimeSpan"/>).</summary>
     internal static long TaskTimeoutMilliseconds(TimeSpan? timeout, string parameterName) => TaskEncoder.TimeoutMilliseconds(timeout, parameterName);
 
@@ -315,8 +326,9 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         return _encoder.ManifestFor(templating.Types);
     }
 
-    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation, object? inputs = null) =>
-        _submitter.SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs);
+    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation,
+        object? inputs = null, IProgress<ComputationProgress>? progress = null) =>
+        _submitter.SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs, progress);
 
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -143,7 +143,7 @@ public sealed partial class Pool
             futures.Add(future);
         }
         if (sent.Count == 0) return futures;
-        var submit = new Submit(code, [functionSpec], sent, batch);
+        var submit = new Submit(code, [functionSpec], sent, batch, options?.Progress);
         InOrder((connection, client) =>
         {
             client.Tell(submit);

@@ -19,7 +19,13 @@ public static class PoolGraphs
         pool.GetGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="GetGraph"/>, returning at once; cancelling drops the graph's queued tasks and frees its results.</summary>
-    public static async Task<object?> GetGraphAsync(this Pool pool, Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
+    /// <remarks>
+    /// <paramref name="progress"/> hears how far the graph's tasks (intermediates included) have come, about
+    /// four times a second, from the center's count of this pool's tasks (another computation of the same
+    /// pool running meanwhile counts in it too).
+    /// </remarks>
+    public static async Task<object?> GetGraphAsync(this Pool pool, Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null,
+        IProgress<ComputationProgress>? progress = null)
     {
         var timeoutMs = Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout));
         var requested = Scheduler.Flatten(keys);
@@ -27,7 +33,7 @@ public static class PoolGraphs
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
         try
         {
-            var kept = await RunGraphAsync(pool, submission, cancellation).ConfigureAwait(false);
+            var kept = await RunGraphAsync(pool, submission, cancellation, progress).ConfigureAwait(false);
             var gathered = await pool.GatherAsync(kept, cancellation).ConfigureAwait(false);
             for (var i = 0; i < submission.Wanted.Count; i++) values[submission.Wanted[i]] = gathered[i];
         }
@@ -52,14 +58,15 @@ public static class PoolGraphs
         pool.PersistGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
-    public static async Task<IReadOnlyList<object?>> PersistGraphAsync(this Pool pool, Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null)
+    public static async Task<IReadOnlyList<object?>> PersistGraphAsync(this Pool pool, Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default,
+        TimeSpan? taskTimeout = null, IProgress<ComputationProgress>? progress = null)
     {
         var submission = pool.CompileGraph(graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
         var persisted = new Dictionary<string, object?>(StringComparer.Ordinal);
         var succeeded = false;
         try
         {
-            var kept = await RunGraphAsync(pool, submission, cancellation).ConfigureAwait(false);
+            var kept = await RunGraphAsync(pool, submission, cancellation, progress).ConfigureAwait(false);
             for (var i = 0; i < submission.Wanted.Count; i++) persisted[submission.Wanted[i]] = kept[i];
             succeeded = true;
         }
@@ -76,11 +83,57 @@ public static class PoolGraphs
         return keys.Select(Resolve).ToList();
     }
 
-    private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, CompiledGraph submission, CancellationToken cancellation)
+    private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, CompiledGraph submission, CancellationToken cancellation,
+        IProgress<ComputationProgress>? progress)
     {
         if (submission.Tasks.Count == 0) return [];
-        var done = await pool.SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
+        using var stopPolling = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var polling = progress is null ? Task.CompletedTask : PollProgressAsync(pool, submission.Tasks.Count, progress, stopPolling.Token);
+        List<RemoteData<object>> done;
+        try
+        {
+            done = await pool.SubmitAsync<object>(submission.Code!, submission.Functions, submission.Tasks, cancellation, submission.GraphKeyOf).ConfigureAwait(false);
+        }
+        finally
+        {
+            await stopPolling.CancelAsync().ConfigureAwait(false);
+            await polling.ConfigureAwait(false);
+        }
+        progress?.Report(new ComputationProgress(submission.Tasks.Count, submission.Tasks.Count, 0, done.Sum(d => d.Size ?? 0)));
         var byKey = done.ToDictionary(d => d.Key);
         return submission.Wanted.Select(k => byKey[submission.ClusterKeyOf(k)]).ToList();
     }
+
+    /// <summary>
+    /// A graph's intermediates end at the center, which tells the client nothing of them: how far the graph
+    /// has come is read from the center's count of this pool's tasks, from a baseline taken first.
+    /// </summary>
+    private static async Task PollProgressAsync(Pool pool, int total, IProgress<ComputationProgress> progress, CancellationToken stop)
+    {
+        try
+        {
+            var baseline = (await pool.ProgressAsync(stop).ConfigureAwait(false)).Mine;
+            if (baseline is null) return;
+            var last = (Done: -1L, Failed: -1L);
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(ProgressInterval, stop).ConfigureAwait(false);
+                if ((await pool.ProgressAsync(stop).ConfigureAwait(false)).Mine is not { } now) return;
+                var counts = (Done: Math.Min(total, now.Finished - baseline.Finished), Failed: Math.Min(total, now.Failed - baseline.Failed));
+                if (counts == last) continue;
+                last = counts;
+                progress.Report(new ComputationProgress(total, (int)counts.Done, (int)counts.Failed, now.ResultBytes - baseline.ResultBytes));
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is CenterRestartedException or TimeoutException or Akka.Actor.AskTimeoutException)
+        {
+            // Progress is advice: the computation itself says what went wrong with the center.
+        }
+    }
+
+    /// <summary>How often a graph's progress is read from the center.</summary>
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(250);
 }

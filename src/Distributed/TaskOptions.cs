@@ -37,6 +37,9 @@ public sealed record TaskOptions
     /// <summary>How long each task may run once started; past it the task fails with <see cref="TaskTimeoutException"/>. Null: no limit.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Hears how far a <c>SubmitMap</c>'s tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</summary>
+    public IProgress<ComputationProgress>? Progress { get; init; }
+
     /// <summary>The longest key accepted.</summary>
     public const int MaxKeyLength = 1024;
 }

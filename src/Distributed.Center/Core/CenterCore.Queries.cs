@@ -68,6 +68,13 @@ public sealed partial class CenterCore
         Tell(e.Client, new WorkersReply(_workers.All.Select(w => w.Describe()).ToList(), keys, e.RequestId));
     }
 
+    private void OnProgressAsked(ProgressAsked e)
+    {
+        if (!_clients.TryGet(e.Client, out _)) return;
+        var clients = _clients.All.Select(c => new ClientProgress(c.Id.ToString(), c.Submitted, c.Finished, c.Failed, c.PendingTasks.Count, c.ResultBytes)).ToList();
+        Tell(e.Client, new ProgressReply(clients, e.Client.ToString(), e.RequestId));
+    }
+
     private void OnReplicationAsked(ReplicationAsked e)
     {
         if (!_clients.TryGet(e.Client, out var client)) return;

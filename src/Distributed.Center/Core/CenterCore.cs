@@ -70,6 +70,7 @@ public sealed partial class CenterCore
             case ClientLeft e: OnClientLeft(e); break;
             case KeysClaimedBy e: OnKeysClaimed(e); break;
             case WorkersAsked e: OnWorkersAsked(e); break;
+            case ProgressAsked e: OnProgressAsked(e); break;
             case ReplicationAsked e: OnReplicationAsked(e); break;
             case TimerFired e: OnTimerFired(e); break;
             default: throw new ArgumentException($"The center has no handling for {happened.GetType().Name}.", nameof(happened));
@@ -78,7 +79,12 @@ public sealed partial class CenterCore
     }
 
     private void Tell(WorkerEntry worker, IProtocolMessage message) => _commands.Add(new TellWorker(worker.Id, message));
-    private void Tell(ClientId client, IProtocolMessage message) => _commands.Add(new TellClient(client, message));
+    private void Tell(ClientId client, IProtocolMessage message)
+    {
+        // Every failure a client hears of goes through here: its progress counts them.
+        if (message is TasksFailed failed && _clients.TryGet(client, out var entry)) entry.Failed += failed.Failures.Count;
+        _commands.Add(new TellClient(client, message));
+    }
     private void Log(string text) => _commands.Add(new LogLine(false, text));
     private void Warn(string text) => _commands.Add(new LogLine(true, text));
 
@@ -173,6 +179,7 @@ public sealed partial class CenterCore
             foreach (var dependency in Inputs.Unique(spec.Dependencies))
                 if (!_keys.Contains(dependency)) _tasks.WaitFor(task, dependency);
             _tasks.Add(task, client);
+            client.Submitted++;
             if (task.WaitingFor == 0) ready.Add(task);
         }
         if (existing is not null)
@@ -216,6 +223,11 @@ public sealed partial class CenterCore
                 continue;
             }
             client.Keys.Add(result.Key);
+            if (task.RemakeForConsumers is null)
+            {
+                client.Finished++;
+                client.ResultBytes += result.Size;
+            }
             var key = new KeyEntry(result.Key, result.Size, result.TypeName) { RemainingConsumers = task.RemakeForConsumers ?? task.Spec.ReleaseAfterConsumers };
             _keys.Add(key);
             if (task.RemakeForConsumers is null) _lineage.Record(task);

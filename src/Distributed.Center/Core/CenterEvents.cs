@@ -52,6 +52,9 @@ public sealed record HoldersAsked(ClientId Client, IReadOnlyList<string> Keys, l
 /// <summary>A client asks for the workers (and, with <paramref name="IncludeKeys"/>, which of its keys each holds).</summary>
 public sealed record WorkersAsked(ClientId Client, bool IncludeKeys, long RequestId) : CenterEvent;
 
+/// <summary>A client asked how far every client's tasks have come.</summary>
+public sealed record ProgressAsked(ClientId Client, long RequestId) : CenterEvent;
+
 /// <summary>A client asks for copies of keys on a named worker.</summary>
 public sealed record ReplicationAsked(ClientId Client, IReadOnlyList<string> Keys, string Worker, long RequestId) : CenterEvent;
 

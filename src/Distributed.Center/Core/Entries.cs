@@ -106,6 +106,18 @@ internal sealed class ClientEntry(ClientId id)
     public HashSet<string> Keys { get; } = [];
     public HashSet<string> PendingTasks { get; } = [];
 
+    /// <summary>Tasks accepted since it connected (intermediates included).</summary>
+    public long Submitted { get; set; }
+
+    /// <summary>Tasks finished since it connected (intermediates included, values made again after a loss not).</summary>
+    public long Finished { get; set; }
+
+    /// <summary>Tasks it was told failed since it connected.</summary>
+    public long Failed { get; set; }
+
+    /// <summary>Bytes of the results of <see cref="Finished"/>.</summary>
+    public long ResultBytes { get; set; }
+
     /// <summary>Whether <paramref name="keyName"/> is one of its values or pending tasks.</summary>
     public bool Owns(string keyName) => Keys.Contains(keyName) || PendingTasks.Contains(keyName);
 }

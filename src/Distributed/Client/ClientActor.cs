@@ -80,6 +80,7 @@ internal sealed class ClientActor : ReceiveActor
         WhoHas m => m with { RequestId = id },
         GetWorkers m => m with { RequestId = id },
         ReplicateKeys m => m with { RequestId = id },
+        GetProgress m => m with { RequestId = id },
         _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
     };
 
@@ -97,6 +98,7 @@ internal sealed class ClientActor : ReceiveActor
         var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0), paced)
         {
             Sink = message.Futures,
+            Progress = message.Progress,
         };
         foreach (var task in message.Tasks) _submissions[task.Key] = submission;
         if (submission.Expected == 0)
@@ -149,9 +151,17 @@ internal sealed class ClientActor : ReceiveActor
 
     private void HandleTasksFinished(TasksFinished message)
     {
+        List<Submission>? moved = null;
         foreach (var result in message.Results)
         {
             if (!_submissions.Remove(result.Key, out var submission) || submission.Done) continue;
+            if (submission.Progress is not null)
+            {
+                submission.FinishedCount++;
+                submission.ResultBytes += result.Size;
+                if (!submission.ProgressMoved) (moved ??= []).Add(submission);
+                submission.ProgressMoved = true;
+            }
             if (submission.Paced)
             {
                 submission.Unfinished--;
@@ -168,17 +178,41 @@ internal sealed class ClientActor : ReceiveActor
             {
                 submission.Done = true;
                 foreach (var key in submission.Keys) _submissions.Remove(key); // intermediates never report here
+                ReportNow(submission); // the last count before the caller hears it ended
                 submission.ReplyTo.Tell(new SubmissionCompleted(submission.Locations));
             }
         }
+        ReportProgress(moved);
         SendWaiting();
+    }
+
+    /// <summary>One report per submission whose count moved in the message just handled and was not reported yet.</summary>
+    private static void ReportProgress(List<Submission>? moved)
+    {
+        if (moved is null) return;
+        foreach (var submission in moved) ReportNow(submission);
+    }
+
+    /// <summary>Reports the submission's counts if they moved since its last report. Its IProgress runs here, on the actor's thread.</summary>
+    private static void ReportNow(Submission submission)
+    {
+        if (!submission.ProgressMoved) return;
+        submission.ProgressMoved = false;
+        submission.Progress!.Report(new ComputationProgress(submission.Expected, submission.FinishedCount, submission.FailedCount, submission.ResultBytes));
     }
 
     private void HandleTasksFailed(TasksFailed message)
     {
+        List<Submission>? moved = null;
         foreach (var failure in message.Failures)
         {
             if (!_submissions.Remove(failure.Key, out var submission) || submission.Done) continue;
+            if (submission.Progress is not null)
+            {
+                submission.FailedCount++;
+                if (!submission.ProgressMoved) (moved ??= []).Add(submission);
+                submission.ProgressMoved = true;
+            }
             if (submission.Sink is { } sink)
             {
                 // A future fails on its own; the center fails (and reports) the tasks that needed it.
@@ -191,12 +225,14 @@ internal sealed class ClientActor : ReceiveActor
                 continue;
             }
             Abandon(submission);
+            if (submission.Progress is not null) ReportNow(submission);
             submission.ReplyTo.Tell(new SubmissionFailed(failure, message.Worker));
             // The caller gets an exception, not the results: nothing can reach the other keys of the
             // submission any more, so they are released (finished ones deleted, pending ones dropped).
             foreach (var key in submission.Keys) _submissions.Remove(key);
             _center.Tell(new ReleaseKeys(submission.Keys));
         }
+        ReportProgress(moved);
     }
 
     private void HandleCancelSubmission(CancelSubmission message)
@@ -252,5 +288,12 @@ internal sealed class ClientActor : ReceiveActor
         public IFutureSink? Sink { get; init; }
         /// <summary>Keys of a submission of futures still waiting here to be sent (a cancelled one is then never sent).</summary>
         public HashSet<string> Unsent { get; } = [];
+        /// <summary>Hears how far the submission has come; null: nobody asked.</summary>
+        public IProgress<ComputationProgress>? Progress { get; init; }
+        public int FinishedCount { get; set; }
+        public int FailedCount { get; set; }
+        public long ResultBytes { get; set; }
+        /// <summary>Whether its counts moved in the message being handled (it is reported once at its end).</summary>
+        public bool ProgressMoved { get; set; }
     }
 }

@@ -11,7 +11,7 @@ internal sealed class TaskSubmitter(Pool pool, CenterConnection center, OwnedKey
 {
     /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
     public async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
-        CancellationToken cancellation, Func<string, string> userKey, object? inputs)
+        CancellationToken cancellation, Func<string, string> userKey, object? inputs, IProgress<ComputationProgress>? progress = null)
     {
         ObjectDisposedException.ThrowIf(pool.IsDisposed, pool);
         await pool.FuturesSent.ConfigureAwait(false); // futures submitted before these tasks (their inputs, maybe) reach the center first
@@ -19,7 +19,7 @@ internal sealed class TaskSubmitter(Pool pool, CenterConnection center, OwnedKey
         object reply;
         try
         {
-            var answer = client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation);
+            var answer = client.Ask<object>(new Submit(code, functions, tasks, Progress: progress), Timeout.InfiniteTimeSpan, cancellation);
             // The center's state of the computation died with it: it is not resumed, never awaited forever.
             if (await Task.WhenAny(answer, connection.System.WhenTerminated).ConfigureAwait(false) != answer) throw center.LostDuring(tasks, null);
             reply = await answer.ConfigureAwait(false);
