@@ -176,6 +176,31 @@ public sealed partial class Pool
         return future.Status is FutureStatus.Pending or FutureStatus.Finished ? future : null;
     }
 
+    /// <summary>
+    /// Submits a compiled graph and returns at once a pending future per task whose result is kept (the
+    /// graph's intermediates are the center's, deleted once read), by cluster key.
+    /// </summary>
+    internal Dictionary<string, RemoteData<object>> SubmitGraphFutures(CompiledGraph graph)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var batch = new FutureBatch(_keys, graph.GraphKeyOf);
+        var futures = new Dictionary<string, RemoteData<object>>(StringComparer.Ordinal);
+        foreach (var task in graph.Tasks)
+        {
+            if (task.ReleaseAfterConsumers != 0) continue;
+            var future = RemoteData<object>.Pending(this, task.Key, graph);
+            batch.Add(task, future);
+            futures[task.Key] = future;
+        }
+        var submit = new Submit(graph.Code!, graph.Functions, graph.Tasks, batch);
+        InOrder((connection, client) =>
+        {
+            client.Tell(submit);
+            connection.System.WhenTerminated.ContinueWith(_ => batch.FailAll(_center.LostDuring(graph.Tasks, null)), TaskScheduler.Default);
+        }, batch.FailAll);
+        return futures;
+    }
+
     /// <summary>Cancels (releases) these keys on the cluster: pending tasks are dropped with what depends on them, values deleted.</summary>
     internal void CancelOnCluster(IReadOnlyList<string> keys)
     {
@@ -208,7 +233,7 @@ public sealed partial class Pool
     }
 
     /// <summary>The futures of one submission, ended as the client actor hears of their tasks.</summary>
-    private sealed class FutureBatch(OwnedKeys keys) : IFutureSink
+    private sealed class FutureBatch(OwnedKeys keys, Func<string, string>? userKey = null) : IFutureSink
     {
         private readonly ConcurrentDictionary<string, (TaskSpec Task, IPendingFuture Future)> _pending = new(StringComparer.Ordinal);
 
@@ -225,9 +250,9 @@ public sealed partial class Pool
         {
             if (!_pending.TryRemove(failure.Key, out var entry)) return;
             if (failure.Error.Kind == ErrorKind.Released)
-                entry.Future.Ended(null, new OperationCanceledException($"{failure.Key} was cancelled: {failure.Error.Message}"), FutureStatus.Cancelled);
+                entry.Future.Ended(null, new OperationCanceledException($"{(userKey ?? (k => k))(failure.Key)} was cancelled: {failure.Error.Message}"), FutureStatus.Cancelled);
             else
-                entry.Future.Ended(null, TaskSubmitter.ExceptionOf(failure, worker, entry.Task, key => key), FutureStatus.Failed);
+                entry.Future.Ended(null, TaskSubmitter.ExceptionOf(failure, worker, entry.Task, userKey ?? (k => k)), FutureStatus.Failed);
         }
 
         public void FailAll(Exception error)

@@ -83,6 +83,32 @@ public static class PoolGraphs
         return keys.Select(Resolve).ToList();
     }
 
+    /// <summary>
+    /// Submits the tasks that compute <paramref name="keys"/> of a task graph and returns at once, in the
+    /// order of <paramref name="keys"/>: a pending <see cref="RemoteData{T}"/> (a future) per task key, kept
+    /// on the cluster once computed (dask's <c>client.persist</c>); a literal of the graph as itself, an
+    /// alias what it names. A failure shows when a future is awaited or read, or in what depends on it.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var futures = pool.SubmitGraph(graph, ["total"]);
+    /// var total = await (RemoteData&lt;object&gt;)futures[0]!;
+    /// </code>
+    /// </example>
+    public static IReadOnlyList<object?> SubmitGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null)
+    {
+        var submission = pool.CompileGraph(graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
+        var futures = submission.Tasks.Count == 0 ? [] : pool.SubmitGraphFutures(submission);
+        object? Resolve(string key) => futures.TryGetValue(submission.ClusterKeyOf(key), out var future) && submission.Graph.Nodes[key] is TaskNode
+            ? future
+            : submission.Graph.Nodes[key] switch
+            {
+                KeyRef alias => Resolve(alias.Key),
+                var literal => LocalEvaluation.Evaluate(literal, Resolve),
+            };
+        return keys.Select(Resolve).ToList();
+    }
+
     private static async Task<List<RemoteData<object>>> RunGraphAsync(Pool pool, CompiledGraph submission, CancellationToken cancellation,
         IProgress<ComputationProgress>? progress)
     {

@@ -42,8 +42,11 @@ public sealed class ClusterScheduler : IScheduler, IDisposable
     public Task<object?> GetAsync(Graph graph, object keys, CancellationToken cancellation = default) =>
         _pool.Value.GetGraphAsync(graph, keys, cancellation, TaskTimeout);
 
-    /// <inheritdoc />
-    public IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) => _pool.Value.PersistGraph(graph, keys, TaskTimeout);
+    /// <summary>
+    /// Submits the graph and returns at once a pending <see cref="RemoteData{T}"/> (a future) per task key,
+    /// kept on the cluster once computed; literals as themselves (see <see cref="PoolGraphs.SubmitGraph"/>).
+    /// </summary>
+    public IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) => _pool.Value.SubmitGraph(graph, keys, TaskTimeout);
 
     /// <inheritdoc />
     public void Dispose()

@@ -97,8 +97,25 @@ public abstract class Collection<TResult>
     }
 
     /// <summary>
+    /// Like <see cref="Compute"/>, returning at once: on a cluster, cancelling <paramref name="cancellation"/>
+    /// drops the graph's queued tasks and frees its results.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// var total = await DArray.Arange(1_000_000, chunk: 100_000).Sum().ComputeAsync(scheduler, cancellation);
+    /// </code>
+    /// </example>
+    public async Task<TResult> ComputeAsync(IScheduler? scheduler = null, CancellationToken cancellation = default)
+    {
+        var values = (IEnumerable<object?>)(await (scheduler ?? Scheduler.Threaded).GetAsync(Graph.ToGraph(), Keys.ToList(), cancellation).ConfigureAwait(false))!;
+        return Assemble(values.ToList());
+    }
+
+    /// <summary>
     /// Computes the chunks or partitions and keeps them where they were computed: on a cluster the
-    /// returned graph holds a <see cref="RemoteData{T}"/> per key, locally the values themselves.
+    /// returned graph holds a <see cref="RemoteData{T}"/> per key at once (futures: the tasks go on, and
+    /// what is computed from them waits for them on the cluster), locally the values themselves.
     /// Collections wrap it in a collection of the same shape (their <c>Persist</c>).
     /// </summary>
     protected LayeredGraph PersistGraph(IScheduler? scheduler)

@@ -18,6 +18,9 @@ public interface IScheduler
     /// </summary>
     IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) =>
         ((IEnumerable<object?>)Get(graph, keys.ToList())!).ToList();
+
+    /// <summary>Like <see cref="Get"/>, returning at once; a local scheduler computes on the thread pool, a cluster's cancels the graph's tasks when <paramref name="cancellation"/> fires.</summary>
+    Task<object?> GetAsync(Graph graph, object keys, CancellationToken cancellation) => Task.Run(() => Get(graph, keys), cancellation);
 }
 
 /// <summary>
