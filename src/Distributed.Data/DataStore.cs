@@ -58,6 +58,9 @@ public sealed class DataStore
     /// <summary>Where the buffers of this store's values come from and go back to: a worker fetches values into them.</summary>
     public ValueBufferPool Buffers { get; }
 
+    /// <summary>The chunk size of values read back from disk: <see cref="StoredValue.MaxChunkBytes"/> but in tests of chunking.</summary>
+    internal int ChunkBytes { get; init; } = StoredValue.MaxChunkBytes;
+
     /// <summary>How many bytes of values may stay in memory before the least recently used are spilled.</summary>
     public long MemoryLimit { get; }
 
@@ -353,12 +356,12 @@ public sealed class DataStore
     }
 
     /// <summary>A spilled value, in buffers of <paramref name="buffers"/> (owned by the caller) or, without, in arrays of its own.</summary>
-    private static StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
+    private StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
     {
         using var file = OpenSpillFile(path, out var typeName, out var length);
         try
         {
-            return StoredValue.ReadFrom(file, length, typeName, buffers);
+            return StoredValue.ReadFrom(file, length, typeName, buffers, ChunkBytes);
         }
         catch (EndOfStreamException)
         {

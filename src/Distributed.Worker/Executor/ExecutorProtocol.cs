@@ -183,7 +183,7 @@ internal static class ExecutorFrames
     private static void WriteValue(BinaryWriter writer, StoredValue value)
     {
         writer.Write(value.Length);
-        foreach (var chunk in value.Chunks) writer.Write(chunk.Span);
+        for (var i = 0; i < value.ChunkCount; i++) writer.Write(value.Chunk(i).Span);
     }
 
     /// <summary>
