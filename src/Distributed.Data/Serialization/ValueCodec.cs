@@ -106,12 +106,24 @@ public sealed class ValueCodec
         ArgumentNullException.ThrowIfNull(value);
         if (value.IsSingleChunk) return Decode(value.Memory);
         var format = (Format)value.Chunk(0).Span[0];
+        switch (format)
+        {
+            // Values of these formats reach chunks only between 1 and 2 GiB (one array held them when encoded): read through the chunks.
+            case Format.Hyperion: return _serializer.Deserialize(new ChunkReadStream(value, start: 1));
+            case Format.Frame: return DecodeFrame(new ChunkReadStream(value, start: 1));
+            case Format.Text when value.Length - 1 <= Array.MaxLength:
+                {
+                    var bytes = GC.AllocateUninitializedArray<byte>((int)(value.Length - 1));
+                    new ChunkReadStream(value, start: 1).ReadExactly(bytes);
+                    return Encoding.UTF8.GetString(bytes);
+                }
+        }
         var elementBytes = format switch
         {
             Format.Doubles or Format.Int64s => 8,
             Format.Singles or Format.Int32s => 4,
             Format.Bytes => 1,
-            _ => throw new InvalidDataException($"A value of format {format} is {value.Length:N0} bytes, in {value.ChunkCount} chunks: only arrays of primitive numbers are encoded in chunks."),
+            _ => throw new InvalidDataException($"A value of format {format} is {value.Length:N0} bytes, in {value.ChunkCount} chunks: too long for its format."),
         };
         var payloadBytes = value.Length - 1;
         if (payloadBytes % elementBytes != 0) throw new InvalidDataException($"An encoded {format} array of {payloadBytes} bytes is not a whole number of {elementBytes}-byte elements.");
@@ -191,7 +203,7 @@ public sealed class ValueCodec
         return Decode(bytes.Span);
     }
 
-    private static Microsoft.Data.Analysis.DataFrame DecodeFrame(MemoryStream stream)
+    private static Microsoft.Data.Analysis.DataFrame DecodeFrame(Stream stream)
     {
         try
         {
@@ -221,6 +233,67 @@ public sealed class ValueCodec
         data.CopyTo(bytes.AsSpan(1));
         return bytes;
     }
+}
+
+/// <summary>A stored value's bytes from <c>start</c> on, read chunk by chunk as one seekable stream (its length known, so decoders bound what they allocate).</summary>
+internal sealed class ChunkReadStream(StoredValue value, long start) : Stream
+{
+    private readonly long _start = start;
+    private long _position = start;
+    private int _chunk;
+    private long _chunkStart; // the value's offset of chunk _chunk
+
+    public override bool CanRead => true;
+    public override bool CanSeek => true;
+    public override bool CanWrite => false;
+    public override long Length => value.Length - _start;
+
+    public override long Position
+    {
+        get => _position - _start;
+        set => Seek(value, SeekOrigin.Begin);
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = 0;
+        while (read < buffer.Length && _position < value.Length)
+        {
+            var chunk = value.Chunk(_chunk).Span;
+            while (_position >= _chunkStart + chunk.Length)
+            {
+                _chunkStart += chunk.Length;
+                chunk = value.Chunk(++_chunk).Span;
+            }
+            var from = chunk[(int)(_position - _chunkStart)..];
+            var take = Math.Min(from.Length, buffer.Length - read);
+            from[..take].CopyTo(buffer[read..]);
+            read += take;
+            _position += take;
+        }
+        return read;
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        var target = origin switch
+        {
+            SeekOrigin.Begin => _start + offset,
+            SeekOrigin.Current => _position + offset,
+            _ => value.Length + offset,
+        };
+        ArgumentOutOfRangeException.ThrowIfLessThan(target, _start, nameof(offset));
+        _position = target;
+        _chunk = 0;
+        _chunkStart = 0;
+        return _position - _start;
+    }
+
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>What an <see cref="IProcessLocal"/> (a <c>Pool</c>) captured in a closure becomes on the workers: nothing usable.</summary>

@@ -104,13 +104,22 @@ public sealed class ChunkedValueTests : IDisposable
     }
 
     [Fact]
-    public void Chunks_of_anything_but_a_primitive_array_do_not_decode()
+    public void Values_of_other_formats_decode_from_chunks_too_and_a_ragged_array_does_not()
     {
+        // Between 1 and 2 GiB a value of any format is one array when encoded and chunks when read back.
         var codec = new ValueCodec();
-        var hyperion = codec.Encode(new List<string> { "a", "b", "c" });
-        var chunked = StoredValue.ReadFrom(new MemoryStream(hyperion), hyperion.Length, "List", buffers: null, chunkBytes: 4);
-        Assert.Contains("only arrays of primitive numbers", Assert.Throws<InvalidDataException>(() => codec.Decode(chunked)).Message);
+        StoredValue Chunked(object value, int chunkBytes)
+        {
+            var bytes = codec.Encode(value);
+            return StoredValue.ReadFrom(new MemoryStream(bytes), bytes.Length, "T", buffers: null, chunkBytes);
+        }
+        var list = Enumerable.Range(0, 500).Select(i => $"item {i}").ToList();
+        Assert.Equal(list, (List<string>)codec.Decode(Chunked(list, 64))!);
+        Assert.Equal(new string('é', 1_000), codec.Decode(Chunked(new string('é', 1_000), 7)));
+        var frame = new Microsoft.Data.Analysis.DataFrame(new Microsoft.Data.Analysis.Int32DataFrameColumn("id", Enumerable.Range(0, 1_000)));
+        Assert.Equal(999, ((Microsoft.Data.Analysis.DataFrame)codec.Decode(Chunked(frame, 100))!).Columns["id"][999]);
 
+        Assert.Contains("too long for its format", Assert.Throws<InvalidDataException>(() => codec.Decode(Chunked(42, 2))).Message);
         byte[] ragged = [.. codec.Encode(new[] { 1.0, 2.0 }), 9]; // 17 bytes of doubles
         var raggedChunks = StoredValue.ReadFrom(new MemoryStream(ragged), ragged.Length, "D", buffers: null, chunkBytes: 8);
         Assert.Contains("whole number", Assert.Throws<InvalidDataException>(() => codec.Decode(raggedChunks)).Message);
