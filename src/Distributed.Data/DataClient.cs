@@ -111,7 +111,7 @@ public sealed class DataClient : IDisposable
     /// <paramref name="scratch"/> holds the small fields (at least 8 bytes). The value is read straight
     /// into a buffer of <paramref name="buffers"/> when given (the caller owns it), else into an array of its own.
     /// </summary>
-    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers = null)
+    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers = null, int chunkBytes = StoredValue.MaxChunkBytes)
     {
         var found = reader.ReadByte();
         if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
@@ -123,8 +123,10 @@ public sealed class DataClient : IDisposable
         string typeName;
         try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
         catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
-        var length = DataFrames.CheckLength("value length", ReadInt32(reader, scratch), settings.MaxValueBytes);
-        return StoredValue.ReadFrom(reader, length, typeName, buffers);
+        reader.ReadExactly(scratch, 0, sizeof(long));
+        var length = DataFrames.CheckLength("value length", BinaryPrimitives.ReadInt64LittleEndian(scratch), settings.MaxValueBytes);
+        // In chunks allocated as the bytes arrive: a length that lies costs at most one chunk.
+        return StoredValue.ReadFrom(reader, length, typeName, buffers, chunkBytes);
     }
 
     private static int ReadInt32(Stream reader, byte[] scratch)

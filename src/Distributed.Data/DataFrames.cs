@@ -8,7 +8,7 @@ namespace Distributed.Data;
 /// The data channel's wire format. A connection starts with the peer's kind (one byte), then carries
 /// requests one after the other, each a frame: op (one byte), payload length (int32), payload.
 /// <code>
-///   'G' count (key-length key-bytes)*   → per key: found (0|1) [type-length type-bytes value-length value-bytes]
+///   'G' count (key-length key-bytes)*   → per key: found (0|1) [type-length type-bytes value-length(int64) value-bytes]
 ///   'S' (empty)                          → stats-length stats (see <see cref="EncodeStats"/>)
 /// </code>
 /// Integers are little-endian int32/int64, strings UTF-8 with an int32 length. Every count and length
@@ -136,6 +136,14 @@ internal static class DataFrames
 
     /// <summary>Checks a length read from the wire against its limit.</summary>
     public static int CheckLength(string what, int length, int limit)
+    {
+        if (length < 0) throw new DataFrameException($"{what} {length} is negative");
+        if (length > limit) throw new DataFrameException($"{what} {length} exceeds the limit of {limit}");
+        return length;
+    }
+
+    /// <summary>Checks a 64-bit length read from the wire against its limit.</summary>
+    public static long CheckLength(string what, long length, long limit)
     {
         if (length < 0) throw new DataFrameException($"{what} {length} is negative");
         if (length > limit) throw new DataFrameException($"{what} {length} exceeds the limit of {limit}");

@@ -235,16 +235,17 @@ public sealed class DataServer : IAsyncDisposable
         var used = 0;
         foreach (var key in keys)
         {
-            // Leased until written: a value deleted or replaced meanwhile keeps its buffer until then.
-            using var lease = _store.Lease(key);
-            var value = lease?.Value;
+            // Leased until written (a value deleted or replaced meanwhile keeps its buffers until then),
+            // or streamed from its spill file, never loaded whole.
+            using var value = _store.OpenRead(key);
             var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
-            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(int));
+            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(long));
+            var found = value is not null;
             if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
             {
                 // The fetcher would refuse it anyway: an honest "not here" is better than a broken frame.
                 _log($"Not serving {key}: its type name is {typeNameBytes} bytes, more than the {_settings.MaxTypeNameBytes} a fetcher accepts.");
-                value = null;
+                found = false;
                 entryBytes = 1;
             }
             if (used + entryBytes > buffer.Length)
@@ -252,28 +253,24 @@ public sealed class DataServer : IAsyncDisposable
                 await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
                 used = 0;
             }
-            buffer[used++] = value is null ? (byte)0 : (byte)1;
-            if (value is null) continue;
+            buffer[used++] = found ? (byte)1 : (byte)0;
+            if (!found) continue;
             BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
             used += sizeof(int);
-            used += DataFrames.Utf8.GetBytes(value.TypeName, buffer.AsSpan(used));
-            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), value.Length);
-            used += sizeof(int);
-            if (value.Length <= buffer.Length - used)
+            used += DataFrames.Utf8.GetBytes(value!.TypeName, buffer.AsSpan(used));
+            BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used), value.Length);
+            used += sizeof(long);
+            if (value.InMemory is { IsSingleChunk: true } small && small.Length <= buffer.Length - used)
             {
-                value.Span.CopyTo(buffer.AsSpan(used));
-                used += value.Length;
+                small.Span.CopyTo(buffer.AsSpan(used));
+                used += (int)small.Length;
             }
             else
             {
-                // Large values go from the store to the socket (or TLS) as they are, without a copy.
+                // Large values go from the store (or its spill file) to the socket (or TLS) as they are, in pieces.
                 await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
                 used = 0;
-                for (var at = 0; at < value.Length; at += WriteChunkBytes)
-                {
-                    await stream.WriteAsync(value.Memory.Slice(at, Math.Min(WriteChunkBytes, value.Length - at))).ConfigureAwait(false);
-                    connection.Touch();
-                }
+                await value.CopyToAsync(stream, WriteChunkBytes, connection.Touch).ConfigureAwait(false);
             }
             _counters.AddSent(peer, value.Length);
         }

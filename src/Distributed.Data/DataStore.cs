@@ -58,6 +58,9 @@ public sealed class DataStore
     /// <summary>Where the buffers of this store's values come from and go back to: a worker fetches values into them.</summary>
     public ValueBufferPool Buffers { get; }
 
+    /// <summary>The chunk size of values read back from disk: <see cref="StoredValue.MaxChunkBytes"/> but in tests of chunking.</summary>
+    internal int ChunkBytes { get; init; } = StoredValue.MaxChunkBytes;
+
     /// <summary>How many bytes of values may stay in memory before the least recently used are spilled.</summary>
     public long MemoryLimit { get; }
 
@@ -143,6 +146,47 @@ public sealed class DataStore
     /// when it is not held. Its buffer is not reused until the lease is disposed, whatever happens to the key meanwhile.
     /// </summary>
     public ValueLease? Lease(string key) => Read(key, lease: true) is { } value ? new ValueLease(value) : null;
+
+    /// <summary>
+    /// The value of <paramref name="key"/> to be read once from start to end (to be served): a lease of it
+    /// when in memory, its spill file opened when on disk, so that a spilled value is streamed from its
+    /// file and never loaded whole. Null when it is not held. The caller disposes it.
+    /// </summary>
+    public StoredValueReader? OpenRead(string key)
+    {
+        while (true)
+        {
+            string path;
+            string typeName;
+            lock (_gate)
+            {
+                if (!_entries.TryGetValue(key, out var entry)) return null;
+                if (entry.Value is { } inMemory)
+                {
+                    _inMemoryByUse.Remove(entry.UseNode!);
+                    _inMemoryByUse.AddLast(entry.UseNode!);
+                    if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
+                    return new StoredValueReader(new ValueLease(inMemory));
+                }
+                path = entry.SpillPath!;
+                typeName = entry.TypeName;
+            }
+            try
+            {
+                var file = OpenSpillFile(path, out var fileTypeName, out var length);
+                Interlocked.Increment(ref _readsFromDisk);
+                return new StoredValueReader(file, fileTypeName, length);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                // Deleted, or replaced, between the lookup and the open: look again, the index says what is held now.
+                lock (_gate)
+                    if (!_entries.TryGetValue(key, out var now) || now.SpillPath != path) continue;
+                _logError($"Could not read the spilled value {key} ({typeName}) back from {path}: {e.Message}");
+                return null;
+            }
+        }
+    }
 
     /// <summary>A value, with a reference of the caller's own when <paramref name="lease"/> (one it must release), else one never reused.</summary>
     private StoredValue? Read(string key, bool lease)
@@ -284,11 +328,13 @@ public sealed class DataStore
             // 0700 folder, 0600 files: spilled values are readable by this user only.
             PrivateFiles.CreateDirectory(_spillDirectory);
             using (var file = PrivateFiles.Create(path, 1 << 16))
-            using (var writer = new BinaryWriter(file, Encoding.UTF8))
             {
-                writer.Write(value.TypeName);
-                writer.Write(value.Length);
-                writer.Write(value.Span);
+                using (var writer = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
+                {
+                    writer.Write(value.TypeName);
+                    writer.Write(value.Length);
+                }
+                value.CopyTo(file); // chunk by chunk: a value longer than one array never needs one
             }
             Interlocked.Increment(ref _spillsWritten);
             if (_spillFailing)
@@ -309,20 +355,42 @@ public sealed class DataStore
         }
     }
 
-    /// <summary>A spilled value, in a buffer of <paramref name="buffers"/> (owned by the caller) or, without, in an array of its own.</summary>
-    private static StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
+    /// <summary>A spilled value, in buffers of <paramref name="buffers"/> (owned by the caller) or, without, in arrays of its own.</summary>
+    private StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
     {
-        // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
-        using var reader = new BinaryReader(file, Encoding.UTF8);
+        using var file = OpenSpillFile(path, out var typeName, out var length);
         try
         {
-            var typeName = reader.ReadString();
-            return StoredValue.ReadFrom(file, reader.ReadInt32(), typeName, buffers);
+            return StoredValue.ReadFrom(file, length, typeName, buffers, ChunkBytes);
         }
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"The spill file {path} is truncated.");
+        }
+    }
+
+    /// <summary>A spill file opened at its value's first byte, with the value's type name and length read from its head.</summary>
+    private static FileStream OpenSpillFile(string path, out string typeName, out long length)
+    {
+        // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+        try
+        {
+            using var reader = new BinaryReader(file, Encoding.UTF8, leaveOpen: true);
+            typeName = reader.ReadString();
+            length = reader.ReadInt64();
+            if (length < 0 || length > file.Length - file.Position) throw new InvalidDataException($"The spill file {path} is truncated.");
+            return file;
+        }
+        catch (EndOfStreamException)
+        {
+            file.Dispose();
+            throw new InvalidDataException($"The spill file {path} is truncated.");
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
         }
     }
 
@@ -336,14 +404,91 @@ public sealed class DataStore
     }
 
     /// <summary>The index entry of a key: its value in memory, or the file it was spilled to.</summary>
-    private sealed class Entry(string key, int size, string typeName)
+    private sealed class Entry(string key, long size, string typeName)
     {
         public string Key { get; } = key;
-        public int Size { get; } = size;
+        public long Size { get; } = size;
         public string TypeName { get; } = typeName;
         public StoredValue? Value { get; set; }
         public string? SpillPath { get; set; }
         public LinkedListNode<Entry>? UseNode { get; set; }
+    }
+}
+
+/// <summary>
+/// A stored value opened to be read once, start to end: a lease of it in memory, or its spill file
+/// (positioned at its first byte; deleting the key meanwhile does not cut the read short).
+/// </summary>
+public sealed class StoredValueReader : IDisposable
+{
+    /// <summary>The pieces a spilled value is streamed in.</summary>
+    private const int FilePieceBytes = 1 << 20;
+
+    private readonly ValueLease? _lease;
+    private readonly FileStream? _file;
+
+    internal StoredValueReader(ValueLease lease)
+    {
+        _lease = lease;
+        TypeName = lease.Value.TypeName;
+        Length = lease.Value.Length;
+    }
+
+    internal StoredValueReader(FileStream file, string typeName, long length)
+    {
+        _file = file;
+        TypeName = typeName;
+        Length = length;
+    }
+
+    /// <summary>The name of the value's type.</summary>
+    public string TypeName { get; }
+
+    /// <summary>The value's size in bytes.</summary>
+    public long Length { get; }
+
+    /// <summary>The value in memory, or null when it is read from its spill file.</summary>
+    public StoredValue? InMemory => _lease?.Value;
+
+    /// <summary>
+    /// Writes the value's bytes to <paramref name="destination"/> in pieces of at most <paramref name="pieceBytes"/>,
+    /// calling <paramref name="progress"/> after each: from memory as they are, from a file through one pooled buffer.
+    /// </summary>
+    public async Task CopyToAsync(Stream destination, int pieceBytes, Action progress, CancellationToken cancellation = default)
+    {
+        if (_lease is not null)
+        {
+            foreach (var chunk in _lease.Value.Chunks)
+                for (var at = 0; at < chunk.Length; at += pieceBytes)
+                {
+                    await destination.WriteAsync(chunk.Slice(at, Math.Min(pieceBytes, chunk.Length - at)), cancellation).ConfigureAwait(false);
+                    progress();
+                }
+            return;
+        }
+        var piece = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(pieceBytes, FilePieceBytes));
+        try
+        {
+            for (var left = Length; left > 0;)
+            {
+                var take = (int)Math.Min(left, piece.Length);
+                await _file!.ReadExactlyAsync(piece.AsMemory(0, take), cancellation).ConfigureAwait(false);
+                await destination.WriteAsync(piece.AsMemory(0, take), cancellation).ConfigureAwait(false);
+                left -= take;
+                progress();
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(piece);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _lease?.Dispose();
+        _file?.Dispose();
     }
 }
 

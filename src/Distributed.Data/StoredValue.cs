@@ -3,19 +3,26 @@ namespace Distributed.Data;
 /// <summary>
 /// A stored value: its encoded bytes (see <c>ValueCodec</c>) and the name of its type. Its bytes may
 /// live in a buffer of a <see cref="ValueBufferPool"/>, longer than the value: read them through
-/// <see cref="Memory"/> or <see cref="Span"/>, never past <see cref="Length"/>.
+/// <see cref="Memory"/> or <see cref="Span"/>, never past <see cref="Length"/>. A value longer than
+/// <see cref="MaxChunkBytes"/> (a .NET array holds less than 2 GiB) is a list of chunks instead, each
+/// a buffer of its own: read those through <see cref="Chunks"/> or <see cref="CopyTo"/>.
 /// </summary>
 /// <remarks>
 /// A pooled value counts its references: whoever made it holds the first, a <see cref="DataStore"/>
-/// takes it over on <c>Put</c>, and every <see cref="ValueLease"/> holds one more. The buffer goes back
-/// to its pool only when the last is released, so a reader that still sends a value never sees its
-/// buffer reused. A reference that is never released (a value dropped on the floor, or handed out
-/// with <see cref="DataStore.Get"/>) only means that its buffer is left to the garbage collector.
+/// takes it over on <c>Put</c>, and every <see cref="ValueLease"/> holds one more. The buffers go back
+/// to their pool only when the last is released, so a reader that still sends a value never sees its
+/// buffers reused. A reference that is never released (a value dropped on the floor, or handed out
+/// with <see cref="DataStore.Get"/>) only means that its buffers are left to the garbage collector.
 /// </remarks>
 public sealed class StoredValue
 {
-    private readonly byte[] _buffer;
-    private ValueBufferPool? _pool; // null: the buffer is never reused (not pooled, or handed out for good)
+    /// <summary>The largest chunk of a value: values up to this size are one buffer, larger ones a list of chunks of this size.</summary>
+    public const int MaxChunkBytes = 1 << 30;
+
+    private readonly byte[] _buffer;   // the only buffer, or the first chunk
+    private readonly byte[][]? _chunks; // null: one buffer; else every chunk, each full but the last
+    private readonly int _chunkBytes;   // the bytes of each chunk but the last
+    private ValueBufferPool? _pool; // null: the buffers are never reused (not pooled, or handed out for good)
     private int _references = 1;
 
     /// <summary>A value whose bytes are exactly <paramref name="bytes"/>; the array is never reused by a pool (the caller may keep it).</summary>
@@ -28,6 +35,27 @@ public sealed class StoredValue
         ArgumentNullException.ThrowIfNull(typeName);
         if ((uint)length > (uint)buffer.Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its buffer ({buffer.Length} bytes).");
         _buffer = buffer;
+        _chunkBytes = length;
+        Length = length;
+        TypeName = typeName;
+        _pool = pool;
+    }
+
+    /// <summary>
+    /// A value made of <paramref name="chunks"/>: each holds <paramref name="chunkBytes"/> of its bytes
+    /// but the last, which holds the rest (its buffer may be longer). One chunk is a value like any other.
+    /// </summary>
+    internal StoredValue(byte[][] chunks, int chunkBytes, long length, string typeName, ValueBufferPool? pool)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        ArgumentNullException.ThrowIfNull(typeName);
+        var before = (long)chunkBytes * (chunks.Length - 1); // the bytes in the chunks before the last
+        if (chunks.Length == 0 || chunkBytes <= 0 || length < 0 || (chunks.Length > 1 && length <= before)
+            || length - before > chunks[^1].Length || chunks[..^1].Any(c => c.Length < chunkBytes))
+            throw new ArgumentException($"{chunks.Length} chunks of {chunkBytes} bytes do not hold a value of {length} bytes.", nameof(chunks));
+        _buffer = chunks[0];
+        _chunks = chunks.Length > 1 ? chunks : null;
+        _chunkBytes = chunks.Length > 1 ? chunkBytes : (int)length;
         Length = length;
         TypeName = typeName;
         _pool = pool;
@@ -40,42 +68,113 @@ public sealed class StoredValue
     public static StoredValue Adopt(byte[] bytes, string typeName, ValueBufferPool pool) => new(bytes, bytes.Length, typeName, pool);
 
     /// <summary>
-    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/>: into a buffer of
-    /// <paramref name="buffers"/> when given (the caller owns the value; a failed read gives the buffer
-    /// back at once), else into an array of its own.
+    /// This value, its buffers owned by <paramref name="pool"/> from now on (they may serve another value
+    /// once no one holds it). Only for a value that is not pooled yet and that no one else holds: the
+    /// caller uses the value returned instead of this one.
     /// </summary>
-    internal static StoredValue ReadFrom(Stream source, int length, string typeName, ValueBufferPool? buffers)
+    public StoredValue AdoptedBy(ValueBufferPool pool)
     {
-        if (buffers is null)
+        ArgumentNullException.ThrowIfNull(pool);
+        if (IsPooled) throw new InvalidOperationException("The value's buffers belong to a pool already.");
+        return _chunks is null ? new StoredValue(_buffer, (int)Length, TypeName, pool) : new StoredValue(_chunks, _chunkBytes, Length, TypeName, pool);
+    }
+
+    /// <summary>
+    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/>: into buffers of
+    /// <paramref name="buffers"/> when given (the caller owns the value; a failed read gives the buffers
+    /// back at once), else into arrays of its own. A value longer than <paramref name="chunkBytes"/> is read
+    /// into chunks of that size, each allocated only once the one before it is full, so a length that lies
+    /// costs at most one chunk more than the bytes actually sent.
+    /// </summary>
+    internal static StoredValue ReadFrom(Stream source, long length, string typeName, ValueBufferPool? buffers, int chunkBytes = MaxChunkBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkBytes);
+        if (length <= chunkBytes)
         {
-            var bytes = GC.AllocateUninitializedArray<byte>(length);
-            source.ReadExactly(bytes);
-            return new StoredValue(bytes, typeName);
+            if (buffers is null)
+            {
+                var bytes = GC.AllocateUninitializedArray<byte>((int)length);
+                source.ReadExactly(bytes);
+                return new StoredValue(bytes, typeName);
+            }
+            var value = buffers.RentValue((int)length, typeName);
+            try { source.ReadExactly(value.Buffer, 0, (int)length); }
+            catch
+            {
+                value.Release(); // read by no one else: back to the pool at once
+                throw;
+            }
+            return value;
         }
-        var value = buffers.RentValue(length, typeName);
-        try { source.ReadExactly(value.Buffer, 0, length); }
+        var chunks = new byte[(length + chunkBytes - 1) / chunkBytes][];
+        var filled = 0;
+        try
+        {
+            for (; filled < chunks.Length; filled++)
+            {
+                var size = (int)Math.Min(chunkBytes, length - (long)filled * chunkBytes);
+                var chunk = buffers?.Rent(size) ?? GC.AllocateUninitializedArray<byte>(size);
+                chunks[filled] = chunk;
+                source.ReadExactly(chunk, 0, size);
+            }
+        }
         catch
         {
-            value.Release(); // read by no one else: back to the pool at once
+            if (buffers is not null)
+                for (var i = 0; i <= filled && i < chunks.Length; i++)
+                    if (chunks[i] is { } chunk) buffers.Return(chunk);
             throw;
         }
-        return value;
+        return new StoredValue(chunks, chunkBytes, length, typeName, buffers);
     }
 
     /// <summary>The name of the value's type.</summary>
     public string TypeName { get; }
 
     /// <summary>The value's size in bytes.</summary>
-    public int Length { get; }
+    public long Length { get; }
 
-    /// <summary>The value's bytes.</summary>
-    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+    /// <summary>Whether the value is one buffer, readable as <see cref="Memory"/> and <see cref="Span"/>.</summary>
+    public bool IsSingleChunk => _chunks is null;
 
-    /// <summary>The value's bytes.</summary>
-    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+    /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
+    public ReadOnlyMemory<byte> Memory => _chunks is null ? _buffer.AsMemory(0, (int)Length) : throw TooLongForOneBuffer();
 
-    /// <summary>A copy of the value's bytes in an array of their exact length.</summary>
+    /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
+    public ReadOnlySpan<byte> Span => _chunks is null ? _buffer.AsSpan(0, (int)Length) : throw TooLongForOneBuffer();
+
+    /// <summary>How many chunks the value's bytes are in (one for a value of one buffer).</summary>
+    public int ChunkCount => _chunks?.Length ?? 1;
+
+    /// <summary>The bytes of chunk <paramref name="index"/>, in order: together they are the value.</summary>
+    public ReadOnlyMemory<byte> Chunk(int index)
+    {
+        if (_chunks is null) return index == 0 ? _buffer.AsMemory(0, (int)Length) : throw new ArgumentOutOfRangeException(nameof(index));
+        var start = (long)index * _chunkBytes;
+        return _chunks[index].AsMemory(0, (int)Math.Min(_chunkBytes, Length - start));
+    }
+
+    /// <summary>The value's bytes, chunk by chunk in order.</summary>
+    public IEnumerable<ReadOnlyMemory<byte>> Chunks
+    {
+        get
+        {
+            for (var i = 0; i < ChunkCount; i++) yield return Chunk(i);
+        }
+    }
+
+    /// <summary>Writes the value's bytes to <paramref name="destination"/>, chunk by chunk.</summary>
+    public void CopyTo(Stream destination)
+    {
+        for (var i = 0; i < ChunkCount; i++) destination.Write(Chunk(i).Span);
+    }
+
+    /// <summary>A copy of the value's bytes in an array of their exact length (a value of one buffer only).</summary>
     public byte[] ToArray() => Span.ToArray();
+
+    private InvalidOperationException TooLongForOneBuffer() =>
+        new($"The value ({TypeName}) is {Length:N0} bytes, in {ChunkCount} chunks: more than one buffer holds. Read it chunk by chunk (Chunks, CopyTo).");
 
     /// <summary>Whether the buffer goes back to a pool once the value is released (for tests).</summary>
     internal bool IsPooled => Volatile.Read(ref _pool) is not null;
@@ -83,7 +182,7 @@ public sealed class StoredValue
     /// <summary>References held now: the owner's and the leases' (for tests).</summary>
     internal int ReferenceCount => Volatile.Read(ref _references);
 
-    /// <summary>The buffer behind the value (for tests of reuse).</summary>
+    /// <summary>The buffer behind the value, its first chunk when it has several (for tests of reuse).</summary>
     internal byte[] Buffer => _buffer;
 
     /// <summary>One more reference, unless the value was released already (its buffer may be reused).</summary>
@@ -97,14 +196,16 @@ public sealed class StoredValue
         }
     }
 
-    /// <summary>Drops one reference; the last one returns the buffer to its pool.</summary>
+    /// <summary>Drops one reference; the last one returns the buffers to their pool.</summary>
     internal void Release()
     {
         var left = Interlocked.Decrement(ref _references);
-        if (left == 0 && Interlocked.Exchange(ref _pool, null) is { } pool) pool.Return(_buffer);
+        if (left != 0 || Interlocked.Exchange(ref _pool, null) is not { } pool) return;
+        if (_chunks is null) pool.Return(_buffer);
+        else foreach (var chunk in _chunks) pool.Return(chunk);
     }
 
-    /// <summary>The buffer is never returned to a pool: for readers that keep the bytes for as long as they like.</summary>
+    /// <summary>The buffers are never returned to a pool: for readers that keep the bytes for as long as they like.</summary>
     internal void KeepForever() => Volatile.Write(ref _pool, null);
 }
 

@@ -7,7 +7,7 @@ namespace Distributed.Worker;
 // asynchronous work (fetches, process I/O) that reports back to them. They never cross processes.
 
 /// <summary>Worker → executor actor: run these tasks with these input values.</summary>
-internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks);
+internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, Distributed.Data.StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks);
 
 /// <summary>
 /// Worker → its spare executor actor: from now on you run this code version; the assemblies go to the

@@ -297,7 +297,7 @@ internal sealed class WorkerCore
             return;
         }
         Unhold(batch);
-        var values = new Dictionary<string, ReadOnlyMemory<byte>>();
+        var values = new Dictionary<string, StoredValue>();
         var tasks = new List<ExecutorTask>(message.Tasks.Count);
         List<FailedTask>? failures = null;
         foreach (var task in message.Tasks)
@@ -313,7 +313,7 @@ internal sealed class WorkerCore
             {
                 if (values.ContainsKey(dependency)) continue;
                 // Get, not Lease: the batch keeps the bytes until its runs end (and again for a rerun), so their buffer is never reused.
-                if (_store.Get(dependency) is { } stored) values[dependency] = stored.Memory;
+                if (_store.Get(dependency) is { } stored) values[dependency] = stored;
                 else { missing = dependency; break; }
             }
             if (missing is not null)
@@ -479,7 +479,7 @@ internal sealed class WorkerCore
                 continue;
             }
             // The executor's answer was read into an array of its own: the store may reuse it once the key is gone.
-            _store.Put(result.Key, StoredValue.Adopt(result.Value!, result.TypeName, _store.Buffers));
+            _store.Put(result.Key, result.Value!.AdoptedBy(_store.Buffers));
             finished ??= [];
             if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
             done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));

@@ -241,7 +241,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private ExecuteBatch BatchOf(IEnumerable<InFlightTask> tasks)
     {
         var list = tasks.ToList();
-        var values = new Dictionary<string, ReadOnlyMemory<byte>>();
+        var values = new Dictionary<string, Distributed.Data.StoredValue>();
         foreach (var (task, batchValues) in list)
             foreach (var dependency in task.Dependencies)
                 if (!values.ContainsKey(dependency) && batchValues.TryGetValue(dependency, out var bytes)) values[dependency] = bytes;
@@ -274,7 +274,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 $"The process running {key} died ({reason}).")))
             .ToList();
         if (failures.Count > 0) Context.Parent.Tell(new ExecutorResults(failures));
-        Retire(new ExecuteBatch([], new Dictionary<string, ReadOnlyMemory<byte>>(), []));
+        Retire(new ExecuteBatch([], new Dictionary<string, Distributed.Data.StoredValue>(), []));
     }
 
     private void StartReader(Stream stream)
@@ -337,7 +337,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
 
     /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
-    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values);
+    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, Distributed.Data.StoredValue> Values);
 
     private sealed class CheckDeadlines
     {

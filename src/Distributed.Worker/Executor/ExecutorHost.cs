@@ -189,7 +189,8 @@ public static class ExecutorHost
             }
             try
             {
-                return new ExecutorResult(task.Key, _codec.Encode(result), TypeNameOf(result), null);
+                var typeName = TypeNameOf(result);
+                return new ExecutorResult(task.Key, _codec.EncodeValue(result, typeName), typeName, null);
             }
             catch (Exception e)
             {
@@ -252,7 +253,7 @@ public static class ExecutorHost
     private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
 
     /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
-    private sealed class BatchValues(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> encoded, ValueCodec codec)
+    private sealed class BatchValues(IReadOnlyDictionary<string, Distributed.Data.StoredValue> encoded, ValueCodec codec)
     {
         private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
 

@@ -1,3 +1,4 @@
+using Distributed.Data;
 using Distributed.Protocol;
 
 namespace Distributed.Worker.Executor;
@@ -13,10 +14,10 @@ namespace Distributed.Worker.Executor;
 internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
 /// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
-internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks);
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks);
 
-/// <summary>Executor → worker: one finished task, its encoded result or its error.</summary>
-internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error);
+/// <summary>Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error.</summary>
+internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error);
 
 internal static class ExecutorFrames
 {
@@ -62,8 +63,7 @@ internal static class ExecutorFrames
         foreach (var (key, value) in batch.Values)
         {
             writer.Write(key);
-            writer.Write(value.Length);
-            writer.Write(value.Span);
+            WriteValue(writer, value);
         }
         writer.Write(batch.Tasks.Count);
         foreach (var task in batch.Tasks)
@@ -88,8 +88,12 @@ internal static class ExecutorFrames
         var functions = new List<FunctionSpec>(WireReader.InitialCapacity(functionCount));
         for (var i = 0; i < functionCount; i++) functions.Add(new FunctionSpec(reader.ReadString("a function's id"), reader.ReadInt32Bytes("a function's payload")));
         var valueCount = reader.ReadCount("values");
-        var values = new Dictionary<string, ReadOnlyMemory<byte>>(WireReader.InitialCapacity(valueCount));
-        for (var i = 0; i < valueCount; i++) values[reader.ReadString("a value's key")] = reader.ReadInt32Bytes("a value");
+        var values = new Dictionary<string, StoredValue>(WireReader.InitialCapacity(valueCount));
+        for (var i = 0; i < valueCount; i++)
+        {
+            var key = reader.ReadString("a value's key");
+            values[key] = ReadValue(reader, "a value", typeName: "");
+        }
         var taskCount = reader.ReadCount("tasks");
         var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));
         for (var i = 0; i < taskCount; i++)
@@ -146,7 +150,7 @@ internal static class ExecutorFrames
             {
                 writer.Write(true);
                 writer.Write(result.TypeName);
-                WriteBytes(writer, result.Value!);
+                WriteValue(writer, result.Value!);
             }
         }
         writer.Flush();
@@ -163,7 +167,7 @@ internal static class ExecutorFrames
             if (reader.ReadBoolean("a result's success flag"))
             {
                 var typeName = reader.ReadString("a result's type");
-                results.Add(new ExecutorResult(key, reader.ReadInt32Bytes("a result's value"), typeName, null));
+                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null));
             }
             else
             {
@@ -173,6 +177,26 @@ internal static class ExecutorFrames
             }
         }
         return results;
+    }
+
+    /// <summary>A stored value: its length as an int64, then its bytes chunk by chunk (it may pass 2 GiB).</summary>
+    private static void WriteValue(BinaryWriter writer, StoredValue value)
+    {
+        writer.Write(value.Length);
+        for (var i = 0; i < value.ChunkCount; i++) writer.Write(value.Chunk(i).Span);
+    }
+
+    /// <summary>
+    /// Reads a value written by <see cref="WriteValue"/>, into arrays of its own (in chunks past 1 GiB),
+    /// each allocated at its full size: no copy on the way, so a length that lies may cost up to
+    /// <see cref="WireLimits.MaxValueBytes"/>. The peer is the worker or the executor it started (the
+    /// socket checks its process), whose user code could make a value that large honestly anyway.
+    /// </summary>
+    private static StoredValue ReadValue(WireReader reader, string what, string typeName)
+    {
+        var length = reader.ReadValueLength(what);
+        try { return StoredValue.ReadFrom(reader.Stream, length, typeName, buffers: null); }
+        catch (EndOfStreamException e) { throw new WireFormatException($"The frame ends inside {what}.", e); }
     }
 
     private static void WriteBytes(BinaryWriter writer, byte[] bytes)

@@ -58,7 +58,7 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
         var result = new List<T>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            var value = codec.Decode(values[i]!.Memory);
+            var value = codec.Decode(values[i]!);
             result.Add(value is null ? default! : (T)value);
         }
         return result;

@@ -14,6 +14,13 @@ public sealed class DataFrameTests
 
     private static byte[] Bytes(params int[] values) => values.Select(v => (byte)v).ToArray();
 
+    private static byte[] Int64(long value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
+        return bytes;
+    }
+
     private static byte[] Int32(int value)
     {
         var bytes = new byte[4];
@@ -125,11 +132,11 @@ public sealed class DataFrameTests
         Assert.Contains("starts with 0x02", Rejected([2]));
         Assert.Contains("type name length -1 is negative", Rejected([1, .. Int32(-1)]));
         Assert.Contains("type name length 2147483647 exceeds", Rejected([1, .. Int32(int.MaxValue)]));
-        Assert.Contains("value length -1 is negative", Rejected([1, .. Int32(1), (byte)'T', .. Int32(-1)]));
-        Assert.Contains("value length 11 exceeds the limit of 10", Rejected([1, .. Int32(1), (byte)'T', .. Int32(11)], Settings with { MaxValueBytes = 10 }));
-        Assert.Throws<EndOfStreamException>(() => DataClient.ReadValue(new MemoryStream([1, .. Int32(1), (byte)'T', .. Int32(8), 1, 2]), new byte[256], Settings));
+        Assert.Contains("value length -1 is negative", Rejected([1, .. Int32(1), (byte)'T', .. Int64(-1)]));
+        Assert.Contains("value length 11 exceeds the limit of 10", Rejected([1, .. Int32(1), (byte)'T', .. Int64(11)], Settings with { MaxValueBytes = 10 }));
+        Assert.Throws<EndOfStreamException>(() => DataClient.ReadValue(new MemoryStream([1, .. Int32(1), (byte)'T', .. Int64(8), 1, 2]), new byte[256], Settings));
         Assert.Null(DataClient.ReadValue(new MemoryStream([0]), new byte[256], Settings));
-        var value = DataClient.ReadValue(new MemoryStream([1, .. Int32(3), (byte)'I', (byte)'n', (byte)'t', .. Int32(2), 7, 8]), new byte[256], Settings)!;
+        var value = DataClient.ReadValue(new MemoryStream([1, .. Int32(3), (byte)'I', (byte)'n', (byte)'t', .. Int64(2), 7, 8]), new byte[256], Settings)!;
         Assert.Equal("Int", value.TypeName);
         Assert.Equal(new byte[] { 7, 8 }, value.ToArray());
     }

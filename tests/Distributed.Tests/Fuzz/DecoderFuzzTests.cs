@@ -3,6 +3,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
+using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Data.Serialization;
 using Distributed.Worker.Executor;
@@ -92,9 +93,9 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     public void Mutated_executor_frames_decode_or_throw_a_wire_format_error()
     {
         var function = new FunctionSpec("fn", [1, 2, 3]);
-        var batch = new ExecutorBatch([function], new Dictionary<string, ReadOnlyMemory<byte>> { ["a"] = new byte[] { 8, 1, 0, 0, 0 }, ["b"] = Array.Empty<byte>() },
+        var batch = new ExecutorBatch([function], new Dictionary<string, StoredValue> { ["a"] = new StoredValue([8, 1, 0, 0, 0], ""), ["b"] = new StoredValue([], "") },
             [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
-        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
+        var results = new List<ExecutorResult> { new("k", new StoredValue([8, 2, 0, 0, 0], "System.Int32"), "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
         var frames = new List<byte[]>
         {
             Write(w => ExecutorFrames.WriteBatch(w, batch)),
@@ -181,7 +182,9 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     private static object? DecodeExecutorFrame(byte[] frame)
     {
         var stream = new UnseekableStream(new MemoryStream(frame));
-        var reader = new WireReader(stream, WireLimits.Default);
+        // A stored value's length is trusted up to its limit (the executor is the worker's own child, and
+        // its user code could make a value that large honestly): the limit bounds what a lie allocates.
+        var reader = new WireReader(stream, new WireLimits(WireLimits.Default.MaxCount, WireLimits.Default.MaxStringBytes, WireLimits.Default.MaxBytes, maxValueBytes: 16 << 20));
         var tag = stream.ReadByte();
         return tag switch
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Distributed.Data;
 using Distributed.Data.Serialization;
 using Distributed.Protocol;
 using Distributed.Worker;
@@ -46,7 +47,7 @@ internal sealed class EchoExecutor : ReceiveActor
     /// <summary>The stand-in for every executor of the worker named <paramref name="worker"/> (its spare included).</summary>
     public static Func<string?, Props> For(string worker, ExecutionLog log) => _ => Props.Create(() => new EchoExecutor(worker, log));
 
-    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> inputs)
+    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, StoredValue> inputs)
     {
         // A copy, as a real executor's answer read from its socket: the worker's store adopts the array for reuse.
         var value = task.Kind switch
@@ -58,6 +59,7 @@ internal sealed class EchoExecutor : ReceiveActor
         if (value is null)
             return new ExecutorResult(task.Key, null, "", RemoteError.Of(ErrorKind.UserCode,
                 $"The echo executor of the in-process specs gives back one argument; {task.Key} has {task.Kind} arguments ({task.Dependencies.Count} inputs)."));
-        return new ExecutorResult(task.Key, value, _codec.Decode(value)?.GetType().FullName ?? "null", null);
+        var typeName = _codec.Decode(value)?.GetType().FullName ?? "null";
+        return new ExecutorResult(task.Key, new StoredValue(value, typeName), typeName, null);
     }
 }
