@@ -24,12 +24,13 @@ public static class WireSamples
         };
         var error = new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", "boom", "   at App.Main()\n   at App.Run()");
         var worker = new WorkerInfo("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, 3, 4_096, endpoint);
+        var progress = new ClientProgress("client#1", 12, 9, 1, 2, 4096);
         var stored = new StoredKey("map-0", 24, "System.Int32");
         var failed = new FailedTask("map-1", error);
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input, new HostPort("127.0.0.1", 8787),
+            endpoint, assembly, code, function, tasks[1], error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
             new WorkerRegistered("akka.ssl.tcp://distributed@127.0.0.1:8787", "worker-1", "incarnation-1"),
@@ -43,6 +44,8 @@ public static class WireSamples
                 new Dictionary<string, string> { ["gone"] = "its worker died" }, RequestId: 2),
             new GetWorkers(true, RequestId: 3),
             new WorkersReply([worker], new Dictionary<string, IReadOnlyList<string>> { ["worker-1"] = ["map-0", "sum"] }, RequestId: 3),
+            new GetProgress(RequestId: 8),
+            new ProgressReply([progress, new ClientProgress("client#2", 0, 0, 0, 0, 0)], "client#1", RequestId: 8),
             new ReleaseKeys(["map-0"]),
             DisconnectClient.Instance,
             new KeysAdded([stored], ReplicationId: 5), new KeysAdded([], 6, "no holder answered"),
