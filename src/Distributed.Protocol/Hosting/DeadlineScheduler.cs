@@ -10,12 +10,14 @@ namespace Distributed.Protocol.Hosting;
 /// the earliest deadline: an idle node wakes only when a timer is due. Akka's own
 /// (<c>HashedWheelTimerScheduler</c>) ticks every <c>tick-duration</c> whether or not a timer is due,
 /// each tick a .NET timer and then a thread-pool thread, which spins before it sleeps again (about 0.5%
-/// of a core per idle node, measured with the benchmark's idle workload). As on Akka's, a due time is
-/// rounded up to the next multiple of <c>akka.scheduler.tick-duration</c>, so timers fire up to one tick
-/// late and the dozens a cluster node keeps (gossip, heartbeats, each connection's ack check) share
-/// their wake-ups: at most one per tick, none while nothing is due. The due work (an actor's Tell, or a
-/// short callback) runs on this thread, as on Akka's. Repeated work runs again an interval after it
-/// ran. On shutdown, the work still pending runs once, as Akka's does.
+/// of a core per idle node, measured with the benchmark's idle workload). Repeated work runs on ticks
+/// of <c>akka.scheduler.tick-duration</c> (its due times rounded up to the next one, up to one tick late
+/// as on Akka's), so that the dozens of periodic timers a cluster node keeps (gossip, heartbeats, each
+/// connection's ack check) share their wake-ups: at most one per tick. Work scheduled once runs when
+/// due, not rounded (a connection's backoff, a timeout), so nothing on a failure's path waits for a
+/// tick. The due work (an actor's Tell, or a short callback) runs on this thread, as on Akka's.
+/// Repeated work runs again an interval after it ran. On shutdown, the work still pending runs once,
+/// as Akka's does.
 /// </summary>
 public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider, IDisposable
 {
@@ -76,7 +78,8 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
 
     private void Add(TimeSpan delay, TimeSpan interval, IRunnable work, ICancelable? cancelable)
     {
-        var due = OnTick(HighResMonotonicClock.Ticks + Math.Max(0, delay.Ticks));
+        var due = HighResMonotonicClock.Ticks + Math.Max(0, delay.Ticks);
+        if (interval > TimeSpan.Zero) due = OnTick(due);
         lock (_gate)
         {
             if (_stopping) throw new SchedulerException("cannot schedule after the scheduler was shut down");

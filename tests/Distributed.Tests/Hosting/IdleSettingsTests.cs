@@ -139,7 +139,7 @@ public sealed class IdleSettingsTests
     }
 
     [Fact]
-    public void Timers_due_within_one_tick_run_together_on_the_tick()
+    public void Repeated_timers_due_within_one_tick_run_together_on_the_tick_and_one_shots_when_due()
     {
         var config = Akka.Configuration.ConfigurationFactory.ParseString("akka.scheduler.tick-duration = 200ms");
         using var deadlines = new DeadlineScheduler(config, Akka.Event.NoLogger.Instance);
@@ -151,9 +151,16 @@ public sealed class IdleSettingsTests
         var tick = TimeSpan.FromMilliseconds(200);
         while (deadlines.HighResMonotonicClock.Ticks % tick.Ticks > tick.Ticks / 10) Thread.Sleep(1);
         var start = watch.Elapsed;
-        scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(30), () => { at[0] = watch.Elapsed; both.Signal(); });
-        scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(120), () => { at[1] = watch.Elapsed; both.Signal(); });
+        var first = new Cancelable(scheduler);
+        var second = new Cancelable(scheduler);
+        scheduler.Advanced.ScheduleRepeatedly(TimeSpan.FromMilliseconds(30), TimeSpan.FromSeconds(10), () => { at[0] = watch.Elapsed; both.Signal(); first.Cancel(); }, first);
+        scheduler.Advanced.ScheduleRepeatedly(TimeSpan.FromMilliseconds(120), TimeSpan.FromSeconds(10), () => { at[1] = watch.Elapsed; both.Signal(); second.Cancel(); }, second);
+        using var once = new ManualResetEventSlim();
+        var onceAt = TimeSpan.Zero;
+        scheduler.Advanced.ScheduleOnce(TimeSpan.FromMilliseconds(30), () => { onceAt = watch.Elapsed; once.Set(); });
         Assert.True(both.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(once.Wait(TimeSpan.FromSeconds(10)));
+        Assert.True(onceAt - start >= TimeSpan.FromMilliseconds(30) && onceAt < at[0], $"the one-shot ran {onceAt - start} after scheduling, the repeated ones {at[0] - start}");
         Assert.True(at[0] - start >= TimeSpan.FromMilliseconds(120), $"the first ran {at[0] - start} after scheduling, before its tick");
         Assert.True((at[1] - at[0]).Duration() < TimeSpan.FromMilliseconds(50), $"ran {at[0] - start} and {at[1] - start} after scheduling");
     }
