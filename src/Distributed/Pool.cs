@@ -148,15 +148,8 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
         IProgress<ComputationProgress>? progress = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
-        var name = TaskEncoder.KeyPrefix(function);
-        var values = items.ToList();
-        var templating = new TaskTemplating(_encoder);
-        var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
-        var tasks = new List<TaskSpec>(values.Count);
-        for (var i = 0; i < values.Count; i++)
-            tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, progress: progress);
+        var (code, encoded, tasks) = MapTasks(function, items, TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
+        return SubmitAsync<TResult>(code, encoded, tasks, cancellation, progress: progress);
     }
 
     /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
@@ -164,14 +157,33 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
         IProgress<ComputationProgress>? progress = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var inputs = items.ToList();
+        var (code, encoded, tasks) = MapTasks(function, inputs, TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
+        return SubmitAsync<TResult>(code, encoded, tasks, cancellation, inputs, progress);
+    }
+
+    /// <summary>The tasks of a Map (or SubmitMap) over plain values: one per item, the item travelling in the task.</summary>
+    private (CodeManifest Code, FunctionSpec Function, List<TaskSpec> Tasks) MapTasks<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, long timeoutMs)
+    {
+        var name = TaskEncoder.KeyPrefix(function);
+        var values = items.ToList();
+        var templating = new TaskTemplating(_encoder);
+        var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
+        var tasks = new List<TaskSpec>(values.Count);
+        for (var i = 0; i < values.Count; i++)
+            tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
+        return (ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks);
+    }
+
+    /// <summary>The tasks of a Map (or SubmitMap) over remote values: one per value, run where it lives.</summary>
+    private (CodeManifest Code, FunctionSpec Function, List<TaskSpec> Tasks) MapTasks<T, TResult>(Func<T, TResult> function, List<RemoteData<T>> inputs, long timeoutMs)
+    {
         var name = TaskEncoder.KeyPrefix(function);
         var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
-        var inputs = items.ToList();
         var tasks = new List<TaskSpec>(inputs.Count);
         for (var i = 0; i < inputs.Count; i++)
             tasks.Add(TaskTemplating.TaskOnRemote($"{name}-{i}", encoded, [inputs[i].Key], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, inputs, progress);
+        return (ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks);
     }
 
     // ----- Apply -----

@@ -75,28 +75,16 @@ public sealed partial class Pool
     /// <summary>Submits a call of <paramref name="function"/> per item and returns their futures at once, in order.</summary>
     public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TaskOptions? options = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options));
-        var name = TaskEncoder.KeyPrefix(function);
-        var values = items.ToList();
-        var templating = new TaskTemplating(_encoder);
-        var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
-        var tasks = new List<TaskSpec>(values.Count);
-        for (var i = 0; i < values.Count; i++)
-            tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
-        return SubmitFutures<TResult>(function, options, ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, new object?[tasks.Count]);
+        var (code, encoded, tasks) = MapTasks(function, items, TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
+        return SubmitFutures<TResult>(function, options, code, encoded, tasks, new object?[tasks.Count]);
     }
 
     /// <summary>Submits a call of <paramref name="function"/> per remote value (futures too), where it lives, and returns their futures at once.</summary>
     public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TaskOptions? options = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options));
-        var name = TaskEncoder.KeyPrefix(function);
-        var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
         var inputs = items.ToList();
-        var tasks = new List<TaskSpec>(inputs.Count);
-        for (var i = 0; i < inputs.Count; i++)
-            tasks.Add(TaskTemplating.TaskOnRemote($"{name}-{i}", encoded, [inputs[i].Key], timeoutMs));
-        return SubmitFutures<TResult>(function, options, ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, inputs);
+        var (code, encoded, tasks) = MapTasks(function, inputs, TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
+        return SubmitFutures<TResult>(function, options, code, encoded, tasks, inputs);
     }
 
     // ----- plumbing -----
