@@ -131,13 +131,7 @@ public sealed partial class Pool
             futures.Add(future);
         }
         if (sent.Count == 0) return futures;
-        var submit = new Submit(code, [functionSpec], sent, batch, options?.Progress);
-        InOrder((connection, client) =>
-        {
-            client.Tell(submit);
-            // The center's state of these tasks dies with it: they fail, they are never awaited forever.
-            connection.System.WhenTerminated.ContinueWith(_ => batch.FailAll(_center.LostDuring(sent, null)), TaskScheduler.Default);
-        }, batch.FailAll);
+        SendFutures(new Submit(code, [functionSpec], sent, batch, options?.Progress), batch, intermediates: []);
         return futures;
     }
 
@@ -180,14 +174,22 @@ public sealed partial class Pool
             batch.Add(task, future);
             futures[task.Key] = future;
         }
-        var submit = new Submit(graph.Code!, graph.Functions, graph.Tasks, batch);
+        SendFutures(new Submit(graph.Code!, graph.Functions, graph.Tasks, batch), batch, graph.Tasks.Where(t => t.ReleaseAfterConsumers != 0).ToList());
+        return futures;
+    }
+
+    /// <summary>
+    /// Sends a submission of futures after every earlier one. The center's state of its tasks dies with
+    /// the connection: the futures still pending then fail (never awaited forever) and their keys, with
+    /// the <paramref name="intermediates"/> they read, are given up; finished ones stay the caller's, to
+    /// claim from a restarted center.
+    /// </summary>
+    private void SendFutures(Submit submit, FutureBatch batch, IReadOnlyList<TaskSpec> intermediates) =>
         InOrder((connection, client) =>
         {
             client.Tell(submit);
-            connection.System.WhenTerminated.ContinueWith(_ => batch.FailAll(_center.LostDuring(graph.Tasks, null)), TaskScheduler.Default);
+            batch.FailPendingWhen(connection.System.WhenTerminated, pending => _center.LostDuring([.. pending, .. intermediates], null));
         }, batch.FailAll);
-        return futures;
-    }
 
     /// <summary>Cancels (releases) these keys on the cluster: pending tasks are dropped with what depends on them, values deleted.</summary>
     internal void CancelOnCluster(IReadOnlyList<string> keys)
@@ -221,9 +223,12 @@ public sealed partial class Pool
     }
 
     /// <summary>The futures of one submission, ended as the client actor hears of their tasks.</summary>
-    private sealed class FutureBatch(OwnedKeys keys, Func<string, string>? userKey = null) : IFutureSink
+    private sealed class FutureBatch(OwnedKeys keys, Func<string, string>? userKey = null) : IFutureSink, IDisposable
     {
+        private int _disposed;
         private readonly ConcurrentDictionary<string, (TaskSpec Task, IPendingFuture Future)> _pending = new(StringComparer.Ordinal);
+        /// <summary>Cancelled once nothing is pending, which takes the watch on the connection off it (it would hold the tasks until the connection ends).</summary>
+        private readonly CancellationTokenSource _ended = new();
 
         public void Add(TaskSpec task, IPendingFuture future) => _pending[task.Key] = (task, future);
 
@@ -232,6 +237,7 @@ public sealed partial class Pool
             if (!_pending.TryRemove(key, out var entry)) return;
             keys.Keep(key);
             entry.Future.Ended(location, null, FutureStatus.Finished);
+            EndIfEmpty();
         }
 
         public void Failed(FailedTask failure, string worker)
@@ -241,12 +247,48 @@ public sealed partial class Pool
                 entry.Future.Ended(null, new OperationCanceledException($"{(userKey ?? (k => k))(failure.Key)} was cancelled: {failure.Error.Message}"), FutureStatus.Cancelled);
             else
                 entry.Future.Ended(null, TaskSubmitter.ExceptionOf(failure, worker, entry.Task, userKey ?? (k => k)), FutureStatus.Failed);
+            EndIfEmpty();
         }
 
-        public void FailAll(Exception error)
+        /// <summary>Fails every future still pending with <paramref name="error"/>.</summary>
+        public void FailAll(Exception error) => FailPending(_ => error);
+
+        /// <summary>Once <paramref name="connectionEnded"/> completes, fails what is pending then with the error <paramref name="lost"/> makes of its tasks.</summary>
+        public void FailPendingWhen(Task connectionEnded, Func<IReadOnlyList<TaskSpec>, Exception> lost)
         {
+            try
+            {
+                connectionEnded.ContinueWith(_ => FailPending(lost), _ended.Token, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // everything ended before the watch was set: nothing to watch
+            }
+            EndIfEmpty();
+        }
+
+        private void FailPending(Func<IReadOnlyList<TaskSpec>, Exception> error)
+        {
+            var failed = new List<(TaskSpec Task, IPendingFuture Future)>();
             foreach (var key in _pending.Keys)
-                if (_pending.TryRemove(key, out var entry)) entry.Future.Ended(null, error, FutureStatus.Failed);
+                if (_pending.TryRemove(key, out var entry)) failed.Add(entry);
+            if (failed.Count == 0) return;
+            var exception = error(failed.ConvertAll(f => f.Task));
+            foreach (var (_, future) in failed) future.Ended(null, exception, FutureStatus.Failed);
+            EndIfEmpty();
+        }
+
+        private void EndIfEmpty()
+        {
+            if (_pending.IsEmpty) Dispose();
+        }
+
+        /// <summary>Takes the watch off the connection, once.</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            _ended.Cancel();
+            _ended.Dispose();
         }
     }
 }
