@@ -9,6 +9,8 @@ namespace Distributed.Collections;
 /// foreach (var column in schema.Columns) Console.WriteLine($"{column.Name}: {column.DataType.Name}");
 /// </code>
 /// </example>
+/// <param name="Name">The column's name, as in the CSV header.</param>
+/// <param name="DataType">The type of its values: long, double, bool, string or DateTime (a CSV's), or any a <see cref="DataFrame"/> holds.</param>
 public sealed record FrameColumn(string Name, Type DataType);
 
 /// <summary>The columns of a <see cref="DistributedFrame"/>, in order: what every partition holds.</summary>
