@@ -95,8 +95,8 @@ public sealed class TaskSerializationException(string key, Type type, string rea
     /// <summary>The key of the task.</summary>
     /// <example>
     /// <code>
-    /// using var timer = new Timer(_ => { });
-    /// try { pool.Map(x => x + timer.GetHashCode(), Enumerable.Range(0, 3)); }
+    /// using var stop = new CancellationTokenSource(); // bound to this process
+    /// try { pool.Map(x => stop.IsCancellationRequested ? 0 : x, Enumerable.Range(0, 3)); }
     /// catch (TaskSerializationException e) { Console.WriteLine($"{e.Key} was not sent"); }
     /// </code>
     /// </example>
