@@ -127,7 +127,7 @@ public sealed class DataLostException(string key, string message) : Exception(me
     /// <code>
     /// var values = pool.Map(x => x * 2, Enumerable.Range(0, 4));
     /// try { await pool.GatherAsync(values); }
-    /// catch (DataLostException e) { Console.WriteLine($"{e.Key} is gone: compute it again"); } // e.g. its worker died
+    /// catch (DataLostException e) { Console.WriteLine($"{e.Key} is gone: compute it again"); } // e.g. lost with its worker while the center was down
     /// </code>
     /// </example>
     public string Key { get; } = key;

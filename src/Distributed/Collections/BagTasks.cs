@@ -217,7 +217,7 @@ public sealed class Grouping<TKey, TElement>(TKey key, List<TElement> items) : I
     /// <example>
     /// <code>
     /// var groups = Bag.FromSequence([1.5, 2.5, 1.5]).GroupBy(x => x).Compute();
-    /// var counts = groups.Select(g => (g.Key, ((Grouping&lt;double, double&gt;)g).Items.Count)); // (1.5, 2), (2.5, 1)
+    /// var counts = groups.Select(g => (g.Key, ((Grouping&lt;double, double&gt;)g).Items.Count)); // (1.5, 2) and (2.5, 1)
     /// </code>
     /// </example>
     public List<TElement> Items { get; } = items;

@@ -88,8 +88,8 @@ public static class Scheduler
     /// </summary>
     /// <example>
     /// <code>
-    /// using var cluster = Scheduler.Partial("10.0.0.5", 8786);
-    /// var total = DArray.Ones(1_000_000, chunks: 100_000).Sum().Compute(cluster); // 1000000
+    /// using var scheduler = Scheduler.Partial("10.0.0.5", 8786);
+    /// var total = DArray.Ones(1_000_000, chunks: 100_000).Sum().Compute(scheduler); // 1000000
     /// </code>
     /// </example>
     public static ClusterScheduler Partial(string host, int port, TimeSpan? taskTimeout = null, Protocol.Security.ClusterCredentials? credentials = null) =>

@@ -427,7 +427,7 @@ public sealed partial class ClusterProcess
     /// <example>
     /// <code>
     /// await using var cluster = await LocalCluster.StartAsync(workers: 2);
-    /// await cluster.Workers[0].StopAsync(TimeSpan.FromSeconds(10)); // leaves the cluster cleanly, handing its values on
+    /// await cluster.Workers[0].StopAsync(TimeSpan.FromSeconds(10)); // SIGTERM: it leaves the cluster; SIGKILL if it is not gone in 10 s
     /// </code>
     /// </example>
     public async Task StopAsync(TimeSpan grace)
