@@ -7,7 +7,7 @@ namespace Distributed;
 /// <example>
 /// <code>
 /// var progress = new Progress&lt;ComputationProgress&gt;(p => Console.Write($"\r{p.Done}/{p.Total}"));
-/// var squares = await pool.MapAsync(x => x * x, items, progress: progress);
+/// var squares = await pool.MapAsync(x => x * x, Enumerable.Range(0, 1_000), progress: progress);
 /// </code>
 /// </example>
 /// <param name="Total">Tasks in the computation (a graph's: every task, intermediates included).</param>
@@ -17,10 +17,22 @@ namespace Distributed;
 public sealed record ComputationProgress(int Total, int Done, int Failed, long ResultBytes)
 {
     /// <summary>Whether every task has ended.</summary>
+    /// <example>
+    /// <code>
+    /// var progress = new Progress&lt;ComputationProgress&gt;(p => { if (p.IsComplete) Console.WriteLine($"done, {p.Failed} failed"); });
+    /// await pool.MapAsync(x => x * 2, Enumerable.Range(0, 100), progress: progress);
+    /// </code>
+    /// </example>
     public bool IsComplete => Done + Failed >= Total;
 }
 
 /// <summary>Every client's progress as the center counts it (graphs' intermediates included), and this pool's own entry.</summary>
 /// <param name="Clients">One entry per client connected now.</param>
 /// <param name="Mine">The asking pool's entry.</param>
+/// <example>
+/// <code>
+/// ClusterProgress progress = await pool.ProgressAsync(cancellation);
+/// foreach (var client in progress.Clients) Console.WriteLine($"{client.Client}: {client.Finished}/{client.Submitted}");
+/// </code>
+/// </example>
 public sealed record ClusterProgress(IReadOnlyList<Protocol.ClientProgress> Clients, Protocol.ClientProgress? Mine);

@@ -4,6 +4,13 @@ using System.Threading.Channels;
 namespace Distributed;
 
 /// <summary>What <see cref="Futures.WaitAsync{T}"/> waits for (dask's <c>wait(return_when=...)</c>).</summary>
+/// <example>
+/// <code>
+/// var futures = pool.SubmitMap(x => 100 / (5 - x), Enumerable.Range(0, 10)); // x = 5 divides by zero
+/// var sets = await Futures.WaitAsync(futures, WaitFor.FirstException);
+/// var failed = sets.Done.FirstOrDefault(f => f.Status == FutureStatus.Failed);
+/// </code>
+/// </example>
 public enum WaitFor
 {
     /// <summary>Until every future has ended, one way or another.</summary>
@@ -15,15 +22,38 @@ public enum WaitFor
 }
 
 /// <summary>The futures that had ended when a wait returned, and those that had not, each in the order given.</summary>
+/// <example>
+/// <code>
+/// var futures = pool.SubmitMap(seconds => { Thread.Sleep(seconds * 1_000); return seconds; }, [1, 2, 30]);
+/// FutureSets&lt;int&gt; sets = await Futures.WaitAsync(futures, WaitFor.FirstCompleted);
+/// Console.WriteLine($"{sets.Done.Count} done, {sets.NotDone.Count} still running");
+/// </code>
+/// </example>
+/// <param name="Done">The futures that had ended (finished, failed or cancelled).</param>
+/// <param name="NotDone">The futures still pending.</param>
 public sealed record FutureSets<T>(IReadOnlyList<RemoteData<T>> Done, IReadOnlyList<RemoteData<T>> NotDone);
 
 /// <summary>Waiting on many futures at once: in the order they end (<see cref="AsCompleted{T}"/>), or until a condition holds (<see cref="WaitAsync{T}"/>).</summary>
+/// <example>
+/// <code>
+/// var futures = pool.SubmitMap(x => x * x, Enumerable.Range(0, 20));
+/// await foreach (var done in Futures.AsCompleted(futures))
+///     Console.WriteLine($"{done.Key}: {done.Status}");
+/// </code>
+/// </example>
 public static class Futures
 {
     /// <summary>
     /// The futures in the order their tasks end (finished, failed or cancelled: read
     /// <see cref="RemoteData{T}.Status"/>); ends once every one has been yielded.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var futures = pool.SubmitMap(n => Enumerable.Range(0, n).Sum(), [10, 1_000, 100]);
+    /// await foreach (var done in Futures.AsCompleted(futures, cancellation))
+    ///     if (done.Status == FutureStatus.Finished) Console.WriteLine(await done);
+    /// </code>
+    /// </example>
     public static async IAsyncEnumerable<RemoteData<T>> AsCompleted<T>(IEnumerable<RemoteData<T>> futures,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
@@ -39,6 +69,13 @@ public static class Futures
     /// The futures with their values, in the order their tasks end (each value fetched as its task ends);
     /// a failed or cancelled future throws its exception here, as awaiting it would.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var futures = pool.SubmitMap(url => url.Length, ["https://a.example", "https://b.example"]);
+    /// await foreach (var (future, length) in Futures.AsCompletedWithValues(futures, cancellation))
+    ///     Console.WriteLine($"{future.Key} = {length}");
+    /// </code>
+    /// </example>
     public static async IAsyncEnumerable<(RemoteData<T> Future, T Value)> AsCompletedWithValues<T>(IEnumerable<RemoteData<T>> futures,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
@@ -51,6 +88,13 @@ public static class Futures
     /// future's own error (read it from the future); throws <see cref="TimeoutException"/> after
     /// <paramref name="timeout"/>.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var futures = pool.SubmitMap(x => x * 2, Enumerable.Range(0, 50));
+    /// var sets = await Futures.WaitAsync(futures, WaitFor.AllCompleted, TimeSpan.FromMinutes(1), cancellation);
+    /// foreach (var failed in sets.Done.Where(f => f.Status == FutureStatus.Failed)) Console.WriteLine(failed.Exception);
+    /// </code>
+    /// </example>
     public static async Task<FutureSets<T>> WaitAsync<T>(IEnumerable<RemoteData<T>> futures, WaitFor until = WaitFor.AllCompleted,
         TimeSpan? timeout = null, CancellationToken cancellation = default)
     {

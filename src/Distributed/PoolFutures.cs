@@ -31,6 +31,12 @@ public sealed partial class Pool
     // ----- Submit: one task -----
 
     /// <summary>Submits one call of <paramref name="function"/> and returns its future at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int&gt; answer = pool.Submit(() => 6 * 7); // returns at once, while the task is queued
+    /// Console.WriteLine(await answer); // 42, once it has run
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<TResult>(Func<TResult> function, TaskOptions? options = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
@@ -41,10 +47,21 @@ public sealed partial class Pool
     }
 
     /// <summary>Submits one call of <paramref name="function"/> on a plain value and returns its future at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;double&gt; root = pool.Submit((double x) => Math.Sqrt(x), 2.0, new TaskOptions { Pure = true });
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, T argument, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new UnaryFunction<T, TResult>(function), [argument], [typeof(T), typeof(TResult)], options);
 
     /// <summary>Submits one call of <paramref name="function"/> on a remote value (maybe a future itself) and returns its future at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int[]&gt; data = pool.Submit(() => Enumerable.Range(0, 100).ToArray());
+    /// RemoteData&lt;int&gt; max = pool.Submit((int[] values) => values.Max(), data); // the cluster waits for data, not the client
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TaskOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(argument);
@@ -55,16 +72,33 @@ public sealed partial class Pool
     }
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int&gt; twenty = pool.Submit(() => 20);
+    /// RemoteData&lt;int&gt; sum = pool.Submit((int a, int b) => a + b, twenty, 22); // a future and a plain value
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new BinaryFunction<T1, T2, TResult>(function), [first.Value, second.Value], [typeof(T1), typeof(T2), typeof(TResult)], options);
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;double&gt; rate = pool.Submit(() => 0.05);
+    /// var balance = pool.Submit((double principal, double r, int years) => principal * Math.Pow(1 + r, years), 1_000.0, rate, 10);
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
         TaskArgument<T3> third, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new TernaryFunction<T1, T2, T3, TResult>(function), [first.Value, second.Value, third.Value],
             [typeof(T1), typeof(T2), typeof(T3), typeof(TResult)], options);
 
     /// <summary>Submits one call; each argument is a value or a <see cref="RemoteData{T}"/> (maybe a future) of its type.</summary>
+    /// <example>
+    /// <code>
+    /// var area = pool.Submit((double x0, double y0, double x1, double y1) => Math.Abs((x1 - x0) * (y1 - y0)), 0.0, 0.0, 3.0, 4.0);
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Submit<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function, TaskArgument<T1> first, TaskArgument<T2> second,
         TaskArgument<T3> third, TaskArgument<T4> fourth, TaskOptions? options = null) =>
         SubmitTyped<TResult>(function, new QuaternaryFunction<T1, T2, T3, T4, TResult>(function), [first.Value, second.Value, third.Value, fourth.Value],
@@ -73,6 +107,12 @@ public sealed partial class Pool
     // ----- SubmitMap: a task per item -----
 
     /// <summary>Submits a call of <paramref name="function"/> per item and returns their futures at once, in order.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int&gt;&gt; futures = pool.SubmitMap(x => x * x, Enumerable.Range(0, 100));
+    /// await foreach (var (future, square) in Futures.AsCompletedWithValues(futures)) Console.WriteLine(square);
+    /// </code>
+    /// </example>
     public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TaskOptions? options = null)
     {
         var (code, encoded, tasks) = MapTasks(function, items, TaskEncoder.TimeoutMilliseconds(options?.Timeout, nameof(options)));
@@ -80,6 +120,12 @@ public sealed partial class Pool
     }
 
     /// <summary>Submits a call of <paramref name="function"/> per remote value (futures too), where it lives, and returns their futures at once.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int[]&gt;&gt; loaded = pool.SubmitMap(n => Enumerable.Range(0, n).ToArray(), Enumerable.Range(1, 8));
+    /// var sums = pool.SubmitMap((int[] part) => part.Sum(), loaded, new TaskOptions { Timeout = TimeSpan.FromMinutes(1) });
+    /// </code>
+    /// </example>
     public List<RemoteData<TResult>> SubmitMap<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TaskOptions? options = null)
     {
         var inputs = items.ToList();

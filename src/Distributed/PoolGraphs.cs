@@ -7,6 +7,13 @@ namespace Distributed;
 /// Task graphs computed on a cluster through a <see cref="Pool"/>: a graph compiled into tasks
 /// (<see cref="GraphCompiler"/>) is submitted, its requested values gathered and the rest released.
 /// </summary>
+/// <example>
+/// <code>
+/// Func&lt;int, int&gt; inc = x => x + 1;
+/// var graph = new Graph { ["x"] = 1, ["y"] = (inc, "x") };
+/// var y = (int)pool.GetGraph(graph, "y")!; // 2
+/// </code>
+/// </example>
 public static class PoolGraphs
 {
     /// <summary>
@@ -15,6 +22,13 @@ public static class PoolGraphs
     /// from the workers that hold them, and the graph's keys are then released. A task still running
     /// <paramref name="taskTimeout"/> after it started fails the whole <c>Get</c> with <see cref="TaskTimeoutException"/>.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;int, int, int&gt; add = (a, b) => a + b;
+    /// var graph = new Graph { ["a"] = 1, ["b"] = 2, ["sum"] = (add, "a", "b") };
+    /// var values = (List&lt;object?&gt;)pool.GetGraph(graph, new[] { "a", "sum" }, taskTimeout: TimeSpan.FromMinutes(5))!; // [1, 3]
+    /// </code>
+    /// </example>
     public static object? GetGraph(this Pool pool, Graph graph, object keys, TimeSpan? taskTimeout = null) =>
         pool.GetGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
@@ -24,6 +38,13 @@ public static class PoolGraphs
     /// four times a second, from the center's count of this pool's tasks (another computation of the same
     /// pool running meanwhile counts in it too).
     /// </remarks>
+    /// <example>
+    /// <code>
+    /// Func&lt;int[], int&gt; total = values => values.Sum();
+    /// var graph = new Graph { ["data"] = new[] { 1, 2, 3 }, ["total"] = (total, "data") };
+    /// var result = (int)(await pool.GetGraphAsync(graph, "total", cancellation))!; // 6
+    /// </code>
+    /// </example>
     public static async Task<object?> GetGraphAsync(this Pool pool, Graph graph, object keys, CancellationToken cancellation = default, TimeSpan? taskTimeout = null,
         IProgress<ComputationProgress>? progress = null)
     {
@@ -54,10 +75,25 @@ public static class PoolGraphs
     /// whose value is a literal of the graph gives that literal, an alias what it names.
     /// Everything else the graph computed is deleted.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;int, int[]&gt; load = n => Enumerable.Range(0, n).ToArray();
+    /// var graph = new Graph { ["data"] = (load, 1_000) };
+    /// var data = (RemoteData&lt;object&gt;)pool.PersistGraph(graph, ["data"])[0]!; // stays on a worker
+    /// </code>
+    /// </example>
     public static IReadOnlyList<object?> PersistGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null) =>
         pool.PersistGraphAsync(graph, keys, taskTimeout: taskTimeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="PersistGraph"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;int, double[]&gt; noise = n => new double[n];
+    /// var graph = new Graph { ["noise"] = (noise, 1 &lt;&lt; 20) };
+    /// var kept = await pool.PersistGraphAsync(graph, ["noise"], cancellation);
+    /// pool.Release([(RemoteData&lt;object&gt;)kept[0]!]);
+    /// </code>
+    /// </example>
     public static async Task<IReadOnlyList<object?>> PersistGraphAsync(this Pool pool, Graph graph, IReadOnlyList<string> keys, CancellationToken cancellation = default,
         TimeSpan? taskTimeout = null, IProgress<ComputationProgress>? progress = null)
     {
@@ -91,6 +127,7 @@ public static class PoolGraphs
     /// </summary>
     /// <example>
     /// <code>
+    /// var graph = new Graph { ["x"] = 21, ["total"] = ((Func&lt;int, int&gt;)(x => x * 2), "x") };
     /// var futures = pool.SubmitGraph(graph, ["total"]);
     /// var total = await (RemoteData&lt;object&gt;)futures[0]!;
     /// </code>

@@ -30,6 +30,17 @@ internal sealed record AskCenter(ICenterQuestion Question);
 internal sealed record CancelSubmission(IReadOnlyList<string> Keys);
 
 /// <summary>Where a finished task's result lives.</summary>
+/// <example>
+/// <code>
+/// RemoteData&lt;int[]&gt; data = pool.Apply(() => new int[1_000]);
+/// DataLocation where = data.Location!;
+/// Console.WriteLine($"{where.Worker} at {where.Data} holds {where.Size} bytes of {where.TypeName}");
+/// </code>
+/// </example>
+/// <param name="Worker">The name of the worker that made it.</param>
+/// <param name="Data">That worker's data channel, where the value is fetched from.</param>
+/// <param name="Size">The stored value's size in bytes.</param>
+/// <param name="TypeName">The value's .NET type, as the worker stored it.</param>
 public sealed record DataLocation(string Worker, DataEndpoint Data, long Size, string TypeName);
 
 /// <summary>Client actor → Pool: every task of a submission finished.</summary>
