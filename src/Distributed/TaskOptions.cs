@@ -1,18 +1,23 @@
+using Distributed.Protocol;
+
 namespace Distributed;
 
 /// <summary>
-/// How a submitted call runs (dask's <c>submit(..., key=, pure=)</c>): for <c>Submit</c> and <c>SubmitMap</c>.
+/// How a submitted call runs (dask's <c>submit(..., key=, pure=, workers=, resources=)</c>): for <c>Submit</c> and <c>SubmitMap</c>.
 /// </summary>
 /// <example>
 /// <code>
 /// var model = pool.Submit(() => Train(data), new TaskOptions { Key = "model-v1" });
 /// var same = pool.Submit(() => Train(data), new TaskOptions { Key = "model-v1" }); // the same future: nothing runs twice
 /// var squares = pool.SubmitMap(x => x * x, items, new TaskOptions { Pure = true });
+/// var onGpu = pool.Submit(() => Render(scene), new TaskOptions { Resources = new Dictionary&lt;string, double&gt; { ["GPU"] = 1 } });
 /// </code>
 /// </example>
 public sealed record TaskOptions
 {
     private readonly string? _key;
+    private readonly IReadOnlyList<string>? _workers;
+    private readonly IReadOnlyDictionary<string, double>? _resources;
 
     /// <summary>
     /// The key of the task's result (for <c>SubmitMap</c>, the prefix of <c>{Key}-{i}</c>). A key this pool
@@ -39,6 +44,49 @@ public sealed record TaskOptions
 
     /// <summary>Hears how far a <c>SubmitMap</c>'s tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</summary>
     public IProgress<ComputationProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// The workers the tasks may run on, by name (<c>dworker --name</c>, as <c>Pool.Workers()</c> shows them) or
+    /// host:port address (dask's <c>workers=</c>); null or empty: any. A task waits, never runs elsewhere,
+    /// while none of them is registered (the center logs why), and is never taken by another worker.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var pinned = pool.SubmitMap(x => Load(x), files, new TaskOptions { Workers = ["storage-node"] });
+    /// </code>
+    /// </example>
+    public IReadOnlyList<string>? Workers
+    {
+        get => _workers;
+        init => _workers = value is null || value.All(w => !string.IsNullOrWhiteSpace(w))
+            ? value?.ToArray()
+            : throw new ArgumentException("An allowed worker is named by a name or a host:port address, not blank.", nameof(Workers));
+    }
+
+    /// <summary>
+    /// What each task takes of its worker while it runs, by resource name (dask's <c>resources=</c>):
+    /// a task asking for <c>GPU = 1</c> runs only on a worker started with <c>dworker --resources GPU=N</c>,
+    /// and only while one of its N is free. It waits while no such worker is registered (the center logs why).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// // dworker 10.0.0.1:8787 --resources GPU=2,MEM=8e9
+    /// var frames = pool.SubmitMap(f => Render(f), scenes, new TaskOptions { Resources = new Dictionary&lt;string, double&gt; { ["GPU"] = 1 } });
+    /// </code>
+    /// </example>
+    public IReadOnlyDictionary<string, double>? Resources
+    {
+        get => _resources;
+        init => _resources = value is null || ResourceAmounts.Problem(value) is not { } problem
+            ? value?.ToDictionary(StringComparer.Ordinal)
+            : throw new ArgumentException($"Resources: {problem}", nameof(Resources));
+    }
+
+    /// <summary>The restrictions the tasks travel with, or null when none (the common case costs nothing on the wire).</summary>
+    internal TaskRestrictions? Restrictions =>
+        _workers is { Count: > 0 } || _resources is { Count: > 0 }
+            ? new TaskRestrictions(_workers ?? [], _resources ?? new Dictionary<string, double>())
+            : null;
 
     /// <summary>The longest key accepted.</summary>
     public const int MaxKeyLength = 1024;
