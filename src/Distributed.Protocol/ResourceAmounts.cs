@@ -33,6 +33,7 @@ public static class ResourceAmounts
         foreach (var entry in text.Split(','))
         {
             var trimmed = entry.Trim();
+            if (trimmed.Length == 0) throw new FormatException($"'{text}' has an empty entry (a stray comma?); expected NAME=AMOUNT[,NAME=AMOUNT...].");
             var equals = trimmed.IndexOf('=');
             if (equals < 0) throw new FormatException($"'{trimmed}' is not NAME=AMOUNT (e.g. GPU=1).");
             var name = trimmed[..equals].Trim();
