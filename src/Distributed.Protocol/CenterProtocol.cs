@@ -28,6 +28,11 @@ public interface ICenterAnswer : IProtocolMessage
 /// The worker is the sender of this message. <see cref="Resources"/>: what it offers to tasks that ask
 /// for resources (<c>dworker --resources GPU=1</c>), null if nothing.
 /// </summary>
+/// <example>
+/// <code>
+/// center.Tell(new RegisterWorker("gpu-box", "10.0.0.7:8788", 8, data, Resources: ResourceAmounts.Parse("GPU=1")), worker);
+/// </code>
+/// </example>
 public sealed record RegisterWorker(string Name, string Address, int Cores, DataEndpoint Data,
     IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null, IReadOnlyDictionary<string, double>? Resources = null) : IProtocolMessage;
 

@@ -54,6 +54,13 @@ public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind,
 /// <see cref="Workers"/> (names or host:port addresses; empty: any), and only while that worker has
 /// <see cref="Resources"/> free (name → amount, taken from its <c>--resources</c> while the task runs).
 /// </summary>
+/// <example>
+/// <code>
+/// // Made by the Pool from TaskOptions { Workers = ["gpu-box"], Resources = { ["GPU"] = 1 } }:
+/// var restrictions = new TaskRestrictions(["gpu-box"], new Dictionary&lt;string, double&gt; { ["GPU"] = 1 });
+/// var task = spec with { Restrictions = restrictions };
+/// </code>
+/// </example>
 public sealed record TaskRestrictions(IReadOnlyList<string> Workers, IReadOnlyDictionary<string, double> Resources);
 
 /// <summary>
@@ -90,6 +97,12 @@ public sealed record RemoteError(ErrorKind Kind, string TypeName, string Message
 }
 
 /// <summary>Describes one worker, as the center knows it; <see cref="Resources"/>: what it was started with (<c>--resources</c>), null if nothing.</summary>
+/// <example>
+/// <code>
+/// foreach (var worker in pool.Workers())
+///     Console.WriteLine($"{worker.Name}: {(worker.Resources is { } r ? ResourceAmounts.Format(r) : "no resources")}");
+/// </code>
+/// </example>
 public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data,
     IReadOnlyDictionary<string, double>? Resources = null);
 

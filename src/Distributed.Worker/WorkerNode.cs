@@ -19,6 +19,11 @@ namespace Distributed.Worker;
 /// <param name="Insecure">Run without credentials on a non-loopback address (<c>--insecure</c>).</param>
 /// <param name="DataChannel">Limits of the worker's data channel; by default <see cref="DataChannelSettings.Default"/>.</param>
 /// <param name="Resources">What it offers to tasks that ask for resources (<c>--resources GPU=1</c>, see <see cref="ResourceAmounts"/>); null: nothing.</param>
+/// <example>
+/// <code>
+/// var node = await WorkerNode.StartAsync(new WorkerOptions(HostPort.Parse("10.0.0.1:8787"), Resources: ResourceAmounts.Parse("GPU=1")), token);
+/// </code>
+/// </example>
 public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null,
     ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null, IReadOnlyDictionary<string, double>? Resources = null)
 {

@@ -66,6 +66,14 @@ public sealed class PlacementTests
         Assert.All(onA, f => Assert.Equal("a", f.Location!.Worker));
         Assert.All(onB, f => Assert.Equal("b", f.Location!.Worker));
         Assert.Equal("b", single.Location!.Worker);
+
+        // A graph's tasks too (by the graph's order its first input would go to a).
+        Func<int, int> inc = x => x + 1;
+        Func<int, int, int> add = (x, y) => x + y;
+        var graph = new Distributed.Dask.Graph { ["x"] = (inc, 1), ["y"] = (inc, "x"), ["z"] = (add, "x", "y") };
+        var outputs = pool.SubmitGraph(graph, ["y", "z"], new TaskOptions { Workers = ["b"] }).Cast<RemoteData<object>>().ToList();
+        Assert.Equal([3, 5], (await Task.WhenAll(outputs.Select(o => o.GetAsync()))).Select(Convert.ToInt32));
+        Assert.All(outputs, o => Assert.Equal("b", o.Location!.Worker));
     }
 
     [Fact]
