@@ -21,16 +21,20 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     private const long UnorderedPriority = 1L << 48;
     private long _unorderedSequence;
 
-    /// <summary>Ready restricted tasks, in order of arrival, waiting for a worker they allow with room and their resources free.</summary>
-    private readonly List<PendingTask> _restricted = [];
+    /// <summary>
+    /// Ready restricted tasks waiting for a worker they allow with room and their resources free: one
+    /// queue per set of restrictions, in order of arrival, so that a pass tries each set once however
+    /// many tasks wait behind one GPU.
+    /// </summary>
+    private readonly Dictionary<TaskRestrictions, Queue<PendingTask>> _restricted = new(RestrictionsComparer.Instance);
 
     /// <summary>Restrictions already logged as ones no registered worker can meet (once each, until a worker joins).</summary>
     private readonly HashSet<string> _reportedUnmet = new(StringComparer.Ordinal);
 
     public int UnplacedCount => _unplaced.Count;
 
-    /// <summary>Restricted tasks waiting for a worker that allows them and has their resources free.</summary>
-    public IReadOnlyList<PendingTask> WaitingRestricted => _restricted;
+    /// <summary>Restricted tasks waiting for a worker that allows them and has their resources free (some maybe dropped meanwhile).</summary>
+    public IEnumerable<PendingTask> WaitingRestricted => _restricted.Values.SelectMany(q => q);
 
     /// <summary>A worker joined: restrictions it cannot meet either are logged again.</summary>
     public void WorkerJoined() => _reportedUnmet.Clear();
@@ -103,8 +107,9 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     {
         if (task.InRestrictedQueue) return;
         task.InRestrictedQueue = true;
-        _restricted.Add(task);
         var restrictions = task.Spec.Restrictions!;
+        if (!_restricted.TryGetValue(restrictions, out var queue)) _restricted[restrictions] = queue = new Queue<PendingTask>();
+        queue.Enqueue(task);
         foreach (var worker in workers.All)
             if (worker.CouldRun(restrictions)) return;
         // It waits (a worker that can may join, as in dask), but the reason shows in the center's log.
@@ -122,43 +127,37 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     }
 
     /// <summary>
-    /// Sends each waiting restricted task to a worker it allows that has room and its resources free
-    /// (taking them until the task ends); the others keep waiting, in order.
+    /// Sends waiting restricted tasks, each set of restrictions in order of arrival, to a worker they
+    /// allow that has room and their resources free (taking them until the task ends). Within a pass
+    /// room only shrinks: the first task of a set that finds no worker stops that set until the next.
     /// </summary>
     private void PlaceRestricted(Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>> batches)
     {
-        // Within one pass room only shrinks: once tasks with some restrictions found no worker, the
-        // next tasks with the same ones are not tried (a thousand tasks behind one GPU cost little).
-        List<(TaskRestrictions Restrictions, bool AddsValue)>? unmet = null;
-        var kept = 0;
-        for (var i = 0; i < _restricted.Count; i++)
+        List<TaskRestrictions>? emptied = null;
+        foreach (var (restrictions, queue) in _restricted)
         {
-            var task = _restricted[i];
-            if (!IsSendable(task))
+            while (queue.TryPeek(out var task))
             {
-                task.InRestrictedQueue = false; // dropped, failed, or waiting for an input again
-                continue;
+                if (!IsSendable(task))
+                {
+                    queue.Dequeue();
+                    task.InRestrictedQueue = false; // dropped, failed, or waiting for an input again
+                    continue;
+                }
+                task.AddsValue = task.Spec.Priority >= 0 && !FreesAnInput(task);
+                if (RestrictedTarget(task) is not { } target)
+                {
+                    task.AddsValue = false;
+                    break;
+                }
+                queue.Dequeue();
+                task.InRestrictedQueue = false;
+                target.Take(task);
+                Assign(task, target, batches);
             }
-            var restrictions = task.Spec.Restrictions!;
-            var addsValue = task.Spec.Priority >= 0 && !FreesAnInput(task);
-            if (unmet is not null && unmet.Exists(u => u.AddsValue == addsValue && SameRestrictions(u.Restrictions, restrictions)))
-            {
-                _restricted[kept++] = task;
-                continue;
-            }
-            task.AddsValue = addsValue;
-            if (RestrictedTarget(task) is not { } target)
-            {
-                task.AddsValue = false;
-                (unmet ??= []).Add((restrictions, addsValue));
-                _restricted[kept++] = task;
-                continue;
-            }
-            task.InRestrictedQueue = false;
-            target.Take(task);
-            Assign(task, target, batches);
+            if (queue.Count == 0) (emptied ??= []).Add(restrictions);
         }
-        _restricted.RemoveRange(kept, _restricted.Count - kept);
+        if (emptied is not null) foreach (var restrictions in emptied) _restricted.Remove(restrictions);
     }
 
     /// <summary>
@@ -184,15 +183,32 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         return holder is not null && holder.Busyness <= leastBusy!.Busyness + settings.BusyMargin ? holder : leastBusy;
     }
 
-    private static bool SameRestrictions(TaskRestrictions a, TaskRestrictions b)
+    /// <summary>Restrictions as the same set: the same workers in the same order, and the same amounts.</summary>
+    private sealed class RestrictionsComparer : IEqualityComparer<TaskRestrictions>
     {
-        if (ReferenceEquals(a, b)) return true;
-        if (a.Workers.Count != b.Workers.Count || a.Resources.Count != b.Resources.Count) return false;
-        for (var i = 0; i < a.Workers.Count; i++)
-            if (!string.Equals(a.Workers[i], b.Workers[i], StringComparison.Ordinal)) return false;
-        foreach (var (name, amount) in a.Resources)
-            if (!b.Resources.TryGetValue(name, out var other) || other != amount) return false;
-        return true;
+        public static readonly RestrictionsComparer Instance = new();
+
+        public bool Equals(TaskRestrictions? a, TaskRestrictions? b)
+        {
+            if (ReferenceEquals(a, b)) return true;
+            if (a is null || b is null || a.Workers.Count != b.Workers.Count || a.Resources.Count != b.Resources.Count) return false;
+            for (var i = 0; i < a.Workers.Count; i++)
+                if (!string.Equals(a.Workers[i], b.Workers[i], StringComparison.Ordinal)) return false;
+            foreach (var (name, amount) in a.Resources)
+                if (!b.Resources.TryGetValue(name, out var other) || other != amount) return false;
+            return true;
+        }
+
+        public int GetHashCode(TaskRestrictions restrictions)
+        {
+            var hash = new HashCode();
+            foreach (var worker in restrictions.Workers) hash.Add(worker, StringComparer.Ordinal);
+            // Order-free over the resources: the same amounts in another order are the same set.
+            var resources = 0;
+            foreach (var (name, amount) in restrictions.Resources) resources ^= HashCode.Combine(StringComparer.Ordinal.GetHashCode(name), amount);
+            hash.Add(resources);
+            return hash.ToHashCode();
+        }
     }
 
     /// <summary>Takes every task still queued for <paramref name="worker"/> (it left): they wait for another worker.</summary>

@@ -128,7 +128,7 @@ public sealed class RestrictedPlacementTests
         Assert.Empty(Sent());
         Assert.Contains(_log, l => l.Warning && l.Text.Contains("g1") && l.Text.Contains("GPU=1"));
         Assert.Contains(_log, l => l.Warning && l.Text.Contains("p1") && l.Text.Contains("elsewhere"));
-        Assert.Equal(2, _core.Placement.WaitingRestricted.Count);
+        Assert.Equal(2, _core.Placement.WaitingRestricted.Count());
 
         var gpu = Join("gpu", resources: "GPU=1");
         Assert.Equal(["g1"], Sent()[gpu]);
