@@ -99,7 +99,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             _workerRefs[id] = Sender;
             Context.Watch(Sender);
         }
-        Apply(new WorkerJoined(id, message.Name, message.Address, message.Cores, message.Data, message.HeldKeys, message.PreviousCenter));
+        Apply(new WorkerJoined(id, message.Name, message.Address, message.Cores, message.Data, message.HeldKeys, message.PreviousCenter, message.Resources));
     }
 
     private void HandleConnectClient(ConnectClient message)

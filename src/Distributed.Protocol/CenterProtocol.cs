@@ -25,10 +25,16 @@ public interface ICenterAnswer : IProtocolMessage
 /// joins again after its node was removed reports the values it kept (<see cref="HeldKeys"/>) and the
 /// incarnation of the center it was registered with (<see cref="PreviousCenter"/>): a new center adopts
 /// them; the same center (which downed this worker and made its values again elsewhere) has them deleted.
-/// The worker is the sender of this message.
+/// The worker is the sender of this message. <see cref="Resources"/>: what it offers to tasks that ask
+/// for resources (<c>dworker --resources GPU=1</c>), null if nothing.
 /// </summary>
+/// <example>
+/// <code>
+/// center.Tell(new RegisterWorker("gpu-box", "10.0.0.7:8788", 8, data, Resources: ResourceAmounts.Parse("GPU=1")), worker);
+/// </code>
+/// </example>
 public sealed record RegisterWorker(string Name, string Address, int Cores, DataEndpoint Data,
-    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : IProtocolMessage;
+    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null, IReadOnlyDictionary<string, double>? Resources = null) : IProtocolMessage;
 
 /// <summary>
 /// Center → worker: the worker is known and will be given tasks, under <see cref="AssignedName"/>

@@ -17,6 +17,10 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 {
     /// <summary>What plays the executors instead of child processes (<see cref="WorkerOptions.ExecutorStandIn"/>); null in the programs.</summary>
     internal Func<string?, Props>? ExecutorStandIn { get; init; }
+
+    /// <summary>What the worker offers to tasks that ask for resources (<see cref="WorkerOptions.Resources"/>); null: nothing.</summary>
+    /// <example><code>settings with { Resources = ResourceAmounts.Parse("GPU=1") }</code></example>
+    public IReadOnlyDictionary<string, double>? Resources { get; init; }
 }
 
 /// <summary>
@@ -110,7 +114,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PostStop() => _peers.Dispose();
 
     private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
-        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter));
+        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter, _settings.Resources));
 
     private void HandleWorkerRegistered(WorkerRegistered message)
     {

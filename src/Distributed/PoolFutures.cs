@@ -156,6 +156,8 @@ public sealed partial class Pool
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var keyed = options is not null && (options.Key is not null || options.Pure);
         if (keyed) NameKeys(function, options!, tasks);
+        if (options?.Restrictions is { } restrictions)
+            for (var i = 0; i < tasks.Count; i++) tasks[i] = tasks[i] with { Restrictions = restrictions };
         var batch = new FutureBatch(_keys);
         var futures = new List<RemoteData<TResult>>(tasks.Count);
         var sent = keyed ? new List<TaskSpec>(tasks.Count) : tasks;

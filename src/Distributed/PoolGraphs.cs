@@ -132,9 +132,27 @@ public static class PoolGraphs
     /// var total = await (RemoteData&lt;object&gt;)futures[0]!;
     /// </code>
     /// </example>
-    public static IReadOnlyList<object?> SubmitGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null)
+    public static IReadOnlyList<object?> SubmitGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TimeSpan? taskTimeout = null) =>
+        SubmitGraph(pool, graph, keys, new TaskOptions { Timeout = taskTimeout });
+
+    /// <summary>
+    /// <see cref="SubmitGraph(Pool, Graph, IReadOnlyList{string}, TimeSpan?)"/> with every task of the graph
+    /// run as <paramref name="options"/> say: <see cref="TaskOptions.Timeout"/>, and where it may run
+    /// (<see cref="TaskOptions.Workers"/>, <see cref="TaskOptions.Resources"/>, as dask's
+    /// <c>client.compute(..., workers=, resources=)</c>). A graph's keys are its own: <c>Key</c> and <c>Pure</c> are refused.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var futures = pool.SubmitGraph(graph, ["total"], new TaskOptions { Resources = new Dictionary&lt;string, double&gt; { ["GPU"] = 1 } });
+    /// </code>
+    /// </example>
+    public static IReadOnlyList<object?> SubmitGraph(this Pool pool, Graph graph, IReadOnlyList<string> keys, TaskOptions options)
     {
-        var submission = pool.CompileGraph(graph, keys, Pool.TaskTimeoutMilliseconds(taskTimeout, nameof(taskTimeout)));
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Key is not null || options.Pure) throw new ArgumentException("A graph's tasks are named by the graph's keys: TaskOptions.Key and Pure do not apply.", nameof(options));
+        var submission = pool.CompileGraph(graph, keys, Pool.TaskTimeoutMilliseconds(options.Timeout, nameof(options)));
+        if (options.Restrictions is { } restrictions)
+            for (var i = 0; i < submission.Tasks.Count; i++) submission.Tasks[i] = submission.Tasks[i] with { Restrictions = restrictions };
         var futures = submission.Tasks.Count == 0 ? [] : pool.SubmitGraphFutures(submission);
         object? Resolve(string key) => futures.TryGetValue(submission.ClusterKeyOf(key), out var future) && submission.Graph.Nodes[key] is TaskNode
             ? future

@@ -1,18 +1,23 @@
+using Distributed.Protocol;
+
 namespace Distributed;
 
 /// <summary>
-/// How a submitted call runs (dask's <c>submit(..., key=, pure=)</c>): for <c>Submit</c> and <c>SubmitMap</c>.
+/// How a submitted call runs (dask's <c>submit(..., key=, pure=, workers=, resources=)</c>): for <c>Submit</c> and <c>SubmitMap</c>.
 /// </summary>
 /// <example>
 /// <code>
 /// var lines = pool.Submit(() => File.ReadAllLines("/data/app.log").Length, new TaskOptions { Key = "app-log-lines" });
 /// var same = pool.Submit(() => File.ReadAllLines("/data/app.log").Length, new TaskOptions { Key = "app-log-lines" }); // the same future: nothing runs twice
 /// var squares = pool.SubmitMap(x => x * x, Enumerable.Range(0, 10), new TaskOptions { Pure = true, Timeout = TimeSpan.FromMinutes(1) });
+/// var onGpu = pool.Submit(() => Environment.ProcessorCount, new TaskOptions { Resources = new Dictionary&lt;string, double&gt; { ["GPU"] = 1 } });
 /// </code>
 /// </example>
 public sealed record TaskOptions
 {
     private readonly string? _key;
+    private readonly IReadOnlyList<string>? _workers;
+    private readonly IReadOnlyDictionary<string, double>? _resources;
 
     /// <summary>
     /// The key of the task's result (for <c>SubmitMap</c>, the prefix of <c>{Key}-{i}</c>). A key this pool
@@ -62,6 +67,49 @@ public sealed record TaskOptions
     /// </code>
     /// </example>
     public IProgress<ComputationProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// The workers the tasks may run on, by name (<c>dworker --name</c>, as <c>Pool.Workers()</c> shows them) or
+    /// host:port address (dask's <c>workers=</c>); null or empty: any. A task waits, never runs elsewhere,
+    /// while none of them is registered (the center logs why), and is never taken by another worker.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var sizes = pool.SubmitMap((string path) => new FileInfo(path).Length, new[] { "/data/a.bin", "/data/b.bin" }, new TaskOptions { Workers = ["storage-node"] });
+    /// </code>
+    /// </example>
+    public IReadOnlyList<string>? Workers
+    {
+        get => _workers;
+        init => _workers = value is null || value.All(w => !string.IsNullOrWhiteSpace(w))
+            ? value?.ToArray()
+            : throw new ArgumentException("An allowed worker is named by a name or a host:port address, not blank.", nameof(Workers));
+    }
+
+    /// <summary>
+    /// What each task takes of its worker while it runs, by resource name (dask's <c>resources=</c>):
+    /// a task asking for <c>GPU = 1</c> runs only on a worker started with <c>dworker --resources GPU=N</c>,
+    /// and only while one of its N is free. It waits while no such worker is registered (the center logs why).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// // dworker 10.0.0.1:8787 --resources GPU=2,MEM=8e9
+    /// var frames = pool.SubmitMap((int frame) => $"frame-{frame}.png", Enumerable.Range(0, 100), new TaskOptions { Resources = new Dictionary&lt;string, double&gt; { ["GPU"] = 1 } });
+    /// </code>
+    /// </example>
+    public IReadOnlyDictionary<string, double>? Resources
+    {
+        get => _resources;
+        init => _resources = value is null || ResourceAmounts.Problem(value) is not { } problem
+            ? value?.ToDictionary(StringComparer.Ordinal)
+            : throw new ArgumentException($"Resources: {problem}", nameof(Resources));
+    }
+
+    /// <summary>The restrictions the tasks travel with, or null when none (the common case costs nothing on the wire).</summary>
+    internal TaskRestrictions? Restrictions =>
+        _workers is { Count: > 0 } || _resources is { Count: > 0 }
+            ? new TaskRestrictions(_workers ?? [], _resources ?? new Dictionary<string, double>())
+            : null;
 
     /// <summary>The longest key accepted.</summary>
     /// <example>

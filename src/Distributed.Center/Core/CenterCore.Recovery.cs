@@ -74,6 +74,7 @@ public sealed partial class CenterCore
             if (remakes.Contains(task)) continue;
             var wasRunningThere = task.AssignedTo == worker;
             if (task.AssignedTo is not null && !wasRunningThere) continue;
+            if (wasRunningThere) worker.Unload(task); // gives its resources back, on an entry that is gone anyway
             task.AssignedTo = null;
             // A task that takes its worker down every time must not take the cluster down worker by worker.
             if (wasRunningThere && ++task.WorkerDeaths >= _settings.MaxWorkerDeaths)

@@ -95,9 +95,17 @@ public sealed partial class CenterCore
             Tell(known, new WorkerRegistered(_centerAddress, known.Name, _incarnation));
             return;
         }
-        var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data);
+        var resources = e.Resources;
+        if (resources is not null && ResourceAmounts.Problem(resources) is { } problem)
+        {
+            Warn($"Worker {e.Name} at {e.Address} offers resources that cannot be: {problem} It offers none.");
+            resources = null;
+        }
+        var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data, resources);
         _workers.Add(worker);
-        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores");
+        _placement.WorkerJoined();
+        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores"
+            + (worker.Resources is { } offered ? $" and resources {ResourceAmounts.Format(offered)}" : ""));
         Tell(worker, new WorkerRegistered(_centerAddress, worker.Name, _incarnation));
         if (e.HeldKeys is { Count: > 0 } held)
         {

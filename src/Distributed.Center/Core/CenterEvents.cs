@@ -9,9 +9,9 @@ namespace Distributed.Center.Core;
 /// </summary>
 public abstract record CenterEvent;
 
-/// <summary>A worker registers (or registers again: <see cref="Worker"/> is then one the core knows).</summary>
+/// <summary>A worker registers (or registers again: <see cref="Worker"/> is then one the core knows), offering <see cref="Resources"/> to tasks (null: none).</summary>
 public sealed record WorkerJoined(WorkerId Worker, string Name, string Address, int Cores, DataEndpoint Data,
-    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : CenterEvent;
+    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null, IReadOnlyDictionary<string, double>? Resources = null) : CenterEvent;
 
 /// <summary>A worker is gone: its actor terminated, or the failure detector removed its node.</summary>
 public sealed record WorkerLeft(WorkerId Worker) : CenterEvent;

@@ -82,7 +82,7 @@ public sealed class ClusterScheduler : IScheduler, IDisposable
 
     /// <summary>
     /// Submits the graph and returns at once a pending <see cref="RemoteData{T}"/> (a future) per task key,
-    /// kept on the cluster once computed; literals as themselves (see <see cref="PoolGraphs.SubmitGraph"/>).
+    /// kept on the cluster once computed; literals as themselves (see <see cref="PoolGraphs.SubmitGraph(Pool, Graph, IReadOnlyList{string}, TimeSpan?)"/>).
     /// </summary>
     /// <example>
     /// <code>
