@@ -108,10 +108,25 @@ public sealed partial class CenterCore
     private void OnCopiesStored(CopiesStored e)
     {
         if (!_workers.TryGet(e.Worker, out var worker)) return;
+        if (e.ReplicationId is { } scatterId && _scatters.TryGetValue(scatterId, out var scatter))
+        {
+            if (scatter.Target != worker)
+            {
+                _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it answered scatter {scatterId}, which was not put on it"));
+                return;
+            }
+            _scatters.Remove(scatterId);
+            OnScatterStored(worker, scatter, e);
+            return;
+        }
         Replication? replication = null;
         if (e.ReplicationId is { } id && (!_replications.TryGetValue(id, out replication) || replication.Target != worker))
         {
             _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it answered replication {id}, which it was not asked for"));
+            // Values put on it by someone the center did not send (a forged scatter): not kept there.
+            var strays = e.Keys.Where(k => !(_keys.TryGet(k.Key, out var held) && held.Holders.Contains(worker)) && !worker.ExpectedCopies.Contains(k.Key)
+                && !(_tasks.TryGet(k.Key, out var making) && making.AssignedTo == worker)).Select(k => k.Key).ToList();
+            if (strays.Count > 0) Tell(worker, new DeleteKeys(strays));
             return;
         }
         if (replication is not null) _replications.Remove(e.ReplicationId!.Value);
