@@ -119,6 +119,7 @@ public sealed partial class CenterCore
         }
         var task = new PendingTask(producer.Spec, producer.Client, producer.Code) { RemakeForConsumers = consumers, InputShare = producer.InputShare };
         _tasks.Add(task, client);
+        if (_published.ContainsKey(keyName)) _remakingPublished.Add(keyName);
         remakes.Add(task);
         foreach (var input in Inputs.Unique(producer.Spec.Dependencies))
         {

@@ -168,6 +168,24 @@ public sealed partial class CenterCore
         _scatterWaiting.RemoveAll(w => w.Client == client);
     }
 
+    /// <summary>Published values being made again after their only copy died (rarely any: checked after every event only then).</summary>
+    private readonly HashSet<string> _remakingPublished = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A published value whose remaking ended without a value (its task failed, or its client left and
+    /// took the task with it) is remembered as lost, so that the dataset's readers are told why.
+    /// </summary>
+    private void SettleRemakingPublished()
+    {
+        foreach (var keyName in _remakingPublished.ToList())
+        {
+            if (_tasks.Contains(keyName)) continue;
+            _remakingPublished.Remove(keyName);
+            if (!_keys.Contains(keyName) && _published.ContainsKey(keyName) && !_keys.Lost.ContainsKey(keyName))
+                _keys.Lost[keyName] = $"{keyName} was lost with its worker and could not be made again (its task failed, or the client that made it left first).";
+        }
+    }
+
     /// <summary>Whether a value is kept by a dataset or by any client (after one client let go of it).</summary>
     private bool KeptByAnyone(string keyName) => _published.ContainsKey(keyName) || _clients.AnyKeeps(keyName);
 

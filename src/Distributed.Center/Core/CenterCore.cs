@@ -81,6 +81,7 @@ public sealed partial class CenterCore
             case DatasetsListed e: OnDatasetsListed(e); break;
             default: throw new ArgumentException($"The center has no handling for {happened.GetType().Name}.", nameof(happened));
         }
+        if (_remakingPublished.Count > 0) SettleRemakingPublished();
         return _commands;
     }
 
