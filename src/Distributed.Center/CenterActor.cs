@@ -44,6 +44,12 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<ReleaseKeys>(m => FromClient(m, client => new KeysReleased(client, m.Keys)));
         Receive<DisconnectClient>(m => FromClient(m, client => new ClientLeft(client)));
         Receive<ReplicateKeys>(m => FromClient(m, client => new ReplicationAsked(client, m.Keys, m.Worker, m.RequestId)));
+        Receive<ScatterKeys>(m => FromClient(m, client => new ScatterAsked(client, m.Keys, m.Broadcast, m.RequestId)));
+        Receive<AwaitScattered>(m => FromClient(m, client => new ScatterAwaited(client, m.Keys, m.RequestId)));
+        Receive<PublishDataset>(m => FromClient(m, client => new DatasetPublished(client, m.Name, m.Keys, m.Overwrite, m.RequestId)));
+        Receive<UnpublishDataset>(m => FromClient(m, client => new DatasetUnpublished(client, m.Name, m.RequestId)));
+        Receive<GetDataset>(m => FromClient(m, client => new DatasetAsked(client, m.Name, m.RequestId)));
+        Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
         Receive<TasksFinished>(m => FromWorker(m, worker => new TasksDone(worker, m.Results)));
         Receive<TasksFailed>(m => FromWorker(m, worker => new TasksFailedOn(worker, m.Failures)));
         Receive<KeysAdded>(m => FromWorker(m, worker => new CopiesStored(worker, m.Keys, m.ReplicationId, m.Error)));

@@ -49,6 +49,15 @@ public sealed class DataServer : IAsyncDisposable
     /// </summary>
     private readonly MemberCertificates _members = new();
 
+    /// <summary>Where values put by peers go (the worker stores them and reports them); null until set: puts are refused.</summary>
+    private volatile ScatterHandler? _putHandler;
+
+    /// <summary>
+    /// Takes values peers put here (a client's scatter): <paramref name="handler"/> stores them and says
+    /// null, or says why not. Until this is called, every put is refused.
+    /// </summary>
+    internal void AcceptPuts(ScatterHandler handler) => _putHandler = handler;
+
     /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
     /// <param name="host">The address to bind.</param>
     /// <param name="store">The values served.</param>
@@ -164,6 +173,7 @@ public sealed class DataServer : IAsyncDisposable
                 connection.Touch();
                 buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
                 if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
+                else if (request.Op == DataFrames.Put) await ReceivePutAsync(stream, connection, peer, request).ConfigureAwait(false);
                 else await WriteStatsAsync(stream).ConfigureAwait(false);
                 // Between requests a connection holds no buffer: thousands of idle ones cost little.
                 ArrayPool<byte>.Shared.Return(buffer);
@@ -278,6 +288,59 @@ public sealed class DataServer : IAsyncDisposable
         await stream.FlushAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Reads the values of a Put (each as its bytes arrive, so a lying length costs what was sent) and
+    /// hands them to the worker, then answers stored or refused. Values the worker does not take go back
+    /// to the store's pool. A stream that ends early is a bad frame; nothing of it is stored.
+    /// </summary>
+    private async Task ReceivePutAsync(Stream stream, DataConnection connection, PeerKind peer, DataRequest request)
+    {
+        var values = new List<KeyValuePair<string, StoredValue>>(request.Puts.Count);
+        string? refusal = null;
+        try
+        {
+            foreach (var entry in request.Puts)
+            {
+                StoredValue value;
+                try
+                {
+                    value = await StoredValue.ReadFromAsync(stream, entry.Length, entry.TypeName, _store.Buffers, connection.Touch, _store.ChunkBytes, _stop.Token).ConfigureAwait(false);
+                }
+                catch (EndOfStreamException)
+                {
+                    throw new DataFrameException($"the stream ended in the value of {DataFrames.Shortened(entry.Key)}, announced as {entry.Length} bytes");
+                }
+                values.Add(new(entry.Key, value));
+            }
+            var handler = _putHandler;
+            if (peer != PeerKind.Client) refusal = "only a client puts values on a worker";
+            else if (handler is null) refusal = "this data channel takes no values";
+            else
+            {
+                // The handler owns them from here, stored or not: one that timed out may still store them later.
+                var handedOver = values.ToList();
+                values.Clear();
+                try { refusal = await handler(request.ScatterId, handedOver).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OutOfMemoryException) { refusal = $"the worker could not store them: {e.Message}"; }
+            }
+        }
+        finally
+        {
+            foreach (var (_, value) in values) value.Release();
+        }
+        if (refusal is not null) _log($"Refused values put by {connection.Peer}: {refusal}.");
+        var reason = refusal is null ? [] : DataFrames.Utf8.GetBytes(refusal);
+        var answer = new byte[1 + (refusal is null ? 0 : sizeof(int) + reason.Length)];
+        answer[0] = refusal is null ? DataFrames.PutStored : DataFrames.PutRefused;
+        if (refusal is not null)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(answer.AsSpan(1), reason.Length);
+            reason.CopyTo(answer, 1 + sizeof(int));
+        }
+        await stream.WriteAsync(answer).ConfigureAwait(false);
+        await stream.FlushAsync().ConfigureAwait(false);
+    }
+
     private async Task WriteStatsAsync(Stream stream)
     {
         var usage = _store.Usage();
@@ -359,11 +422,23 @@ internal sealed class MemberCertificates
     }
 }
 
-/// <summary>A request read from a data connection: a Get with its keys, or a Stats.</summary>
+/// <summary>A request read from a data connection: a Get with its keys, a Put with its entries (their values follow), or a Stats.</summary>
 internal sealed record DataRequest(byte Op, IReadOnlyList<string> Keys)
 {
     public static readonly DataRequest Stats = new(DataFrames.Stats, []);
+
+    /// <summary>The scatter a Put belongs to, as the center numbered it.</summary>
+    public long ScatterId { get; init; }
+
+    /// <summary>A Put's values, in the order their bytes follow the frame.</summary>
+    public IReadOnlyList<PutEntry> Puts { get; init; } = [];
 }
+
+/// <summary>
+/// Stores values a peer put on a worker under a scatter id; answers null when they are stored, else why
+/// not. It owns the values it is given: those it does not store it releases.
+/// </summary>
+internal delegate Task<string?> ScatterHandler(long scatterId, IReadOnlyList<KeyValuePair<string, StoredValue>> values);
 
 /// <summary>Reads a data connection's opening byte and requests, every length bounded before it is allocated.</summary>
 internal sealed class DataRequestReader(Stream stream, DataChannelSettings settings)
@@ -397,6 +472,11 @@ internal sealed class DataRequestReader(Stream stream, DataChannelSettings setti
         {
             read = await stream.ReadAtLeastAsync(payload.AsMemory(0, length), length, throwOnEndOfStream: false, cancellation).ConfigureAwait(false);
             if (read < length) throw new DataFrameException($"the stream ended {read} bytes into a request of {length}");
+            if (op == DataFrames.Put)
+            {
+                var (scatterId, entries) = DataFrames.ParsePut(payload.AsSpan(0, length), settings);
+                return new DataRequest(op, entries.Select(e => e.Key).ToList()) { ScatterId = scatterId, Puts = entries };
+            }
             return new DataRequest(op, DataFrames.ParseGet(payload.AsSpan(0, length), settings));
         }
         finally

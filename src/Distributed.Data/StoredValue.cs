@@ -129,6 +129,88 @@ public sealed class StoredValue
         return new StoredValue(chunks, chunkBytes, length, typeName, buffers);
     }
 
+    /// <summary>The pieces a value read by <see cref="ReadFromAsync"/> arrives in, each allocated as the one before it is full.</summary>
+    internal const int ArrivalPieceBytes = 4 << 20;
+
+    /// <summary>
+    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/> asynchronously, for a
+    /// peer that is not trusted with the memory it claims: the bytes arrive into pieces of
+    /// <see cref="ArrivalPieceBytes"/>, each allocated only once the one before it is full, so a length that
+    /// lies costs at most one piece more than the bytes actually sent. Once all are there they are laid
+    /// out as <see cref="ReadFrom"/> lays out a value (one buffer, or chunks of <paramref name="chunkBytes"/>),
+    /// in buffers of <paramref name="buffers"/> when given. <paramref name="progress"/> is called after each piece.
+    /// </summary>
+    internal static async Task<StoredValue> ReadFromAsync(Stream source, long length, string typeName, ValueBufferPool? buffers,
+        Action progress, int chunkBytes = MaxChunkBytes, CancellationToken cancellation = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length <= ArrivalPieceBytes)
+        {
+            var value = buffers?.RentValue((int)length, typeName) ?? new StoredValue(GC.AllocateUninitializedArray<byte>((int)length), typeName);
+            try { await source.ReadExactlyAsync(value.Buffer.AsMemory(0, (int)length), cancellation).ConfigureAwait(false); }
+            catch
+            {
+                value.Release();
+                throw;
+            }
+            progress();
+            return value;
+        }
+        var pieces = new List<byte[]>();
+        try
+        {
+            for (var left = length; left > 0;)
+            {
+                var size = (int)Math.Min(ArrivalPieceBytes, left);
+                var piece = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+                pieces.Add(piece);
+                await source.ReadExactlyAsync(piece.AsMemory(0, size), cancellation).ConfigureAwait(false);
+                left -= size;
+                progress();
+            }
+            using var arrived = new PiecesStream(pieces, ArrivalPieceBytes, length);
+            return ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+        }
+        finally
+        {
+            foreach (var piece in pieces) System.Buffers.ArrayPool<byte>.Shared.Return(piece);
+        }
+    }
+
+    /// <summary>Reads pieces of equal size (but the last) as one stream.</summary>
+    private sealed class PiecesStream(List<byte[]> pieces, int pieceBytes, long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = 0;
+            while (read < buffer.Length && _position < length)
+            {
+                var piece = (int)(_position / pieceBytes);
+                var at = (int)(_position % pieceBytes);
+                var take = (int)Math.Min(Math.Min(pieceBytes - at, buffer.Length - read), length - _position);
+                pieces[piece].AsSpan(at, take).CopyTo(buffer[read..]);
+                read += take;
+                _position += take;
+            }
+            return read;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>The name of the value's type.</summary>
     public string TypeName { get; }
 

@@ -120,3 +120,53 @@ public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker, lo
 
 /// <summary>Center → client: the copies exist, or why not.</summary>
 public sealed record ReplicationFinished(IReadOnlyList<string> Keys, string? Error, long RequestId = 0) : ICenterAnswer;
+
+// ----- Scatter: a client's local values put on the workers, without tasks (issue 13) -----
+
+/// <summary>
+/// Client → center: the client will put these values (keys, sizes and types as it encoded them) on
+/// the workers, spread over them or, with <see cref="Broadcast"/>, on every one. The keys become the
+/// client's own, as its task results are. Answer: <see cref="ScatterPlan"/>.
+/// </summary>
+public sealed record ScatterKeys(IReadOnlyList<StoredKey> Keys, bool Broadcast, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Which of the scattered keys go to <see cref="Worker"/>: the client puts them there under <see cref="ScatterId"/>.</summary>
+public sealed record ScatterTarget(WorkerInfo Worker, long ScatterId, IReadOnlyList<string> Keys);
+
+/// <summary>
+/// Center → client: where to put each value (a key stored already is in no target), and the keys
+/// refused, with why (another client's key, or no worker to put it on).
+/// </summary>
+public sealed record ScatterPlan(IReadOnlyList<ScatterTarget> Targets, IReadOnlyDictionary<string, string>? Refused = null, long RequestId = 0) : ICenterAnswer;
+
+/// <summary>
+/// Client → center, once its puts were answered: answer when these scattered keys are recorded on
+/// their workers (or can no longer be). Answer: <see cref="ScatterStored"/>.
+/// </summary>
+public sealed record AwaitScattered(IReadOnlyList<string> Keys, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Center → client: the scattered keys are recorded, except <see cref="Missing"/> (with why).</summary>
+public sealed record ScatterStored(IReadOnlyDictionary<string, string>? Missing = null, long RequestId = 0) : ICenterAnswer;
+
+// ----- Named datasets shared between clients (issue 13) -----
+
+/// <summary>
+/// Client → center: keep these values (its own) under <see cref="Name"/>, for any client to get, until
+/// unpublished. Answer: <see cref="DatasetReply"/>.
+/// </summary>
+public sealed record PublishDataset(string Name, IReadOnlyList<string> Keys, bool Overwrite, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: forget the dataset <see cref="Name"/>; its values are released unless a client holds them. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record UnpublishDataset(string Name, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: the values of the dataset <see cref="Name"/>, which become the asker's too. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record GetDataset(string Name, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: the names of the published datasets. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record ListDatasets(long RequestId = 0) : ICenterQuestion;
+
+/// <summary>
+/// Center → client: the answer to a dataset question: <see cref="Error"/> when it was refused, else the
+/// dataset's values (for <see cref="GetDataset"/>) or the published names (for <see cref="ListDatasets"/>).
+/// </summary>
+public sealed record DatasetReply(string? Error, IReadOnlyList<StoredKey> Keys, IReadOnlyList<string> Names, long RequestId = 0) : ICenterAnswer;

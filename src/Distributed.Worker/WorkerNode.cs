@@ -188,7 +188,10 @@ public sealed class WorkerNode
                 Resources = options.Resources,
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
-            system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            // Values a client scatters are stored by the worker actor, the store's one writer.
+            dataServer.AcceptPuts(async (scatterId, values) =>
+                (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
@@ -316,6 +319,9 @@ public sealed class WorkerNode
     /// The worker's store, spilling past its memory limit to a folder of its own that is deleted when
     /// the process exits (a killed worker leaves it, as it leaves its work directory).
     /// </summary>
+    /// <summary>How long the data server waits for the worker actor to store scattered values (it stores them in memory, or spills them).</summary>
+    private static readonly TimeSpan ScatterStoreTimeout = TimeSpan.FromMinutes(5);
+
     private static DataStore NewStore(WorkerOptions options, int port)
     {
         var spillDirectory = WorkerFolders.SpillFolder(port);

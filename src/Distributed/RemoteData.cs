@@ -262,6 +262,9 @@ public sealed class RemoteData<T> : IRemoteData, IFetchableRemoteData, IPendingF
 /// <summary>A future as the client's machinery ends it.</summary>
 internal interface IPendingFuture
 {
+    /// <summary>Completes when the value exists, or fails with why it never will.</summary>
+    Task Completion { get; }
+
     /// <summary>Ends it once: finished at <paramref name="location"/>, or with <paramref name="error"/>. Later calls do nothing.</summary>
     void Ended(DataLocation? location, Exception? error, FutureStatus status);
 }

@@ -73,8 +73,15 @@ public sealed partial class CenterCore
             case ProgressAsked e: OnProgressAsked(e); break;
             case ReplicationAsked e: OnReplicationAsked(e); break;
             case TimerFired e: OnTimerFired(e); break;
+            case ScatterAsked e: OnScatterAsked(e); break;
+            case ScatterAwaited e: OnScatterAwaited(e); break;
+            case DatasetPublished e: OnDatasetPublished(e); break;
+            case DatasetUnpublished e: OnDatasetUnpublished(e); break;
+            case DatasetAsked e: OnDatasetAsked(e); break;
+            case DatasetsListed e: OnDatasetsListed(e); break;
             default: throw new ArgumentException($"The center has no handling for {happened.GetType().Name}.", nameof(happened));
         }
+        if (_remakingPublished.Count > 0) SettleRemakingPublished();
         return _commands;
     }
 
@@ -335,7 +342,11 @@ public sealed partial class CenterCore
     {
         if (!_clients.TryGet(e.Client, out var client)) return;
         var own = OwnKeys(client, e.Keys, nameof(ReleaseKeys));
-        if (own.Count > 0) Release(own);
+        if (own.Count == 0) return;
+        // A value another client (or a dataset) keeps too stays: only this client lets go of it.
+        client.Keys.ExceptWith(own);
+        var free = own.Where(k => !KeptByAnyone(k)).ToList();
+        if (free.Count > 0) Release(free);
     }
 
     /// <summary>The keys among <paramref name="keys"/> that are <paramref name="client"/>'s; another client's are refused (and logged).</summary>
@@ -395,6 +406,7 @@ public sealed partial class CenterCore
         foreach (var keyName in keys)
         {
             _lineage.Forget(keyName);
+            _scattered.Remove(keyName);
             _keys.Delete(keyName, _workers.All, deletions);
         }
         foreach (var (worker, list) in deletions) Tell(worker, new DeleteKeys(list));
@@ -413,7 +425,8 @@ public sealed partial class CenterCore
             dropped.Add(task);
         }
         CancelOnWorkers(dropped);
-        DeleteValues(client.Keys.ToList());
+        ForgetScattersOf(e.Client);
+        DeleteValues(client.Keys.Where(k => !KeptByAnyone(k)).ToList());
         _placement.Place([]);
         AnswerWaitingWhoHas();
     }

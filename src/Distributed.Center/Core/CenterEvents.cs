@@ -60,3 +60,21 @@ public sealed record ReplicationAsked(ClientId Client, IReadOnlyList<string> Key
 
 /// <summary>A timer the core started (<see cref="StartTimer"/>) fired.</summary>
 public sealed record TimerFired(long Timer) : CenterEvent;
+
+/// <summary>A client asks where to put values it scatters.</summary>
+public sealed record ScatterAsked(ClientId Client, IReadOnlyList<StoredKey> Keys, bool Broadcast, long RequestId) : CenterEvent;
+
+/// <summary>A client asks to hear when its scattered values are recorded.</summary>
+public sealed record ScatterAwaited(ClientId Client, IReadOnlyList<string> Keys, long RequestId) : CenterEvent;
+
+/// <summary>A client publishes its values under a name.</summary>
+public sealed record DatasetPublished(ClientId Client, string Name, IReadOnlyList<string> Keys, bool Overwrite, long RequestId) : CenterEvent;
+
+/// <summary>A client unpublishes a dataset.</summary>
+public sealed record DatasetUnpublished(ClientId Client, string Name, long RequestId) : CenterEvent;
+
+/// <summary>A client asks for a dataset's values.</summary>
+public sealed record DatasetAsked(ClientId Client, string Name, long RequestId) : CenterEvent;
+
+/// <summary>A client asks for the names of the datasets.</summary>
+public sealed record DatasetsListed(ClientId Client, long RequestId) : CenterEvent;

@@ -81,6 +81,12 @@ internal sealed class ClientActor : ReceiveActor
         GetWorkers m => m with { RequestId = id },
         ReplicateKeys m => m with { RequestId = id },
         GetProgress m => m with { RequestId = id },
+        ScatterKeys m => m with { RequestId = id },
+        AwaitScattered m => m with { RequestId = id },
+        PublishDataset m => m with { RequestId = id },
+        UnpublishDataset m => m with { RequestId = id },
+        GetDataset m => m with { RequestId = id },
+        ListDatasets m => m with { RequestId = id },
         _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
     };
 

@@ -19,6 +19,9 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
 
     private readonly DataClient _data = new(PeerKind.Client, null, credentials);
 
+    /// <summary>The pool's data-channel client (its connections are reused by scatters' puts too).</summary>
+    public DataClient Data => _data;
+
     /// <summary>
     /// The values, in order. The synchronous form reads the sockets on the caller's thread: a blocking
     /// caller already waits, and handing the read to the thread pool would only add a hop (and a blocked pool thread).

@@ -65,6 +65,20 @@ public static class WireSamples
             new AssemblyBytes(assembly, [77, 90, 144, 0]),
             new AssemblyBytes(assembly, null),
             new FetchKeys([input], 5),
+            // Scatter and named datasets (issue 13).
+            new ScatterKeys([stored, new StoredKey("int32-9f86d081884c7d65", 4, "System.Int32")], Broadcast: false, RequestId: 9),
+            new ScatterTarget(worker, 12, ["map-0"]),
+            new ScatterPlan([new ScatterTarget(worker, 12, ["map-0"])], new Dictionary<string, string> { ["taken"] = "The key taken belongs to another client." }, RequestId: 9),
+            new ScatterPlan([], RequestId: 10),
+            new AwaitScattered(["map-0"], RequestId: 11),
+            new ScatterStored(new Dictionary<string, string> { ["map-0"] = "its worker left" }, RequestId: 11),
+            new ScatterStored(RequestId: 12),
+            new PublishDataset("training-set", ["map-0", "map-1"], Overwrite: true, RequestId: 13),
+            new UnpublishDataset("training-set", RequestId: 14),
+            new GetDataset("training-set", RequestId: 15),
+            new ListDatasets(RequestId: 16),
+            new DatasetReply(null, [stored], ["training-set", "weights"], RequestId: 15),
+            new DatasetReply("There is no dataset named x.", [], [], RequestId: 14),
         ];
     }
 

@@ -10,6 +10,7 @@ internal enum Act : byte
     Submit, DeliverToWorker, DeliverFromWorker, DeliverToClient, DeliverFromClient, FinishTasks, CompleteFetch,
     AnswerProbe, DeliverNodeEvent, KillWorker, PauseWorker, ResumeWorker, JoinWorker, Release, AskHolders,
     Replicate, AskWorkers, ClientLeave, ClientCrash, ClientJoin, RestartCenter, Tick,
+    Publish, Unpublish,
 }
 
 /// <summary>One step of a run: an act and the numbers that pick its targets.</summary>
@@ -70,7 +71,7 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
     {
         _core = NewCore();
         for (var i = 0; i < 2; i++) StartWorker(cores: i + 1);
-        StartClient();
+        _ = StartClient();
     }
 
     private CenterCore NewCore() => new(_settings, _clock, "center:8787", $"center-{++_incarnation}");
@@ -100,9 +101,11 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             case Act.AskWorkers: AskWorkers(Pick(_clients.Where(c => c.Connected), step.A), step.B); break;
             case Act.ClientLeave: Leave(Pick(_clients.Where(c => c.Connected), step.A), crashed: false); break;
             case Act.ClientCrash: Leave(Pick(_clients.Where(c => c.Connected), step.A), crashed: true); break;
-            case Act.ClientJoin: if (_clients.Count(c => c.Connected) < 3) StartClient(); break;
+            case Act.ClientJoin: if (_clients.Count(c => c.Connected) < 3) _ = StartClient(); break;
             case Act.RestartCenter: RestartCenter(); break;
             case Act.Tick: Tick(TimeSpan.FromMilliseconds(1 + step.A % 20_000)); break;
+            case Act.Publish: Publish(Pick(_clients.Where(c => c.Connected && c.Owned.Count > 0), step.A), step.B, step.C); break;
+            case Act.Unpublish: Unpublish(Pick(_clients.Where(c => c.Connected), step.A), step.B); break;
             default: throw new ArgumentOutOfRangeException(nameof(step), step.Act, null);
         }
         CheckInvariants(step);
@@ -112,7 +115,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
     public bool IsEnabled(Act act) => act switch
     {
         Act.Submit or Act.Release or Act.AskHolders or Act.AskWorkers or Act.ClientLeave or Act.ClientCrash => _clients.Any(c => c.Connected && c.Id is not null),
-        Act.Replicate => _clients.Any(c => c.Connected && c.Owned.Count > 0),
+        Act.Replicate or Act.Publish => _clients.Any(c => c.Connected && c.Owned.Count > 0),
+        Act.Unpublish => _clients.Any(c => c.Connected && c.Id is not null),
         Act.DeliverToWorker => _workers.Any(w => w.Alive && !w.Paused && w.Inbox.Count > 0),
         Act.DeliverFromWorker => _workers.Any(w => !w.Paused && w.Outbox.Count > 0),
         Act.DeliverToClient => _clients.Any(c => c.Connected && c.Inbox.Count > 0),
@@ -441,13 +445,14 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
 
     // ---------------------------------------------------------------- clients
 
-    private void StartClient()
+    private SimulatedClient StartClient()
     {
         var client = new SimulatedClient(_clients.Count) { Id = new ClientId(++_nextId) };
         _clients.Add(client);
         Note($"START client {client.Index}");
         client.Outbox.Enqueue(new ClientJoined(client.Id.Value, ++client.NextRequest));
         client.OpenQuestions.Add(client.NextRequest);
+        return client;
     }
 
     private void DeliverFromClient(SimulatedClient? client)
@@ -463,6 +468,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             HoldersAsked h => h.Client,
             WorkersAsked w => w.Client,
             ReplicationAsked r => r.Client,
+            DatasetPublished p => p.Client,
+            DatasetUnpublished u => u.Client,
             ClientLeft l => l.Client,
             _ => throw new SimulationFailure($"A client sent {happened}"),
         };
@@ -527,6 +534,9 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
                 break;
             case ReplicationFinished replication:
                 Answered(client, replication.RequestId);
+                break;
+            case DatasetReply dataset:
+                Answered(client, dataset.RequestId);
                 break;
             default:
                 throw new SimulationFailure($"The center sent a client {message}");
@@ -655,6 +665,23 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         client.OpenQuestions.Add(client.NextRequest);
     }
 
+    /// <summary>Publishes some of the client's values under one of three names (now and then over an existing one), which keeps them past their release.</summary>
+    private static void Publish(SimulatedClient? client, int pick, int count)
+    {
+        if (client is not { Id: { } id }) return;
+        var keys = client.Owned.Skip(client.Owned.Count == 0 ? 0 : (int)((uint)pick % (uint)client.Owned.Count)).Take(1 + count % 3).ToList();
+        if (count % 7 == 0) keys.Add("never-made");
+        client.Outbox.Enqueue(new DatasetPublished(id, $"ds{pick % 3}", keys, Overwrite: count % 2 == 0, ++client.NextRequest));
+        client.OpenQuestions.Add(client.NextRequest);
+    }
+
+    private static void Unpublish(SimulatedClient? client, int pick)
+    {
+        if (client is not { Id: { } id }) return;
+        client.Outbox.Enqueue(new DatasetUnpublished(id, $"ds{pick % 3}", ++client.NextRequest));
+        client.OpenQuestions.Add(client.NextRequest);
+    }
+
     private void Leave(SimulatedClient? client, bool crashed)
     {
         if (client is not { Id: { } id }) return;
@@ -744,6 +771,18 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
 
     public void ReleaseEverythingAndCheckEmpty()
     {
+        // Datasets keep their values past every release: a client unpublishes them first.
+        if (_core.DatasetNames.Count > 0)
+        {
+            var unpublisher = _clients.FirstOrDefault(c => c.Connected && c.Id is not null) ?? StartClient();
+            Settle();
+            foreach (var name in _core.DatasetNames.ToList())
+            {
+                unpublisher.Outbox.Enqueue(new DatasetUnpublished(unpublisher.Id!.Value, name, ++unpublisher.NextRequest));
+                unpublisher.OpenQuestions.Add(unpublisher.NextRequest);
+            }
+            Settle();
+        }
         foreach (var client in _clients.Where(c => c.Connected && c.Id is not null))
         {
             if (client.Owned.Count > 0) client.Outbox.Enqueue(new KeysReleased(client.Id!.Value, client.Owned.ToList()));
@@ -836,6 +875,11 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             }
             if (tasks.Contains(key.Key)) Fail(step, $"{key.Key} is both stored and pending");
         }
+        // A published value stays known: stored, being made again, or remembered as lost.
+        foreach (var name in _core.DatasetNames)
+            foreach (var key in _core.DatasetKeys(name))
+                if (!_core.Keys.Contains(key) && !_core.Keys.Lost.ContainsKey(key) && !tasks.Contains(key))
+                    Fail(step, $"{key} of dataset {name} is neither stored, pending nor remembered as lost");
         // A task never runs twice at once, except after its worker's death (or downing); a worker
         // never runs more GPU than it has.
         var running = new Dictionary<string, string>(StringComparer.Ordinal);
