@@ -152,44 +152,28 @@ public sealed class DataStore
     /// when in memory, its spill file opened when on disk, so that a spilled value is streamed from its
     /// file and never loaded whole. Null when it is not held. The caller disposes it.
     /// </summary>
-    public StoredValueReader? OpenRead(string key)
-    {
-        while (true)
-        {
-            string path;
-            string typeName;
-            lock (_gate)
-            {
-                if (!_entries.TryGetValue(key, out var entry)) return null;
-                if (entry.Value is { } inMemory)
-                {
-                    _inMemoryByUse.Remove(entry.UseNode!);
-                    _inMemoryByUse.AddLast(entry.UseNode!);
-                    if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
-                    return new StoredValueReader(new ValueLease(inMemory));
-                }
-                path = entry.SpillPath!;
-                typeName = entry.TypeName;
-            }
-            try
-            {
-                var file = OpenSpillFile(path, out var fileTypeName, out var length);
-                Interlocked.Increment(ref _readsFromDisk);
-                return new StoredValueReader(file, fileTypeName, length);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-            {
-                // Deleted, or replaced, between the lookup and the open: look again, the index says what is held now.
-                lock (_gate)
-                    if (!_entries.TryGetValue(key, out var now) || now.SpillPath != path) continue;
-                _logError($"Could not read the spilled value {key} ({typeName}) back from {path}: {e.Message}");
-                return null;
-            }
-        }
-    }
+    public StoredValueReader? OpenRead(string key) =>
+        Find(key,
+            inMemory => new StoredValueReader(new ValueLease(Referenced(inMemory, key))),
+            path => new StoredValueReader(OpenSpillFile(path, out var typeName, out var length), typeName, length));
 
     /// <summary>A value, with a reference of the caller's own when <paramref name="lease"/> (one it must release), else one never reused.</summary>
-    private StoredValue? Read(string key, bool lease)
+    private StoredValue? Read(string key, bool lease) =>
+        Find(key,
+            inMemory =>
+            {
+                if (lease) return Referenced(inMemory, key);
+                inMemory.KeepForever();
+                return inMemory;
+            },
+            path => ReadSpillFile(path, lease ? Buffers : null));
+
+    /// <summary>
+    /// Looks <paramref name="key"/> up: an in-memory value is handed to <paramref name="inMemory"/> under
+    /// the index's lock (so the store cannot release it meanwhile) and becomes the most recently used; a
+    /// spilled one's file path to <paramref name="fromSpillFile"/>, outside the lock. Null when not held.
+    /// </summary>
+    private T? Find<T>(string key, Func<StoredValue, T> inMemory, Func<string, T> fromSpillFile) where T : class
     {
         while (true)
         {
@@ -198,25 +182,21 @@ public sealed class DataStore
             lock (_gate)
             {
                 if (!_entries.TryGetValue(key, out var entry)) return null;
-                if (entry.Value is { } inMemory)
+                if (entry.Value is { } value)
                 {
                     // Most recently used now: the last to be spilled.
                     _inMemoryByUse.Remove(entry.UseNode!);
                     _inMemoryByUse.AddLast(entry.UseNode!);
-                    // Under _gate: the store releases its own reference only after it took the value out of
-                    // the index, so while it is indexed the buffer cannot have gone back to the pool.
-                    if (!lease) inMemory.KeepForever();
-                    else if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
-                    return inMemory;
+                    return inMemory(value);
                 }
                 path = entry.SpillPath!;
                 typeName = entry.TypeName;
             }
             try
             {
-                var value = ReadSpillFile(path, lease ? Buffers : null);
+                var read = fromSpillFile(path);
                 Interlocked.Increment(ref _readsFromDisk);
-                return value;
+                return read;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -229,6 +209,14 @@ public sealed class DataStore
             }
         }
     }
+
+    /// <summary>
+    /// <paramref name="value"/> with one more reference, the caller's. Under _gate: the store releases its own
+    /// reference only after it took the value out of the index, so while it is indexed the buffer cannot
+    /// have gone back to the pool.
+    /// </summary>
+    private static StoredValue Referenced(StoredValue value, string key) =>
+        value.TryAddReference() ? value : throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
 
     /// <summary>Whether the key is held (in memory or on disk).</summary>
     public bool Contains(string key)
