@@ -1,7 +1,7 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Distributed.Data;
+using static Distributed.Tests.Data.DataFrameBytes;
 
 namespace Distributed.Tests.Data;
 
@@ -12,41 +12,7 @@ namespace Distributed.Tests.Data;
 /// </summary>
 public sealed class PutFrameTests
 {
-    private static readonly DataChannelSettings Settings = DataChannelSettings.Default;
-
-    private static byte[] Int32(int value)
-    {
-        var bytes = new byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, value);
-        return bytes;
-    }
-
-    private static byte[] Int64(long value)
-    {
-        var bytes = new byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
-        return bytes;
-    }
-
     private static byte[] Text(string text) => [.. Int32(System.Text.Encoding.UTF8.GetByteCount(text)), .. System.Text.Encoding.UTF8.GetBytes(text)];
-
-    /// <summary>A connection's bytes: the peer kind, then a Put frame around <paramref name="payload"/>.</summary>
-    private static byte[] PutConnection(params byte[][] payload)
-    {
-        var body = payload.SelectMany(p => p).ToArray();
-        return [(byte)PeerKind.Client, DataFrames.Put, .. Int32(body.Length), .. body];
-    }
-
-    private static async Task<DataRequest?> ReadOneAsync(byte[] connection, DataChannelSettings? settings = null)
-    {
-        var reader = new DataRequestReader(new MemoryStream(connection), settings ?? Settings);
-        Assert.Equal(PeerKind.Client, await reader.ReadKindAsync(default));
-        await reader.WaitForRequestAsync(default);
-        return await reader.ReadAsync(default);
-    }
-
-    private static async Task<string> RejectedAsync(byte[] connection, DataChannelSettings? settings = null) =>
-        (await Assert.ThrowsAsync<DataFrameException>(() => ReadOneAsync(connection, settings))).Message;
 
     [Fact]
     public async Task A_put_frame_round_trips_its_scatter_id_keys_types_and_lengths()
@@ -65,20 +31,20 @@ public sealed class PutFrameTests
     [Fact]
     public async Task Counts_and_lengths_that_lie_are_bad_frames_before_anything_is_allocated()
     {
-        Assert.Contains("value count -1 is negative", await RejectedAsync(PutConnection(Int64(1), Int32(-1))));
-        Assert.Contains("value count 2147483647 exceeds", await RejectedAsync(PutConnection(Int64(1), Int32(int.MaxValue))));
-        Assert.Contains("cannot fit", await RejectedAsync(PutConnection(Int64(1), Int32(1000), Text("a"))));
-        Assert.Contains("value length -5 is negative", await RejectedAsync(PutConnection(Int64(1), Int32(1), Text("a"), Text("T"), Int64(-5))));
+        Assert.Contains("value count -1 is negative", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(-1))));
+        Assert.Contains("value count 2147483647 exceeds", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(int.MaxValue))));
+        Assert.Contains("cannot fit", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(1000), Text("a"))));
+        Assert.Contains("value length -5 is negative", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(1), Text("a"), Text("T"), Int64(-5))));
         var small = Settings with { MaxValueBytes = 1000 };
-        Assert.Contains("value length 1001 exceeds", await RejectedAsync(PutConnection(Int64(1), Int32(1), Text("a"), Text("T"), Int64(1001)), small));
+        Assert.Contains("value length 1001 exceeds", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(1), Text("a"), Text("T"), Int64(1001)), small));
         // Each within the limit, together not: a put never announces more than one answer may carry.
         Assert.Contains("total length of a put's values 1200 exceeds",
-            await RejectedAsync(PutConnection(Int64(1), Int32(2), Text("a"), Text("T"), Int64(600), Text("b"), Text("T"), Int64(600)), small));
-        Assert.Contains("twice", await RejectedAsync(PutConnection(Int64(1), Int32(2), Text("a"), Text("T"), Int64(1), Text("a"), Text("T"), Int64(1))));
-        Assert.Contains("empty key", await RejectedAsync(PutConnection(Int64(1), Int32(1), Text(""), Text("T"), Int64(1))));
-        Assert.Contains("key length 2147483647 exceeds", await RejectedAsync(PutConnection(Int64(1), Int32(1), Int32(int.MaxValue), new byte[12])));
-        Assert.Contains("bytes follow the end", await RejectedAsync(PutConnection(Int64(1), Int32(0), [9])));
-        Assert.Contains("an int64 needs 8 bytes", await RejectedAsync(PutConnection([1, 2, 3])));
+            await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(2), Text("a"), Text("T"), Int64(600), Text("b"), Text("T"), Int64(600)), small));
+        Assert.Contains("twice", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(2), Text("a"), Text("T"), Int64(1), Text("a"), Text("T"), Int64(1))));
+        Assert.Contains("empty key", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(1), Text(""), Text("T"), Int64(1))));
+        Assert.Contains("key length 2147483647 exceeds", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(1), Int32(int.MaxValue), new byte[12])));
+        Assert.Contains("bytes follow the end", await RejectedAsync(ClientFrame(DataFrames.Put, Int64(1), Int32(0), [9])));
+        Assert.Contains("an int64 needs 8 bytes", await RejectedAsync(ClientFrame(DataFrames.Put, [1, 2, 3])));
         Assert.Contains("exceeds the limit", await RejectedAsync([(byte)PeerKind.Client, DataFrames.Put, .. Int32(int.MaxValue)]));
     }
 
