@@ -66,8 +66,10 @@ public sealed class DashboardServer : IAsyncDisposable
     {
         var access = DashboardAccess.For(centerHost, credentials, settings.RequireCredentials);
         var address = ResolveAddress(access.BindHost);
-        var tries = settings.NextFreeIfTaken ? 20 : 1;
-        for (var port = settings.Port; ; port++)
+        // The default port takes the next free one, and past 20 taken (many centers and workers on one
+        // machine) any free one: a dashboard never stops a center from starting.
+        var tries = settings.NextFreeIfTaken ? 21 : 1;
+        for (var port = settings.Port; ; port = tries == 1 ? 0 : port + 1)
         {
             var app = Build(system, address, port, access, credentials);
             try
@@ -75,7 +77,8 @@ public sealed class DashboardServer : IAsyncDisposable
                 await app.StartAsync(cancellation).ConfigureAwait(false);
                 var scheme = access.Https ? "https" : "http";
                 var host = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{access.BindHost}]" : access.BindHost;
-                return new DashboardServer(app, $"{scheme}://{host}:{port}/", access);
+                var bound = port != 0 ? port : new Uri(app.Urls.First()).Port;
+                return new DashboardServer(app, $"{scheme}://{host}:{bound}/", access);
             }
             catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
             {

@@ -105,6 +105,29 @@ public sealed class DashboardAccessTests
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync(new Uri(dashboard.Url.Replace("https://", "http://", StringComparison.Ordinal) + "api/events")));
     }
 
+    [Fact]
+    public async Task A_taken_port_is_an_error_when_asked_for_and_the_next_free_one_by_default()
+    {
+        using var system = ActorSystem.Create("dashboard-ports");
+        var port = LocalCluster.FreePort();
+        var held = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+        held.Start();
+        try
+        {
+            await Assert.ThrowsAsync<Protocol.Hosting.PortInUseException>(() => DashboardServer.StartAsync(system, "127.0.0.1", null, new DashboardSettings(port)));
+
+            await using var moved = await DashboardServer.StartAsync(system, "127.0.0.1", null, new DashboardSettings(port, NextFreeIfTaken: true));
+            var url = new Uri(moved.Url);
+            Assert.NotEqual(port, url.Port);
+            using var http = new HttpClient();
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(url, "api/events"))).StatusCode);
+        }
+        finally
+        {
+            held.Stop();
+        }
+    }
+
     /// <summary>A client that trusts the cluster's certificate only, presenting <paramref name="clientCertificate"/> if given.</summary>
     private static HttpClient Client(ClusterCredentials cluster, X509Certificate2? clientCertificate)
     {
