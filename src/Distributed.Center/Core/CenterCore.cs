@@ -89,7 +89,11 @@ public sealed partial class CenterCore
     private void Tell(ClientId client, IProtocolMessage message)
     {
         // Every failure a client hears of goes through here: its progress counts them.
-        if (message is TasksFailed failed && _clients.TryGet(client, out var entry)) entry.Failed += failed.Failures.Count;
+        if (message is TasksFailed failed && _clients.TryGet(client, out var entry))
+        {
+            entry.Failed += failed.Failures.Count;
+            _tasksFailedTotal += failed.Failures.Count;
+        }
         _commands.Add(new TellClient(client, message));
     }
     private void Log(string text) => _commands.Add(new LogLine(false, text));
@@ -195,6 +199,7 @@ public sealed partial class CenterCore
                 if (!_keys.Contains(dependency)) _tasks.WaitFor(task, dependency);
             _tasks.Add(task, client);
             client.Submitted++;
+            _tasksSubmittedTotal++;
             if (task.WaitingFor == 0) ready.Add(task);
         }
         if (existing is not null)
@@ -241,6 +246,7 @@ public sealed partial class CenterCore
             if (task.RemakeForConsumers is null)
             {
                 client.Finished++;
+                _tasksFinishedTotal++;
                 client.ResultBytes += result.Size;
             }
             var key = new KeyEntry(result.Key, result.Size, result.TypeName) { RemainingConsumers = task.RemakeForConsumers ?? task.Spec.ReleaseAfterConsumers };
