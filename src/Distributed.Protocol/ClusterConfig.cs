@@ -33,6 +33,12 @@ public static class ClusterConfig
     public const string OverridesVariable = "DISTRIBUTED_HOCON";
 
     /// <summary>
+    /// Settings a program gives every actor system of its process, above the environment and the files
+    /// (dcenter and dworker: their log, from <c>--log-level</c>). Empty in a client's process.
+    /// </summary>
+    public static Config ProgramSettings { get; set; } = Config.Empty;
+
+    /// <summary>
     /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
     /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
     /// </summary>
@@ -46,6 +52,7 @@ public static class ClusterConfig
             akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
             """);
         return overrides
+            .WithFallback(ProgramSettings)
             .WithFallback(FromEnvironment())
             .WithFallback(Embedded(role.ToString().ToLowerInvariant()))
             .WithFallback(Embedded("common"))

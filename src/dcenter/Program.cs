@@ -24,12 +24,14 @@ var root = new RootCommand("Starts the center of a Distributed cluster: it knows
     credentialsOption,
     insecureOption,
 };
-root.SetAction((parse, cancellation) =>
+var operations = new Distributed.Programs.OperationsOptions(root);
+root.SetAction(async (parse, cancellation) =>
 {
+    operations.StartLogging(parse);
     var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
     var port = parse.GetValue(portOption);
-    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
-    return ProgramRunner.RunAsync(
+    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;
+    return await ProgramRunner.RunAsync(
         start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token),
         whenEnded: node => node.System.WhenTerminated,
         stop: node => node.StopAsync(),

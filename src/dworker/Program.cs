@@ -41,8 +41,10 @@ var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps d
 {
     centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
 };
+var operations = new Distributed.Programs.OperationsOptions(root);
 root.SetAction((parse, cancellation) =>
 {
+    operations.StartLogging(parse);
     HostPort center;
     try
     {
