@@ -24,10 +24,10 @@ var root = new RootCommand("Starts the center of a Distributed cluster: it knows
     credentialsOption,
     insecureOption,
 };
-var operations = new Distributed.Programs.OperationsOptions(root);
+var operations = new Distributed.Programs.OperationsOptions(root, Role.Center);
 root.SetAction(async (parse, cancellation) =>
 {
-    operations.StartLogging(parse);
+    if (!operations.TryStart(parse)) return 2;
     var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
     var port = parse.GetValue(portOption);
     if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;

@@ -41,10 +41,10 @@ var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps d
 {
     centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
 };
-var operations = new Distributed.Programs.OperationsOptions(root);
+var operations = new Distributed.Programs.OperationsOptions(root, Role.Worker);
 root.SetAction((parse, cancellation) =>
 {
-    operations.StartLogging(parse);
+    if (!operations.TryStart(parse)) return Task.FromResult(2);
     HostPort center;
     try
     {
