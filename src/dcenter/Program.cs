@@ -35,14 +35,16 @@ var root = new RootCommand("Starts the center of a Distributed cluster: it knows
     insecureOption,
     dashboardPortOption,
 };
-root.SetAction((parse, cancellation) =>
+var operations = new Distributed.Programs.OperationsOptions(root, Role.Center);
+root.SetAction(async (parse, cancellation) =>
 {
+    if (!operations.TryStart(parse)) return 2;
     var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
     var port = parse.GetValue(portOption);
     var dashboardPort = parse.GetValue(dashboardPortOption);
     var dashboard = new DashboardSettings(dashboardPort ?? DashboardSettings.DefaultPort, NextFreeIfTaken: dashboardPort is null);
-    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
-    return ProgramRunner.RunAsync(
+    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;
+    return await ProgramRunner.RunAsync(
         start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token, dashboard),
         whenEnded: node => node.System.WhenTerminated,
         stop: node => node.StopAsync(),

@@ -115,7 +115,7 @@ public sealed partial class CenterCore
         var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data, resources);
         _workers.Add(worker);
         _placement.WorkerJoined();
-        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores"
+        Log($"Worker {worker.Name} at {e.Address} joined with {e.Cores} cores"
             + (worker.Resources is { } offered ? $" and resources {ResourceAmounts.Format(offered)}" : ""));
         Tell(worker, new WorkerRegistered(_centerAddress, worker.Name, _incarnation));
         if (e.HeldKeys is { Count: > 0 } held)
