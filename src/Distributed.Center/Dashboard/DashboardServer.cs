@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Center.Dashboard;
@@ -101,6 +102,8 @@ public sealed class DashboardServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders(); // the center's output is its own; a failed request is answered, not logged
+        // dcenter handles Ctrl+C and SIGTERM itself (and stops the dashboard): the host must not hook them too.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, HostLifetimeOfTheCenter>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -179,6 +182,13 @@ public sealed class DashboardServer : IAsyncDisposable
             catch (AskTimeoutException) { } // the center is stopping
         });
         return app;
+    }
+
+    /// <summary>A host lifetime that waits for nothing and hooks no signal: the center's program owns both.</summary>
+    private sealed class HostLifetimeOfTheCenter : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>Stops serving.</summary>
