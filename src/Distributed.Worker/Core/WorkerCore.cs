@@ -82,9 +82,16 @@ internal sealed class WorkerCore
     private long _executorsStarted; // numbers executors apart from the retired ones still stopping
     private List<WorkerCommand>? _commands;
 
-    /// <summary>Creates the core of worker <paramref name="name"/> (its name until the center assigns one).</summary>
-    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters)
+    /// <summary>The runtime identifier whose native libraries this worker's executors load (linux-x64...).</summary>
+    private readonly string _runtimeId;
+
+    /// <summary>
+    /// Creates the core of worker <paramref name="name"/> (its name until the center assigns one);
+    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise.
+    /// </summary>
+    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null)
     {
+        _runtimeId = runtimeId ?? System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
         _name = name;
         _store = store;
         _assemblies = assemblies;
@@ -166,6 +173,9 @@ internal sealed class WorkerCore
 
     private void HandleBatchArrived(WorkerEvent.BatchArrived message)
     {
+        // From here on the code is this worker's: the assemblies plus its RID's native libraries.
+        var (code, nativeProblem) = NativeLibraryFiles.ForRuntime(message.Code, _runtimeId);
+        message = message with { Code = code };
         if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
         var batch = new HeldBatch(_nextBatchId++, client, message);
         _held[batch.Id] = batch;
@@ -189,6 +199,11 @@ internal sealed class WorkerCore
         if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
         {
             Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
+            return;
+        }
+        if (nativeProblem is not null)
+        {
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, nativeProblem));
             return;
         }
         if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)

@@ -14,7 +14,8 @@ public static class WireSamples
     {
         var endpoint = new DataEndpoint("127.0.0.1", 40_001);
         var assembly = new AssemblyRef("App-3f2a", "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7");
-        var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")]);
+        var native = new NativeLibraryRef("SQLitePCLRaw.lib.e_sqlite3", "linux-x64", "libe_sqlite3.so", "9654");
+        var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")], [native]);
         var function = new FunctionSpec("fn-5d1e", [0, 1, 2, 3, 250, 251, 252]);
         var resources = new Dictionary<string, double> { ["GPU"] = 1, ["MEM"] = 8e9 };
         var restrictions = new TaskRestrictions(["worker-1", "127.0.0.1:8788"], resources);
@@ -33,7 +34,7 @@ public static class WireSamples
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], restrictions, error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
+            endpoint, assembly, native, code, function, tasks[1], restrictions, error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
             new RegisterWorker("worker-3", "akka.ssl.tcp://distributed@127.0.0.1:8790", 1, endpoint, Resources: resources),
