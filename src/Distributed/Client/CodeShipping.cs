@@ -30,6 +30,9 @@ public sealed class CodeShipping
     /// <summary>The assembly of the worker role, on every worker.</summary>
     private const string WorkerAssemblyName = "Distributed.Worker";
 
+    /// <summary>The libraries of Distributed a client program references, as its deps.json names them.</summary>
+    private static readonly string[] OurLibraries = ["Distributed", "Distributed.Protocol", "Distributed.Data"];
+
     /// <summary>Prepares the sets of framework and Distributed assemblies.</summary>
     /// <example>
     /// <code>
@@ -133,9 +136,11 @@ public sealed class CodeShipping
     private void AddPackageFiles(ProgramDeps program, IEnumerable<string> walked, List<AssemblyRef> assemblies, List<NativeLibraryRef> natives)
     {
         var shipped = new HashSet<string>(assemblies.Select(a => a.Name), StringComparer.OrdinalIgnoreCase);
+        // Every worker has this library and all it depends on (assemblies it loads only by name too).
+        var onEveryWorker = program.Deps.ClosureOf(OurLibraries);
         foreach (var package in program.Deps.PackagesFor(walked.Select(Path.GetFileName)!))
         {
-            if (package.RuntimeAssemblies.Any(a => _ours.Contains(Path.GetFileNameWithoutExtension(a)))) continue;
+            if (onEveryWorker.Contains(package.Name) || package.RuntimeAssemblies.Any(a => _ours.Contains(Path.GetFileNameWithoutExtension(a)))) continue;
             foreach (var asset in package.RuntimeAssemblies)
             {
                 var name = Path.GetFileNameWithoutExtension(asset);

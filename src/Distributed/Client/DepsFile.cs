@@ -106,6 +106,17 @@ internal sealed class DepsFile
         return chosen;
     }
 
+    /// <summary>The names of <paramref name="roots"/> and of every library they depend on, directly or not.</summary>
+    public HashSet<string> ClosureOf(IEnumerable<string> roots)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var pending = new Stack<string>(roots);
+        while (pending.TryPop(out var name))
+            if (_byName.TryGetValue(name, out var library) && names.Add(library.Name))
+                foreach (var dependency in library.Dependencies) pending.Push(dependency);
+        return names;
+    }
+
     private static bool IsRealAsset(string path) => !path.EndsWith("_._", StringComparison.Ordinal);
 
     private static string? Text(JsonElement element, string property) =>
