@@ -1,7 +1,8 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
 using System.Xml.Linq;
+
+using static Distributed.Tests.Programs.PackingCommands;
 
 namespace Distributed.Tests.Programs;
 
@@ -46,33 +47,5 @@ public sealed class LibraryPackageTests : IDisposable
     public void Dispose()
     {
         if (Directory.Exists(_output)) Directory.Delete(_output, recursive: true);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            if (File.Exists(Path.Combine(directory.FullName, "Distributed.sln"))) return directory.FullName;
-        throw new InvalidOperationException($"No Distributed.sln above {AppContext.BaseDirectory}: the tests run outside the repository.");
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, params string[] arguments)
-    {
-        Protocol.ChildProcessSwitch.ThrowIfForbidden(file);
-        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments) info.ArgumentList.Add(argument);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', arguments)} did not finish within 2 minutes.");
-        }
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
