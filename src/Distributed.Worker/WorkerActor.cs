@@ -21,6 +21,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
     /// <summary>What the worker offers to tasks that ask for resources (<see cref="WorkerOptions.Resources"/>); null: nothing.</summary>
     /// <example><code>settings with { Resources = ResourceAmounts.Parse("GPU=1") }</code></example>
     public IReadOnlyDictionary<string, double>? Resources { get; init; }
+
+    /// <summary>How long an executor may run no task before it is stopped (<c>executor-idle-timeout</c>); null: never.</summary>
+    public TimeSpan? ExecutorIdleTimeout { get; init; } = WorkerConfig.DefaultExecutorIdleTimeout;
 }
 
 /// <summary>
@@ -119,6 +122,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // The proxy buffers until the singleton is found, but a registration can still be lost when the
         // center restarts in between: repeat it until the center answers.
         Timers.StartPeriodicTimer("register", RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+        if (_settings.ExecutorIdleTimeout is { } idle)
+            Timers.StartPeriodicTimer("idle-check", WorkerEvent.IdleCheckFired.Instance, idle / 4);
     }
 
     /// <inheritdoc />
@@ -243,6 +248,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             case WorkerCommand.StartExecutor start: StartExecutor(start); break;
             case WorkerCommand.AdoptCode adopt: ExecutorNumbered(adopt.Executor)?.Tell(new AdoptCode(adopt.Version, adopt.AssemblyPaths)); break;
             case WorkerCommand.StopExecutor stop: ExecutorNumbered(stop.Executor)?.Tell(PoisonPill.Instance); break;
+            case WorkerCommand.StopIdleExecutor idle:
+                _log.Info("Worker {0} stops the executor of code {1}: it ran no task for {2} (its assemblies stay cached)",
+                    _settings.Name, idle.Version, _settings.ExecutorIdleTimeout);
+                ExecutorNumbered(idle.Executor)?.Tell(PoisonPill.Instance);
+                break;
             case WorkerCommand.StartSpareTimer timer: Timers.StartSingleTimer(nameof(WorkerEvent.SpareTimerFired), WorkerEvent.SpareTimerFired.Instance, timer.Delay); break;
             case WorkerCommand.ForgetClient forget:
                 if (_clients.Remove(forget.Client, out var client)) _clientIds.Remove(client);
