@@ -24,6 +24,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 
     /// <summary>How long an executor may run no task before it is stopped (<c>executor-idle-timeout</c>); null: never.</summary>
     public TimeSpan? ExecutorIdleTimeout { get; init; } = WorkerConfig.DefaultExecutorIdleTimeout;
+
+    /// <summary>How often the worker tells the center its <see cref="WorkerStatus"/> once registered (<c>status-interval</c>); null: never.</summary>
+    public TimeSpan? StatusInterval { get; init; } = WorkerConfig.DefaultStatusInterval;
 }
 
 /// <summary>
@@ -60,9 +63,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, IActorRef> _executors = [];
     private readonly Dictionary<IActorRef, long> _executorIds = [];
     private readonly WorkerStatusProbe _status;
-
-    /// <summary>How often a registered worker tells the center its <see cref="WorkerStatus"/>.</summary>
-    internal static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
@@ -146,7 +146,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
         Apply(new WorkerEvent.Registered(message.AssignedName));
-        Timers.StartPeriodicTimer("status", SendStatus.Instance, StatusInterval);
+        if (_settings.StatusInterval is { } interval) Timers.StartPeriodicTimer("status", SendStatus.Instance, interval);
     }
 
     /// <summary>Time to tell the center how this worker is doing.</summary>
