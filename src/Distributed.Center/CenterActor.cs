@@ -171,7 +171,6 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private void HandleClientProbeResult(ClientProbeResult message)
     {
         if (message.Alive || !_clientIds.TryGetValue(message.Client, out var client)) return;
-        _log.Warning("Client at {0} refuses connections: its process is gone; its tasks are dropped and its data released", message.Client.Path.Address);
         Apply(new ClientLeft(client, ProcessGone: true));
     }
 
@@ -209,6 +208,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     break;
                 case ClientForgotten c:
                     if (!_clientRefs.Remove(c.Client, out var gone)) break;
+                    // One line at information: a client that goes is routine, whether it closed or was killed.
+                    _log.Info("Client at {0} left{1}: its queued tasks are dropped and the values only it kept released",
+                        gone.Path.Address, c.DownNode ? " (its process is gone)" : "");
                     _clientIds.Remove(gone);
                     Context.Unwatch(gone);
                     if (c.DownNode) Cluster.Get(Context.System).Down(gone.Path.Address);

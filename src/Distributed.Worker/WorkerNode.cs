@@ -186,6 +186,8 @@ public sealed class WorkerNode
             {
                 ExecutorStandIn = options.ExecutorStandIn,
                 Resources = options.Resources,
+                ExecutorIdleTimeout = WorkerConfig.ExecutorIdleTimeout(system.Settings.Config),
+                StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
             var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");

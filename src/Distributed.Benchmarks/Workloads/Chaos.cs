@@ -166,7 +166,7 @@ internal static partial class Chaos
     {
         var victimAddress = WorkerAddress(victim);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} is gone", StringComparison.Ordinal), RunTimeout + DetectionGrace, stopWatching.Token);
+        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} downed", StringComparison.Ordinal) || l.Contains($" at {victimAddress} left the cluster", StringComparison.Ordinal), RunTimeout + DetectionGrace, stopWatching.Token);
 
         Task<(DateTime Before, DateTime After)?>? kill = null;
         Task? replacement = null;
@@ -226,8 +226,11 @@ internal static partial class Chaos
         return line[Prefix.Length..].Trim();
     }
 
-    /// <summary>Akka's log line starts <c>[LEVEL][MM/dd/yyyy hh:mm:ss.fffZ]</c>, in UTC.</summary>
-    [GeneratedRegex(@"^\[\w+\]\[\d{2}/\d{2}/\d{4} (\d{2}):(\d{2}):(\d{2})\.(\d{3})Z\]")]
+    /// <summary>
+    /// The center's log line starts with its UTC time: <c>yyyy-MM-ddTHH:mm:ss.fffZ</c> in dcenter's
+    /// text format, or Akka's <c>[LEVEL][MM/dd/yyyy hh:mm:ss.fffZ]</c> in older versions.
+    /// </summary>
+    [GeneratedRegex(@"^(?:\d{4}-\d{2}-\d{2}T|\[\w+\]\[\d{2}/\d{2}/\d{4} )(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z")]
     private static partial Regex LogTimestamp();
 
     /// <summary>

@@ -9,8 +9,21 @@ public sealed class StandardErrorLogger : ReceiveActor
     /// <summary>Creates the logger.</summary>
     public StandardErrorLogger()
     {
+        var minimum = Logging.LogLevelFor(Context.System.Settings.LogLevel);
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<LogEvent>(e => Console.Error.WriteLine(IsTransport(e) ? Condensed(e) : e.ToString()));
+        Receive<LogEvent>(e =>
+        {
+            // A peer that went away is Akka's warning but no news to the user (see PeerLossEvents):
+            // written at debug, as one line, when debug is asked for.
+            var level = PeerLossEvents.LevelOf(e);
+            if (level < minimum) return;
+            if (level == e.LogLevel()) Console.Error.WriteLine(IsTransport(e) ? Condensed(e) : e.ToString());
+            else
+            {
+                var line = Condensed(e); // "[WARNING][time][thread][source] text": the level is the first field
+                Console.Error.WriteLine("[DEBUG]" + line[(line.IndexOf(']') + 1)..]);
+            }
+        });
     }
 
     /// <summary>

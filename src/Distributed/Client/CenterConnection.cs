@@ -152,6 +152,9 @@ internal sealed class CenterConnection : IAsyncDisposable
         connection.System.WhenTerminated.ContinueWith(ended =>
         {
             if (_closed != 0) return; // the pool closed it
+            // The program is exiting (SIGTERM, Ctrl+C, the end of Main) and Akka stopped the system on its
+            // way out: a new connection would only join the center to leave it again, noisily.
+            if (CoordinatedShutdown.Get(connection.System).ShutdownReason is CoordinatedShutdown.ClrExitReason) return;
             // Reconnect at once, not at the next call; observed here, so that a reconnection that fails
             // while nobody calls the pool is no unobserved exception (the next call reports it).
             ReconnectionAfter(connection).ContinueWith(failed => failed.Exception, CancellationToken.None,
