@@ -26,6 +26,7 @@ public sealed class DialOutClientTests
         // The firewall holds (no answer from the client's namespace) where the network itself answers (a worker's kernel refuses).
         Assert.Equal("no answer", network.TryConnect("center", network.Address("client"), 1));
         Assert.Equal("refused", network.TryConnect("center", network.Address("worker1"), 1));
+        var droppedBefore = network.DroppedInboundConnections("client");
 
         await using var processes = new ProgramProcesses();
         var port = LocalCluster.FreePort();
@@ -66,5 +67,7 @@ public sealed class DialOutClientTests
                     $"{Environment.NewLine}the workers:{Environment.NewLine}{Show(workers.SelectMany(w => w.Output.TakeLast(20)))}");
             await Task.Delay(200); // a poll: the next round waits for the reconnection anyway
         }
+        // Not by luck of timing (Akka also answers over a connection the peer opened): nobody tried to connect to the client.
+        Assert.Equal(droppedBefore, network.DroppedInboundConnections("client"));
     }
 }

@@ -83,6 +83,15 @@ internal sealed class NamespaceNetwork : IDisposable
         finally { File.Delete(rules); }
     }
 
+    /// <summary>How many new connections the firewall of <see cref="DropInboundConnections"/> dropped on <paramref name="node"/> so far.</summary>
+    public long DroppedInboundConnections(string node)
+    {
+        var (exit, output, error) = Run("netns", "exec", Namespace(node), FindCommand("nft")!, "list", "chain", "inet", "inbound-firewall", "input");
+        if (exit != 0) throw new InvalidOperationException($"nft list chain failed with exit code {exit}: {error.Trim()}");
+        var words = output.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        return long.Parse(words[Array.IndexOf(words, "packets") + 1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>
     /// What a TCP connection from <paramref name="fromNode"/> to <paramref name="host"/>:<paramref name="port"/> meets
     /// within 3 s: "accepted", "refused" (the kernel answered), or "no answer" (dropped).
