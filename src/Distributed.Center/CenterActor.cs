@@ -25,6 +25,8 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<WorkerId, IActorRef> _workerRefs = [];
     private readonly Dictionary<IActorRef, ClientId> _clientIds = [];
     private readonly Dictionary<ClientId, IActorRef> _clientRefs = [];
+    /// <summary>Each client's <see cref="AssemblyRelay"/>, which the workers are given in its place.</summary>
+    private readonly Dictionary<ClientId, IActorRef> _assemblyRelays = [];
     private long _nextId;
 
     /// <inheritdoc />
@@ -143,6 +145,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             id = new ClientId(++_nextId);
             _clientIds[Sender] = id;
             _clientRefs[id] = Sender;
+            _assemblyRelays[id] = Context.ActorOf(AssemblyRelay.Props(Sender), $"code-of-client-{id.Value}");
             Context.Watch(Sender);
         }
         Apply(new ClientJoined(id, message.RequestId));
@@ -159,14 +162,19 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         foreach (var (workerRef, worker) in _workerIds.ToList())
             if (workerRef.Path.Address.Equals(message.RemoteAddress)) Apply(new WorkerConnectionDropped(worker));
         // A killed client program: its queued tasks are dropped and its data released now rather than
-        // after the failure detector. A client has no data port; its Akka port serves.
+        // after the failure detector. A client has no data port; its Akka port serves. Not a client that
+        // is no member: it only dials out, its port may be behind a firewall or NAT (a refusal there, or
+        // another host at that address, proves nothing), and its death watch tells within seconds.
         foreach (var clientRef in _clientIds.Keys)
         {
             var address = clientRef.Path.Address;
-            if (!address.Equals(message.RemoteAddress) || address.Host is not { } host || address.Port is not { } port) continue;
+            if (!address.Equals(message.RemoteAddress) || address.Host is not { } host || address.Port is not { } port || !IsMember(address)) continue;
             ProbeAsync(new DataEndpoint(host, port)).PipeTo(Self, success: alive => new ClientProbeResult(clientRef, alive), failure: _ => new ClientProbeResult(clientRef, true));
         }
     }
+
+    /// <summary>Whether <paramref name="address"/> is a node of the cluster (a member client, a worker), not a client that only dials out.</summary>
+    private static bool IsMember(Address address) => Cluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(address));
 
     private void HandleClientProbeResult(ClientProbeResult message)
     {
@@ -192,7 +200,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                 case RunOnWorker c:
                     _recorder.Sent(c.Worker, c.Tasks);
                     if (_workerRefs.TryGetValue(c.Worker, out var runner))
-                        runner.Tell(new RunTasks(_clientRefs.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
+                        runner.Tell(new RunTasks(_assemblyRelays.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
                     break;
                 case ProbeWorker c:
                     var probed = c.Worker;
@@ -212,8 +220,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     _log.Info("Client at {0} left{1}: its queued tasks are dropped and the values only it kept released",
                         gone.Path.Address, c.DownNode ? " (its process is gone)" : "");
                     _clientIds.Remove(gone);
+                    if (_assemblyRelays.Remove(c.Client, out var relay)) Context.Stop(relay);
                     Context.Unwatch(gone);
-                    if (c.DownNode) Cluster.Get(Context.System).Down(gone.Path.Address);
+                    if (c.DownNode && IsMember(gone.Path.Address)) Cluster.Get(Context.System).Down(gone.Path.Address);
                     break;
                 case StartTimer c:
                     Timers.StartSingleTimer($"timer-{c.Timer}", new TimerDue(c.Timer), c.Delay);

@@ -42,10 +42,13 @@ public static class ClusterConfig
     /// <summary>
     /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
     /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
+    /// <paramref name="member"/> false: a node that only speaks to the center over Akka.Remote and never joins
+    /// the cluster (a client that only dials out: nobody needs to reach its port).
     /// </summary>
-    public static Config For(Role role, string host, int port, HostPort center, bool secure = false)
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false, bool member = true)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
+            akka.actor.provider = {{(member ? "cluster" : "remote")}}
             akka.remote.dot-netty.tcp.hostname = "{{host}}"
             akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
@@ -149,11 +152,12 @@ public static class ClusterConfig
     /// <paramref name="center"/>. With <paramref name="credentials"/>, every Akka.Remote connection is mutual TLS
     /// and a peer is accepted only when its certificate chains to the cluster's authority; without, plain TCP.
     /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
+    /// <paramref name="member"/> false: the system does not join the cluster (see <see cref="For"/>).
     /// </summary>
     public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
-        Action<string, string>? onRejected = null)
+        Action<string, string>? onRejected = null, bool member = true)
     {
-        var config = For(role, host, port, center, secure: credentials is not null);
+        var config = For(role, host, port, center, secure: credentials is not null, member);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
         // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
         // trust store and host names play no part, only the chain to this cluster's own authority.

@@ -60,6 +60,48 @@ internal sealed class NamespaceNetwork : IDisposable
     /// <summary>The command prefix that runs a program inside <paramref name="node"/>'s namespace (<c>ip</c> execs it: the process id is the program's).</summary>
     public IReadOnlyList<string> Exec(string node) => [IpCommand()!, "netns", "exec", Namespace(node)];
 
+    /// <summary>Why <see cref="DropInboundConnections"/> cannot work here (no <c>nft</c>, Debian package nftables), or null.</summary>
+    public static string? WhyNoFirewall() =>
+        FindCommand("nft") is null ? "the nft command (Debian package nftables) is not installed" : null;
+
+    /// <summary>
+    /// Firewalls <paramref name="node"/> as a laptop behind NAT is: every new TCP connection that arrives on its
+    /// network link is dropped without an answer (a SYN without ACK), while the connections it opens work.
+    /// </summary>
+    public void DropInboundConnections(string node)
+    {
+        var rules = Path.Combine(Path.GetTempPath(), $"{Namespace(node)}.nft");
+        File.WriteAllText(rules, """
+            table inet inbound-firewall {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                iifname "eth0" tcp flags & (syn | ack) == syn counter drop
+              }
+            }
+            """);
+        try { Ip("netns", "exec", Namespace(node), FindCommand("nft")!, "-f", rules); }
+        finally { File.Delete(rules); }
+    }
+
+    /// <summary>How many new connections the firewall of <see cref="DropInboundConnections"/> dropped on <paramref name="node"/> so far.</summary>
+    public long DroppedInboundConnections(string node)
+    {
+        var (exit, output, error) = Run("netns", "exec", Namespace(node), FindCommand("nft")!, "list", "chain", "inet", "inbound-firewall", "input");
+        if (exit != 0) throw new InvalidOperationException($"nft list chain failed with exit code {exit}: {error.Trim()}");
+        var words = output.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        return long.Parse(words[Array.IndexOf(words, "packets") + 1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// What a TCP connection from <paramref name="fromNode"/> to <paramref name="host"/>:<paramref name="port"/> meets
+    /// within 3 s: "accepted", "refused" (the kernel answered), or "no answer" (dropped).
+    /// </summary>
+    public string TryConnect(string fromNode, string host, int port)
+    {
+        var (exit, _, _) = Run("netns", "exec", Namespace(fromNode), "timeout", "3", "bash", "-c", $"exec 3<>/dev/tcp/{host}/{port}");
+        return exit switch { 0 => "accepted", 124 => "no answer", _ => "refused" };
+    }
+
     private void Build(string[] nodes)
     {
         var hub = Namespace("hub");
@@ -135,10 +177,12 @@ internal sealed class NamespaceNetwork : IDisposable
         return (process.ExitCode, output.Result, error.Result);
     }
 
-    private static string? IpCommand()
+    private static string? IpCommand() => FindCommand("ip");
+
+    private static string? FindCommand(string name)
     {
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-            .Select(d => Path.Combine(d, "ip")).FirstOrDefault(File.Exists);
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
     }
 }
