@@ -42,12 +42,13 @@ public static class ClusterConfig
     /// <summary>
     /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
     /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
+    /// <paramref name="advertise"/> is the address peers know it by (Akka's public-hostname), by default <paramref name="host"/>.
     /// </summary>
-    public static Config For(Role role, string host, int port, HostPort center, bool secure = false)
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false, string? advertise = null)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
             akka.remote.dot-netty.tcp.hostname = "{{host}}"
-            akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{advertise ?? host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(secure ? "on" : "off")}}
             akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
@@ -149,11 +150,12 @@ public static class ClusterConfig
     /// <paramref name="center"/>. With <paramref name="credentials"/>, every Akka.Remote connection is mutual TLS
     /// and a peer is accepted only when its certificate chains to the cluster's authority; without, plain TCP.
     /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
+    /// <paramref name="advertise"/> is the address peers know it by, by default <paramref name="host"/>.
     /// </summary>
     public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
-        Action<string, string>? onRejected = null)
+        Action<string, string>? onRejected = null, string? advertise = null)
     {
-        var config = For(role, host, port, center, secure: credentials is not null);
+        var config = For(role, host, port, center, secure: credentials is not null, advertise);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
         // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
         // trust store and host names play no part, only the chain to this cluster's own authority.
@@ -268,7 +270,10 @@ public static class NetworkAddresses
         }
     }
 
-    /// <summary>Whether a TCP port can be bound on <paramref name="host"/> right now.</summary>
+    /// <summary>
+    /// Whether a TCP port can be bound on <paramref name="host"/> right now. An address that is not this
+    /// machine's is an <see cref="Hosting.AddressNotLocalException"/>, not a taken port: every port of it would fail.
+    /// </summary>
     public static bool IsPortFree(string host, int port)
     {
         try
@@ -277,6 +282,10 @@ public static class NetworkAddresses
             listener.Start();
             listener.Stop();
             return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new Hosting.AddressNotLocalException(host, "--host", MachineNetwork.Local().Addresses);
         }
         catch (SocketException)
         {
