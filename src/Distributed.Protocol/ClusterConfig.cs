@@ -337,9 +337,10 @@ public static class NetworkAddresses
     /// at once, naming the address, instead of after Akka's join attempts time out. With
     /// <paramref name="credentials"/> it is a mutual-TLS handshake too, so that a center of another
     /// cluster (or one without credentials) is named with the reason, and the center sees a
-    /// well-formed connection rather than one that closes mid-handshake.
+    /// well-formed connection rather than one that closes mid-handshake. Returns the address the center
+    /// answers to (<see cref="CenterIdentity"/>), or null when it did not say.
     /// </summary>
-    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    public static async Task<HostPort?> ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
     {
         using var tcp = new TcpClient();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -356,10 +357,56 @@ public static class NetworkAddresses
         {
             throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.", e);
         }
-        if (credentials is not null) await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+        var local = (IPEndPoint)tcp.Client.LocalEndPoint!;
+        if (credentials is not null) return await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+        return await AskIdentityAsync(tcp.GetStream(), secure: false, local, deadline.Token).ConfigureAwait(false);
     }
 
-    private static async Task TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
+    /// <summary>The address the center answers to, or null when it did not say in time (the probe's verdict stands: it answered).</summary>
+    private static async Task<HostPort?> AskIdentityAsync(Stream stream, bool secure, IPEndPoint local, CancellationToken deadline)
+    {
+        try
+        {
+            return await CenterIdentity.AskAsync(stream, secure, local, deadline).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The address the center <paramref name="center"/> answers to: itself when it is an IP address; when it
+    /// is a host name, the center is asked (<see cref="ProbeCenterAsync"/>) before any node names it, as a
+    /// node that names the center otherwise than the center names itself is never answered. A name that
+    /// does not resolve is a <see cref="Hosting.NameNotResolvedException"/>, at once.
+    /// </summary>
+    public static async Task<HostPort> CenterAnswersToAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    {
+        if (IPAddress.TryParse(center.Host, out _)) return center;
+        var resolved = MachineNetwork.Local().Resolve(center.Host, "the center's address");
+        var answered = await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false);
+        return answered ?? center with { Host = resolved.ToString() };
+    }
+
+    /// <summary>
+    /// <see cref="ProbeCenterAsync"/>, failing with one line (<see cref="CenterElsewhereException"/>) when the center
+    /// says it answers to another address than <paramref name="center"/>.
+    /// </summary>
+    public static async Task ProbeCenterAnsweringAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null) =>
+        CheckAnswersTo(center, await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false));
+
+    /// <summary>
+    /// Fails with one line when the center probed at <paramref name="dialed"/> said it answers to another
+    /// address (<paramref name="answered"/>): every message a node sent it at <paramref name="dialed"/> would be dropped.
+    /// </summary>
+    public static void CheckAnswersTo(HostPort dialed, HostPort? answered)
+    {
+        if (answered is null || answered == dialed) return;
+        throw new CenterElsewhereException(dialed, answered);
+    }
+
+    private static async Task<HostPort?> TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
     {
         var refused = "";
         var options = credentials.ClientOptions(center.Host);
@@ -368,7 +415,9 @@ public static class NetworkAddresses
         try
         {
             await tls.AuthenticateAsClientAsync(options, deadline).ConfigureAwait(false);
+            var answered = await AskIdentityAsync(tls, secure: true, (IPEndPoint)tcp.Client.LocalEndPoint!, deadline).ConfigureAwait(false);
             await tls.ShutdownAsync().ConfigureAwait(false);
+            return answered;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {

@@ -105,7 +105,7 @@ public static class NodeAddresses
         if (!bind.Equals(IPAddress.Any)) return new NodeAddress(bindText, bindText);
         var chosen = machine.Primary ?? IPAddress.Loopback;
         return new NodeAddress(bindText, chosen.ToString(),
-            $"listening on every address of this machine; workers and clients name it {chosen}, its primary address (choose another with --advertise)");
+            $"listening on 0.0.0.0, every address of this machine; {chosen} is its primary address: choose another with --advertise");
     }
 
     /// <summary>
@@ -128,7 +128,7 @@ public static class NodeAddresses
         else if (bind.Equals(IPAddress.Any))
         {
             advertised = routed.ToString();
-            note = $"listening on every address of this machine; advertised as {advertised}, the address that routes to the center (choose another with --advertise)";
+            note = $"listening on 0.0.0.0, every address of this machine; {advertised} routes to the center: choose another with --advertise";
         }
         else advertised = bindText;
         var centerIsRemote = !machine.IsLocal(centerAddress);

@@ -157,12 +157,14 @@ public sealed class WorkerNode
         // starved machine (CI saw 1.6 s between the budget running out and the error line).
         var budget = global::System.Diagnostics.Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(7.5);
+        // A center named by a host name answers only to its own address: learn it before the node names the center.
+        options = options with { Center = await NetworkAddresses.CenterAnswersToAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false) };
         var chosen = NodeAddresses.ForWorker(options.Host, options.Advertise, options.Center, MachineNetwork.Local());
         var host = chosen.Bind;
         var advertised = chosen.Advertised;
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
-        var probe = NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials);
+        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
