@@ -113,10 +113,14 @@ public sealed class DataServer : IAsyncDisposable
                 throw new AddressNotLocalException(host, "--host", MachineNetwork.Local().Addresses);
             }
         }
-        throw new PortInUseException(host, ports.First, ports.First == ports.Last
+        throw PortsTaken(host, ports);
+    }
+
+    /// <summary>The one-line error for a data port, or every port of a range, taken on <paramref name="host"/>.</summary>
+    public static PortInUseException PortsTaken(string host, PortRange ports) =>
+        new(host, ports.First, ports.First == ports.Last
             ? $"Data port {ports.First} on {host} is already in use (is another worker running there?). Choose another with --data-port, or a range with --data-ports FIRST-LAST."
             : $"Every data port on {host} from {ports.First} to {ports.Last} is already in use. Choose a larger or another range with --data-ports FIRST-LAST.");
-    }
 
     /// <summary>Connections open now, in their handshake included.</summary>
     public int ConnectionCount => _connections.Count;

@@ -164,6 +164,9 @@ public sealed class WorkerNode
         var advertised = chosen.Advertised;
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
+        // A fixed data port that is taken is said before the node joins the cluster, not after.
+        if (options.DataPorts is { } data && data.First == data.Last && !NetworkAddresses.IsPortFree(host, data.First))
+            throw DataServer.PortsTaken(host, data);
         var probe = NetworkAddresses.ProbeCenterAnsweringAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
