@@ -67,7 +67,7 @@ public sealed class AddressProgramTests
     private static void AssertOneErrorLine(ProgramRun run, string start, string end)
     {
         Assert.True(run.ExitCode != 0, run.ToString());
-        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith("warning: --insecure", StringComparison.Ordinal)));
+        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => !l.StartsWith("warning: --insecure", StringComparison.Ordinal));
         Assert.StartsWith(start, error);
         Assert.EndsWith(end, error);
         AssertNoStackTrace(run.Lines, run.CommandLine);
