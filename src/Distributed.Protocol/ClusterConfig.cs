@@ -285,7 +285,7 @@ public static class NetworkAddresses
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
         {
-            throw new Hosting.AddressNotLocalException(host, "--host", MachineNetwork.Local().Addresses);
+            throw new Hosting.AddressNotLocalException(host, "--host", Hosting.MachineNetwork.Local().Addresses);
         }
         catch (SocketException)
         {
@@ -384,7 +384,7 @@ public static class NetworkAddresses
     public static async Task<HostPort> CenterAnswersToAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
     {
         if (IPAddress.TryParse(center.Host, out _)) return center;
-        var resolved = MachineNetwork.Local().Resolve(center.Host, "the center's address");
+        var resolved = Hosting.MachineNetwork.Local().Resolve(center.Host, "the center's address");
         var answered = await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false);
         return answered ?? center with { Host = resolved.ToString() };
     }
@@ -444,6 +444,6 @@ public static class NetworkAddresses
     {
         for (var port = first; port < Math.Min(first + 1000, 65536); port++)
             if (IsPortFree(host, port)) return port;
-        throw new InvalidOperationException($"No free port on {host} from {first} to {first + 999}.");
+        throw new InvalidOperationException($"Every port on {host} from {first} to {Math.Min(first + 999, 65535)} is in use; choose one with --port.");
     }
 }

@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using Distributed.Protocol.Hosting;
 
-namespace Distributed.Protocol;
+namespace Distributed.Protocol.Hosting;
 
 /// <summary>
 /// Where a node listens and what it tells its peers, as Akka's <c>hostname</c> and <c>public-hostname</c>:
@@ -11,11 +10,7 @@ namespace Distributed.Protocol;
 /// always an address a peer can dial. <paramref name="Note"/> says how the advertised address was chosen
 /// when the user did not name it (for the start line), else null.
 /// </summary>
-public sealed record NodeAddress(string Bind, string Advertised, string? Note = null)
-{
-    /// <summary>Whether the node listens on every address of the machine.</summary>
-    public bool BindsAll => IPAddress.TryParse(Bind, out var address) && (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any));
-}
+public sealed record NodeAddress(string Bind, string Advertised, string? Note = null);
 
 /// <summary>
 /// What a node sees of its machine's network: its addresses, how names resolve, and which local address
@@ -75,13 +70,16 @@ public sealed record MachineNetwork(IReadOnlyList<IPAddress> Addresses, IPAddres
         return found.Count > 0 ? found[0] : throw new NameNotResolvedException(host, role, "it has no IPv4 address");
     }
 
+    /// <summary>Whether <paramref name="address"/> means every address of the machine (0.0.0.0 or ::).</summary>
+    public static bool IsUnspecified(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
     /// <summary>Whether <paramref name="address"/> is one of this machine's (loopback ones included).</summary>
     public bool IsLocal(IPAddress address) => IPAddress.IsLoopback(address) || Addresses.Contains(address);
 
     /// <summary>Fails with one line when <paramref name="address"/> (to bind) is neither unspecified nor an address of this machine.</summary>
     public void CheckBindable(IPAddress address, string option)
     {
-        if (address.Equals(IPAddress.Any) || IsLocal(address)) return;
+        if (IsUnspecified(address) || IsLocal(address)) return;
         throw new AddressNotLocalException(address.ToString(), option, Addresses);
     }
 }
@@ -102,7 +100,7 @@ public static class NodeAddresses
         machine.CheckBindable(bind, "--host");
         var bindText = bind.ToString();
         if (advertise is not null) return new NodeAddress(bindText, Advertisable(advertise, machine), null);
-        if (!bind.Equals(IPAddress.Any)) return new NodeAddress(bindText, bindText);
+        if (!MachineNetwork.IsUnspecified(bind)) return new NodeAddress(bindText, bindText);
         var chosen = machine.Primary ?? IPAddress.Loopback;
         return new NodeAddress(bindText, chosen.ToString(),
             $"listening on 0.0.0.0, every address of this machine; {chosen} is its primary address: choose another with --advertise");
@@ -125,7 +123,7 @@ public static class NodeAddresses
         string advertised;
         string? note = null;
         if (advertise is not null) advertised = Advertisable(advertise, machine);
-        else if (bind.Equals(IPAddress.Any))
+        else if (MachineNetwork.IsUnspecified(bind))
         {
             advertised = routed.ToString();
             note = $"listening on 0.0.0.0, every address of this machine; {advertised} routes to the center: choose another with --advertise";
@@ -142,7 +140,7 @@ public static class NodeAddresses
     {
         if (IPAddress.TryParse(advertise, out var address))
         {
-            if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+            if (MachineNetwork.IsUnspecified(address))
                 throw new AddressChoiceException($"--advertise {advertise} is not an address a peer can dial; give this machine's address as the others reach it (e.g. {machine.Primary ?? IPAddress.Loopback}).");
             return address.ToString();
         }
