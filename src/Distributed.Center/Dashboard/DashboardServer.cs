@@ -61,9 +61,11 @@ public sealed class DashboardServer : IAsyncDisposable
     /// <summary>
     /// Starts the dashboard of the center in <paramref name="system"/>, which listens at
     /// <paramref name="centerHost"/>; a taken port is a <see cref="Protocol.Hosting.PortInUseException"/>
-    /// unless <see cref="DashboardSettings.NextFreeIfTaken"/>.
+    /// unless <see cref="DashboardSettings.NextFreeIfTaken"/>. Its URL names <paramref name="advertisedHost"/>
+    /// (the center's advertised address) when it listens where the center does.
     /// </summary>
-    public static async Task<DashboardServer> StartAsync(ActorSystem system, string centerHost, ClusterCredentials? credentials, DashboardSettings settings, CancellationToken cancellation = default)
+    public static async Task<DashboardServer> StartAsync(ActorSystem system, string centerHost, ClusterCredentials? credentials, DashboardSettings settings, CancellationToken cancellation = default,
+        string? advertisedHost = null)
     {
         var access = DashboardAccess.For(centerHost, credentials, settings.RequireCredentials);
         var address = ResolveAddress(access.BindHost);
@@ -77,7 +79,8 @@ public sealed class DashboardServer : IAsyncDisposable
             {
                 await app.StartAsync(cancellation).ConfigureAwait(false);
                 var scheme = access.Https ? "https" : "http";
-                var host = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{access.BindHost}]" : access.BindHost;
+                var shown = access.BindHost == centerHost && advertisedHost is not null ? advertisedHost : access.BindHost;
+                var host = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{shown}]" : shown;
                 var bound = port != 0 ? port : new Uri(app.Urls.First()).Port;
                 return new DashboardServer(app, $"{scheme}://{host}:{bound}/", access);
             }

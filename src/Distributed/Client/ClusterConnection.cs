@@ -58,8 +58,10 @@ internal sealed class ClusterConnection
     public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, ClientConnectionMode mode, TimeSpan timeout, CancellationToken cancellation)
     {
         var member = mode == ClientConnectionMode.Member;
+        // A center named by a host name answers only to its own address: learn it before the node names the center.
+        address = await NetworkAddresses.CenterAnswersToAsync(address, timeout, cancellation, credentials).ConfigureAwait(false);
         // The probe runs while the actor system starts (each takes a few hundred milliseconds of a connection).
-        var probe = NetworkAddresses.ProbeCenterAsync(address, timeout, cancellation, credentials);
+        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(address, timeout, cancellation, credentials);
         var host = NetworkAddresses.LocalAddressToward(address);
         var handshake = new CenterHandshake(address, credentials is not null);
         var system = await NetworkAddresses.StartWhileProbingAsync(probe, async () =>

@@ -132,9 +132,28 @@ internal sealed class NamespaceNetwork : IDisposable
         _namespaces.Add(name);
     }
 
+    /// <summary>Where <c>ip netns exec</c> finds a namespace's own configuration files: it bind-mounts each over its namesake in /etc.</summary>
+    private const string EtcNetns = "/etc/netns";
+
+    /// <summary>
+    /// Makes <paramref name="name"/> resolve to <paramref name="node"/>'s address inside every node's namespace,
+    /// as a hosts file would on a real network: a <c>hosts</c> file in /etc/netns/NAMESPACE, which <c>ip netns exec</c>
+    /// mounts over /etc/hosts for the program it runs (the host's own /etc/hosts is untouched). Removed by Dispose.
+    /// </summary>
+    public void AddHostName(string name, string node)
+    {
+        foreach (var each in _addresses.Keys)
+        {
+            var folder = Path.Combine(EtcNetns, Namespace(each));
+            Directory.CreateDirectory(folder);
+            File.AppendAllText(Path.Combine(folder, "hosts"), $"127.0.0.1 localhost\n{Address(node)} {name}\n");
+        }
+    }
+
     /// <summary>Deletes the namespaces (their veth links go with them); processes still inside must be stopped first.</summary>
     public void Dispose()
     {
+        foreach (var node in _addresses.Keys) RemoveEtcFolder(Namespace(node));
         foreach (var name in Enumerable.Reverse(_namespaces)) TryIp("netns", "delete", name);
         _namespaces.Clear();
     }
@@ -151,6 +170,22 @@ internal sealed class NamespaceNetwork : IDisposable
             var pid = name[Prefix.Length..].Split('-')[0];
             if (int.TryParse(pid, out var id) && id != Environment.ProcessId && !Directory.Exists($"/proc/{id}")) TryIp("netns", "delete", name);
         }
+        if (!Directory.Exists(EtcNetns)) return;
+        foreach (var folder in Directory.GetDirectories(EtcNetns, Prefix + "*"))
+        {
+            var pid = Path.GetFileName(folder)[Prefix.Length..].Split('-')[0];
+            if (int.TryParse(pid, out var id) && id != Environment.ProcessId && !Directory.Exists($"/proc/{id}")) RemoveEtcFolder(Path.GetFileName(folder));
+        }
+    }
+
+    private static void RemoveEtcFolder(string name)
+    {
+        try
+        {
+            var folder = Path.Combine(EtcNetns, name);
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException) { }
     }
 
     private static void Ip(params string[] arguments)
