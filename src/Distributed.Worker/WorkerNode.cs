@@ -303,7 +303,7 @@ public sealed class WorkerNode
     {
         try
         {
-            return ClusterConfig.CreateSystem(Role.Worker, chosen.Bind, port, options.Center, options.Credentials, handshake.OnRejected, chosen.Advertised);
+            return ClusterConfig.CreateSystem(Role.Worker, chosen.Bind, port, options.Center, options.Credentials, handshake.OnRejected, advertise: chosen.Advertised);
         }
         catch (Exception e) when (IsAddressInUse(e))
         {
