@@ -196,7 +196,9 @@ internal static partial class Chaos
     {
         var victimAddress = victim.Address;
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} is gone", StringComparison.Ordinal), RunTimeout + DetectionGrace, stopWatching.Token);
+        // "Worker NAME at ADDRESS downed: ... its process is gone" (or "... left the cluster"), in the center's log.
+        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} ", StringComparison.Ordinal)
+            && (l.Contains("is gone", StringComparison.Ordinal) || l.Contains("left the cluster", StringComparison.Ordinal)), RunTimeout + DetectionGrace, stopWatching.Token);
 
         Task<(DateTime Before, DateTime After)?>? kill = null;
         Task<double?>? replacement = null;
@@ -286,6 +288,10 @@ internal static partial class Chaos
     /// </summary>
     private static double? MillisecondsAfter(DateTime instant, string line)
     {
+        // The programs' own log (issue 14) starts with an ISO 8601 UTC timestamp: 2026-12-07T04:19:32.816Z.
+        if (line.Length >= 24 && DateTime.TryParseExact(line[..24], "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at))
+            return Math.Max(0, (at - instant).TotalMilliseconds);
         var match = LogTimestamp().Match(line);
         if (!match.Success) return null;
         int Part(int group) => int.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
