@@ -59,6 +59,8 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<UnpublishDataset>(m => FromClient(m, client => new DatasetUnpublished(client, m.Name, m.RequestId)));
         Receive<GetDataset>(m => FromClient(m, client => new DatasetAsked(client, m.Name, m.RequestId)));
         Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
+        Receive<RetireWorkers>(m => FromClient(m, client => new RetirementAsked(client, m.Workers, m.RequestId)));
+        Receive<RetireMe>(m => FromWorker(m, worker => new RetirementOffered(worker)));
         Receive<TasksFinished>(m => FromWorker(m, worker =>
         {
             _recorder.Finished(m.Results);

@@ -53,6 +53,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly DataClient _peers;
     private readonly AssemblyCache _assemblies;
     private readonly TaskCompletionSource<WorkerRegistered> _registered;
+    /// <summary>Completed when the center says this worker is retired (its values handed over): the node then leaves.</summary>
+    private readonly TaskCompletionSource<WorkerRetired>? _retired;
     private readonly TransferCounters _counters;
     /// <summary>The decisions: this actor turns messages into its events and carries out its commands.</summary>
     private readonly WorkerCore _core;
@@ -65,8 +67,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly WorkerStatusProbe _status;
 
     /// <summary>Creates the worker actor.</summary>
-    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
+    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
+        TaskCompletionSource<WorkerRetired>? retired)
     {
+        _retired = retired;
         _settings = settings;
         _center = center;
         _centerPath = centerPath;
@@ -95,6 +99,18 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<Terminated>(HandleTerminated);
         Receive<SendStatus>(_ => _registeredWith?.Tell(_status.Measure(_core.TasksHeld)));
         Receive<StoreScattered>(HandleStoreScattered);
+        // Graceful retirement: the node asks (SIGTERM); the center answers once other workers hold the values.
+        Receive<Retire>(_ =>
+        {
+            if (_registeredWith is { } registeredWith) registeredWith.Tell(RetireMe.Instance);
+            else _retired?.TrySetResult(new WorkerRetired("it was not registered with a center"));
+        });
+        Receive<WorkerRetired>(m => FromCenter(m, m =>
+        {
+            if (m.Error is { } error) _log.Warning("Worker {0} retires: {1}", _settings.Name, error);
+            else _log.Info("Worker {0} retires: its values are on other workers", _settings.Name);
+            _retired?.TrySetResult(m);
+        }));
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);
     }
@@ -103,8 +119,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props of a worker.</summary>
-    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered));
+    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
+        TaskCompletionSource<WorkerRetired>? retired = null) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered, retired));
 
     /// <summary>Handles a command when it comes from the center this worker registered with; refuses it otherwise.</summary>
     private void FromCenter<T>(T message, Action<T> handle) where T : notnull

@@ -56,12 +56,16 @@ public sealed class WorkerNode
     private readonly string _workDirectory;
 
     private readonly DataStore _store;
+    private readonly IActorRef _worker;
+    private readonly TaskCompletionSource<WorkerRetired> _retired;
 
     private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, string centerIncarnation, DataStore store, DataServer dataServer, string workDirectory,
-        NodeAddress chosen)
+        NodeAddress chosen, IActorRef worker, TaskCompletionSource<WorkerRetired> retired)
     {
         Bound = new HostPort(chosen.Bind, address.Port);
         AddressNote = chosen.Note;
+        _worker = worker;
+        _retired = retired;
         System = system;
         Address = address;
         Name = name;
@@ -207,7 +211,8 @@ public sealed class WorkerNode
                 StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
-            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            var retired = new TaskCompletionSource<WorkerRetired>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered, retired), "worker");
             // Values a client scatters are stored by the worker actor, the store's one writer.
             dataServer.AcceptPuts(async (scatterId, values) =>
                 (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
@@ -239,7 +244,8 @@ public sealed class WorkerNode
                 throw new CenterUnreachableException($"The node of this worker shut down before the center at {options.Center} registered it (the log above says why: e.g. the center refused it).");
             var answer = await registered.Task.ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("worker: registered");
-            return new WorkerNode(system, new HostPort(advertised, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory, chosen);
+            return new WorkerNode(system, new HostPort(advertised, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory,
+                chosen, worker, retired);
         }
         catch
         {
@@ -354,6 +360,34 @@ public sealed class WorkerNode
         await _dataServer.DisposeAsync().ConfigureAwait(false);
         ((ExtendedActorSystem)System).Abort();
         await System.WhenTerminated.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Completes when the center has retired this worker (a client asked for it, <c>Pool.RetireWorkersAsync</c>,
+    /// or <see cref="RetireAsync"/> did): other workers hold its values, and it should leave (<see cref="StopAsync"/>).
+    /// </summary>
+    public Task Retired => _retired.Task;
+
+    /// <summary>
+    /// Asks the center to retire this worker before it stops: no more tasks come, it finishes those it
+    /// has, and other workers copy the values only it holds. True once they hold them; false when some
+    /// could not be handed over (no other worker, say) or <paramref name="limit"/> passed: the center then
+    /// makes them again from their lineage when this worker has left, as after a crash.
+    /// </summary>
+    public async Task<bool> RetireAsync(TimeSpan limit)
+    {
+        if (System.WhenTerminated.IsCompleted) return false;
+        _worker.Tell(Retire.Instance);
+        try
+        {
+            var answer = await _retired.Task.WaitAsync(limit).ConfigureAwait(false);
+            return answer.Error is null;
+        }
+        catch (TimeoutException)
+        {
+            Console.Error.WriteLine($"warning: the center did not retire this worker within {limit.TotalSeconds:0} s; it stops anyway, and the center makes its values again elsewhere.");
+            return false;
+        }
     }
 
     /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory (spilled values included).</summary>

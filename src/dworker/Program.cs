@@ -146,8 +146,15 @@ root.SetAction((parse, cancellation) =>
         parse.GetValue(advertiseOption), dataPorts);
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
-        whenEnded: node => node.System.WhenTerminated,
-        stop: node => node.StopAsync(),
+        // A worker retired by a client's call leaves as one stopped by a signal does.
+        whenEnded: node => Task.WhenAny(node.System.WhenTerminated, node.Retired),
+        // SIGTERM: the values only this worker holds go to other workers first (graceful retirement).
+        stop: async node =>
+        {
+            if (!node.Retired.IsCompleted) await node.RetireAsync(RetirementLimit);
+            await node.StopAsync();
+        },
+        endedForGood: node => node.Retired.IsCompleted,
         announce: node =>
         {
             Console.WriteLine($"Start worker at:            {node.Address}" + (node.AddressNote is { } how ? $" ({how})"
@@ -166,3 +173,9 @@ root.SetAction((parse, cancellation) =>
         restart: node => token => WorkerNode.RejoinAsync(options with { Port = node.Address.Port }, node, token));
 });
 return await root.Parse(args).InvokeAsync();
+
+internal static partial class Program
+{
+    /// <summary>How long a stopping worker waits for its values to be handed over before it stops anyway (the supervisor's grace is longer).</summary>
+    private static readonly TimeSpan RetirementLimit = TimeSpan.FromSeconds(20);
+}

@@ -52,6 +52,7 @@ public sealed partial class CenterCore
         }
         _commands.Add(new WorkerForgotten(worker.Id));
         DropScattersTo(worker);
+        if (_retirements.Count > 0 || _handOvers.Count > 0) RetirementWorkerGone(worker);
         foreach (var (replicationId, replication) in _replications.Where(r => r.Value.Target == worker).ToList())
         {
             _replications.Remove(replicationId);

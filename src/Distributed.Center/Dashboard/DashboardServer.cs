@@ -110,6 +110,7 @@ public sealed class DashboardServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ApplyLimits(kestrel.Limits);
             kestrel.Listen(address, port, listen =>
             {
                 if (!access.Https) return;
@@ -119,6 +120,7 @@ public sealed class DashboardServer : IAsyncDisposable
                     // Asked for, not required: a browser without one is answered 401 with why, and may use the token.
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     ClientCertificateValidation = (_, _, _) => true, // checked per request against the cluster's authority
+                    HandshakeTimeout = HandshakeTimeout,
                 });
             });
         });
@@ -185,6 +187,31 @@ public sealed class DashboardServer : IAsyncDisposable
             catch (AskTimeoutException) { } // the center is stopping
         });
         return app;
+    }
+
+    /// <summary>How long a TLS handshake may take: a connection that stalls in it is closed.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The dashboard shares the center's process: its port must not let a client tie the center up. It
+    /// serves small GETs to a few people and scrapers, so requests are small (a request line of 4 KiB,
+    /// 16 KiB of at most 50 headers, no body to speak of), a connection that is slow to send its headers
+    /// (slowloris) is closed after 5 s and an idle one after 10 s, and past 500 connections new ones are
+    /// refused rather than queued. Answers stream at any rate: the live page's event stream is slow by design.
+    /// </summary>
+    internal static void ApplyLimits(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerLimits limits)
+    {
+        limits.MaxConcurrentConnections = 500;
+        limits.MaxConcurrentUpgradedConnections = 0; // no WebSockets here
+        limits.MaxRequestLineSize = 4 * 1024;
+        limits.MaxRequestHeadersTotalSize = 16 * 1024;
+        limits.MaxRequestHeaderCount = 50;
+        limits.MaxRequestBodySize = 4 * 1024;
+        limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
+        limits.KeepAliveTimeout = TimeSpan.FromSeconds(10);
+        limits.Http2.MaxStreamsPerConnection = 20;
+        limits.Http2.MaxRequestHeaderFieldSize = 8 * 1024;
+        limits.Http2.HeaderTableSize = 4 * 1024;
     }
 
     /// <summary>A host lifetime that waits for nothing and hooks no signal: the center's program owns both.</summary>

@@ -88,6 +88,7 @@ internal sealed class ClientActor : ReceiveActor
         UnpublishDataset m => m with { RequestId = id },
         GetDataset m => m with { RequestId = id },
         ListDatasets m => m with { RequestId = id },
+        RetireWorkers m => m with { RequestId = id },
         _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
     };
 

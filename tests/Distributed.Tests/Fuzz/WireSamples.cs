@@ -80,6 +80,13 @@ public static class WireSamples
             new ListDatasets(RequestId: 16),
             new DatasetReply(null, [stored], ["training-set", "weights"], RequestId: 15),
             new DatasetReply("There is no dataset named x.", [], [], RequestId: 14),
+            // Graceful retirement (issue 14).
+            RetireMe.Instance,
+            new RetireWorkers(["worker-1", "worker-2"], RequestId: 17),
+            new WorkersRetired(["worker-1", "worker-2"], null, RequestId: 17),
+            new WorkersRetired(["worker-9"], "There is no worker named worker-9.", RequestId: 18),
+            new WorkerRetired(null),
+            new WorkerRetired("no other worker remains to take its values: 3 leave with it"),
             // The dashboard's worker status (issue 14).
             new WorkerStatus(512L << 20, 8L << 30, 300L << 20, 40L << 20, 120, 7, 3, 187.5, 1_000_000, 250_000, 1, 4_096),
         ];
