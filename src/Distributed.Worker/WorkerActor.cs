@@ -65,6 +65,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, IActorRef> _executors = [];
     private readonly Dictionary<IActorRef, long> _executorIds = [];
     private readonly WorkerStatusProbe _status;
+    /// <summary>Tasks clients handed over directly, by the request id the core answers them with, until answered.</summary>
+    private readonly Dictionary<long, DirectRun> _directRuns = [];
+    private long _directRunsSeen;
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
@@ -80,12 +83,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
-        _core = new WorkerCore(settings.Name, store, _assemblies, counters);
+        _core = new WorkerCore(settings.Name, store, _assemblies, counters, threads: settings.Threads);
         _status = new WorkerStatusProbe(store, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
         Receive<RunTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs))));
         Receive<AssemblyBytes>(HandleAssemblyBytes);
+        Receive<DirectRun>(HandleDirectRun);
         Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
         Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
@@ -144,7 +148,33 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     /// <inheritdoc />
-    protected override void PostStop() => _peers.Dispose();
+    protected override void PostStop()
+    {
+        _peers.Dispose();
+        // Nobody answers them any more: their clients hear the ends from the center.
+        foreach (var run in _directRuns.Values) run.Outcome.TrySetResult(DirectOutcome.Unanswered);
+        _directRuns.Clear();
+    }
+
+    /// <summary>A task a client handed to this worker's data channel: the core takes it or says why not.</summary>
+    private void HandleDirectRun(DirectRun run)
+    {
+        // Only this process's data server hands them over (a DirectRun cannot cross the wire).
+        if (!Sender.IsNobody() && !Sender.Path.Address.HasLocalScope)
+        {
+            _refusals.Refuse(Sender, run, "only this worker's data channel hands it tasks directly");
+            return;
+        }
+        if (_registeredWith is null)
+        {
+            run.Outcome.TrySetResult(new DirectOutcome(null, null, "the worker is not registered yet"));
+            return;
+        }
+        var id = ++_directRunsSeen;
+        _directRuns[id] = run;
+        var submission = run.Submission;
+        Apply(new WorkerEvent.DirectTaskArrived(id, submission.Code, submission.Functions, submission.Tasks[0]));
+    }
 
     private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
         _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter, _settings.Resources));
@@ -244,6 +274,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         switch (command)
         {
             case WorkerCommand.Execute execute: ExecutorNumbered(execute.Executor)?.Tell(execute.Batch); break;
+            case WorkerCommand.DirectDecided decided:
+                if (decided.Declined is { } reason)
+                {
+                    if (_directRuns.Remove(decided.RequestId, out var declined)) declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                }
+                else _counters.AddTaskTakenDirectly();
+                break;
+            case WorkerCommand.DirectAnswered answered:
+                // The data server's answer is written on this thread, now (see DirectRun.Outcome).
+                if (_directRuns.Remove(answered.RequestId, out var run)) run.Outcome.TrySetResult(new DirectOutcome(answered.Result, answered.Failure));
+                break;
             case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
             // The center tells the client, and fails the tasks that needed these.
             case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;

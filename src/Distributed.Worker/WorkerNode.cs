@@ -216,6 +216,8 @@ public sealed class WorkerNode
             // Values a client scatters are stored by the worker actor, the store's one writer.
             dataServer.AcceptPuts(async (scatterId, values) =>
                 (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
+            // Tasks a client hands over directly are decided and answered by the worker actor too.
+            dataServer.AcceptDirectRuns(run => worker.Tell(run));
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());

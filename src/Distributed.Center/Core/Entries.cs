@@ -147,6 +147,9 @@ internal sealed class PendingTask(TaskSpec spec, ClientId client, CodeManifest c
     public int WaitingFor { get; set; }
     public WorkerEntry? AssignedTo { get; set; }
 
+    /// <summary>The worker its client handed it to directly (it runs there already): it is sent there, to be recorded, while that worker lives.</summary>
+    public WorkerEntry? DirectTo { get; set; }
+
     /// <summary>Whether it is counted in its worker's <see cref="WorkerEntry.AddingInFlight"/>.</summary>
     public bool AddsValue { get; set; }
 

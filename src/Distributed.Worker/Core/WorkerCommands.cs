@@ -8,6 +8,12 @@ namespace Distributed.Worker.Core;
 /// </summary>
 internal abstract record WorkerCommand
 {
+    /// <summary>Tell the client of direct request <see cref="RequestId"/> whether its task runs here: null taken, else why not.</summary>
+    public sealed record DirectDecided(long RequestId, string? Declined) : WorkerCommand;
+
+    /// <summary>Tell the client of direct request <see cref="RequestId"/> how its task ended: its result stored here, or its failure.</summary>
+    public sealed record DirectAnswered(long RequestId, StoredKey? Result, FailedTask? Failure) : WorkerCommand;
+
     /// <summary>Ask <see cref="Client"/> for these assemblies of its code (<see cref="Protocol.RequestAssemblies"/>).</summary>
     public sealed record RequestAssemblies(string Client, IReadOnlyList<AssemblyRef> Assemblies) : WorkerCommand;
 

@@ -34,7 +34,7 @@ internal enum AssemblyAwaited
 /// <c>WorkerState</c>). It reads and writes the worker's data store itself: a batch's inputs are read
 /// from it the moment the batch goes to its executor, and results are there before they are reported.
 /// </summary>
-internal sealed class WorkerCore
+internal sealed partial class WorkerCore
 {
     /// <summary>
     /// How long after a spare executor is taken the next one starts: its start and warm-up would
@@ -95,10 +95,12 @@ internal sealed class WorkerCore
 
     /// <summary>
     /// Creates the core of worker <paramref name="name"/> (its name until the center assigns one);
-    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise.
+    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise; <paramref name="threads"/>
+    /// are the executor threads: a task handed over directly is taken only while fewer runs than that are out (null: no limit).
     /// </summary>
-    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null)
+    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null, int? threads = null)
     {
+        _threads = threads;
         _runtimeId = runtimeId ?? System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
         _name = name;
         _store = store;
@@ -140,6 +142,7 @@ internal sealed class WorkerCore
         switch (stimulus)
         {
             case WorkerEvent.BatchArrived batch: HandleBatchArrived(batch); break;
+            case WorkerEvent.DirectTaskArrived direct: HandleDirectTaskArrived(direct); break;
             case WorkerEvent.ExecutorResults results: HandleExecutorResults(results); break;
             case WorkerEvent.InputsFetched fetched: HandleInputsFetched(fetched); break;
             case WorkerEvent.InputsNotFetched notFetched: HandleInputsNotFetched(notFetched); break;
@@ -185,6 +188,11 @@ internal sealed class WorkerCore
         // From here on the code is this worker's: the assemblies plus its RID's native libraries.
         var (code, nativeProblem) = NativeLibraryFiles.ForRuntime(message.Code, _runtimeId);
         message = message with { Code = code };
+        if (_direct.Count > 0 && TakeDirectConfirmations(message) is { } rest)
+        {
+            if (rest.Count == 0) return;
+            message = message with { Tasks = rest };
+        }
         if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
         var batch = new HeldBatch(_nextBatchId++, client, message);
         _held[batch.Id] = batch;
@@ -495,6 +503,7 @@ internal sealed class WorkerCore
         List<string>? cancelled = null;
         foreach (var key in message.Keys)
         {
+            if (_direct.Count > 0 && CancelDirect(key)) (cancelled ??= []).Add(key);
             if (!_running.Remove(key, out var assignment)) continue;
             if (_runsOut.ContainsKey(key)) _cancelledRunsOut.Add(key);
             Release(assignment.Client);
@@ -515,6 +524,23 @@ internal sealed class WorkerCore
             if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
             else _counters.AddTaskRun();
             if (!_runsOut.TryGetValue(result.Key, out var run)) continue; // no run of this key is out: a late word
+            if (_direct.Count > 0 && !_cancelledRunsOut.Contains(result.Key) && _direct.TryGetValue(result.Key, out var direct) && !direct.Answered)
+            {
+                if (DirectRunEnded(result, direct) is not { } confirmedBy) continue;
+                if (result.Error is { } directError)
+                {
+                    failed ??= [];
+                    if (!failed.TryGetValue(confirmedBy, out var directFailed)) failed[confirmedBy] = directFailed = [];
+                    directFailed.Add(new FailedTask(result.Key, directError));
+                }
+                else
+                {
+                    finished ??= [];
+                    if (!finished.TryGetValue(confirmedBy, out var directDone)) finished[confirmedBy] = directDone = [];
+                    directDone.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+                }
+                continue;
+            }
             if (_cancelledRunsOut.Contains(result.Key) || !_running.TryGetValue(result.Key, out var assignment))
             {
                 (answered ??= []).Add(result.Key); // the answer of a cancelled run: neither stored nor reported
@@ -657,6 +683,7 @@ internal sealed class WorkerCore
         foreach (var client in holds.Keys)
             if (!_clients.ContainsKey(client.Id))
                 throw new InvalidOperationException($"Tasks are held for client {client.Id}, which is forgotten.");
+        CheckDirectInvariants();
         foreach (var (version, executor) in _executorOfVersion)
         {
             if (!_versionOfExecutor.TryGetValue(executor, out var back) || back != version)

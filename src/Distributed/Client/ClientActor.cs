@@ -116,7 +116,7 @@ internal sealed class ClientActor : ReceiveActor
         }
         for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
         {
-            var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
+            var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList(), message.DirectWorker);
             if (paced)
             {
                 _waiting.Enqueue((submission, chunk));
