@@ -134,6 +134,9 @@ internal sealed class WorkerCore
         return AssemblyAwaited.FromOtherClients;
     }
 
+    /// <summary>The client whose task <paramref name="key"/> is (running or held here), or null: whom to ask for an assembly it misses.</summary>
+    public string? ClientOfTask(string key) => _running.TryGetValue(key, out var assignment) ? assignment.Client.Id : null;
+
     /// <summary>Handles one event; returns the commands it leads to, in the order they must be carried out.</summary>
     public IReadOnlyList<WorkerCommand> Handle(WorkerEvent stimulus)
     {
