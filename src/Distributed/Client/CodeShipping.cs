@@ -143,14 +143,17 @@ public sealed class CodeShipping
             if (!string.Equals(loaded.GetName().Name, simpleName, StringComparison.OrdinalIgnoreCase)) continue;
             if (loaded.IsDynamic || string.IsNullOrEmpty(loaded.Location)) continue;
             if (IsUserAssembly(loaded)) return loaded.Location;
-            problem = $"{simpleName} is an assembly of the .NET framework here ({loaded.Location}); the worker's runtime lacks it (another .NET version?), and the client does not ship the framework.";
+            problem = FrameworkProblem(simpleName, loaded.Location);
             return null;
         }
         var fileName = simpleName + ".dll";
         foreach (var candidate in (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-            if (string.Equals(Path.GetFileName(candidate), fileName, StringComparison.OrdinalIgnoreCase)
-                && !Path.GetFullPath(candidate).StartsWith(_sharedFrameworkRoot, StringComparison.Ordinal) && File.Exists(candidate))
-                return candidate;
+        {
+            if (!string.Equals(Path.GetFileName(candidate), fileName, StringComparison.OrdinalIgnoreCase) || !File.Exists(candidate)) continue;
+            if (!Path.GetFullPath(candidate).StartsWith(_sharedFrameworkRoot, StringComparison.Ordinal)) return candidate;
+            problem = FrameworkProblem(simpleName, candidate);
+            return null;
+        }
         if (_program.Value is { } program && program.Deps.OwnerOf(fileName) is { } library
             && library.RuntimeAssemblies.FirstOrDefault(a => string.Equals(Path.GetFileName(a), fileName, StringComparison.OrdinalIgnoreCase)) is { } asset
             && program.Locate(library, asset, inProgramFolder: true) is { } located)
@@ -160,6 +163,9 @@ public sealed class CodeShipping
         problem = $"The client program has no assembly {simpleName} either: it is not loaded there, not in its deps.json and not in its folder {AppContext.BaseDirectory}.";
         return null;
     }
+
+    private static string FrameworkProblem(string simpleName, string path) =>
+        $"{simpleName} is an assembly of the .NET framework here ({path}); the worker's runtime lacks it (another .NET version?), and the client does not ship the framework.";
 
     private string? SatelliteFromDeps(string owner, string culture, string simpleName)
     {
