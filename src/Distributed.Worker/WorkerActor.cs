@@ -27,6 +27,12 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 
     /// <summary>How often the worker tells the center its <see cref="WorkerStatus"/> once registered (<c>status-interval</c>); null: never.</summary>
     public TimeSpan? StatusInterval { get; init; } = WorkerConfig.DefaultStatusInterval;
+
+    /// <summary>
+    /// The runtime identifier whose native libraries this worker fetches (<c>runtime-identifier</c>); null:
+    /// the machine's own. A worker may claim another (a test of what a linux-arm64 worker gets, say).
+    /// </summary>
+    public string? RuntimeIdentifier { get; init; }
 }
 
 /// <summary>
@@ -81,7 +87,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
-        _core = new WorkerCore(settings.Name, store, _assemblies, counters);
+        _core = new WorkerCore(settings.Name, store, _assemblies, counters, settings.RuntimeIdentifier);
         _status = new WorkerStatusProbe(store, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
