@@ -42,6 +42,21 @@ public sealed record RequestAssemblies(IReadOnlyList<AssemblyRef> Assemblies) : 
 /// </summary>
 public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProtocolMessage;
 
+/// <summary>
+/// Worker → center's relay → client: which file of your program is the assembly <see cref="Name"/>? Asked
+/// only when an executor's load context misses an assembly that no manifest listed (loaded by name or by
+/// reflection). <see cref="Name"/> is a simple name, or <c>culture/Name.resources</c> for a satellite
+/// resource assembly (<see cref="SatelliteNames"/>).
+/// </summary>
+public sealed record ResolveAssemblyName(string Name) : IProtocolMessage;
+
+/// <summary>
+/// Client → center's relay → worker: the answer to <see cref="ResolveAssemblyName"/>: the assembly by
+/// content hash (the worker then fetches its bytes with <see cref="RequestAssemblies"/> unless it has them),
+/// or null and why the client has none.
+/// </summary>
+public sealed record AssemblyNameResolved(string Name, AssemblyRef? Assembly, string? Problem) : IProtocolMessage;
+
 /// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="KeysAdded"/> with <see cref="ReplicationId"/>.</summary>
 public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, long ReplicationId) : IProtocolMessage;
 

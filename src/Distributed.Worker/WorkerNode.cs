@@ -209,6 +209,7 @@ public sealed class WorkerNode
                 Resources = options.Resources,
                 ExecutorIdleTimeout = WorkerConfig.ExecutorIdleTimeout(system.Settings.Config),
                 StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
+                RuntimeIdentifier = WorkerConfig.RuntimeIdentifier(system.Settings.Config),
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
             var retired = new TaskCompletionSource<WorkerRetired>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -136,6 +136,12 @@ internal sealed partial class WorkerCore
         return AssemblyAwaited.FromOtherClients;
     }
 
+    /// <summary>The client whose task <paramref name="key"/> is (running or held here), or null: whom to ask for an assembly it misses.</summary>
+    public string? ClientOfTask(string key) => _running.TryGetValue(key, out var assignment) ? assignment.Client.Id : null;
+
+    /// <summary>The code version of the run of <paramref name="key"/> out on an executor, if one is.</summary>
+    public string? VersionOfRun(string key) => _runsOut.TryGetValue(key, out var run) ? run.Code.Version : null;
+
     /// <summary>Handles one event; returns the commands it leads to, in the order they must be carried out.</summary>
     public IReadOnlyList<WorkerCommand> Handle(WorkerEvent stimulus)
     {

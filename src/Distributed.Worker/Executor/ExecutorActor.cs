@@ -143,6 +143,9 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             Context.Parent.Tell(m);
         });
         Receive<TasksStarted>(HandleTasksStarted);
+        // A miss of the process's load context: the worker finds the assembly and answers here.
+        Receive<AssemblyWanted>(m => Context.Parent.Tell(m));
+        Receive<AssemblyFound>(HandleAssemblyFound);
         Receive<CheckDeadlines>(_ => HandleCheckDeadlines());
         Receive<ExecutorExited>(HandleExited);
     }
@@ -198,6 +201,18 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         try
         {
             ExecutorFrames.WriteCancel(_writer!, keys);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    private void HandleAssemblyFound(AssemblyFound message)
+    {
+        try
+        {
+            ExecutorFrames.WriteAssemblyResolved(_writer!, message.RequestId, message.Path, message.Problem);
         }
         catch (IOException e)
         {
@@ -296,6 +311,10 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                         case -1: throw new EndOfStreamException();
                         case ExecutorFrames.Results: self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader))); break;
                         case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
+                        case ExecutorFrames.ResolveAssembly:
+                            var (id, key, name) = ExecutorFrames.ReadResolveAssembly(reader);
+                            self.Tell(new AssemblyWanted(id, key, name));
+                            break;
                         default: throw new WireFormatException($"Unexpected frame {frame} from the executor.");
                     }
                 }

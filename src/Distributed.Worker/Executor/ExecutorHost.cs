@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 using System.Threading.Channels;
@@ -30,6 +31,8 @@ public static class ExecutorHost
             return 2;
         }
         var executor = new Executor(threads);
+        // One handler for the life of the process: the shipped files first, then (a miss) the client.
+        AssemblyLoadContext.Default.Resolving += (context, name) => ResolveShipped(context, name) ?? executor.ResolveOnDemand(context, name);
         if (args.Length > 2) InstallAssemblyResolver(args.Skip(2));
         else executor.WarmUpInBackground();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -40,15 +43,20 @@ public static class ExecutorHost
         return 0;
     }
 
+    /// <summary>The shipped assemblies of this process's code version by simple name (empty while a spare).</summary>
+    private static volatile Dictionary<string, string> _shippedBySimpleName = new(StringComparer.OrdinalIgnoreCase);
+
+    private static Assembly? ResolveShipped(AssemblyLoadContext context, AssemblyName name) =>
+        name.Name is { } simple && string.IsNullOrEmpty(name.CultureName) && _shippedBySimpleName.TryGetValue(simple, out var path)
+            ? context.LoadFromAssemblyPath(path) : null;
+
     private static void InstallAssemblyResolver(IEnumerable<string> paths)
     {
         // One process holds one code version, so the simple name identifies the assembly, and the name
         // without "lib" and extension the native library (the worker sent only its RID's).
         var all = paths.ToList();
         var natives = all.Where(NativeLibraryFiles.IsCachedNativePath).ToList();
-        var bySimpleName = all.Except(natives).ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
-        AssemblyLoadContext.Default.Resolving += (context, name) =>
-            name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
+        _shippedBySimpleName = all.Except(natives).ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
         if (natives.Count == 0) return;
         var byLibraryKey = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var native in natives) byLibraryKey.TryAdd(NativeLibraryFiles.LibraryKey(native), native);
@@ -62,7 +70,7 @@ public static class ExecutorHost
 #pragma warning restore CA1001
     {
         private readonly ValueCodec _codec = new();
-        private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
+        private readonly ConcurrentDictionary<string, Lazy<IUserFunction>> _functions = new();
         private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
         // A cancel applies to the runs still queued when it arrives, never to one that already started:
         // a mark left for a started (or answered) run would skip the next run of that key, which the
@@ -71,9 +79,19 @@ public static class ExecutorHost
         private readonly Dictionary<string, int> _queued = new(StringComparer.Ordinal);
         private readonly HashSet<string> _cancelled = new(StringComparer.Ordinal);
         private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
+        /// <summary>Assemblies asked of the worker on a miss, by the name asked: each asked once per process, found or not.</summary>
+        private readonly ConcurrentDictionary<string, Lazy<OnDemandAnswer>> _onDemand = new(StringComparer.OrdinalIgnoreCase);
+        private readonly ConcurrentDictionary<long, TaskCompletionSource<OnDemandAnswer>> _questions = new();
+        private long _nextQuestion;
+        private Thread? _frameReader;
+        /// <summary>The task this runner thread runs: an assembly it misses is asked of that task's client.</summary>
+        [ThreadStatic] private static string? _runningKey;
+        /// <summary>The last task started, for a miss on a thread of the user's own.</summary>
+        private volatile string? _lastStartedKey;
 
         public void Serve(Stream stream)
         {
+            _frameReader = Thread.CurrentThread;
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
@@ -93,6 +111,12 @@ public static class ExecutorHost
                         InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
                         continue;
                     }
+                    if (frame == ExecutorFrames.AssemblyResolved)
+                    {
+                        var (id, path, problem) = ExecutorFrames.ReadAssemblyResolved(input);
+                        if (_questions.TryRemove(id, out var question)) question.TrySetResult(new OnDemandAnswer(path, problem));
+                        continue;
+                    }
                     if (frame == ExecutorFrames.Cancel)
                     {
                         var keys = ExecutorFrames.ReadCancel(input);
@@ -103,8 +127,10 @@ public static class ExecutorHost
                     }
                     if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
+                    // Decoded by the first task that runs it, not here: a closure whose types live in an
+                    // assembly only the client has is resolved on demand, and that answer is read here.
                     foreach (var function in batch.Functions)
-                        _functions.TryAdd(function.FunctionId, DecodeFunction(function));
+                        _functions.TryAdd(function.FunctionId, new Lazy<IUserFunction>(() => DecodeFunction(function)));
                     var values = new BatchValues(batch.Values, _codec);
                     lock (_queueGate)
                         foreach (var task in batch.Tasks) _queued[task.Key] = _queued.GetValueOrDefault(task.Key) + 1;
@@ -168,6 +194,7 @@ public static class ExecutorHost
                 }
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
+                _runningKey = _lastStartedKey = task.Key;
                 _results.Writer.TryWrite(new Output(null, Execute(task, values)));
             }
         }
@@ -189,7 +216,7 @@ public static class ExecutorHost
             object? result;
             try
             {
-                var function = _functions[task.FunctionId];
+                var function = _functions[task.FunctionId].Value;
                 if (function is BrokenFunction broken) throw broken.Reason;
                 result = function.Invoke(Arguments(task, values));
             }
@@ -242,6 +269,7 @@ public static class ExecutorHost
                 while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
                 {
                     if (item.Result is { } result) batch.Add(result);
+                    else if (item.Question is { } question) ExecutorFrames.WriteResolveAssembly(output, question.Id, question.TaskKey, question.Name);
                     else started.Add(item.StartedKey!);
                 }
                 // Starts first: a task's start was queued before its result, and stays before it.
@@ -253,14 +281,76 @@ public static class ExecutorHost
             }
         }
 
-        private static RemoteError Describe(Exception e) =>
-            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
+        private RemoteError Describe(Exception e) =>
+            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message + WhyNotResolved(e), e.StackTrace ?? "");
+
+        /// <summary>
+        /// Resolves, on a miss, an assembly no manifest listed (loaded by name or by reflection): the worker
+        /// asks the client of the task that needs it, fetches it into its cache (by hash, once per worker)
+        /// and answers with its file. Each name is asked once per process; a satellite only of an assembly
+        /// that is not the framework's or ours (those are never shipped). Not on the reader thread, which
+        /// reads the answer: a miss there fails as it would without shipping.
+        /// </summary>
+        public Assembly? ResolveOnDemand(AssemblyLoadContext context, AssemblyName name)
+        {
+            if (name.Name is not { Length: > 0 } simple || Thread.CurrentThread == _frameReader) return null;
+            var culture = name.CultureName;
+            var satellite = !string.IsNullOrEmpty(culture);
+            if (satellite && !IsShippedOwnerOf(simple)) return null;
+            var asked = satellite ? SatelliteNames.Of(culture!, simple) : simple;
+            var answer = _onDemand.GetOrAdd(asked, key => new Lazy<OnDemandAnswer>(() => AskWorker(key))).Value;
+            return answer.Path is { } path ? context.LoadFromAssemblyPath(path) : null;
+        }
+
+        /// <summary>How long a miss waits for the worker, which asks the client through the center and may fetch the file.</summary>
+        private static readonly TimeSpan OnDemandTimeout = TimeSpan.FromMinutes(2);
+
+        private OnDemandAnswer AskWorker(string name)
+        {
+            var id = Interlocked.Increment(ref _nextQuestion);
+            var question = new TaskCompletionSource<OnDemandAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _questions[id] = question;
+            _results.Writer.TryWrite(new Output(null, null, new AssemblyQuestion(id, _runningKey ?? _lastStartedKey ?? "", name)));
+            if (question.Task.Wait(OnDemandTimeout)) return question.Task.Result;
+            _questions.TryRemove(id, out _);
+            return new OnDemandAnswer(null, $"its worker did not answer within {OnDemandTimeout.TotalMinutes:0} minutes");
+        }
+
+        /// <summary>Whether a satellite's main assembly (<c>X</c> of <c>X.resources</c>) is user code: shipped, or resolved on demand.</summary>
+        private bool IsShippedOwnerOf(string satelliteName)
+        {
+            if (!satelliteName.EndsWith(".resources", StringComparison.OrdinalIgnoreCase)) return false;
+            var owner = satelliteName[..^".resources".Length];
+            return _shippedBySimpleName.ContainsKey(owner) || (_onDemand.TryGetValue(owner, out var found) && found.IsValueCreated && found.Value.Path is not null);
+        }
+
+        /// <summary>For a failure to load an assembly that was asked of the client: why the client could not give it.</summary>
+        private string WhyNotResolved(Exception e)
+        {
+            for (var inner = e; inner is not null; inner = inner.InnerException)
+            {
+                var fileName = inner switch { FileNotFoundException f => f.FileName, FileLoadException f => f.FileName, _ => null };
+                if (fileName is null) continue;
+                string? simple;
+                try { simple = new AssemblyName(fileName).Name; }
+                catch (Exception ex) when (ex is ArgumentException or FileLoadException) { continue; }
+                if (simple is not null && _onDemand.TryGetValue(simple, out var answer) && answer.IsValueCreated && answer.Value.Problem is { } problem)
+                    return $" It was asked of the client on demand (no manifest listed it): {problem}";
+            }
+            return "";
+        }
 
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }
 
-    /// <summary>What the executor tells its worker: a task (with a timeout) started, or a task's result.</summary>
-    private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, or an assembly it misses.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, AssemblyQuestion? Question = null);
+
+    /// <summary>An assembly missed while <see cref="TaskKey"/> ran, asked of the worker.</summary>
+    private sealed record AssemblyQuestion(long Id, string TaskKey, string Name);
+
+    /// <summary>The worker's answer to a miss: the file to load, or why there is none.</summary>
+    private sealed record OnDemandAnswer(string? Path, string? Problem);
 
     /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
     private sealed class BatchValues(IReadOnlyDictionary<string, Distributed.Data.StoredValue> encoded, ValueCodec codec)

@@ -26,6 +26,45 @@ internal static class ExecutorFrames
     public const byte Cancel = (byte)'C';
     public const byte Started = (byte)'S';
     public const byte Code = (byte)'A';
+    public const byte ResolveAssembly = (byte)'L';
+    public const byte AssemblyResolved = (byte)'P';
+
+    /// <summary>
+    /// Executor → worker: its load context missed an assembly that no manifest listed (a simple name, or a
+    /// satellite's <c>culture/Name.resources</c>), asked while <paramref name="taskKey"/> ran ("" when no
+    /// task of this thread is known): the worker asks that task's client. Rare (a miss), so flushed at once.
+    /// </summary>
+    public static void WriteResolveAssembly(BinaryWriter writer, long requestId, string taskKey, string name)
+    {
+        writer.Write(ResolveAssembly);
+        writer.Write(requestId);
+        writer.Write(taskKey);
+        writer.Write(name);
+        writer.Flush();
+    }
+
+    /// <summary>Reads an assembly request after its frame byte.</summary>
+    public static (long RequestId, string TaskKey, string Name) ReadResolveAssembly(WireReader reader) =>
+        (reader.ReadInt64("a request id"), reader.ReadString("a task key"), reader.ReadString("an assembly name"));
+
+    /// <summary>Worker → executor: the answer to a <see cref="ResolveAssembly"/>: the file to load ("" none) or why there is none.</summary>
+    public static void WriteAssemblyResolved(BinaryWriter writer, long requestId, string? path, string? problem)
+    {
+        writer.Write(AssemblyResolved);
+        writer.Write(requestId);
+        writer.Write(path ?? "");
+        writer.Write(problem ?? "");
+        writer.Flush();
+    }
+
+    /// <summary>Reads an assembly answer after its frame byte.</summary>
+    public static (long RequestId, string? Path, string? Problem) ReadAssemblyResolved(WireReader reader)
+    {
+        var id = reader.ReadInt64("a request id");
+        var path = reader.ReadString("an assembly path");
+        var problem = reader.ReadString("why there is no assembly");
+        return (id, path.Length == 0 ? null : path, problem.Length == 0 ? null : problem);
+    }
 
     /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
     public static void WriteCode(BinaryWriter writer, IReadOnlyCollection<string> assemblyPaths)

@@ -104,12 +104,17 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             Write(w => ExecutorFrames.WriteCancel(w, ["k", "j"])),
             Write(w => { ExecutorFrames.WriteStarted(w, ["k"]); w.Flush(); }),
             Write(w => ExecutorFrames.WriteCode(w, ["/tmp/a.dll", "/tmp/b.dll"])),
+            Write(w => ExecutorFrames.WriteResolveAssembly(w, 7, "k", "fr/Localized.resources")),
+            Write(w => ExecutorFrames.WriteAssemblyResolved(w, 7, "/cache/h/fr/Localized.resources.dll", null)),
+            Write(w => ExecutorFrames.WriteAssemblyResolved(w, 8, null, "no such assembly")),
         };
         // Round trip first, the way the socket reads: without knowing where the frame ends.
         var decodedBatch = (ExecutorBatch)DecodeExecutorFrame(frames[0])!;
         Assert.Equal(["k", "j"], decodedBatch.Tasks.Select(t => t.Key));
         Assert.Equal(1_000, decodedBatch.Tasks[0].TimeoutMs);
         Assert.Equal(results.Select(r => r.Key), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => r.Key));
+        Assert.Equal((7L, "k", "fr/Localized.resources"), DecodeExecutorFrame(frames[5]));
+        Assert.Equal((8L, (string?)null, "no such assembly"), DecodeExecutorFrame(frames[7]));
 
         var mutations = new Mutations(3);
         var outcomes = new Outcomes();
@@ -250,6 +255,8 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             ExecutorFrames.Cancel => ExecutorFrames.ReadCancel(reader),
             ExecutorFrames.Started => ExecutorFrames.ReadStarted(reader),
             ExecutorFrames.Code => ExecutorFrames.ReadCode(reader),
+            ExecutorFrames.ResolveAssembly => ExecutorFrames.ReadResolveAssembly(reader),
+            ExecutorFrames.AssemblyResolved => ExecutorFrames.ReadAssemblyResolved(reader),
             _ => throw new WireFormatException($"Unexpected frame {tag}."),
         };
     }

@@ -65,6 +65,9 @@ public static class WireSamples
             new RequestAssemblies([assembly]),
             new AssemblyBytes(assembly, [77, 90, 144, 0]),
             new AssemblyBytes(assembly, null),
+            new ResolveAssemblyName("fr/Localized.resources"),
+            new AssemblyNameResolved("LoadedByName", assembly, null),
+            new AssemblyNameResolved("Missing", null, "The client program has no assembly Missing either."),
             new FetchKeys([input], 5),
             // Scatter and named datasets (issue 13).
             new ScatterKeys([stored, new StoredKey("int32-9f86d081884c7d65", 4, "System.Int32")], Broadcast: false, RequestId: 9),
