@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
@@ -244,7 +245,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         switch (command)
         {
             case WorkerCommand.Execute execute: ExecutorNumbered(execute.Executor)?.Tell(execute.Batch); break;
-            case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
+            case WorkerCommand.ReportFinished finished:
+                // The runs go as times before now: the center's clock is another machine's.
+                _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results,
+                    finished.Runs is { } runs ? TaskTimes.Encode(runs, Stopwatch.GetTimestamp()) : null));
+                break;
             // The center tells the client, and fails the tasks that needed these.
             case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;
             case WorkerCommand.ReportKeysAdded added: _center.Tell(new KeysAdded(added.Keys, added.ReplicationId, added.Error)); break;
