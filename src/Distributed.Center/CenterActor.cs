@@ -63,7 +63,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<RetireMe>(m => FromWorker(m, worker => new RetirementOffered(worker)));
         Receive<TasksFinished>(m => FromWorker(m, worker =>
         {
-            _recorder.Finished(m.Results);
+            _recorder.Finished(m.Results, m.Times);
             return new TasksDone(worker, m.Results);
         }));
         Receive<TasksFailed>(m => FromWorker(m, worker =>

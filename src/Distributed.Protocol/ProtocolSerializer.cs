@@ -68,6 +68,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                         w.Write(result.Size);
                         w.Write(result.TypeName);
                     }
+                    w.Write7BitEncodedInt(m.Times?.Length ?? 0);
+                    if (m.Times is { } times) w.Write(times);
                     break;
                 case TasksFailed m:
                     w.Write(m.Worker);
@@ -183,7 +185,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var results = new StoredKey[r.ReadCount("results", minItemBytes: 10)];
         for (var i = 0; i < results.Length; i++)
             results[i] = new StoredKey(r.ReadString("a result's key"), r.ReadInt64("a result's size"), r.ReadString("a result's type"));
-        return new TasksFinished(worker, data, results);
+        var times = r.Read7BitBytes("the tasks' times");
+        return new TasksFinished(worker, data, results, times.Length == 0 ? null : times);
     }
 
     private static TasksFailed ReadTasksFailed(WireReader r)

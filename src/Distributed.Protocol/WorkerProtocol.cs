@@ -17,9 +17,10 @@ public sealed record RunTasks(IActorRef Client, CodeManifest Code, IReadOnlyList
 /// <summary>
 /// Worker → center → client: these tasks finished; their results are stored on <see cref="Worker"/>.
 /// The center hears it from the worker's actor and tells the client the name and data endpoint it
-/// registered, whatever a worker wrote here.
+/// registered, whatever a worker wrote here. <see cref="Times"/> (worker → center only): when and on
+/// which executor thread each task ran (<see cref="TaskTimes"/>), for the dashboard's task stream.
 /// </summary>
-public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results) : IProtocolMessage;
+public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results, byte[]? Times = null) : IProtocolMessage;
 
 /// <summary>Worker → center, and center → client (from the worker, or for tasks whose inputs failed): these tasks failed.</summary>
 public sealed record TasksFailed(string Worker, IReadOnlyList<FailedTask> Failures) : IProtocolMessage;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
@@ -349,7 +350,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 // The data server's answer is written on this thread, now (see DirectRun.Outcome).
                 if (_directRuns.Remove(answered.RequestId, out var run)) run.Outcome.TrySetResult(new DirectOutcome(answered.Result, answered.Failure));
                 break;
-            case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
+            case WorkerCommand.ReportFinished finished:
+                // The runs go as times before now: the center's clock is another machine's.
+                _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results,
+                    finished.Runs is { } runs ? TaskTimes.Encode(runs, Stopwatch.GetTimestamp()) : null));
+                break;
             // The center tells the client, and fails the tasks that needed these.
             case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;
             case WorkerCommand.ReportKeysAdded added: _center.Tell(new KeysAdded(added.Keys, added.ReplicationId, added.Error)); break;

@@ -374,8 +374,9 @@ public sealed class WorkerNode
     /// <summary>
     /// Asks the center to retire this worker before it stops: no more tasks come, it finishes those it
     /// has, and other workers copy the values only it holds. True once they hold them; false when some
-    /// could not be handed over (no other worker, say) or <paramref name="limit"/> passed: the center then
-    /// makes them again from their lineage when this worker has left, as after a crash.
+    /// could not be handed over (no other worker, say, or the center's <c>distributed.center.retirement-timeout</c>
+    /// passed), the node stopped (its center was lost) or <paramref name="limit"/> passed without an answer:
+    /// the center then makes them again from their lineage when this worker has left, as after a crash.
     /// </summary>
     public async Task<bool> RetireAsync(TimeSpan limit)
     {
@@ -383,8 +384,8 @@ public sealed class WorkerNode
         _worker.Tell(Retire.Instance);
         try
         {
-            var answer = await _retired.Task.WaitAsync(limit).ConfigureAwait(false);
-            return answer.Error is null;
+            await Task.WhenAny(_retired.Task, System.WhenTerminated).WaitAsync(limit).ConfigureAwait(false);
+            return _retired.Task.IsCompletedSuccessfully && _retired.Task.Result.Error is null;
         }
         catch (TimeoutException)
         {

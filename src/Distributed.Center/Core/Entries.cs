@@ -108,7 +108,7 @@ internal sealed class WorkerEntry(WorkerId id, string name, string address, int 
     /// <summary>Whether a probe of its data port is in flight.</summary>
     public bool Probing { get; set; }
 
-    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data, Resources);
+    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data, Resources, Retiring ? WorkerState.Retiring : WorkerState.Active);
 
     /// <summary>Whether it is one of the workers a task allows: by name or by host:port address.</summary>
     public bool IsAllowed(TaskRestrictions restrictions)

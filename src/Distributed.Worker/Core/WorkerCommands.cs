@@ -44,8 +44,8 @@ internal abstract record WorkerCommand
     /// <summary>Stop executor <see cref="Executor"/> of code <see cref="Version"/>: it ran no task for the idle timeout (and has none).</summary>
     public sealed record StopIdleExecutor(long Executor, string Version) : WorkerCommand;
 
-    /// <summary>Tell the center these tasks finished here (<see cref="TasksFinished"/>).</summary>
-    public sealed record ReportFinished(IReadOnlyList<StoredKey> Results) : WorkerCommand;
+    /// <summary>Tell the center these tasks finished here (<see cref="TasksFinished"/>), with their <paramref name="Runs"/> (one each, in order) when known.</summary>
+    public sealed record ReportFinished(IReadOnlyList<StoredKey> Results, IReadOnlyList<TaskRun>? Runs = null) : WorkerCommand;
 
     /// <summary>Tell the center these tasks failed (<see cref="TasksFailed"/>).</summary>
     public sealed record ReportFailed(IReadOnlyList<FailedTask> Failures) : WorkerCommand;

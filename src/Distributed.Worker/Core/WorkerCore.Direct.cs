@@ -98,7 +98,7 @@ internal sealed partial class WorkerCore
                 continue;
             }
             _direct.Remove(task.Key);
-            if (direct.Result is { } stored) Emit(new WorkerCommand.ReportFinished([stored]));
+            if (direct.Result is { } stored) Emit(new WorkerCommand.ReportFinished([stored], direct.Run is { } ran ? [ran] : null));
             else if (direct.Failure is { } failure) Emit(new WorkerCommand.ReportFailed([failure]));
         }
         return rest;
@@ -120,6 +120,7 @@ internal sealed partial class WorkerCore
             _store.Put(result.Key, result.Value!.AdoptedBy(_store.Buffers));
             stored = new StoredKey(result.Key, result.Value!.Length, result.TypeName);
         }
+        direct.Run = result.Run;
         AnswerDirect(direct, stored, failure);
         if (!direct.Confirmed) return null;
         _direct.Remove(result.Key);
@@ -178,5 +179,7 @@ internal sealed partial class WorkerCore
         public bool Confirmed { get; set; }
         public StoredKey? Result { get; set; }
         public FailedTask? Failure { get; set; }
+        /// <summary>When and on which executor thread it ran, for the report.</summary>
+        public TaskRun? Run { get; set; }
     }
 }

@@ -521,7 +521,7 @@ internal sealed partial class WorkerCore
 
     private void HandleExecutorResults(WorkerEvent.ExecutorResults message)
     {
-        Dictionary<ClientHolds, List<StoredKey>>? finished = null;
+        Dictionary<ClientHolds, (List<StoredKey> Results, List<TaskRun> Runs)>? finished = null;
         Dictionary<ClientHolds, List<FailedTask>>? failed = null;
         List<string>? answered = null;
         List<Run>? skipped = null;
@@ -542,8 +542,9 @@ internal sealed partial class WorkerCore
                 else
                 {
                     finished ??= [];
-                    if (!finished.TryGetValue(confirmedBy, out var directDone)) finished[confirmedBy] = directDone = [];
-                    directDone.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+                    if (!finished.TryGetValue(confirmedBy, out var directDone)) finished[confirmedBy] = directDone = ([], []);
+                    directDone.Results.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+                    directDone.Runs.Add(result.Run);
                 }
                 continue;
             }
@@ -573,13 +574,14 @@ internal sealed partial class WorkerCore
             // The executor's answer was read into an array of its own: the store may reuse it once the key is gone.
             _store.Put(result.Key, result.Value!.AdoptedBy(_store.Buffers));
             finished ??= [];
-            if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
-            done.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+            if (!finished.TryGetValue(client, out var done)) finished[client] = done = ([], []);
+            done.Results.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+            done.Runs.Add(result.Run);
         }
         // To the center only, which records the keys and then tells the client: whatever the client
         // asks the center after its Map returned already sees the results. One report per client.
         if (finished is not null)
-            foreach (var results in finished.Values) Emit(new WorkerCommand.ReportFinished(results));
+            foreach (var (results, runs) in finished.Values) Emit(new WorkerCommand.ReportFinished(results, runs));
         if (failed is not null)
             foreach (var failures in failed.Values) ReportFailures(failures);
         if (skipped is not null)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
@@ -95,7 +96,7 @@ public static class ExecutorHost
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
-            var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
+            var runners = Enumerable.Range(0, threads).Select(slot => new Thread(() => RunTasks(slot)) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
             _ = Task.Run(() => WriteResults(output));
             try
@@ -183,7 +184,8 @@ public static class ExecutorHost
             }
         }
 
-        private void RunTasks()
+        /// <summary>One runner thread's loop; <paramref name="slot"/> numbers it among the executor's threads (the dashboard's lanes).</summary>
+        private void RunTasks(int slot)
         {
             foreach (var (task, values) in _queue.GetConsumingEnumerable())
             {
@@ -195,7 +197,7 @@ public static class ExecutorHost
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
                 _runningKey = _lastStartedKey = task.Key;
-                _results.Writer.TryWrite(new Output(null, Execute(task, values)));
+                _results.Writer.TryWrite(new Output(null, Execute(task, values, slot)));
             }
         }
 
@@ -211,8 +213,9 @@ public static class ExecutorHost
             }
         }
 
-        private ExecutorResult Execute(ExecutorTask task, BatchValues values)
+        private ExecutorResult Execute(ExecutorTask task, BatchValues values, int slot)
         {
+            var started = Stopwatch.GetTimestamp();
             object? result;
             try
             {
@@ -222,17 +225,18 @@ public static class ExecutorHost
             }
             catch (Exception e)
             {
-                return new ExecutorResult(task.Key, null, "", Describe(e));
+                return new ExecutorResult(task.Key, null, "", Describe(e), new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
             try
             {
                 var typeName = TypeNameOf(result);
-                return new ExecutorResult(task.Key, _codec.EncodeValue(result, typeName), typeName, null);
+                var value = _codec.EncodeValue(result, typeName);
+                return new ExecutorResult(task.Key, value, typeName, null, new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
             catch (Exception e)
             {
                 return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
-                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
+                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""), new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
         }
 

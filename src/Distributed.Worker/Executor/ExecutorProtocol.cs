@@ -16,8 +16,8 @@ internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind
 /// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
 internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks);
 
-/// <summary>Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error.</summary>
-internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error);
+/// <summary>Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error, and when and on which thread it ran.</summary>
+internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, TaskRun Run = default);
 
 internal static class ExecutorFrames
 {
@@ -177,6 +177,14 @@ internal static class ExecutorFrames
         foreach (var result in results)
         {
             writer.Write(result.Key);
+            // Its run: the thread (plus one; 0: not timed), its start and how long it took, on the machine's one clock.
+            if (result.Run.Known)
+            {
+                writer.Write7BitEncodedInt(result.Run.Slot + 1);
+                writer.Write(result.Run.Started);
+                writer.Write7BitEncodedInt64(result.Run.Finished - result.Run.Started);
+            }
+            else writer.Write((byte)0);
             if (result.Error is { } error)
             {
                 writer.Write(false);
@@ -203,19 +211,29 @@ internal static class ExecutorFrames
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadString("a result's key");
+            var slot = reader.Read7BitInt32("a result's thread");
+            var run = slot == 0 ? default : ReadRun(reader, slot - 1);
             if (reader.ReadBoolean("a result's success flag"))
             {
                 var typeName = reader.ReadString("a result's type");
-                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null));
+                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null, run));
             }
             else
             {
                 var kind = RemoteError.KindFromWire(reader.ReadByte("an error's kind"), key);
                 results.Add(new ExecutorResult(key, null, "", new RemoteError(kind, reader.ReadString("an error's type"),
-                    reader.ReadString("an error's message"), reader.ReadString("an error's stack trace"))));
+                    reader.ReadString("an error's message"), reader.ReadString("an error's stack trace")), run));
             }
         }
         return results;
+    }
+
+    private static TaskRun ReadRun(WireReader reader, int slot)
+    {
+        var started = reader.ReadInt64("a result's start");
+        var took = reader.Read7BitInt64("a result's duration");
+        if (slot < 0 || took < 0) throw new WireFormatException($"A result's run is malformed (thread {slot}, {took} ticks).");
+        return new TaskRun(slot, started, started + took);
     }
 
     /// <summary>A stored value: its length as an int64, then its bytes chunk by chunk (it may pass 2 GiB).</summary>

@@ -96,7 +96,11 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         var function = new FunctionSpec("fn", [1, 2, 3]);
         var batch = new ExecutorBatch([function], new Dictionary<string, StoredValue> { ["a"] = new StoredValue([8, 1, 0, 0, 0], ""), ["b"] = new StoredValue([], "") },
             [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
-        var results = new List<ExecutorResult> { new("k", new StoredValue([8, 2, 0, 0, 0], "System.Int32"), "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
+        var results = new List<ExecutorResult>
+        {
+            new("k", new StoredValue([8, 2, 0, 0, 0], "System.Int32"), "System.Int32", null, new TaskRun(3, 123_456_789, 123_500_000)),
+            new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")),
+        };
         var frames = new List<byte[]>
         {
             Write(w => ExecutorFrames.WriteBatch(w, batch)),
@@ -112,7 +116,7 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         var decodedBatch = (ExecutorBatch)DecodeExecutorFrame(frames[0])!;
         Assert.Equal(["k", "j"], decodedBatch.Tasks.Select(t => t.Key));
         Assert.Equal(1_000, decodedBatch.Tasks[0].TimeoutMs);
-        Assert.Equal(results.Select(r => r.Key), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => r.Key));
+        Assert.Equal(results.Select(r => (r.Key, r.Run)), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => (r.Key, r.Run)));
         Assert.Equal((7L, "k", "fr/Localized.resources"), DecodeExecutorFrame(frames[5]));
         Assert.Equal((8L, (string?)null, "no such assembly"), DecodeExecutorFrame(frames[7]));
 

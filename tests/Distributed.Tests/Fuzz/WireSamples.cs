@@ -59,6 +59,7 @@ public static class WireSamples
             new ReplicationFinished(["map-1"], "no holder"),
             new RunTasks(actor, code, [function, new FunctionSpec("fn-9e9e", [])], tasks, [input]),
             new TasksFinished("worker-1", endpoint, [stored, new StoredKey("sum", 8, "System.Int64")]),
+            new TasksFinished("worker-1", endpoint, [stored, new StoredKey("sum", 8, "System.Int64")], TaskTimes.Encode([new TaskRun(1, 1_000, 51_000), default], 90_000)),
             new TasksFailed("worker-1", [failed, new FailedTask("sum", error)]),
             new DeleteKeys(["map-0", "map-1"]),
             new CancelTasks(["sum"]),
