@@ -63,8 +63,11 @@ public static class DirectFrames
 {
     internal const byte Declined = 0, Finished = 2, Failed = 3, Unanswered = 4;
 
-    /// <summary>Results up to this size travel with the answer, so that reading them costs no second request.</summary>
-    public const int InlineLimit = 64 << 10;
+    /// <summary>
+    /// Results up to this size travel with the answer, so that reading them costs no second request; the
+    /// client keeps them with their RemoteData (as Ray keeps small objects with their owner), so the limit stays small.
+    /// </summary>
+    public const int InlineLimit = 16 << 10;
 
     internal static void WriteString(Stream output, string text)
     {
