@@ -14,7 +14,8 @@ namespace Distributed.Data;
 /// </remarks>
 public sealed class StoredValue
 {
-    private readonly byte[] _buffer;
+    private readonly byte[]? _buffer;
+    private readonly SharedSegment? _segment; // the bytes live here instead of _buffer when the value is shared with executors
     private ValueBufferPool? _pool; // null: the buffer is never reused (not pooled, or handed out for good)
     private int _references = 1;
 
@@ -28,6 +29,18 @@ public sealed class StoredValue
         ArgumentNullException.ThrowIfNull(typeName);
         if ((uint)length > (uint)buffer.Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its buffer ({buffer.Length} bytes).");
         _buffer = buffer;
+        Length = length;
+        TypeName = typeName;
+        _pool = pool;
+    }
+
+    /// <summary>A value whose bytes are the first <paramref name="length"/> of <paramref name="segment"/>; it goes back to <paramref name="pool"/> (or is unmapped) once released.</summary>
+    internal StoredValue(SharedSegment segment, int length, string typeName, ValueBufferPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        ArgumentNullException.ThrowIfNull(typeName);
+        if ((uint)length > (uint)segment.Capacity) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its segment ({segment.Capacity} bytes).");
+        _segment = segment;
         Length = length;
         TypeName = typeName;
         _pool = pool;
@@ -53,7 +66,7 @@ public sealed class StoredValue
             return new StoredValue(bytes, typeName);
         }
         var value = buffers.RentValue(length, typeName);
-        try { source.ReadExactly(value.Buffer, 0, length); }
+        try { source.ReadExactly(value.Writable.Span); }
         catch
         {
             value.Release(); // read by no one else: back to the pool at once
@@ -69,10 +82,16 @@ public sealed class StoredValue
     public int Length { get; }
 
     /// <summary>The value's bytes.</summary>
-    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+    public ReadOnlyMemory<byte> Memory => Writable;
 
     /// <summary>The value's bytes.</summary>
-    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+    public ReadOnlySpan<byte> Span => _segment is null ? _buffer.AsSpan(0, Length) : _segment.GetSpan()[..Length];
+
+    /// <summary>The value's bytes, for whoever fills a value it just rented.</summary>
+    internal Memory<byte> Writable => _segment is null ? _buffer.AsMemory(0, Length) : _segment.Memory[..Length];
+
+    /// <summary>The shared segment the bytes live in, or null when they are in an array.</summary>
+    public SharedSegment? Segment => _segment;
 
     /// <summary>A copy of the value's bytes in an array of their exact length.</summary>
     public byte[] ToArray() => Span.ToArray();
@@ -83,8 +102,8 @@ public sealed class StoredValue
     /// <summary>References held now: the owner's and the leases' (for tests).</summary>
     internal int ReferenceCount => Volatile.Read(ref _references);
 
-    /// <summary>The buffer behind the value (for tests of reuse).</summary>
-    internal byte[] Buffer => _buffer;
+    /// <summary>The array behind the value (for tests of reuse); a shared value has none.</summary>
+    internal byte[] Buffer => _buffer ?? throw new InvalidOperationException("The value lives in a shared segment.");
 
     /// <summary>One more reference, unless the value was released already (its buffer may be reused).</summary>
     internal bool TryAddReference()
@@ -101,7 +120,9 @@ public sealed class StoredValue
     internal void Release()
     {
         var left = Interlocked.Decrement(ref _references);
-        if (left == 0 && Interlocked.Exchange(ref _pool, null) is { } pool) pool.Return(_buffer);
+        if (left != 0 || Interlocked.Exchange(ref _pool, null) is not { } pool) return;
+        if (_segment is null) pool.Return(_buffer!);
+        else pool.ReturnSegment(_segment);
     }
 
     /// <summary>The buffer is never returned to a pool: for readers that keep the bytes for as long as they like.</summary>
@@ -138,16 +159,46 @@ public sealed class ValueBufferPool
     /// <summary>Values below this size are not worth pooling: their arrays are small and cheap.</summary>
     public const int MinimumPooledBytes = 64 << 10;
 
+    /// <summary>
+    /// Values from this size up live in shared segments when the pool is asked to share them: below it,
+    /// a copy over the executor socket costs less than mapping a segment in the executor.
+    /// </summary>
+    public const int DefaultSharedMinimumBytes = 1 << 20;
+
     private readonly object _gate = new();
     private readonly Dictionary<long, Stack<byte[]>> _idle = [];
+    private readonly Dictionary<long, Stack<SharedSegment>> _idleSegments = [];
     private long _idleBytes;
+    private int _segmentsInUse;
+    private long _segmentsCreated;
 
-    /// <summary>A pool that keeps at most <paramref name="maxIdleBytes"/> bytes of idle buffers.</summary>
-    public ValueBufferPool(long maxIdleBytes)
+    /// <summary>
+    /// A pool that keeps at most <paramref name="maxIdleBytes"/> bytes of idle buffers (arrays and
+    /// segments together). Values of <paramref name="sharedMinimumBytes"/> or more are rented as
+    /// <see cref="SharedSegment"/>s where the system makes them (else arrays, as all smaller ones).
+    /// </summary>
+    public ValueBufferPool(long maxIdleBytes, int sharedMinimumBytes = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxIdleBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sharedMinimumBytes, MinimumPooledBytes);
         MaxIdleBytes = maxIdleBytes;
+        SharedMinimumBytes = sharedMinimumBytes;
     }
+
+    /// <summary>The size from which rented values live in shared segments (<see cref="int.MaxValue"/>: never).</summary>
+    public int SharedMinimumBytes { get; }
+
+    /// <summary>Whether values of <paramref name="length"/> bytes are rented in shared segments.</summary>
+    public bool Shares(int length) => length >= SharedMinimumBytes && SharedSegment.IsSupported;
+
+    /// <summary>Segments rented and not returned yet: held by values, leases or executors.</summary>
+    public int SegmentsInUse => Volatile.Read(ref _segmentsInUse);
+
+    /// <summary>Segments made since the pool was created (the rest of the rents reused one).</summary>
+    public long SegmentsCreated => Interlocked.Read(ref _segmentsCreated);
+
+    /// <summary>Idle segments held now.</summary>
+    public int IdleSegmentCount { get { lock (_gate) return _idleSegments.Values.Sum(s => s.Count); } }
 
     /// <summary>The most bytes of idle buffers the pool keeps.</summary>
     public long MaxIdleBytes { get; }
@@ -175,8 +226,69 @@ public sealed class ValueBufferPool
         return GC.AllocateUninitializedArray<byte>((int)size);
     }
 
-    /// <summary>A value of <paramref name="length"/> bytes in a rented buffer (its contents arbitrary until the caller fills it), owned by the caller.</summary>
-    internal StoredValue RentValue(int length, string typeName) => new(Rent(length), length, typeName, this);
+    /// <summary>
+    /// A value of <paramref name="length"/> bytes in a rented buffer, or segment when the pool shares
+    /// values that large (its contents arbitrary until the caller fills it), owned by the caller.
+    /// </summary>
+    internal StoredValue RentValue(int length, string typeName) =>
+        Shares(length) && RentSegment(length) is { } segment ? new(segment, length, typeName, this) : new(Rent(length), length, typeName, this);
+
+    /// <summary>
+    /// A shared segment of at least <paramref name="length"/> bytes, reused when one of its class is idle,
+    /// or null when none can be made. The caller gives it back with <see cref="ReturnSegment"/> (or
+    /// <see cref="DiscardSegment"/>) once nobody reads or writes it any more.
+    /// </summary>
+    public SharedSegment? RentSegment(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var size = ClassSize(length);
+        lock (_gate)
+        {
+            if (_idleSegments.TryGetValue(size, out var stack) && stack.TryPop(out var idle))
+            {
+                _idleBytes -= idle.Capacity;
+                Interlocked.Increment(ref _segmentsInUse);
+                return idle;
+            }
+        }
+        if (SharedSegment.TryCreate((int)size) is not { } segment) return null;
+        Interlocked.Increment(ref _segmentsCreated);
+        Interlocked.Increment(ref _segmentsInUse);
+        return segment;
+    }
+
+    /// <summary>A value that lives in <paramref name="segment"/>, a segment of this pool, which it owns from now on.</summary>
+    public StoredValue AdoptSegment(SharedSegment segment, int length, string typeName) => new(segment, length, typeName, this);
+
+    /// <summary>Takes a rented segment back for reuse, or unmaps it past the idle cap; the caller must not touch it any more.</summary>
+    public void ReturnSegment(SharedSegment segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        lock (_gate)
+        {
+            Interlocked.Decrement(ref _segmentsInUse);
+            if (_idleBytes + segment.Capacity <= MaxIdleBytes && !segment.IsDisposed)
+            {
+                var size = FloorClassSize(segment.Capacity);
+                if (!_idleSegments.TryGetValue(size, out var stack)) _idleSegments[size] = stack = new Stack<SharedSegment>();
+                stack.Push(segment);
+                _idleBytes += segment.Capacity;
+                return;
+            }
+        }
+        segment.Release();
+    }
+
+    /// <summary>
+    /// Unmaps a rented segment that must never be reused (another process may still write it, as an
+    /// executor killed while it filled one); its memory is freed once that process lets go too.
+    /// </summary>
+    public void DiscardSegment(SharedSegment segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        Interlocked.Decrement(ref _segmentsInUse);
+        segment.Release();
+    }
 
     /// <summary>Takes a buffer back for reuse; the caller must not touch it any more.</summary>
     public void Return(byte[] buffer)

@@ -72,6 +72,49 @@ public sealed class ValueCodec
         return stream.ToArray();
     }
 
+    /// <summary>
+    /// The length <see cref="Encode"/> gives <paramref name="value"/> when it is an array of numbers or
+    /// bytes, which <see cref="EncodeInto"/> writes straight into memory of the caller's (a shared
+    /// segment); null for every other value.
+    /// </summary>
+    public static int? RawEncodedLength(object? value) => value switch
+    {
+        double[] d => RawLength(d.Length, sizeof(double)),
+        float[] f => RawLength(f.Length, sizeof(float)),
+        int[] i => RawLength(i.Length, sizeof(int)),
+        long[] l => RawLength(l.Length, sizeof(long)),
+        byte[] b => RawLength(b.Length, 1),
+        _ => null,
+    };
+
+    /// <summary>Writes what <see cref="Encode"/> makes of a value that has a <see cref="RawEncodedLength"/> into <paramref name="destination"/>, exactly that long.</summary>
+    public static void EncodeInto(object value, Span<byte> destination)
+    {
+        switch (value)
+        {
+            case double[] d: Write(Format.Doubles, MemoryMarshal.AsBytes(d.AsSpan()), destination); break;
+            case float[] f: Write(Format.Singles, MemoryMarshal.AsBytes(f.AsSpan()), destination); break;
+            case int[] i: Write(Format.Int32s, MemoryMarshal.AsBytes(i.AsSpan()), destination); break;
+            case long[] l: Write(Format.Int64s, MemoryMarshal.AsBytes(l.AsSpan()), destination); break;
+            case byte[] b: Write(Format.Bytes, b, destination); break;
+            default: throw new ArgumentException($"A {value.GetType()} is not encoded as raw bytes.", nameof(value));
+        }
+
+        static void Write(Format format, ReadOnlySpan<byte> data, Span<byte> destination)
+        {
+            if (destination.Length != data.Length + 1) throw new ArgumentException($"The destination holds {destination.Length} bytes, not {data.Length + 1}.", nameof(destination));
+            destination[0] = (byte)format;
+            data.CopyTo(destination[1..]);
+        }
+    }
+
+    /// <summary>A tag and the elements' bytes, or null past what one buffer holds.</summary>
+    private static int? RawLength(int elements, int size)
+    {
+        var length = 1 + (long)elements * size;
+        return length <= Array.MaxLength ? (int)length : null;
+    }
+
     /// <summary>Decodes bytes made by <see cref="Encode"/>.</summary>
     public object? Decode(ReadOnlySpan<byte> bytes)
     {
