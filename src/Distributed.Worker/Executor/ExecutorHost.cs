@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Runtime.Loader;
 using System.Threading.Channels;
 using Distributed.Protocol;
+using Distributed.Protocol.Security;
+using Distributed.Data;
 using Distributed.Data.Serialization;
 
 namespace Distributed.Worker.Executor;
@@ -34,6 +36,9 @@ public static class ExecutorHost
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(args[0]));
         Distributed.Protocol.Hosting.StartTrace.Mark("executor: connected to its worker");
+        // The kernel's word for who the worker is: shared values are opened through its /proc entry.
+        try { executor.WorkerProcessId = UnixIdentity.PeerOf(socket)?.ProcessId; }
+        catch (SocketException e) { Console.Error.WriteLine($"warning: the executor cannot tell its worker's process, so values come over the socket: {e.Message}"); }
         using var stream = new NetworkStream(socket, ownsSocket: false);
         executor.Serve(stream);
         return 0;
@@ -61,6 +66,14 @@ public static class ExecutorHost
         private readonly Dictionary<string, int> _queued = new(StringComparer.Ordinal);
         private readonly HashSet<string> _cancelled = new(StringComparer.Ordinal);
         private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
+        // Requests for a segment to write a result into, waiting for the worker's answer.
+        private readonly ConcurrentDictionary<long, TaskCompletionSource<(int Descriptor, long SegmentId)>> _segmentRequests = new();
+        private long _lastSegmentRequest;
+        private volatile bool _serving = true;
+        private volatile bool _sharingFailed;
+
+        /// <summary>The worker's process, whose shared segments this executor opens; null: values only over the socket.</summary>
+        public int? WorkerProcessId { get; set; }
 
         public void Serve(Stream stream)
         {
@@ -83,6 +96,12 @@ public static class ExecutorHost
                         InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
                         continue;
                     }
+                    if (frame == ExecutorFrames.SegmentLent)
+                    {
+                        var (request, descriptor, segmentId) = ExecutorFrames.ReadSegmentLent(input);
+                        if (_segmentRequests.TryRemove(request, out var waiting)) waiting.TrySetResult((descriptor, segmentId));
+                        continue;
+                    }
                     if (frame == ExecutorFrames.Cancel)
                     {
                         var keys = ExecutorFrames.ReadCancel(input);
@@ -95,7 +114,8 @@ public static class ExecutorHost
                     var batch = ExecutorFrames.ReadBatch(input);
                     foreach (var function in batch.Functions)
                         _functions.TryAdd(function.FunctionId, DecodeFunction(function));
-                    var values = new BatchValues(batch.Values, _codec);
+                    var values = new BatchValues(batch.Values, MapShared(batch.SharedValues), batch.Tasks.Count, _codec);
+                    if (batch.Tasks.Count == 0) values.Dispose(); // nothing will read them
                     lock (_queueGate)
                         foreach (var task in batch.Tasks) _queued[task.Key] = _queued.GetValueOrDefault(task.Key) + 1;
                     foreach (var task in batch.Tasks) _queue.Add((task, values));
@@ -106,9 +126,35 @@ public static class ExecutorHost
                 // The worker is gone (or stopped us): nobody can receive results any more, and a stuck
                 // user task must not keep this process alive, so the runners are not awaited.
                 _queue.CompleteAdding();
+                _serving = false;
+                foreach (var request in _segmentRequests.Keys)
+                    if (_segmentRequests.TryRemove(request, out var waiting)) waiting.TrySetResult((-1, 0));
             }
         }
 
+        /// <summary>
+        /// Maps the worker's segments that hold a batch's shared inputs, read-only; a value that cannot be
+        /// mapped fails the tasks that read it, with the reason (the rest of the batch runs).
+        /// </summary>
+        private Dictionary<string, MappedInput>? MapShared(IReadOnlyDictionary<string, SharedReference>? references)
+        {
+            if (references is not { Count: > 0 }) return null;
+            var mapped = new Dictionary<string, MappedInput>(references.Count);
+            foreach (var (key, reference) in references)
+            {
+                try
+                {
+                    if (WorkerProcessId is not { } worker) throw new IOException("the executor does not know its worker's process");
+                    var segment = SharedSegment.Open(worker, reference.Descriptor, checked((int)(reference.Offset + reference.Length)), writable: false);
+                    mapped[key] = new MappedInput(segment, segment.Memory.Slice((int)reference.Offset, reference.Length), null);
+                }
+                catch (Exception e) when (e is IOException or OverflowException or PlatformNotSupportedException or ArgumentException)
+                {
+                    mapped[key] = new MappedInput(null, default, new IOException($"The input {key} could not be read from the worker's shared memory: {e.Message}", e));
+                }
+            }
+            return mapped;
+        }
         /// <summary>
         /// A spare has time before its first task: the first decode of a function, call and encode of
         /// its result (Hyperion building its serializers, the JIT compiling both paths) happen now,
@@ -153,12 +199,16 @@ public static class ExecutorHost
             {
                 if (Dequeued(task.Key))
                 {
+                    values.TaskDone();
                     _results.Writer.TryWrite(new Output(null, new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)));
                     continue;
                 }
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
-                _results.Writer.TryWrite(new Output(null, Execute(task, values)));
+                ExecutorResult result;
+                try { result = Execute(task, values); }
+                finally { values.TaskDone(); } // unmapped before the worker hears the answer and lets the segment go
+                _results.Writer.TryWrite(new Output(null, result));
             }
         }
 
@@ -189,13 +239,55 @@ public static class ExecutorHost
             }
             try
             {
-                return new ExecutorResult(task.Key, _codec.Encode(result), TypeNameOf(result), null);
+                return Encoded(task.Key, result);
             }
             catch (Exception e)
             {
                 return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
                     $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
             }
+        }
+
+        /// <summary>
+        /// The result of <paramref name="key"/> encoded: a large one into a segment the worker lends (the
+        /// worker stores that segment as the value, no copy on its side), the rest in the frame.
+        /// </summary>
+        private ExecutorResult Encoded(string key, object? result)
+        {
+            var rawLength = ValueCodec.RawEncodedLength(result);
+            var encoded = rawLength is null ? _codec.Encode(result) : null;
+            var length = rawLength ?? encoded!.Length;
+            if (length >= ExecutorFrames.SharedResultMinimumBytes && WorkerProcessId is { } worker && !_sharingFailed && BorrowSegment(length) is { } lent)
+            {
+                try
+                {
+                    // Mapped for this write only: the mapping is gone before the worker hears of the result.
+                    using var segment = SharedSegment.Open(worker, lent.Descriptor, length, writable: true);
+                    var destination = segment.GetSpan()[..length];
+                    if (encoded is null) ValueCodec.EncodeInto(result!, destination);
+                    else encoded.CopyTo(destination);
+                    return new ExecutorResult(key, null, TypeNameOf(result), null, new SharedResult(lent.SegmentId, length));
+                }
+                catch (IOException e)
+                {
+                    // Not for this result nor the next: the segment stays lent until this process ends.
+                    _sharingFailed = true;
+                    Console.Error.WriteLine($"warning: the executor cannot write results into its worker's shared memory, so they go over the socket: {e.Message}");
+                }
+            }
+            return new ExecutorResult(key, encoded ?? _codec.Encode(result), TypeNameOf(result), null);
+        }
+
+        /// <summary>A segment of at least <paramref name="length"/> bytes lent by the worker, or null when it lends none.</summary>
+        private (int Descriptor, long SegmentId)? BorrowSegment(int length)
+        {
+            var request = Interlocked.Increment(ref _lastSegmentRequest);
+            var answer = new TaskCompletionSource<(int Descriptor, long SegmentId)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _segmentRequests[request] = answer;
+            if (!_serving) answer.TrySetResult((-1, 0)); // the worker is gone: nobody answers
+            _results.Writer.TryWrite(new Output(null, null, new SegmentRequest(request, length)));
+            var (descriptor, segmentId) = answer.Task.GetAwaiter().GetResult();
+            return descriptor < 0 ? null : (descriptor, segmentId);
         }
 
         private object?[] Arguments(ExecutorTask task, BatchValues values)
@@ -231,6 +323,7 @@ public static class ExecutorHost
                 while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
                 {
                     if (item.Result is { } result) batch.Add(result);
+                    else if (item.Request is { } request) ExecutorFrames.WriteSegmentWanted(output, request.Id, request.Length);
                     else started.Add(item.StartedKey!);
                 }
                 // Starts first: a task's start was queued before its result, and stays before it.
@@ -248,18 +341,42 @@ public static class ExecutorHost
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }
 
-    /// <summary>What the executor tells its worker: a task (with a timeout) started, or a task's result.</summary>
-    private readonly record struct Output(string? StartedKey, ExecutorResult? Result);
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, or that it needs a segment.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, SegmentRequest? Request = null);
 
-    /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
-    private sealed class BatchValues(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> encoded, ValueCodec codec)
+    /// <summary>A request for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
+    private sealed record SegmentRequest(long Id, int Length);
+
+    /// <summary>A shared input mapped from the worker's segment (or why it could not be).</summary>
+    private sealed record MappedInput(SharedSegment? Segment, ReadOnlyMemory<byte> Bytes, Exception? Failure);
+
+    /// <summary>
+    /// A batch's input values, decoded once each however many tasks read them. The worker's segments
+    /// behind shared ones stay mapped until the batch's last task is done, then are unmapped (decoded
+    /// values are copies: nothing reads the mapping after).
+    /// </summary>
+    private sealed class BatchValues(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> encoded, Dictionary<string, MappedInput>? shared, int tasks, ValueCodec codec)
     {
         private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
+        private int _tasksLeft = tasks;
 
         public object? Get(string key) => _decoded.GetOrAdd(key, k => new Lazy<object?>(() =>
-            encoded.TryGetValue(k, out var bytes)
-                ? codec.Decode(bytes)
-                : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+            encoded.TryGetValue(k, out var bytes) ? codec.Decode(bytes)
+            : shared is not null && shared.TryGetValue(k, out var mapped) ? codec.Decode(mapped.Failure is null ? mapped.Bytes : throw mapped.Failure)
+            : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+
+        /// <summary>One of the batch's tasks is done (run or skipped); after the last, the mappings go.</summary>
+        public void TaskDone()
+        {
+            if (Interlocked.Decrement(ref _tasksLeft) == 0) Dispose();
+        }
+
+        /// <summary>Unmaps the shared inputs.</summary>
+        public void Dispose()
+        {
+            if (shared is null) return;
+            foreach (var input in shared.Values) input.Segment?.Release();
+        }
     }
 
     /// <summary>A function whose payload could not be decoded: its tasks fail with the reason.</summary>

@@ -12,11 +12,35 @@ namespace Distributed.Worker.Executor;
 /// </summary>
 internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
-/// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
-internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks);
+/// <summary>
+/// Worker → executor: functions it has not seen yet, the input values, and the tasks. Large inputs
+/// travel as <see cref="SharedValues"/>: where they lie in the worker's shared segments.
+/// </summary>
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks,
+    IReadOnlyDictionary<string, SharedReference>? SharedValues = null);
 
-/// <summary>Executor → worker: one finished task, its encoded result or its error.</summary>
-internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error);
+/// <summary>
+/// Where a value lies in a shared segment of the worker: the executor maps <c>/proc/WORKER/fd/Descriptor</c>
+/// (read-only) and reads <see cref="Length"/> bytes from <see cref="Offset"/>. The worker holds the value
+/// until every task of the batch has answered, so the bytes stay as they are while the executor reads them.
+/// </summary>
+internal sealed record SharedReference(int Descriptor, long SegmentId, long Offset, int Length);
+
+/// <summary>
+/// Executor → worker: one finished task, its encoded result or its error. A large result comes as
+/// <see cref="Shared"/>: written into a segment the worker lent for it, instead of in <see cref="Value"/>.
+/// </summary>
+internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error, SharedResult? Shared = null)
+{
+    /// <summary>The result's length in bytes, wherever it is.</summary>
+    public int Length => Shared?.Length ?? Value?.Length ?? 0;
+}
+
+/// <summary>
+/// A result in segment <see cref="SegmentId"/> that the worker lent to the executor. On the worker's
+/// side <see cref="Stored"/> is the value made of it, once the executor's actor has taken the segment back.
+/// </summary>
+internal sealed record SharedResult(long SegmentId, int Length, Distributed.Data.StoredValue? Stored = null);
 
 internal static class ExecutorFrames
 {
@@ -25,6 +49,48 @@ internal static class ExecutorFrames
     public const byte Cancel = (byte)'C';
     public const byte Started = (byte)'S';
     public const byte Code = (byte)'A';
+    public const byte SegmentWanted = (byte)'M';
+    public const byte SegmentLent = (byte)'L';
+
+    /// <summary>
+    /// Results from this size up go back through a segment the worker lends (its pages already touched,
+    /// reused) rather than over the socket: the same threshold the worker shares stored values from.
+    /// </summary>
+    public const int SharedResultMinimumBytes = Distributed.Data.ValueBufferPool.DefaultSharedMinimumBytes;
+
+    /// <summary>Executor → worker: it needs a segment of <paramref name="length"/> bytes for a result; the answer names <paramref name="request"/>.</summary>
+    public static void WriteSegmentWanted(BinaryWriter writer, long request, int length)
+    {
+        writer.Write(SegmentWanted);
+        writer.Write(request);
+        writer.Write(length);
+    }
+
+    /// <summary>Reads a segment request after its frame byte.</summary>
+    public static (long Request, int Length) ReadSegmentWanted(WireReader reader)
+    {
+        var request = reader.ReadInt64("a segment request's id");
+        var length = reader.ReadInt32("a segment request's length");
+        if (length <= 0) throw new WireFormatException($"A segment of {length} bytes was asked for.");
+        return (request, length);
+    }
+
+    /// <summary>
+    /// Worker → executor: the segment lent for request <paramref name="request"/> (its descriptor in the
+    /// worker and its id), or descriptor -1 when none is lent: the result then travels in the frame.
+    /// </summary>
+    public static void WriteSegmentLent(BinaryWriter writer, long request, int descriptor, long segmentId)
+    {
+        writer.Write(SegmentLent);
+        writer.Write(request);
+        writer.Write(descriptor);
+        writer.Write(segmentId);
+        writer.Flush();
+    }
+
+    /// <summary>Reads a lent segment after its frame byte.</summary>
+    public static (long Request, int Descriptor, long SegmentId) ReadSegmentLent(WireReader reader) =>
+        (reader.ReadInt64("a lent segment's request"), reader.ReadInt32("a lent segment's descriptor"), reader.ReadInt64("a lent segment's id"));
 
     /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
     public static void WriteCode(BinaryWriter writer, IReadOnlyCollection<string> assemblyPaths)
@@ -65,6 +131,16 @@ internal static class ExecutorFrames
             writer.Write(value.Length);
             writer.Write(value.Span);
         }
+        var shared = batch.SharedValues ?? EmptyShared;
+        writer.Write(shared.Count);
+        foreach (var (key, reference) in shared)
+        {
+            writer.Write(key);
+            writer.Write(reference.Descriptor);
+            writer.Write(reference.SegmentId);
+            writer.Write(reference.Offset);
+            writer.Write(reference.Length);
+        }
         writer.Write(batch.Tasks.Count);
         foreach (var task in batch.Tasks)
         {
@@ -90,6 +166,17 @@ internal static class ExecutorFrames
         var valueCount = reader.ReadCount("values");
         var values = new Dictionary<string, ReadOnlyMemory<byte>>(WireReader.InitialCapacity(valueCount));
         for (var i = 0; i < valueCount; i++) values[reader.ReadString("a value's key")] = reader.ReadInt32Bytes("a value");
+        var sharedCount = reader.ReadCount("shared values");
+        var shared = new Dictionary<string, SharedReference>(WireReader.InitialCapacity(sharedCount));
+        for (var i = 0; i < sharedCount; i++)
+        {
+            var key = reader.ReadString("a shared value's key");
+            var reference = new SharedReference(reader.ReadInt32("a shared value's descriptor"), reader.ReadInt64("a shared value's segment"),
+                reader.ReadInt64("a shared value's offset"), reader.ReadInt32("a shared value's length"));
+            if (reference.Descriptor < 0 || reference.Offset < 0 || reference.Length < 0 || reference.Offset > int.MaxValue - reference.Length)
+                throw new WireFormatException($"The shared value {key} has an impossible place: descriptor {reference.Descriptor}, offset {reference.Offset}, length {reference.Length}.");
+            shared[key] = reference;
+        }
         var taskCount = reader.ReadCount("tasks");
         var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));
         for (var i = 0; i < taskCount; i++)
@@ -102,7 +189,7 @@ internal static class ExecutorFrames
             var dependencies = ReadStrings(reader, "a task's dependencies");
             tasks.Add(new ExecutorTask(key, functionId, (ArgumentsKind)kind, args, dependencies, reader.ReadInt64("a task's timeout")));
         }
-        return new ExecutorBatch(functions, values, tasks);
+        return new ExecutorBatch(functions, values, tasks, shared);
     }
 
     /// <summary>The keys of tasks (with a timeout) that have just started running. Not flushed: results follow.</summary>
@@ -127,6 +214,9 @@ internal static class ExecutorFrames
         return strings;
     }
 
+    /// <summary>A result's kind on the wire after error (0) and value in the frame (1): a value in a lent segment.</summary>
+    private const byte SharedResultTag = 2;
+
     public static void WriteResults(BinaryWriter writer, IReadOnlyList<ExecutorResult> results)
     {
         writer.Write(Results);
@@ -141,6 +231,13 @@ internal static class ExecutorFrames
                 writer.Write(error.TypeName);
                 writer.Write(error.Message);
                 writer.Write(error.StackTrace);
+            }
+            else if (result.Shared is { } shared)
+            {
+                writer.Write(SharedResultTag);
+                writer.Write(result.TypeName);
+                writer.Write(shared.SegmentId);
+                writer.Write(shared.Length);
             }
             else
             {
@@ -160,11 +257,21 @@ internal static class ExecutorFrames
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadString("a result's key");
-            if (reader.ReadBoolean("a result's success flag"))
+            var tag = reader.ReadByte("a result's kind");
+            if (tag == 1)
             {
                 var typeName = reader.ReadString("a result's type");
                 results.Add(new ExecutorResult(key, reader.ReadInt32Bytes("a result's value"), typeName, null));
             }
+            else if (tag == SharedResultTag)
+            {
+                var typeName = reader.ReadString("a result's type");
+                var segment = reader.ReadInt64("a shared result's segment");
+                var length = reader.ReadInt32("a shared result's length");
+                if (length < 0) throw new WireFormatException($"The shared result {key} has a length of {length} bytes.");
+                results.Add(new ExecutorResult(key, null, typeName, null, new SharedResult(segment, length)));
+            }
+            else if (tag != 0) throw new WireFormatException($"The result {key} is of an unknown kind {tag}.");
             else
             {
                 var kind = RemoteError.KindFromWire(reader.ReadByte("an error's kind"), key);
@@ -174,6 +281,8 @@ internal static class ExecutorFrames
         }
         return results;
     }
+
+    private static readonly IReadOnlyDictionary<string, SharedReference> EmptyShared = new Dictionary<string, SharedReference>();
 
     private static void WriteBytes(BinaryWriter writer, byte[] bytes)
     {

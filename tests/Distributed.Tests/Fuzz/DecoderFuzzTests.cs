@@ -93,8 +93,10 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     {
         var function = new FunctionSpec("fn", [1, 2, 3]);
         var batch = new ExecutorBatch([function], new Dictionary<string, ReadOnlyMemory<byte>> { ["a"] = new byte[] { 8, 1, 0, 0, 0 }, ["b"] = Array.Empty<byte>() },
-            [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
-        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")) };
+            [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b", "c"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])],
+            new Dictionary<string, SharedReference> { ["c"] = new(17, 3, 0, 2_000_000) });
+        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")),
+            new("s", null, "System.Double[]", null, new SharedResult(3, 2_000_000)) };
         var frames = new List<byte[]>
         {
             Write(w => ExecutorFrames.WriteBatch(w, batch)),
@@ -102,12 +104,19 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             Write(w => ExecutorFrames.WriteCancel(w, ["k", "j"])),
             Write(w => { ExecutorFrames.WriteStarted(w, ["k"]); w.Flush(); }),
             Write(w => ExecutorFrames.WriteCode(w, ["/tmp/a.dll", "/tmp/b.dll"])),
+            Write(w => { ExecutorFrames.WriteSegmentWanted(w, 5, 2_000_000); w.Flush(); }),
+            Write(w => ExecutorFrames.WriteSegmentLent(w, 5, 17, 3)),
         };
         // Round trip first, the way the socket reads: without knowing where the frame ends.
         var decodedBatch = (ExecutorBatch)DecodeExecutorFrame(frames[0])!;
         Assert.Equal(["k", "j"], decodedBatch.Tasks.Select(t => t.Key));
         Assert.Equal(1_000, decodedBatch.Tasks[0].TimeoutMs);
-        Assert.Equal(results.Select(r => r.Key), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => r.Key));
+        Assert.Equal(new SharedReference(17, 3, 0, 2_000_000), decodedBatch.SharedValues!["c"]);
+        var decodedResults = (List<ExecutorResult>)DecodeExecutorFrame(frames[1])!;
+        Assert.Equal(results.Select(r => r.Key), decodedResults.Select(r => r.Key));
+        Assert.Equal(new SharedResult(3, 2_000_000), decodedResults[2].Shared);
+        Assert.Equal((5L, 2_000_000), DecodeExecutorFrame(frames[5]));
+        Assert.Equal((5L, 17, 3L), DecodeExecutorFrame(frames[6]));
 
         var mutations = new Mutations(3);
         var outcomes = new Outcomes();
@@ -190,6 +199,8 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             ExecutorFrames.Cancel => ExecutorFrames.ReadCancel(reader),
             ExecutorFrames.Started => ExecutorFrames.ReadStarted(reader),
             ExecutorFrames.Code => ExecutorFrames.ReadCode(reader),
+            ExecutorFrames.SegmentWanted => ExecutorFrames.ReadSegmentWanted(reader),
+            ExecutorFrames.SegmentLent => ExecutorFrames.ReadSegmentLent(reader),
             _ => throw new WireFormatException($"Unexpected frame {tag}."),
         };
     }

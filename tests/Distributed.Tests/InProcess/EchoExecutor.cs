@@ -1,3 +1,4 @@
+using Distributed.Data;
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Distributed.Data.Serialization;
@@ -46,7 +47,7 @@ internal sealed class EchoExecutor : ReceiveActor
     /// <summary>The stand-in for every executor of the worker named <paramref name="worker"/> (its spare included).</summary>
     public static Func<string?, Props> For(string worker, ExecutionLog log) => _ => Props.Create(() => new EchoExecutor(worker, log));
 
-    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> inputs)
+    private ExecutorResult Echo(ExecutorTask task, IReadOnlyDictionary<string, StoredValue> inputs)
     {
         // A copy, as a real executor's answer read from its socket: the worker's store adopts the array for reuse.
         var value = task.Kind switch

@@ -1,3 +1,4 @@
+using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker;
 using Distributed.Worker.Executor;
@@ -58,7 +59,7 @@ internal sealed class SimulatedExecutor(long id, string? version, IReadOnlyList<
     private readonly Dictionary<string, FunctionSpec> _sentFunctions = new(StringComparer.Ordinal);
 
     /// <summary>The actor's tasks sent to the process and not answered, by key (a key sent twice is there once, as in the actor).</summary>
-    public Dictionary<string, (ExecutorTask Task, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values)> InFlight { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, (ExecutorTask Task, IReadOnlyDictionary<string, StoredValue> Values)> InFlight { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The process's queue, the tasks its threads run, and the keys it was told not to start.</summary>
     public List<ExecutorTask> Queued { get; } = [];
@@ -184,7 +185,7 @@ internal sealed class SimulatedExecutor(long id, string? version, IReadOnlyList<
         InFlight.Remove(task.Key);
         Outbox.Add(new ExecutorSaid.Results([new ExecutorResult(task.Key, null, "", RemoteError.Of(ErrorKind.TaskTimeout, $"{task.Key} timed out."))]));
         var others = InFlight.Values.ToList();
-        var values = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
+        var values = new Dictionary<string, StoredValue>(StringComparer.Ordinal);
         foreach (var (other, batchValues) in others)
             foreach (var dependency in other.Dependencies)
                 if (!values.ContainsKey(dependency) && batchValues.TryGetValue(dependency, out var bytes)) values[dependency] = bytes;
@@ -201,7 +202,7 @@ internal sealed class SimulatedExecutor(long id, string? version, IReadOnlyList<
             .ToList();
         _stash.Clear();
         if (failures.Count > 0) Outbox.Add(new ExecutorSaid.Results(failures));
-        Retire(new ExecuteBatch([], new Dictionary<string, ReadOnlyMemory<byte>>(), []));
+        Retire(new ExecuteBatch([], new Dictionary<string, StoredValue>(), []));
     }
 
     private void Retire(ExecuteBatch rerun)

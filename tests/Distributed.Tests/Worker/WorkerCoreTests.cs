@@ -97,7 +97,7 @@ public sealed class WorkerCoreTests
         Assert.Equal(["ReportFailed t1=ExecutorCrashed Distributed.ExecutorCrashedException: The process running t1 died (exit code 137)."],
             worker.Step(Results(new ExecutorResult("t1", null, "", crash))));
 
-        var rerun = new ExecuteBatch([Function], new Dictionary<string, ReadOnlyMemory<byte>>(), [new ExecutorTask("t2", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
+        var rerun = new ExecuteBatch([Function], new Dictionary<string, StoredValue>(), [new ExecutorTask("t2", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
         Assert.Equal(["StopExecutor 1", "StartExecutor 2 v1 /cache/UserCode.dll", "Execute 2 tasks t2 values -"],
             worker.Step(new WorkerEvent.ExecutorRetired(1, "v1", ["/cache/UserCode.dll"], rerun)));
         Assert.Equal(2, worker.Core.ExecutorOf("v1"));
@@ -116,7 +116,7 @@ public sealed class WorkerCoreTests
         worker.Step(new WorkerEvent.ExecutorRetired(1, "v1", ["/cache/UserCode.dll"], Empty()));
         worker.Step(new WorkerEvent.ExecutorStopped(1));
 
-        var late = new ExecuteBatch([Function], new Dictionary<string, ReadOnlyMemory<byte>>(), [new ExecutorTask("t1", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
+        var late = new ExecuteBatch([Function], new Dictionary<string, StoredValue>(), [new ExecutorTask("t1", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
         Assert.Equal(["StartExecutor 2 v1 /cache/UserCode.dll", "Execute 2 tasks t1 values -"],
             worker.Step(new WorkerEvent.ExecutorRetired(null, "v1", ["/cache/UserCode.dll"], late)));
     }
@@ -375,7 +375,7 @@ public sealed class WorkerCoreTests
 
         // Its process died before it read AdoptCode: it retires as "spare", then hands back the batch that came after.
         Assert.Equal(["StopExecutor 1"], worker.Step(new WorkerEvent.ExecutorRetired(1, "spare", [], Empty())));
-        var late = new ExecuteBatch([Function], new Dictionary<string, ReadOnlyMemory<byte>>(), [new ExecutorTask("t1", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
+        var late = new ExecuteBatch([Function], new Dictionary<string, StoredValue>(), [new ExecutorTask("t1", Function.FunctionId, ArgumentsKind.Dependencies, [], [])]);
         Assert.Equal(["StartExecutor 2 v1 /cache/UserCode.dll", "Execute 2 tasks t1 values -"],
             worker.Step(new WorkerEvent.ExecutorRetired(1, "spare", [], late)));
     }
@@ -403,7 +403,7 @@ public sealed class WorkerCoreTests
 
     private static WorkerEvent.ExecutorResults Results(params ExecutorResult[] results) => new(results);
 
-    private static ExecuteBatch Empty() => new([], new Dictionary<string, ReadOnlyMemory<byte>>(), []);
+    private static ExecuteBatch Empty() => new([], new Dictionary<string, StoredValue>(), []);
 
     private static WorkerEvent.BatchArrived Batch(string client, CodeManifest code, TaskSpec[] tasks, string[]? remote = null) =>
         new(client, code, [Function], tasks, (remote ?? []).Select(Remote).ToList());
