@@ -298,7 +298,7 @@ internal sealed class WorkerCore
         }
         Unhold(batch);
         var values = new Dictionary<string, StoredValue>();
-        var leases = new List<ValueLease>();
+        List<ValueLease>? leases = null;
         var tasks = new List<ExecutorTask>(message.Tasks.Count);
         List<FailedTask>? failures = null;
         foreach (var task in message.Tasks)
@@ -317,7 +317,7 @@ internal sealed class WorkerCore
                 // executor): an executor reads a shared value's segment in place, which must not be reused under it.
                 if (_store.Lease(dependency) is { } lease)
                 {
-                    leases.Add(lease);
+                    (leases ??= []).Add(lease);
                     values[dependency] = lease.Value;
                 }
                 else { missing = dependency; break; }
@@ -330,7 +330,7 @@ internal sealed class WorkerCore
             tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
         }
         if (failures is not null) ReportFailures(failures);
-        var inputs = new BatchInputs(leases, tasks.Count);
+        var inputs = leases is null ? BatchInputs.None : new BatchInputs(leases, tasks.Count);
         if (tasks.Count == 0)
         {
             inputs.Release();
@@ -657,9 +657,12 @@ internal sealed class WorkerCore
     {
         private int _runsOut = runs;
 
+        /// <summary>The inputs of a batch that has none (most small tasks): nothing to count or release.</summary>
+        public static BatchInputs None { get; } = new([], 0);
+
         public void RunEnded()
         {
-            if (--_runsOut == 0) Release();
+            if (leases.Count > 0 && --_runsOut == 0) Release();
         }
 
         public void Release()

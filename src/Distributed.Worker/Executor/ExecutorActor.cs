@@ -194,7 +194,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         foreach (var task in batch.Tasks) _inFlight[task.Key] = new InFlightTask(task, batch.Values);
         // A value in a shared segment goes by reference: the worker holds it until the batch's tasks
         // have all answered, so its bytes stay put while the process reads them in place.
-        var copied = new Dictionary<string, ReadOnlyMemory<byte>>();
+        Dictionary<string, ReadOnlyMemory<byte>>? copied = null;
         Dictionary<string, SharedReference>? shared = null;
         foreach (var (key, value) in batch.Values)
         {
@@ -205,13 +205,13 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             }
             else
             {
-                copied[key] = value.Memory;
+                (copied ??= new Dictionary<string, ReadOnlyMemory<byte>>(batch.Values.Count))[key] = value.Memory;
                 _counters?.AddInputToExecutor(value.Length, shared: false);
             }
         }
         try
         {
-            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, copied, batch.Tasks, shared));
+            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, copied ?? NoValues, batch.Tasks, shared));
         }
         catch (IOException e)
         {
@@ -225,7 +225,11 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     /// </summary>
     private void HandleSegmentWanted(SegmentWanted message)
     {
-        var segment = message.Length >= ExecutorFrames.SharedResultMinimumBytes && message.Length <= _maxValueBytes ? _buffers?.RentSegment(message.Length) : null;
+        // Only for a result the pool would share anyway, within the frame limit, and a few at a time
+        // (a loan per thread is what a sound executor needs): a process cannot make the worker map without end.
+        var lend = _buffers is { } buffers && buffers.Shares(message.Length) && message.Length >= ExecutorFrames.SharedResultMinimumBytes
+            && message.Length <= _maxValueBytes && _lent.Count < 2 * _threads + 2;
+        var segment = lend ? _buffers!.RentSegment(message.Length) : null;
         if (segment is not null) _lent[segment.Id] = segment;
         try
         {
@@ -441,6 +445,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     }
 
     private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
+
+    private static readonly IReadOnlyDictionary<string, ReadOnlyMemory<byte>> NoValues = new Dictionary<string, ReadOnlyMemory<byte>>();
 
     /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
     private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, StoredValue> Values);
