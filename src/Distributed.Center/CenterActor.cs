@@ -40,9 +40,16 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<SubmitTasks>(m => FromClient(m, client => new TasksSubmitted(client, m.Code, m.Functions, m.Tasks)));
         Receive<WhoHas>(m => FromClient(m, client => new HoldersAsked(client, m.Keys, m.RequestId)));
         Receive<GetWorkers>(m => FromClient(m, client => new WorkersAsked(client, m.IncludeKeys, m.RequestId)));
+        Receive<GetProgress>(m => FromClient(m, client => new ProgressAsked(client, m.RequestId)));
         Receive<ReleaseKeys>(m => FromClient(m, client => new KeysReleased(client, m.Keys)));
         Receive<DisconnectClient>(m => FromClient(m, client => new ClientLeft(client)));
         Receive<ReplicateKeys>(m => FromClient(m, client => new ReplicationAsked(client, m.Keys, m.Worker, m.RequestId)));
+        Receive<ScatterKeys>(m => FromClient(m, client => new ScatterAsked(client, m.Keys, m.Broadcast, m.RequestId)));
+        Receive<AwaitScattered>(m => FromClient(m, client => new ScatterAwaited(client, m.Keys, m.RequestId)));
+        Receive<PublishDataset>(m => FromClient(m, client => new DatasetPublished(client, m.Name, m.Keys, m.Overwrite, m.RequestId)));
+        Receive<UnpublishDataset>(m => FromClient(m, client => new DatasetUnpublished(client, m.Name, m.RequestId)));
+        Receive<GetDataset>(m => FromClient(m, client => new DatasetAsked(client, m.Name, m.RequestId)));
+        Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
         Receive<TasksFinished>(m => FromWorker(m, worker => new TasksDone(worker, m.Results)));
         Receive<TasksFailed>(m => FromWorker(m, worker => new TasksFailedOn(worker, m.Failures)));
         Receive<KeysAdded>(m => FromWorker(m, worker => new CopiesStored(worker, m.Keys, m.ReplicationId, m.Error)));
@@ -98,7 +105,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             _workerRefs[id] = Sender;
             Context.Watch(Sender);
         }
-        Apply(new WorkerJoined(id, message.Name, message.Address, message.Cores, message.Data, message.HeldKeys, message.PreviousCenter));
+        Apply(new WorkerJoined(id, message.Name, message.Address, message.Cores, message.Data, message.HeldKeys, message.PreviousCenter, message.Resources));
     }
 
     private void HandleConnectClient(ConnectClient message)

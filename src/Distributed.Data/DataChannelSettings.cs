@@ -31,6 +31,9 @@ public sealed record DataChannelSettings
     /// <summary>The longest type name of a value, in UTF-8 bytes.</summary>
     public int MaxTypeNameBytes { get; init; } = 64 << 10;
 
-    /// <summary>The largest value a client accepts (a .NET array holds at most <see cref="Array.MaxLength"/> bytes).</summary>
-    public int MaxValueBytes { get; init; } = Array.MaxLength;
+    /// <summary>
+    /// The largest value a fetcher accepts: by default the memory this process may use, since a fetched
+    /// value is held in memory (values over 1 GiB in chunks, each allocated as its bytes arrive).
+    /// </summary>
+    public long MaxValueBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 }

@@ -82,6 +82,36 @@ public sealed class DataClient : IDisposable
             return values;
         });
 
+    /// <summary>
+    /// Puts values on one worker under <paramref name="scatterId"/> (the center's plan for them), on a
+    /// thread of its own; returns null when the worker stored them, else the worker's reason for refusing them.
+    /// </summary>
+    internal Task<string?> PutAsync(DataEndpoint endpoint, long scatterId, IReadOnlyList<KeyValuePair<string, StoredValue>> values, CancellationToken cancellation = default) =>
+        Task.Factory.StartNew(() => Put(endpoint, scatterId, values), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Puts values on one worker on the calling thread; null when stored, else why not.</summary>
+    internal string? Put(DataEndpoint endpoint, long scatterId, IReadOnlyList<KeyValuePair<string, StoredValue>> values)
+    {
+        // Checked before a connection is taken: a put that breaks a limit is the caller's mistake.
+        var entries = values.Select(v => new PutEntry(v.Key, v.Value.TypeName, v.Value.Length)).ToList();
+        using (var check = new MemoryStream()) DataFrames.EncodePut(scatterId, entries, _settings, check);
+        return Exchange(endpoint, connection =>
+        {
+            DataFrames.EncodePut(scatterId, entries, _settings, connection.Writer);
+            foreach (var (_, value) in values) value.CopyTo(connection.Writer); // chunk by chunk: a value over 1 GiB never needs one array
+            connection.Writer.Flush();
+            var status = connection.Reader.ReadByte();
+            if (status < 0) throw new EndOfStreamException("The data channel closed before it answered a put.");
+            if (status == DataFrames.PutStored) return null;
+            if (status != DataFrames.PutRefused) throw new DataFrameException($"a put's answer starts with 0x{status:x2}, not 0 or 1");
+            var length = DataFrames.CheckLength("refusal length", ReadInt32(connection.Reader, connection.Scratch), _settings.MaxRequestBytes);
+            var reason = new byte[length];
+            connection.Reader.ReadExactly(reason);
+            try { return DataFrames.Utf8.GetString(reason); }
+            catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a put's refusal is not valid UTF-8"); }
+        });
+    }
+
     /// <summary>Reads a worker's transfer counters.</summary>
     public Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default) =>
         Task.Factory.StartNew(() => Stats(endpoint), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -111,7 +141,7 @@ public sealed class DataClient : IDisposable
     /// <paramref name="scratch"/> holds the small fields (at least 8 bytes). The value is read straight
     /// into a buffer of <paramref name="buffers"/> when given (the caller owns it), else into an array of its own.
     /// </summary>
-    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers = null)
+    internal static StoredValue? ReadValue(Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers = null, int chunkBytes = StoredValue.MaxChunkBytes)
     {
         var found = reader.ReadByte();
         if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
@@ -123,8 +153,10 @@ public sealed class DataClient : IDisposable
         string typeName;
         try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
         catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
-        var length = DataFrames.CheckLength("value length", ReadInt32(reader, scratch), settings.MaxValueBytes);
-        return StoredValue.ReadFrom(reader, length, typeName, buffers);
+        reader.ReadExactly(scratch, 0, sizeof(long));
+        var length = DataFrames.CheckLength("value length", BinaryPrimitives.ReadInt64LittleEndian(scratch), settings.MaxValueBytes);
+        // In chunks allocated as the bytes arrive: a length that lies costs at most one chunk.
+        return StoredValue.ReadFrom(reader, length, typeName, buffers, chunkBytes);
     }
 
     private static int ReadInt32(Stream reader, byte[] scratch)

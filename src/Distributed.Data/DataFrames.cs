@@ -8,9 +8,14 @@ namespace Distributed.Data;
 /// The data channel's wire format. A connection starts with the peer's kind (one byte), then carries
 /// requests one after the other, each a frame: op (one byte), payload length (int32), payload.
 /// <code>
-///   'G' count (key-length key-bytes)*   → per key: found (0|1) [type-length type-bytes value-length value-bytes]
+///   'G' count (key-length key-bytes)*   → per key: found (0|1) [type-length type-bytes value-length(int64) value-bytes]
 ///   'S' (empty)                          → stats-length stats (see <see cref="EncodeStats"/>)
+///   'P' scatter-id(int64) count (key-length key-bytes type-length type-bytes value-length(int64))*
+///       then, after the frame, the values' bytes one after the other
+///                                        → stored (0) | refused (1) reason-length reason-bytes
 /// </code>
+/// A Put's frame holds only the keys and lengths; the values follow it, each read as its bytes arrive,
+/// so that a length that lies costs the bytes actually sent, not what it claims.
 /// Integers are little-endian int32/int64, strings UTF-8 with an int32 length. Every count and length
 /// is checked, against its configured maximum and against what the frame still holds, before anything
 /// is allocated for it; a frame that fails a check is a <see cref="DataFrameException"/>.
@@ -19,6 +24,13 @@ internal static class DataFrames
 {
     public const byte Get = (byte)'G';
     public const byte Stats = (byte)'S';
+    public const byte Put = (byte)'P';
+
+    /// <summary>A Put's answer: the values are stored (and reported to the center).</summary>
+    public const byte PutStored = 0;
+
+    /// <summary>A Put's answer: the values were refused, with a reason.</summary>
+    public const byte PutRefused = 1;
 
     /// <summary>Op and payload length.</summary>
     public const int HeaderBytes = 5;
@@ -37,7 +49,7 @@ internal static class DataFrames
     /// <summary>Checks a request's op and payload length, before the payload is read.</summary>
     public static void CheckRequestHeader(byte op, int length, DataChannelSettings settings)
     {
-        if (op != Get && op != Stats) throw new DataFrameException($"unknown request 0x{op:x2}");
+        if (op != Get && op != Stats && op != Put) throw new DataFrameException($"unknown request 0x{op:x2}");
         if (length < 0) throw new DataFrameException($"request length {length} is negative");
         if (length > settings.MaxRequestBytes) throw new DataFrameException($"request length {length} exceeds the limit of {settings.MaxRequestBytes} bytes");
         if (op == Stats && length != 0) throw new DataFrameException($"a stats request carries no payload, this one {length} bytes");
@@ -53,6 +65,81 @@ internal static class DataFrames
         reader.ExpectEnd();
         return keys;
     }
+
+    /// <summary>
+    /// The scatter id and the entries of a Put request's payload. Each value's length is checked against
+    /// <see cref="DataChannelSettings.MaxValueBytes"/>, and so is their sum: a Put never announces more
+    /// than a fetcher would accept in one answer.
+    /// </summary>
+    public static (long ScatterId, PutEntry[] Entries) ParsePut(ReadOnlySpan<byte> payload, DataChannelSettings settings)
+    {
+        var reader = new SpanReader(payload);
+        var scatterId = reader.ReadInt64();
+        var count = reader.ReadCount("value count", settings.MaxKeysPerRequest, minimumBytesEach: 2 * sizeof(int) + sizeof(long));
+        var entries = new PutEntry[count];
+        var keys = new HashSet<string>(count, StringComparer.Ordinal);
+        long total = 0;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var key = reader.ReadString("key", settings.MaxKeyBytes);
+            if (key.Length == 0) throw new DataFrameException("a put names an empty key");
+            if (!keys.Add(key)) throw new DataFrameException($"a put names the key {Shortened(key)} twice");
+            var typeName = reader.ReadString("type name", settings.MaxTypeNameBytes);
+            var length = CheckLength("value length", reader.ReadInt64(), settings.MaxValueBytes);
+            total += length; // each at most MaxValueBytes, at most 65,536 of them: no overflow
+            CheckLength("total length of a put's values", total, settings.MaxValueBytes);
+            entries[i] = new PutEntry(key, typeName, length);
+        }
+        reader.ExpectEnd();
+        return (scatterId, entries);
+    }
+
+    /// <summary>
+    /// Writes a Put request's frame for <paramref name="entries"/> (not their values, which follow it);
+    /// throws <see cref="ArgumentException"/> when it breaks a limit the server checks.
+    /// </summary>
+    public static void EncodePut(long scatterId, IReadOnlyList<PutEntry> entries, DataChannelSettings settings, Stream output)
+    {
+        if (entries.Count > settings.MaxKeysPerRequest)
+            throw new ArgumentException($"A put carries at most {settings.MaxKeysPerRequest} values, not {entries.Count}.", nameof(entries));
+        using var payload = new MemoryStream();
+        Span<byte> number = stackalloc byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64LittleEndian(number, scatterId);
+        payload.Write(number);
+        BinaryPrimitives.WriteInt32LittleEndian(number, entries.Count);
+        payload.Write(number[..sizeof(int)]);
+        long total = 0;
+        foreach (var entry in entries)
+        {
+            WriteString(payload, entry.Key, settings.MaxKeyBytes, "key");
+            WriteString(payload, entry.TypeName, settings.MaxTypeNameBytes, "type name");
+            total += entry.Length;
+            if (entry.Length < 0 || total > settings.MaxValueBytes)
+                throw new ArgumentException($"The values of a put come to more than the {settings.MaxValueBytes} bytes a worker accepts at once.", nameof(entries));
+            BinaryPrimitives.WriteInt64LittleEndian(number, entry.Length);
+            payload.Write(number);
+        }
+        if (payload.Length > settings.MaxRequestBytes)
+            throw new ArgumentException($"The keys and type names of a put come to {payload.Length} bytes, more than the {settings.MaxRequestBytes} of one request.", nameof(entries));
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        header[0] = Put;
+        BinaryPrimitives.WriteInt32LittleEndian(header[1..], (int)payload.Length);
+        output.Write(header);
+        output.Write(payload.GetBuffer(), 0, (int)payload.Length);
+    }
+
+    private static void WriteString(Stream output, string text, int limit, string what)
+    {
+        var bytes = Utf8.GetBytes(text);
+        if (bytes.Length > limit) throw new ArgumentException($"The {what} {Shortened(text)} is longer than {limit} bytes.");
+        Span<byte> length = stackalloc byte[sizeof(int)];
+        BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
+        output.Write(length);
+        output.Write(bytes);
+    }
+
+    /// <summary>A key as a message quotes it: its first 64 characters.</summary>
+    public static string Shortened(string key) => key.Length <= 64 ? key : key[..64] + "…";
 
     /// <summary>
     /// Writes Get requests for <paramref name="keys"/> to <paramref name="output"/>, as many frames as the
@@ -144,6 +231,14 @@ internal static class DataFrames
         return length;
     }
 
+    /// <summary>Checks a 64-bit length read from the wire against its limit.</summary>
+    public static long CheckLength(string what, long length, long limit)
+    {
+        if (length < 0) throw new DataFrameException($"{what} {length} is negative");
+        if (length > limit) throw new DataFrameException($"{what} {length} exceeds the limit of {limit}");
+        return length;
+    }
+
     /// <summary>Reads a frame's payload, every read checked against what is left of it.</summary>
     private ref struct SpanReader(ReadOnlySpan<byte> payload)
     {
@@ -186,6 +281,9 @@ internal static class DataFrames
         }
     }
 }
+
+/// <summary>One value a Put announces: its key, its type's name, and how many of its bytes follow the frame.</summary>
+internal sealed record PutEntry(string Key, string TypeName, long Length);
 
 /// <summary>A data-channel frame that breaks the format or a limit; the connection it came on is closed.</summary>
 /// <remarks>An <see cref="IOException"/>: a peer that sends one is, for a fetch, as good as unreachable.</remarks>

@@ -49,6 +49,15 @@ public sealed class DataServer : IAsyncDisposable
     /// </summary>
     private readonly MemberCertificates _members = new();
 
+    /// <summary>Where values put by peers go (the worker stores them and reports them); null until set: puts are refused.</summary>
+    private volatile ScatterHandler? _putHandler;
+
+    /// <summary>
+    /// Takes values peers put here (a client's scatter): <paramref name="handler"/> stores them and says
+    /// null, or says why not. Until this is called, every put is refused.
+    /// </summary>
+    internal void AcceptPuts(ScatterHandler handler) => _putHandler = handler;
+
     /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
     /// <param name="host">The address to bind.</param>
     /// <param name="store">The values served.</param>
@@ -164,6 +173,7 @@ public sealed class DataServer : IAsyncDisposable
                 connection.Touch();
                 buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
                 if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
+                else if (request.Op == DataFrames.Put) await ReceivePutAsync(stream, connection, peer, request).ConfigureAwait(false);
                 else await WriteStatsAsync(stream).ConfigureAwait(false);
                 // Between requests a connection holds no buffer: thousands of idle ones cost little.
                 ArrayPool<byte>.Shared.Return(buffer);
@@ -235,16 +245,17 @@ public sealed class DataServer : IAsyncDisposable
         var used = 0;
         foreach (var key in keys)
         {
-            // Leased until written: a value deleted or replaced meanwhile keeps its buffer until then.
-            using var lease = _store.Lease(key);
-            var value = lease?.Value;
+            // Leased until written (a value deleted or replaced meanwhile keeps its buffers until then),
+            // or streamed from its spill file, never loaded whole.
+            using var value = _store.OpenRead(key);
             var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
-            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(int));
+            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(long));
+            var found = value is not null;
             if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
             {
                 // The fetcher would refuse it anyway: an honest "not here" is better than a broken frame.
                 _log($"Not serving {key}: its type name is {typeNameBytes} bytes, more than the {_settings.MaxTypeNameBytes} a fetcher accepts.");
-                value = null;
+                found = false;
                 entryBytes = 1;
             }
             if (used + entryBytes > buffer.Length)
@@ -252,32 +263,81 @@ public sealed class DataServer : IAsyncDisposable
                 await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
                 used = 0;
             }
-            buffer[used++] = value is null ? (byte)0 : (byte)1;
-            if (value is null) continue;
+            buffer[used++] = found ? (byte)1 : (byte)0;
+            if (!found) continue;
             BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
             used += sizeof(int);
-            used += DataFrames.Utf8.GetBytes(value.TypeName, buffer.AsSpan(used));
-            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), value.Length);
-            used += sizeof(int);
-            if (value.Length <= buffer.Length - used)
+            used += DataFrames.Utf8.GetBytes(value!.TypeName, buffer.AsSpan(used));
+            BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used), value.Length);
+            used += sizeof(long);
+            if (value.InMemory is { IsSingleChunk: true } small && small.Length <= buffer.Length - used)
             {
-                value.Span.CopyTo(buffer.AsSpan(used));
-                used += value.Length;
+                small.Span.CopyTo(buffer.AsSpan(used));
+                used += (int)small.Length;
             }
             else
             {
-                // Large values go from the store to the socket (or TLS) as they are, without a copy.
+                // Large values go from the store (or its spill file) to the socket (or TLS) as they are, in pieces.
                 await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
                 used = 0;
-                for (var at = 0; at < value.Length; at += WriteChunkBytes)
-                {
-                    await stream.WriteAsync(value.Memory.Slice(at, Math.Min(WriteChunkBytes, value.Length - at))).ConfigureAwait(false);
-                    connection.Touch();
-                }
+                await value.CopyToAsync(stream, WriteChunkBytes, connection.Touch).ConfigureAwait(false);
             }
             _counters.AddSent(peer, value.Length);
         }
         if (used > 0) await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+        await stream.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the values of a Put (each as its bytes arrive, so a lying length costs what was sent) and
+    /// hands them to the worker, then answers stored or refused. Values the worker does not take go back
+    /// to the store's pool. A stream that ends early is a bad frame; nothing of it is stored.
+    /// </summary>
+    private async Task ReceivePutAsync(Stream stream, DataConnection connection, PeerKind peer, DataRequest request)
+    {
+        var values = new List<KeyValuePair<string, StoredValue>>(request.Puts.Count);
+        string? refusal = null;
+        try
+        {
+            foreach (var entry in request.Puts)
+            {
+                StoredValue value;
+                try
+                {
+                    value = await StoredValue.ReadFromAsync(stream, entry.Length, entry.TypeName, _store.Buffers, connection.Touch, _store.ChunkBytes, _stop.Token).ConfigureAwait(false);
+                }
+                catch (EndOfStreamException)
+                {
+                    throw new DataFrameException($"the stream ended in the value of {DataFrames.Shortened(entry.Key)}, announced as {entry.Length} bytes");
+                }
+                values.Add(new(entry.Key, value));
+            }
+            var handler = _putHandler;
+            if (peer != PeerKind.Client) refusal = "only a client puts values on a worker";
+            else if (handler is null) refusal = "this data channel takes no values";
+            else
+            {
+                // The handler owns them from here, stored or not: one that timed out may still store them later.
+                var handedOver = values.ToList();
+                values.Clear();
+                try { refusal = await handler(request.ScatterId, handedOver).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OutOfMemoryException) { refusal = $"the worker could not store them: {e.Message}"; }
+            }
+        }
+        finally
+        {
+            foreach (var (_, value) in values) value.Release();
+        }
+        if (refusal is not null) _log($"Refused values put by {connection.Peer}: {refusal}.");
+        var reason = refusal is null ? [] : DataFrames.Utf8.GetBytes(refusal);
+        var answer = new byte[1 + (refusal is null ? 0 : sizeof(int) + reason.Length)];
+        answer[0] = refusal is null ? DataFrames.PutStored : DataFrames.PutRefused;
+        if (refusal is not null)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(answer.AsSpan(1), reason.Length);
+            reason.CopyTo(answer, 1 + sizeof(int));
+        }
+        await stream.WriteAsync(answer).ConfigureAwait(false);
         await stream.FlushAsync().ConfigureAwait(false);
     }
 
@@ -363,11 +423,23 @@ internal sealed class MemberCertificates
     }
 }
 
-/// <summary>A request read from a data connection: a Get with its keys, or a Stats.</summary>
+/// <summary>A request read from a data connection: a Get with its keys, a Put with its entries (their values follow), or a Stats.</summary>
 internal sealed record DataRequest(byte Op, IReadOnlyList<string> Keys)
 {
     public static readonly DataRequest Stats = new(DataFrames.Stats, []);
+
+    /// <summary>The scatter a Put belongs to, as the center numbered it.</summary>
+    public long ScatterId { get; init; }
+
+    /// <summary>A Put's values, in the order their bytes follow the frame.</summary>
+    public IReadOnlyList<PutEntry> Puts { get; init; } = [];
 }
+
+/// <summary>
+/// Stores values a peer put on a worker under a scatter id; answers null when they are stored, else why
+/// not. It owns the values it is given: those it does not store it releases.
+/// </summary>
+internal delegate Task<string?> ScatterHandler(long scatterId, IReadOnlyList<KeyValuePair<string, StoredValue>> values);
 
 /// <summary>Reads a data connection's opening byte and requests, every length bounded before it is allocated.</summary>
 internal sealed class DataRequestReader(Stream stream, DataChannelSettings settings)
@@ -401,6 +473,11 @@ internal sealed class DataRequestReader(Stream stream, DataChannelSettings setti
         {
             read = await stream.ReadAtLeastAsync(payload.AsMemory(0, length), length, throwOnEndOfStream: false, cancellation).ConfigureAwait(false);
             if (read < length) throw new DataFrameException($"the stream ended {read} bytes into a request of {length}");
+            if (op == DataFrames.Put)
+            {
+                var (scatterId, entries) = DataFrames.ParsePut(payload.AsSpan(0, length), settings);
+                return new DataRequest(op, entries.Select(e => e.Key).ToList()) { ScatterId = scatterId, Puts = entries };
+            }
             return new DataRequest(op, DataFrames.ParseGet(payload.AsSpan(0, length), settings));
         }
         finally

@@ -58,6 +58,9 @@ public sealed class DataStore
     /// <summary>Where the buffers of this store's values come from and go back to: a worker fetches values into them.</summary>
     public ValueBufferPool Buffers { get; }
 
+    /// <summary>The chunk size of values read back from disk: <see cref="StoredValue.MaxChunkBytes"/> but in tests of chunking.</summary>
+    internal int ChunkBytes { get; init; } = StoredValue.MaxChunkBytes;
+
     /// <summary>How many bytes of values may stay in memory before the least recently used are spilled.</summary>
     public long MemoryLimit { get; }
 
@@ -145,54 +148,64 @@ public sealed class DataStore
     /// </summary>
     public ValueLease? Lease(string key) => Read(key, lease: true) is { } value ? new ValueLease(value) : null;
 
+    /// <summary>
+    /// The value of <paramref name="key"/> to be read once from start to end (to be served): a lease of it
+    /// when in memory, its spill file opened when on disk, so that a spilled value is streamed from its
+    /// file and never loaded whole. Null when it is not held. The caller disposes it.
+    /// </summary>
+    public StoredValueReader? OpenRead(string key) =>
+        Find(key,
+            inMemory => new StoredValueReader(new ValueLease(Referenced(inMemory, key))),
+            path => new StoredValueReader(OpenSpillFile(path, out var typeName, out var length), typeName, length));
+
     /// <summary>A value, with a reference of the caller's own when <paramref name="lease"/> (one it must release), else one never reused.</summary>
     private StoredValue? Read(string key, bool lease)
+    {
+        var found = Find(key,
+            inMemory =>
+            {
+                // A shared value is never handed out for good: its segment must be unmapped some day, and
+                // only the reference count knows when nobody reads it, so such a reader gets a copy.
+                if (lease || inMemory.Segment is not null) return Referenced(inMemory, key);
+                inMemory.KeepForever();
+                return inMemory;
+            },
+            path => ReadSpillFile(path, lease ? Buffers : null));
+        if (lease || found?.Segment is null) return found;
+        // Copied outside the lock, under a reference of its own.
+        try { return new StoredValue(found.ToArray(), found.TypeName); }
+        finally { found.Release(); }
+    }
+
+    /// <summary>
+    /// Looks <paramref name="key"/> up: an in-memory value is handed to <paramref name="inMemory"/> under
+    /// the index's lock (so the store cannot release it meanwhile) and becomes the most recently used; a
+    /// spilled one's file path to <paramref name="fromSpillFile"/>, outside the lock. Null when not held.
+    /// </summary>
+    private T? Find<T>(string key, Func<StoredValue, T> inMemory, Func<string, T> fromSpillFile) where T : class
     {
         while (true)
         {
             string path;
             string typeName;
-            StoredValue? copied = null;
             lock (_gate)
             {
                 if (!_entries.TryGetValue(key, out var entry)) return null;
-                if (entry.Value is { } inMemory)
+                if (entry.Value is { } value)
                 {
                     // Most recently used now: the last to be spilled.
                     _inMemoryByUse.Remove(entry.UseNode!);
                     _inMemoryByUse.AddLast(entry.UseNode!);
-                    // Under _gate: the store releases its own reference only after it took the value out of
-                    // the index, so while it is indexed the buffer cannot have gone back to the pool.
-                    // A shared value is never handed out for good: its segment must be unmapped some day, and
-                    // only the reference count knows when nobody reads it, so such a reader gets a copy.
-                    if (!lease && inMemory.Segment is not null)
-                    {
-                        if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
-                        copied = inMemory;
-                    }
-                    else if (!lease) inMemory.KeepForever();
-                    else if (!inMemory.TryAddReference()) throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
-                    if (copied is null) return inMemory;
-                    path = "";
-                    typeName = inMemory.TypeName;
+                    return inMemory(value);
                 }
-                else
-                {
-                    path = entry.SpillPath!;
-                    typeName = entry.TypeName;
-                }
-            }
-            if (copied is not null)
-            {
-                // Copied outside the lock, under a reference of its own.
-                try { return new StoredValue(copied.ToArray(), typeName); }
-                finally { copied.Release(); }
+                path = entry.SpillPath!;
+                typeName = entry.TypeName;
             }
             try
             {
-                var value = ReadSpillFile(path, lease ? Buffers : null);
+                var read = fromSpillFile(path);
                 Interlocked.Increment(ref _readsFromDisk);
-                return value;
+                return read;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -205,6 +218,14 @@ public sealed class DataStore
             }
         }
     }
+
+    /// <summary>
+    /// <paramref name="value"/> with one more reference, the caller's. Under _gate: the store releases its own
+    /// reference only after it took the value out of the index, so while it is indexed the buffer cannot
+    /// have gone back to the pool.
+    /// </summary>
+    private static StoredValue Referenced(StoredValue value, string key) =>
+        value.TryAddReference() ? value : throw new InvalidOperationException($"The stored value {key} was released while still indexed.");
 
     /// <summary>Whether the key is held (in memory or on disk).</summary>
     public bool Contains(string key)
@@ -304,11 +325,13 @@ public sealed class DataStore
             // 0700 folder, 0600 files: spilled values are readable by this user only.
             PrivateFiles.CreateDirectory(_spillDirectory);
             using (var file = PrivateFiles.Create(path, 1 << 16))
-            using (var writer = new BinaryWriter(file, Encoding.UTF8))
             {
-                writer.Write(value.TypeName);
-                writer.Write(value.Length);
-                writer.Write(value.Span);
+                using (var writer = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
+                {
+                    writer.Write(value.TypeName);
+                    writer.Write(value.Length);
+                }
+                value.CopyTo(file); // chunk by chunk: a value longer than one array never needs one
             }
             Interlocked.Increment(ref _spillsWritten);
             if (_spillFailing)
@@ -329,20 +352,42 @@ public sealed class DataStore
         }
     }
 
-    /// <summary>A spilled value, in a buffer of <paramref name="buffers"/> (owned by the caller) or, without, in an array of its own.</summary>
-    private static StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
+    /// <summary>A spilled value, in buffers of <paramref name="buffers"/> (owned by the caller) or, without, in arrays of its own.</summary>
+    private StoredValue ReadSpillFile(string path, ValueBufferPool? buffers)
     {
-        // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
-        using var reader = new BinaryReader(file, Encoding.UTF8);
+        using var file = OpenSpillFile(path, out var typeName, out var length);
         try
         {
-            var typeName = reader.ReadString();
-            return StoredValue.ReadFrom(file, reader.ReadInt32(), typeName, buffers);
+            return StoredValue.ReadFrom(file, length, typeName, buffers, ChunkBytes);
         }
         catch (EndOfStreamException)
         {
             throw new InvalidDataException($"The spill file {path} is truncated.");
+        }
+    }
+
+    /// <summary>A spill file opened at its value's first byte, with the value's type name and length read from its head.</summary>
+    private static FileStream OpenSpillFile(string path, out string typeName, out long length)
+    {
+        // FileShare.Delete: the writer may delete the file while it is read; the open handle keeps the bytes.
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
+        try
+        {
+            using var reader = new BinaryReader(file, Encoding.UTF8, leaveOpen: true);
+            typeName = reader.ReadString();
+            length = reader.ReadInt64();
+            if (length < 0 || length > file.Length - file.Position) throw new InvalidDataException($"The spill file {path} is truncated.");
+            return file;
+        }
+        catch (EndOfStreamException)
+        {
+            file.Dispose();
+            throw new InvalidDataException($"The spill file {path} is truncated.");
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
         }
     }
 
@@ -356,14 +401,91 @@ public sealed class DataStore
     }
 
     /// <summary>The index entry of a key: its value in memory, or the file it was spilled to.</summary>
-    private sealed class Entry(string key, int size, string typeName)
+    private sealed class Entry(string key, long size, string typeName)
     {
         public string Key { get; } = key;
-        public int Size { get; } = size;
+        public long Size { get; } = size;
         public string TypeName { get; } = typeName;
         public StoredValue? Value { get; set; }
         public string? SpillPath { get; set; }
         public LinkedListNode<Entry>? UseNode { get; set; }
+    }
+}
+
+/// <summary>
+/// A stored value opened to be read once, start to end: a lease of it in memory, or its spill file
+/// (positioned at its first byte; deleting the key meanwhile does not cut the read short).
+/// </summary>
+public sealed class StoredValueReader : IDisposable
+{
+    /// <summary>The pieces a spilled value is streamed in.</summary>
+    private const int FilePieceBytes = 1 << 20;
+
+    private readonly ValueLease? _lease;
+    private readonly FileStream? _file;
+
+    internal StoredValueReader(ValueLease lease)
+    {
+        _lease = lease;
+        TypeName = lease.Value.TypeName;
+        Length = lease.Value.Length;
+    }
+
+    internal StoredValueReader(FileStream file, string typeName, long length)
+    {
+        _file = file;
+        TypeName = typeName;
+        Length = length;
+    }
+
+    /// <summary>The name of the value's type.</summary>
+    public string TypeName { get; }
+
+    /// <summary>The value's size in bytes.</summary>
+    public long Length { get; }
+
+    /// <summary>The value in memory, or null when it is read from its spill file.</summary>
+    public StoredValue? InMemory => _lease?.Value;
+
+    /// <summary>
+    /// Writes the value's bytes to <paramref name="destination"/> in pieces of at most <paramref name="pieceBytes"/>,
+    /// calling <paramref name="progress"/> after each: from memory as they are, from a file through one pooled buffer.
+    /// </summary>
+    public async Task CopyToAsync(Stream destination, int pieceBytes, Action progress, CancellationToken cancellation = default)
+    {
+        if (_lease is not null)
+        {
+            foreach (var chunk in _lease.Value.Chunks)
+                for (var at = 0; at < chunk.Length; at += pieceBytes)
+                {
+                    await destination.WriteAsync(chunk.Slice(at, Math.Min(pieceBytes, chunk.Length - at)), cancellation).ConfigureAwait(false);
+                    progress();
+                }
+            return;
+        }
+        var piece = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(pieceBytes, FilePieceBytes));
+        try
+        {
+            for (var left = Length; left > 0;)
+            {
+                var take = (int)Math.Min(left, piece.Length);
+                await _file!.ReadExactlyAsync(piece.AsMemory(0, take), cancellation).ConfigureAwait(false);
+                await destination.WriteAsync(piece.AsMemory(0, take), cancellation).ConfigureAwait(false);
+                left -= take;
+                progress();
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(piece);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _lease?.Dispose();
+        _file?.Dispose();
     }
 }
 

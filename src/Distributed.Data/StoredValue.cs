@@ -3,20 +3,29 @@ namespace Distributed.Data;
 /// <summary>
 /// A stored value: its encoded bytes (see <c>ValueCodec</c>) and the name of its type. Its bytes may
 /// live in a buffer of a <see cref="ValueBufferPool"/>, longer than the value: read them through
-/// <see cref="Memory"/> or <see cref="Span"/>, never past <see cref="Length"/>.
+/// <see cref="Memory"/> or <see cref="Span"/>, never past <see cref="Length"/>. A value longer than
+/// <see cref="MaxChunkBytes"/> (a .NET array holds less than 2 GiB) is a list of chunks instead, each
+/// a buffer of its own: read those through <see cref="Chunks"/> or <see cref="CopyTo"/>. A value of one
+/// buffer may live in a <see cref="SharedSegment"/> instead of an array (see <see cref="Segment"/>), so
+/// that executors read it in place; a chunked value never does.
 /// </summary>
 /// <remarks>
 /// A pooled value counts its references: whoever made it holds the first, a <see cref="DataStore"/>
-/// takes it over on <c>Put</c>, and every <see cref="ValueLease"/> holds one more. The buffer goes back
-/// to its pool only when the last is released, so a reader that still sends a value never sees its
-/// buffer reused. A reference that is never released (a value dropped on the floor, or handed out
-/// with <see cref="DataStore.Get"/>) only means that its buffer is left to the garbage collector.
+/// takes it over on <c>Put</c>, and every <see cref="ValueLease"/> holds one more. The buffers go back
+/// to their pool only when the last is released, so a reader that still sends a value never sees its
+/// buffers reused. A reference that is never released (a value dropped on the floor, or handed out
+/// with <see cref="DataStore.Get"/>) only means that its buffers are left to the garbage collector.
 /// </remarks>
 public sealed class StoredValue
 {
-    private readonly byte[]? _buffer;
-    private readonly SharedSegment? _segment; // the bytes live here instead of _buffer when the value is shared with executors
-    private ValueBufferPool? _pool; // null: the buffer is never reused (not pooled, or handed out for good)
+    /// <summary>The largest chunk of a value: values up to this size are one buffer, larger ones a list of chunks of this size.</summary>
+    public const int MaxChunkBytes = 1 << 30;
+
+    private readonly byte[]? _buffer;  // the only buffer, or the first chunk; null when the value is in a segment
+    private readonly byte[][]? _chunks; // null: one buffer; else every chunk, each full but the last
+    private readonly int _chunkBytes;   // the bytes of each chunk but the last
+    private readonly SharedSegment? _segment; // the bytes live here instead of _buffer when the value is shared with executors (one buffer only)
+    private ValueBufferPool? _pool; // null: the buffers are never reused (not pooled, or handed out for good)
     private int _references = 1;
 
     /// <summary>A value whose bytes are exactly <paramref name="bytes"/>; the array is never reused by a pool (the caller may keep it).</summary>
@@ -29,6 +38,27 @@ public sealed class StoredValue
         ArgumentNullException.ThrowIfNull(typeName);
         if ((uint)length > (uint)buffer.Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its buffer ({buffer.Length} bytes).");
         _buffer = buffer;
+        _chunkBytes = length;
+        Length = length;
+        TypeName = typeName;
+        _pool = pool;
+    }
+
+    /// <summary>
+    /// A value made of <paramref name="chunks"/>: each holds <paramref name="chunkBytes"/> of its bytes
+    /// but the last, which holds the rest (its buffer may be longer). One chunk is a value like any other.
+    /// </summary>
+    internal StoredValue(byte[][] chunks, int chunkBytes, long length, string typeName, ValueBufferPool? pool)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        ArgumentNullException.ThrowIfNull(typeName);
+        var before = (long)chunkBytes * (chunks.Length - 1); // the bytes in the chunks before the last
+        if (chunks.Length == 0 || chunkBytes <= 0 || length < 0 || (chunks.Length > 1 && length <= before)
+            || length - before > chunks[^1].Length || chunks[..^1].Any(c => c.Length < chunkBytes))
+            throw new ArgumentException($"{chunks.Length} chunks of {chunkBytes} bytes do not hold a value of {length} bytes.", nameof(chunks));
+        _buffer = chunks[0];
+        _chunks = chunks.Length > 1 ? chunks : null;
+        _chunkBytes = chunks.Length > 1 ? chunkBytes : (int)length;
         Length = length;
         TypeName = typeName;
         _pool = pool;
@@ -41,6 +71,7 @@ public sealed class StoredValue
         ArgumentNullException.ThrowIfNull(typeName);
         if ((uint)length > (uint)segment.Capacity) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its segment ({segment.Capacity} bytes).");
         _segment = segment;
+        _chunkBytes = length;
         Length = length;
         TypeName = typeName;
         _pool = pool;
@@ -53,48 +84,203 @@ public sealed class StoredValue
     public static StoredValue Adopt(byte[] bytes, string typeName, ValueBufferPool pool) => new(bytes, bytes.Length, typeName, pool);
 
     /// <summary>
-    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/>: into a buffer of
-    /// <paramref name="buffers"/> when given (the caller owns the value; a failed read gives the buffer
-    /// back at once), else into an array of its own.
+    /// This value, its buffers owned by <paramref name="pool"/> from now on (they may serve another value
+    /// once no one holds it). Only for a value that is not pooled yet and that no one else holds: the
+    /// caller uses the value returned instead of this one.
     /// </summary>
-    internal static StoredValue ReadFrom(Stream source, int length, string typeName, ValueBufferPool? buffers)
+    public StoredValue AdoptedBy(ValueBufferPool pool)
     {
-        if (buffers is null)
+        ArgumentNullException.ThrowIfNull(pool);
+        if (IsPooled) throw new InvalidOperationException("The value's buffers belong to a pool already.");
+        if (_segment is not null) throw new InvalidOperationException("A value in a shared segment belongs to the pool that lent it.");
+        return _chunks is null ? new StoredValue(_buffer!, (int)Length, TypeName, pool) : new StoredValue(_chunks, _chunkBytes, Length, TypeName, pool);
+    }
+
+    /// <summary>
+    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/>: into buffers of
+    /// <paramref name="buffers"/> when given (the caller owns the value; a failed read gives the buffers
+    /// back at once), else into arrays of its own. A value longer than <paramref name="chunkBytes"/> is read
+    /// into chunks of that size, each allocated only once the one before it is full, so a length that lies
+    /// costs at most one chunk more than the bytes actually sent.
+    /// </summary>
+    internal static StoredValue ReadFrom(Stream source, long length, string typeName, ValueBufferPool? buffers, int chunkBytes = MaxChunkBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkBytes);
+        if (length <= chunkBytes)
         {
-            var bytes = GC.AllocateUninitializedArray<byte>(length);
-            source.ReadExactly(bytes);
-            return new StoredValue(bytes, typeName);
+            if (buffers is null)
+            {
+                var bytes = GC.AllocateUninitializedArray<byte>((int)length);
+                source.ReadExactly(bytes);
+                return new StoredValue(bytes, typeName);
+            }
+            var value = buffers.RentValue((int)length, typeName);
+            try { source.ReadExactly(value.Writable.Span); }
+            catch
+            {
+                value.Release(); // read by no one else: back to the pool at once
+                throw;
+            }
+            return value;
         }
-        var value = buffers.RentValue(length, typeName);
-        try { source.ReadExactly(value.Writable.Span); }
+        var chunks = new byte[(length + chunkBytes - 1) / chunkBytes][];
+        var filled = 0;
+        try
+        {
+            for (; filled < chunks.Length; filled++)
+            {
+                var size = (int)Math.Min(chunkBytes, length - (long)filled * chunkBytes);
+                var chunk = buffers?.Rent(size) ?? GC.AllocateUninitializedArray<byte>(size);
+                chunks[filled] = chunk;
+                source.ReadExactly(chunk, 0, size);
+            }
+        }
         catch
         {
-            value.Release(); // read by no one else: back to the pool at once
+            if (buffers is not null)
+                for (var i = 0; i <= filled && i < chunks.Length; i++)
+                    if (chunks[i] is { } chunk) buffers.Return(chunk);
             throw;
         }
-        return value;
+        return new StoredValue(chunks, chunkBytes, length, typeName, buffers);
+    }
+
+    /// <summary>The pieces a value read by <see cref="ReadFromAsync"/> arrives in, each allocated as the one before it is full.</summary>
+    internal const int ArrivalPieceBytes = 4 << 20;
+
+    /// <summary>
+    /// Reads a value of <paramref name="length"/> bytes from <paramref name="source"/> asynchronously, for a
+    /// peer that is not trusted with the memory it claims: the bytes arrive into pieces of
+    /// <see cref="ArrivalPieceBytes"/>, each allocated only once the one before it is full, so a length that
+    /// lies costs at most one piece more than the bytes actually sent. Once all are there they are laid
+    /// out as <see cref="ReadFrom"/> lays out a value (one buffer, or chunks of <paramref name="chunkBytes"/>),
+    /// in buffers of <paramref name="buffers"/> when given. <paramref name="progress"/> is called after each piece.
+    /// </summary>
+    internal static async Task<StoredValue> ReadFromAsync(Stream source, long length, string typeName, ValueBufferPool? buffers,
+        Action progress, int chunkBytes = MaxChunkBytes, CancellationToken cancellation = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (length <= ArrivalPieceBytes)
+        {
+            var value = buffers?.RentValue((int)length, typeName) ?? new StoredValue(GC.AllocateUninitializedArray<byte>((int)length), typeName);
+            try { await source.ReadExactlyAsync(value.Writable, cancellation).ConfigureAwait(false); }
+            catch
+            {
+                value.Release();
+                throw;
+            }
+            progress();
+            return value;
+        }
+        var pieces = new List<byte[]>();
+        try
+        {
+            for (var left = length; left > 0;)
+            {
+                var size = (int)Math.Min(ArrivalPieceBytes, left);
+                var piece = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+                pieces.Add(piece);
+                await source.ReadExactlyAsync(piece.AsMemory(0, size), cancellation).ConfigureAwait(false);
+                left -= size;
+                progress();
+            }
+            using var arrived = new PiecesStream(pieces, ArrivalPieceBytes, length);
+            return ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+        }
+        finally
+        {
+            foreach (var piece in pieces) System.Buffers.ArrayPool<byte>.Shared.Return(piece);
+        }
+    }
+
+    /// <summary>Reads pieces of equal size (but the last) as one stream.</summary>
+    private sealed class PiecesStream(List<byte[]> pieces, int pieceBytes, long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = 0;
+            while (read < buffer.Length && _position < length)
+            {
+                var piece = (int)(_position / pieceBytes);
+                var at = (int)(_position % pieceBytes);
+                var take = (int)Math.Min(Math.Min(pieceBytes - at, buffer.Length - read), length - _position);
+                pieces[piece].AsSpan(at, take).CopyTo(buffer[read..]);
+                read += take;
+                _position += take;
+            }
+            return read;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>The name of the value's type.</summary>
     public string TypeName { get; }
 
     /// <summary>The value's size in bytes.</summary>
-    public int Length { get; }
+    public long Length { get; }
 
-    /// <summary>The value's bytes.</summary>
+    /// <summary>Whether the value is one buffer (an array or a shared segment), readable as <see cref="Memory"/> and <see cref="Span"/>.</summary>
+    public bool IsSingleChunk => _chunks is null;
+
+    /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
     public ReadOnlyMemory<byte> Memory => Writable;
 
-    /// <summary>The value's bytes.</summary>
-    public ReadOnlySpan<byte> Span => _segment is null ? _buffer.AsSpan(0, Length) : _segment.GetSpan()[..Length];
+    /// <summary>The value's bytes, for whoever fills a value it just rented (one buffer only).</summary>
+    internal Memory<byte> Writable => _chunks is not null ? throw TooLongForOneBuffer()
+        : _segment is null ? _buffer.AsMemory(0, (int)Length) : _segment.Memory[..(int)Length];
 
-    /// <summary>The value's bytes, for whoever fills a value it just rented.</summary>
-    internal Memory<byte> Writable => _segment is null ? _buffer.AsMemory(0, Length) : _segment.Memory[..Length];
-
-    /// <summary>The shared segment the bytes live in, or null when they are in an array.</summary>
+    /// <summary>The shared segment the bytes live in, or null when they are in arrays.</summary>
     public SharedSegment? Segment => _segment;
 
-    /// <summary>A copy of the value's bytes in an array of their exact length.</summary>
+    /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
+    public ReadOnlySpan<byte> Span => Writable.Span;
+
+    /// <summary>How many chunks the value's bytes are in (one for a value of one buffer).</summary>
+    public int ChunkCount => _chunks?.Length ?? 1;
+
+    /// <summary>The bytes of chunk <paramref name="index"/>, in order: together they are the value.</summary>
+    public ReadOnlyMemory<byte> Chunk(int index)
+    {
+        if (_chunks is null) return index == 0 ? Writable : throw new ArgumentOutOfRangeException(nameof(index));
+        var start = (long)index * _chunkBytes;
+        return _chunks[index].AsMemory(0, (int)Math.Min(_chunkBytes, Length - start));
+    }
+
+    /// <summary>The value's bytes, chunk by chunk in order.</summary>
+    public IEnumerable<ReadOnlyMemory<byte>> Chunks
+    {
+        get
+        {
+            for (var i = 0; i < ChunkCount; i++) yield return Chunk(i);
+        }
+    }
+
+    /// <summary>Writes the value's bytes to <paramref name="destination"/>, chunk by chunk.</summary>
+    public void CopyTo(Stream destination)
+    {
+        for (var i = 0; i < ChunkCount; i++) destination.Write(Chunk(i).Span);
+    }
+
+    /// <summary>A copy of the value's bytes in an array of their exact length (a value of one buffer only).</summary>
     public byte[] ToArray() => Span.ToArray();
+
+    private InvalidOperationException TooLongForOneBuffer() =>
+        new($"The value ({TypeName}) is {Length:N0} bytes, in {ChunkCount} chunks: more than one buffer holds. Read it chunk by chunk (Chunks, CopyTo).");
 
     /// <summary>Whether the buffer goes back to a pool once the value is released (for tests).</summary>
     internal bool IsPooled => Volatile.Read(ref _pool) is not null;
@@ -102,7 +288,7 @@ public sealed class StoredValue
     /// <summary>References held now: the owner's and the leases' (for tests).</summary>
     internal int ReferenceCount => Volatile.Read(ref _references);
 
-    /// <summary>The array behind the value (for tests of reuse); a shared value has none.</summary>
+    /// <summary>The array behind the value, its first chunk when it has several (for tests of reuse); a shared value has none.</summary>
     internal byte[] Buffer => _buffer ?? throw new InvalidOperationException("The value lives in a shared segment.");
 
     /// <summary>One more reference, unless the value was released already (its buffer may be reused).</summary>
@@ -116,16 +302,17 @@ public sealed class StoredValue
         }
     }
 
-    /// <summary>Drops one reference; the last one returns the buffer to its pool.</summary>
+    /// <summary>Drops one reference; the last one returns the buffers to their pool.</summary>
     internal void Release()
     {
         var left = Interlocked.Decrement(ref _references);
         if (left != 0 || Interlocked.Exchange(ref _pool, null) is not { } pool) return;
-        if (_segment is null) pool.Return(_buffer!);
-        else pool.ReturnSegment(_segment);
+        if (_segment is not null) pool.ReturnSegment(_segment);
+        else if (_chunks is null) pool.Return(_buffer!);
+        else foreach (var chunk in _chunks) pool.Return(chunk);
     }
 
-    /// <summary>The buffer is never returned to a pool: for readers that keep the bytes for as long as they like.</summary>
+    /// <summary>The buffers are never returned to a pool: for readers that keep the bytes for as long as they like.</summary>
     internal void KeepForever() => Volatile.Write(ref _pool, null);
 }
 

@@ -25,10 +25,16 @@ public interface ICenterAnswer : IProtocolMessage
 /// joins again after its node was removed reports the values it kept (<see cref="HeldKeys"/>) and the
 /// incarnation of the center it was registered with (<see cref="PreviousCenter"/>): a new center adopts
 /// them; the same center (which downed this worker and made its values again elsewhere) has them deleted.
-/// The worker is the sender of this message.
+/// The worker is the sender of this message. <see cref="Resources"/>: what it offers to tasks that ask
+/// for resources (<c>dworker --resources GPU=1</c>), null if nothing.
 /// </summary>
+/// <example>
+/// <code>
+/// center.Tell(new RegisterWorker("gpu-box", "10.0.0.7:8788", 8, data, Resources: ResourceAmounts.Parse("GPU=1")), worker);
+/// </code>
+/// </example>
 public sealed record RegisterWorker(string Name, string Address, int Cores, DataEndpoint Data,
-    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : IProtocolMessage;
+    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null, IReadOnlyDictionary<string, double>? Resources = null) : IProtocolMessage;
 
 /// <summary>
 /// Center → worker: the worker is known and will be given tasks, under <see cref="AssignedName"/>
@@ -78,6 +84,19 @@ public sealed record GetWorkers(bool IncludeKeys, long RequestId = 0) : ICenterQ
 /// <summary>Center → client: every worker, and when asked, the keys of this client each holds.</summary>
 public sealed record WorkersReply(IReadOnlyList<WorkerInfo> Workers, IReadOnlyDictionary<string, IReadOnlyList<string>> KeysByWorker, long RequestId = 0) : ICenterAnswer;
 
+/// <summary>Client → center: how far every client's tasks have come (for progress bars and dashboards). Answer: <see cref="ProgressReply"/>.</summary>
+public sealed record GetProgress(long RequestId = 0) : ICenterQuestion;
+
+/// <summary>
+/// The tasks of one client since it connected, graphs' intermediates included: submitted, finished,
+/// failed (refused, failed, or dropped because an input failed), still pending, and the bytes of the
+/// results made. No key names: other clients read this too.
+/// </summary>
+public sealed record ClientProgress(string Client, long Submitted, long Finished, long Failed, long Pending, long ResultBytes);
+
+/// <summary>Center → client: every client's progress; <paramref name="You"/> names the asker's entry.</summary>
+public sealed record ProgressReply(IReadOnlyList<ClientProgress> Clients, string You, long RequestId = 0) : ICenterAnswer;
+
 /// <summary>Client → center: these keys (its own) are no longer needed; the center deletes them from the workers.</summary>
 public sealed record ReleaseKeys(IReadOnlyList<string> Keys) : IProtocolMessage;
 
@@ -101,3 +120,53 @@ public sealed record ReplicateKeys(IReadOnlyList<string> Keys, string Worker, lo
 
 /// <summary>Center → client: the copies exist, or why not.</summary>
 public sealed record ReplicationFinished(IReadOnlyList<string> Keys, string? Error, long RequestId = 0) : ICenterAnswer;
+
+// ----- Scatter: a client's local values put on the workers, without tasks (issue 13) -----
+
+/// <summary>
+/// Client → center: the client will put these values (keys, sizes and types as it encoded them) on
+/// the workers, spread over them or, with <see cref="Broadcast"/>, on every one. The keys become the
+/// client's own, as its task results are. Answer: <see cref="ScatterPlan"/>.
+/// </summary>
+public sealed record ScatterKeys(IReadOnlyList<StoredKey> Keys, bool Broadcast, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Which of the scattered keys go to <see cref="Worker"/>: the client puts them there under <see cref="ScatterId"/>.</summary>
+public sealed record ScatterTarget(WorkerInfo Worker, long ScatterId, IReadOnlyList<string> Keys);
+
+/// <summary>
+/// Center → client: where to put each value (a key stored already is in no target), and the keys
+/// refused, with why (another client's key, or no worker to put it on).
+/// </summary>
+public sealed record ScatterPlan(IReadOnlyList<ScatterTarget> Targets, IReadOnlyDictionary<string, string>? Refused = null, long RequestId = 0) : ICenterAnswer;
+
+/// <summary>
+/// Client → center, once its puts were answered: answer when these scattered keys are recorded on
+/// their workers (or can no longer be). Answer: <see cref="ScatterStored"/>.
+/// </summary>
+public sealed record AwaitScattered(IReadOnlyList<string> Keys, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Center → client: the scattered keys are recorded, except <see cref="Missing"/> (with why).</summary>
+public sealed record ScatterStored(IReadOnlyDictionary<string, string>? Missing = null, long RequestId = 0) : ICenterAnswer;
+
+// ----- Named datasets shared between clients (issue 13) -----
+
+/// <summary>
+/// Client → center: keep these values (its own) under <see cref="Name"/>, for any client to get, until
+/// unpublished. Answer: <see cref="DatasetReply"/>.
+/// </summary>
+public sealed record PublishDataset(string Name, IReadOnlyList<string> Keys, bool Overwrite, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: forget the dataset <see cref="Name"/>; its values are released unless a client holds them. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record UnpublishDataset(string Name, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: the values of the dataset <see cref="Name"/>, which become the asker's too. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record GetDataset(string Name, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Client → center: the names of the published datasets. Answer: <see cref="DatasetReply"/>.</summary>
+public sealed record ListDatasets(long RequestId = 0) : ICenterQuestion;
+
+/// <summary>
+/// Center → client: the answer to a dataset question: <see cref="Error"/> when it was refused, else the
+/// dataset's values (for <see cref="GetDataset"/>) or the published names (for <see cref="ListDatasets"/>).
+/// </summary>
+public sealed record DatasetReply(string? Error, IReadOnlyList<StoredKey> Keys, IReadOnlyList<string> Names, long RequestId = 0) : ICenterAnswer;

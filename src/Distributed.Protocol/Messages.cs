@@ -43,10 +43,25 @@ public enum ArgumentsKind : byte
 /// also carry a <see cref="Priority"/> (lower runs first; negative: no order, run at once), which the
 /// center follows while it holds ready tasks back so that branches finish before new ones start.
 /// <see cref="TimeoutMs"/> bounds how long the task may run once its executor starts it (0: no limit);
-/// past it the task fails and its executor process is replaced.
+/// past it the task fails and its executor process is replaced. <see cref="Restrictions"/>, when not
+/// null, says which workers may run it and what resources it takes while it runs.
 /// </summary>
 public sealed record TaskSpec(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies,
-    int ReleaseAfterConsumers = 0, long Priority = -1, long TimeoutMs = 0);
+    int ReleaseAfterConsumers = 0, long Priority = -1, long TimeoutMs = 0, TaskRestrictions? Restrictions = null);
+
+/// <summary>
+/// Where a task may run (dask's <c>workers=</c> and <c>resources=</c>): only on one of
+/// <see cref="Workers"/> (names or host:port addresses; empty: any), and only while that worker has
+/// <see cref="Resources"/> free (name → amount, taken from its <c>--resources</c> while the task runs).
+/// </summary>
+/// <example>
+/// <code>
+/// // Made by the Pool from TaskOptions { Workers = ["gpu-box"], Resources = { ["GPU"] = 1 } }:
+/// var restrictions = new TaskRestrictions(["gpu-box"], new Dictionary&lt;string, double&gt; { ["GPU"] = 1 });
+/// var task = spec with { Restrictions = restrictions };
+/// </code>
+/// </example>
+public sealed record TaskRestrictions(IReadOnlyList<string> Workers, IReadOnlyDictionary<string, double> Resources);
 
 /// <summary>
 /// Why a task failed, as any process can read it: <see cref="Kind"/> says what failed and is what every
@@ -81,8 +96,15 @@ public sealed record RemoteError(ErrorKind Kind, string TypeName, string Message
         Enum.IsDefined((ErrorKind)value) ? (ErrorKind)value : throw new WireFormatException($"The error of {key} has an unknown kind {value}.");
 }
 
-/// <summary>Describes one worker, as the center knows it.</summary>
-public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data);
+/// <summary>Describes one worker, as the center knows it; <see cref="Resources"/>: what it was started with (<c>--resources</c>), null if nothing.</summary>
+/// <example>
+/// <code>
+/// foreach (var worker in pool.Workers())
+///     Console.WriteLine($"{worker.Name}: {(worker.Resources is { } r ? ResourceAmounts.Format(r) : "no resources")}");
+/// </code>
+/// </example>
+public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data,
+    IReadOnlyDictionary<string, double>? Resources = null);
 
 /// <summary>A stored value, as reported by the worker that made or copied it.</summary>
 public sealed record StoredKey(string Key, long Size, string TypeName);

@@ -222,9 +222,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         foreach (var task in tasks)
         {
             w.Write(task.Key);
-            // Batches usually hold many tasks of one function: write its id only when it changes.
+            // Batches usually hold many tasks of one function: write its id only when it changes. The
+            // same byte says whether restrictions follow, so an unrestricted task costs nothing more.
             var same = task.FunctionId == previousFunction;
-            w.Write(same);
+            w.Write((byte)((same ? SameFunctionFlag : 0) | (task.Restrictions is null ? 0 : RestrictedFlag)));
             if (!same) w.Write(task.FunctionId);
             previousFunction = task.FunctionId;
             w.Write((byte)task.Kind);
@@ -234,7 +235,40 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             w.Write7BitEncodedInt(task.ReleaseAfterConsumers);
             w.Write(task.Priority);
             w.Write7BitEncodedInt64(task.TimeoutMs); // one byte when there is none
+            if (task.Restrictions is { } restrictions) WriteRestrictions(w, restrictions);
         }
+    }
+
+    private const byte SameFunctionFlag = 1;
+    private const byte RestrictedFlag = 2;
+
+    private static void WriteRestrictions(BinaryWriter w, TaskRestrictions restrictions)
+    {
+        w.Write7BitEncodedInt(restrictions.Workers.Count);
+        foreach (var worker in restrictions.Workers) w.Write(worker);
+        w.Write7BitEncodedInt(restrictions.Resources.Count);
+        foreach (var (name, amount) in restrictions.Resources)
+        {
+            w.Write(name);
+            w.Write(amount);
+        }
+    }
+
+    private static TaskRestrictions ReadRestrictions(WireReader r, string key)
+    {
+        var workers = new string[r.Read7BitCount("a task's allowed workers")];
+        for (var i = 0; i < workers.Length; i++) workers[i] = r.ReadString("an allowed worker");
+        var count = r.Read7BitCount("a task's resources", minItemBytes: 9);
+        var resources = new Dictionary<string, double>(WireReader.InitialCapacity(count), StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.ReadString("a resource's name");
+            var amount = BitConverter.Int64BitsToDouble(r.ReadInt64("a resource's amount"));
+            if ((ResourceAmounts.NameProblem(name) ?? ResourceAmounts.AmountProblem(name, amount)) is { } problem)
+                throw new WireFormatException($"Task {key} asks for resources it cannot: {problem}");
+            if (!resources.TryAdd(name, amount)) throw new WireFormatException($"Task {key} asks for {name} twice.");
+        }
+        return new TaskRestrictions(workers, resources);
     }
 
     private static TaskSpec[] ReadTasks(WireReader r)
@@ -244,7 +278,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         for (var i = 0; i < tasks.Length; i++)
         {
             var key = r.ReadString("a task's key");
-            var sameFunction = r.ReadBoolean("a task's same-function flag");
+            var flags = r.ReadByte("a task's flags");
+            if ((flags & ~(SameFunctionFlag | RestrictedFlag)) != 0) throw new WireFormatException($"Task {key} has unknown flags {flags}.");
+            var sameFunction = (flags & SameFunctionFlag) != 0;
             if (sameFunction && previousFunction is null) throw new WireFormatException($"The first task ({key}) repeats a previous task's function.");
             var functionId = sameFunction ? previousFunction! : r.ReadString("a task's function id");
             previousFunction = functionId;
@@ -257,7 +293,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var priority = r.ReadInt64("a task's priority");
             var timeoutMs = r.Read7BitInt64("a task's timeout");
             if (consumers < 0 || timeoutMs < 0) throw new WireFormatException($"Task {key} has a negative consumer count ({consumers}) or timeout ({timeoutMs}).");
-            tasks[i] = new TaskSpec(key, functionId, (ArgumentsKind)kind, args, dependencies, consumers, priority, timeoutMs);
+            var restrictions = (flags & RestrictedFlag) != 0 ? ReadRestrictions(r, key) : null;
+            tasks[i] = new TaskSpec(key, functionId, (ArgumentsKind)kind, args, dependencies, consumers, priority, timeoutMs, restrictions);
         }
         return tasks;
     }

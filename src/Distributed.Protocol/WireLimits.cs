@@ -15,14 +15,15 @@ public sealed class WireLimits
     /// <summary>The HOCON path of the limits.</summary>
     public const string ConfigPath = "distributed.wire";
 
-    /// <summary>Creates limits; every one must be positive.</summary>
-    public WireLimits(int maxCount, int maxStringBytes, int maxBytes)
+    /// <summary>Creates limits; every one must be positive. <paramref name="maxValueBytes"/> 0 means the memory this process may use.</summary>
+    public WireLimits(int maxCount, int maxStringBytes, int maxBytes, long maxValueBytes = 0)
     {
-        if (maxCount <= 0 || maxStringBytes <= 0 || maxBytes <= 0)
-            throw new ArgumentOutOfRangeException(nameof(maxCount), $"Wire limits must be positive (got max-count {maxCount}, max-string-bytes {maxStringBytes}, max-bytes {maxBytes}).");
+        if (maxCount <= 0 || maxStringBytes <= 0 || maxBytes <= 0 || maxValueBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(maxCount), $"Wire limits must be positive (got max-count {maxCount}, max-string-bytes {maxStringBytes}, max-bytes {maxBytes}, max-value-bytes {maxValueBytes}).");
         MaxCount = maxCount;
         MaxStringBytes = maxStringBytes;
         MaxBytes = maxBytes;
+        MaxValueBytes = maxValueBytes == 0 ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : maxValueBytes;
     }
 
     /// <summary>The defaults: generous for real traffic (a batch of a million tasks, a 1 GiB value) and far below what would exhaust a process.</summary>
@@ -34,8 +35,14 @@ public sealed class WireLimits
     /// <summary>The most UTF-8 bytes of one string (a key, a type name, an error's stack trace).</summary>
     public int MaxStringBytes { get; }
 
-    /// <summary>The most bytes of one byte field (a function's payload, a value).</summary>
+    /// <summary>The most bytes of one byte field (a function's payload, a task's arguments).</summary>
     public int MaxBytes { get; }
+
+    /// <summary>
+    /// The most bytes of one stored value between a worker and its executors (read in chunks, so it may
+    /// pass 2 GiB); by default the memory this process may use, since the value is held in memory.
+    /// </summary>
+    public long MaxValueBytes { get; }
 
     /// <summary>The limits under <see cref="ConfigPath"/> in <paramref name="config"/>, each missing one at its default.</summary>
     public static WireLimits From(Config config)
@@ -45,7 +52,8 @@ public sealed class WireLimits
         return new WireLimits(
             section.GetInt("max-count", Default.MaxCount),
             (int)Math.Min(int.MaxValue, section.GetByteSize("max-string-bytes") ?? Default.MaxStringBytes),
-            (int)Math.Min(int.MaxValue, section.GetByteSize("max-bytes") ?? Default.MaxBytes));
+            (int)Math.Min(int.MaxValue, section.GetByteSize("max-bytes") ?? Default.MaxBytes),
+            section.GetByteSize("max-value-bytes") ?? Default.MaxValueBytes);
     }
 }
 
@@ -115,6 +123,18 @@ public sealed class WireReader
             throw new WireFormatException($"The bytes of {what} claim a length of {length}; at most {Math.Min(Limits.MaxBytes, Remaining)} are allowed here.");
         return length == 0 ? [] : ReadExactly(length, what);
     }
+
+    /// <summary>Reads a stored value's 64-bit length, checked against <see cref="WireLimits.MaxValueBytes"/> and the bytes left.</summary>
+    public long ReadValueLength(string what)
+    {
+        var length = Field(what, _reader.ReadInt64);
+        if (length < 0 || length > Limits.MaxValueBytes || length > Remaining)
+            throw new WireFormatException($"The bytes of {what} claim a length of {length}; at most {Math.Min(Limits.MaxValueBytes, Remaining)} are allowed here.");
+        return length;
+    }
+
+    /// <summary>The stream read, for fields read in chunks of their own (a stored value's bytes, after <see cref="ReadValueLength"/>).</summary>
+    internal Stream Stream => _stream;
 
     /// <summary>Reads a byte.</summary>
     public byte ReadByte(string what) => Field(what, _reader.ReadByte);

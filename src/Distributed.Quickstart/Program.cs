@@ -10,7 +10,7 @@ LocalCluster? local = null;
 var address = args.FirstOrDefault();
 if (address is null)
 {
-    local = await LocalCluster.StartAsync(workers: 2);
+    local = await LocalCluster.StartAsync(workers: 2, connectPool: true); // the Pool below connects while the workers start
     address = local.Address;
     Console.WriteLine($"Started a local cluster at {address} with 2 workers");
 }

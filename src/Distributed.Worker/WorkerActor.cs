@@ -17,6 +17,10 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 {
     /// <summary>What plays the executors instead of child processes (<see cref="WorkerOptions.ExecutorStandIn"/>); null in the programs.</summary>
     internal Func<string?, Props>? ExecutorStandIn { get; init; }
+
+    /// <summary>What the worker offers to tasks that ask for resources (<see cref="WorkerOptions.Resources"/>); null: nothing.</summary>
+    /// <example><code>settings with { Resources = ResourceAmounts.Parse("GPU=1") }</code></example>
+    public IReadOnlyDictionary<string, double>? Resources { get; init; }
 }
 
 /// <summary>
@@ -77,6 +81,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
         Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun)));
         Receive<Terminated>(HandleTerminated);
+        Receive<StoreScattered>(HandleStoreScattered);
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);
     }
@@ -110,7 +115,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PostStop() => _peers.Dispose();
 
     private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
-        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter));
+        _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter, _settings.Resources));
 
     private void HandleWorkerRegistered(WorkerRegistered message)
     {
@@ -161,6 +166,23 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (!_executorIds.Remove(message.ActorRef, out var executor)) return;
         _executors.Remove(executor);
         Apply(new WorkerEvent.ExecutorStopped(executor));
+    }
+
+    /// <summary>
+    /// Stores values a client put here (its data server read them) and reports them to the center under
+    /// their scatter id, as copies are. A put never replaces a value held here: not a task's result, not
+    /// another client's value. The center keeps them only if it planned them here.
+    /// </summary>
+    private void HandleStoreScattered(StoreScattered message)
+    {
+        if (message.Values.FirstOrDefault(v => _store.Contains(v.Key)) is { Key: { } held })
+        {
+            foreach (var (_, value) in message.Values) value.Release();
+            Sender.Tell(new ScatterAnswer($"the key {held} is held here already"));
+            return;
+        }
+        Apply(new WorkerEvent.CopiesFetched(message.ScatterId, message.Values.ToDictionary(v => v.Key, v => v.Value, StringComparer.Ordinal)));
+        Sender.Tell(new ScatterAnswer(null));
     }
 
     /// <summary>The id the core knows <paramref name="client"/> by, given on its first batch here.</summary>

@@ -18,8 +18,14 @@ namespace Distributed.Worker;
 /// <param name="Credentials">The cluster's credentials: with them every connection is mutual TLS; without, the worker binds only loopback unless <paramref name="Insecure"/>.</param>
 /// <param name="Insecure">Run without credentials on a non-loopback address (<c>--insecure</c>).</param>
 /// <param name="DataChannel">Limits of the worker's data channel; by default <see cref="DataChannelSettings.Default"/>.</param>
+/// <param name="Resources">What it offers to tasks that ask for resources (<c>--resources GPU=1</c>, see <see cref="ResourceAmounts"/>); null: nothing.</param>
+/// <example>
+/// <code>
+/// var node = await WorkerNode.StartAsync(new WorkerOptions(HostPort.Parse("10.0.0.1:8787"), Resources: ResourceAmounts.Parse("GPU=1")), token);
+/// </code>
+/// </example>
 public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null,
-    ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null)
+    ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null, IReadOnlyDictionary<string, double>? Resources = null)
 {
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
@@ -179,9 +185,13 @@ public sealed class WorkerNode
             var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
             {
                 ExecutorStandIn = options.ExecutorStandIn,
+                Resources = options.Resources,
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
-            system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            // Values a client scatters are stored by the worker actor, the store's one writer.
+            dataServer.AcceptPuts(async (scatterId, values) =>
+                (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
@@ -309,6 +319,9 @@ public sealed class WorkerNode
     /// The worker's store, spilling past its memory limit to a folder of its own that is deleted when
     /// the process exits (a killed worker leaves it, as it leaves its work directory).
     /// </summary>
+    /// <summary>How long the data server waits for the worker actor to store scattered values (it stores them in memory, or spills them).</summary>
+    private static readonly TimeSpan ScatterStoreTimeout = TimeSpan.FromMinutes(5);
+
     private static DataStore NewStore(WorkerOptions options, int port)
     {
         var spillDirectory = WorkerFolders.SpillFolder(port);

@@ -45,3 +45,9 @@ internal sealed record RetryRegistration
 {
     public static RetryRegistration Instance { get; } = new();
 }
+
+/// <summary>Data server → worker: values a client put here under a scatter id, to store and report to the center.</summary>
+internal sealed record StoreScattered(long ScatterId, IReadOnlyList<KeyValuePair<string, Distributed.Data.StoredValue>> Values);
+
+/// <summary>Worker → data server: the scattered values are stored (null), or why not.</summary>
+internal sealed record ScatterAnswer(string? Refusal);

@@ -16,7 +16,15 @@ namespace Distributed;
 /// <see cref="TaskTemplating"/> and encoded by a <see cref="TaskEncoder"/>, submitted by a
 /// <see cref="TaskSubmitter"/>, values fetched by a <see cref="ResultFetcher"/>, graphs compiled by a <see cref="GraphCompiler"/>.
 /// </remarks>
-public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
+/// <example>
+/// <code>
+/// await using var cluster = await LocalCluster.StartAsync(workers: 2);
+/// await using var pool = await cluster.ConnectAsync();
+/// List&lt;RemoteData&lt;int&gt;&gt; squares = await pool.MapAsync(x => x * x, Enumerable.Range(0, 100));
+/// Console.WriteLine((await pool.GatherAsync(squares)).Sum()); // 328350
+/// </code>
+/// </example>
+public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
 {
     private readonly CenterConnection _center;
     private readonly OwnedKeys _keys;
@@ -32,6 +40,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>), with the credentials
     /// named by the <c>DISTRIBUTED_CREDENTIALS</c> environment variable if it is set (mutual TLS), else without.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var pool = new Pool("10.0.0.5:8786"); // TLS if DISTRIBUTED_CREDENTIALS names a credentials folder
+    /// int answer = pool.Apply(() => 6 * 7).Get();
+    /// </code>
+    /// </example>
     public Pool(string centerAddress)
         : this(centerAddress, EnvironmentCredentials(), ownsCredentials: true)
     {
@@ -42,6 +56,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// <paramref name="credentials"/> (the caller keeps and disposes them); null connects without TLS,
     /// which only a center without credentials accepts.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var credentials = ClusterCredentials.Load("/etc/distributed/client");
+    /// using var pool = new Pool("center.example.org:8786", credentials);
+    /// </code>
+    /// </example>
     public Pool(string centerAddress, Protocol.Security.ClusterCredentials? credentials)
         : this(centerAddress, credentials, ownsCredentials: false)
     {
@@ -95,6 +115,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// Connects to the center at <paramref name="centerAddress"/> (<c>host:port</c>), with the credentials
     /// named by the <c>DISTRIBUTED_CREDENTIALS</c> environment variable if it is set (mutual TLS), else without.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var pool = await Pool.ConnectAsync("10.0.0.5:8786", TimeSpan.FromSeconds(30));
+    /// Console.WriteLine($"{pool.Workers().Count} workers");
+    /// </code>
+    /// </example>
     public static Task<Pool> ConnectAsync(string centerAddress, TimeSpan? timeout = null, CancellationToken cancellation = default) =>
         ConnectAsync(centerAddress, EnvironmentCredentials(), ownsCredentials: true, timeout, cancellation);
 
@@ -104,6 +130,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// which only a center without credentials accepts. Wrong or missing credentials fail within
     /// <paramref name="timeout"/> with a <see cref="CenterUnreachableException"/> naming the center and the reason.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var credentials = ClusterCredentials.Load("/etc/distributed/client");
+    /// await using var pool = await Pool.ConnectAsync("center.example.org:8786", credentials, TimeSpan.FromSeconds(30), cancellation);
+    /// </code>
+    /// </example>
     public static Task<Pool> ConnectAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, TimeSpan? timeout = null, CancellationToken cancellation = default) =>
         ConnectAsync(centerAddress, credentials, ownsCredentials: false, timeout, cancellation);
 
@@ -126,6 +158,11 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     private static Protocol.Security.ClusterCredentials? EnvironmentCredentials() => Protocol.Security.ClusterCredentials.Resolve(null);
 
     /// <summary>The address of the center.</summary>
+    /// <example>
+    /// <code>
+    /// Console.WriteLine($"connected to the center at {pool.CenterAddress}");
+    /// </code>
+    /// </example>
     public string CenterAddress => _center.Address.ToString();
 
     internal bool IsDisposed => _disposed != 0;
@@ -136,17 +173,59 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// Runs <paramref name="function"/> on each item, on the cluster. Returns once every result exists there.
     /// A task still running <paramref name="timeout"/> after it started fails the map with <see cref="TaskTimeoutException"/>.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int&gt;&gt; squares = pool.Map(x => x * x, Enumerable.Range(0, 10));
+    /// List&lt;int&gt; values = pool.Gather(squares); // 0, 1, 4, ..., 81
+    /// </code>
+    /// </example>
     public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, TimeSpan? timeout = null) =>
         MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> on each remote value, where that value lives; no input comes to the client.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;string&gt;&gt; words = pool.Map(i => $"word{i}", Enumerable.Range(0, 4));
+    /// List&lt;RemoteData&lt;int&gt;&gt; lengths = pool.Map((string word) => word.Length, words); // each runs where its word is
+    /// </code>
+    /// </example>
     public List<RemoteData<TResult>> Map<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, TimeSpan? timeout = null) =>
         MapAsync(function, items, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{T},TimeSpan?)"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
+    /// <remarks><paramref name="progress"/> hears how far the tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</remarks>
+    /// <example>
+    /// <code>
+    /// var progress = new Progress&lt;ComputationProgress&gt;(p => Console.WriteLine($"{p.Done}/{p.Total}"));
+    /// var roots = await pool.MapAsync(x => Math.Sqrt(x), Enumerable.Range(0, 1_000), cancellation, progress: progress);
+    /// </code>
+    /// </example>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
+        IProgress<ComputationProgress>? progress = null)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
+        var (code, encoded, tasks) = MapTasks(function, items, TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
+        return SubmitAsync<TResult>(code, encoded, tasks, cancellation, progress: progress);
+    }
+
+    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    /// <remarks><paramref name="progress"/> hears how far the tasks have come as they end (on the pool's thread: keep it quick, or use <see cref="Progress{T}"/>).</remarks>
+    /// <example>
+    /// <code>
+    /// var chunks = await pool.MapAsync(i => Enumerable.Range(i * 1_000, 1_000).ToArray(), Enumerable.Range(0, 8));
+    /// var sums = await pool.MapAsync((int[] chunk) => chunk.Sum(x => (long)x), chunks, cancellation);
+    /// </code>
+    /// </example>
+    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null,
+        IProgress<ComputationProgress>? progress = null)
+    {
+        var inputs = items.ToList();
+        var (code, encoded, tasks) = MapTasks(function, inputs, TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout)));
+        return SubmitAsync<TResult>(code, encoded, tasks, cancellation, inputs, progress);
+    }
+
+    /// <summary>The tasks of a Map (or SubmitMap) over plain values: one per item, the item travelling in the task.</summary>
+    private (CodeManifest Code, FunctionSpec Function, List<TaskSpec> Tasks) MapTasks<T, TResult>(Func<T, TResult> function, IEnumerable<T> items, long timeoutMs)
+    {
         var name = TaskEncoder.KeyPrefix(function);
         var values = items.ToList();
         var templating = new TaskTemplating(_encoder);
@@ -154,33 +233,54 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         var tasks = new List<TaskSpec>(values.Count);
         for (var i = 0; i < values.Count; i++)
             tasks.Add(templating.TaskOnValue($"{name}-{i}", encoded, values[i], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks, cancellation);
+        return (ManifestFor(templating, function, typeof(T), typeof(TResult)), encoded, tasks);
     }
 
-    /// <summary>Like <see cref="Map{T,TResult}(Func{T,TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
-    public Task<List<RemoteData<TResult>>> MapAsync<T, TResult>(Func<T, TResult> function, IEnumerable<RemoteData<T>> items, CancellationToken cancellation = default, TimeSpan? timeout = null)
+    /// <summary>The tasks of a Map (or SubmitMap) over remote values: one per value, run where it lives.</summary>
+    private (CodeManifest Code, FunctionSpec Function, List<TaskSpec> Tasks) MapTasks<T, TResult>(Func<T, TResult> function, List<RemoteData<T>> inputs, long timeoutMs)
     {
-        var timeoutMs = TaskEncoder.TimeoutMilliseconds(timeout, nameof(timeout));
         var name = TaskEncoder.KeyPrefix(function);
         var encoded = _encoder.EncodeFunction(new UnaryFunction<T, TResult>(function), name + "-0");
-        var inputs = items.ToList();
         var tasks = new List<TaskSpec>(inputs.Count);
         for (var i = 0; i < inputs.Count; i++)
             tasks.Add(TaskTemplating.TaskOnRemote($"{name}-{i}", encoded, [inputs[i].Key], timeoutMs));
-        return SubmitAsync<TResult>(ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks, cancellation, inputs);
+        return (ManifestFor(new TaskTemplating(_encoder), function, typeof(T), typeof(TResult)), encoded, tasks);
     }
 
     // ----- Apply -----
     /// <summary>Runs <paramref name="function"/> once on the cluster; still running <paramref name="timeout"/> after it started, it fails with <see cref="TaskTimeoutException"/>.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;string&gt; host = pool.Apply(() => Environment.MachineName, timeout: TimeSpan.FromSeconds(10));
+    /// Console.WriteLine($"ran on {host.Get()}");
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Apply<TResult>(Func<TResult> function, TimeSpan? timeout = null) => ApplyAsync(function, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once, on a plain value.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int&gt; length = pool.Apply((string text) => text.Length, "hello, cluster");
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on a remote value, where it lives.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int[]&gt; numbers = pool.Apply(() => Enumerable.Range(0, 1_000).ToArray());
+    /// RemoteData&lt;int&gt; total = pool.Apply((int[] values) => values.Sum(), numbers); // numbers never comes here
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
 
     /// <summary>Runs <paramref name="function"/> once on the values of a list of remote values, in order.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int&gt;&gt; parts = pool.Map(i => i * 10, Enumerable.Range(0, 4));
+    /// RemoteData&lt;int&gt; total = pool.Apply((IReadOnlyList&lt;int&gt; values) => values.Sum(), parts); // 60
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, TimeSpan? timeout = null) =>
         ApplyAsync(function, arguments, timeout: timeout).GetAwaiter().GetResult();
 
@@ -188,10 +288,23 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// Runs any delegate once; each argument may be a plain value, a <see cref="RemoteData{T}"/>, or a
     /// list or array of them (nested too), which arrives as the value(s).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;double[]&gt; vector = pool.Apply(() => new[] { 1.0, 2.0, 3.0 });
+    /// Func&lt;double[], double, double[]&gt; scale = (values, factor) => values.Select(v => v * factor).ToArray();
+    /// RemoteData&lt;double[]&gt; scaled = pool.Apply&lt;double[]&gt;(scale, vector, 2.0); // { 2, 4, 6 }
+    /// </code>
+    /// </example>
     public RemoteData<TResult> Apply<TResult>(Delegate function, params object?[] arguments) =>
         ApplyAsync<TResult>(function, arguments).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="Apply{TResult}(Func{TResult},TimeSpan?)"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;DateTime&gt; started = await pool.ApplyAsync(() => DateTime.UtcNow, cancellation);
+    /// Console.WriteLine(await started);
+    /// </code>
+    /// </example>
     public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Func<TResult> function, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
@@ -202,6 +315,11 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},T,TimeSpan?)"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int&gt; words = await pool.ApplyAsync((string text) => text.Split(' ').Length, "to be or not to be");
+    /// </code>
+    /// </example>
     public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, T argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         if (argument is IRemoteData || argument is System.Collections.IEnumerable and not string)
@@ -214,6 +332,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Like <see cref="Apply{T,TResult}(Func{T,TResult},RemoteData{T},TimeSpan?)"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;byte[]&gt; blob = pool.Apply(() => new byte[1 &lt;&lt; 20]);
+    /// RemoteData&lt;int&gt; length = await pool.ApplyAsync((byte[] bytes) => bytes.Length, blob, cancellation);
+    /// </code>
+    /// </example>
     public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
@@ -223,6 +347,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Like <see cref="Apply{T,TResult}(Func{IReadOnlyList{T},TResult},IEnumerable{RemoteData{T}},TimeSpan?)"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// var parts = await pool.MapAsync(i => new[] { i, i + 1 }, Enumerable.Range(0, 4));
+    /// RemoteData&lt;int[]&gt; joined = await pool.ApplyAsync((IReadOnlyList&lt;int[]&gt; all) => all.SelectMany(p => p).ToArray(), parts);
+    /// </code>
+    /// </example>
     public async Task<RemoteData<TResult>> ApplyAsync<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
@@ -232,6 +362,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Like <see cref="Apply{TResult}(Delegate,object?[])"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;string, int, string&gt; repeat = (text, times) => string.Concat(Enumerable.Repeat(text, times));
+    /// RemoteData&lt;string&gt; line = await pool.ApplyAsync&lt;string&gt;(repeat, ["ab", 3], cancellation); // "ababab"
+    /// </code>
+    /// </example>
     public async Task<RemoteData<TResult>> ApplyAsync<TResult>(Delegate function, object?[] arguments, CancellationToken cancellation = default, TimeSpan? timeout = null)
     {
         var key = TaskEncoder.KeyPrefix(function);
@@ -245,29 +381,66 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     // ----- Gather -----
 
     /// <summary>Fetches the values, in order, straight from the workers that hold them.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int&gt;&gt; cubes = pool.Map(x => x * x * x, Enumerable.Range(1, 5));
+    /// List&lt;int&gt; values = pool.Gather(cubes); // 1, 8, 27, 64, 125
+    /// </code>
+    /// </example>
     public List<T> Gather<T>(IEnumerable<RemoteData<T>> data) =>
         _fetcher.GatherAsync(data, synchronous: true, CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>Like <see cref="Gather{T}"/>, returning at once.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int&gt;&gt; futures = pool.SubmitMap(x => x + 1, Enumerable.Range(0, 10));
+    /// List&lt;int&gt; values = await pool.GatherAsync(futures, cancellation); // waits for the tasks, then fetches
+    /// </code>
+    /// </example>
     public Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, CancellationToken cancellation = default) =>
         _fetcher.GatherAsync(data, synchronous: false, cancellation);
 
     // ----- what the center knows -----
 
     /// <summary>The workers: name, address, cores, number of keys and bytes they hold (the 2015 system's <c>ncores</c>).</summary>
+    /// <example>
+    /// <code>
+    /// foreach (var worker in pool.Workers())
+    ///     Console.WriteLine($"{worker.Name}: {worker.Cores} cores, {worker.KeyCount} values, {worker.StoredBytes} bytes");
+    /// </code>
+    /// </example>
     public IReadOnlyList<WorkerInfo> Workers() =>
         _center.AskAsync<WorkersReply>(new GetWorkers(false), CenterConnection.DefaultTimeout, CancellationToken.None).GetAwaiter().GetResult().Workers;
 
     /// <summary>The keys each worker holds, by worker name (<c>has_what</c>).</summary>
+    /// <example>
+    /// <code>
+    /// foreach (var (worker, keys) in pool.HasWhat())
+    ///     Console.WriteLine($"{worker} holds {keys.Count} values");
+    /// </code>
+    /// </example>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> HasWhat() =>
         _center.AskAsync<WorkersReply>(new GetWorkers(true), CenterConnection.DefaultTimeout, CancellationToken.None).GetAwaiter().GetResult().KeysByWorker;
 
     /// <summary>The names of the workers holding <paramref name="data"/> (<c>who_has</c>).</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;double[]&gt; table = pool.Apply(() => new double[1_000]);
+    /// IReadOnlyList&lt;string&gt; holders = pool.WhoHas(table); // e.g. ["worker-1"]
+    /// </code>
+    /// </example>
     public IReadOnlyList<string> WhoHas(IRemoteData data) =>
         _center.AskAsync<WhoHasReply>(new WhoHas([data.Key]), CenterConnection.DefaultTimeout, CancellationToken.None).GetAwaiter().GetResult()
             .Holders.GetValueOrDefault(data.Key)?.Select(w => w.Name).ToList() ?? [];
 
     /// <summary>Bytes each worker moved over its data channel, read from the workers themselves.</summary>
+    /// <example>
+    /// <code>
+    /// var stats = await pool.TransferStatsAsync(cancellation);
+    /// foreach (var (worker, moved) in stats)
+    ///     Console.WriteLine($"{worker}: {moved.SentToWorkers} bytes to peers, {moved.SentToClients} to clients");
+    /// </code>
+    /// </example>
     public async Task<IReadOnlyDictionary<string, WorkerTransferStats>> TransferStatsAsync(CancellationToken cancellation = default)
     {
         var workers = (await _center.AskAsync<WorkersReply>(new GetWorkers(false), CenterConnection.DefaultTimeout, cancellation).ConfigureAwait(false)).Workers;
@@ -275,6 +448,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Copies these values to the worker named <paramref name="workerName"/> (they stay where they were too); returns when the copies exist.</summary>
+    /// <example>
+    /// <code>
+    /// RemoteData&lt;int[]&gt; lookup = pool.Apply(() => Enumerable.Range(0, 1_000).ToArray());
+    /// await Task.WhenAll(pool.Workers().Select(w => pool.ReplicateAsync([lookup], w.Name, cancellation)));
+    /// </code>
+    /// </example>
     public async Task ReplicateAsync(IEnumerable<IRemoteData> data, string workerName, CancellationToken cancellation = default)
     {
         var keys = data.Select(d => d.Key).ToList();
@@ -283,6 +462,12 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     }
 
     /// <summary>Deletes these values from the cluster.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;RemoteData&lt;int[]&gt;&gt; scratch = pool.Map(n => new int[n], Enumerable.Range(0, 100));
+    /// pool.Release(scratch); // frees the workers' memory now, not when the proxies are collected
+    /// </code>
+    /// </example>
     public void Release(IEnumerable<IRemoteData> data) => ReleaseOnCluster(data.Select(d => d.Key).ToList());
 
     /// <summary>Deletes these keys from the cluster; they are no longer this pool's to claim after a center restart.</summary>
@@ -302,6 +487,19 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         CancellationToken cancellation, Func<string, string> userKey, object? inputs = null) =>
         _submitter.SubmitAsync<TResult>(code, functions, tasks, cancellation, userKey, inputs);
 
+    /// <summary>How far every client's tasks have come, as the center counts them (this pool's entry is <see cref="ClusterProgress.Mine"/>).</summary>
+    /// <example>
+    /// <code>
+    /// ClusterProgress progress = await pool.ProgressAsync(cancellation);
+    /// Console.WriteLine($"{progress.Mine?.Finished} finished, {progress.Mine?.Pending} pending; {progress.Clients.Count} clients");
+    /// </code>
+    /// </example>
+    public async Task<ClusterProgress> ProgressAsync(CancellationToken cancellation = default)
+    {
+        var reply = await _center.AskAsync<ProgressReply>(new GetProgress(), CenterConnection.DefaultTimeout, cancellation).ConfigureAwait(false);
+        return new ClusterProgress(reply.Clients, reply.Clients.FirstOrDefault(c => c.Client == reply.You));
+    }
+
     /// <summary>A per-task timeout as it travels: whole milliseconds, 0 for none (null or <see cref="Timeout.InfiniteTimeSpan"/>).</summary>
     internal static long TaskTimeoutMilliseconds(TimeSpan? timeout, string parameterName) => TaskEncoder.TimeoutMilliseconds(timeout, parameterName);
 
@@ -315,13 +513,28 @@ public sealed class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         return _encoder.ManifestFor(templating.Types);
     }
 
-    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation, object? inputs = null) =>
-        _submitter.SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs);
+    private Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, FunctionSpec function, List<TaskSpec> tasks, CancellationToken cancellation,
+        object? inputs = null, IProgress<ComputationProgress>? progress = null) =>
+        _submitter.SubmitAsync<TResult>(code, [function], tasks, cancellation, key => key, inputs, progress);
 
-    /// <inheritdoc />
+    /// <summary>Disconnects from the center, which releases this pool's values and queued tasks; waits until it has.</summary>
+    /// <example>
+    /// <code>
+    /// using (var pool = new Pool("10.0.0.5:8786"))
+    ///     Console.WriteLine(pool.Apply(() => 1 + 1).Get());
+    /// // disposed: the center has released this client's values and queued tasks
+    /// </code>
+    /// </example>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    /// <inheritdoc />
+    /// <summary>Disconnects from the center, which releases this pool's values and queued tasks.</summary>
+    /// <example>
+    /// <code>
+    /// var pool = await Pool.ConnectAsync("10.0.0.5:8786");
+    /// var squares = await pool.MapAsync(x => x * x, Enumerable.Range(0, 10));
+    /// await pool.DisposeAsync(); // releases squares on the workers, and any queued tasks
+    /// </code>
+    /// </example>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

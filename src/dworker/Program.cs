@@ -33,9 +33,13 @@ var dataConnectionsOption = new Option<int?>("--data-connections")
 {
     Description = $"Connections the data channel keeps open at once; past it a new peer takes the place of the least recently active idle one (default: {DataChannelSettings.Default.MaxConnections}).",
 };
+var resourcesOption = new Option<string?>("--resources")
+{
+    Description = "What this worker offers to tasks that ask for resources, NAME=AMOUNT[,NAME=AMOUNT...] (e.g. GPU=1,MEM=8e9): a task asking for GPU=1 runs here only while one is free.",
+};
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
-    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption,
+    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
 };
 root.SetAction((parse, cancellation) =>
 {
@@ -74,10 +78,23 @@ root.SetAction((parse, cancellation) =>
         Console.Error.WriteLine("error: --data-connections must be at least 1.");
         return Task.FromResult(2);
     }
+    IReadOnlyDictionary<string, double>? resources = null;
+    if (parse.GetValue(resourcesOption) is { } resourcesText)
+    {
+        try
+        {
+            resources = ResourceAmounts.Parse(resourcesText);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"error: --resources {e.Message}");
+            return Task.FromResult(2);
+        }
+    }
     if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
     var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
         credentials, parse.GetValue(insecureOption),
-        dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null);
+        dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null, resources);
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
         whenEnded: node => node.System.WhenTerminated,
@@ -90,6 +107,7 @@ root.SetAction((parse, cancellation) =>
             Console.WriteLine(memoryLimit is null
                 ? $"Memory limit:               {limit} (default: {WorkerOptions.DefaultMemoryShare * 100:0}% of {ByteSize.Format(WorkerOptions.MachineMemory)})"
                 : $"Memory limit:               {limit}");
+            if (resources is { Count: > 0 }) Console.WriteLine($"Resources:                  {ResourceAmounts.Format(resources)}");
         },
         // A worker whose center was lost (or that was downed while paused) joins again with its store:
         // a restarted center adopts the values; the center that downed it has them deleted, as it

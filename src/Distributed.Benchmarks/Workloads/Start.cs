@@ -46,7 +46,7 @@ internal static class Start
                 if (run > 0) cluster.Add(seconds);
             }
             Write(writer, "localcluster_start", cluster, new Dictionary<string, object?>(common) { ["workers"] = options.Workers, ["threads_per_worker"] = 1 },
-                $"LocalCluster.StartAsync(workers: {options.Workers}, secure: {(tls ? "true" : "false")}) and LocalCluster.ConnectAsync() until the Pool is connected (its credentials made in the start)");
+                $"LocalCluster.StartAsync(workers: {options.Workers}, secure: {(tls ? "true" : "false")}, connectPool: true) and LocalCluster.ConnectAsync() until the Pool is connected (its credentials made in the start)");
 
             var quickstart = Path.Combine(bin, "Distributed.Quickstart.dll");
             if (!File.Exists(quickstart))
@@ -107,7 +107,7 @@ internal static class Start
     private static async Task<double> TimeLocalClusterAsync(int workers, bool tls, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        await using var cluster = await LocalCluster.StartAsync(workers: workers, threadsPerWorker: 1, cancellation: cancellation, secure: tls);
+        await using var cluster = await LocalCluster.StartAsync(workers: workers, threadsPerWorker: 1, cancellation: cancellation, secure: tls, connectPool: true);
         await using var pool = await cluster.ConnectAsync(cancellation: cancellation);
         return clock.Elapsed.TotalSeconds;
     }

@@ -56,7 +56,7 @@ public sealed partial class CenterCore
     {
         if (!_unclaimedTimers.Remove(e.Timer, out var keys)) return;
         // Released or lost meanwhile, a key is no longer adopted; claimed, it is in its client's keys.
-        var unclaimed = keys.Where(k => _keys.Adopted.Contains(k) && !_clients.AnyKeeps(k)).ToList();
+        var unclaimed = keys.Where(k => _keys.Adopted.Contains(k) && !KeptByAnyone(k)).ToList(); // a dataset claims too
         if (unclaimed.Count == 0) return;
         // A warning, so that it shows at the default log level: data was deleted without a client asking.
         Warn($"Released {unclaimed.Count} values kept across a restart of the center that no client claimed within {_settings.UnclaimedKeysGrace.TotalSeconds} s");

@@ -12,4 +12,6 @@ public sealed partial class CenterCore
     internal CenterSettings Settings => _settings;
     internal int ParkedWhoHas => _whoHasWaiting.Count;
     internal int OpenReplications => _replications.Count;
+    internal IReadOnlyCollection<string> DatasetNames => _datasets.Keys;
+    internal IReadOnlyList<string> DatasetKeys(string name) => _datasets[name];
 }

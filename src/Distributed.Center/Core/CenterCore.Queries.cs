@@ -68,6 +68,13 @@ public sealed partial class CenterCore
         Tell(e.Client, new WorkersReply(_workers.All.Select(w => w.Describe()).ToList(), keys, e.RequestId));
     }
 
+    private void OnProgressAsked(ProgressAsked e)
+    {
+        if (!_clients.TryGet(e.Client, out _)) return;
+        var clients = _clients.All.Select(c => new ClientProgress(c.Id.ToString(), c.Submitted, c.Finished, c.Failed, c.PendingTasks.Count, c.ResultBytes)).ToList();
+        Tell(e.Client, new ProgressReply(clients, e.Client.ToString(), e.RequestId));
+    }
+
     private void OnReplicationAsked(ReplicationAsked e)
     {
         if (!_clients.TryGet(e.Client, out var client)) return;
@@ -101,10 +108,21 @@ public sealed partial class CenterCore
     private void OnCopiesStored(CopiesStored e)
     {
         if (!_workers.TryGet(e.Worker, out var worker)) return;
+        // A scatter's report counts from the worker it was planned for only; from any other it is a forged one.
+        if (e.ReplicationId is { } scatterId && _scatters.TryGetValue(scatterId, out var scatter) && scatter.Target == worker)
+        {
+            _scatters.Remove(scatterId);
+            OnScatterStored(worker, scatter, e);
+            return;
+        }
         Replication? replication = null;
         if (e.ReplicationId is { } id && (!_replications.TryGetValue(id, out replication) || replication.Target != worker))
         {
             _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it answered replication {id}, which it was not asked for"));
+            // Values put on it by someone the center did not send (a forged scatter): not kept there.
+            var strays = e.Keys.Where(k => !(_keys.TryGet(k.Key, out var held) && held.Holders.Contains(worker)) && !worker.ExpectedCopies.Contains(k.Key)
+                && !(_tasks.TryGet(k.Key, out var making) && making.AssignedTo == worker)).Select(k => k.Key).ToList();
+            if (strays.Count > 0) Tell(worker, new DeleteKeys(strays));
             return;
         }
         if (replication is not null) _replications.Remove(e.ReplicationId!.Value);

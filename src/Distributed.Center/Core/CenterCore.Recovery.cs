@@ -53,6 +53,7 @@ public sealed partial class CenterCore
         }
         _commands.Add(new WorkerForgotten(worker.Id));
         Warn($"Worker {worker.Name} at {worker.Address} is gone");
+        DropScattersTo(worker);
         foreach (var (replicationId, replication) in _replications.Where(r => r.Value.Target == worker).ToList())
         {
             _replications.Remove(replicationId);
@@ -74,6 +75,7 @@ public sealed partial class CenterCore
             if (remakes.Contains(task)) continue;
             var wasRunningThere = task.AssignedTo == worker;
             if (task.AssignedTo is not null && !wasRunningThere) continue;
+            if (wasRunningThere) worker.Unload(task); // gives its resources back, on an entry that is gone anyway
             task.AssignedTo = null;
             // A task that takes its worker down every time must not take the cluster down worker by worker.
             if (wasRunningThere && ++task.WorkerDeaths >= _settings.MaxWorkerDeaths)
@@ -107,17 +109,18 @@ public sealed partial class CenterCore
         }
         if (_lineage.ProducerOf(keyName) is not { } producer || !_clients.TryGet(producer.Client, out var client))
         {
-            var why = _keys.Adopted.Remove(keyName)
+            var why = ScatteredLoss(keyName, worker) ?? (_keys.Adopted.Remove(keyName)
                 ? $"{keyName} was lost with worker {worker.Name} and cannot be made again: it was made before the center restarted, so the task that made it is not known."
-                : $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).";
+                : $"{keyName} was lost with worker {worker.Name} and cannot be made again (its task is not known any more).");
             // Remembered for the client that keeps it, until it releases it; a value nobody keeps
             // (an unclaimed adopted one, an intermediate) would never be released, so it is not.
-            if (_clients.AnyKeeps(keyName)) _keys.Lost[keyName] = why;
+            if (KeptByAnyone(keyName)) _keys.Lost[keyName] = why;
             unrecoverable.Add(new FailedTask(keyName, Error(ErrorKind.DataLost, why)));
             return;
         }
         var task = new PendingTask(producer.Spec, producer.Client, producer.Code) { RemakeForConsumers = consumers, InputShare = producer.InputShare };
         _tasks.Add(task, client);
+        if (_published.ContainsKey(keyName)) _remakingPublished.Add(keyName);
         remakes.Add(task);
         foreach (var input in Inputs.Unique(producer.Spec.Dependencies))
         {

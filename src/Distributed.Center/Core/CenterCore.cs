@@ -70,15 +70,28 @@ public sealed partial class CenterCore
             case ClientLeft e: OnClientLeft(e); break;
             case KeysClaimedBy e: OnKeysClaimed(e); break;
             case WorkersAsked e: OnWorkersAsked(e); break;
+            case ProgressAsked e: OnProgressAsked(e); break;
             case ReplicationAsked e: OnReplicationAsked(e); break;
             case TimerFired e: OnTimerFired(e); break;
+            case ScatterAsked e: OnScatterAsked(e); break;
+            case ScatterAwaited e: OnScatterAwaited(e); break;
+            case DatasetPublished e: OnDatasetPublished(e); break;
+            case DatasetUnpublished e: OnDatasetUnpublished(e); break;
+            case DatasetAsked e: OnDatasetAsked(e); break;
+            case DatasetsListed e: OnDatasetsListed(e); break;
             default: throw new ArgumentException($"The center has no handling for {happened.GetType().Name}.", nameof(happened));
         }
+        if (_remakingPublished.Count > 0) SettleRemakingPublished();
         return _commands;
     }
 
     private void Tell(WorkerEntry worker, IProtocolMessage message) => _commands.Add(new TellWorker(worker.Id, message));
-    private void Tell(ClientId client, IProtocolMessage message) => _commands.Add(new TellClient(client, message));
+    private void Tell(ClientId client, IProtocolMessage message)
+    {
+        // Every failure a client hears of goes through here: its progress counts them.
+        if (message is TasksFailed failed && _clients.TryGet(client, out var entry)) entry.Failed += failed.Failures.Count;
+        _commands.Add(new TellClient(client, message));
+    }
     private void Log(string text) => _commands.Add(new LogLine(false, text));
     private void Warn(string text) => _commands.Add(new LogLine(true, text));
 
@@ -89,9 +102,17 @@ public sealed partial class CenterCore
             Tell(known, new WorkerRegistered(_centerAddress, known.Name, _incarnation));
             return;
         }
-        var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data);
+        var resources = e.Resources;
+        if (resources is not null && ResourceAmounts.Problem(resources) is { } problem)
+        {
+            Warn($"Worker {e.Name} at {e.Address} offers resources that cannot be: {problem} It offers none.");
+            resources = null;
+        }
+        var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data, resources);
         _workers.Add(worker);
-        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores");
+        _placement.WorkerJoined();
+        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores"
+            + (worker.Resources is { } offered ? $" and resources {ResourceAmounts.Format(offered)}" : ""));
         Tell(worker, new WorkerRegistered(_centerAddress, worker.Name, _incarnation));
         if (e.HeldKeys is { Count: > 0 } held)
         {
@@ -124,10 +145,24 @@ public sealed partial class CenterCore
         var refused = new List<FailedTask>();
         // A task may come before the tasks it depends on in the same submission.
         var submitted = e.Tasks.Select(t => t.Key).ToHashSet();
+        List<(KeyEntry Key, WorkerEntry Holder)>? existing = null;
         foreach (var spec in e.Tasks)
         {
             if (_tasks.Contains(spec.Key) || _keys.Contains(spec.Key))
             {
+                // The client's own key again (a named or pure call made before): nothing runs twice. A
+                // value that exists is reported at once; a task still to finish reports to it anyway.
+                if (client.Owns(spec.Key))
+                {
+                    if (_keys.TryGet(spec.Key, out var key) && key is { Holders.Count: > 0, RemainingConsumers: 0 })
+                    {
+                        (existing ??= []).Add((key, key.Holders[0]));
+                        continue;
+                    }
+                    if (_tasks.TryGet(spec.Key, out var running) && running.Client == e.Client && running.RemakeForConsumers is null
+                        && running.Spec.ReleaseAfterConsumers == 0)
+                        continue;
+                }
                 refused.Add(new FailedTask(spec.Key, Error(ErrorKind.DuplicateKey, $"The key {spec.Key} already exists on the cluster.")));
                 continue;
             }
@@ -159,8 +194,12 @@ public sealed partial class CenterCore
             foreach (var dependency in Inputs.Unique(spec.Dependencies))
                 if (!_keys.Contains(dependency)) _tasks.WaitFor(task, dependency);
             _tasks.Add(task, client);
+            client.Submitted++;
             if (task.WaitingFor == 0) ready.Add(task);
         }
+        if (existing is not null)
+            foreach (var group in existing.GroupBy(x => x.Holder))
+                Tell(e.Client, new TasksFinished(group.Key.Name, group.Key.Data, group.Select(x => new StoredKey(x.Key.Key, x.Key.Size, x.Key.TypeName)).ToList()));
         if (refused.Count > 0)
         {
             Tell(e.Client, new TasksFailed("center", refused));
@@ -199,6 +238,11 @@ public sealed partial class CenterCore
                 continue;
             }
             client.Keys.Add(result.Key);
+            if (task.RemakeForConsumers is null)
+            {
+                client.Finished++;
+                client.ResultBytes += result.Size;
+            }
             var key = new KeyEntry(result.Key, result.Size, result.TypeName) { RemainingConsumers = task.RemakeForConsumers ?? task.Spec.ReleaseAfterConsumers };
             _keys.Add(key);
             if (task.RemakeForConsumers is null) _lineage.Record(task);
@@ -298,7 +342,11 @@ public sealed partial class CenterCore
     {
         if (!_clients.TryGet(e.Client, out var client)) return;
         var own = OwnKeys(client, e.Keys, nameof(ReleaseKeys));
-        if (own.Count > 0) Release(own);
+        if (own.Count == 0) return;
+        // A value another client (or a dataset) keeps too stays: only this client lets go of it.
+        client.Keys.ExceptWith(own);
+        var free = own.Where(k => !KeptByAnyone(k)).ToList();
+        if (free.Count > 0) Release(free);
     }
 
     /// <summary>The keys among <paramref name="keys"/> that are <paramref name="client"/>'s; another client's are refused (and logged).</summary>
@@ -358,6 +406,7 @@ public sealed partial class CenterCore
         foreach (var keyName in keys)
         {
             _lineage.Forget(keyName);
+            _scattered.Remove(keyName);
             _keys.Delete(keyName, _workers.All, deletions);
         }
         foreach (var (worker, list) in deletions) Tell(worker, new DeleteKeys(list));
@@ -376,7 +425,8 @@ public sealed partial class CenterCore
             dropped.Add(task);
         }
         CancelOnWorkers(dropped);
-        DeleteValues(client.Keys.ToList());
+        ForgetScattersOf(e.Client);
+        DeleteValues(client.Keys.Where(k => !KeptByAnyone(k)).ToList());
         _placement.Place([]);
         AnswerWaitingWhoHas();
     }

@@ -9,9 +9,9 @@ namespace Distributed.Center.Core;
 /// </summary>
 public abstract record CenterEvent;
 
-/// <summary>A worker registers (or registers again: <see cref="Worker"/> is then one the core knows).</summary>
+/// <summary>A worker registers (or registers again: <see cref="Worker"/> is then one the core knows), offering <see cref="Resources"/> to tasks (null: none).</summary>
 public sealed record WorkerJoined(WorkerId Worker, string Name, string Address, int Cores, DataEndpoint Data,
-    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null) : CenterEvent;
+    IReadOnlyList<StoredKey>? HeldKeys = null, string? PreviousCenter = null, IReadOnlyDictionary<string, double>? Resources = null) : CenterEvent;
 
 /// <summary>A worker is gone: its actor terminated, or the failure detector removed its node.</summary>
 public sealed record WorkerLeft(WorkerId Worker) : CenterEvent;
@@ -52,8 +52,29 @@ public sealed record HoldersAsked(ClientId Client, IReadOnlyList<string> Keys, l
 /// <summary>A client asks for the workers (and, with <paramref name="IncludeKeys"/>, which of its keys each holds).</summary>
 public sealed record WorkersAsked(ClientId Client, bool IncludeKeys, long RequestId) : CenterEvent;
 
+/// <summary>A client asked how far every client's tasks have come.</summary>
+public sealed record ProgressAsked(ClientId Client, long RequestId) : CenterEvent;
+
 /// <summary>A client asks for copies of keys on a named worker.</summary>
 public sealed record ReplicationAsked(ClientId Client, IReadOnlyList<string> Keys, string Worker, long RequestId) : CenterEvent;
 
 /// <summary>A timer the core started (<see cref="StartTimer"/>) fired.</summary>
 public sealed record TimerFired(long Timer) : CenterEvent;
+
+/// <summary>A client asks where to put values it scatters.</summary>
+public sealed record ScatterAsked(ClientId Client, IReadOnlyList<StoredKey> Keys, bool Broadcast, long RequestId) : CenterEvent;
+
+/// <summary>A client asks to hear when its scattered values are recorded.</summary>
+public sealed record ScatterAwaited(ClientId Client, IReadOnlyList<string> Keys, long RequestId) : CenterEvent;
+
+/// <summary>A client publishes its values under a name.</summary>
+public sealed record DatasetPublished(ClientId Client, string Name, IReadOnlyList<string> Keys, bool Overwrite, long RequestId) : CenterEvent;
+
+/// <summary>A client unpublishes a dataset.</summary>
+public sealed record DatasetUnpublished(ClientId Client, string Name, long RequestId) : CenterEvent;
+
+/// <summary>A client asks for a dataset's values.</summary>
+public sealed record DatasetAsked(ClientId Client, string Name, long RequestId) : CenterEvent;
+
+/// <summary>A client asks for the names of the datasets.</summary>
+public sealed record DatasetsListed(ClientId Client, long RequestId) : CenterEvent;

@@ -3,7 +3,8 @@ using Distributed.Protocol;
 namespace Distributed.Center.Core;
 
 /// <summary>What the center knows of one worker.</summary>
-internal sealed class WorkerEntry(WorkerId id, string name, string address, int cores, DataEndpoint data)
+internal sealed class WorkerEntry(WorkerId id, string name, string address, int cores, DataEndpoint data,
+    IReadOnlyDictionary<string, double>? resources = null)
 {
     public WorkerId Id { get; } = id;
     public string Name { get; } = name;
@@ -17,13 +18,67 @@ internal sealed class WorkerEntry(WorkerId id, string name, string address, int 
     /// <summary>Graph tasks among <see cref="Load"/> that add a value without freeing an input (a graph's leaves, say).</summary>
     public int AddingInFlight { get; set; }
 
+    /// <summary>What it offers to tasks that ask for resources (<c>dworker --resources</c>); null: nothing.</summary>
+    public IReadOnlyDictionary<string, double>? Resources { get; } = resources is { Count: > 0 } ? resources : null;
+
+    /// <summary>Resources taken by the tasks sent here that asked for some, until they end; null while none runs.</summary>
+    public Dictionary<string, double>? ResourcesInUse { get; private set; }
+
+    /// <summary>Tasks among <see cref="Load"/> that took resources.</summary>
+    public int ResourceTasks { get; private set; }
+
     /// <summary>Counts a task sent here as no longer running here: finished, failed, dropped or taken back.</summary>
     public void Unload(PendingTask task)
     {
         Load--;
+        if (task.TookResources) GiveBack(task);
         if (!task.AddsValue) return;
         AddingInFlight--;
         task.AddsValue = false;
+    }
+
+    /// <summary>Whether <paramref name="wanted"/> is free here now (a resource it does not have is never free).</summary>
+    public bool HasFree(IReadOnlyDictionary<string, double> wanted)
+    {
+        foreach (var (name, amount) in wanted)
+        {
+            if (amount <= 0) continue;
+            if (Resources is null || !Resources.TryGetValue(name, out var total)) return false;
+            var inUse = ResourcesInUse is null ? 0 : ResourcesInUse.GetValueOrDefault(name);
+            if (inUse + amount > total * (1 + 1e-12)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="wanted"/> fits in what it offers at all, free or not.</summary>
+    public bool Offers(IReadOnlyDictionary<string, double> wanted)
+    {
+        foreach (var (name, amount) in wanted)
+            if (amount > 0 && (Resources is null || !Resources.TryGetValue(name, out var total) || amount > total * (1 + 1e-12))) return false;
+        return true;
+    }
+
+    /// <summary>Takes the resources <paramref name="task"/> asks for, as it is sent here.</summary>
+    public void Take(PendingTask task)
+    {
+        var wanted = task.Spec.Restrictions!.Resources;
+        if (wanted.Count == 0) return;
+        ResourcesInUse ??= new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (name, amount) in wanted) ResourcesInUse[name] = ResourcesInUse.GetValueOrDefault(name) + amount;
+        ResourceTasks++;
+        task.TookResources = true;
+    }
+
+    private void GiveBack(PendingTask task)
+    {
+        task.TookResources = false;
+        // Once nothing holds resources, nothing is in use: no rounding left over from the sums.
+        if (--ResourceTasks == 0)
+        {
+            ResourcesInUse = null;
+            return;
+        }
+        foreach (var (name, amount) in task.Spec.Restrictions!.Resources) ResourcesInUse![name] -= amount;
     }
 
     public HashSet<string> Keys { get; } = [];
@@ -50,7 +105,19 @@ internal sealed class WorkerEntry(WorkerId id, string name, string address, int 
     /// <summary>Whether a probe of its data port is in flight.</summary>
     public bool Probing { get; set; }
 
-    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data);
+    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data, Resources);
+
+    /// <summary>Whether it is one of the workers a task allows: by name or by host:port address.</summary>
+    public bool IsAllowed(TaskRestrictions restrictions)
+    {
+        if (restrictions.Workers.Count == 0) return true;
+        foreach (var allowed in restrictions.Workers)
+            if (string.Equals(allowed, Name, StringComparison.Ordinal) || string.Equals(allowed, Address, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
+    /// <summary>Whether it could ever run a task with <paramref name="restrictions"/>: allowed, and offering enough.</summary>
+    public bool CouldRun(TaskRestrictions restrictions) => IsAllowed(restrictions) && Offers(restrictions.Resources);
 }
 
 /// <summary>What the center knows of one stored key.</summary>
@@ -80,6 +147,12 @@ internal sealed class PendingTask(TaskSpec spec, ClientId client, CodeManifest c
     /// <summary>Whether it is counted in its worker's <see cref="WorkerEntry.AddingInFlight"/>.</summary>
     public bool AddsValue { get; set; }
 
+    /// <summary>Whether it holds resources of its worker (<see cref="WorkerEntry.ResourcesInUse"/>).</summary>
+    public bool TookResources { get; set; }
+
+    /// <summary>Whether it waits in the center's queue of restricted tasks (never in a worker's <see cref="WorkerEntry.Held"/>).</summary>
+    public bool InRestrictedQueue { get; set; }
+
     /// <summary>For a graph's input task (no dependencies): its place among the graph's inputs, from 0 to 1.</summary>
     public double? InputShare { get; set; }
 
@@ -105,6 +178,18 @@ internal sealed class ClientEntry(ClientId id)
     public ClientId Id { get; } = id;
     public HashSet<string> Keys { get; } = [];
     public HashSet<string> PendingTasks { get; } = [];
+
+    /// <summary>Tasks accepted since it connected (intermediates included).</summary>
+    public long Submitted { get; set; }
+
+    /// <summary>Tasks finished since it connected (intermediates included, values made again after a loss not).</summary>
+    public long Finished { get; set; }
+
+    /// <summary>Tasks it was told failed since it connected.</summary>
+    public long Failed { get; set; }
+
+    /// <summary>Bytes of the results of <see cref="Finished"/>.</summary>
+    public long ResultBytes { get; set; }
 
     /// <summary>Whether <paramref name="keyName"/> is one of its values or pending tasks.</summary>
     public bool Owns(string keyName) => Keys.Contains(keyName) || PendingTasks.Contains(keyName);

@@ -7,7 +7,9 @@ namespace Distributed.Center.Core;
 /// (the one holding most of its input bytes, unless that one is much busier), and goes out while that
 /// worker has room in its window: a fixed window for graph tasks, bounded further by the
 /// intermediates they leave; for Map and Apply tasks, a window sized by the worker's finishing rate.
-/// A worker with room and nothing of its own takes tasks from the busiest queue.
+/// A worker with room and nothing of its own takes tasks from the busiest queue. Restricted tasks
+/// (allowed workers, resources) wait in a queue of their own at the center instead, are never taken
+/// by another worker, and go out first, to a worker they allow that has their resources free.
 /// </summary>
 internal sealed class Placement(CenterSettings settings, TimeProvider clock, WorkerRegistry workers, KeyTable keys,
     IReadOnlyDictionary<string, FunctionSpec> functions, List<CenterCommand> commands)
@@ -19,7 +21,23 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     private const long UnorderedPriority = 1L << 48;
     private long _unorderedSequence;
 
+    /// <summary>
+    /// Ready restricted tasks waiting for a worker they allow with room and their resources free: one
+    /// queue per set of restrictions, in order of arrival, so that a pass tries each set once however
+    /// many tasks wait behind one GPU.
+    /// </summary>
+    private readonly Dictionary<TaskRestrictions, Queue<PendingTask>> _restricted = new(RestrictionsComparer.Instance);
+
+    /// <summary>Restrictions already logged as ones no registered worker can meet (once each, until a worker joins).</summary>
+    private readonly HashSet<string> _reportedUnmet = new(StringComparer.Ordinal);
+
     public int UnplacedCount => _unplaced.Count;
+
+    /// <summary>Restricted tasks waiting for a worker that allows them and has their resources free (some maybe dropped meanwhile).</summary>
+    public IEnumerable<PendingTask> WaitingRestricted => _restricted.Values.SelectMany(q => q);
+
+    /// <summary>A worker joined: restrictions it cannot meet either are logged again.</summary>
+    public void WorkerJoined() => _reportedUnmet.Clear();
 
     /// <summary>Takes the tasks that waited for a worker to exist.</summary>
     public List<PendingTask> TakeUnplaced()
@@ -39,6 +57,11 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         }
         foreach (var task in ready)
         {
+            if (task.Spec.Restrictions is not null)
+            {
+                QueueRestricted(task);
+                continue;
+            }
             if (task.Spec.Priority >= 0)
             {
                 // A graph task waits in the queue of the worker it is meant for until that worker has room.
@@ -53,6 +76,9 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
             Choose(task).Held.Enqueue(task, UnorderedPriority + _unorderedSequence++);
         }
         var batches = new Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>>();
+        // Restricted tasks first: they can run in fewer places, and a worker's own queue would
+        // otherwise take every slot that frees on it.
+        if (_restricted.Count > 0) PlaceRestricted(batches);
         // Graph tasks go out only while their worker has room, lowest priority first: a task that
         // finishes a branch overtakes the inputs of branches not yet started, which is what keeps a
         // wide graph's intermediates few. A worker with room and nothing of its own takes the next
@@ -75,6 +101,114 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         foreach (var ((worker, client, _), tasks) in batches)
             for (var start = 0; start < tasks.Count; start += settings.MaxTasksPerMessage)
                 commands.Add(Batch(worker, client, tasks.GetRange(start, Math.Min(settings.MaxTasksPerMessage, tasks.Count - start))));
+    }
+
+    private void QueueRestricted(PendingTask task)
+    {
+        if (task.InRestrictedQueue) return;
+        task.InRestrictedQueue = true;
+        var restrictions = task.Spec.Restrictions!;
+        if (!_restricted.TryGetValue(restrictions, out var queue)) _restricted[restrictions] = queue = new Queue<PendingTask>();
+        queue.Enqueue(task);
+        foreach (var worker in workers.All)
+            if (worker.CouldRun(restrictions)) return;
+        // It waits (a worker that can may join, as in dask), but the reason shows in the center's log.
+        var wanted = Describe(restrictions);
+        if (_reportedUnmet.Add(wanted))
+            commands.Add(new LogLine(true, $"Task {task.Spec.Key} waits: no registered worker {wanted}; it runs once such a worker joins"));
+    }
+
+    private static string Describe(TaskRestrictions restrictions)
+    {
+        var parts = new List<string>(2);
+        if (restrictions.Workers.Count > 0) parts.Add($"is one of [{string.Join(", ", restrictions.Workers)}]");
+        if (restrictions.Resources.Count > 0) parts.Add($"offers {ResourceAmounts.Format(restrictions.Resources)}");
+        return parts.Count == 0 ? "is restricted" : string.Join(" and ", parts);
+    }
+
+    /// <summary>
+    /// Sends waiting restricted tasks, each set of restrictions in order of arrival, to a worker they
+    /// allow that has room and their resources free (taking them until the task ends). Within a pass
+    /// room only shrinks: the first task of a set that finds no worker stops that set until the next.
+    /// </summary>
+    private void PlaceRestricted(Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>> batches)
+    {
+        List<TaskRestrictions>? emptied = null;
+        foreach (var (restrictions, queue) in _restricted)
+        {
+            while (queue.TryPeek(out var task))
+            {
+                if (!IsSendable(task))
+                {
+                    queue.Dequeue();
+                    task.InRestrictedQueue = false; // dropped, failed, or waiting for an input again
+                    continue;
+                }
+                task.AddsValue = task.Spec.Priority >= 0 && !FreesAnInput(task);
+                if (RestrictedTarget(task) is not { } target)
+                {
+                    task.AddsValue = false;
+                    break;
+                }
+                queue.Dequeue();
+                task.InRestrictedQueue = false;
+                target.Take(task);
+                Assign(task, target, batches);
+            }
+            if (queue.Count == 0) (emptied ??= []).Add(restrictions);
+        }
+        if (emptied is not null) foreach (var restrictions in emptied) _restricted.Remove(restrictions);
+    }
+
+    /// <summary>
+    /// Among the workers the task allows that have room and its resources free: the one holding most
+    /// of its input bytes unless much busier, otherwise the least busy; null if none.
+    /// </summary>
+    private WorkerEntry? RestrictedTarget(PendingTask task)
+    {
+        var restrictions = task.Spec.Restrictions!;
+        WorkerEntry? leastBusy = null;
+        WorkerEntry? holder = null;
+        long holderBytes = 0;
+        foreach (var worker in workers.All)
+        {
+            if (!worker.IsAllowed(restrictions) || !worker.HasFree(restrictions.Resources) || !HasRoomFor(task, worker)) continue;
+            if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
+            if (task.Spec.Dependencies.Count == 0) continue;
+            long bytes = 0;
+            foreach (var dependency in task.Spec.Dependencies)
+                if (keys.TryGet(dependency, out var key) && key.Holders.Contains(worker)) bytes += Math.Max(1, key.Size);
+            if (bytes > holderBytes) (holder, holderBytes) = (worker, bytes);
+        }
+        return holder is not null && holder.Busyness <= leastBusy!.Busyness + settings.BusyMargin ? holder : leastBusy;
+    }
+
+    /// <summary>Restrictions as the same set: the same workers in the same order, and the same amounts.</summary>
+    private sealed class RestrictionsComparer : IEqualityComparer<TaskRestrictions>
+    {
+        public static readonly RestrictionsComparer Instance = new();
+
+        public bool Equals(TaskRestrictions? a, TaskRestrictions? b)
+        {
+            if (ReferenceEquals(a, b)) return true;
+            if (a is null || b is null || a.Workers.Count != b.Workers.Count || a.Resources.Count != b.Resources.Count) return false;
+            for (var i = 0; i < a.Workers.Count; i++)
+                if (!string.Equals(a.Workers[i], b.Workers[i], StringComparison.Ordinal)) return false;
+            foreach (var (name, amount) in a.Resources)
+                if (!b.Resources.TryGetValue(name, out var other) || other != amount) return false;
+            return true;
+        }
+
+        public int GetHashCode(TaskRestrictions restrictions)
+        {
+            var hash = new HashCode();
+            foreach (var worker in restrictions.Workers) hash.Add(worker, StringComparer.Ordinal);
+            // Order-free over the resources: the same amounts in another order are the same set.
+            var resources = 0;
+            foreach (var (name, amount) in restrictions.Resources) resources ^= HashCode.Combine(StringComparer.Ordinal.GetHashCode(name), amount);
+            hash.Add(resources);
+            return hash.ToHashCode();
+        }
     }
 
     /// <summary>Takes every task still queued for <paramref name="worker"/> (it left): they wait for another worker.</summary>

@@ -121,3 +121,87 @@ public static class FunctionNames
         return owner is null ? name : $"{owner.Name}.{name}";
     }
 }
+
+/// <summary>A function of two arguments (values or remote values, resolved before the call).</summary>
+public sealed class BinaryFunction<T1, T2, TResult>(Func<T1, T2, TResult> function) : IUserFunction
+{
+    /// <summary>The user's delegate.</summary>
+    public Func<T1, T2, TResult> Function { get; } = function;
+
+    /// <inheritdoc />
+    public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
+
+    /// <inheritdoc />
+    public object? Invoke(object?[] arguments)
+    {
+        TypedArguments.CheckCount(this, arguments, 2);
+        return Function(TypedArguments.As<T1>(arguments[0]), TypedArguments.As<T2>(arguments[1]));
+    }
+}
+
+/// <summary>A function of three arguments (values or remote values, resolved before the call).</summary>
+public sealed class TernaryFunction<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function) : IUserFunction
+{
+    /// <summary>The user's delegate.</summary>
+    public Func<T1, T2, T3, TResult> Function { get; } = function;
+
+    /// <inheritdoc />
+    public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
+
+    /// <inheritdoc />
+    public object? Invoke(object?[] arguments)
+    {
+        TypedArguments.CheckCount(this, arguments, 3);
+        return Function(TypedArguments.As<T1>(arguments[0]), TypedArguments.As<T2>(arguments[1]), TypedArguments.As<T3>(arguments[2]));
+    }
+}
+
+/// <summary>A function of four arguments (values or remote values, resolved before the call).</summary>
+public sealed class QuaternaryFunction<T1, T2, T3, T4, TResult>(Func<T1, T2, T3, T4, TResult> function) : IUserFunction
+{
+    /// <summary>The user's delegate.</summary>
+    public Func<T1, T2, T3, T4, TResult> Function { get; } = function;
+
+    /// <inheritdoc />
+    public string Name => FunctionNames.Of(Function);
+
+    /// <inheritdoc />
+    Delegate IUserFunction.Delegate => Function;
+
+    /// <inheritdoc />
+    public object? Invoke(object?[] arguments)
+    {
+        TypedArguments.CheckCount(this, arguments, 4);
+        return Function(TypedArguments.As<T1>(arguments[0]), TypedArguments.As<T2>(arguments[1]),
+            TypedArguments.As<T3>(arguments[2]), TypedArguments.As<T4>(arguments[3]));
+    }
+}
+
+/// <summary>The arguments of the typed functions: a compiled call, with no reflection unless a list must become the declared collection type.</summary>
+internal static class TypedArguments
+{
+    public static void CheckCount(IUserFunction function, object?[] arguments, int expected)
+    {
+        if (arguments.Length != expected)
+            throw new ArgumentException($"{function.Name} takes {expected} arguments but was given {arguments.Length}.");
+    }
+
+    public static T As<T>(object? value)
+    {
+        if (value is T typed) return typed;
+        if (value is null)
+        {
+            if (default(T) is null) return default!;
+            throw new ArgumentException($"A null value cannot be an argument of type {typeof(T).Name}.");
+        }
+        return TemplateConversion.ConvertTo(value, typeof(T)) is T converted
+            ? converted
+            : throw new ArgumentException($"A value of type {value.GetType().Name} cannot be an argument of type {typeof(T).Name}.");
+    }
+}

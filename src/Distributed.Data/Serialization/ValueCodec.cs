@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Distributed.Protocol;
@@ -38,10 +39,10 @@ public sealed class ValueCodec
             case double v: return Scalar(Format.Double, v);
             case float v: return Scalar(Format.Single, v);
             case bool v: return [(byte)Format.Boolean, v ? (byte)1 : (byte)0];
-            case double[] d: return Raw(Format.Doubles, MemoryMarshal.AsBytes(d.AsSpan()));
-            case float[] f: return Raw(Format.Singles, MemoryMarshal.AsBytes(f.AsSpan()));
-            case int[] i: return Raw(Format.Int32s, MemoryMarshal.AsBytes(i.AsSpan()));
-            case long[] l: return Raw(Format.Int64s, MemoryMarshal.AsBytes(l.AsSpan()));
+            case double[] d: return Raw(Format.Doubles, d);
+            case float[] f: return Raw(Format.Singles, f);
+            case int[] i: return Raw(Format.Int32s, i);
+            case long[] l: return Raw(Format.Int64s, l);
             case byte[] b: return Raw(Format.Bytes, b);
             case string s:
                 {
@@ -73,46 +74,109 @@ public sealed class ValueCodec
     }
 
     /// <summary>
-    /// The length <see cref="Encode"/> gives <paramref name="value"/> when it is an array of numbers or
-    /// bytes, which <see cref="EncodeInto"/> writes straight into memory of the caller's (a shared
-    /// segment); null for every other value.
+    /// Encodes <paramref name="value"/> as a stored value of type <paramref name="typeName"/>: one buffer,
+    /// as <see cref="Encode"/> makes it, except an array of primitive numbers longer than
+    /// <paramref name="chunkBytes"/> encoded, which is copied into chunks (it may pass 2 GiB, which no
+    /// byte array holds). Throws <see cref="UnserializableValueException"/> for values that cannot travel.
     /// </summary>
-    public static int? RawEncodedLength(object? value) => value switch
+    public StoredValue EncodeValue(object? value, string typeName, int chunkBytes = StoredValue.MaxChunkBytes)
     {
-        double[] d => RawLength(d.Length, sizeof(double)),
-        float[] f => RawLength(f.Length, sizeof(float)),
-        int[] i => RawLength(i.Length, sizeof(int)),
-        long[] l => RawLength(l.Length, sizeof(long)),
-        byte[] b => RawLength(b.Length, 1),
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 2);
+        if (RawArray(value) is not ({ } array, var format, var elementBytes) || 1 + array.LongLength * elementBytes <= chunkBytes)
+            return new StoredValue(Encode(value), typeName);
+        var length = 1 + array.LongLength * elementBytes;
+        var chunks = new byte[(length + chunkBytes - 1) / chunkBytes][];
+        ref var data = ref MemoryMarshal.GetArrayDataReference(array);
+        long copied = 0; // bytes of the array copied so far
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var chunk = chunks[i] = GC.AllocateUninitializedArray<byte>((int)Math.Min(chunkBytes, length - (long)i * chunkBytes));
+            var at = 0;
+            if (i == 0) chunk[at++] = (byte)format;
+            var take = chunk.Length - at;
+            MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AddByteOffset(ref data, (nint)copied), take).CopyTo(chunk.AsSpan(at));
+            copied += take;
+        }
+        return new StoredValue(chunks, chunkBytes, length, typeName, pool: null);
+    }
+
+    /// <summary>Decodes a stored value made by <see cref="EncodeValue"/> (or <see cref="Encode"/>): one buffer as it is, chunks without joining them first.</summary>
+    public object? Decode(StoredValue value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (value.IsSingleChunk) return Decode(value.Memory);
+        var format = (Format)value.Chunk(0).Span[0];
+        switch (format)
+        {
+            // Values of these formats reach chunks only between 1 and 2 GiB (one array held them when encoded): read through the chunks.
+            case Format.Hyperion: return _serializer.Deserialize(new ChunkReadStream(value, start: 1));
+            case Format.Frame: return DecodeFrame(new ChunkReadStream(value, start: 1));
+            case Format.Text when value.Length - 1 <= Array.MaxLength:
+                {
+                    var bytes = GC.AllocateUninitializedArray<byte>((int)(value.Length - 1));
+                    new ChunkReadStream(value, start: 1).ReadExactly(bytes);
+                    return Encoding.UTF8.GetString(bytes);
+                }
+        }
+        var elementBytes = format switch
+        {
+            Format.Doubles or Format.Int64s => 8,
+            Format.Singles or Format.Int32s => 4,
+            Format.Bytes => 1,
+            _ => throw new InvalidDataException($"A value of format {format} is {value.Length:N0} bytes, in {value.ChunkCount} chunks: too long for its format."),
+        };
+        var payloadBytes = value.Length - 1;
+        if (payloadBytes % elementBytes != 0) throw new InvalidDataException($"An encoded {format} array of {payloadBytes} bytes is not a whole number of {elementBytes}-byte elements.");
+        var count = payloadBytes / elementBytes;
+        if (count > Array.MaxLength) throw new InvalidDataException($"An encoded {format} array of {count:N0} elements is longer than an array may be.");
+        Array array = format switch
+        {
+            Format.Doubles => GC.AllocateUninitializedArray<double>((int)count),
+            Format.Int64s => GC.AllocateUninitializedArray<long>((int)count),
+            Format.Singles => GC.AllocateUninitializedArray<float>((int)count),
+            Format.Int32s => GC.AllocateUninitializedArray<int>((int)count),
+            _ => GC.AllocateUninitializedArray<byte>((int)count),
+        };
+        ref var data = ref MemoryMarshal.GetArrayDataReference(array);
+        long copied = 0;
+        foreach (var chunk in value.Chunks)
+        {
+            var bytes = copied == 0 ? chunk.Span[1..] : chunk.Span;
+            bytes.CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.AddByteOffset(ref data, (nint)copied), bytes.Length));
+            copied += bytes.Length;
+        }
+        return array;
+    }
+
+    /// <summary>An array whose elements are copied raw, with its format and element size; null for any other value.</summary>
+    private static (Array Array, Format Format, int ElementBytes)? RawArray(object? value) => value switch
+    {
+        double[] d => (d, Format.Doubles, sizeof(double)),
+        float[] f => (f, Format.Singles, sizeof(float)),
+        int[] i => (i, Format.Int32s, sizeof(int)),
+        long[] l => (l, Format.Int64s, sizeof(long)),
+        byte[] b => (b, Format.Bytes, 1),
         _ => null,
     };
+
+    /// <summary>
+    /// The length <see cref="Encode"/> gives <paramref name="value"/> when it is an array of numbers or
+    /// bytes that one buffer holds (at most <see cref="StoredValue.MaxChunkBytes"/>), which
+    /// <see cref="EncodeInto"/> writes straight into memory of the caller's (a shared segment); null for
+    /// every other value, and for longer arrays (those are chunks: <see cref="EncodeValue"/>).
+    /// </summary>
+    public static int? RawEncodedLength(object? value) =>
+        RawArray(value) is ({ } array, _, var elementBytes) && 1 + array.LongLength * elementBytes is var length && length <= StoredValue.MaxChunkBytes
+            ? (int)length : null;
 
     /// <summary>Writes what <see cref="Encode"/> makes of a value that has a <see cref="RawEncodedLength"/> into <paramref name="destination"/>, exactly that long.</summary>
     public static void EncodeInto(object value, Span<byte> destination)
     {
-        switch (value)
-        {
-            case double[] d: Write(Format.Doubles, MemoryMarshal.AsBytes(d.AsSpan()), destination); break;
-            case float[] f: Write(Format.Singles, MemoryMarshal.AsBytes(f.AsSpan()), destination); break;
-            case int[] i: Write(Format.Int32s, MemoryMarshal.AsBytes(i.AsSpan()), destination); break;
-            case long[] l: Write(Format.Int64s, MemoryMarshal.AsBytes(l.AsSpan()), destination); break;
-            case byte[] b: Write(Format.Bytes, b, destination); break;
-            default: throw new ArgumentException($"A {value.GetType()} is not encoded as raw bytes.", nameof(value));
-        }
-
-        static void Write(Format format, ReadOnlySpan<byte> data, Span<byte> destination)
-        {
-            if (destination.Length != data.Length + 1) throw new ArgumentException($"The destination holds {destination.Length} bytes, not {data.Length + 1}.", nameof(destination));
-            destination[0] = (byte)format;
-            data.CopyTo(destination[1..]);
-        }
-    }
-
-    /// <summary>A tag and the elements' bytes, or null past what one buffer holds.</summary>
-    private static int? RawLength(int elements, int size)
-    {
-        var length = 1 + (long)elements * size;
-        return length <= Array.MaxLength ? (int)length : null;
+        if (RawEncodedLength(value) is not { } length || RawArray(value) is not ({ } array, var format, _))
+            throw new ArgumentException($"A {value.GetType()} is not encoded as raw bytes in one buffer.", nameof(value));
+        if (destination.Length != length) throw new ArgumentException($"The destination holds {destination.Length} bytes, not {length}.", nameof(destination));
+        destination[0] = (byte)format;
+        MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(array), length - 1).CopyTo(destination[1..]);
     }
 
     /// <summary>Decodes bytes made by <see cref="Encode"/>.</summary>
@@ -159,7 +223,7 @@ public sealed class ValueCodec
         return Decode(bytes.Span);
     }
 
-    private static Microsoft.Data.Analysis.DataFrame DecodeFrame(MemoryStream stream)
+    private static Microsoft.Data.Analysis.DataFrame DecodeFrame(Stream stream)
     {
         try
         {
@@ -179,13 +243,77 @@ public sealed class ValueCodec
         return bytes;
     }
 
-    private static byte[] Raw(Format format, ReadOnlySpan<byte> data)
+    private static byte[] Raw<T>(Format format, T[] array) where T : unmanaged
     {
+        if ((long)array.Length * Unsafe.SizeOf<T>() >= Array.MaxLength)
+            throw new InvalidOperationException($"An array of {array.LongLength * Unsafe.SizeOf<T>():N0} bytes is too long for one buffer: encode it with {nameof(EncodeValue)}, in chunks.");
+        var data = MemoryMarshal.AsBytes(array.AsSpan());
         var bytes = GC.AllocateUninitializedArray<byte>(data.Length + 1);
         bytes[0] = (byte)format;
         data.CopyTo(bytes.AsSpan(1));
         return bytes;
     }
+}
+
+/// <summary>A stored value's bytes from <c>start</c> on, read chunk by chunk as one seekable stream (its length known, so decoders bound what they allocate).</summary>
+internal sealed class ChunkReadStream(StoredValue value, long start) : Stream
+{
+    private readonly long _start = start;
+    private long _position = start;
+    private int _chunk;
+    private long _chunkStart; // the value's offset of chunk _chunk
+
+    public override bool CanRead => true;
+    public override bool CanSeek => true;
+    public override bool CanWrite => false;
+    public override long Length => value.Length - _start;
+
+    public override long Position
+    {
+        get => _position - _start;
+        set => Seek(value, SeekOrigin.Begin);
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = 0;
+        while (read < buffer.Length && _position < value.Length)
+        {
+            var chunk = value.Chunk(_chunk).Span;
+            while (_position >= _chunkStart + chunk.Length)
+            {
+                _chunkStart += chunk.Length;
+                chunk = value.Chunk(++_chunk).Span;
+            }
+            var from = chunk[(int)(_position - _chunkStart)..];
+            var take = Math.Min(from.Length, buffer.Length - read);
+            from[..take].CopyTo(buffer[read..]);
+            read += take;
+            _position += take;
+        }
+        return read;
+    }
+
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        var target = origin switch
+        {
+            SeekOrigin.Begin => _start + offset,
+            SeekOrigin.Current => _position + offset,
+            _ => value.Length + offset,
+        };
+        ArgumentOutOfRangeException.ThrowIfLessThan(target, _start, nameof(offset));
+        _position = target;
+        _chunk = 0;
+        _chunkStart = 0;
+        return _position - _start;
+    }
+
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>What an <see cref="IProcessLocal"/> (a <c>Pool</c>) captured in a closure becomes on the workers: nothing usable.</summary>

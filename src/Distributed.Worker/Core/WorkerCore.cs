@@ -499,9 +499,9 @@ internal sealed class WorkerCore
                 list.Add(new FailedTask(result.Key, error));
                 continue;
             }
-            // The executor's answer is in a segment this worker lent it, or was read into an array of its
-            // own: either way the store may reuse it once the key is gone.
-            var value = result.Shared?.Stored ?? StoredValue.Adopt(result.Value!, result.TypeName, _store.Buffers);
+            // The executor's answer is in a segment this worker lent it, or was read into arrays of its
+            // own (chunks when large): either way the store may reuse them once the key is gone.
+            var value = result.Shared?.Stored ?? result.Value!.AdoptedBy(_store.Buffers);
             _store.Put(result.Key, value);
             finished ??= [];
             if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];

@@ -45,7 +45,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     // Segment id → a segment lent to the process for a result and not taken back yet. The reader thread
     // takes them back as results name them; only the ids lent to this process are honoured.
     private readonly ConcurrentDictionary<long, SharedSegment> _lent = new();
-    private readonly int _maxValueBytes = WireLimits.From(Context.System.Settings.Config).MaxBytes;
+    // The largest result lent a segment: one buffer, within the value limit (larger ones come in chunks over the socket).
+    private readonly long _maxSharedResultBytes = Math.Min(WireLimits.From(Context.System.Settings.Config).MaxValueBytes, StoredValue.MaxChunkBytes);
 
     public ExecutorActor(string? version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory, ValueBufferPool? buffers = null, TransferCounters? counters = null)
     {
@@ -193,25 +194,31 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         var newFunctions = batch.Functions.Where(f => _sentFunctions.TryAdd(f.FunctionId, f)).ToList();
         foreach (var task in batch.Tasks) _inFlight[task.Key] = new InFlightTask(task, batch.Values);
         // A value in a shared segment goes by reference: the worker holds it until the batch's tasks
-        // have all answered, so its bytes stay put while the process reads them in place.
-        Dictionary<string, ReadOnlyMemory<byte>>? copied = null;
+        // have all answered, so its bytes stay put while the process reads them in place. The rest (and
+        // every chunked value) is copied over the socket.
+        var values = batch.Values;
         Dictionary<string, SharedReference>? shared = null;
-        foreach (var (key, value) in batch.Values)
+        if (values.Count > 0) // most small tasks have no inputs: nothing to sort
         {
-            if (value.Segment is { } segment)
+            Dictionary<string, StoredValue>? copied = null;
+            foreach (var (key, value) in batch.Values)
             {
-                (shared ??= [])[key] = new SharedReference(segment.Descriptor, segment.Id, 0, value.Length);
-                _counters?.AddInputToExecutor(value.Length, shared: true);
+                if (value.Segment is { } segment)
+                {
+                    (shared ??= [])[key] = new SharedReference(segment.Descriptor, segment.Id, 0, (int)value.Length);
+                    _counters?.AddInputToExecutor(value.Length, shared: true);
+                }
+                else
+                {
+                    (copied ??= new Dictionary<string, StoredValue>(batch.Values.Count))[key] = value;
+                    _counters?.AddInputToExecutor(value.Length, shared: false);
+                }
             }
-            else
-            {
-                (copied ??= new Dictionary<string, ReadOnlyMemory<byte>>(batch.Values.Count))[key] = value.Memory;
-                _counters?.AddInputToExecutor(value.Length, shared: false);
-            }
+            if (shared is not null) values = copied ?? NoValues;
         }
         try
         {
-            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, copied ?? NoValues, batch.Tasks, shared));
+            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, values, batch.Tasks, shared));
         }
         catch (IOException e)
         {
@@ -228,7 +235,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         // Only for a result the pool would share anyway, within the frame limit, and a few at a time
         // (a loan per thread is what a sound executor needs): a process cannot make the worker map without end.
         var lend = _buffers is { } buffers && buffers.Shares(message.Length) && message.Length >= ExecutorFrames.SharedResultMinimumBytes
-            && message.Length <= _maxValueBytes && _lent.Count < 2 * _threads + 2;
+            && message.Length <= _maxSharedResultBytes && _lent.Count < 2 * _threads + 2;
         var segment = lend ? _buffers!.RentSegment(message.Length) : null;
         if (segment is not null) _lent[segment.Id] = segment;
         try
@@ -446,7 +453,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
 
-    private static readonly IReadOnlyDictionary<string, ReadOnlyMemory<byte>> NoValues = new Dictionary<string, ReadOnlyMemory<byte>>();
+    private static readonly IReadOnlyDictionary<string, StoredValue> NoValues = new Dictionary<string, StoredValue>();
 
     /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
     private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, StoredValue> Values);

@@ -254,19 +254,21 @@ public static class ExecutorHost
         /// </summary>
         private ExecutorResult Encoded(string key, object? result)
         {
+            var typeName = TypeNameOf(result);
             var rawLength = ValueCodec.RawEncodedLength(result);
-            var encoded = rawLength is null ? _codec.Encode(result) : null;
-            var length = rawLength ?? encoded!.Length;
-            if (length >= ExecutorFrames.SharedResultMinimumBytes && WorkerProcessId is { } worker && !_sharingFailed && BorrowSegment(length) is { } lent)
+            var encoded = rawLength is null ? _codec.EncodeValue(result, typeName) : null;
+            // Only a value of one buffer goes into a segment: a chunked one travels over the socket chunk by chunk.
+            var length = rawLength ?? (encoded!.IsSingleChunk ? encoded.Length : 0);
+            if (length >= ExecutorFrames.SharedResultMinimumBytes && WorkerProcessId is { } worker && !_sharingFailed && BorrowSegment((int)length) is { } lent)
             {
                 try
                 {
                     // Mapped for this write only: the mapping is gone before the worker hears of the result.
-                    using var segment = SharedSegment.Open(worker, lent.Descriptor, length, writable: true);
-                    var destination = segment.GetSpan()[..length];
+                    using var segment = SharedSegment.Open(worker, lent.Descriptor, (int)length, writable: true);
+                    var destination = segment.GetSpan()[..(int)length];
                     if (encoded is null) ValueCodec.EncodeInto(result!, destination);
-                    else encoded.CopyTo(destination);
-                    return new ExecutorResult(key, null, TypeNameOf(result), null, new SharedResult(lent.SegmentId, length));
+                    else encoded.Span.CopyTo(destination);
+                    return new ExecutorResult(key, null, typeName, null, new SharedResult(lent.SegmentId, (int)length));
                 }
                 catch (IOException e)
                 {
@@ -275,7 +277,7 @@ public static class ExecutorHost
                     Console.Error.WriteLine($"warning: the executor cannot write results into its worker's shared memory, so they go over the socket: {e.Message}");
                 }
             }
-            return new ExecutorResult(key, encoded ?? _codec.Encode(result), TypeNameOf(result), null);
+            return new ExecutorResult(key, encoded ?? _codec.EncodeValue(result, typeName), typeName, null);
         }
 
         /// <summary>A segment of at least <paramref name="length"/> bytes lent by the worker, or null when it lends none.</summary>
@@ -355,7 +357,7 @@ public static class ExecutorHost
     /// behind shared ones stay mapped until the batch's last task is done, then are unmapped (decoded
     /// values are copies: nothing reads the mapping after).
     /// </summary>
-    private sealed class BatchValues(IReadOnlyDictionary<string, ReadOnlyMemory<byte>> encoded, Dictionary<string, MappedInput>? shared, int tasks, ValueCodec codec)
+    private sealed class BatchValues(IReadOnlyDictionary<string, StoredValue> encoded, Dictionary<string, MappedInput>? shared, int tasks, ValueCodec codec)
     {
         private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
         private int _tasksLeft = tasks;

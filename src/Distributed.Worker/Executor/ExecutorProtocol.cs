@@ -1,3 +1,4 @@
+using Distributed.Data;
 using Distributed.Protocol;
 
 namespace Distributed.Worker.Executor;
@@ -13,10 +14,10 @@ namespace Distributed.Worker.Executor;
 internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
 /// <summary>
-/// Worker → executor: functions it has not seen yet, the input values, and the tasks. Large inputs
-/// travel as <see cref="SharedValues"/>: where they lie in the worker's shared segments.
+/// Worker → executor: functions it has not seen yet, the input values (in chunks when large), and the
+/// tasks. Inputs in shared segments travel as <see cref="SharedValues"/>: where they lie in the worker's shared segments.
 /// </summary>
-internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Values, IReadOnlyList<ExecutorTask> Tasks,
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks,
     IReadOnlyDictionary<string, SharedReference>? SharedValues = null);
 
 /// <summary>
@@ -27,20 +28,21 @@ internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IRea
 internal sealed record SharedReference(int Descriptor, long SegmentId, long Offset, int Length);
 
 /// <summary>
-/// Executor → worker: one finished task, its encoded result or its error. A large result comes as
+/// Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error.
+/// A result of one buffer from <see cref="ExecutorFrames.SharedResultMinimumBytes"/> up may come as
 /// <see cref="Shared"/>: written into a segment the worker lent for it, instead of in <see cref="Value"/>.
 /// </summary>
-internal sealed record ExecutorResult(string Key, byte[]? Value, string TypeName, RemoteError? Error, SharedResult? Shared = null)
+internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, SharedResult? Shared = null)
 {
     /// <summary>The result's length in bytes, wherever it is.</summary>
-    public int Length => Shared?.Length ?? Value?.Length ?? 0;
+    public long Length => Shared?.Length ?? Value?.Length ?? 0;
 }
 
 /// <summary>
 /// A result in segment <see cref="SegmentId"/> that the worker lent to the executor. On the worker's
 /// side <see cref="Stored"/> is the value made of it, once the executor's actor has taken the segment back.
 /// </summary>
-internal sealed record SharedResult(long SegmentId, int Length, Distributed.Data.StoredValue? Stored = null);
+internal sealed record SharedResult(long SegmentId, int Length, StoredValue? Stored = null);
 
 internal static class ExecutorFrames
 {
@@ -128,19 +130,19 @@ internal static class ExecutorFrames
         foreach (var (key, value) in batch.Values)
         {
             writer.Write(key);
-            writer.Write(value.Length);
-            writer.Write(value.Span);
+            WriteValue(writer, value);
         }
-        var shared = batch.SharedValues ?? EmptyShared;
-        writer.Write(shared.Count);
-        foreach (var (key, reference) in shared)
-        {
-            writer.Write(key);
-            writer.Write(reference.Descriptor);
-            writer.Write(reference.SegmentId);
-            writer.Write(reference.Offset);
-            writer.Write(reference.Length);
-        }
+        var shared = batch.SharedValues;
+        writer.Write(shared?.Count ?? 0);
+        if (shared is not null)
+            foreach (var (key, reference) in shared)
+            {
+                writer.Write(key);
+                writer.Write(reference.Descriptor);
+                writer.Write(reference.SegmentId);
+                writer.Write(reference.Offset);
+                writer.Write(reference.Length);
+            }
         writer.Write(batch.Tasks.Count);
         foreach (var task in batch.Tasks)
         {
@@ -164,10 +166,15 @@ internal static class ExecutorFrames
         var functions = new List<FunctionSpec>(WireReader.InitialCapacity(functionCount));
         for (var i = 0; i < functionCount; i++) functions.Add(new FunctionSpec(reader.ReadString("a function's id"), reader.ReadInt32Bytes("a function's payload")));
         var valueCount = reader.ReadCount("values");
-        var values = new Dictionary<string, ReadOnlyMemory<byte>>(WireReader.InitialCapacity(valueCount));
-        for (var i = 0; i < valueCount; i++) values[reader.ReadString("a value's key")] = reader.ReadInt32Bytes("a value");
+        var values = new Dictionary<string, StoredValue>(WireReader.InitialCapacity(valueCount));
+        for (var i = 0; i < valueCount; i++)
+        {
+            var key = reader.ReadString("a value's key");
+            values[key] = ReadValue(reader, "a value", typeName: "");
+        }
         var sharedCount = reader.ReadCount("shared values");
-        var shared = new Dictionary<string, SharedReference>(WireReader.InitialCapacity(sharedCount));
+        // Most batches share nothing: no dictionary for them.
+        var shared = sharedCount == 0 ? null : new Dictionary<string, SharedReference>(WireReader.InitialCapacity(sharedCount));
         for (var i = 0; i < sharedCount; i++)
         {
             var key = reader.ReadString("a shared value's key");
@@ -175,7 +182,7 @@ internal static class ExecutorFrames
                 reader.ReadInt64("a shared value's offset"), reader.ReadInt32("a shared value's length"));
             if (reference.Descriptor < 0 || reference.Offset < 0 || reference.Length < 0 || reference.Offset > int.MaxValue - reference.Length)
                 throw new WireFormatException($"The shared value {key} has an impossible place: descriptor {reference.Descriptor}, offset {reference.Offset}, length {reference.Length}.");
-            shared[key] = reference;
+            shared![key] = reference;
         }
         var taskCount = reader.ReadCount("tasks");
         var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));
@@ -243,7 +250,7 @@ internal static class ExecutorFrames
             {
                 writer.Write(true);
                 writer.Write(result.TypeName);
-                WriteBytes(writer, result.Value!);
+                WriteValue(writer, result.Value!);
             }
         }
         writer.Flush();
@@ -261,7 +268,7 @@ internal static class ExecutorFrames
             if (tag == 1)
             {
                 var typeName = reader.ReadString("a result's type");
-                results.Add(new ExecutorResult(key, reader.ReadInt32Bytes("a result's value"), typeName, null));
+                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null));
             }
             else if (tag == SharedResultTag)
             {
@@ -282,7 +289,25 @@ internal static class ExecutorFrames
         return results;
     }
 
-    private static readonly IReadOnlyDictionary<string, SharedReference> EmptyShared = new Dictionary<string, SharedReference>();
+    /// <summary>A stored value: its length as an int64, then its bytes chunk by chunk (it may pass 2 GiB).</summary>
+    private static void WriteValue(BinaryWriter writer, StoredValue value)
+    {
+        writer.Write(value.Length);
+        for (var i = 0; i < value.ChunkCount; i++) writer.Write(value.Chunk(i).Span);
+    }
+
+    /// <summary>
+    /// Reads a value written by <see cref="WriteValue"/>, into arrays of its own (in chunks past 1 GiB),
+    /// each allocated at its full size: no copy on the way, so a length that lies may cost up to
+    /// <see cref="WireLimits.MaxValueBytes"/>. The peer is the worker or the executor it started (the
+    /// socket checks its process), whose user code could make a value that large honestly anyway.
+    /// </summary>
+    private static StoredValue ReadValue(WireReader reader, string what, string typeName)
+    {
+        var length = reader.ReadValueLength(what);
+        try { return StoredValue.ReadFrom(reader.Stream, length, typeName, buffers: null); }
+        catch (EndOfStreamException e) { throw new WireFormatException($"The frame ends inside {what}.", e); }
+    }
 
     private static void WriteBytes(BinaryWriter writer, byte[] bytes)
     {

@@ -80,6 +80,13 @@ internal sealed class ClientActor : ReceiveActor
         WhoHas m => m with { RequestId = id },
         GetWorkers m => m with { RequestId = id },
         ReplicateKeys m => m with { RequestId = id },
+        GetProgress m => m with { RequestId = id },
+        ScatterKeys m => m with { RequestId = id },
+        AwaitScattered m => m with { RequestId = id },
+        PublishDataset m => m with { RequestId = id },
+        UnpublishDataset m => m with { RequestId = id },
+        GetDataset m => m with { RequestId = id },
+        ListDatasets m => m with { RequestId = id },
         _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
     };
 
@@ -94,7 +101,11 @@ internal sealed class ClientActor : ReceiveActor
         // Independent tasks that all report back (Map, Apply) are paced; a graph goes out whole,
         // because its reported tasks may wait for intermediates in any of its messages.
         var paced = message.Tasks.All(t => t.ReleaseAfterConsumers == 0 && t.Priority < 0);
-        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0), paced);
+        var submission = new Submission(Sender, message.Tasks.Select(t => t.Key).ToList(), message.Tasks.Count(t => t.ReleaseAfterConsumers == 0), paced)
+        {
+            Sink = message.Futures,
+            Progress = message.Progress,
+        };
         foreach (var task in message.Tasks) _submissions[task.Key] = submission;
         if (submission.Expected == 0)
         {
@@ -104,7 +115,11 @@ internal sealed class ClientActor : ReceiveActor
         for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
         {
             var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
-            if (paced) _waiting.Enqueue((submission, chunk));
+            if (paced)
+            {
+                _waiting.Enqueue((submission, chunk));
+                if (submission.Sink is not null) foreach (var task in chunk.Tasks) submission.Unsent.Add(task.Key);
+            }
             else _center.Tell(chunk);
         }
         SendWaiting();
@@ -116,9 +131,18 @@ internal sealed class ClientActor : ReceiveActor
         {
             _waiting.Dequeue();
             if (next.Submission.Done) continue; // failed or cancelled meanwhile: its rest is never sent
-            _center.Tell(next.Chunk);
-            next.Submission.Unfinished += next.Chunk.Tasks.Count;
-            _unfinished += next.Chunk.Tasks.Count;
+            var chunk = next.Chunk;
+            if (next.Submission.Sink is not null)
+            {
+                // Futures cancelled one by one while they waited here are not sent at all.
+                next.Submission.Unsent.ExceptWith(chunk.Tasks.Select(t => t.Key));
+                if (chunk.Tasks.Any(t => !_submissions.ContainsKey(t.Key)))
+                    chunk = chunk with { Tasks = chunk.Tasks.Where(t => _submissions.ContainsKey(t.Key)).ToList() };
+                if (chunk.Tasks.Count == 0 && chunk.Functions.Count == 0) continue; // a first chunk still brings the functions
+            }
+            _center.Tell(chunk);
+            next.Submission.Unfinished += chunk.Tasks.Count;
+            _unfinished += chunk.Tasks.Count;
         }
     }
 
@@ -133,46 +157,111 @@ internal sealed class ClientActor : ReceiveActor
 
     private void HandleTasksFinished(TasksFinished message)
     {
+        List<Submission>? moved = null;
         foreach (var result in message.Results)
         {
             if (!_submissions.Remove(result.Key, out var submission) || submission.Done) continue;
+            if (submission.Progress is not null)
+            {
+                submission.FinishedCount++;
+                submission.ResultBytes += result.Size;
+                if (!submission.ProgressMoved) (moved ??= []).Add(submission);
+                submission.ProgressMoved = true;
+            }
             if (submission.Paced)
             {
                 submission.Unfinished--;
                 _unfinished--;
             }
-            submission.Locations[result.Key] = new DataLocation(message.Worker, message.Data, result.Size, result.TypeName);
+            var location = new DataLocation(message.Worker, message.Data, result.Size, result.TypeName);
+            if (submission.Sink is { } sink)
+            {
+                sink.Finished(result.Key, location);
+                continue;
+            }
+            submission.Locations[result.Key] = location;
             if (submission.Locations.Count == submission.Expected)
             {
                 submission.Done = true;
                 foreach (var key in submission.Keys) _submissions.Remove(key); // intermediates never report here
+                ReportNow(submission); // the last count before the caller hears it ended
                 submission.ReplyTo.Tell(new SubmissionCompleted(submission.Locations));
             }
         }
+        ReportProgress(moved);
         SendWaiting();
+    }
+
+    /// <summary>One report per submission whose count moved in the message just handled and was not reported yet.</summary>
+    private static void ReportProgress(List<Submission>? moved)
+    {
+        if (moved is null) return;
+        foreach (var submission in moved) ReportNow(submission);
+    }
+
+    /// <summary>Reports the submission's counts if they moved since its last report. Its IProgress runs here, on the actor's thread.</summary>
+    private static void ReportNow(Submission submission)
+    {
+        if (!submission.ProgressMoved) return;
+        submission.ProgressMoved = false;
+        submission.Progress!.Report(new ComputationProgress(submission.Expected, submission.FinishedCount, submission.FailedCount, submission.ResultBytes));
     }
 
     private void HandleTasksFailed(TasksFailed message)
     {
+        List<Submission>? moved = null;
         foreach (var failure in message.Failures)
         {
             if (!_submissions.Remove(failure.Key, out var submission) || submission.Done) continue;
+            if (submission.Progress is not null)
+            {
+                submission.FailedCount++;
+                if (!submission.ProgressMoved) (moved ??= []).Add(submission);
+                submission.ProgressMoved = true;
+            }
+            if (submission.Sink is { } sink)
+            {
+                // A future fails on its own; the center fails (and reports) the tasks that needed it.
+                if (submission.Paced && !submission.Unsent.Remove(failure.Key))
+                {
+                    submission.Unfinished--;
+                    _unfinished--;
+                }
+                sink.Failed(failure, message.Worker);
+                continue;
+            }
             Abandon(submission);
+            if (submission.Progress is not null) ReportNow(submission);
             submission.ReplyTo.Tell(new SubmissionFailed(failure, message.Worker));
             // The caller gets an exception, not the results: nothing can reach the other keys of the
             // submission any more, so they are released (finished ones deleted, pending ones dropped).
             foreach (var key in submission.Keys) _submissions.Remove(key);
             _center.Tell(new ReleaseKeys(submission.Keys));
         }
+        ReportProgress(moved);
     }
 
     private void HandleCancelSubmission(CancelSubmission message)
     {
         foreach (var key in message.Keys)
-            if (_submissions.Remove(key, out var submission) && !submission.Done) Abandon(submission);
+        {
+            if (!_submissions.Remove(key, out var submission) || submission.Done) continue;
+            if (submission.Sink is null)
+            {
+                Abandon(submission);
+                continue;
+            }
+            // One future cancelled: the others of its submission go on.
+            if (submission.Paced && !submission.Unsent.Remove(key))
+            {
+                submission.Unfinished--;
+                _unfinished--;
+            }
+        }
         // Queued tasks are dropped by the center, running ones' results are deleted when they arrive,
         // and finished ones are released: the caller will never hold them.
         _center.Tell(new ReleaseKeys(message.Keys));
+        SendWaiting();
     }
 
     private void HandleRequestAssemblies(RequestAssemblies message)
@@ -201,5 +290,16 @@ internal sealed class ClientActor : ReceiveActor
         public int Expected { get; } = expected;
         public Dictionary<string, DataLocation> Locations { get; } = new(keys.Count);
         public bool Done { get; set; }
+        /// <summary>Where each task's end goes, for a submission of futures; null: answer the submitter once.</summary>
+        public IFutureSink? Sink { get; init; }
+        /// <summary>Keys of a submission of futures still waiting here to be sent (a cancelled one is then never sent).</summary>
+        public HashSet<string> Unsent { get; } = [];
+        /// <summary>Hears how far the submission has come; null: nobody asked.</summary>
+        public IProgress<ComputationProgress>? Progress { get; init; }
+        public int FinishedCount { get; set; }
+        public int FailedCount { get; set; }
+        public long ResultBytes { get; set; }
+        /// <summary>Whether its counts moved in the message being handled (it is reported once at its end).</summary>
+        public bool ProgressMoved { get; set; }
     }
 }

@@ -11,6 +11,13 @@ namespace Distributed.Client;
 /// each once and two builds of one program never share an executor. The .NET framework and
 /// Distributed itself (with everything it depends on) are on every worker and never shipped.
 /// </summary>
+/// <example>
+/// <code>
+/// var shipping = new CodeShipping();
+/// Func&lt;int, int&gt; square = x => x * x;
+/// var manifest = shipping.ManifestFor(CodeShipping.TypesOf(square)); // this program's assembly; not the framework's
+/// </code>
+/// </example>
 public sealed class CodeShipping
 {
     private readonly ConcurrentDictionary<string, AssemblyRef> _refsByPath = new();
@@ -23,6 +30,11 @@ public sealed class CodeShipping
     private const string WorkerAssemblyName = "Distributed.Worker";
 
     /// <summary>Prepares the sets of framework and Distributed assemblies.</summary>
+    /// <example>
+    /// <code>
+    /// var shipping = new CodeShipping(); // a pool has one, for the life of its connection
+    /// </code>
+    /// </example>
     public CodeShipping()
     {
         var runtimeDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
@@ -36,6 +48,12 @@ public sealed class CodeShipping
     }
 
     /// <summary>The manifest of the code that <paramref name="types"/> and their references need.</summary>
+    /// <example>
+    /// <code>
+    /// var shipping = new CodeShipping();
+    /// CodeManifest manifest = shipping.ManifestFor([typeof(Program)]); // the assemblies Program needs, by content hash
+    /// </code>
+    /// </example>
     public CodeManifest ManifestFor(IEnumerable<Type> types)
     {
         var roots = new HashSet<Assembly>();
@@ -48,6 +66,12 @@ public sealed class CodeShipping
     }
 
     /// <summary>The types a delegate brings with it: its method's owner, its target's and its signature's.</summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;string, int&gt; parse = int.Parse;
+    /// foreach (var type in CodeShipping.TypesOf(parse)) Console.WriteLine(type); // its owner and signature: Int32, String
+    /// </code>
+    /// </example>
     public static IEnumerable<Type> TypesOf(Delegate function)
     {
         foreach (var inner in function.GetInvocationList())
@@ -60,6 +84,13 @@ public sealed class CodeShipping
     }
 
     /// <summary>The path of a shipped assembly by its hash, to answer a worker's request.</summary>
+    /// <example>
+    /// <code>
+    /// var shipping = new CodeShipping();
+    /// var manifest = shipping.ManifestFor([typeof(Program)]);
+    /// string? path = shipping.PathOf(manifest.Assemblies[0].Hash); // what a worker that asks for it is sent
+    /// </code>
+    /// </example>
     public string? PathOf(string hash) => _pathsByHash.TryGetValue(hash, out var path) ? path : null;
 
     private CodeManifest BuildManifest(Assembly root)

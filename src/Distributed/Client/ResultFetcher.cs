@@ -19,6 +19,9 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
 
     private readonly DataClient _data = new(PeerKind.Client, null, credentials);
 
+    /// <summary>The pool's data-channel client (its connections are reused by scatters' puts too).</summary>
+    public DataClient Data => _data;
+
     /// <summary>
     /// The values, in order. The synchronous form reads the sockets on the caller's thread: a blocking
     /// caller already waits, and handing the read to the thread pool would only add a hop (and a blocked pool thread).
@@ -26,6 +29,9 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
     public async Task<List<T>> GatherAsync<T>(IEnumerable<RemoteData<T>> data, bool synchronous, CancellationToken cancellation)
     {
         var items = data.ToList();
+        // A future's value is fetched once it exists; a failed or cancelled one throws why.
+        foreach (var item in items)
+            if (item.Status != FutureStatus.Finished) await item.Completion.WaitAsync(cancellation).ConfigureAwait(false);
         var values = new StoredValue?[items.Count];
         await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
         var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
@@ -55,7 +61,7 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
         var result = new List<T>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
-            var value = codec.Decode(values[i]!.Memory);
+            var value = codec.Decode(values[i]!);
             result.Add(value is null ? default! : (T)value);
         }
         return result;

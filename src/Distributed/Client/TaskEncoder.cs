@@ -55,11 +55,30 @@ internal sealed class TaskEncoder(ValueCodec codec, CodeShipping code)
     }
 
     /// <summary>A readable, unique key prefix: the function's name and a random token, as dask's keys read.</summary>
-    public static string KeyPrefix(Delegate function)
+    public static string KeyPrefix(Delegate function) => $"{KeyName(function)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+
+    /// <summary>The function's name as keys spell it: lower case, dashes.</summary>
+    public static string KeyName(Delegate function) => FunctionNames.Of(function).Replace(".lambda", "").Replace('.', '-').ToLowerInvariant();
+
+    /// <summary>
+    /// The key of a pure call: the same function (code and captured values) with the same arguments gets
+    /// the same key, so the cluster computes it once. <paramref name="salt"/> keeps one pool's keys its own.
+    /// </summary>
+    public static string PureKey(string name, byte[] salt, TaskSpec task)
     {
-        var name = FunctionNames.Of(function).Replace(".lambda", "").Replace('.', '-');
-        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-        return $"{name.ToLowerInvariant()}-{token}";
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(salt);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(task.FunctionId));
+        hash.AppendData([(byte)task.Kind]);
+        hash.AppendData(BitConverter.GetBytes(task.Args.Length));
+        hash.AppendData(task.Args);
+        foreach (var dependency in task.Dependencies)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(dependency);
+            hash.AppendData(BitConverter.GetBytes(bytes.Length));
+            hash.AppendData(bytes);
+        }
+        return $"{name}-pure-{Convert.ToHexStringLower(hash.GetHashAndReset().AsSpan(0, 12))}";
     }
 
     /// <summary>A per-task timeout as it travels: whole milliseconds, 0 for none (null or <see cref="Timeout.InfiniteTimeSpan"/>).</summary>

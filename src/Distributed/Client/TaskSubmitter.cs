@@ -11,14 +11,15 @@ internal sealed class TaskSubmitter(Pool pool, CenterConnection center, OwnedKey
 {
     /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
     public async Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,
-        CancellationToken cancellation, Func<string, string> userKey, object? inputs)
+        CancellationToken cancellation, Func<string, string> userKey, object? inputs, IProgress<ComputationProgress>? progress = null)
     {
         ObjectDisposedException.ThrowIf(pool.IsDisposed, pool);
+        await pool.FuturesSent.ConfigureAwait(false); // futures submitted before these tasks (their inputs, maybe) reach the center first
         var (connection, client) = await center.ConnectedAsync(cancellation).ConfigureAwait(false);
         object reply;
         try
         {
-            var answer = client.Ask<object>(new Submit(code, functions, tasks), Timeout.InfiniteTimeSpan, cancellation);
+            var answer = client.Ask<object>(new Submit(code, functions, tasks, Progress: progress), Timeout.InfiniteTimeSpan, cancellation);
             // The center's state of the computation died with it: it is not resumed, never awaited forever.
             if (await Task.WhenAny(answer, connection.System.WhenTerminated).ConfigureAwait(false) != answer) throw center.LostDuring(tasks, null);
             reply = await answer.ConfigureAwait(false);
@@ -41,12 +42,18 @@ internal sealed class TaskSubmitter(Pool pool, CenterConnection center, OwnedKey
                     if (task.ReleaseAfterConsumers == 0) keys.Keep(task.Key);
                 return tasks.Select(t => new RemoteData<TResult>(pool, t.Key, completed.Locations.GetValueOrDefault(t.Key))).ToList();
             case SubmissionFailed failed:
-                var error = failed.Failure.Error;
-                if (error.Kind == ErrorKind.TaskTimeout && tasks.Find(t => t.Key == failed.Failure.Key) is { TimeoutMs: > 0 } timedOut)
-                    throw new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), failed.Worker);
-                throw new RemoteTaskException(userKey(failed.Failure.Key), error.TypeName, error.Message, error.StackTrace, failed.Worker, error.Kind);
+                throw ExceptionOf(failed.Failure, failed.Worker, tasks.Find(t => t.Key == failed.Failure.Key), userKey);
             default:
                 throw new InvalidOperationException($"Unexpected answer {reply.GetType().Name} from the client actor.");
         }
+    }
+
+    /// <summary>What the caller gets for a failed task: a timeout as <see cref="TaskTimeoutException"/>, anything else as <see cref="RemoteTaskException"/>.</summary>
+    public static Exception ExceptionOf(FailedTask failure, string worker, TaskSpec? task, Func<string, string> userKey)
+    {
+        var error = failure.Error;
+        if (error.Kind == ErrorKind.TaskTimeout && task is { TimeoutMs: > 0 } timedOut)
+            return new TaskTimeoutException(userKey(timedOut.Key), TimeSpan.FromMilliseconds(timedOut.TimeoutMs), worker);
+        return new RemoteTaskException(userKey(failure.Key), error.TypeName, error.Message, error.StackTrace, worker, error.Kind);
     }
 }

@@ -4,6 +4,13 @@ using Microsoft.Data.Analysis;
 namespace Distributed.Collections;
 
 /// <summary>An aggregation of a column per group (missing values are skipped, as pandas does).</summary>
+/// <example>
+/// <code>
+/// var stats = DataFrames.ReadCsv("/data/sales.csv")
+///     .GroupBy("region").Agg(("amount", Agg.Sum), ("amount", Agg.Mean), ("amount", Agg.Std), ("id", Agg.Count))
+///     .Compute(); // columns region, amount_sum, amount_mean, amount_std, id_count
+/// </code>
+/// </example>
 public enum Agg
 {
     /// <summary>The sum of the values (0 for a group without values).</summary>

@@ -10,6 +10,12 @@ public sealed partial class Bag<T>
     /// partitions that run in one process: use it for immutable values, and the overload with a
     /// seed factory for a mutable accumulator.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var bag = Bag.FromSequence(Enumerable.Range(1, 100), partitions: 4);
+    /// long sum = bag.Aggregate(0L, (acc, i) => acc + i, (a, b) => a + b).Compute(); // 5050
+    /// </code>
+    /// </example>
     public Scalar<TAccumulate> Aggregate<TAccumulate>(TAccumulate seed, Func<TAccumulate, T, TAccumulate> func, Func<TAccumulate, TAccumulate, TAccumulate> combine)
     {
         ArgumentNullException.ThrowIfNull(func);
@@ -24,6 +30,13 @@ public sealed partial class Bag<T>
     /// Folds each partition with <paramref name="func"/> from a new accumulator made by
     /// <paramref name="seedFactory"/>, then combines the partial results with <paramref name="combine"/>, in order.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var words = Bag.FromSequence(["b", "a", "b", "c"], partitions: 2);
+    /// var seen = words.Aggregate(() => new HashSet&lt;string&gt;(), (set, w) => { set.Add(w); return set; }, (a, b) => { a.UnionWith(b); return a; });
+    /// Console.WriteLine(seen.Compute().Count); // 3
+    /// </code>
+    /// </example>
     public Scalar<TAccumulate> Aggregate<TAccumulate>(Func<TAccumulate> seedFactory, Func<TAccumulate, T, TAccumulate> func, Func<TAccumulate, TAccumulate, TAccumulate> combine)
     {
         ArgumentNullException.ThrowIfNull(seedFactory);
@@ -36,6 +49,11 @@ public sealed partial class Bag<T>
     }
 
     /// <summary>Number of items.</summary>
+    /// <example>
+    /// <code>
+    /// long lines = Bag.ReadText("/data/logs/*.log").Count().Compute();
+    /// </code>
+    /// </example>
     public Scalar<long> Count() => Reduce<long>(
         "count",
         stream => new TaskNode(BagTasks<T>.Count, stream),
@@ -45,6 +63,12 @@ public sealed partial class Bag<T>
     /// The <paramref name="k"/> items with the largest keys, largest first; among equal keys, the
     /// earlier item in the sequence comes first (as <c>OrderByDescending(keySelector).Take(k)</c>).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var words = Bag.FromSequence(["fig", "banana", "kiwi", "cherry"]);
+    /// List&lt;string&gt; longest = words.TopK(2, w => w.Length).Compute(); // banana, cherry
+    /// </code>
+    /// </example>
     public Scalar<List<T>> TopK<TKey>(int k, Func<T, TKey> keySelector)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(k);

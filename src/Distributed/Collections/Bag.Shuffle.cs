@@ -10,6 +10,12 @@ public sealed partial class Bag<T>
     /// stable hash of the key (<see cref="StableHash"/>), then each output partition groups what it
     /// received. Within a partition, groups come in order of first appearance, items in sequence order.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var groups = Bag.FromSequence(["apple", "avocado", "banana"]).GroupBy(word => word[0]).Compute();
+    /// foreach (var group in groups) Console.WriteLine($"{group.Key}: {string.Join(", ", group)}"); // a: apple, avocado / b: banana
+    /// </code>
+    /// </example>
     public Bag<IGrouping<TKey, T>> GroupBy<TKey>(Func<T, TKey> keySelector, int? partitions = null) where TKey : notnull
     {
         ArgumentNullException.ThrowIfNull(keySelector);
@@ -31,6 +37,12 @@ public sealed partial class Bag<T>
     /// default): each partition drops its repeats and splits the rest by stable hash, then each output
     /// partition keeps the first of each item it received.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var ids = Bag.FromSequence([3, 1, 3, 2, 1], partitions: 2);
+    /// List&lt;int&gt; unique = ids.Distinct(partitions: 1).Compute(); // 3, 1, 2 in some order
+    /// </code>
+    /// </example>
     public Bag<T> Distinct(int? partitions = null)
     {
         var outputs = OutputPartitions(partitions);

@@ -11,6 +11,14 @@ namespace Distributed.Collections;
 /// Create one with <see cref="Bag.FromSequence{T}"/> or <see cref="Bag.ReadText(string, long)"/>.
 /// </summary>
 /// <typeparam name="T">The items' type.</typeparam>
+/// <example>
+/// <code>
+/// using var scheduler = ClusterScheduler.On(pool);
+/// var top = Bag.ReadText("/data/books/*.txt")
+///     .SelectMany(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+///     .Frequencies().Compute(scheduler).OrderByDescending(w => w.Value).Take(10);
+/// </code>
+/// </example>
 public sealed partial class Bag<T> : Collection<List<T>>
 {
     /// <summary>How many partial results one task of a tree reduction combines.</summary>
@@ -43,27 +51,62 @@ public sealed partial class Bag<T> : Collection<List<T>>
         new(graph, keys.Select(k => (object)new KeyRef(k)).ToList(), [], [], operation);
 
     /// <summary>Number of partitions.</summary>
+    /// <example>
+    /// <code>
+    /// var bag = Bag.FromSequence(Enumerable.Range(0, 100), partitionSize: 30);
+    /// Console.WriteLine(bag.PartitionCount); // 4: 30, 30, 30 and 10 items
+    /// </code>
+    /// </example>
     public int PartitionCount => Keys.Count;
 
     /// <summary>Each item mapped by <paramref name="selector"/>.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;int&gt; lengths = Bag.FromSequence(["apple", "fig", "cherry"]).Select(word => word.Length).Compute(); // 5, 3, 6
+    /// </code>
+    /// </example>
     public Bag<TOut> Select<TOut>(Func<T, TOut> selector) => Then<TOut>(BagStages.Select, selector, "select");
 
     /// <summary>The items for which <paramref name="predicate"/> holds.</summary>
+    /// <example>
+    /// <code>
+    /// var evens = Bag.FromSequence(Enumerable.Range(0, 10), partitions: 2).Where(i => i % 2 == 0);
+    /// Console.WriteLine(string.Join(", ", evens.Compute())); // 0, 2, 4, 6, 8
+    /// </code>
+    /// </example>
     public Bag<T> Where(Func<T, bool> predicate) => Then<T>(BagStages.Where, predicate, "where");
 
     /// <summary>The items of the sequences <paramref name="selector"/> makes of each item, flattened.</summary>
+    /// <example>
+    /// <code>
+    /// var words = Bag.ReadText("/data/notes.txt").SelectMany(line => line.Split(' '));
+    /// long count = words.Count().Compute();
+    /// </code>
+    /// </example>
     public Bag<TOut> SelectMany<TOut>(Func<T, IEnumerable<TOut>> selector) => Then<TOut>(BagStages.SelectMany, selector, "select-many");
 
     /// <summary>
     /// Computes the partitions and keeps them where they were computed (on a cluster's workers, or
     /// in this process on a local scheduler): operations on the returned bag start from them.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// var errors = Bag.ReadText("/data/logs/*.log").Where(l => l.Contains("ERROR")).Persist(scheduler); // read once
+    /// var (total, distinct) = (errors.Count().Compute(scheduler), errors.Distinct().Count().Compute(scheduler));
+    /// </code>
+    /// </example>
     public Bag<T> Persist(IScheduler? scheduler = null) => OfKeys(PersistGraph(scheduler), Keys, "persisted");
 
     /// <summary>
     /// The first <paramref name="count"/> items, computed now: partitions are read in order, one at a
     /// time, each only as far as needed, and none after the one that completes the count.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// List&lt;string&gt; firstLines = Bag.ReadText("/data/huge.csv").Take(5); // reads only the first block
+    /// </code>
+    /// </example>
     public List<T> Take(int count, IScheduler? scheduler = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -77,7 +120,12 @@ public sealed partial class Bag<T> : Collection<List<T>>
         return taken;
     }
 
-    /// <inheritdoc />
+    /// <summary>The items of every partition, in partition order.</summary>
+    /// <example>
+    /// <code>
+    /// List&lt;int&gt; all = Bag.FromSequence([1, 2, 3, 4, 5], partitions: 2).Compute(); // [1, 2] and [3, 4, 5] joined: 1, 2, 3, 4, 5
+    /// </code>
+    /// </example>
     protected override List<T> Assemble(IReadOnlyList<object?> values)
     {
         var items = new List<T>(values.Sum(v => v is ICollection<T> partition ? partition.Count : 0));

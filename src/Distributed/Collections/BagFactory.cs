@@ -3,12 +3,30 @@ using Distributed.Dask;
 namespace Distributed.Collections;
 
 /// <summary>Creating bags (from items in memory, from text files), and the reductions that need equatable items.</summary>
+/// <example>
+/// <code>
+/// var numbers = Bag.FromSequence(Enumerable.Range(0, 1_000), partitions: 10);
+/// var lines = Bag.ReadText("/data/logs/*.log", blockSize: Bag.DefaultBlockSize);
+/// var counts = lines.Select(l => l.Split(' ')[0]).Frequencies().Compute();
+/// </code>
+/// </example>
 public static class Bag
 {
     /// <summary>The block size of <see cref="ReadText(string, long)"/>: 8 MiB.</summary>
+    /// <example>
+    /// <code>
+    /// var lines = Bag.ReadText("/data/big.txt", blockSize: Bag.DefaultBlockSize / 4); // 2 MiB partitions, more parallel tasks
+    /// </code>
+    /// </example>
     public const long DefaultBlockSize = 8 * 1024 * 1024;
 
     /// <summary>How many partitions <see cref="FromSequence{T}"/> makes when told neither a count nor a size.</summary>
+    /// <example>
+    /// <code>
+    /// var bag = Bag.FromSequence(Enumerable.Range(0, 1_000));
+    /// Console.WriteLine(bag.PartitionCount == Bag.DefaultPartitions); // True: 16
+    /// </code>
+    /// </example>
     public const int DefaultPartitions = 16;
 
     /// <summary>
@@ -16,6 +34,12 @@ public static class Bag
     /// nearly equal size, or partitions of <paramref name="partitionSize"/> items (the last one smaller),
     /// or by default up to <see cref="DefaultPartitions"/>. The items travel inside the graph.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var byCount = Bag.FromSequence(Enumerable.Range(0, 100), partitions: 4);       // 4 x 25 items
+    /// var bySize = Bag.FromSequence(Enumerable.Range(0, 100), partitionSize: 40);    // 40, 40, 20 items
+    /// </code>
+    /// </example>
     public static Bag<T> FromSequence<T>(IEnumerable<T> items, int? partitions = null, int? partitionSize = null)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -47,10 +71,21 @@ public static class Bag
     /// A file is split in blocks of <paramref name="blockSize"/> bytes, one partition each, read where
     /// the partition is computed (on a cluster, every worker must see the files at the same path).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var errors = Bag.ReadText("/var/log/app/*.log").Where(line => line.Contains(" ERROR ")).Take(20);
+    /// </code>
+    /// </example>
     public static Bag<string> ReadText(string pathOrGlob, long blockSize = DefaultBlockSize) =>
         ReadText(TextBlocks.Files(pathOrGlob), blockSize);
 
     /// <summary>The lines of <paramref name="paths"/>, in order; see <see cref="ReadText(string, long)"/>.</summary>
+    /// <example>
+    /// <code>
+    /// string[] files = ["/data/2024.txt", "/data/2025.txt"];
+    /// long lines = Bag.ReadText(files, blockSize: 16 &lt;&lt; 20).Count().Compute();
+    /// </code>
+    /// </example>
     public static Bag<string> ReadText(IEnumerable<string> paths, long blockSize = DefaultBlockSize)
     {
         ArgumentNullException.ThrowIfNull(paths);
@@ -63,6 +98,11 @@ public static class Bag
     }
 
     /// <summary>How many times each distinct item occurs: per-partition counts added up in a tree.</summary>
+    /// <example>
+    /// <code>
+    /// Dictionary&lt;string, long&gt; counts = Bag.FromSequence(["a", "b", "a"]).Frequencies().Compute(); // a: 2, b: 1
+    /// </code>
+    /// </example>
     public static Scalar<Dictionary<T, long>> Frequencies<T>(this Bag<T> bag) where T : notnull
     {
         ArgumentNullException.ThrowIfNull(bag);

@@ -195,15 +195,40 @@ internal sealed record FrequencyTable<T>(T[] Items, long[] Counts) where T : not
 /// <summary>A key and the items that have it: the elements of a grouped bag.</summary>
 /// <typeparam name="TKey">The key's type.</typeparam>
 /// <typeparam name="TElement">The items' type.</typeparam>
+/// <example>
+/// <code>
+/// var groups = Bag.FromSequence([1, 2, 3, 4, 5]).GroupBy(i => i % 2).Compute();
+/// var odd = (Grouping&lt;int, int&gt;)groups.Single(g => g.Key == 1);
+/// Console.WriteLine(string.Join(", ", odd.Items)); // 1, 3, 5
+/// </code>
+/// </example>
 public sealed class Grouping<TKey, TElement>(TKey key, List<TElement> items) : IGrouping<TKey, TElement>
 {
-    /// <inheritdoc />
+    /// <summary>The key the items share.</summary>
+    /// <example>
+    /// <code>
+    /// var groups = Bag.FromSequence(["ant", "bee", "asp"]).GroupBy(w => w[0]).Compute();
+    /// Console.WriteLine(string.Join(", ", groups.Select(g => g.Key))); // a and b, partition by partition
+    /// </code>
+    /// </example>
     public TKey Key { get; } = key;
 
     /// <summary>The items, in sequence order.</summary>
+    /// <example>
+    /// <code>
+    /// var groups = Bag.FromSequence([1.5, 2.5, 1.5]).GroupBy(x => x).Compute();
+    /// var counts = groups.Select(g => (g.Key, ((Grouping&lt;double, double&gt;)g).Items.Count)); // (1.5, 2) and (2.5, 1)
+    /// </code>
+    /// </example>
     public List<TElement> Items { get; } = items;
 
-    /// <inheritdoc />
+    /// <summary>The items, in sequence order.</summary>
+    /// <example>
+    /// <code>
+    /// foreach (var group in Bag.FromSequence(["x1", "y1", "x2"]).GroupBy(s => s[0]).Compute())
+    ///     foreach (var item in group) Console.WriteLine($"{group.Key}: {item}");
+    /// </code>
+    /// </example>
     public IEnumerator<TElement> GetEnumerator() => Items.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

@@ -3,14 +3,35 @@ using Microsoft.Data.Analysis;
 namespace Distributed.Collections;
 
 /// <summary>The name and value type of one column of a <see cref="DistributedFrame"/>.</summary>
+/// <example>
+/// <code>
+/// var schema = new FrameSchema([new FrameColumn("id", typeof(long)), new FrameColumn("price", typeof(double))]);
+/// foreach (var column in schema.Columns) Console.WriteLine($"{column.Name}: {column.DataType.Name}");
+/// </code>
+/// </example>
+/// <param name="Name">The column's name, as in the CSV header.</param>
+/// <param name="DataType">The type of its values: long, double, bool, string or DateTime (a CSV's), or any a <see cref="DataFrame"/> holds.</param>
 public sealed record FrameColumn(string Name, Type DataType);
 
 /// <summary>The columns of a <see cref="DistributedFrame"/>, in order: what every partition holds.</summary>
+/// <example>
+/// <code>
+/// var frame = DataFrames.ReadCsv("/data/sales.csv");
+/// Console.WriteLine(frame.Schema); // e.g. id: Int64, region: String, amount: Double
+/// if (frame.Schema.IsNumeric("amount")) Console.WriteLine(frame["amount"].Describe().Compute());
+/// </code>
+/// </example>
 public sealed class FrameSchema
 {
     private readonly Dictionary<string, int> _index;
 
     /// <summary>A schema of <paramref name="columns"/>; names must be distinct.</summary>
+    /// <example>
+    /// <code>
+    /// var schema = new FrameSchema([new FrameColumn("city", typeof(string)), new FrameColumn("population", typeof(long))]);
+    /// Console.WriteLine(schema.IndexOf("population")); // 1
+    /// </code>
+    /// </example>
     public FrameSchema(IEnumerable<FrameColumn> columns)
     {
         Columns = columns.ToList();
@@ -21,29 +42,77 @@ public sealed class FrameSchema
     }
 
     /// <summary>The schema of <paramref name="frame"/>'s columns.</summary>
+    /// <example>
+    /// <code>
+    /// var table = new DataFrame(new Int64DataFrameColumn("id", [1, 2]), new StringDataFrameColumn("name", ["a", "b"]));
+    /// FrameSchema schema = FrameSchema.Of(table); // id: Int64, name: String
+    /// </code>
+    /// </example>
     public static FrameSchema Of(DataFrame frame) => new(frame.Columns.Select(c => new FrameColumn(c.Name, c.DataType)));
 
     /// <summary>The columns, in order.</summary>
+    /// <example>
+    /// <code>
+    /// var schema = DataFrames.ReadCsv("/data/sales.csv").Schema;
+    /// var dates = schema.Columns.Where(c => c.DataType == typeof(DateTime)).Select(c => c.Name);
+    /// </code>
+    /// </example>
     public IReadOnlyList<FrameColumn> Columns { get; }
 
     /// <summary>The column names, in order.</summary>
+    /// <example>
+    /// <code>
+    /// var schema = DataFrames.ReadCsv("/data/sales.csv").Schema;
+    /// Console.WriteLine(string.Join(",", schema.Names)); // the header, in order
+    /// </code>
+    /// </example>
     public IReadOnlyList<string> Names => Columns.Select(c => c.Name).ToList();
 
     /// <summary>Whether a column is named <paramref name="name"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var amounts = frame.Schema.Contains("amount") ? frame["amount"] : frame[frame.Columns[0]];
+    /// </code>
+    /// </example>
     public bool Contains(string name) => _index.ContainsKey(name);
 
     /// <summary>The value type of column <paramref name="name"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var schema = DataFrames.ReadCsv("/data/sales.csv").Schema;
+    /// if (schema.TypeOf("when") == typeof(DateTime)) Console.WriteLine("dates were inferred");
+    /// </code>
+    /// </example>
     public Type TypeOf(string name) => Columns[IndexOf(name)].DataType;
 
     /// <summary>The position of column <paramref name="name"/>; throws a message listing the columns when there is none.</summary>
+    /// <example>
+    /// <code>
+    /// var schema = DataFrames.ReadCsv("/data/sales.csv").Schema;
+    /// int at = schema.IndexOf("amount"); // throws, listing the columns, when there is none
+    /// </code>
+    /// </example>
     public int IndexOf(string name) => _index.TryGetValue(name, out var at)
         ? at
         : throw new ArgumentException($"No column '{name}'; the columns are {string.Join(", ", Columns.Select(c => c.Name))}.", nameof(name));
 
     /// <summary>Whether column <paramref name="name"/> holds numbers (what Describe and Sum/Mean/Std/Var read).</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var numeric = frame.Columns.Where(frame.Schema.IsNumeric).ToArray();
+    /// var summary = frame.Select(numeric).Describe().Compute();
+    /// </code>
+    /// </example>
     public bool IsNumeric(string name) => Frames.IsNumeric(TypeOf(name));
 
-    /// <inheritdoc />
+    /// <summary>The columns as <c>name: Type</c>, in order, e.g. <c>id: Int64, amount: Double</c>.</summary>
+    /// <example>
+    /// <code>
+    /// Console.WriteLine(DataFrames.ReadCsv("/data/sales.csv").Schema); // id: Int64, region: String, amount: Double
+    /// </code>
+    /// </example>
     public override string ToString() => string.Join(", ", Columns.Select(c => $"{c.Name}: {c.DataType.Name}"));
 }
 

@@ -8,22 +8,55 @@ using nietras.SeparatedValues;
 namespace Distributed.Collections;
 
 /// <summary>How <see cref="DataFrames.ReadCsv"/> reads its files.</summary>
+/// <example>
+/// <code>
+/// var options = new CsvOptions { Separator = ';', SampleRows = 10_000, ColumnTypes = new Dictionary&lt;string, Type&gt; { ["zip"] = typeof(string) } };
+/// var frame = DataFrames.ReadCsv("/data/export-*.csv", options: options);
+/// </code>
+/// </example>
 public sealed record CsvOptions
 {
     /// <summary>The field separator (comma by default).</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/table.tsv", options: new CsvOptions { Separator = '\t' });
+    /// </code>
+    /// </example>
     public char Separator { get; init; } = ',';
 
     /// <summary>How many rows at the start of the first file decide the column types.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sparse.csv", options: new CsvOptions { SampleRows = 100_000 }); // a column empty at first
+    /// </code>
+    /// </example>
     public int SampleRows { get; init; } = 1_000;
 
     /// <summary>Whether a column whose sampled values all read as dates becomes a DateTime column (otherwise a string one).</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/events.csv", options: new CsvOptions { InferDates = false }); // dates stay strings
+    /// </code>
+    /// </example>
     public bool InferDates { get; init; } = true;
 
     /// <summary>Types that override inference, by column name: long, double, bool, string or DateTime.</summary>
+    /// <example>
+    /// <code>
+    /// var options = new CsvOptions { ColumnTypes = new Dictionary&lt;string, Type&gt; { ["id"] = typeof(string), ["score"] = typeof(double) } };
+    /// var frame = DataFrames.ReadCsv("/data/scores.csv", options: options); // ids with leading zeros stay as written
+    /// </code>
+    /// </example>
     public IReadOnlyDictionary<string, Type>? ColumnTypes { get; init; }
 }
 
 /// <summary>A CSV file that cannot be read as the dataframe's blocks.</summary>
+/// <example>
+/// <code>
+/// try { DataFrames.ReadCsv("/data/parts-*.csv"); }
+/// catch (CsvFormatException e) { Console.WriteLine(e.Message); } // e.g. two files whose headers differ
+/// </code>
+/// </example>
 public sealed class CsvFormatException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>

@@ -5,6 +5,12 @@ namespace Distributed.Collections;
 public sealed partial class DArray
 {
     /// <summary>The values of a vector in <paramref name="range"/>, e.g. <c>x[10..^5]</c>.</summary>
+    /// <example>
+    /// <code>
+    /// var x = DArray.Arange(100, chunks: 10);
+    /// double[] middle = x[10..^10].ComputeVector(); // 10, 11, ..., 89
+    /// </code>
+    /// </example>
     public DArray this[Range range]
     {
         get
@@ -16,6 +22,12 @@ public sealed partial class DArray
     }
 
     /// <summary>The block of a matrix in <paramref name="rows"/> × <paramref name="columns"/>, e.g. <c>m[2.., ..3]</c>.</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.Random(0, (100, 100), (25, 25));
+    /// var corner = m[..10, 90..]; // the top-right 10 x 10 block
+    /// </code>
+    /// </example>
     public DArray this[Range rows, Range columns]
     {
         get
@@ -28,9 +40,21 @@ public sealed partial class DArray
     }
 
     /// <summary>The transpose of a matrix (a vector is its own).</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.Random(3, (200, 50), (50, 50));
+    /// var gram = m.T.Dot(m); // 50 x 50
+    /// </code>
+    /// </example>
     public DArray T => Transpose();
 
     /// <summary>The transpose of a matrix (a vector is its own).</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.FromArray(new double[,] { { 1, 2, 3 } }, chunks: (1, 3));
+    /// Console.WriteLine(string.Join(" x ", m.Transpose().Shape)); // 3 x 1
+    /// </code>
+    /// </example>
     public DArray Transpose()
     {
         if (Rank == 1) return this;
@@ -50,6 +74,11 @@ public sealed partial class DArray
     }
 
     /// <summary>The same vector in chunks of <paramref name="chunks"/> values.</summary>
+    /// <example>
+    /// <code>
+    /// var x = DArray.Arange(1_000_000, chunks: 1_000).Rechunk(100_000); // fewer, larger tasks
+    /// </code>
+    /// </example>
     public DArray Rechunk(int chunks)
     {
         if (Rank != 1) throw new InvalidOperationException($"{this} is a matrix: rechunk it with (rows, columns).");
@@ -57,6 +86,11 @@ public sealed partial class DArray
     }
 
     /// <summary>The same matrix in chunks of <paramref name="chunks"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.Ones((1_000, 1_000), (100, 1_000)).Rechunk((1_000, 100)); // row blocks to column blocks
+    /// </code>
+    /// </example>
     public DArray Rechunk((int Rows, int Columns) chunks)
     {
         if (Rank != 2) throw new InvalidOperationException($"{this} is a vector: rechunk it with one size.");
@@ -69,6 +103,13 @@ public sealed partial class DArray
     /// The matrix product with a matrix, or the product with a vector. The other array's chunks
     /// along the shared axis are cut as this one's columns first.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var a = DArray.Random(1, (300, 200), (100, 100));
+    /// var v = DArray.Ones(200, chunks: 50);
+    /// double[] rowSums = a.Dot(v).ComputeVector(); // 300 values
+    /// </code>
+    /// </example>
     public DArray Dot(DArray other)
     {
         ArgumentNullException.ThrowIfNull(other);

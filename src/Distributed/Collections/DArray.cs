@@ -8,6 +8,13 @@ namespace Distributed.Collections;
 /// tasks, so <c>(x * 2 + 1).Sum()</c> runs one task per chunk that produces the chunk, applies both
 /// operations a tile at a time and sums it.
 /// </summary>
+/// <example>
+/// <code>
+/// var x = DArray.Random(seed: 42, length: 10_000_000, chunks: 1_000_000);
+/// using var scheduler = ClusterScheduler.On(pool);
+/// double std = ((x - x.Mean().Compute(scheduler)) * 2).Std().Compute(scheduler); // one task per chunk, fused
+/// </code>
+/// </example>
 public sealed partial class DArray : Collection<Array>
 {
     private readonly ChunkGrid _grid;
@@ -27,18 +34,47 @@ public sealed partial class DArray : Collection<Array>
     }
 
     /// <summary>The length of each axis.</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.Zeros((1_000, 200), chunks: (250, 200));
+    /// Console.WriteLine(string.Join(" x ", m.Shape)); // 1000 x 200
+    /// </code>
+    /// </example>
     public IReadOnlyList<int> Shape => _grid.Shape;
 
     /// <summary>The chunk sizes along each axis (dask's <c>chunks</c>).</summary>
+    /// <example>
+    /// <code>
+    /// var x = DArray.Arange(10, chunks: 4);
+    /// Console.WriteLine(string.Join(", ", x.Chunks[0])); // 4, 4, 2
+    /// </code>
+    /// </example>
     public IReadOnlyList<IReadOnlyList<int>> Chunks => Enumerable.Range(0, Rank).Select(_grid.Sizes).ToList();
 
     /// <summary>Number of axes: 1 for a vector, 2 for a matrix.</summary>
+    /// <example>
+    /// <code>
+    /// var result = DArray.Ones((3, 4), (3, 4)).Sum(axis: 0);
+    /// Console.WriteLine(result.Rank); // 1: a value per column
+    /// </code>
+    /// </example>
     public int Rank => _grid.Rank;
 
     /// <summary>Number of values.</summary>
+    /// <example>
+    /// <code>
+    /// var m = DArray.Ones((1_000, 1_000), chunks: (100, 100));
+    /// Console.WriteLine(m.Size); // 1000000
+    /// </code>
+    /// </example>
     public long Size => _grid.Shape.Aggregate(1L, (n, length) => n * length);
 
-    /// <inheritdoc />
+    /// <summary>The shape and chunks, e.g. <c>DArray(shape=(10), chunks=((4, 4, 2)))</c>; never the values.</summary>
+    /// <example>
+    /// <code>
+    /// Console.WriteLine(DArray.Arange(10, chunks: 4)); // DArray(shape=(10), chunks=((4, 4, 2)))
+    /// </code>
+    /// </example>
     public override string ToString() => $"DArray(shape=({string.Join(", ", Shape)}), chunks={_grid.Describe()})";
 
     /// <summary>An array whose chunks are the values of <paramref name="keys"/> in <paramref name="graph"/>.</summary>
@@ -76,6 +112,12 @@ public sealed partial class DArray : Collection<Array>
     private static KeyRef[] InputsOf(ChunkProgram program) => program.Inputs.Select(k => new KeyRef(k)).ToArray();
 
     /// <summary>Computes the array: a <c>double[]</c> for a vector, a <c>double[,]</c> for a matrix.</summary>
+    /// <example>
+    /// <code>
+    /// Array values = DArray.Arange(6, chunks: 2).Compute(); // a double[] of 0..5, copied from three chunks
+    /// double[,] matrix = (double[,])DArray.Ones((2, 2), (1, 1)).Compute();
+    /// </code>
+    /// </example>
     protected override Array Assemble(IReadOnlyList<object?> values)
     {
         var shape = _grid.Shape;
@@ -92,10 +134,21 @@ public sealed partial class DArray : Collection<Array>
     }
 
     /// <summary>Computes a vector into a <c>double[]</c>.</summary>
+    /// <example>
+    /// <code>
+    /// double[] ramp = DArray.Arange(0.0, 1.0, 0.25, chunks: 2).ComputeVector(); // 0, 0.25, 0.5, 0.75
+    /// </code>
+    /// </example>
     public double[] ComputeVector(IScheduler? scheduler = null) =>
         Rank == 1 ? (double[])Compute(scheduler) : throw new InvalidOperationException($"{this} is a matrix: use ComputeMatrix.");
 
     /// <summary>Computes a matrix into a <c>double[,]</c>.</summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// double[,] product = DArray.Random(1, (500, 500), (100, 100)).Dot(DArray.Ones((500, 2), (100, 2))).ComputeMatrix(scheduler);
+    /// </code>
+    /// </example>
     public double[,] ComputeMatrix(IScheduler? scheduler = null) =>
         Rank == 2 ? (double[,])Compute(scheduler) : throw new InvalidOperationException($"{this} is a vector: use ComputeVector.");
 
@@ -103,5 +156,12 @@ public sealed partial class DArray : Collection<Array>
     /// Computes the chunks and keeps them where they were computed (on the workers, for a cluster
     /// scheduler): later computations start from them.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// var x = DArray.Random(seed: 5, length: 50_000_000, chunks: 5_000_000).Persist(scheduler); // chunks stay on the workers
+    /// var (min, max) = (x.Min().Compute(scheduler), x.Max().Compute(scheduler)); // neither regenerates x
+    /// </code>
+    /// </example>
     public DArray Persist(IScheduler? scheduler = null) => FromKeys(PersistGraph(scheduler), _grid, Keys);
 }

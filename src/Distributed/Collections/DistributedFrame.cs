@@ -9,6 +9,15 @@ namespace Distributed.Collections;
 /// build on the graph, and <see cref="Collection{TResult}.Compute"/> runs it on a local scheduler or
 /// a cluster and returns one <see cref="DataFrame"/>.
 /// </summary>
+/// <example>
+/// <code>
+/// using var scheduler = ClusterScheduler.On(pool);
+/// DataFrame byRegion = DataFrames.ReadCsv("/data/sales-*.csv")
+///     .Where&lt;double&gt;("amount", a => a &gt; 0)
+///     .GroupBy("region").Agg(("amount", Agg.Mean))
+///     .Compute(scheduler);
+/// </code>
+/// </example>
 public sealed class DistributedFrame : Collection<DataFrame>
 {
     private DistributedFrame(FramePlan plan, BuiltFrame built) : base(built.Graph, built.Keys) => Plan = plan;
@@ -18,21 +27,55 @@ public sealed class DistributedFrame : Collection<DataFrame>
     internal FramePlan Plan { get; }
 
     /// <summary>The columns and their types.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// Console.WriteLine(frame.Schema.TypeOf("amount")); // System.Double, inferred from the first rows
+    /// </code>
+    /// </example>
     public FrameSchema Schema => Plan.Schema;
 
     /// <summary>The column names, in order.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// Console.WriteLine(string.Join(", ", frame.Columns)); // id, region, amount, ...
+    /// </code>
+    /// </example>
     public IReadOnlyList<string> Columns => Plan.Schema.Names;
 
     /// <summary>How many partitions the frame has.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv", blockSize: 8 &lt;&lt; 20);
+    /// Console.WriteLine($"{frame.Partitions} partitions of 8 MiB");
+    /// </code>
+    /// </example>
     public int Partitions => Plan.Partitions;
 
-    /// <inheritdoc />
+    /// <summary>The partitions' rows concatenated, in partition order, into one <see cref="DataFrame"/>.</summary>
+    /// <example>
+    /// <code>
+    /// DataFrame all = DataFrames.ReadCsv("/data/sales.csv").Compute(); // every partition, joined
+    /// </code>
+    /// </example>
     protected override DataFrame Assemble(IReadOnlyList<object?> values) => Frames.Concat(values.Cast<DataFrame>().ToList(), Schema);
 
     /// <summary>A frame of one column.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// DataFrame amounts = frame["amount"].Compute(); // only that column is parsed
+    /// </code>
+    /// </example>
     public DistributedFrame this[string column] => Select(column);
 
     /// <summary>A frame of <paramref name="columns"/>, in that order.</summary>
+    /// <example>
+    /// <code>
+    /// var slim = DataFrames.ReadCsv("/data/sales.csv").Select("region", "amount"); // the other columns are never parsed
+    /// </code>
+    /// </example>
     public DistributedFrame Select(params string[] columns)
     {
         if (columns.Length == 0) throw new ArgumentException("Select at least one column.", nameof(columns));
@@ -43,6 +86,11 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>The rows whose value in <paramref name="column"/> satisfies <paramref name="predicate"/> (rows where it is missing are dropped).</summary>
+    /// <example>
+    /// <code>
+    /// var refunds = DataFrames.ReadCsv("/data/sales.csv").Where&lt;double&gt;("amount", amount => amount &lt; 0);
+    /// </code>
+    /// </example>
     public DistributedFrame Where<T>(string column, Func<T, bool> predicate)
     {
         Schema.IndexOf(column);
@@ -55,6 +103,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     /// The rows <paramref name="predicate"/> accepts. It may read any column, so every column is
     /// parsed; prefer <see cref="Where{T}(string, Func{T, bool})"/> when one column decides.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var rows = frame.Where(row => row.Get&lt;string&gt;("region") == "EU" &amp;&amp; row.Get&lt;double&gt;("amount") &gt; 100);
+    /// </code>
+    /// </example>
     public DistributedFrame Where(Func<FrameRow, bool> predicate)
     {
         ArgumentNullException.ThrowIfNull(predicate);
@@ -62,6 +116,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>Adds column <paramref name="name"/> (or replaces it) computed from <paramref name="column"/>; missing inputs give missing values.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var withTax = frame.WithColumn("gross", "amount", (double amount) => amount * 1.2);
+    /// </code>
+    /// </example>
     public DistributedFrame WithColumn<TIn, TOut>(string name, string column, Func<TIn, TOut> function)
     {
         Schema.IndexOf(column);
@@ -72,6 +132,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>Adds column <paramref name="name"/> (or replaces it) computed from two columns; missing inputs give missing values.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var total = frame.WithColumn("total", "price", "quantity", (double price, long quantity) => price * quantity);
+    /// </code>
+    /// </example>
     public DistributedFrame WithColumn<TA, TB, TOut>(string name, string first, string second, Func<TA, TB, TOut> function)
     {
         Schema.IndexOf(first);
@@ -83,6 +149,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>Groups rows by the values of <paramref name="keys"/>, for <see cref="GroupedFrame.Agg"/>.</summary>
+    /// <example>
+    /// <code>
+    /// GroupedFrame groups = DataFrames.ReadCsv("/data/sales.csv").GroupBy("region", "year");
+    /// DataFrame sums = groups.Agg(("amount", Agg.Sum)).Compute();
+    /// </code>
+    /// </example>
     public GroupedFrame GroupBy(params string[] keys)
     {
         if (keys.Length == 0) throw new ArgumentException("Group by at least one column.", nameof(keys));
@@ -91,6 +163,11 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>The number of rows.</summary>
+    /// <example>
+    /// <code>
+    /// long rows = DataFrames.ReadCsv("/data/sales-*.csv").Count().Compute(); // reads no column
+    /// </code>
+    /// </example>
     public Scalar<long> Count()
     {
         var input = Plan.Build([]);
@@ -111,6 +188,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     /// The first <paramref name="rows"/> rows, computed now: the partitions are computed one after
     /// another from the first, and only as many as needed.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// DataFrame first = DataFrames.ReadCsv("/data/huge.csv").Head(10); // computes the first partition only
+    /// Console.WriteLine(first);
+    /// </code>
+    /// </example>
     public DataFrame Head(int rows = 5, IScheduler? scheduler = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -129,6 +212,12 @@ public sealed class DistributedFrame : Collection<DataFrame>
     }
 
     /// <summary>Count, mean, std, min and max of every numeric column, as a one-partition frame whose first column names the statistic.</summary>
+    /// <example>
+    /// <code>
+    /// DataFrame stats = DataFrames.ReadCsv("/data/sales.csv").Describe().Compute();
+    /// Console.WriteLine(stats); // rows count, mean, std, min, max; a column per numeric column
+    /// </code>
+    /// </example>
     public DistributedFrame Describe()
     {
         var numeric = Columns.Where(Schema.IsNumeric).ToArray();
@@ -145,10 +234,23 @@ public sealed class DistributedFrame : Collection<DataFrame>
     /// Computes the partitions and keeps them where they were computed (on the workers of a cluster,
     /// in memory locally): later steps start from them instead of from the source.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// var paid = DataFrames.ReadCsv("/data/sales.csv").Where&lt;bool&gt;("paid", p => p).Persist(scheduler);
+    /// var (rows, byRegion) = (paid.Count().Compute(scheduler), paid.GroupBy("region").Agg(("amount", Agg.Sum)).Compute(scheduler));
+    /// </code>
+    /// </example>
     public DistributedFrame Persist(IScheduler? scheduler = null) => new(new GraphPlan(PersistGraph(scheduler), Keys, Schema));
 }
 
 /// <summary>A frame grouped by key columns, waiting for its aggregations.</summary>
+/// <example>
+/// <code>
+/// GroupedFrame byRegion = DataFrames.ReadCsv("/data/sales.csv").GroupBy("region");
+/// DataFrame means = byRegion.Agg(("amount", Agg.Mean), ("amount", Agg.Max)).Compute(); // region, amount_mean, amount_max
+/// </code>
+/// </example>
 public sealed class GroupedFrame
 {
     private readonly DistributedFrame _frame;
@@ -165,6 +267,12 @@ public sealed class GroupedFrame
     /// one column per aggregation, named <c>column_aggregation</c> (e.g. <c>value_mean</c>). Count is
     /// a long column, the others double columns, missing where undefined (the mean of no values).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.FromFrame(new DataFrame(new StringDataFrameColumn("k", ["a", "b", "a"]), new DoubleDataFrameColumn("v", [1.0, 2.0, 3.0])));
+    /// DataFrame result = frame.GroupBy("k").Agg(("v", Agg.Sum), ("v", Agg.Count)).Compute(); // a: 4, 2 / b: 2, 1
+    /// </code>
+    /// </example>
     public DistributedFrame Agg(params (string Column, Agg Aggregation)[] aggregations)
     {
         if (aggregations.Length == 0) throw new ArgumentException("Ask for at least one aggregation.", nameof(aggregations));
@@ -226,9 +334,20 @@ public sealed class GroupedFrame
 }
 
 /// <summary>Makes <see cref="DistributedFrame"/>s: from CSV files, or from a frame in memory.</summary>
+/// <example>
+/// <code>
+/// var fromFiles = DataFrames.ReadCsv("/data/sales-2024-*.csv");
+/// var fromMemory = DataFrames.FromFrame(fromFiles.Head(1_000), partitions: 4);
+/// </code>
+/// </example>
 public static class DataFrames
 {
     /// <summary>The default partition size of <see cref="ReadCsv"/>: 32 MiB of file per partition.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/huge.csv", blockSize: DataFrames.DefaultBlockSize * 4); // 128 MiB partitions
+    /// </code>
+    /// </example>
     public const long DefaultBlockSize = 32L << 20;
 
     /// <summary>
@@ -240,6 +359,13 @@ public static class DataFrames
     /// Quoted fields are read, but a quoted field may not contain a line break (blocks are split at
     /// line breaks).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = ClusterScheduler.On(pool);
+    /// var frame = DataFrames.ReadCsv("/shared/trips-2024-*.csv", blockSize: 64 &lt;&lt; 20, new CsvOptions { Separator = ';' });
+    /// long trips = frame.Count().Compute(scheduler); // every worker must see /shared at the same path
+    /// </code>
+    /// </example>
     public static DistributedFrame ReadCsv(string path, long blockSize = DefaultBlockSize, CsvOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
@@ -264,6 +390,13 @@ public static class DataFrames
     }
 
     /// <summary>Splits <paramref name="frame"/> into <paramref name="partitions"/> partitions of consecutive rows (the frame is copied; later changes to it are not seen).</summary>
+    /// <example>
+    /// <code>
+    /// var table = new DataFrame(new Int64DataFrameColumn("id", Enumerable.Range(0, 1_000).Select(i => (long)i)));
+    /// var frame = DataFrames.FromFrame(table, partitions: 4);
+    /// long count = frame.Count().Compute(); // 1000
+    /// </code>
+    /// </example>
     public static DistributedFrame FromFrame(DataFrame frame, int partitions = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);

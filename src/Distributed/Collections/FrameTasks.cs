@@ -10,6 +10,12 @@ internal sealed record ColumnNames(string[] Names);
 /// A read-only view of one row of a partition, for <see cref="DistributedFrame.Where(Func{FrameRow, bool})"/>.
 /// Valid only during the call it is given to.
 /// </summary>
+/// <example>
+/// <code>
+/// var frame = DataFrames.ReadCsv("/data/sales.csv");
+/// var big = frame.Where(row => !row.IsNull("amount") &amp;&amp; row.Get&lt;double&gt;("amount") &gt; 1_000 * row.Get&lt;long&gt;("quantity"));
+/// </code>
+/// </example>
 public readonly struct FrameRow
 {
     private readonly DataFrame _frame;
@@ -21,15 +27,39 @@ public readonly struct FrameRow
     }
 
     /// <summary>The row's position in its partition.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var everyTenth = frame.Where(row => row.Index % 10 == 0); // a sample: position within each partition
+    /// </code>
+    /// </example>
     public long Index { get; }
 
     /// <summary>The value in column <paramref name="column"/>, null when missing.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var tagged = frame.Where(row => row["region"] is string region &amp;&amp; region.StartsWith('E'));
+    /// </code>
+    /// </example>
     public object? this[string column] => _frame.Columns[column][Index];
 
     /// <summary>Whether column <paramref name="column"/> has no value in this row.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// long missing = frame.Where(row => row.IsNull("amount")).Count().Compute();
+    /// </code>
+    /// </example>
     public bool IsNull(string column) => !_frame.Columns[column].IsValid(Index);
 
     /// <summary>The value in column <paramref name="column"/> as <typeparamref name="T"/> (numbers convert); throws when it is missing.</summary>
+    /// <example>
+    /// <code>
+    /// var frame = DataFrames.ReadCsv("/data/sales.csv");
+    /// var late = frame.Where(row => row.Get&lt;DateTime&gt;("shipped") &gt; row.Get&lt;DateTime&gt;("promised"));
+    /// </code>
+    /// </example>
     public T Get<T>(string column) => this[column] is { } value
         ? FrameTasks.As<T>(value)
         : throw new InvalidOperationException($"Column '{column}' has no value in row {Index}.");

@@ -7,6 +7,12 @@ namespace Distributed.Collections;
 /// partitions that split a shuffle run on different workers, so equal keys must agree on their
 /// output partition everywhere, and <see cref="string.GetHashCode()"/> is randomized per process.
 /// </summary>
+/// <example>
+/// <code>
+/// uint hash = StableHash.Of("user-42"); // the same in every process, unlike "user-42".GetHashCode()
+/// int partition = StableHash.Partition(("eu", 42), partitions: 8);
+/// </code>
+/// </example>
 public static class StableHash
 {
     private const uint FnvOffset = 2166136261;
@@ -17,6 +23,11 @@ public static class StableHash
     /// characters, booleans, enums and the like; tuples combine their items; other types hash their
     /// <see cref="object.ToString"/> (records print their members, so equal records agree).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// Console.WriteLine(StableHash.Of("abc") == StableHash.Of("abc")); // True, in this process and on every worker
+    /// </code>
+    /// </example>
     public static uint Of(object? key) => key switch
     {
         null => 0,
@@ -30,6 +41,11 @@ public static class StableHash
     };
 
     /// <summary>The output partition of <paramref name="key"/> among <paramref name="partitions"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var buckets = new[] { "a", "b", "c", "d" }.GroupBy(key => StableHash.Partition(key, 2)); // the buckets a shuffle would make
+    /// </code>
+    /// </example>
     public static int Partition(object? key, int partitions) => (int)(Of(key) % (uint)partitions);
 
     private static uint Fnv(string text)

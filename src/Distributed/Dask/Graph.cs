@@ -10,11 +10,27 @@ namespace Distributed.Dask;
 /// first element is a delegate is a task run inline. <see cref="TaskNode"/> and <see cref="KeyRef"/>
 /// are the explicit forms, for code that must not rely on string matching.
 /// </summary>
+/// <example>
+/// <code>
+/// Func&lt;int, int&gt; inc = x => x + 1;
+/// Func&lt;int, int, int&gt; add = (x, y) => x + y;
+/// var graph = new Graph { ["a"] = 1, ["b"] = (inc, "a"), ["c"] = (add, "a", "b") };
+/// var c = Scheduler.Synchronous.Get(graph, "c"); // 3
+/// </code>
+/// </example>
 public sealed class Graph : IEnumerable<KeyValuePair<string, object?>>
 {
     private readonly Dictionary<string, object?> _values = new(StringComparer.Ordinal);
 
     /// <summary>The value or task stored under <paramref name="key"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph();
+    /// graph["x"] = 10;
+    /// graph["y"] = ((Func&lt;int, int&gt;)(v => v * 2), "x");
+    /// Console.WriteLine(graph["x"]); // 10
+    /// </code>
+    /// </example>
     public object? this[string key]
     {
         get => _values[key];
@@ -22,43 +38,110 @@ public sealed class Graph : IEnumerable<KeyValuePair<string, object?>>
     }
 
     /// <summary>The keys of the graph.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["a"] = 1, ["b"] = 2 };
+    /// Console.WriteLine(string.Join(", ", graph.Keys)); // a, b
+    /// </code>
+    /// </example>
     public IEnumerable<string> Keys => _values.Keys;
 
     /// <summary>Number of keys.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["a"] = 1, ["b"] = ((Func&lt;int, int&gt;)(x => -x), "a") };
+    /// Console.WriteLine(graph.Count); // 2
+    /// </code>
+    /// </example>
     public int Count => _values.Count;
 
     /// <summary>Whether the graph has <paramref name="key"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["data"] = new[] { 1.0, 2.0 } };
+    /// if (!graph.ContainsKey("total")) graph["total"] = ((Func&lt;double[], double&gt;)(v => v.Sum()), "data");
+    /// </code>
+    /// </example>
     public bool ContainsKey(string key) => _values.ContainsKey(key);
 
     /// <summary>Adds a key (for collection initializers: <c>{ "a", 1 }</c>).</summary>
+    /// <example>
+    /// <code>
+    /// Func&lt;int, int&gt; square = x => x * x;
+    /// var graph = new Graph { { "x", 4 }, { "y", (square, "x") } }; // the same as graph.Add("x", 4)...
+    /// </code>
+    /// </example>
     public void Add(string key, object? value) => _values.Add(key, value);
 
     /// <summary>Adds every key of <paramref name="other"/> (collections merge their graphs this way).</summary>
+    /// <example>
+    /// <code>
+    /// var inputs = new Graph { ["x"] = 2 };
+    /// var steps = new Graph { ["y"] = ((Func&lt;int, int&gt;)(x => x + 1), "x") };
+    /// var graph = new Graph().Merge(inputs).Merge(steps);
+    /// </code>
+    /// </example>
     public Graph Merge(Graph other)
     {
         foreach (var (key, value) in other._values) _values[key] = value;
         return this;
     }
 
-    /// <inheritdoc />
+    /// <summary>The keys and their values or tasks, in no particular order.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["a"] = 1, ["b"] = "a" };
+    /// foreach (var (key, value) in graph) Console.WriteLine($"{key} = {value}");
+    /// </code>
+    /// </example>
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => _values.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>A task in explicit form: <see cref="Function"/> applied to <see cref="Arguments"/>.</summary>
+/// <example>
+/// <code>
+/// Func&lt;string, int, string&gt; repeat = (text, times) => string.Concat(Enumerable.Repeat(text, times));
+/// var graph = new Graph { ["word"] = new Quoted("ab"), ["line"] = new TaskNode(repeat, new KeyRef("word"), 3) };
+/// var line = (string)Scheduler.Synchronous.Get(graph, "line")!; // "ababab"
+/// </code>
+/// </example>
+/// <param name="Function">The delegate to call.</param>
+/// <param name="Arguments">Its arguments: values, <see cref="KeyRef"/>s to other keys' values, nested tasks, lists of them.</param>
 public sealed record TaskNode(Delegate Function, params object?[] Arguments);
 
 /// <summary>An explicit reference to the value of another key.</summary>
+/// <example>
+/// <code>
+/// var graph = new Graph { ["x"] = 5, ["neg"] = new TaskNode((Func&lt;int, int&gt;)(v => -v), new KeyRef("x")) };
+/// Console.WriteLine(Scheduler.Threaded.Get(graph, "neg")); // -5
+/// </code>
+/// </example>
+/// <param name="Key">The key whose value this stands for.</param>
 public sealed record KeyRef(string Key);
 
 /// <summary>
 /// A literal taken as it is: never walked as a list, never read as a key name (dask's <c>quote</c>).
 /// Collections wrap their data in it, so a list of strings stays a list of strings.
 /// </summary>
+/// <example>
+/// <code>
+/// var graph = new Graph { ["names"] = new Quoted(new List&lt;string&gt; { "a", "b" }), ["a"] = 1 };
+/// var names = (List&lt;string&gt;)Scheduler.Synchronous.Get(graph, "names")!; // ["a", "b"], not the value of key "a"
+/// </code>
+/// </example>
+/// <param name="Value">The literal, passed to tasks as it is.</param>
 public sealed record Quoted(object? Value);
 
 /// <summary>A graph that cannot run: a cycle, a missing key, an unknown requested key.</summary>
+/// <example>
+/// <code>
+/// var graph = new Graph { ["a"] = ((Func&lt;int, int&gt;)(x => x), "b"), ["b"] = ((Func&lt;int, int&gt;)(x => x), "a") };
+/// try { Scheduler.Synchronous.Get(graph, "a"); }
+/// catch (GraphException e) { Console.WriteLine(e.Message); } // The graph has a cycle: a -&gt; b -&gt; a.
+/// </code>
+/// </example>
 public sealed class GraphException(string message) : Exception(message);
 
 /// <summary>A graph with every value in explicit form, its dependencies known and its validity checked.</summary>

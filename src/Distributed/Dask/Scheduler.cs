@@ -3,12 +3,25 @@ using Distributed.Data.Serialization;
 namespace Distributed.Dask;
 
 /// <summary>Computes keys of a graph. Collections take one (<c>Compute(scheduler)</c>).</summary>
+/// <example>
+/// <code>
+/// IScheduler scheduler = System.Diagnostics.Debugger.IsAttached ? Scheduler.Synchronous : ClusterScheduler.On(pool);
+/// double mean = DArray.Random(seed: 1, length: 1_000_000, chunks: 100_000).Mean().Compute(scheduler);
+/// </code>
+/// </example>
 public interface IScheduler
 {
     /// <summary>
     /// The value of <paramref name="keys"/> when it is a key, or the list of values of a list of keys
     /// (nested lists give nested results, as dask does).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["x"] = 2, ["y"] = ((Func&lt;int, int&gt;)(x => x * 10), "x") };
+    /// IScheduler scheduler = Scheduler.Threaded;
+    /// var both = (List&lt;object?&gt;)scheduler.Get(graph, new[] { "x", "y" })!; // [2, 20]
+    /// </code>
+    /// </example>
     object? Get(Graph graph, object keys);
 
     /// <summary>
@@ -16,8 +29,25 @@ public interface IScheduler
     /// returns a <see cref="RemoteData{T}"/> per key (released with <see cref="Pool.Release"/>), a
     /// local scheduler the values themselves.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["data"] = ((Func&lt;int, int[]&gt;)(n => new int[n]), 1_000) };
+    /// IScheduler scheduler = ClusterScheduler.On(pool);
+    /// object? data = scheduler.Persist(graph, ["data"])[0]; // a RemoteData&lt;object&gt; on a cluster, the array locally
+    /// </code>
+    /// </example>
     IReadOnlyList<object?> Persist(Graph graph, IReadOnlyList<string> keys) =>
         ((IEnumerable<object?>)Get(graph, keys.ToList())!).ToList();
+
+    /// <summary>Like <see cref="Get"/>, returning at once; a local scheduler computes on the thread pool, a cluster's cancels the graph's tasks when <paramref name="cancellation"/> fires.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["x"] = 3, ["cube"] = ((Func&lt;int, int&gt;)(x => x * x * x), "x") };
+    /// IScheduler scheduler = Scheduler.Threaded;
+    /// var cube = (int)(await scheduler.GetAsync(graph, "cube", cancellation))!; // 27
+    /// </code>
+    /// </example>
+    Task<object?> GetAsync(Graph graph, object keys, CancellationToken cancellation) => Task.Run(() => Get(graph, keys), cancellation);
 }
 
 /// <summary>
@@ -25,6 +55,13 @@ public interface IScheduler
 /// <see cref="Partial"/> for a cluster scheduler to hand to collections, and local schedulers that
 /// compute the same graphs in this process (<see cref="Synchronous"/>, <see cref="Threaded"/>).
 /// </summary>
+/// <example>
+/// <code>
+/// var graph = new Graph { ["a"] = 1, ["b"] = ((Func&lt;int, int&gt;)(x => x + 1), "a") };
+/// var local = Scheduler.Synchronous.Get(graph, "b"); // 2, in this process
+/// var remote = Scheduler.Get("10.0.0.5", 8786, graph, "b"); // 2, on the cluster
+/// </code>
+/// </example>
 public static class Scheduler
 {
     /// <summary>
@@ -32,6 +69,12 @@ public static class Scheduler
     /// <paramref name="host"/>:<paramref name="port"/>; each task may run <paramref name="taskTimeout"/> once started.
     /// It presents <paramref name="credentials"/> (mutual TLS), by default those named by <c>DISTRIBUTED_CREDENTIALS</c>, if set.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["x"] = 6, ["y"] = ((Func&lt;int, int&gt;)(x => x * 7), "x") };
+    /// var y = (int)Scheduler.Get("10.0.0.5", 8786, graph, "y", taskTimeout: TimeSpan.FromMinutes(1))!; // 42
+    /// </code>
+    /// </example>
     public static object? Get(string host, int port, Graph graph, object keys, TimeSpan? taskTimeout = null, Protocol.Security.ClusterCredentials? credentials = null)
     {
         using var scheduler = new ClusterScheduler($"{host}:{port}", taskTimeout, credentials);
@@ -43,13 +86,31 @@ public static class Scheduler
     /// its tasks limited to <paramref name="taskTimeout"/> each once started; it presents <paramref name="credentials"/>,
     /// by default those named by <c>DISTRIBUTED_CREDENTIALS</c>, if set.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// using var scheduler = Scheduler.Partial("10.0.0.5", 8786);
+    /// var total = DArray.Ones(1_000_000, chunks: 100_000).Sum().Compute(scheduler); // 1000000
+    /// </code>
+    /// </example>
     public static ClusterScheduler Partial(string host, int port, TimeSpan? taskTimeout = null, Protocol.Security.ClusterCredentials? credentials = null) =>
         new($"{host}:{port}", taskTimeout, credentials);
 
     /// <summary>Computes in this process, one task at a time, in dependency order (for debugging and tests).</summary>
+    /// <example>
+    /// <code>
+    /// var bag = Bag.FromSequence(["b", "a", "b"]);
+    /// var counts = bag.Frequencies().Compute(Scheduler.Synchronous); // step through it in a debugger
+    /// </code>
+    /// </example>
     public static IScheduler Synchronous { get; } = new LocalScheduler(parallel: false);
 
     /// <summary>Computes in this process, running independent tasks at once on the thread pool.</summary>
+    /// <example>
+    /// <code>
+    /// var x = DArray.Random(seed: 7, length: 10_000, chunks: 1_000);
+    /// var std = x.Std().Compute(Scheduler.Threaded); // the default of Compute()
+    /// </code>
+    /// </example>
     public static IScheduler Threaded { get; } = new LocalScheduler(parallel: true);
 
     /// <summary>Splits requested keys into a flat list, and rebuilds the nested shape from the values.</summary>
@@ -137,8 +198,22 @@ internal sealed class LocalScheduler(bool parallel) : IScheduler
 }
 
 /// <summary>A task of a graph failed while computing locally; <see cref="Key"/> names it.</summary>
+/// <example>
+/// <code>
+/// var graph = new Graph { ["x"] = 0, ["y"] = ((Func&lt;int, int&gt;)(x => 1 / x), "x") };
+/// try { Scheduler.Synchronous.Get(graph, "y"); }
+/// catch (GraphTaskException e) { Console.WriteLine($"{e.Key}: {e.InnerException?.GetType().Name}"); } // y: DivideByZeroException
+/// </code>
+/// </example>
 public sealed class GraphTaskException(string key, Exception inner) : Exception($"Task {key} failed with {inner.GetType().FullName}: {inner.Message}", inner)
 {
     /// <summary>The key whose task failed.</summary>
+    /// <example>
+    /// <code>
+    /// var graph = new Graph { ["text"] = new Quoted("x"), ["n"] = ((Func&lt;string, int&gt;)int.Parse, "text") };
+    /// try { Scheduler.Threaded.Get(graph, "n"); }
+    /// catch (GraphTaskException e) when (e.Key == "n") { Console.WriteLine("n could not parse its input"); }
+    /// </code>
+    /// </example>
     public string Key { get; } = key;
 }

@@ -12,6 +12,13 @@ namespace Distributed.Hosting;
 /// default the cluster makes temporary credentials of its own, so that every connection is mutual TLS
 /// as on a real network; they are deleted when it is disposed.
 /// </summary>
+/// <example>
+/// <code>
+/// await using var cluster = await LocalCluster.StartAsync(workers: 4, threadsPerWorker: 2);
+/// await using var pool = await cluster.ConnectAsync();
+/// var squares = await pool.GatherAsync(await pool.MapAsync(x => x * x, Enumerable.Range(0, 10)));
+/// </code>
+/// </example>
 public sealed partial class LocalCluster : IAsyncDisposable
 {
     private readonly List<ClusterProcess> _workers = [];
@@ -20,6 +27,8 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly IReadOnlyList<string> _workerArguments;
     private readonly int _centerPort;
     private readonly string? _centerSettings;
+    // the Pool StartAsync connected beside the workers' start (connectPool), until ConnectAsync hands it over
+    private Task<Pool>? _earlyPool;
 
     private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
         Protocol.Security.ClusterCredentials? credentials)
@@ -35,31 +44,72 @@ public sealed partial class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>The center's address, to give to a <see cref="Pool"/>.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(secure: false);
+    /// using var scheduler = new ClusterScheduler(cluster.Address); // e.g. 127.0.0.1:41235
+    /// </code>
+    /// </example>
     public string Address { get; }
 
     /// <summary>
     /// The credentials every process of this cluster presents, or null when it runs without TLS.
     /// Hand them to anything that connects to it (<see cref="ConnectAsync"/> does).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// await using var second = await Pool.ConnectAsync(cluster.Address, cluster.Credentials); // mutual TLS, as ConnectAsync does
+    /// </code>
+    /// </example>
     public Protocol.Security.ClusterCredentials? Credentials { get; }
 
-    /// <summary>Connects a <see cref="Pool"/> to this cluster, with its credentials.</summary>
+    /// <summary>
+    /// Connects a <see cref="Pool"/> to this cluster, with its credentials. After a start with
+    /// <c>connectPool</c>, the first call returns the Pool connected during the start (its
+    /// <paramref name="timeout"/> and <paramref name="cancellation"/> were the start's).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(connectPool: true);
+    /// await using var pool = await cluster.ConnectAsync(); // the pool connected while the workers started
+    /// </code>
+    /// </example>
     public Task<Pool> ConnectAsync(TimeSpan? timeout = null, CancellationToken cancellation = default) =>
-        Pool.ConnectAsync(Address, Credentials, timeout, cancellation);
+        Interlocked.Exchange(ref _earlyPool, null) ?? Pool.ConnectAsync(Address, Credentials, timeout, cancellation);
 
     /// <summary>
     /// The environment a program that connects to this cluster needs (<c>DISTRIBUTED_CREDENTIALS</c> naming
     /// its credentials folder), to give to <see cref="ClusterProcess.Start"/>; empty without TLS.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// var client = ClusterProcess.Start(AppContext.BaseDirectory, "MyClient", [cluster.Address], cluster.ClientEnvironment);
+    /// await client.WaitForExitAsync(cancellation);
+    /// </code>
+    /// </example>
     public IReadOnlyDictionary<string, string> ClientEnvironment =>
         Credentials?.Directory is { } directory
             ? new Dictionary<string, string> { [Protocol.Security.ClusterCredentials.EnvironmentVariable] = directory }
             : new Dictionary<string, string>();
 
     /// <summary>The center process (a new one after <see cref="RestartCenterAsync"/>).</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// Console.WriteLine($"dcenter is process {cluster.Center.Id}");
+    /// </code>
+    /// </example>
     public ClusterProcess Center { get; private set; }
 
     /// <summary>The worker processes, in the order they were started.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 3);
+    /// cluster.Workers[0].Kill(); // a worker crashes: its tasks are run again elsewhere
+    /// </code>
+    /// </example>
     public IReadOnlyList<ClusterProcess> Workers => _workers;
 
     /// <summary>
@@ -69,9 +119,18 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <paramref name="centerSettings"/> is HOCON that overrides the center's (e.g. <c>distributed.center.unclaimed-keys-grace = 5s</c>).
     /// With <paramref name="secure"/> (the default) the cluster makes temporary credentials (<see cref="Credentials"/>)
     /// and every connection is mutual TLS; without, it runs plain TCP on loopback.
+    /// With <paramref name="connectPool"/>, a <see cref="Pool"/> connects as soon as the center is up,
+    /// while the workers start (its join overlaps theirs: ~0.5 s less to a connected Pool), and the first
+    /// <see cref="ConnectAsync"/> returns it; if it is never taken, disposing the cluster disposes it.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 2, workerArguments: ["--memory-limit", "256MB"],
+    ///     centerSettings: "distributed.center.unclaimed-keys-grace = 5s", cancellation: cancellation);
+    /// </code>
+    /// </example>
     public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default,
-        IReadOnlyList<string>? workerArguments = null, string? centerSettings = null, bool secure = true)
+        IReadOnlyList<string>? workerArguments = null, string? centerSettings = null, bool secure = true, bool connectPool = false)
     {
         var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
         var port = FreePort();
@@ -85,8 +144,10 @@ public sealed partial class LocalCluster : IAsyncDisposable
             await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: center ready");
             cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
+            if (connectPool) cluster._earlyPool = Task.Run(() => Pool.ConnectAsync(cluster.Address, credentials, cancellation: cancellation), cancellation);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: workers registered");
+            if (cluster._earlyPool is { } early) await early.ConfigureAwait(false);
             return cluster;
         }
         catch
@@ -124,6 +185,13 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// dcenter at the same address; returns once it accepts members. The workers keep running.
     /// <paramref name="whileDown"/> runs between the two (e.g. a client that goes away meanwhile).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// await cluster.RestartCenterAsync(cancellation); // SIGKILL, then a new dcenter at the same address
+    /// await using var pool = await cluster.ConnectAsync();
+    /// </code>
+    /// </example>
     public async Task RestartCenterAsync(CancellationToken cancellation = default, Func<Task>? whileDown = null)
     {
         Center.Kill();
@@ -134,6 +202,12 @@ public sealed partial class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>Starts one more worker and waits until the center has registered it.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 1);
+    /// ClusterProcess extra = await cluster.AddWorkerAsync(cancellation, "--memory-limit", "1GB");
+    /// </code>
+    /// </example>
     public async Task<ClusterProcess> AddWorkerAsync(CancellationToken cancellation = default, params string[] extraArguments)
     {
         for (var attempt = 1; ; attempt++)
@@ -158,9 +232,21 @@ public sealed partial class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>Stops every process: SIGTERM first so that workers leave the cluster, then SIGKILL.</summary>
+    /// <example>
+    /// <code>
+    /// var cluster = await LocalCluster.StartAsync();
+    /// try { await using var pool = await cluster.ConnectAsync(); pool.Apply(() => 1); }
+    /// finally { await cluster.DisposeAsync(); } // or: await using var cluster = ...
+    /// </code>
+    /// </example>
     public async ValueTask DisposeAsync()
     {
         Protocol.Hosting.StartTrace.Mark("localcluster: stopping");
+        if (Interlocked.Exchange(ref _earlyPool, null) is { } early)
+        {
+            try { await (await early.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) when (e is not OutOfMemoryException) { } // it failed to connect: nothing to leave
+        }
         await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
         Protocol.Hosting.StartTrace.Mark("localcluster: workers stopped");
         await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
@@ -169,6 +255,12 @@ public sealed partial class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>A port that was free a moment ago.</summary>
+    /// <example>
+    /// <code>
+    /// int port = LocalCluster.FreePort();
+    /// var center = ClusterProcess.Start(AppContext.BaseDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString()]);
+    /// </code>
+    /// </example>
     public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -180,6 +272,13 @@ public sealed partial class LocalCluster : IAsyncDisposable
 }
 
 /// <summary>A started dcenter or dworker process, with its output kept for waiting and for diagnosis.</summary>
+/// <example>
+/// <code>
+/// var center = ClusterProcess.Start(AppContext.BaseDirectory, "dcenter", ["--host", "127.0.0.1", "--port", "8786"]);
+/// await center.WaitForLineAsync(line => line.StartsWith("Start center at"), TimeSpan.FromSeconds(30));
+/// await center.StopAsync(TimeSpan.FromSeconds(10));
+/// </code>
+/// </example>
 public sealed partial class ClusterProcess
 {
     private readonly Process _process;
@@ -193,15 +292,41 @@ public sealed partial class ClusterProcess
     }
 
     /// <summary>The program name.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// foreach (var process in cluster.Workers.Prepend(cluster.Center)) Console.WriteLine($"{process.Name} {process.Id}"); // dcenter ..., dworker ...
+    /// </code>
+    /// </example>
     public string Name { get; }
 
     /// <summary>The process id.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// Console.WriteLine($"kill -STOP {cluster.Workers[0].Id}"); // the pid, to inspect it from a shell
+    /// </code>
+    /// </example>
     public int Id => _process.Id;
 
     /// <summary>Whether the process has exited.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 2);
+    /// cluster.Workers[1].Kill();
+    /// await cluster.Workers[1].WaitForExitAsync(cancellation);
+    /// Console.WriteLine(cluster.Workers[1].HasExited); // True
+    /// </code>
+    /// </example>
     public bool HasExited => _process.HasExited;
 
     /// <summary>Everything the process printed so far (standard output and error).</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// foreach (var line in cluster.Center.Output) Console.WriteLine($"[dcenter] {line}");
+    /// </code>
+    /// </example>
     public IReadOnlyList<string> Output { get { lock (_lines) return _lines.ToList(); } }
 
     /// <summary>
@@ -209,6 +334,12 @@ public sealed partial class ClusterProcess
     /// A <paramref name="commandPrefix"/> runs it through another command, e.g. <c>ip netns exec NAME</c> to start it in a
     /// network namespace; the prefix must exec the program (as <c>ip netns exec</c> does), so that <see cref="Id"/> stays the program's.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var worker = ClusterProcess.Start(AppContext.BaseDirectory, "dworker", ["127.0.0.1:8786", "--nthreads", "4"],
+    ///     new Dictionary&lt;string, string&gt; { ["DISTRIBUTED_CREDENTIALS"] = "/etc/distributed/worker" });
+    /// </code>
+    /// </example>
     public static ClusterProcess Start(string binDirectory, string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null,
         IReadOnlyList<string>? commandPrefix = null)
     {
@@ -254,6 +385,13 @@ public sealed partial class ClusterProcess
     }
 
     /// <summary>Waits until the process prints a matching line; fails with its output if it exits or the time runs out.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// var worker = await cluster.AddWorkerAsync(cancellation);
+    /// string line = await worker.WaitForLineAsync(l => l.Contains("Registered"), TimeSpan.FromSeconds(60), cancellation);
+    /// </code>
+    /// </example>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan timeout, CancellationToken cancellation = default)
     {
         var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -271,6 +409,14 @@ public sealed partial class ClusterProcess
     }
 
     /// <summary>Kills the process at once (SIGKILL), as a crash would.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 3);
+    /// await using var pool = await cluster.ConnectAsync();
+    /// var futures = pool.SubmitMap(x => x * 2, Enumerable.Range(0, 100));
+    /// cluster.Workers[0].Kill(); // as a crash would: the futures still complete, on the other workers
+    /// </code>
+    /// </example>
     public void Kill()
     {
         try { _process.Kill(entireProcessTree: true); }
@@ -278,6 +424,12 @@ public sealed partial class ClusterProcess
     }
 
     /// <summary>Sends SIGTERM and waits for a clean exit; kills the process when it does not stop in time.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 2);
+    /// await cluster.Workers[0].StopAsync(TimeSpan.FromSeconds(10)); // SIGTERM: it leaves the cluster; SIGKILL if it is not gone in 10 s
+    /// </code>
+    /// </example>
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited) return;
@@ -288,12 +440,33 @@ public sealed partial class ClusterProcess
     }
 
     /// <summary>Exit code, once exited.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// await cluster.Workers[0].StopAsync(TimeSpan.FromSeconds(5));
+    /// Console.WriteLine($"dworker exited with {cluster.Workers[0].ExitCode}");
+    /// </code>
+    /// </example>
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Waits for the process to exit.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// cluster.Center.Kill();
+    /// await cluster.Center.WaitForExitAsync(cancellation);
+    /// </code>
+    /// </example>
     public Task WaitForExitAsync(CancellationToken cancellation = default) => _process.WaitForExitAsync(cancellation);
 
     /// <summary>Sends a POSIX signal to the process (e.g. SIGSTOP in failure tests).</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync(workers: 2);
+    /// cluster.Workers[0].Signal(19); // SIGSTOP: the worker hangs, as a stalled machine would
+    /// cluster.Workers[0].Signal(18); // SIGCONT
+    /// </code>
+    /// </example>
     public int Signal(int signal) => SendSignal(_process.Id, signal);
 
     private const int SigTerm = 15;

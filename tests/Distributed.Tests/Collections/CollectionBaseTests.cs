@@ -1,4 +1,5 @@
 using Distributed.Dask;
+using Distributed.Collections;
 using Distributed.Tests.Cluster;
 
 namespace Distributed.Tests.Collections;
@@ -101,6 +102,49 @@ public sealed class ClusterPersistTests(LocalClusterFixture fixture)
         Assert.Equal(10, Scheduler.Threaded.Get(next, "twice"));
         fixture.Pool.Release([remote]);
         await Eventually.TrueAsync(() => !fixture.Pool.HasWhat().Values.SelectMany(k => k).Any(k => k.StartsWith("p-")), () => "persisted key not released");
+    }
+
+    [Fact]
+    public async Task Persist_returns_futures_at_once_and_what_is_computed_from_them_waits_on_the_cluster()
+    {
+        Func<int, int> slowly = x =>
+        {
+            Thread.Sleep(1500);
+            return x * 10;
+        };
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+        var bag = Bag.FromSequence(Enumerable.Range(1, 4).ToList(), partitions: 2).Select(slowly);
+
+        var persisted = bag.Persist(scheduler);
+
+        var futures = persisted.Graph.ToGraph().Select(kv => Assert.IsType<RemoteData<object>>(Assert.IsType<Quoted>(kv.Value).Value)).ToList();
+        Assert.Equal(2, futures.Count);
+        Assert.Contains(futures, f => f.Status == FutureStatus.Pending); // each partition sleeps 3 s: none can have ended yet
+        Assert.Equal(100, await persisted.Aggregate(0, (a, x) => a + x, (a, b) => a + b).ComputeAsync(scheduler));
+        Assert.All(futures, f => Assert.Equal(FutureStatus.Finished, f.Status));
+        fixture.Pool.Release(futures);
+    }
+
+    [Fact]
+    public async Task ComputeAsync_computes_on_the_cluster_and_cancelling_it_throws()
+    {
+        using var scheduler = ClusterScheduler.On(fixture.Pool);
+        Func<int, int> slowly = x =>
+        {
+            Thread.Sleep(3000);
+            return x;
+        };
+
+        Assert.Equal(Enumerable.Range(0, 10).Sum(), await Bag.FromSequence(Enumerable.Range(0, 10).ToList(), partitions: 3).Aggregate(0, (a, x) => a + x, (a, b) => a + b).ComputeAsync(scheduler));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            Bag.FromSequence(Enumerable.Range(0, 4).ToList(), partitions: 2).Select(slowly).Aggregate(0, (a, x) => a + x, (a, b) => a + b).ComputeAsync(scheduler, cancellation.Token));
+    }
+
+    [Fact]
+    public async Task ComputeAsync_runs_on_a_local_scheduler_too()
+    {
+        Assert.Equal(45, await Bag.FromSequence(Enumerable.Range(0, 10).ToList(), partitions: 3).Aggregate(0, (a, x) => a + x, (a, b) => a + b).ComputeAsync());
     }
 
     [Fact]

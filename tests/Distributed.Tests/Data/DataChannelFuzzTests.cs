@@ -86,10 +86,21 @@ public sealed class DataChannelFuzzTests(ITestOutputHelper output)
             return stream.ToArray();
         }
         byte[] stats = [(byte)PeerKind.Client, DataFrames.Stats, 0, 0, 0, 0];
+        // Puts as a client sends them: one over a stored key (refused: a put never replaces a value), one
+        // of new keys the center never planned (stored, then deleted when the center refuses the report).
+        byte[] Put(long scatterId, params string[] putKeys)
+        {
+            var stream = new MemoryStream();
+            stream.WriteByte((byte)PeerKind.Client);
+            DataFrames.EncodePut(scatterId, putKeys.Select(k => new PutEntry(k, "System.Byte[]", 100)).ToList(), DataChannelSettings.Default, stream);
+            foreach (var _ in putKeys) stream.Write(Enumerable.Repeat((byte)0xEE, 100).ToArray());
+            return stream.ToArray();
+        }
         return
         [
             Connection(keys), Connection([keys[0]]), Connection(["missing", keys[1]]), Connection([keys[2]], [keys[3], "é-missing"]),
             Connection([]), stats, [.. Connection([keys[0]]), .. stats.AsSpan(1)],
+            Put(1, keys[0]), Put(2, "fuzz-put-a", "fuzz-put-b"), [.. Put(3, "fuzz-put-c"), .. stats.AsSpan(1)],
         ];
     }
 
@@ -103,7 +114,7 @@ public sealed class DataChannelFuzzTests(ITestOutputHelper output)
             case 0: // noise, with a plausible start or none
                 var noise = new byte[random.Next(0, 80)];
                 random.NextBytes(noise);
-                if (noise.Length > 1 && random.Next(2) == 0) (noise[0], noise[1]) = ((byte)random.Next(2), random.Next(2) == 0 ? DataFrames.Get : DataFrames.Stats);
+                if (noise.Length > 1 && random.Next(2) == 0) (noise[0], noise[1]) = ((byte)random.Next(2), random.Next(3) switch { 0 => DataFrames.Get, 1 => DataFrames.Stats, _ => DataFrames.Put });
                 return noise;
             case 1: // bit flips
                 for (var flips = random.Next(1, 9); flips > 0; flips--) frame[random.Next(frame.Length)] ^= (byte)(1 << random.Next(8));

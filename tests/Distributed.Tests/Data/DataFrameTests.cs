@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Distributed.Data;
+using static Distributed.Tests.Data.DataFrameBytes;
 
 namespace Distributed.Tests.Data;
 
@@ -10,34 +10,7 @@ namespace Distributed.Tests.Data;
 /// </summary>
 public sealed class DataFrameTests
 {
-    private static readonly DataChannelSettings Settings = DataChannelSettings.Default;
-
     private static byte[] Bytes(params int[] values) => values.Select(v => (byte)v).ToArray();
-
-    private static byte[] Int32(int value)
-    {
-        var bytes = new byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, value);
-        return bytes;
-    }
-
-    /// <summary>A connection's bytes: the peer kind, then a Get frame around <paramref name="payload"/>.</summary>
-    private static byte[] GetFrame(params byte[][] payload)
-    {
-        var body = payload.SelectMany(p => p).ToArray();
-        return [(byte)PeerKind.Client, DataFrames.Get, .. Int32(body.Length), .. body];
-    }
-
-    private static async Task<DataRequest?> ReadOneAsync(byte[] connection, DataChannelSettings? settings = null)
-    {
-        var reader = new DataRequestReader(new MemoryStream(connection), settings ?? Settings);
-        Assert.Equal(PeerKind.Client, await reader.ReadKindAsync(default));
-        await reader.WaitForRequestAsync(default);
-        return await reader.ReadAsync(default);
-    }
-
-    private static async Task<string> RejectedAsync(byte[] connection, DataChannelSettings? settings = null) =>
-        (await Assert.ThrowsAsync<DataFrameException>(() => ReadOneAsync(connection, settings))).Message;
 
     [Fact]
     public async Task The_six_bytes_that_killed_a_worker_are_a_bad_frame()
@@ -49,27 +22,27 @@ public sealed class DataFrameTests
     [Fact]
     public async Task A_key_count_of_minus_one_inside_a_frame_is_a_bad_frame()
     {
-        Assert.Contains("key count -1 is negative", await RejectedAsync(GetFrame(Int32(-1))));
+        Assert.Contains("key count -1 is negative", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(-1))));
     }
 
     [Fact]
     public async Task A_key_count_of_int_max_is_refused_by_the_limit_and_by_the_frame_size()
     {
         Assert.Contains("exceeds the limit", await RejectedAsync(Bytes(0x00, 0x47, 0xff, 0xff, 0xff, 0x7f)));
-        Assert.Contains("key count 2147483647 exceeds the limit of 65536", await RejectedAsync(GetFrame(Int32(int.MaxValue))));
+        Assert.Contains("key count 2147483647 exceeds the limit of 65536", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(int.MaxValue))));
         // Within the limit, but four bytes cannot hold a thousand keys.
-        Assert.Contains("key count 1000 cannot fit in the 4 bytes", await RejectedAsync(GetFrame(Int32(1000), Int32(0))));
+        Assert.Contains("key count 1000 cannot fit in the 4 bytes", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1000), Int32(0))));
     }
 
     [Fact]
     public async Task A_broken_string_length_is_a_bad_frame()
     {
-        Assert.Contains("key length -5 is negative", await RejectedAsync(GetFrame(Int32(1), Int32(-5))));
-        Assert.Contains("key length 2147483647 exceeds the limit", await RejectedAsync(GetFrame(Int32(1), Int32(int.MaxValue))));
-        Assert.Contains("key needs 100 bytes, the frame has 3 left", await RejectedAsync(GetFrame(Int32(1), Int32(100), Bytes(0x61, 0x62, 0x63))));
+        Assert.Contains("key length -5 is negative", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Int32(-5))));
+        Assert.Contains("key length 2147483647 exceeds the limit", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Int32(int.MaxValue))));
+        Assert.Contains("key needs 100 bytes, the frame has 3 left", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Int32(100), Bytes(0x61, 0x62, 0x63))));
         // The 7-bit encoded length BinaryReader used to trust: five continuation bytes.
-        Assert.Contains("key length -2139062144 is negative", await RejectedAsync(GetFrame(Int32(1), Bytes(0x80, 0x80, 0x80, 0x80))));
-        Assert.Contains("not valid UTF-8", await RejectedAsync(GetFrame(Int32(1), Int32(2), Bytes(0xc3, 0x28))));
+        Assert.Contains("key length -2139062144 is negative", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Bytes(0x80, 0x80, 0x80, 0x80))));
+        Assert.Contains("not valid UTF-8", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Int32(2), Bytes(0xc3, 0x28))));
     }
 
     [Fact]
@@ -77,11 +50,11 @@ public sealed class DataFrameTests
     {
         var small = Settings with { MaxRequestBytes = 64, MaxKeysPerRequest = 2, MaxKeyBytes = 3 };
         Assert.Contains("request length 65 exceeds the limit of 64", await RejectedAsync([0, DataFrames.Get, .. Int32(65)], small));
-        Assert.Contains("key count 3 exceeds the limit of 2", await RejectedAsync(GetFrame(Int32(3), Int32(0), Int32(0), Int32(0)), small));
-        Assert.Contains("key length 4 exceeds the limit of 3", await RejectedAsync(GetFrame(Int32(1), Int32(4), Bytes(1, 2, 3, 4)), small));
+        Assert.Contains("key count 3 exceeds the limit of 2", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(3), Int32(0), Int32(0), Int32(0)), small));
+        Assert.Contains("key length 4 exceeds the limit of 3", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(1), Int32(4), Bytes(1, 2, 3, 4)), small));
         Assert.Contains("a stats request carries no payload", await RejectedAsync([0, DataFrames.Stats, .. Int32(1), 0]));
         Assert.Contains("unknown request 0x00", await RejectedAsync([0, 0, .. Int32(0)]));
-        Assert.Contains("2 bytes follow the end", await RejectedAsync(GetFrame(Int32(0), Bytes(1, 2))));
+        Assert.Contains("2 bytes follow the end", await RejectedAsync(ClientFrame(DataFrames.Get, Int32(0), Bytes(1, 2))));
         await Assert.ThrowsAsync<DataFrameException>(() => new DataRequestReader(new MemoryStream([7]), Settings).ReadKindAsync(default).AsTask());
     }
 
@@ -125,11 +98,11 @@ public sealed class DataFrameTests
         Assert.Contains("starts with 0x02", Rejected([2]));
         Assert.Contains("type name length -1 is negative", Rejected([1, .. Int32(-1)]));
         Assert.Contains("type name length 2147483647 exceeds", Rejected([1, .. Int32(int.MaxValue)]));
-        Assert.Contains("value length -1 is negative", Rejected([1, .. Int32(1), (byte)'T', .. Int32(-1)]));
-        Assert.Contains("value length 11 exceeds the limit of 10", Rejected([1, .. Int32(1), (byte)'T', .. Int32(11)], Settings with { MaxValueBytes = 10 }));
-        Assert.Throws<EndOfStreamException>(() => DataClient.ReadValue(new MemoryStream([1, .. Int32(1), (byte)'T', .. Int32(8), 1, 2]), new byte[256], Settings));
+        Assert.Contains("value length -1 is negative", Rejected([1, .. Int32(1), (byte)'T', .. Int64(-1)]));
+        Assert.Contains("value length 11 exceeds the limit of 10", Rejected([1, .. Int32(1), (byte)'T', .. Int64(11)], Settings with { MaxValueBytes = 10 }));
+        Assert.Throws<EndOfStreamException>(() => DataClient.ReadValue(new MemoryStream([1, .. Int32(1), (byte)'T', .. Int64(8), 1, 2]), new byte[256], Settings));
         Assert.Null(DataClient.ReadValue(new MemoryStream([0]), new byte[256], Settings));
-        var value = DataClient.ReadValue(new MemoryStream([1, .. Int32(3), (byte)'I', (byte)'n', (byte)'t', .. Int32(2), 7, 8]), new byte[256], Settings)!;
+        var value = DataClient.ReadValue(new MemoryStream([1, .. Int32(3), (byte)'I', (byte)'n', (byte)'t', .. Int64(2), 7, 8]), new byte[256], Settings)!;
         Assert.Equal("Int", value.TypeName);
         Assert.Equal(new byte[] { 7, 8 }, value.ToArray());
     }

@@ -117,13 +117,13 @@ public sealed class SharedSegmentTests
         var value = Received(store, 0);
         value.Writable.Span[12345] = 42;
         // What an executor does with a reference: open /proc/WORKER/fd/N and map it.
-        using (var reader = SharedSegment.Open(Environment.ProcessId, value.Segment!.Descriptor, value.Length, writable: false))
+        using (var reader = SharedSegment.Open(Environment.ProcessId, value.Segment!.Descriptor, (int)value.Length, writable: false))
         {
             Assert.Equal(42, reader.GetSpan()[12345]);
             Assert.False(reader.Writable);
         }
         // And the other way, as an executor writes a result into a lent segment.
-        using (var writer = SharedSegment.Open(Environment.ProcessId, value.Segment.Descriptor, value.Length, writable: true))
+        using (var writer = SharedSegment.Open(Environment.ProcessId, value.Segment.Descriptor, (int)value.Length, writable: true))
             writer.GetSpan()[7] = 99;
         Assert.Equal(99, value.Span[7]);
         Assert.Throws<IOException>(() => SharedSegment.Open(Environment.ProcessId, value.Segment.Descriptor, value.Segment.Capacity + 1, writable: false));

@@ -1,8 +1,10 @@
+using System.Buffers.Binary;
 using System.Collections;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
+using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Data.Serialization;
 using Distributed.Worker.Executor;
@@ -92,10 +94,10 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     public void Mutated_executor_frames_decode_or_throw_a_wire_format_error()
     {
         var function = new FunctionSpec("fn", [1, 2, 3]);
-        var batch = new ExecutorBatch([function], new Dictionary<string, ReadOnlyMemory<byte>> { ["a"] = new byte[] { 8, 1, 0, 0, 0 }, ["b"] = Array.Empty<byte>() },
+        var batch = new ExecutorBatch([function], new Dictionary<string, StoredValue> { ["a"] = new StoredValue([8, 1, 0, 0, 0], ""), ["b"] = new StoredValue([], "") },
             [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b", "c"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])],
             new Dictionary<string, SharedReference> { ["c"] = new(17, 3, 0, 2_000_000) });
-        var results = new List<ExecutorResult> { new("k", [8, 2, 0, 0, 0], "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")),
+        var results = new List<ExecutorResult> { new("k", new StoredValue([8, 2, 0, 0, 0], "System.Int32"), "System.Int32", null), new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")),
             new("s", null, "System.Double[]", null, new SharedResult(3, 2_000_000)) };
         var frames = new List<byte[]>
         {
@@ -155,6 +157,62 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         outcomes.AssertOnlyTypedErrors("encoded dataframes");
     }
 
+    [Fact]
+    public void Mutated_put_frames_and_their_values_decode_or_throw_a_data_frame_error()
+    {
+        var settings = DataChannelSettings.Default with { MaxValueBytes = 16 << 20 };
+        byte[] Connection(long scatterId, params (string Key, string Type, byte[] Value)[] values)
+        {
+            var stream = new MemoryStream();
+            stream.WriteByte((byte)PeerKind.Client);
+            DataFrames.EncodePut(scatterId, values.Select(v => new PutEntry(v.Key, v.Type, v.Value.Length)).ToList(), settings, stream);
+            foreach (var value in values) stream.Write(value.Value);
+            return stream.ToArray();
+        }
+        var frames = new List<byte[]>
+        {
+            Connection(1, ("a", "System.Int32", [8, 1, 0, 0, 0]), ("é-b", "System.String", [])),
+            Connection(long.MaxValue, ("scatter-0123456789abcdef", "System.Double[]", Enumerable.Range(0, 300).Select(i => (byte)i).ToArray())),
+            Connection(0),
+        };
+        // As the data server reads a put: the frame, then each value as its bytes arrive; a stream that ends early is a bad frame.
+        object? Decode(byte[] input)
+        {
+            try
+            {
+                var reader = new DataRequestReader(new MemoryStream(input), settings);
+                if (reader.ReadKindAsync(default).AsTask().GetAwaiter().GetResult() is null) return null;
+                reader.WaitForRequestAsync(default).AsTask().GetAwaiter().GetResult();
+                if (reader.ReadAsync(default).AsTask().GetAwaiter().GetResult() is not { Op: DataFrames.Put } request) return null;
+                var valuesStart = (int)Math.Min(input.Length, 6L + BinaryPrimitives.ReadInt32LittleEndian(input.AsSpan(2)));
+                var source = new MemoryStream(input, valuesStart, input.Length - valuesStart);
+                foreach (var entry in request.Puts)
+                {
+                    try { StoredValue.ReadFromAsync(source, entry.Length, entry.TypeName, null, () => { }).GetAwaiter().GetResult(); }
+                    catch (EndOfStreamException) { throw new DataFrameException($"the stream ended in the value of {entry.Key}"); }
+                }
+                return request;
+            }
+            catch (DataFrameException e)
+            {
+                throw new WireFormatException(e.Message, e);
+            }
+        }
+        var decoded = (DataRequest)Decode(frames[0])!;
+        Assert.Equal(["a", "é-b"], decoded.Puts.Select(p => p.Key));
+
+        var mutations = new Mutations(5);
+        var outcomes = new Outcomes();
+        for (var i = 0; i < MutationsPerDecoder; i++)
+        {
+            var mutated = mutations.Mutate(frames[mutations.Random.Next(frames.Count)], frames[mutations.Random.Next(frames.Count)]);
+            if (mutated.Length < 2) mutated = [(byte)PeerKind.Client, DataFrames.Put];
+            (mutated[0], mutated[1]) = ((byte)PeerKind.Client, DataFrames.Put); // keep it a put: the other ops have their own tests
+            outcomes.Run(mutated, () => Decode(mutated));
+        }
+        outcomes.AssertOnlyTypedErrors("put frames");
+    }
+
     private void Fuzz(List<(byte[] Bytes, int Id, string Manifest)> frames, int seed)
     {
         Assert.NotEmpty(frames);
@@ -190,7 +248,9 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     private static object? DecodeExecutorFrame(byte[] frame)
     {
         var stream = new UnseekableStream(new MemoryStream(frame));
-        var reader = new WireReader(stream, WireLimits.Default);
+        // A stored value's length is trusted up to its limit (the executor is the worker's own child, and
+        // its user code could make a value that large honestly): the limit bounds what a lie allocates.
+        var reader = new WireReader(stream, new WireLimits(WireLimits.Default.MaxCount, WireLimits.Default.MaxStringBytes, WireLimits.Default.MaxBytes, maxValueBytes: 16 << 20));
         var tag = stream.ReadByte();
         return tag switch
         {

@@ -16,22 +16,27 @@ public static class WireSamples
         var assembly = new AssemblyRef("App-3f2a", "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7");
         var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")]);
         var function = new FunctionSpec("fn-5d1e", [0, 1, 2, 3, 250, 251, 252]);
+        var resources = new Dictionary<string, double> { ["GPU"] = 1, ["MEM"] = 8e9 };
+        var restrictions = new TaskRestrictions(["worker-1", "127.0.0.1:8788"], resources);
         var tasks = new[]
         {
             new TaskSpec("map-0", "fn-5d1e", ArgumentsKind.SingleValue, [8, 1, 0, 0, 0], []),
             new TaskSpec("map-1", "fn-5d1e", ArgumentsKind.Dependencies, [], ["a", "b"], ReleaseAfterConsumers: 2, Priority: 7),
             new TaskSpec("sum", "fn-9e9e", ArgumentsKind.Template, [0, 9, 9], ["map-0", "map-1"], TimeoutMs: 2_500),
+            new TaskSpec("gpu-0", "fn-9e9e", ArgumentsKind.SingleValue, [1], [], Restrictions: restrictions),
         };
         var error = new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", "boom", "   at App.Main()\n   at App.Run()");
-        var worker = new WorkerInfo("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, 3, 4_096, endpoint);
+        var worker = new WorkerInfo("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, 3, 4_096, endpoint, resources);
+        var progress = new ClientProgress("client#1", 12, 9, 1, 2, 4096);
         var stored = new StoredKey("map-0", 24, "System.Int32");
         var failed = new FailedTask("map-1", error);
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], error, worker, stored, failed, input, new HostPort("127.0.0.1", 8787),
+            endpoint, assembly, code, function, tasks[1], restrictions, error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
+            new RegisterWorker("worker-3", "akka.ssl.tcp://distributed@127.0.0.1:8790", 1, endpoint, Resources: resources),
             new WorkerRegistered("akka.ssl.tcp://distributed@127.0.0.1:8787", "worker-1", "incarnation-1"),
             new ClaimKeys(["map-0", "map-1"], ["old"], RequestId: 41),
             new KeysClaimed(["map-1"], RequestId: 41),
@@ -43,6 +48,8 @@ public static class WireSamples
                 new Dictionary<string, string> { ["gone"] = "its worker died" }, RequestId: 2),
             new GetWorkers(true, RequestId: 3),
             new WorkersReply([worker], new Dictionary<string, IReadOnlyList<string>> { ["worker-1"] = ["map-0", "sum"] }, RequestId: 3),
+            new GetProgress(RequestId: 8),
+            new ProgressReply([progress, new ClientProgress("client#2", 0, 0, 0, 0, 0)], "client#1", RequestId: 8),
             new ReleaseKeys(["map-0"]),
             DisconnectClient.Instance,
             new KeysAdded([stored], ReplicationId: 5), new KeysAdded([], 6, "no holder answered"),
@@ -58,6 +65,20 @@ public static class WireSamples
             new AssemblyBytes(assembly, [77, 90, 144, 0]),
             new AssemblyBytes(assembly, null),
             new FetchKeys([input], 5),
+            // Scatter and named datasets (issue 13).
+            new ScatterKeys([stored, new StoredKey("int32-9f86d081884c7d65", 4, "System.Int32")], Broadcast: false, RequestId: 9),
+            new ScatterTarget(worker, 12, ["map-0"]),
+            new ScatterPlan([new ScatterTarget(worker, 12, ["map-0"])], new Dictionary<string, string> { ["taken"] = "The key taken belongs to another client." }, RequestId: 9),
+            new ScatterPlan([], RequestId: 10),
+            new AwaitScattered(["map-0"], RequestId: 11),
+            new ScatterStored(new Dictionary<string, string> { ["map-0"] = "its worker left" }, RequestId: 11),
+            new ScatterStored(RequestId: 12),
+            new PublishDataset("training-set", ["map-0", "map-1"], Overwrite: true, RequestId: 13),
+            new UnpublishDataset("training-set", RequestId: 14),
+            new GetDataset("training-set", RequestId: 15),
+            new ListDatasets(RequestId: 16),
+            new DatasetReply(null, [stored], ["training-set", "weights"], RequestId: 15),
+            new DatasetReply("There is no dataset named x.", [], [], RequestId: 14),
         ];
     }
 

@@ -1,6 +1,6 @@
-using Distributed.Data;
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Distributed.Data;
 using Distributed.Data.Serialization;
 using Distributed.Protocol;
 using Distributed.Worker;
@@ -59,6 +59,7 @@ internal sealed class EchoExecutor : ReceiveActor
         if (value is null)
             return new ExecutorResult(task.Key, null, "", RemoteError.Of(ErrorKind.UserCode,
                 $"The echo executor of the in-process specs gives back one argument; {task.Key} has {task.Kind} arguments ({task.Dependencies.Count} inputs)."));
-        return new ExecutorResult(task.Key, value, _codec.Decode(value)?.GetType().FullName ?? "null", null);
+        var typeName = _codec.Decode(value)?.GetType().FullName ?? "null";
+        return new ExecutorResult(task.Key, new StoredValue(value, typeName), typeName, null);
     }
 }

@@ -91,6 +91,24 @@ public sealed class InProcessClusterTests
     }
 
     [Fact]
+    public async Task Finished_futures_stay_the_clients_after_a_center_restart_and_read_back()
+    {
+        await using var cluster = await InProcessCluster.StartAsync(workers: 2);
+        await using var pool = await cluster.ConnectAsync();
+        var futures = pool.SubmitMap(Same, Enumerable.Range(0, 20));
+        var dependent = pool.Submit(Same, futures[0]);
+        await Futures.WaitAsync([.. futures, dependent]).WaitAsync(Patience);
+
+        await cluster.RestartCenterAsync();
+
+        // The ended connection fails only what was still pending: finished futures are claimed from the new center, not released.
+        await Eventually.TrueAsync(() => HeldKeyCount(pool) == 21, () => $"keys held: {HeldKeyCount(pool)}; {cluster.Describe()}", Patience);
+        Assert.Equal(Enumerable.Range(0, 20), await pool.GatherAsync(futures).WaitAsync(Patience));
+        Assert.Equal(0, await dependent.GetAsync().WaitAsync(Patience));
+        Assert.All(futures, f => Assert.Equal(FutureStatus.Finished, f.Status));
+    }
+
+    [Fact]
     public async Task A_value_adopted_after_a_center_restart_is_lost_for_good_with_its_worker_and_reading_it_says_so()
     {
         await using var cluster = await InProcessCluster.StartAsync(workers: 2);

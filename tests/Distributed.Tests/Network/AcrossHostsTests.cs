@@ -219,13 +219,17 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture, Xunit.Abstracti
     /// <summary>The workers' counters and holdings, read twice in a row the same (a spare executor may still be starting after a round).</summary>
     private async Task<IReadOnlyList<string>> SettledStatsAsync()
     {
+        // Settled means unchanged for longer than a worker waits before it starts its next spare
+        // executor after one was taken: that start changes the counters with no task behind it.
+        var quiet = Distributed.Worker.Core.WorkerCore.SpareExecutorDelay + TimeSpan.FromSeconds(1);
         var previous = await StatsAsync();
-        for (var reads = 0; reads < 30; reads++)
+        var unchangedSince = DateTime.UtcNow;
+        for (var reads = 0; reads < 60; reads++)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(500));
             var current = await StatsAsync();
-            if (current.SequenceEqual(previous)) return current;
-            previous = current;
+            if (!current.SequenceEqual(previous)) (previous, unchangedSince) = (current, DateTime.UtcNow);
+            else if (DateTime.UtcNow - unchangedSince > quiet) return current;
         }
         Assert.Fail($"the workers' counters did not settle before the attack:{Environment.NewLine}{Show(previous)}");
         return previous;

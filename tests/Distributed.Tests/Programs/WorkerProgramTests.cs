@@ -86,6 +86,37 @@ public sealed class WorkerProgramTests(RunningCenter center) : IClassFixture<Run
     }
 
     [Fact]
+    public async Task Dworker_with_resources_prints_them_and_the_center_lists_them()
+    {
+        await using var processes = new ProgramProcesses();
+        var name = $"gpu-{Guid.NewGuid():N}";
+
+        var worker = await processes.StartWorkerAsync(center.Address, "--port", LocalCluster.FreePort().ToString(), "--name", name, "--resources", "GPU=1, MEM=8e9");
+
+        var line = await worker.WaitForLineAsync(l => l.StartsWith("Resources:", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal("Resources:                  GPU=1,MEM=8000000000", line);
+        var listed = center.Pool.Workers().Single(w => w.Name == name);
+        Assert.Equal(new Dictionary<string, double> { ["GPU"] = 1, ["MEM"] = 8e9 }, listed.Resources);
+    }
+
+    [Theory]
+    [InlineData("GPU", "not NAME=AMOUNT")]
+    [InlineData("GPU=-1", "zero or more")]
+    [InlineData("GPU=x", "not a number")]
+    [InlineData("9GPU=1", "must start with a letter")]
+    public async Task Dworker_with_bad_resources_says_what_is_wrong_and_exits_with_an_error(string resources, string problem)
+    {
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), center.Address, "--host", "127.0.0.1", "--resources", resources);
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        var error = Assert.Single(run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("--resources", error);
+        Assert.Contains(problem, error);
+        AssertNoStackTrace(run.Lines, "dworker");
+        Assert.DoesNotContain(StartLine.Trim(), run.StandardOutput);
+    }
+
+    [Fact]
     public async Task The_center_lists_a_registered_worker_under_its_name_with_its_address_and_threads()
     {
         await using var processes = new ProgramProcesses();

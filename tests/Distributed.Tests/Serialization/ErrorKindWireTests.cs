@@ -1,6 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
+using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker.Executor;
 
@@ -32,7 +33,7 @@ public sealed class ErrorKindWireTests() : TestKit("akka.actor.provider = local"
     [MemberData(nameof(Kinds))]
     public void Every_kind_round_trips_through_the_executor_results_frame(ErrorKind kind)
     {
-        var results = new List<ExecutorResult> { new("k", null, "", new RemoteError(kind, "Some.Type", "went wrong", "at X")), new("v", [1, 2], "System.Int32", null) };
+        var results = new List<ExecutorResult> { new("k", null, "", new RemoteError(kind, "Some.Type", "went wrong", "at X")), new("v", new StoredValue([1, 2], "System.Int32"), "System.Int32", null) };
 
         var copy = ReadExecutorResults(WriteExecutorResults(results));
 

@@ -13,6 +13,7 @@ internal static class CenterSimulation
         (Act.DeliverNodeEvent, 3), (Act.KillWorker, 1), (Act.PauseWorker, 1), (Act.ResumeWorker, 2),
         (Act.JoinWorker, 1), (Act.Release, 4), (Act.AskHolders, 2), (Act.Replicate, 2), (Act.AskWorkers, 1),
         (Act.ClientLeave, 1), (Act.ClientCrash, 1), (Act.ClientJoin, 1), (Act.RestartCenter, 1), (Act.Tick, 3),
+        (Act.Publish, 2), (Act.Unpublish, 1),
     ];
 
     private static readonly SeededSimulation<CenterWorld, Act, Step> Runs = new(

@@ -10,6 +10,7 @@ internal enum Act : byte
     Submit, DeliverToWorker, DeliverFromWorker, DeliverToClient, DeliverFromClient, FinishTasks, CompleteFetch,
     AnswerProbe, DeliverNodeEvent, KillWorker, PauseWorker, ResumeWorker, JoinWorker, Release, AskHolders,
     Replicate, AskWorkers, ClientLeave, ClientCrash, ClientJoin, RestartCenter, Tick,
+    Publish, Unpublish,
 }
 
 /// <summary>One step of a run: an act and the numbers that pick its targets.</summary>
@@ -59,6 +60,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
     /// <summary>What the cluster's membership tells the center (a connection dropped, a node removed), in order.</summary>
     private readonly List<CenterEvent> _nodeEvents = [];
     private readonly List<string> _trace = [];
+    /// <summary>The keys each holders question asked about, by client and request: one about a task that cannot run waits as the task does.</summary>
+    private readonly Dictionary<(int Client, long Request), List<string>> _holdersAsked = [];
 
     public long EventsHandled { get; private set; }
     public int Refusals { get; private set; }
@@ -68,7 +71,7 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
     {
         _core = NewCore();
         for (var i = 0; i < 2; i++) StartWorker(cores: i + 1);
-        StartClient();
+        _ = StartClient();
     }
 
     private CenterCore NewCore() => new(_settings, _clock, "center:8787", $"center-{++_incarnation}");
@@ -98,9 +101,11 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             case Act.AskWorkers: AskWorkers(Pick(_clients.Where(c => c.Connected), step.A), step.B); break;
             case Act.ClientLeave: Leave(Pick(_clients.Where(c => c.Connected), step.A), crashed: false); break;
             case Act.ClientCrash: Leave(Pick(_clients.Where(c => c.Connected), step.A), crashed: true); break;
-            case Act.ClientJoin: if (_clients.Count(c => c.Connected) < 3) StartClient(); break;
+            case Act.ClientJoin: if (_clients.Count(c => c.Connected) < 3) _ = StartClient(); break;
             case Act.RestartCenter: RestartCenter(); break;
             case Act.Tick: Tick(TimeSpan.FromMilliseconds(1 + step.A % 20_000)); break;
+            case Act.Publish: Publish(Pick(_clients.Where(c => c.Connected && c.Owned.Count > 0), step.A), step.B, step.C); break;
+            case Act.Unpublish: Unpublish(Pick(_clients.Where(c => c.Connected), step.A), step.B); break;
             default: throw new ArgumentOutOfRangeException(nameof(step), step.Act, null);
         }
         CheckInvariants(step);
@@ -110,7 +115,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
     public bool IsEnabled(Act act) => act switch
     {
         Act.Submit or Act.Release or Act.AskHolders or Act.AskWorkers or Act.ClientLeave or Act.ClientCrash => _clients.Any(c => c.Connected && c.Id is not null),
-        Act.Replicate => _clients.Any(c => c.Connected && c.Owned.Count > 0),
+        Act.Replicate or Act.Publish => _clients.Any(c => c.Connected && c.Owned.Count > 0),
+        Act.Unpublish => _clients.Any(c => c.Connected && c.Id is not null),
         Act.DeliverToWorker => _workers.Any(w => w.Alive && !w.Paused && w.Inbox.Count > 0),
         Act.DeliverFromWorker => _workers.Any(w => !w.Paused && w.Outbox.Count > 0),
         Act.DeliverToClient => _clients.Any(c => c.Connected && c.Inbox.Count > 0),
@@ -271,7 +277,7 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         worker.MustRejoin = false;
         worker.Id = new WorkerId(++_nextId);
         var held = worker.KnownCenter is null ? null : worker.Store.Select(kv => new StoredKey(kv.Key, kv.Value, "System.Int32")).ToList();
-        worker.Outbox.Enqueue(new WorkerJoined(worker.Id.Value, worker.Name, $"{worker.Data.Host}:{worker.Data.Port - 1}", worker.Cores, worker.Data, held, worker.KnownCenter));
+        worker.Outbox.Enqueue(new WorkerJoined(worker.Id.Value, worker.Name, $"{worker.Data.Host}:{worker.Data.Port - 1}", worker.Cores, worker.Data, held, worker.KnownCenter, worker.Resources));
     }
 
     private void Kill(SimulatedWorker? worker)
@@ -439,13 +445,14 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
 
     // ---------------------------------------------------------------- clients
 
-    private void StartClient()
+    private SimulatedClient StartClient()
     {
         var client = new SimulatedClient(_clients.Count) { Id = new ClientId(++_nextId) };
         _clients.Add(client);
         Note($"START client {client.Index}");
         client.Outbox.Enqueue(new ClientJoined(client.Id.Value, ++client.NextRequest));
         client.OpenQuestions.Add(client.NextRequest);
+        return client;
     }
 
     private void DeliverFromClient(SimulatedClient? client)
@@ -461,6 +468,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             HoldersAsked h => h.Client,
             WorkersAsked w => w.Client,
             ReplicationAsked r => r.Client,
+            DatasetPublished p => p.Client,
+            DatasetUnpublished u => u.Client,
             ClientLeft l => l.Client,
             _ => throw new SimulationFailure($"A client sent {happened}"),
         };
@@ -526,6 +535,9 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             case ReplicationFinished replication:
                 Answered(client, replication.RequestId);
                 break;
+            case DatasetReply dataset:
+                Answered(client, dataset.RequestId);
+                break;
             default:
                 throw new SimulationFailure($"The center sent a client {message}");
         }
@@ -579,6 +591,11 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
                     break;
                 }
         }
+        // Now and then the tasks name allowed workers (by name or address, maybe one that is gone) or
+        // ask for a GPU, or a part of one: the center must keep them to such workers and count the GPUs.
+        if (Restrictions(step) is { } restrictions)
+            for (var i = 0; i < tasks.Count; i++)
+                if (step.B % 4 < 2 || i == tasks.Count - 1) tasks[i] = tasks[i] with { Restrictions = restrictions };
         foreach (var task in tasks)
         {
             client.Submitted.Add(task.Key);
@@ -587,6 +604,25 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         Note($"client {client.Index} submits {string.Join(" ", tasks.Select(t => $"{t.Key}[{string.Join(",", t.Dependencies)}]{(t.ReleaseAfterConsumers > 0 ? $"x{t.ReleaseAfterConsumers}" : "")}"))}");
         client.Outbox.Enqueue(new TasksSubmitted(id, Code, [function, Succeeds], tasks));
     }
+
+    private TaskRestrictions? Restrictions(Step step)
+    {
+        var named = _workers[(int)((uint)(step.A + step.C) % (uint)_workers.Count)];
+        var anyWorker = Array.Empty<string>();
+        var noResources = new Dictionary<string, double>();
+        return (step.C / 7 % 6) switch
+        {
+            1 => new TaskRestrictions(anyWorker, new Dictionary<string, double> { ["GPU"] = 1 }),
+            2 => new TaskRestrictions(anyWorker, new Dictionary<string, double> { ["GPU"] = 0.5 }),
+            3 => new TaskRestrictions([named.Name], noResources),
+            4 => new TaskRestrictions([$"{named.Data.Host}:{named.Data.Port - 1}", "nobody"], new Dictionary<string, double> { ["GPU"] = 0.5 }),
+            _ => null,
+        };
+    }
+
+    /// <summary>Whether no worker the center knows could ever run <paramref name="task"/>: it may wait for ever, as in dask.</summary>
+    private bool Unrunnable(PendingTask task) =>
+        task.Spec.Restrictions is { } restrictions && !_core.Workers.All.Any(w => w.CouldRun(restrictions));
 
     private void Release(SimulatedClient? client, int pick, int count)
     {
@@ -610,6 +646,7 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         if (pick % 5 == 0) keys.Add(_clients.SelectMany(c => c.Submitted).OrderBy(k => k, StringComparer.Ordinal).LastOrDefault() ?? "nothing");
         client.Outbox.Enqueue(new HoldersAsked(id, keys, ++client.NextRequest));
         client.OpenQuestions.Add(client.NextRequest);
+        _holdersAsked[(client.Index, client.NextRequest)] = keys;
     }
 
     private static void AskWorkers(SimulatedClient? client, int pick)
@@ -625,6 +662,23 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         var keys = client.Owned.Skip((int)((uint)pick % (uint)client.Owned.Count)).Take(2).ToList();
         var worker = _workers[(int)((uint)target % (uint)_workers.Count)].Name;
         client.Outbox.Enqueue(new ReplicationAsked(id, keys, target % 9 == 0 ? "nobody" : worker, ++client.NextRequest));
+        client.OpenQuestions.Add(client.NextRequest);
+    }
+
+    /// <summary>Publishes some of the client's values under one of three names (now and then over an existing one), which keeps them past their release.</summary>
+    private static void Publish(SimulatedClient? client, int pick, int count)
+    {
+        if (client is not { Id: { } id }) return;
+        var keys = client.Owned.Skip(client.Owned.Count == 0 ? 0 : (int)((uint)pick % (uint)client.Owned.Count)).Take(1 + count % 3).ToList();
+        if (count % 7 == 0) keys.Add("never-made");
+        client.Outbox.Enqueue(new DatasetPublished(id, $"ds{pick % 3}", keys, Overwrite: count % 2 == 0, ++client.NextRequest));
+        client.OpenQuestions.Add(client.NextRequest);
+    }
+
+    private static void Unpublish(SimulatedClient? client, int pick)
+    {
+        if (client is not { Id: { } id }) return;
+        client.Outbox.Enqueue(new DatasetUnpublished(id, $"ds{pick % 3}", ++client.NextRequest));
         client.OpenQuestions.Add(client.NextRequest);
     }
 
@@ -653,6 +707,8 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         Note("SETTLE");
         foreach (var paused in _workers.Where(w => w.Paused).ToList()) Resume(paused);
         if (!_workers.Any(w => w.Alive)) StartWorker(2);
+        // Tasks asking for a GPU wait for a worker that has one: there is one once the world settles.
+        while (!_workers.Any(w => w.Alive && w.Gpus > 0)) StartWorker(1);
         for (var rounds = 0; ; rounds++)
         {
             if (rounds > 200_000) throw new SimulationFailure("The world did not settle within 200,000 steps.");
@@ -661,13 +717,34 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
         }
         foreach (var client in _clients.Where(c => c.Connected))
         {
-            if (client.Waiting.Count > 0)
-                throw new SimulationFailure($"Settled, client {client.Index} still waits for {string.Join(", ", client.Waiting.Take(5))}: never delivered nor failed.");
-            if (client.OpenQuestions.Count > 0)
-                throw new SimulationFailure($"Settled, client {client.Index} still waits for answers to requests {string.Join(", ", client.OpenQuestions)}.");
+            // A task pinned to workers that are all gone waits (a matching worker may join), and so
+            // does what reads it; nothing else may.
+            var stuck = client.Waiting.Where(k => !_core.Tasks.TryGet(k, out var task) || !WaitsForUnrunnable(task)).ToList();
+            if (stuck.Count > 0)
+                throw new SimulationFailure($"Settled, client {client.Index} still waits for {string.Join(", ", stuck.Take(5))}: never delivered nor failed.");
+            var unanswered = client.OpenQuestions.Where(r => !(_holdersAsked.TryGetValue((client.Index, r), out var asked)
+                && asked.Any(k => _core.Tasks.TryGet(k, out var task) && WaitsForUnrunnable(task)))).ToList();
+            if (unanswered.Count > 0)
+                throw new SimulationFailure($"Settled, client {client.Index} still waits for answers to requests {string.Join(", ", unanswered)}.");
         }
-        if (_core.Tasks.Count > 0)
-            throw new SimulationFailure($"Settled, the center still has {_core.Tasks.Count} pending tasks (e.g. {_core.Tasks.All.First().Spec.Key}) that nobody will finish.");
+        if (_core.Tasks.All.FirstOrDefault(t => !WaitsForUnrunnable(t)) is { } pending)
+            throw new SimulationFailure($"Settled, the center still has {_core.Tasks.Count} pending tasks (e.g. {pending.Spec.Key}) that nobody will finish.");
+    }
+
+    /// <summary>Whether the task, or a task it waits for (upstream), is one that no registered worker could run.</summary>
+    private bool WaitsForUnrunnable(PendingTask task)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var next = new Stack<PendingTask>();
+        next.Push(task);
+        while (next.TryPop(out var current))
+        {
+            if (!seen.Add(current.Spec.Key)) continue;
+            if (Unrunnable(current) && current.AssignedTo is null) return true;
+            foreach (var input in current.Spec.Dependencies)
+                if (_core.Tasks.TryGet(input, out var producer)) next.Push(producer);
+        }
+        return false;
     }
 
     private bool SettleOnce()
@@ -694,6 +771,18 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
 
     public void ReleaseEverythingAndCheckEmpty()
     {
+        // Datasets keep their values past every release: a client unpublishes them first.
+        if (_core.DatasetNames.Count > 0)
+        {
+            var unpublisher = _clients.FirstOrDefault(c => c.Connected && c.Id is not null) ?? StartClient();
+            Settle();
+            foreach (var name in _core.DatasetNames.ToList())
+            {
+                unpublisher.Outbox.Enqueue(new DatasetUnpublished(unpublisher.Id!.Value, name, ++unpublisher.NextRequest));
+                unpublisher.OpenQuestions.Add(unpublisher.NextRequest);
+            }
+            Settle();
+        }
         foreach (var client in _clients.Where(c => c.Connected && c.Id is not null))
         {
             if (client.Owned.Count > 0) client.Outbox.Enqueue(new KeysReleased(client.Id!.Value, client.Owned.ToList()));
@@ -738,6 +827,10 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             if (task.WaitingFor != waits.GetValueOrDefault(new PendingTaskRef(task)))
                 Fail(step, $"task {task.Spec.Key} waits for {task.WaitingFor} inputs but is listed {waits.GetValueOrDefault(new PendingTaskRef(task))} times");
             if (task.AssignedTo is not null && task.WaitingFor > 0) Fail(step, $"task {task.Spec.Key} was sent while waiting for inputs");
+            if (task.AssignedTo is { } runner && task.Spec.Restrictions is { } restrictions && !runner.IsAllowed(restrictions))
+                Fail(step, $"task {task.Spec.Key}, allowed on [{string.Join(", ", restrictions.Workers)}], was sent to {runner.Name} at {runner.Address}");
+            var takes = task.Spec.Restrictions is { Resources.Count: > 0 } && task.AssignedTo is not null;
+            if (task.TookResources != takes) Fail(step, $"task {task.Spec.Key} {(task.TookResources ? "holds" : "does not hold")} resources, assigned to {task.AssignedTo?.Name ?? "nobody"}");
         }
         foreach (var client in _core.Clients.All)
             foreach (var key in client.PendingTasks)
@@ -768,6 +861,7 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             if (worker.Keys.Count != count) Fail(step, $"worker {worker.Name} counts {worker.Keys.Count} keys, holds {count}");
             if (worker.StoredBytes != bytes) Fail(step, $"worker {worker.Name} counts {worker.StoredBytes} bytes, holds {bytes}");
             if (worker.HeldIntermediates != intermediates) Fail(step, $"worker {worker.Name} counts {worker.HeldIntermediates} intermediates, holds {intermediates}");
+            CheckResources(step, worker, tasks);
         }
         foreach (var key in _core.Keys.All)
         {
@@ -781,12 +875,49 @@ internal sealed class CenterWorld : ISimulatedWorld<Act, Step>
             }
             if (tasks.Contains(key.Key)) Fail(step, $"{key.Key} is both stored and pending");
         }
-        // A task never runs twice at once, except after its worker's death (or downing).
+        // A published value stays known: stored, being made again, or remembered as lost.
+        foreach (var name in _core.DatasetNames)
+            foreach (var key in _core.DatasetKeys(name))
+                if (!_core.Keys.Contains(key) && !_core.Keys.Lost.ContainsKey(key) && !tasks.Contains(key))
+                    Fail(step, $"{key} of dataset {name} is neither stored, pending nor remembered as lost");
+        // A task never runs twice at once, except after its worker's death (or downing); a worker
+        // never runs more GPU than it has.
         var running = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var worker in _workers.Where(w => w.Alive && w.Id is { } id && _workerById.ContainsKey(id)))
-            foreach (var key in worker.Running.Keys)
+        {
+            double gpus = 0;
+            foreach (var (key, batch) in worker.Running)
+            {
                 if (!running.TryAdd(key, worker.Name)) Fail(step, $"{key} runs on {running[key]} and {worker.Name} at once");
+                gpus += batch.Tasks.First(t => t.Key == key).Restrictions?.Resources.GetValueOrDefault("GPU") ?? 0;
+            }
+            if (gpus > worker.Gpus + 1e-9) Fail(step, $"{worker.Name} runs tasks taking {gpus} GPU, it has {worker.Gpus}");
+        }
     }
+
+    /// <summary>A worker's resources in use are those of the tasks running there, never beyond what it offers, and none when none runs.</summary>
+    private static void CheckResources(Step step, WorkerEntry worker, TaskTable tasks)
+    {
+        var sum = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var task in tasks.All)
+            if (task.AssignedTo == worker && task.TookResources)
+                foreach (var (name, amount) in task.Spec.Restrictions!.Resources) sum[name] = sum.GetValueOrDefault(name) + amount;
+        if (sum.Count == 0)
+        {
+            if (worker.ResourcesInUse is not null || worker.ResourceTasks != 0)
+                Fail(step, $"worker {worker.Name} runs no task that takes resources, but counts {worker.ResourceTasks} and {FormatAmounts(worker.ResourcesInUse)} in use");
+            return;
+        }
+        foreach (var (name, amount) in sum)
+        {
+            var counted = worker.ResourcesInUse?.GetValueOrDefault(name) ?? 0;
+            if (Math.Abs(counted - amount) > 1e-9) Fail(step, $"worker {worker.Name} counts {counted} {name} in use, its tasks take {amount}");
+            var total = worker.Resources?.GetValueOrDefault(name) ?? 0;
+            if (amount > total + 1e-9) Fail(step, $"worker {worker.Name} runs tasks taking {amount} {name}, beyond the {total} it offers");
+        }
+    }
+
+    private static string FormatAmounts(IReadOnlyDictionary<string, double>? amounts) => amounts is null ? "nothing" : ResourceAmounts.Format(amounts);
 
     private readonly record struct PendingTaskRef(PendingTask Task)
     {

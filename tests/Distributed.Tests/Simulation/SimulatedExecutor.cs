@@ -169,7 +169,7 @@ internal sealed class SimulatedExecutor(long id, string? version, IReadOnlyList<
 
     private static ExecutorResult Result(ExecutorTask task, bool throws) => throws
         ? new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, "System.InvalidOperationException", $"{task.Key} threw.", "at f"))
-        : new ExecutorResult(task.Key, task.Args.ToArray(), WorkerWorld.TypeNameOf(task.Args), null);
+        : new ExecutorResult(task.Key, new StoredValue(task.Args.ToArray(), WorkerWorld.TypeNameOf(task.Args)), WorkerWorld.TypeNameOf(task.Args), null);
 
     private void Answer(ExecutorResult result)
     {

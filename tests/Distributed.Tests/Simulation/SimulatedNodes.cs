@@ -22,6 +22,10 @@ internal sealed class SimulatedWorker(int index, int cores)
     public int Cores { get; } = cores;
     public DataEndpoint Data { get; } = new($"10.0.0.{index % 250 + 1}", 9000 + index);
 
+    /// <summary>GPUs it offers: one on every other worker (w0, w2, ...), none on the rest.</summary>
+    public int Gpus => Index % 2 == 0 ? 1 : 0;
+    public IReadOnlyDictionary<string, double>? Resources => Gpus > 0 ? new Dictionary<string, double> { ["GPU"] = Gpus } : null;
+
     /// <summary>Whether its process lives (a paused one lives).</summary>
     public bool Alive { get; set; } = true;
     public bool Paused { get; set; }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Distributed.Data;
 using Distributed.Data.Serialization;
 using Distributed.Protocol;
 using Distributed.Worker.Executor;
@@ -69,7 +70,7 @@ public sealed class ExecutorCancellationTests : IAsyncDisposable
 
     private void Send(ExecutorTask task)
     {
-        ExecutorFrames.WriteBatch(_writer, new ExecutorBatch([_function], new Dictionary<string, ReadOnlyMemory<byte>>(), [task]));
+        ExecutorFrames.WriteBatch(_writer, new ExecutorBatch([_function], new Dictionary<string, StoredValue>(), [task]));
         _writer.Flush();
     }
 

@@ -399,7 +399,7 @@ public sealed class WorkerCoreTests
 
     private static StoredValue Value(byte content) => new([content], "System.Byte");
 
-    private static ExecutorResult Finished(string key) => new(key, [7], "System.Int32", null);
+    private static ExecutorResult Finished(string key) => new(key, new StoredValue([7], "System.Int32"), "System.Int32", null);
 
     private static WorkerEvent.ExecutorResults Results(params ExecutorResult[] results) => new(results);
 

@@ -70,9 +70,10 @@ public sealed class ClusterFrameTests(LocalClusterFixture fixture) : IDisposable
         var source = DataFrames.ReadCsv(path, blockSize: 2_000).Where<bool>("paid", p => p);
 
         var persisted = source.Persist(scheduler);
+        var remotes = persisted.Graph.ToGraph().Select(kv => kv.Value).OfType<Quoted>().Select(q => q.Value).OfType<RemoteData<object>>().ToList();
+        await Futures.WaitAsync(remotes); // Persist returns futures at once: the partitions are read from the file until they exist
         File.Delete(path); // later steps can only read the persisted partitions
 
-        var remotes = persisted.Graph.ToGraph().Select(kv => kv.Value).OfType<Quoted>().Select(q => q.Value).OfType<IRemoteData>().ToList();
         Assert.Equal(source.Partitions, remotes.Count);
         var sums = persisted.GroupBy("region").Agg(("amount", Agg.Sum)).Compute(scheduler);
         var expected = _data.Rows.Where(r => r.Paid && r.Region is not null).GroupBy(r => r.Region!).OrderBy(g => g.Key, StringComparer.Ordinal)

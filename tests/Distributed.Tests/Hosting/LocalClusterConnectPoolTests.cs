@@ -1,0 +1,31 @@
+using Distributed.Hosting;
+
+namespace Distributed.Tests.Hosting;
+
+/// <summary>A LocalCluster started with connectPool: its Pool joins while the workers start, and is handed over or disposed.</summary>
+[ProcessTier]
+public sealed class LocalClusterConnectPoolTests
+{
+    [Fact]
+    public async Task The_first_ConnectAsync_returns_the_Pool_connected_during_the_start_and_a_second_connects_another()
+    {
+        await using var cluster = await LocalCluster.StartAsync(workers: 1, connectPool: true);
+        await using var first = await cluster.ConnectAsync();
+        await using var second = await cluster.ConnectAsync();
+
+        Assert.NotSame(first, second);
+        Assert.Equal(Enumerable.Range(1, 8), await first.GatherAsync(first.Map(x => x + 1, Enumerable.Range(0, 8))));
+        Assert.Equal(Enumerable.Range(2, 8), await second.GatherAsync(second.Map(x => x + 2, Enumerable.Range(0, 8))));
+    }
+
+    [Fact]
+    public async Task A_Pool_connected_during_the_start_and_never_taken_is_disposed_with_the_cluster()
+    {
+        var cluster = await LocalCluster.StartAsync(workers: 1, connectPool: true);
+        var processes = cluster.Workers.Append(cluster.Center).ToList();
+
+        await cluster.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.All(processes, p => Assert.True(p.HasExited, "a process of the cluster is still running"));
+    }
+}
