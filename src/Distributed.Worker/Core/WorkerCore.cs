@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Worker.Executor;
 
 namespace Distributed.Worker.Core;
@@ -166,6 +167,7 @@ internal sealed class WorkerCore
 
     private void HandleBatchArrived(WorkerEvent.BatchArrived message)
     {
+        if (HopTrace.Enabled) foreach (var task in message.Tasks) HopTrace.Begin(task.Key);
         if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
         var batch = new HeldBatch(_nextBatchId++, client, message);
         _held[batch.Id] = batch;
@@ -516,6 +518,7 @@ internal sealed class WorkerCore
         if (skipped is not null)
             foreach (var run in skipped) Emit(new WorkerCommand.Execute(ExecutorFor(run.Code), run.Batch with { Tasks = [run.Task] }));
         if (answered is not null) foreach (var key in answered) RunAnswered(key);
+        if (HopTrace.Enabled) foreach (var result in message.Results) HopTrace.Lap(result.Key, "worker: result read -> stored and reported", last: true);
     }
 
     /// <summary>Fails the tasks of a held batch that still run (not cancelled) with <paramref name="error"/>, each named in its message.</summary>

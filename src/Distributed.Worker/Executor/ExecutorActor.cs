@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Protocol.Security;
 
 namespace Distributed.Worker.Executor;
@@ -219,6 +220,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         try
         {
             ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, values, batch.Tasks, shared));
+            if (HopTrace.Enabled) foreach (var task in batch.Tasks) HopTrace.Lap(task.Key, "worker: batch arrived -> written to its executor");
         }
         catch (IOException e)
         {
@@ -404,7 +406,13 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                     switch (frame)
                     {
                         case -1: throw new EndOfStreamException();
-                        case ExecutorFrames.Results: self.Tell(new ExecutorResults(TakeShared(ExecutorFrames.ReadResults(reader)))); break;
+                        case ExecutorFrames.Results:
+                            {
+                                var results = TakeShared(ExecutorFrames.ReadResults(reader));
+                                if (HopTrace.Enabled) foreach (var result in results) HopTrace.Lap(result.Key, "executor process: batch written -> result read");
+                                self.Tell(new ExecutorResults(results));
+                                break;
+                            }
                         case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
                         case ExecutorFrames.SegmentWanted:
                             {

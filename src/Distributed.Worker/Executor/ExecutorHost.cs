@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.Loader;
 using System.Threading.Channels;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Protocol.Security;
 using Distributed.Data;
 using Distributed.Data.Serialization;
@@ -112,6 +113,7 @@ public static class ExecutorHost
                     }
                     if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
+                    if (HopTrace.Enabled) foreach (var task in batch.Tasks) HopTrace.Begin(task.Key);
                     foreach (var function in batch.Functions)
                         _functions.TryAdd(function.FunctionId, DecodeFunction(function));
                     var values = new BatchValues(batch.Values, MapShared(batch.SharedValues), batch.Tasks.Count, _codec);
@@ -208,6 +210,7 @@ public static class ExecutorHost
                 ExecutorResult result;
                 try { result = Execute(task, values); }
                 finally { values.TaskDone(); } // unmapped before the worker hears the answer and lets the segment go
+                HopTrace.Lap(task.Key, "executor: batch read -> run");
                 _results.Writer.TryWrite(new Output(null, result));
             }
         }
@@ -332,6 +335,7 @@ public static class ExecutorHost
                 if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
                 if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
                 else output.Flush();
+                if (HopTrace.Enabled) foreach (var result in batch) HopTrace.Lap(result.Key, "executor: run -> result written", last: true);
                 batch.Clear();
                 started.Clear();
             }
