@@ -1,4 +1,8 @@
+using System.Text;
 using Distributed.Data;
+using Distributed.Data.Serialization;
+using Distributed.Protocol;
+using Distributed.Worker.Executor;
 
 namespace Distributed.Tests.Data;
 
@@ -155,5 +159,135 @@ public sealed class SharedSegmentTests
         Assert.Equal(0, pool.SegmentsInUse);
         Assert.Equal(0, pool.IdleSegmentCount);
         Assert.NotSame(lent, pool.RentSegment(Size));
+    }
+
+    // Beside the chunked values of values over 1 GiB: a value of one buffer may live in a segment, a
+    // chunked one never does (its chunks are pooled arrays), and each travels as its kind does.
+
+    [SkippableFact]
+    public void A_value_longer_than_a_chunk_is_read_into_pooled_array_chunks_and_one_of_one_buffer_into_a_segment()
+    {
+        Skip.IfNot(SharedSegment.IsSupported, "shared segments need Linux");
+        const int ChunkSize = 2 << 20;
+        var pool = new ValueBufferPool(1L << 30, ValueBufferPool.DefaultSharedMinimumBytes);
+        var bytes = new byte[5 << 20];
+        new Random(5).NextBytes(bytes);
+
+        var chunked = StoredValue.ReadFrom(new MemoryStream(bytes), bytes.Length, "System.Byte[]", pool, ChunkSize);
+        Assert.Equal(3, chunked.ChunkCount);
+        Assert.Null(chunked.Segment);
+        Assert.Equal(0, pool.SegmentsCreated);
+        using (var copy = new MemoryStream())
+        {
+            chunked.CopyTo(copy);
+            Assert.True(copy.ToArray().AsSpan().SequenceEqual(bytes));
+        }
+        chunked.Release();
+        Assert.Equal(3, pool.IdleCount); // the chunks, as arrays
+        Assert.Equal(0, pool.IdleSegmentCount);
+
+        var single = StoredValue.ReadFrom(new MemoryStream(bytes), ChunkSize, "System.Byte[]", pool, ChunkSize);
+        Assert.NotNull(single.Segment);
+        Assert.True(single.IsSingleChunk);
+        Assert.Equal(1, single.ChunkCount);
+        Assert.True(single.Chunk(0).Span.SequenceEqual(bytes.AsSpan(0, ChunkSize)));
+        Assert.True(single.Memory.Span.SequenceEqual(bytes.AsSpan(0, ChunkSize)));
+        // Its segment belongs to the pool that lent it: never adopted by another as if it were an array.
+        Assert.Throws<InvalidOperationException>(() => single.AdoptedBy(new ValueBufferPool(1L << 30)));
+        single.Release();
+        Assert.Equal(1, pool.IdleSegmentCount);
+    }
+
+    [SkippableFact]
+    public async Task A_value_in_a_segment_is_served_over_the_data_channel_and_lands_in_a_segment_of_the_receiver()
+    {
+        Skip.IfNot(SharedSegment.IsSupported, "shared segments need Linux");
+        var sender = SharingStore();
+        var bytes = new byte[Size];
+        new Random(7).NextBytes(bytes);
+        var value = sender.Buffers.RentValue(Size, "System.Byte[]");
+        bytes.CopyTo(value.Writable.Span);
+        sender.Put("v", value);
+        using (var reader = sender.OpenRead("v")!)
+        {
+            Assert.Same(value, reader.InMemory);
+            Assert.Equal(2, value.ReferenceCount); // the store's and the reader's lease
+        }
+        Assert.Equal(1, value.ReferenceCount);
+
+        await using var server = new DataServer("127.0.0.1", sender, new TransferCounters());
+        using var client = new DataClient(PeerKind.Worker);
+        var receiver = SharingStore();
+        var fetched = DataClient.ReadValue(new MemoryStream(Answer(value)), new byte[256], DataChannelSettings.Default, receiver.Buffers)!;
+        Assert.NotNull(fetched.Segment);
+        Assert.True(fetched.Span.SequenceEqual(bytes));
+        var got = Assert.Single(client.Get(server.Endpoint, ["v"]))!;
+        Assert.True(got.Span.SequenceEqual(bytes));
+        Assert.Equal(1, value.ReferenceCount); // served under a lease that ended
+    }
+
+    /// <summary>What a data server answers for one found value (the framing <see cref="DataClient.ReadValue"/> reads).</summary>
+    private static byte[] Answer(StoredValue value)
+    {
+        var answer = new MemoryStream();
+        answer.WriteByte(1);
+        answer.Write(BitConverter.GetBytes(Encoding.UTF8.GetByteCount(value.TypeName)));
+        answer.Write(Encoding.UTF8.GetBytes(value.TypeName));
+        answer.Write(BitConverter.GetBytes(value.Length));
+        value.CopyTo(answer);
+        return answer.ToArray();
+    }
+
+    [Fact]
+    public void An_executor_batch_carries_chunked_values_in_the_frame_and_shared_ones_by_reference_and_results_likewise()
+    {
+        var codec = new ValueCodec();
+        var doubles = Enumerable.Range(0, 20_000).Select(i => (double)i).ToArray();
+        var chunked = codec.EncodeValue(doubles, "System.Double[]", chunkBytes: 30_000);
+        Assert.Equal(6, chunked.ChunkCount);
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            ExecutorFrames.WriteBatch(writer, new ExecutorBatch([], new Dictionary<string, StoredValue> { ["copied"] = chunked },
+                [new ExecutorTask("t", "fn", ArgumentsKind.Dependencies, [], ["copied", "shared"])],
+                new Dictionary<string, SharedReference> { ["shared"] = new(12, 4, 0, 3 << 20) }));
+            ExecutorFrames.WriteResults(writer, [new ExecutorResult("a", chunked, chunked.TypeName, null),
+                new ExecutorResult("b", null, "System.Double[]", null, new SharedResult(4, 3 << 20))]);
+        }
+        stream.Position = 0;
+        var reader = new WireReader(stream, WireLimits.Default);
+        Assert.Equal(ExecutorFrames.Batch, stream.ReadByte());
+        var batch = ExecutorFrames.ReadBatch(reader);
+        Assert.Equal(doubles, (double[])codec.Decode(batch.Values["copied"])!);
+        Assert.Equal(new SharedReference(12, 4, 0, 3 << 20), Assert.Single(batch.SharedValues!).Value);
+        Assert.Equal(ExecutorFrames.Results, stream.ReadByte());
+        var results = ExecutorFrames.ReadResults(reader);
+        Assert.Equal(doubles, (double[])codec.Decode(results[0].Value!)!);
+        Assert.Null(results[0].Shared);
+        Assert.Equal(new SharedResult(4, 3 << 20), results[1].Shared);
+        Assert.Equal(3 << 20, results[1].Length);
+
+        // A batch that shares nothing carries no dictionary of references.
+        stream.SetLength(0);
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+            ExecutorFrames.WriteBatch(writer, new ExecutorBatch([], new Dictionary<string, StoredValue>(), [new ExecutorTask("u", "fn", ArgumentsKind.SingleValue, [1], [])]));
+        stream.Position = 1;
+        Assert.Null(ExecutorFrames.ReadBatch(new WireReader(stream, WireLimits.Default)).SharedValues);
+    }
+
+    [Fact]
+    public void An_array_encoded_into_memory_of_the_callers_is_what_Encode_makes_of_it()
+    {
+        var codec = new ValueCodec();
+        foreach (var value in new object[] { new[] { 1.5, -2.0, 3.25 }, new[] { 1f, 2f }, new[] { 1, 2, 3 }, new[] { 1L << 40 }, new byte[] { 9, 8, 7 }, Array.Empty<double>() })
+        {
+            var length = ValueCodec.RawEncodedLength(value)!.Value;
+            var destination = new byte[length];
+            ValueCodec.EncodeInto(value, destination);
+            Assert.Equal(codec.Encode(value), destination);
+        }
+        Assert.Null(ValueCodec.RawEncodedLength("text"));
+        Assert.Null(ValueCodec.RawEncodedLength(new List<double>()));
+        Assert.Throws<ArgumentException>(() => ValueCodec.EncodeInto(new[] { 1.0 }, new byte[3]));
     }
 }
