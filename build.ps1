@@ -29,6 +29,11 @@ switch ($Target) {
         # dcenter and dworker as .NET tools: dotnet tool install --global --add-source artifacts/tools dcenter
         Invoke-Dotnet pack src/dcenter -c Release -o artifacts/tools
         Invoke-Dotnet pack src/dworker -c Release -o artifacts/tools
+        # The client library and the two it depends on, same version (from git tags, MinVer), with symbols:
+        # dotnet add package Distributed --source artifacts/packages
+        foreach ($library in 'Distributed.Protocol', 'Distributed.Data', 'Distributed') {
+            Invoke-Dotnet pack src/$library -c Release -o artifacts/packages
+        }
     }
     'clean' { Invoke-Dotnet clean Distributed.sln -c $Configuration }
 }

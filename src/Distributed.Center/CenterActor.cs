@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Akka.Remote;
 using Distributed.Center.Core;
+using Distributed.Center.Dashboard;
 using Distributed.Protocol;
 
 namespace Distributed.Center;
@@ -19,6 +20,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Refusals _refusals;
     private readonly CenterCore _core;
+    private readonly CenterRecorder _recorder;
     private readonly Dictionary<IActorRef, WorkerId> _workerIds = [];
     private readonly Dictionary<WorkerId, IActorRef> _workerRefs = [];
     private readonly Dictionary<IActorRef, ClientId> _clientIds = [];
@@ -34,10 +36,15 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         var self = Cluster.Get(Context.System).SelfAddress;
         _core = new CenterCore(CenterConfig.Read(Context.System.Settings.Config), TimeProvider.System, $"{self.Host}:{self.Port}", Guid.NewGuid().ToString("N"));
         _refusals = new Refusals(_log, "The center");
+        _recorder = new CenterRecorder(CenterObservations.Get(Context.System), TimeProvider.System);
         Receive<RegisterWorker>(HandleRegisterWorker);
         Receive<ConnectClient>(HandleConnectClient);
         Receive<ClaimKeys>(m => FromClient(m, client => new KeysClaimedBy(client, m.Keys, m.Released, m.RequestId)));
-        Receive<SubmitTasks>(m => FromClient(m, client => new TasksSubmitted(client, m.Code, m.Functions, m.Tasks)));
+        Receive<SubmitTasks>(m => FromClient(m, client =>
+        {
+            _recorder.Submitted(client, m.Tasks);
+            return new TasksSubmitted(client, m.Code, m.Functions, m.Tasks);
+        }));
         Receive<WhoHas>(m => FromClient(m, client => new HoldersAsked(client, m.Keys, m.RequestId)));
         Receive<GetWorkers>(m => FromClient(m, client => new WorkersAsked(client, m.IncludeKeys, m.RequestId)));
         Receive<GetProgress>(m => FromClient(m, client => new ProgressAsked(client, m.RequestId)));
@@ -50,14 +57,30 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<UnpublishDataset>(m => FromClient(m, client => new DatasetUnpublished(client, m.Name, m.RequestId)));
         Receive<GetDataset>(m => FromClient(m, client => new DatasetAsked(client, m.Name, m.RequestId)));
         Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
-        Receive<TasksFinished>(m => FromWorker(m, worker => new TasksDone(worker, m.Results)));
-        Receive<TasksFailed>(m => FromWorker(m, worker => new TasksFailedOn(worker, m.Failures)));
+        Receive<TasksFinished>(m => FromWorker(m, worker =>
+        {
+            _recorder.Finished(m.Results);
+            return new TasksDone(worker, m.Results);
+        }));
+        Receive<TasksFailed>(m => FromWorker(m, worker =>
+        {
+            _recorder.FailedOnWorker(m.Failures);
+            return new TasksFailedOn(worker, m.Failures);
+        }));
         Receive<KeysAdded>(m => FromWorker(m, worker => new CopiesStored(worker, m.Keys, m.ReplicationId, m.Error)));
         Receive<Terminated>(HandleTerminated);
         Receive<DisassociatedEvent>(HandleDisassociated);
         Receive<ProbeResult>(m => Apply(new WorkerProbed(m.Worker, m.Alive)));
         Receive<ClientProbeResult>(HandleClientProbeResult);
         Receive<TimerDue>(m => Apply(new TimerFired(m.Timer)));
+        // Not a decision of the core: recorded for the dashboard only.
+        Receive<WorkerStatus>(m =>
+        {
+            if (_workerIds.TryGetValue(Sender, out var worker)) _recorder.Status(worker, m);
+            else _refusals.Refuse(Sender, m, "the sender is not a registered worker (or it was counted as gone)");
+        });
+        // From the dashboard, in this process only (the message is not a protocol message, so no peer can send it).
+        Receive<CenterViewAsked>(_ => Sender.Tell(_core.View()));
     }
 
     /// <summary>Props of the center.</summary>
@@ -161,11 +184,14 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             {
                 case TellWorker c:
                     if (_workerRefs.TryGetValue(c.Worker, out var worker)) worker.Tell(c.Message);
+                    if (c.Message is WorkerRegistered registered) _recorder.Registered(c.Worker, registered.AssignedName);
                     break;
                 case TellClient c:
                     if (_clientRefs.TryGetValue(c.Client, out var client)) client.Tell(c.Message);
+                    if (c.Message is TasksFailed failed) _recorder.ClientToldOfFailures(c.Client, failed);
                     break;
                 case RunOnWorker c:
+                    _recorder.Sent(c.Worker, c.Tasks);
                     if (_workerRefs.TryGetValue(c.Worker, out var runner))
                         runner.Tell(new RunTasks(_clientRefs.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
                     break;
@@ -174,9 +200,11 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     ProbeAsync(c.Data).PipeTo(Self, success: alive => new ProbeResult(probed, alive), failure: _ => new ProbeResult(probed, true));
                     break;
                 case DownWorker c:
+                    _recorder.Downed(c.Worker);
                     if (_workerRefs.TryGetValue(c.Worker, out var downed)) Cluster.Get(Context.System).Down(downed.Path.Address);
                     break;
                 case WorkerForgotten c:
+                    _recorder.Left(c.Worker);
                     if (_workerRefs.Remove(c.Worker, out var forgotten)) _workerIds.Remove(forgotten);
                     break;
                 case ClientForgotten c:
@@ -189,6 +217,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     Timers.StartSingleTimer($"timer-{c.Timer}", new TimerDue(c.Timer), c.Delay);
                     break;
                 case LogLine { Warning: true } c:
+                    _recorder.Warning(c.Text);
                     _log.Warning(c.Text);
                     break;
                 case LogLine c:

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
+using Distributed.Center.Dashboard;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
 using Distributed.Protocol.Hosting;
@@ -10,11 +11,15 @@ namespace Distributed.Center;
 /// <summary>A running center: the cluster's seed node with the <see cref="CenterActor"/> singleton.</summary>
 public sealed class CenterNode
 {
-    private CenterNode(ActorSystem system, HostPort address)
+    private CenterNode(ActorSystem system, HostPort address, DashboardServer? dashboard)
     {
         System = system;
         Address = address;
+        Dashboard = dashboard;
     }
+
+    /// <summary>The web dashboard, if it was asked for.</summary>
+    public DashboardServer? Dashboard { get; }
 
     /// <summary>The actor system of the center.</summary>
     public ActorSystem System { get; }
@@ -26,9 +31,11 @@ public sealed class CenterNode
     /// Starts a center on <paramref name="host"/>:<paramref name="port"/>, returning once it accepts members.
     /// With <paramref name="credentials"/> every connection is mutual TLS; without, a non-loopback
     /// <paramref name="host"/> is refused before anything is bound (<see cref="InsecureAddressException"/>)
-    /// unless <paramref name="insecure"/>, which prints a warning instead.
+    /// unless <paramref name="insecure"/>, which prints a warning instead. With <paramref name="dashboard"/>
+    /// (and a port other than 0) it serves the web dashboard too.
     /// </summary>
-    public static async Task<CenterNode> StartAsync(string host, int port, ClusterCredentials? credentials = null, bool insecure = false, CancellationToken cancellation = default)
+    public static async Task<CenterNode> StartAsync(string host, int port, ClusterCredentials? credentials = null, bool insecure = false, CancellationToken cancellation = default,
+        DashboardSettings? dashboard = null)
     {
         if (NodeSecurity.Check(host, credentials, insecure) is { } warning) Console.Error.WriteLine($"warning: {warning}");
         if (!NetworkAddresses.IsPortFree(host, port))
@@ -44,11 +51,40 @@ public sealed class CenterNode
             CenterActor.Props(),
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole("center").WithSingletonName("center")), "center");
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
-        Distributed.Protocol.Hosting.StartTrace.Mark("center: member up");
-        return new CenterNode(system, address);
+        // Kestrel starts while the cluster forms.
+        var dashboardStart = dashboard is { Port: > 0 } ? StartDashboardAsync(system, host, credentials, dashboard, cancellation) : Task.FromResult<DashboardServer?>(null);
+        try
+        {
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("center: member up");
+            var server = await dashboardStart.ConfigureAwait(false);
+            Distributed.Protocol.Hosting.StartTrace.Mark("center: dashboard up");
+            return new CenterNode(system, address, server);
+        }
+        catch
+        {
+            await StopStartedAsync(dashboardStart).ConfigureAwait(false);
+            await system.Terminate().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<DashboardServer?> StartDashboardAsync(ActorSystem system, string host, ClusterCredentials? credentials, DashboardSettings settings, CancellationToken cancellation) =>
+        await DashboardServer.StartAsync(system, host, credentials, settings, cancellation).ConfigureAwait(false);
+
+    private static async Task StopStartedAsync(Task<DashboardServer?> starting)
+    {
+        try
+        {
+            if (await starting.ConfigureAwait(false) is { } started) await started.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or NodeStartException) { } // it did not start: nothing to stop
     }
 
     /// <summary>Stops the center.</summary>
-    public Task StopAsync() => CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+    public async Task StopAsync()
+    {
+        if (Dashboard is not null) await Dashboard.DisposeAsync().ConfigureAwait(false);
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
+    }
 }

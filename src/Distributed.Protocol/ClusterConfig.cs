@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Reflection;
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
@@ -33,6 +34,12 @@ public static class ClusterConfig
     public const string OverridesVariable = "DISTRIBUTED_HOCON";
 
     /// <summary>
+    /// Settings a program gives every actor system of its process, above the environment and the files
+    /// (dcenter and dworker: their log, from <c>--log-level</c>). Empty in a client's process.
+    /// </summary>
+    public static Config ProgramSettings { get; set; } = Config.Empty;
+
+    /// <summary>
     /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
     /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
     /// </summary>
@@ -46,11 +53,96 @@ public static class ClusterConfig
             akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
             """);
         return overrides
-            .WithFallback(FromEnvironment())
-            .WithFallback(Embedded(role.ToString().ToLowerInvariant()))
-            .WithFallback(Embedded("common"))
+            .WithFallback(Settings(role, EnvironmentVariables(), ProgramSettings, FileSettings))
             .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig());
     }
+
+    /// <summary>
+    /// The settings of <paramref name="role"/> from our layers, the first that has a key winning:
+    /// <paramref name="program"/> (the command line), the environment (<see cref="EnvironmentPrefix"/>
+    /// variables, then <see cref="OverridesVariable"/>'s HOCON), <paramref name="file"/> (<c>--config</c>),
+    /// then the embedded <c>hocon/</c> files of the role and the common one. Akka's own defaults are not in it.
+    /// </summary>
+    public static Config Settings(Role role, IReadOnlyDictionary<string, string> environment, Config? program = null, Config? file = null) =>
+        new[]
+        {
+            program ?? Config.Empty,
+            FromEnvironmentVariables(environment),
+            FromOverridesVariable(environment.GetValueOrDefault(OverridesVariable)),
+            file ?? Config.Empty,
+            Embedded(role.ToString().ToLowerInvariant()),
+        }.Where(layer => !layer.IsEmpty).Reverse().Aggregate(Embedded("common"), (below, layer) => layer.WithFallback(below));
+
+    /// <summary>The settings of <paramref name="role"/> in this process: <see cref="Settings(Role, IReadOnlyDictionary{string, string}, Config?, Config?)"/> with its environment, program and file settings.</summary>
+    public static Config Settings(Role role) => Settings(role, EnvironmentVariables(), ProgramSettings, FileSettings);
+
+    /// <summary>
+    /// Environment variables that set one setting each: <c>DISTRIBUTED__</c> then the setting's HOCON path with
+    /// <c>__</c> for each dot and <c>_</c> for each hyphen, any case. A path that does not start with
+    /// <c>AKKA</c> is under <c>distributed</c>: <c>DISTRIBUTED__CENTER__UNCLAIMED_KEYS_GRACE=300s</c> sets
+    /// <c>distributed.center.unclaimed-keys-grace</c>, <c>DISTRIBUTED__AKKA__CLUSTER__GOSSIP_INTERVAL=1s</c>
+    /// sets <c>akka.cluster.gossip-interval</c>. A value in brackets or braces is HOCON (a list, an object).
+    /// </summary>
+    public const string EnvironmentPrefix = "DISTRIBUTED__";
+
+    /// <summary>The settings a <c>--config</c> file gives this process (<see cref="UseConfigFile"/>); empty without one.</summary>
+    public static Config FileSettings { get; private set; } = Config.Empty;
+
+    /// <summary>
+    /// Reads <paramref name="path"/>, HOCON with the keys of the embedded <c>hocon/</c> files, as this process's
+    /// <see cref="FileSettings"/>; a <see cref="FormatException"/> says what is wrong with it.
+    /// </summary>
+    public static void UseConfigFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"The configuration file {path} cannot be read: {e.Message}", e);
+        }
+        try
+        {
+            FileSettings = ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new FormatException($"The configuration file {path} is not valid HOCON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The settings the <see cref="EnvironmentPrefix"/> variables among <paramref name="environment"/> set.</summary>
+    public static Config FromEnvironmentVariables(IReadOnlyDictionary<string, string> environment)
+    {
+        var lines = new List<string>();
+        foreach (var (name, value) in environment.OrderBy(v => v.Key, StringComparer.Ordinal))
+        {
+            if (!name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)) continue;
+            var segments = name[EnvironmentPrefix.Length..].Split("__").Select(s => s.ToLowerInvariant().Replace('_', '-')).ToList();
+            if (segments.Any(s => s.Length == 0 || !s.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')))
+                throw new FormatException($"The environment variable {name} names no setting: after {EnvironmentPrefix} come the parts of a setting's path, letters, digits and _, separated by __.");
+            if (segments[0] != "akka") segments.Insert(0, "distributed");
+            var trimmed = value.Trim();
+            var hocon = trimmed.StartsWith('[') || trimmed.StartsWith('{') ? trimmed : JsonSerializer.Serialize(value);
+            lines.Add($"{string.Join('.', segments)} = {hocon}");
+        }
+        if (lines.Count == 0) return Config.Empty;
+        try
+        {
+            return ConfigurationFactory.ParseString(string.Join('\n', lines));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new FormatException($"The {EnvironmentPrefix} environment variables do not make valid settings: {e.Message}", e);
+        }
+    }
+
+    /// <summary>This process's environment variables.</summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentVariables() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
 
     /// <summary>
     /// The actor system of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
@@ -87,9 +179,8 @@ public static class ClusterConfig
     public static string SeedAddress(HostPort center, bool secure = false) =>
         $"{(secure ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{center.Host}:{center.Port}";
 
-    private static Config FromEnvironment()
+    private static Config FromOverridesVariable(string? text)
     {
-        var text = Environment.GetEnvironmentVariable(OverridesVariable);
         if (string.IsNullOrWhiteSpace(text)) return Config.Empty;
         try
         {

@@ -56,6 +56,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private long _clientsSeen;
     private readonly Dictionary<long, IActorRef> _executors = [];
     private readonly Dictionary<IActorRef, long> _executorIds = [];
+    private readonly WorkerStatusProbe _status;
+
+    /// <summary>How often a registered worker tells the center its <see cref="WorkerStatus"/>.</summary>
+    internal static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
@@ -70,6 +74,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
         _core = new WorkerCore(settings.Name, store, _assemblies, counters);
+        _status = new WorkerStatusProbe(store, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
         Receive<RunTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs))));
@@ -79,8 +84,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
         Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
-        Receive<ExecutorRetired>(m => Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun)));
+        Receive<ExecutorRetired>(m =>
+        {
+            _status.ExecutorRestarts++; // its process died or was killed for a timeout: another takes its place
+            Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun));
+        });
         Receive<Terminated>(HandleTerminated);
+        Receive<SendStatus>(_ => _registeredWith?.Tell(_status.Measure(_core.TasksHeld)));
         Receive<StoreScattered>(HandleStoreScattered);
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);
@@ -131,6 +141,13 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
         Apply(new WorkerEvent.Registered(message.AssignedName));
+        Timers.StartPeriodicTimer("status", SendStatus.Instance, StatusInterval);
+    }
+
+    /// <summary>Time to tell the center how this worker is doing.</summary>
+    private sealed class SendStatus
+    {
+        public static readonly SendStatus Instance = new();
     }
 
     private void HandleAssemblyBytes(AssemblyBytes message)

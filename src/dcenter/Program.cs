@@ -2,6 +2,7 @@ using System.CommandLine;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
 using Distributed.Center;
+using Distributed.Center.Dashboard;
 using Distributed.Protocol.Hosting;
 
 Distributed.Protocol.Hosting.StartTrace.Mark("dcenter main");
@@ -16,6 +17,15 @@ var credentialsOption = new Option<string?>("--credentials")
 {
     Description = $"Folder of the cluster's credentials (made by `dcenter credentials create DIR`; default: ${ClusterCredentials.EnvironmentVariable}). With them every connection is mutual TLS.",
 };
+var dashboardPortOption = new Option<int?>("--dashboard-port")
+{
+    Description = $"Port of the web dashboard and /metrics, on the center's address (default: {DashboardSettings.DefaultPort}, or the next free one; 0: no dashboard).",
+};
+dashboardPortOption.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int?>() is < 0 or > 65535)
+        result.AddError($"--dashboard-port {result.GetValueOrDefault<int?>()} is not a port; a port is a number from 1 to 65535, or 0 for no dashboard.");
+});
 var insecureOption = new Option<bool>("--insecure") { Description = "Run without credentials on a non-loopback address: plain TCP that anyone who reaches it can use to run code." };
 var root = new RootCommand("Starts the center of a Distributed cluster: it knows every worker and what data each holds, and places the tasks.")
 {
@@ -23,17 +33,26 @@ var root = new RootCommand("Starts the center of a Distributed cluster: it knows
     portOption,
     credentialsOption,
     insecureOption,
+    dashboardPortOption,
 };
-root.SetAction((parse, cancellation) =>
+var operations = new Distributed.Programs.OperationsOptions(root, Role.Center);
+root.SetAction(async (parse, cancellation) =>
 {
+    if (!operations.TryStart(parse)) return 2;
     var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
     var port = parse.GetValue(portOption);
-    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
-    return ProgramRunner.RunAsync(
-        start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token),
+    var dashboardPort = parse.GetValue(dashboardPortOption);
+    var dashboard = new DashboardSettings(dashboardPort ?? DashboardSettings.DefaultPort, NextFreeIfTaken: dashboardPort is null);
+    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;
+    return await ProgramRunner.RunAsync(
+        start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token, dashboard),
         whenEnded: node => node.System.WhenTerminated,
         stop: node => node.StopAsync(),
-        announce: node => Console.WriteLine($"Start center at {node.Address}"));
+        announce: node =>
+        {
+            Console.WriteLine($"Start center at {node.Address}");
+            if (node.Dashboard is { } shown) Console.WriteLine($"Dashboard at {shown.Url}" + (shown.Access.Note is { } note ? $" ({note})" : ""));
+        });
 });
 
 // dcenter credentials create DIR: the one-time step before a cluster runs on a real network.
@@ -65,5 +84,25 @@ create.SetAction(parse =>
     Console.WriteLine($"or set {ClusterCredentials.EnvironmentVariable}={directory} (read by dcenter, dworker and by Pool in client programs).");
     return 0;
 });
-root.Subcommands.Add(new Command("credentials", "Manages the credentials that make every connection of the cluster mutual TLS.") { create });
+// dcenter credentials token DIR: what a browser or a Prometheus scraper presents to a dashboard off loopback.
+var tokenDirectoryArgument = new Argument<string>("DIR") { Description = "The cluster's credentials folder." };
+var token = new Command("token", "Prints the dashboard token of the cluster (derived from its key): send it as 'Authorization: Bearer TOKEN', or open the dashboard at /?token=TOKEN once.")
+{
+    tokenDirectoryArgument,
+};
+token.SetAction(parse =>
+{
+    try
+    {
+        using var credentials = ClusterCredentials.Load(Path.GetFullPath(parse.GetValue(tokenDirectoryArgument)!));
+        Console.WriteLine(DashboardAccess.TokenOf(credentials));
+        return 0;
+    }
+    catch (CredentialsException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+});
+root.Subcommands.Add(new Command("credentials", "Manages the credentials that make every connection of the cluster mutual TLS.") { create, token });
 return await root.Parse(args).InvokeAsync();

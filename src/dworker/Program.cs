@@ -41,8 +41,28 @@ var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps d
 {
     centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
 };
+var operations = new Distributed.Programs.OperationsOptions(root, Role.Worker);
+// Supervised workers (issue 14): --nworkers N runs N workers as child processes and starts again one that dies.
+var workersOption = new Option<int?>("--nworkers") { Description = "Run N workers as child processes of this one, each started again when it dies (with back-off); SIGTERM stops them all. --name and --port, when given, are numbered per worker." };
+root.Options.Add(workersOption);
 root.SetAction((parse, cancellation) =>
 {
+    if (!operations.TryStart(parse)) return Task.FromResult(2);
+    if (parse.GetValue(workersOption) is { } workers)
+    {
+        if (workers < 1)
+        {
+            Console.Error.WriteLine("error: --nworkers must be at least 1.");
+            return Task.FromResult(2);
+        }
+        var port = parse.GetValue(portOption);
+        var name = parse.GetValue(nameOption);
+        return Distributed.Programs.Worker.WorkerSupervisor.RunAsync(workers,
+            i => [.. Distributed.Programs.Worker.SupervisedArguments.Without(args, "--nworkers", "--port", "--name"),
+                  .. port is { } first ? new[] { "--port", (first + i - 1).ToString() } : [],
+                  .. name is { } given ? new[] { "--name", $"{given}-{i}" } : []],
+            prefixErrors: parse.GetValue<string?>("--log-format") != "json");
+    }
     HostPort center;
     try
     {

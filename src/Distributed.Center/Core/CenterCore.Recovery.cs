@@ -35,15 +35,16 @@ public sealed partial class CenterCore
             _probing--;
             if (!e.Alive)
             {
-                Warn($"Worker {worker.Name} at {worker.Address} refuses connections: its process is gone");
+                // One line per worker that goes, at information: a killed worker is routine, and the cluster recovers.
+                Log($"Worker {worker.Name} at {worker.Address} downed: its data port refuses connections, so its process is gone");
                 _commands.Add(new DownWorker(worker.Id));
-                OnWorkerGone(worker.Id);
+                OnWorkerGone(worker.Id, downed: true);
             }
         }
         if (_probing == 0) PlaceParked();
     }
 
-    private void OnWorkerGone(WorkerId id)
+    private void OnWorkerGone(WorkerId id, bool downed = false)
     {
         if (!_workers.Remove(id, out var worker)) return;
         if (worker.Probing)
@@ -52,7 +53,7 @@ public sealed partial class CenterCore
             _probing--;
         }
         _commands.Add(new WorkerForgotten(worker.Id));
-        Warn($"Worker {worker.Name} at {worker.Address} is gone");
+        if (!downed) Log($"Worker {worker.Name} at {worker.Address} left the cluster");
         DropScattersTo(worker);
         foreach (var (replicationId, replication) in _replications.Where(r => r.Value.Target == worker).ToList())
         {

@@ -89,7 +89,11 @@ public sealed partial class CenterCore
     private void Tell(ClientId client, IProtocolMessage message)
     {
         // Every failure a client hears of goes through here: its progress counts them.
-        if (message is TasksFailed failed && _clients.TryGet(client, out var entry)) entry.Failed += failed.Failures.Count;
+        if (message is TasksFailed failed && _clients.TryGet(client, out var entry))
+        {
+            entry.Failed += failed.Failures.Count;
+            _tasksFailedTotal += failed.Failures.Count;
+        }
         _commands.Add(new TellClient(client, message));
     }
     private void Log(string text) => _commands.Add(new LogLine(false, text));
@@ -111,7 +115,7 @@ public sealed partial class CenterCore
         var worker = new WorkerEntry(e.Worker, _workers.FreeName(e.Name), e.Address, e.Cores, e.Data, resources);
         _workers.Add(worker);
         _placement.WorkerJoined();
-        Log($"Worker {worker.Name} registered at {e.Address} with {e.Cores} cores"
+        Log($"Worker {worker.Name} at {e.Address} joined with {e.Cores} cores"
             + (worker.Resources is { } offered ? $" and resources {ResourceAmounts.Format(offered)}" : ""));
         Tell(worker, new WorkerRegistered(_centerAddress, worker.Name, _incarnation));
         if (e.HeldKeys is { Count: > 0 } held)
@@ -195,6 +199,7 @@ public sealed partial class CenterCore
                 if (!_keys.Contains(dependency)) _tasks.WaitFor(task, dependency);
             _tasks.Add(task, client);
             client.Submitted++;
+            _tasksSubmittedTotal++;
             if (task.WaitingFor == 0) ready.Add(task);
         }
         if (existing is not null)
@@ -241,6 +246,7 @@ public sealed partial class CenterCore
             if (task.RemakeForConsumers is null)
             {
                 client.Finished++;
+                _tasksFinishedTotal++;
                 client.ResultBytes += result.Size;
             }
             var key = new KeyEntry(result.Key, result.Size, result.TypeName) { RemainingConsumers = task.RemakeForConsumers ?? task.Spec.ReleaseAfterConsumers };

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Distributed.Protocol.Security;
+using Microsoft.Extensions.Logging;
 
 namespace Distributed.Protocol.Hosting;
 
@@ -26,6 +27,16 @@ public static class ProgramRunner
             credentials = null;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Sets up the program's log (<c>--log-level</c>, <c>--log-format</c>) on standard error, Akka's
+    /// included, for the rest of the process.
+    /// </summary>
+    public static void StartLogging(LogLevel level, LogFormat format)
+    {
+        NodeLogging.Configure(level, format);
+        ClusterConfig.ProgramSettings = NodeLogging.AkkaSettings(level);
     }
 
     /// <summary>

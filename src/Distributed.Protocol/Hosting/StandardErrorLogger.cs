@@ -18,14 +18,19 @@ public sealed class StandardErrorLogger : ReceiveActor
     /// with troubleshooting paragraphs and stack traces: one line each says the same, so that a
     /// refused peer reads as one line, and a scan of a port cannot flood the log.
     /// </summary>
-    private static bool IsTransport(LogEvent e) =>
+    internal static bool IsTransport(LogEvent e) =>
         e.LogSource is { } source && (source.StartsWith("TcpServerHandler", StringComparison.Ordinal) || source.StartsWith("TcpClientHandler", StringComparison.Ordinal)
             || source.StartsWith("TcpTransport", StringComparison.Ordinal) || source.StartsWith("remoting", StringComparison.Ordinal)
             || source.Contains("/system/endpointManager/", StringComparison.Ordinal));
 
-    private static string Condensed(LogEvent e)
+    /// <summary>The first line of the event, with the innermost reason of its exception.</summary>
+    internal static string Condensed(LogEvent e) => Condense(e.ToString(), e);
+
+    /// <summary>The message alone (no level, time and source), condensed as <see cref="Condensed"/> is.</summary>
+    internal static string CondensedMessage(LogEvent e) => Condense(e.Message?.ToString() ?? "", e);
+
+    private static string Condense(string text, LogEvent e)
     {
-        var text = e.ToString();
         var newline = text.IndexOf('\n');
         var first = (newline < 0 ? text : text[..newline]).TrimEnd('\r');
         if (e.Cause is not { } cause) return first;

@@ -79,6 +79,8 @@ public static class WireSamples
             new ListDatasets(RequestId: 16),
             new DatasetReply(null, [stored], ["training-set", "weights"], RequestId: 15),
             new DatasetReply("There is no dataset named x.", [], [], RequestId: 14),
+            // The dashboard's worker status (issue 14).
+            new WorkerStatus(512L << 20, 8L << 30, 300L << 20, 40L << 20, 120, 7, 3, 187.5, 1_000_000, 250_000, 1, 4_096),
         ];
     }
 

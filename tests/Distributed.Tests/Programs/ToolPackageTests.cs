@@ -19,10 +19,12 @@ public sealed class ToolPackageTests : IDisposable
         var project = Path.Combine(RepositoryRoot(), "src", program, program + ".csproj");
         var configuration = typeof(ToolPackageTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
-        var (exitCode, output) = await RunAsync("dotnet", "pack", project, "--no-build", "--no-restore", "--disable-build-servers", "-c", configuration, "-o", _output, "-p:Version=0.0.1-test");
+        var (exitCode, output) = await RunAsync("dotnet", "pack", project, "--no-build", "--no-restore", "--disable-build-servers", "-c", configuration, "-o", _output);
 
         Assert.True(exitCode == 0, $"dotnet pack {program} exited with {exitCode}:{Environment.NewLine}{output}");
-        var package = Path.Combine(_output, $"{program}.0.0.1-test.nupkg");
+        // The tools carry the version git gave this build (MinVer), the client library's.
+        var version = typeof(Pool).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
+        var package = Path.Combine(_output, $"{program}.{version}.nupkg");
         Assert.True(File.Exists(package), $"dotnet pack did not write {package}; the folder holds {string.Join(", ", Directory.GetFiles(_output).Select(Path.GetFileName))}.");
         using var zip = ZipFile.OpenRead(package);
         var settings = zip.Entries.SingleOrDefault(e => e.FullName.EndsWith("/DotnetToolSettings.xml", StringComparison.Ordinal));
