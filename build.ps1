@@ -31,7 +31,8 @@ switch ($Target) {
         Invoke-Dotnet pack src/dworker -c Release -o artifacts/tools
         # The client library and the two it depends on, same version (from git tags, MinVer), with symbols:
         # dotnet add package Distributed --source artifacts/packages
-        foreach ($library in 'Distributed.Protocol', 'Distributed.Data', 'Distributed') {
+        # and Distributed.Terminal (console progress bars), which brings Spectre.Console:
+        foreach ($library in 'Distributed.Protocol', 'Distributed.Data', 'Distributed', 'Distributed.Terminal') {
             Invoke-Dotnet pack src/$library -c Release -o artifacts/packages
         }
     }

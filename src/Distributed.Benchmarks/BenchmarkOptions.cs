@@ -90,6 +90,9 @@ public sealed record BenchmarkOptions(
     int IdleSettleSeconds,
     IReadOnlyList<bool> Tls)
 {
+    /// <summary>Whether the chaos workload's workers run under one <c>dworker --nworkers N</c> supervisor, which replaces the killed one.</summary>
+    public bool ChaosSupervised { get; init; }
+
     /// <summary>Whether <paramref name="workload"/> runs on <paramref name="system"/>.</summary>
     public bool Runs(string workload, string system) => Workloads.Contains(workload) && Systems.Contains(system);
 

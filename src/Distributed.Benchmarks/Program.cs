@@ -30,6 +30,7 @@ var workersOption = new Option<int>("--workers") { Description = "Workers in eac
 var chaosRunsOption = new Option<int>("--chaos-runs") { Description = "Runs of each chaos computation, each with and without a worker killed mid-run.", DefaultValueFactory = _ => 20 };
 var chaosSeedOption = new Option<int>("--chaos-seed") { Description = "Seed of the chaos workload's choice of which worker to kill, and when.", DefaultValueFactory = _ => 1 };
 var chaosReplaceOption = new Option<bool>("--chaos-replace") { Description = "In the chaos runs, start a new worker as soon as one is killed (what dask's nanny does)." };
+var chaosSupervisedOption = new Option<bool>("--chaos-supervised") { Description = "In the chaos runs, the workers run under one `dworker --nworkers N` supervisor, which starts the killed one again itself." };
 var idleSecondsOption = new Option<int>("--idle-seconds") { Description = "How long the idle workload measures the idle cluster's CPU, in seconds.", DefaultValueFactory = _ => 30 };
 var idleSettleOption = new Option<int>("--idle-settle") { Description = "Seconds the idle workload lets the cluster be quiet before it measures.", DefaultValueFactory = _ => 10 };
 var tlsOption = new Option<string>("--tls")
@@ -43,7 +44,7 @@ var pythonOption = new Option<string>("--python") { Description = "Python that r
 var root = new RootCommand("Benchmarks Distributed against plain baselines and against dask.distributed; prints JSON lines.")
 {
     onlyOption, systemsOption, tasksOption, daskTasksOption, roundTripsOption, transferOption, repeatsOption,
-    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption, idleSecondsOption, idleSettleOption, tlsOption,
+    graphTasksOption, daskGraphTasksOption, workersOption, pythonOption, chaosRunsOption, chaosSeedOption, chaosReplaceOption, chaosSupervisedOption, idleSecondsOption, idleSettleOption, tlsOption,
 };
 
 var sink = new Command(LoopbackSink.Verb, "The far end of the loopback TCP baselines (started by the benchmark itself).") { Hidden = true };
@@ -72,7 +73,15 @@ root.SetAction(async (parse, cancellation) =>
             ChaosReplace: parse.GetValue(chaosReplaceOption),
             IdleSeconds: Positive(parse.GetValue(idleSecondsOption), "--idle-seconds"),
             IdleSettleSeconds: NotNegative(parse.GetValue(idleSettleOption), "--idle-settle"),
-            Tls: parse.GetValue(tlsOption) switch { "off" => [false], "both" => [true, false], _ => [true] });
+            Tls: parse.GetValue(tlsOption) switch { "off" => [false], "both" => [true, false], _ => [true] })
+        {
+            ChaosSupervised = parse.GetValue(chaosSupervisedOption),
+        };
+        if (options.ChaosReplace && options.ChaosSupervised)
+        {
+            Console.Error.WriteLine("error: --chaos-replace and --chaos-supervised are two ways of replacing the killed worker: choose one.");
+            return 2;
+        }
         // Standard output carries the results only: anything else written to it in this process
         // (the client's Akka logging, which goes to Console.Out) is sent to standard error instead.
         var results = new ResultWriter(Console.Out);

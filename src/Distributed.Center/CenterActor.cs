@@ -25,6 +25,8 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<WorkerId, IActorRef> _workerRefs = [];
     private readonly Dictionary<IActorRef, ClientId> _clientIds = [];
     private readonly Dictionary<ClientId, IActorRef> _clientRefs = [];
+    /// <summary>Each client's <see cref="AssemblyRelay"/>, which the workers are given in its place.</summary>
+    private readonly Dictionary<ClientId, IActorRef> _assemblyRelays = [];
     private long _nextId;
 
     /// <inheritdoc />
@@ -57,6 +59,8 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<UnpublishDataset>(m => FromClient(m, client => new DatasetUnpublished(client, m.Name, m.RequestId)));
         Receive<GetDataset>(m => FromClient(m, client => new DatasetAsked(client, m.Name, m.RequestId)));
         Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
+        Receive<RetireWorkers>(m => FromClient(m, client => new RetirementAsked(client, m.Workers, m.RequestId)));
+        Receive<RetireMe>(m => FromWorker(m, worker => new RetirementOffered(worker)));
         Receive<TasksFinished>(m => FromWorker(m, worker =>
         {
             _recorder.Finished(m.Results);
@@ -143,6 +147,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
             id = new ClientId(++_nextId);
             _clientIds[Sender] = id;
             _clientRefs[id] = Sender;
+            _assemblyRelays[id] = Context.ActorOf(AssemblyRelay.Props(Sender), $"code-of-client-{id.Value}");
             Context.Watch(Sender);
         }
         Apply(new ClientJoined(id, message.RequestId));
@@ -159,19 +164,23 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         foreach (var (workerRef, worker) in _workerIds.ToList())
             if (workerRef.Path.Address.Equals(message.RemoteAddress)) Apply(new WorkerConnectionDropped(worker));
         // A killed client program: its queued tasks are dropped and its data released now rather than
-        // after the failure detector. A client has no data port; its Akka port serves.
+        // after the failure detector. A client has no data port; its Akka port serves. Not a client that
+        // is no member: it only dials out, its port may be behind a firewall or NAT (a refusal there, or
+        // another host at that address, proves nothing), and its death watch tells within seconds.
         foreach (var clientRef in _clientIds.Keys)
         {
             var address = clientRef.Path.Address;
-            if (!address.Equals(message.RemoteAddress) || address.Host is not { } host || address.Port is not { } port) continue;
+            if (!address.Equals(message.RemoteAddress) || address.Host is not { } host || address.Port is not { } port || !IsMember(address)) continue;
             ProbeAsync(new DataEndpoint(host, port)).PipeTo(Self, success: alive => new ClientProbeResult(clientRef, alive), failure: _ => new ClientProbeResult(clientRef, true));
         }
     }
 
+    /// <summary>Whether <paramref name="address"/> is a node of the cluster (a member client, a worker), not a client that only dials out.</summary>
+    private static bool IsMember(Address address) => Cluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(address));
+
     private void HandleClientProbeResult(ClientProbeResult message)
     {
         if (message.Alive || !_clientIds.TryGetValue(message.Client, out var client)) return;
-        _log.Warning("Client at {0} refuses connections: its process is gone; its tasks are dropped and its data released", message.Client.Path.Address);
         Apply(new ClientLeft(client, ProcessGone: true));
     }
 
@@ -193,7 +202,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                 case RunOnWorker c:
                     _recorder.Sent(c.Worker, c.Tasks);
                     if (_workerRefs.TryGetValue(c.Worker, out var runner))
-                        runner.Tell(new RunTasks(_clientRefs.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
+                        runner.Tell(new RunTasks(_assemblyRelays.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
                     break;
                 case ProbeWorker c:
                     var probed = c.Worker;
@@ -209,9 +218,13 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     break;
                 case ClientForgotten c:
                     if (!_clientRefs.Remove(c.Client, out var gone)) break;
+                    // One line at information: a client that goes is routine, whether it closed or was killed.
+                    _log.Info("Client at {0} left{1}: its queued tasks are dropped and the values only it kept released",
+                        gone.Path.Address, c.DownNode ? " (its process is gone)" : "");
                     _clientIds.Remove(gone);
+                    if (_assemblyRelays.Remove(c.Client, out var relay)) Context.Stop(relay);
                     Context.Unwatch(gone);
-                    if (c.DownNode) Cluster.Get(Context.System).Down(gone.Path.Address);
+                    if (c.DownNode && IsMember(gone.Path.Address)) Cluster.Get(Context.System).Down(gone.Path.Address);
                     break;
                 case StartTimer c:
                     Timers.StartSingleTimer($"timer-{c.Timer}", new TimerDue(c.Timer), c.Delay);

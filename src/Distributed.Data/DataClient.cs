@@ -211,7 +211,8 @@ public sealed class DataClient : IDisposable
         catch (AggregateException e) when (e.InnerException is SocketException socket)
         {
             tcp.Dispose();
-            throw socket;
+            // A bare "Connection refused" names no peer: say whose data channel it was.
+            throw new IOException($"Could not connect to the data channel at {endpoint}: {socket.Message}.", socket);
         }
         catch
         {

@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Protocol.Security;
 
 namespace Distributed.Data;
@@ -58,15 +59,17 @@ public sealed class DataServer : IAsyncDisposable
     /// </summary>
     internal void AcceptPuts(ScatterHandler handler) => _putHandler = handler;
 
-    /// <summary>Starts listening on <paramref name="host"/> at a free port.</summary>
-    /// <param name="host">The address to bind.</param>
+    /// <summary>Starts listening on <paramref name="host"/> at a free port (of <paramref name="ports"/>, when given).</summary>
+    /// <param name="host">The address to bind (0.0.0.0: every address of the machine).</param>
     /// <param name="store">The values served.</param>
     /// <param name="counters">Where bytes served are counted, and what a stats request reads.</param>
     /// <param name="credentials">The cluster's credentials: with them every connection is mutual TLS with a member of the same cluster; without, plain TCP (loopback only).</param>
     /// <param name="settings">Connection cap, timeouts and the limits requests are checked against.</param>
     /// <param name="log">Where refused connections and bad frames are reported, one line each (default: standard error).</param>
+    /// <param name="advertisedHost">The address peers dial, as <see cref="Endpoint"/> names it (default: <paramref name="host"/>).</param>
+    /// <param name="ports">The port or range to take the first free one of (default: any free port).</param>
     public DataServer(string host, DataStore store, TransferCounters counters, ClusterCredentials? credentials = null,
-        DataChannelSettings? settings = null, Action<string>? log = null)
+        DataChannelSettings? settings = null, Action<string>? log = null, string? advertisedHost = null, PortRange? ports = null)
     {
         _store = store;
         _counters = counters;
@@ -74,17 +77,50 @@ public sealed class DataServer : IAsyncDisposable
         _credentials = credentials;
         _certificate = credentials?.ServerOptions().ServerCertificateContext;
         _log = log ?? (line => Console.Error.WriteLine($"warning: {line}"));
-        _listener = new TcpListener(NetworkAddresses.Resolve(host), 0);
-        _listener.Start(backlog: 1024);
-        Endpoint = new DataEndpoint(host, ((IPEndPoint)_listener.LocalEndpoint).Port);
+        _listener = Listen(host, ports ?? PortRange.Any);
+        Endpoint = new DataEndpoint(advertisedHost ?? host, ((IPEndPoint)_listener.LocalEndpoint).Port);
         var sweep = TimeSpan.FromTicks(Math.Clamp(Math.Min(_settings.IdleTimeout.Ticks, _settings.HandshakeTimeout.Ticks) / 4,
             TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
         _sweeper = new Timer(_ => CloseStale(), null, sweep, sweep);
         _acceptLoop = AcceptLoop();
     }
 
-    /// <summary>Where the server listens.</summary>
+    /// <summary>Where the server listens, as peers dial it.</summary>
     public DataEndpoint Endpoint { get; }
+
+    /// <summary>
+    /// A listener on the first free port of <paramref name="ports"/>: a taken port moves on to the next, an
+    /// address that is not this machine's stops at once (every port of it would fail the same way).
+    /// </summary>
+    private static TcpListener Listen(string host, PortRange ports)
+    {
+        var address = NetworkAddresses.Resolve(host);
+        for (var port = ports.First; port <= ports.Last; port++)
+        {
+            var listener = new TcpListener(address, port);
+            try
+            {
+                listener.Start(backlog: 1024);
+                return listener;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                listener.Stop();
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+            {
+                listener.Stop();
+                throw new AddressNotLocalException(host, "--host", MachineNetwork.Local().Addresses);
+            }
+        }
+        throw PortsTaken(host, ports);
+    }
+
+    /// <summary>The one-line error for a data port, or every port of a range, taken on <paramref name="host"/>.</summary>
+    public static PortInUseException PortsTaken(string host, PortRange ports) =>
+        new(host, ports.First, ports.First == ports.Last
+            ? $"Data port {ports.First} on {host} is already in use (is another worker running there?). Choose another with --data-port, or a range with --data-ports FIRST-LAST."
+            : $"Every data port on {host} from {ports.First} to {ports.Last} is already in use. Choose a larger or another range with --data-ports FIRST-LAST.");
 
     /// <summary>Connections open now, in their handshake included.</summary>
     public int ConnectionCount => _connections.Count;

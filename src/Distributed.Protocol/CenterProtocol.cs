@@ -170,3 +170,24 @@ public sealed record ListDatasets(long RequestId = 0) : ICenterQuestion;
 /// dataset's values (for <see cref="GetDataset"/>) or the published names (for <see cref="ListDatasets"/>).
 /// </summary>
 public sealed record DatasetReply(string? Error, IReadOnlyList<StoredKey> Keys, IReadOnlyList<string> Names, long RequestId = 0) : ICenterAnswer;
+
+// ----- Graceful retirement: a worker's values handed to others before it leaves (issue 14) -----
+
+/// <summary>
+/// Worker → center: this worker (the sender) is stopping (SIGTERM). Send it no more tasks and have other
+/// workers copy the values only it holds; answer <see cref="WorkerRetired"/> once they do (or why not).
+/// </summary>
+public sealed record RetireMe : IProtocolMessage
+{
+    /// <summary>The message.</summary>
+    public static RetireMe Instance { get; } = new();
+}
+
+/// <summary>
+/// Client → center: retire these workers (by name): each gets no more tasks, other workers copy the
+/// values only it holds, and then it leaves the cluster and its process ends. Answer: <see cref="WorkersRetired"/>.
+/// </summary>
+public sealed record RetireWorkers(IReadOnlyList<string> Workers, long RequestId = 0) : ICenterQuestion;
+
+/// <summary>Center → client: the workers have handed their values over and been told to leave, or why not (<see cref="Error"/>).</summary>
+public sealed record WorkersRetired(IReadOnlyList<string> Workers, string? Error, long RequestId = 0) : ICenterAnswer;

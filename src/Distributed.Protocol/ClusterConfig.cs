@@ -42,12 +42,16 @@ public static class ClusterConfig
     /// <summary>
     /// The configuration of <paramref name="role"/> bound to <paramref name="host"/>:<paramref name="port"/>, joining
     /// <paramref name="center"/>; <paramref name="secure"/> turns on Akka.Remote's TLS (see <see cref="CreateSystem"/>).
+    /// <paramref name="member"/> false: a node that only speaks to the center over Akka.Remote and never joins
+    /// the cluster (a client that only dials out: nobody needs to reach its port).
+    /// <paramref name="advertise"/> is the address peers know it by (Akka's public-hostname), by default <paramref name="host"/>.
     /// </summary>
-    public static Config For(Role role, string host, int port, HostPort center, bool secure = false)
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false, bool member = true, string? advertise = null)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
+            akka.actor.provider = {{(member ? "cluster" : "remote")}}
             akka.remote.dot-netty.tcp.hostname = "{{host}}"
-            akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{advertise ?? host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(secure ? "on" : "off")}}
             akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
@@ -149,11 +153,13 @@ public static class ClusterConfig
     /// <paramref name="center"/>. With <paramref name="credentials"/>, every Akka.Remote connection is mutual TLS
     /// and a peer is accepted only when its certificate chains to the cluster's authority; without, plain TCP.
     /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
+    /// <paramref name="member"/> false: the system does not join the cluster (see <see cref="For"/>).
+    /// <paramref name="advertise"/> is the address peers know it by, by default <paramref name="host"/>.
     /// </summary>
     public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
-        Action<string, string>? onRejected = null)
+        Action<string, string>? onRejected = null, bool member = true, string? advertise = null)
     {
-        var config = For(role, host, port, center, secure: credentials is not null);
+        var config = For(role, host, port, center, secure: credentials is not null, member, advertise);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
         // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
         // trust store and host names play no part, only the chain to this cluster's own authority.
@@ -268,7 +274,10 @@ public static class NetworkAddresses
         }
     }
 
-    /// <summary>Whether a TCP port can be bound on <paramref name="host"/> right now.</summary>
+    /// <summary>
+    /// Whether a TCP port can be bound on <paramref name="host"/> right now. An address that is not this
+    /// machine's is an <see cref="Hosting.AddressNotLocalException"/>, not a taken port: every port of it would fail.
+    /// </summary>
     public static bool IsPortFree(string host, int port)
     {
         try
@@ -277,6 +286,10 @@ public static class NetworkAddresses
             listener.Start();
             listener.Stop();
             return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new Hosting.AddressNotLocalException(host, "--host", Hosting.MachineNetwork.Local().Addresses);
         }
         catch (SocketException)
         {
@@ -328,9 +341,10 @@ public static class NetworkAddresses
     /// at once, naming the address, instead of after Akka's join attempts time out. With
     /// <paramref name="credentials"/> it is a mutual-TLS handshake too, so that a center of another
     /// cluster (or one without credentials) is named with the reason, and the center sees a
-    /// well-formed connection rather than one that closes mid-handshake.
+    /// well-formed connection rather than one that closes mid-handshake. Returns the address the center
+    /// answers to (<see cref="CenterIdentity"/>), or null when it did not say.
     /// </summary>
-    public static async Task ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    public static async Task<HostPort?> ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
     {
         using var tcp = new TcpClient();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -347,10 +361,56 @@ public static class NetworkAddresses
         {
             throw new CenterUnreachableException($"Could not reach the center at {center}: {e.Message}.", e);
         }
-        if (credentials is not null) await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+        var local = (IPEndPoint)tcp.Client.LocalEndPoint!;
+        if (credentials is not null) return await TlsHandshakeAsync(tcp, center, credentials, deadline.Token, cancellation).ConfigureAwait(false);
+        return await AskIdentityAsync(tcp.GetStream(), secure: false, local, deadline.Token).ConfigureAwait(false);
     }
 
-    private static async Task TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
+    /// <summary>The address the center answers to, or null when it did not say in time (the probe's verdict stands: it answered).</summary>
+    private static async Task<HostPort?> AskIdentityAsync(Stream stream, bool secure, IPEndPoint local, CancellationToken deadline)
+    {
+        try
+        {
+            return await CenterIdentity.AskAsync(stream, secure, local, deadline).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The address the center <paramref name="center"/> answers to: itself when it is an IP address; when it
+    /// is a host name, the center is asked (<see cref="ProbeCenterAsync"/>) before any node names it, as a
+    /// node that names the center otherwise than the center names itself is never answered. A name that
+    /// does not resolve is a <see cref="Hosting.NameNotResolvedException"/>, at once.
+    /// </summary>
+    public static async Task<HostPort> CenterAnswersToAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    {
+        if (IPAddress.TryParse(center.Host, out _)) return center;
+        var resolved = Hosting.MachineNetwork.Local().Resolve(center.Host, "the center's address");
+        var answered = await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false);
+        return answered ?? center with { Host = resolved.ToString() };
+    }
+
+    /// <summary>
+    /// <see cref="ProbeCenterAsync"/>, failing with one line (<see cref="CenterElsewhereException"/>) when the center
+    /// says it answers to another address than <paramref name="center"/>.
+    /// </summary>
+    public static async Task ProbeCenterAnsweringAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null) =>
+        CheckAnswersTo(center, await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false));
+
+    /// <summary>
+    /// Fails with one line when the center probed at <paramref name="dialed"/> said it answers to another
+    /// address (<paramref name="answered"/>): every message a node sent it at <paramref name="dialed"/> would be dropped.
+    /// </summary>
+    public static void CheckAnswersTo(HostPort dialed, HostPort? answered)
+    {
+        if (answered is null || answered == dialed) return;
+        throw new CenterElsewhereException(dialed, answered);
+    }
+
+    private static async Task<HostPort?> TlsHandshakeAsync(TcpClient tcp, HostPort center, ClusterCredentials credentials, CancellationToken deadline, CancellationToken cancellation)
     {
         var refused = "";
         var options = credentials.ClientOptions(center.Host);
@@ -359,7 +419,9 @@ public static class NetworkAddresses
         try
         {
             await tls.AuthenticateAsClientAsync(options, deadline).ConfigureAwait(false);
+            var answered = await AskIdentityAsync(tls, secure: true, (IPEndPoint)tcp.Client.LocalEndPoint!, deadline).ConfigureAwait(false);
             await tls.ShutdownAsync().ConfigureAwait(false);
+            return answered;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
@@ -386,6 +448,6 @@ public static class NetworkAddresses
     {
         for (var port = first; port < Math.Min(first + 1000, 65536); port++)
             if (IsPortFree(host, port)) return port;
-        throw new InvalidOperationException($"No free port on {host} from {first} to {first + 999}.");
+        throw new InvalidOperationException($"Every port on {host} from {first} to {Math.Min(first + 999, 65535)} is in use; choose one with --port.");
     }
 }

@@ -17,10 +17,21 @@ public sealed record DataEndpoint(string Host, int Port)
 public sealed record AssemblyRef(string Name, string Hash);
 
 /// <summary>
-/// The user assemblies a task needs. <see cref="Version"/> hashes all of them, so two builds of one
+/// One native library file of a package, for one runtime identifier (<c>runtimes/RID/native/FILE</c>
+/// in the package), content-addressed like an assembly. A worker fetches those of its own RID.
+/// </summary>
+public sealed record NativeLibraryRef(string Package, string RuntimeId, string FileName, string Hash);
+
+/// <summary>
+/// The user assemblies a task needs, and the native libraries of their packages for every runtime
+/// identifier the client has them for. <see cref="Version"/> hashes all of them, so two builds of one
 /// program get different versions and run in different executor processes.
 /// </summary>
-public sealed record CodeManifest(string Version, IReadOnlyList<AssemblyRef> Assemblies);
+public sealed record CodeManifest(string Version, IReadOnlyList<AssemblyRef> Assemblies, IReadOnlyList<NativeLibraryRef>? Natives = null)
+{
+    /// <summary>The native libraries, none when the manifest has no list.</summary>
+    public IReadOnlyList<NativeLibraryRef> NativeLibraries => Natives ?? [];
+}
 
 /// <summary>A serialized user function (an <c>IUserFunction</c>), addressed by the hash of its bytes.</summary>
 public sealed record FunctionSpec(string FunctionId, byte[] Payload);

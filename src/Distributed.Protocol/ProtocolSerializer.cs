@@ -188,6 +188,14 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             w.Write(assembly.Name);
             w.Write(assembly.Hash);
         }
+        w.Write(code.NativeLibraries.Count);
+        foreach (var native in code.NativeLibraries)
+        {
+            w.Write(native.Package);
+            w.Write(native.RuntimeId);
+            w.Write(native.FileName);
+            w.Write(native.Hash);
+        }
     }
 
     private static CodeManifest ReadCode(WireReader r)
@@ -195,7 +203,11 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var version = r.ReadString("the code version");
         var assemblies = new AssemblyRef[r.ReadCount("assemblies", minItemBytes: 2)];
         for (var i = 0; i < assemblies.Length; i++) assemblies[i] = new AssemblyRef(r.ReadString("an assembly's name"), r.ReadString("an assembly's hash"));
-        return new CodeManifest(version, assemblies);
+        var natives = new NativeLibraryRef[r.ReadCount("native libraries", minItemBytes: 4)];
+        for (var i = 0; i < natives.Length; i++)
+            natives[i] = new NativeLibraryRef(r.ReadString("a native library's package"), r.ReadString("a native library's runtime identifier"),
+                r.ReadString("a native library's file name"), r.ReadString("a native library's hash"));
+        return new CodeManifest(version, assemblies, natives.Length == 0 ? null : natives);
     }
 
     private static void WriteFunctions(BinaryWriter w, IReadOnlyList<FunctionSpec> functions)

@@ -44,3 +44,10 @@ public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProto
 
 /// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="KeysAdded"/> with <see cref="ReplicationId"/>.</summary>
 public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, long ReplicationId) : IProtocolMessage;
+
+/// <summary>
+/// Center → worker: it is retired: other workers hold every value it held (or, with <see cref="Error"/>,
+/// why some could not be handed over) and it gets no more tasks. It leaves the cluster now: after its
+/// own <see cref="RetireMe"/>, or of itself when a client asked (<see cref="RetireWorkers"/>).
+/// </summary>
+public sealed record WorkerRetired(string? Error) : IProtocolMessage;

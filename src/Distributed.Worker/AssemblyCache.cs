@@ -47,13 +47,16 @@ public sealed class AssemblyCache(string directory, Action<string>? logWarning =
     }
 
     /// <summary>
-    /// The file of an assembly; the file name is its simple name, which executors resolve by. Throws
+    /// The file of an assembly; the file name is its simple name, which executors resolve by (a native
+    /// library keeps its own file name, which tells executors it is one). Throws
     /// <see cref="InvalidDataException"/> for a name or hash that is not a plain file name.
     /// </summary>
     public string PathOf(AssemblyRef assembly)
     {
         ContentAddress.Check(assembly);
-        return Path.Combine(Directory, assembly.Hash, assembly.Name + ".dll");
+        return NativeLibraryFiles.IsNativeFileName(assembly.Name)
+            ? Path.Combine(Directory, assembly.Hash, NativeLibraryFiles.CacheFolder, assembly.Name)
+            : Path.Combine(Directory, assembly.Hash, assembly.Name + ".dll");
     }
 
     /// <summary>Stores an assembly after checking that its bytes match its hash.</summary>

@@ -21,6 +21,12 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
     /// <summary>What the worker offers to tasks that ask for resources (<see cref="WorkerOptions.Resources"/>); null: nothing.</summary>
     /// <example><code>settings with { Resources = ResourceAmounts.Parse("GPU=1") }</code></example>
     public IReadOnlyDictionary<string, double>? Resources { get; init; }
+
+    /// <summary>How long an executor may run no task before it is stopped (<c>executor-idle-timeout</c>); null: never.</summary>
+    public TimeSpan? ExecutorIdleTimeout { get; init; } = WorkerConfig.DefaultExecutorIdleTimeout;
+
+    /// <summary>How often the worker tells the center its <see cref="WorkerStatus"/> once registered (<c>status-interval</c>); null: never.</summary>
+    public TimeSpan? StatusInterval { get; init; } = WorkerConfig.DefaultStatusInterval;
 }
 
 /// <summary>
@@ -47,6 +53,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly DataClient _peers;
     private readonly AssemblyCache _assemblies;
     private readonly TaskCompletionSource<WorkerRegistered> _registered;
+    /// <summary>Completed when the center says this worker is retired (its values handed over): the node then leaves.</summary>
+    private readonly TaskCompletionSource<WorkerRetired>? _retired;
     private readonly TransferCounters _counters;
     /// <summary>The decisions: this actor turns messages into its events and carries out its commands.</summary>
     private readonly WorkerCore _core;
@@ -58,12 +66,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, long> _executorIds = [];
     private readonly WorkerStatusProbe _status;
 
-    /// <summary>How often a registered worker tells the center its <see cref="WorkerStatus"/>.</summary>
-    internal static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(2);
-
     /// <summary>Creates the worker actor.</summary>
-    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered)
+    public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
+        TaskCompletionSource<WorkerRetired>? retired)
     {
+        _retired = retired;
         _settings = settings;
         _center = center;
         _centerPath = centerPath;
@@ -92,6 +99,18 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<Terminated>(HandleTerminated);
         Receive<SendStatus>(_ => _registeredWith?.Tell(_status.Measure(_core.TasksHeld)));
         Receive<StoreScattered>(HandleStoreScattered);
+        // Graceful retirement: the node asks (SIGTERM); the center answers once other workers hold the values.
+        Receive<Retire>(_ =>
+        {
+            if (_registeredWith is { } registeredWith) registeredWith.Tell(RetireMe.Instance);
+            else _retired?.TrySetResult(new WorkerRetired("it was not registered with a center"));
+        });
+        Receive<WorkerRetired>(m => FromCenter(m, m =>
+        {
+            if (m.Error is { } error) _log.Warning("Worker {0} retires: {1}", _settings.Name, error);
+            else _log.Info("Worker {0} retires: its values are on other workers", _settings.Name);
+            _retired?.TrySetResult(m);
+        }));
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);
     }
@@ -100,8 +119,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props of a worker.</summary>
-    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered));
+    public static Props Props(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
+        TaskCompletionSource<WorkerRetired>? retired = null) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(settings, center, centerPath, store, counters, registered, retired));
 
     /// <summary>Handles a command when it comes from the center this worker registered with; refuses it otherwise.</summary>
     private void FromCenter<T>(T message, Action<T> handle) where T : notnull
@@ -119,6 +139,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // The proxy buffers until the singleton is found, but a registration can still be lost when the
         // center restarts in between: repeat it until the center answers.
         Timers.StartPeriodicTimer("register", RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+        if (_settings.ExecutorIdleTimeout is { } idle)
+            Timers.StartPeriodicTimer("idle-check", WorkerEvent.IdleCheckFired.Instance, idle / 4);
     }
 
     /// <inheritdoc />
@@ -141,7 +163,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _settings = _settings with { Name = message.AssignedName };
         _registered.TrySetResult(message);
         Apply(new WorkerEvent.Registered(message.AssignedName));
-        Timers.StartPeriodicTimer("status", SendStatus.Instance, StatusInterval);
+        if (_settings.StatusInterval is { } interval) Timers.StartPeriodicTimer("status", SendStatus.Instance, interval);
     }
 
     /// <summary>Time to tell the center how this worker is doing.</summary>
@@ -243,6 +265,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             case WorkerCommand.StartExecutor start: StartExecutor(start); break;
             case WorkerCommand.AdoptCode adopt: ExecutorNumbered(adopt.Executor)?.Tell(new AdoptCode(adopt.Version, adopt.AssemblyPaths)); break;
             case WorkerCommand.StopExecutor stop: ExecutorNumbered(stop.Executor)?.Tell(PoisonPill.Instance); break;
+            case WorkerCommand.StopIdleExecutor idle:
+                _log.Info("Worker {0} stops the executor of code {1}: it ran no task for {2} (its assemblies stay cached)",
+                    _settings.Name, idle.Version, _settings.ExecutorIdleTimeout);
+                ExecutorNumbered(idle.Executor)?.Tell(PoisonPill.Instance);
+                break;
             case WorkerCommand.StartSpareTimer timer: Timers.StartSingleTimer(nameof(WorkerEvent.SpareTimerFired), WorkerEvent.SpareTimerFired.Instance, timer.Delay); break;
             case WorkerCommand.ForgetClient forget:
                 if (_clients.Remove(forget.Client, out var client)) _clientIds.Remove(client);

@@ -191,6 +191,10 @@ public static partial class WorkerFolders
                         Directory.Delete(folder, recursive: true);
                         removed.Add(folder);
                     }
+                    catch (DirectoryNotFoundException)
+                    {
+                        // Another worker starting beside this one removed it first.
+                    }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
                         log($"could not remove {folder}, left by a worker that is no longer running: {e.Message}");

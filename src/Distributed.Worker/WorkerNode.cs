@@ -10,7 +10,7 @@ namespace Distributed.Worker;
 
 /// <summary>How to start a worker.</summary>
 /// <param name="Center">The center's address.</param>
-/// <param name="Host">The address to bind and advertise; by default the one that reaches the center.</param>
+/// <param name="Host">The address to listen on (0.0.0.0: all of this machine's); by default the one that reaches the center.</param>
 /// <param name="Port">The Akka port; null means 8788 or the next free one.</param>
 /// <param name="Threads">Threads of each executor; by default the number of cores.</param>
 /// <param name="Name">The worker's name; by default host:port.</param>
@@ -19,13 +19,16 @@ namespace Distributed.Worker;
 /// <param name="Insecure">Run without credentials on a non-loopback address (<c>--insecure</c>).</param>
 /// <param name="DataChannel">Limits of the worker's data channel; by default <see cref="DataChannelSettings.Default"/>.</param>
 /// <param name="Resources">What it offers to tasks that ask for resources (<c>--resources GPU=1</c>, see <see cref="ResourceAmounts"/>); null: nothing.</param>
+/// <param name="Advertise">The address the center, workers and clients dial (<c>--advertise</c>); by default <paramref name="Host"/>, or the one that reaches the center when <paramref name="Host"/> is 0.0.0.0.</param>
+/// <param name="DataPorts">The port, or range of ports, of the data channel (<c>--data-port</c>, <c>--data-ports</c>); by default any free one.</param>
 /// <example>
 /// <code>
 /// var node = await WorkerNode.StartAsync(new WorkerOptions(HostPort.Parse("10.0.0.1:8787"), Resources: ResourceAmounts.Parse("GPU=1")), token);
 /// </code>
 /// </example>
 public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Port = null, int? Threads = null, string? Name = null, long? MemoryLimit = null,
-    ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null, IReadOnlyDictionary<string, double>? Resources = null)
+    ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null, IReadOnlyDictionary<string, double>? Resources = null,
+    string? Advertise = null, PortRange? DataPorts = null)
 {
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
@@ -53,9 +56,16 @@ public sealed class WorkerNode
     private readonly string _workDirectory;
 
     private readonly DataStore _store;
+    private readonly IActorRef _worker;
+    private readonly TaskCompletionSource<WorkerRetired> _retired;
 
-    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, string centerIncarnation, DataStore store, DataServer dataServer, string workDirectory)
+    private WorkerNode(ActorSystem system, HostPort address, string name, HostPort center, string centerIncarnation, DataStore store, DataServer dataServer, string workDirectory,
+        NodeAddress chosen, IActorRef worker, TaskCompletionSource<WorkerRetired> retired)
     {
+        Bound = new HostPort(chosen.Bind, address.Port);
+        AddressNote = chosen.Note;
+        _worker = worker;
+        _retired = retired;
         System = system;
         Address = address;
         Name = name;
@@ -68,8 +78,14 @@ public sealed class WorkerNode
 
     /// <summary>The actor system of the worker.</summary>
     public ActorSystem System { get; }
-    /// <summary>Where the worker's Akka node listens.</summary>
+    /// <summary>The address of the worker's Akka node as its peers dial it (advertised).</summary>
     public HostPort Address { get; }
+    /// <summary>Where the worker's Akka node listens: <see cref="Address"/>, or 0.0.0.0 with its port.</summary>
+    public HostPort Bound { get; }
+    /// <summary>How the advertised address was chosen when the user did not name it (bound to 0.0.0.0), else null.</summary>
+    public string? AddressNote { get; }
+    /// <summary>Where the data channel listens, as peers dial it.</summary>
+    public DataEndpoint DataEndpoint => _dataServer.Endpoint;
     /// <summary>The worker's name.</summary>
     public string Name { get; }
     /// <summary>The center it registered with, as the center reports its own address.</summary>
@@ -87,9 +103,8 @@ public sealed class WorkerNode
     public static Task<WorkerNode> StartAsync(WorkerOptions options, CancellationToken cancellation = default)
     {
         // The default address only opens a UDP socket that sends nothing, to pick the route to the center.
-        var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
-        if (NodeSecurity.Check(host, options.Credentials, options.Insecure) is { } warning) Console.Error.WriteLine($"warning: {warning}");
-        options = options with { Host = host };
+        var chosen = NodeAddresses.ForWorker(options.Host, options.Advertise, options.Center, MachineNetwork.Local());
+        if (NodeSecurity.Check(chosen.Bind, options.Credentials, options.Insecure) is { } warning) Console.Error.WriteLine($"warning: {warning}");
         // Before any folder of this worker exists, and once per process: a rejoining node keeps its folders.
         _ = WorkerFolders.ClaimAndRemoveAbandoned(message => Console.Error.WriteLine($"warning: {message}"));
         return StartAsync(options, kept: null, cancellation);
@@ -146,11 +161,17 @@ public sealed class WorkerNode
         // starved machine (CI saw 1.6 s between the budget running out and the error line).
         var budget = global::System.Diagnostics.Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(7.5);
-        var host = options.Host ?? NetworkAddresses.LocalAddressToward(options.Center);
-        CheckBindable(host);
+        // A center named by a host name answers only to its own address: learn it before the node names the center.
+        options = options with { Center = await NetworkAddresses.CenterAnswersToAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false) };
+        var chosen = NodeAddresses.ForWorker(options.Host, options.Advertise, options.Center, MachineNetwork.Local());
+        var host = chosen.Bind;
+        var advertised = chosen.Advertised;
         if (options.Port is { } requested && !NetworkAddresses.IsPortFree(host, requested))
             throw new PortInUseException(host, requested);
-        var probe = NetworkAddresses.ProbeCenterAsync(options.Center, timeout, cancellation, options.Credentials);
+        // A fixed data port that is taken is said before the node joins the cluster, not after.
+        if (options.DataPorts is { } data && data.First == data.Last && !NetworkAddresses.IsPortFree(host, data.First))
+            throw DataServer.PortsTaken(host, data);
+        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(options.Center, timeout, cancellation, options.Credentials);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
@@ -159,7 +180,7 @@ public sealed class WorkerNode
         // The probe (a TCP connect and, with credentials, a TLS handshake) runs while the actor system starts.
         var (system, port) = await NetworkAddresses.StartWhileProbingAsync(probe, async () =>
         {
-            var bound = await BindAsync(options, host, handshake, budget, cancellation).ConfigureAwait(false);
+            var bound = await BindAsync(options, chosen, handshake, budget, cancellation).ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("worker: actor system created");
             handshake.Watch(bound.System);
             return bound;
@@ -167,7 +188,7 @@ public sealed class WorkerNode
         Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var answered = handshake.Answered;
 
-        var name = options.Name ?? $"{host}:{port}";
+        var name = options.Name ?? $"{advertised}:{port}";
         var threads = options.Threads ?? Environment.ProcessorCount;
         var workDirectory = WorkerFolders.WorkFolder(port);
         DataServer? dataServer = null;
@@ -178,17 +199,20 @@ public sealed class WorkerNode
             // spill folder, which is why it is not inside the node's work directory.
             var store = kept?.Store ?? NewStore(options, port);
             var counters = new TransferCounters();
-            dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel);
+            dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel, advertisedHost: advertised, ports: options.DataPorts);
             Distributed.Protocol.Hosting.StartTrace.Mark("worker: data server started");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var settings = new WorkerSettings(name, $"{host}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
+            var settings = new WorkerSettings(name, $"{advertised}:{port}", threads, dataServer.Endpoint, workDirectory, kept?.PreviousCenter, options.Credentials)
             {
                 ExecutorStandIn = options.ExecutorStandIn,
                 Resources = options.Resources,
+                ExecutorIdleTimeout = WorkerConfig.ExecutorIdleTimeout(system.Settings.Config),
+                StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
-            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered), "worker");
+            var retired = new TaskCompletionSource<WorkerRetired>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var worker = system.ActorOf(WorkerActor.Props(settings, center, centerPath, store, counters, registered, retired), "worker");
             // Values a client scatters are stored by the worker actor, the store's one writer.
             dataServer.AcceptPuts(async (scatterId, values) =>
                 (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
@@ -220,7 +244,8 @@ public sealed class WorkerNode
                 throw new CenterUnreachableException($"The node of this worker shut down before the center at {options.Center} registered it (the log above says why: e.g. the center refused it).");
             var answer = await registered.Task.ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("worker: registered");
-            return new WorkerNode(system, new HostPort(host, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory);
+            return new WorkerNode(system, new HostPort(advertised, port), answer.AssignedName, HostPort.Parse(answer.CenterAddress), answer.CenterIncarnation, store, dataServer, workDirectory,
+                chosen, worker, retired);
         }
         catch
         {
@@ -253,11 +278,12 @@ public sealed class WorkerNode
     /// after the other (<see cref="WorkerFolders.LockPortChoiceAsync"/>), so workers started together
     /// get ports in order without failing binds.
     /// </summary>
-    private static async Task<(ActorSystem System, int Port)> BindAsync(WorkerOptions options, string host, CenterHandshake handshake,
+    private static async Task<(ActorSystem System, int Port)> BindAsync(WorkerOptions options, NodeAddress chosen, CenterHandshake handshake,
         global::System.Diagnostics.Stopwatch budget, CancellationToken cancellation)
     {
+        var host = chosen.Bind;
         if (options.Port is { } requested)
-            return (TryCreateSystem(options, host, requested, handshake) ?? throw new PortInUseException(host, requested), requested);
+            return (TryCreateSystem(options, chosen, requested, handshake) ?? throw new PortInUseException(host, requested), requested);
         // Waiting for other workers to choose their ports is not the center's time; starting the
         // actor system is, since the user hears within the budget that a center is unreachable.
         budget.Stop();
@@ -270,7 +296,7 @@ public sealed class WorkerNode
             int port;
             try { port = NetworkAddresses.FirstFreePort(host, from); }
             catch (InvalidOperationException e) { throw new PortInUseException(host, from, e.Message); }
-            if (TryCreateSystem(options, host, port, handshake) is { } system) return (system, port);
+            if (TryCreateSystem(options, chosen, port, handshake) is { } system) return (system, port);
             tried.Add(port);
             if (tried.Count == BindAttempts)
                 throw new PortInUseException(host, port, $"Could not bind a port on {host}: ports {string.Join(", ", tried)} were each taken by another process between the check and the bind. Choose one with --port.");
@@ -279,11 +305,11 @@ public sealed class WorkerNode
     }
 
     /// <summary>The worker's actor system bound to <paramref name="port"/>, or null when that port is taken.</summary>
-    private static ActorSystem? TryCreateSystem(WorkerOptions options, string host, int port, CenterHandshake handshake)
+    private static ActorSystem? TryCreateSystem(WorkerOptions options, NodeAddress chosen, int port, CenterHandshake handshake)
     {
         try
         {
-            return ClusterConfig.CreateSystem(Role.Worker, host, port, options.Center, options.Credentials, handshake.OnRejected);
+            return ClusterConfig.CreateSystem(Role.Worker, chosen.Bind, port, options.Center, options.Credentials, handshake.OnRejected, advertise: chosen.Advertised);
         }
         catch (Exception e) when (IsAddressInUse(e))
         {
@@ -297,23 +323,6 @@ public sealed class WorkerNode
         AggregateException all => all.InnerExceptions.Any(IsAddressInUse),
         _ => e.InnerException is { } inner && IsAddressInUse(inner),
     };
-
-    /// <summary>
-    /// Fails with one line when <paramref name="host"/> is not an address of this machine: every port
-    /// of it would look taken, and a worker without <c>--port</c> would try a thousand of them.
-    /// </summary>
-    private static void CheckBindable(string host)
-    {
-        try
-        {
-            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            probe.Bind(new global::System.Net.IPEndPoint(NetworkAddresses.Resolve(host), 0));
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
-        {
-            throw new PortInUseException(host, 0, $"Cannot listen on {host}: it is not an address of this machine. Choose one with --host.");
-        }
-    }
 
     /// <summary>
     /// The worker's store, spilling past its memory limit to a folder of its own that is deleted when
@@ -360,6 +369,34 @@ public sealed class WorkerNode
         await _dataServer.DisposeAsync().ConfigureAwait(false);
         ((ExtendedActorSystem)System).Abort();
         await System.WhenTerminated.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Completes when the center has retired this worker (a client asked for it, <c>Pool.RetireWorkersAsync</c>,
+    /// or <see cref="RetireAsync"/> did): other workers hold its values, and it should leave (<see cref="StopAsync"/>).
+    /// </summary>
+    public Task Retired => _retired.Task;
+
+    /// <summary>
+    /// Asks the center to retire this worker before it stops: no more tasks come, it finishes those it
+    /// has, and other workers copy the values only it holds. True once they hold them; false when some
+    /// could not be handed over (no other worker, say) or <paramref name="limit"/> passed: the center then
+    /// makes them again from their lineage when this worker has left, as after a crash.
+    /// </summary>
+    public async Task<bool> RetireAsync(TimeSpan limit)
+    {
+        if (System.WhenTerminated.IsCompleted) return false;
+        _worker.Tell(Retire.Instance);
+        try
+        {
+            var answer = await _retired.Task.WaitAsync(limit).ConfigureAwait(false);
+            return answer.Error is null;
+        }
+        catch (TimeoutException)
+        {
+            Console.Error.WriteLine($"warning: the center did not retire this worker within {limit.TotalSeconds:0} s; it stops anyway, and the center makes its values again elsewhere.");
+            return false;
+        }
     }
 
     /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory (spilled values included).</summary>

@@ -51,3 +51,9 @@ internal sealed record StoreScattered(long ScatterId, IReadOnlyList<KeyValuePair
 
 /// <summary>Worker → data server: the scattered values are stored (null), or why not.</summary>
 internal sealed record ScatterAnswer(string? Refusal);
+
+/// <summary>Node → worker actor: the process is stopping; ask the center to have the values handed over first (answered through the node's retirement task).</summary>
+internal sealed record Retire
+{
+    public static Retire Instance { get; } = new();
+}

@@ -461,6 +461,28 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         if (reply.Error is { } error) throw new InvalidOperationException(error);
     }
 
+    /// <summary>
+    /// Retires the workers named (dask's <c>retire_workers</c>): each gets no more tasks, finishes those it
+    /// has, hands every value only it holds to the workers that remain (so nothing is computed again),
+    /// and then leaves the cluster and its process ends. Returns once all have handed their values over;
+    /// throws <see cref="InvalidOperationException"/> naming a worker that does not exist, or when no
+    /// worker would remain.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var squares = pool.Map(x => x * x, Enumerable.Range(0, 100));
+    /// await pool.RetireWorkersAsync([pool.Workers()[0].Name], cancellation); // its squares move to the others
+    /// Console.WriteLine(pool.Gather(squares).Sum()); // 328350, nothing computed again
+    /// </code>
+    /// </example>
+    public async Task RetireWorkersAsync(IEnumerable<string> workerNames, CancellationToken cancellation = default)
+    {
+        var names = workerNames.ToList();
+        if (names.Count == 0) return;
+        var reply = await _center.AskAsync<WorkersRetired>(new RetireWorkers(names), Timeout.InfiniteTimeSpan, cancellation).ConfigureAwait(false);
+        if (reply.Error is { } error) throw new InvalidOperationException($"Retiring {string.Join(", ", names)}: {error}");
+    }
+
     /// <summary>Deletes these values from the cluster.</summary>
     /// <example>
     /// <code>

@@ -6,7 +6,11 @@ using Distributed.Center.Dashboard;
 using Distributed.Protocol.Hosting;
 
 Distributed.Protocol.Hosting.StartTrace.Mark("dcenter main");
-var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: this machine's primary IPv4 address)." };
+var hostOption = new Option<string?>("--host") { Description = "Address to listen on: one of this machine's, or 0.0.0.0 for all of them (default: this machine's primary IPv4 address)." };
+var advertiseOption = new Option<string?>("--advertise")
+{
+    Description = "Address workers and clients name the center by, the only one it answers to (default: the --host address; with --host 0.0.0.0, this machine's primary IPv4 address).",
+};
 var portOption = new Option<int>("--port") { Description = "Port of the center.", DefaultValueFactory = _ => 8787 };
 portOption.Validators.Add(result =>
 {
@@ -30,6 +34,7 @@ var insecureOption = new Option<bool>("--insecure") { Description = "Run without
 var root = new RootCommand("Starts the center of a Distributed cluster: it knows every worker and what data each holds, and places the tasks.")
 {
     hostOption,
+    advertiseOption,
     portOption,
     credentialsOption,
     insecureOption,
@@ -39,18 +44,20 @@ var operations = new Distributed.Programs.OperationsOptions(root, Role.Center);
 root.SetAction(async (parse, cancellation) =>
 {
     if (!operations.TryStart(parse)) return 2;
-    var host = parse.GetValue(hostOption) ?? NetworkAddresses.PrimaryIPv4();
+    var host = parse.GetValue(hostOption);
     var port = parse.GetValue(portOption);
     var dashboardPort = parse.GetValue(dashboardPortOption);
     var dashboard = new DashboardSettings(dashboardPort ?? DashboardSettings.DefaultPort, NextFreeIfTaken: dashboardPort is null);
     if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;
     return await ProgramRunner.RunAsync(
-        start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token, dashboard),
+        start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token, dashboard, parse.GetValue(advertiseOption)),
         whenEnded: node => node.System.WhenTerminated,
         stop: node => node.StopAsync(),
         announce: node =>
         {
-            Console.WriteLine($"Start center at {node.Address}");
+            // The address peers must use comes first; where it listens, when that differs, after it.
+            Console.WriteLine($"Start center at {node.Address}" + (node.AddressNote is { } how ? $" ({how})"
+                : node.Bound != node.Address ? $" (listening on {node.Bound})" : ""));
             if (node.Dashboard is { } shown) Console.WriteLine($"Dashboard at {shown.Url}" + (shown.Access.Note is { } note ? $" ({note})" : ""));
         });
 });

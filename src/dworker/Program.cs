@@ -11,7 +11,18 @@ Distributed.Protocol.Hosting.StartTrace.Mark(args.Length > 0 && args[0] == Execu
 if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(args[1..]);
 
 var centerArgument = new Argument<string>("center") { Description = "Address of the center, host:port (e.g. 192.168.1.100:8787)." };
-var hostOption = new Option<string?>("--host") { Description = "Address to bind and advertise (default: the one that reaches the center)." };
+var hostOption = new Option<string?>("--host") { Description = "Address to listen on: one of this machine's, or 0.0.0.0 for all of them (default: the one that reaches the center)." };
+var advertiseOption = new Option<string?>("--advertise")
+{
+    Description = "Address the center, the other workers and clients dial this worker at (default: the --host address; with --host 0.0.0.0, the one that reaches the center). Never a loopback address with a center on another machine.",
+};
+var dataPortOption = new Option<int?>("--data-port") { Description = "Port of the data channel, which other workers and clients fetch values from (default: any free port)." };
+dataPortOption.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int?>() is < 1 or > 65535)
+        result.AddError($"--data-port {result.GetValueOrDefault<int?>()} is not a port; a port is a number from 1 to 65535.");
+});
+var dataPortsOption = new Option<string?>("--data-ports") { Description = "A range of ports for the data channel, FIRST-LAST (e.g. 9000-9099): the first free one is taken (for firewalls, with several workers on a machine)." };
 var portOption = new Option<int?>("--port") { Description = "Port of the worker (default: 8788, or the next free port)." };
 portOption.Validators.Add(result =>
 {
@@ -39,7 +50,7 @@ var resourcesOption = new Option<string?>("--resources")
 };
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
-    centerArgument, hostOption, portOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
+    centerArgument, hostOption, advertiseOption, portOption, dataPortOption, dataPortsOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
 };
 var operations = new Distributed.Programs.OperationsOptions(root, Role.Worker);
 // Supervised workers (issue 14): --nworkers N runs N workers as child processes and starts again one that dies.
@@ -57,9 +68,11 @@ root.SetAction((parse, cancellation) =>
         }
         var port = parse.GetValue(portOption);
         var name = parse.GetValue(nameOption);
+        var dataPort = parse.GetValue(dataPortOption);
         return Distributed.Programs.Worker.WorkerSupervisor.RunAsync(workers,
-            i => [.. Distributed.Programs.Worker.SupervisedArguments.Without(args, "--nworkers", "--port", "--name"),
+            i => [.. Distributed.Programs.Worker.SupervisedArguments.Without(args, "--nworkers", "--port", "--name", "--data-port"),
                   .. port is { } first ? new[] { "--port", (first + i - 1).ToString() } : [],
+                  .. dataPort is { } firstData ? new[] { "--data-port", (firstData + i - 1).ToString() } : [],
                   .. name is { } given ? new[] { "--name", $"{given}-{i}" } : []],
             prefixErrors: parse.GetValue<string?>("--log-format") != "json");
     }
@@ -111,17 +124,42 @@ root.SetAction((parse, cancellation) =>
             return Task.FromResult(2);
         }
     }
+    PortRange? dataPorts = null;
+    try
+    {
+        if (parse.GetValue(dataPortOption) is { } fixedPort)
+        {
+            if (parse.GetValue(dataPortsOption) is not null) throw new FormatException("--data-port and --data-ports cannot both be given: one port, or a range.");
+            dataPorts = new PortRange(fixedPort, fixedPort);
+        }
+        else if (parse.GetValue(dataPortsOption) is { } rangeText) dataPorts = PortRange.Parse(rangeText, "--data-ports");
+    }
+    catch (FormatException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return Task.FromResult(2);
+    }
     if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
     var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
         credentials, parse.GetValue(insecureOption),
-        dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null, resources);
+        dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null, resources,
+        parse.GetValue(advertiseOption), dataPorts);
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
-        whenEnded: node => node.System.WhenTerminated,
-        stop: node => node.StopAsync(),
+        // A worker retired by a client's call leaves as one stopped by a signal does.
+        whenEnded: node => Task.WhenAny(node.System.WhenTerminated, node.Retired),
+        // SIGTERM: the values only this worker holds go to other workers first (graceful retirement).
+        stop: async node =>
+        {
+            if (!node.Retired.IsCompleted) await node.RetireAsync(RetirementLimit);
+            await node.StopAsync();
+        },
+        endedForGood: node => node.Retired.IsCompleted,
         announce: node =>
         {
-            Console.WriteLine($"Start worker at:            {node.Address}");
+            Console.WriteLine($"Start worker at:            {node.Address}" + (node.AddressNote is { } how ? $" ({how})"
+                : node.Bound != node.Address ? $" (listening on {node.Bound})" : ""));
+            Console.WriteLine($"Data channel at:            {node.DataEndpoint.Host}:{node.DataEndpoint.Port}");
             Console.WriteLine($"Registered with center at:  {node.Center}");
             var limit = ByteSize.Format(node.MemoryLimit);
             Console.WriteLine(memoryLimit is null
@@ -135,3 +173,9 @@ root.SetAction((parse, cancellation) =>
         restart: node => token => WorkerNode.RejoinAsync(options with { Port = node.Address.Port }, node, token));
 });
 return await root.Parse(args).InvokeAsync();
+
+internal static partial class Program
+{
+    /// <summary>How long a stopping worker waits for its values to be handed over before it stops anyway (the supervisor's grace is longer).</summary>
+    private static readonly TimeSpan RetirementLimit = TimeSpan.FromSeconds(20);
+}

@@ -9,7 +9,8 @@ namespace Distributed.Programs.Worker;
 /// worker that dies is started again after a back-off that doubles while it keeps dying young (so a
 /// crash loop does not hammer the machine or the center); one that dies before it registered
 /// <see cref="MaxDeathsAtStart"/> times in a row is not started again, with one line saying why.
-/// SIGTERM or Ctrl+C stops them all (each leaves the cluster cleanly) and then this process.
+/// SIGTERM or Ctrl+C stops them all (each retires, handing its values to workers that remain, and
+/// leaves the cluster cleanly) and then this process.
 /// </summary>
 internal static partial class WorkerSupervisor
 {
@@ -22,7 +23,8 @@ internal static partial class WorkerSupervisor
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
     // A worker that ran this long before it died was healthy: its next death starts the back-off afresh.
     private static readonly TimeSpan Healthy = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
+    // A worker's SIGTERM first hands its values over (up to 20 s), then leaves (up to 10 s).
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(40);
 
     /// <summary>
     /// Runs <paramref name="count"/> workers, the i-th (from 1) with the arguments <paramref name="argumentsOf"/>(i),
@@ -116,7 +118,7 @@ internal static partial class WorkerSupervisor
         return process;
     }
 
-    /// <summary>SIGTERM, so that the worker leaves the cluster cleanly; killed when it has not stopped in time.</summary>
+    /// <summary>SIGTERM, so that the worker retires and leaves the cluster cleanly; killed when it has not stopped in time.</summary>
     private static async Task StopAsync(Process child)
     {
         if (child.HasExited) return;

@@ -18,6 +18,7 @@ public sealed class AssemblyLayeringTests
         ["Distributed.Center"] = ["Distributed.Protocol"],
         ["Distributed.Worker"] = ["Distributed.Protocol", "Distributed.Data"],
         ["Distributed"] = ["Distributed.Protocol", "Distributed.Data"],
+        ["Distributed.Terminal"] = ["Distributed.Protocol", "Distributed.Data", "Distributed"],
         ["dcenter"] = ["Distributed.Protocol", "Distributed.Center"],
         ["dworker"] = ["Distributed.Protocol", "Distributed.Data", "Distributed.Worker", "Distributed"],
     };

@@ -78,7 +78,9 @@ internal static partial class Chaos
         DistributedSession session;
         try
         {
-            session = await DistributedSession.StartAsync(options.Workers, options.Tls[0], cancellation);
+            session = options.ChaosSupervised
+                ? await DistributedSession.StartSupervisedAsync(options.Workers, options.Tls[0], cancellation)
+                : await DistributedSession.StartAsync(options.Workers, options.Tls[0], cancellation);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
         {
@@ -98,8 +100,9 @@ internal static partial class Chaos
             // the kill lands within the no-kill time of this very cluster (nominal time if that run failed)
             var expected = noKill.Error is null ? noKill.Seconds : (double)Tasks * TaskMilliseconds / 1000 / options.Workers;
             var killAfter = TimeSpan.FromSeconds(expected * killFraction);
-            var victim = session.Cluster.Workers[victimIndex];
+            var victim = VictimOf(session, victimIndex);
             var killed = await TimeWithKillAsync(computation, session, victim, killAfter, options.ChaosReplace, cancellation);
+            if (killed.ReplacedSeconds is { } replaced) tally.ReplacedSeconds.Add(replaced);
             killRunCounted = true;
             tally.KillAfterSeconds.Add(killAfter.TotalSeconds);
             if (killed.Run.Error is null)
@@ -111,7 +114,7 @@ internal static partial class Chaos
             if (killed.KilledMidRun) tally.KilledMidRun++;
             if (killed.DetectionMilliseconds is { } detection) tally.DetectionMilliseconds.Add(detection);
             if (killed.KillCallMilliseconds is { } call) tally.KillCallMilliseconds.Add(call);
-            ResultWriter.Log($"{label}: worker {victimIndex} (pid {victim.Id}) killed at {killAfter.TotalSeconds:0.00} s "
+            ResultWriter.Log($"{label}: worker {victimIndex} (pid {victim.ProcessId}) killed at {killAfter.TotalSeconds:0.00} s "
                 + $"({killFraction * 100:0}% of the no-kill time){(killed.KilledMidRun ? "" : " — after the result, so not mid-run")}: {Describe(killed.Run)}"
                 + (killed.DetectionMilliseconds is { } d ? $", dropped by the center {d:0} ms after the kill" : ""));
         }
@@ -131,7 +134,34 @@ internal static partial class Chaos
 
     private sealed record TimedRun(double Seconds, string? Error);
 
-    private sealed record KilledRun(TimedRun Run, bool KilledMidRun, double? DetectionMilliseconds, double? KillCallMilliseconds);
+    private sealed record KilledRun(TimedRun Run, bool KilledMidRun, double? DetectionMilliseconds, double? KillCallMilliseconds, double? ReplacedSeconds);
+
+    /// <summary>The worker to kill: the address the center names it by, its process id, and the SIGKILL to that pid.</summary>
+    private sealed record Victim(string Address, int ProcessId, Action Kill, ClusterProcess? Supervisor = null, int SupervisedIndex = 0);
+
+    /// <summary>The <paramref name="index"/>-th worker (from 0): a LocalCluster process, or the supervisor's child as it last started it.</summary>
+    private static Victim VictimOf(DistributedSession session, int index)
+    {
+        if (session.Supervisor is not { } supervisor)
+        {
+            var process = session.Cluster.Workers[index];
+            // One kill(2) of the worker's pid, as `kill -9` would: its executors exit when their socket to it
+            // closes. Process.Kill of the whole tree would first stop the worker and scan every process
+            // (hundreds of ms on a busy machine), blurring the instant of death the detection is timed from.
+            return new Victim(WorkerAddress(process), process.Id, () => { if (process.Signal(SigKill) != 0) process.Kill(); });
+        }
+        var child = index + 1; // the supervisor numbers its workers from 1
+        var output = supervisor.Output;
+        var started = output.Last(l => l.StartsWith($"Started worker {child} (pid ", StringComparison.Ordinal));
+        var pid = int.Parse(started[$"Started worker {child} (pid ".Length..^1], CultureInfo.InvariantCulture);
+        var prefix = $"[worker {child}] Start worker at:";
+        var address = output.Last(l => l.StartsWith(prefix, StringComparison.Ordinal))[prefix.Length..].Trim();
+        return new Victim(address, pid, () =>
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill(); // SIGKILL to this pid only
+        }, supervisor, child);
+    }
 
     private static string Describe(TimedRun run) => run.Error is null ? $"correct in {run.Seconds:0.00} s" : $"FAILED after {run.Seconds:0.00} s: {run.Error}";
 
@@ -162,23 +192,27 @@ internal static partial class Chaos
     /// (unless the result came first). The detection delay runs from the instant just before the
     /// kill to the timestamp of the center's own log line saying it dropped that worker.
     /// </summary>
-    private static async Task<KilledRun> TimeWithKillAsync(Computation computation, DistributedSession session, ClusterProcess victim, TimeSpan killAfter, bool replace, CancellationToken cancellation)
+    private static async Task<KilledRun> TimeWithKillAsync(Computation computation, DistributedSession session, Victim victim, TimeSpan killAfter, bool replace, CancellationToken cancellation)
     {
-        var victimAddress = WorkerAddress(victim);
+        var victimAddress = victim.Address;
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} is gone", StringComparison.Ordinal), RunTimeout + DetectionGrace, stopWatching.Token);
+        // "Worker NAME at ADDRESS downed: ... its process is gone" (or "... left the cluster"), in the center's log.
+        var dropped = session.Cluster.Center.WaitForLineAsync(l => l.Contains($" at {victimAddress} ", StringComparison.Ordinal)
+            && (l.Contains("is gone", StringComparison.Ordinal) || l.Contains("left the cluster", StringComparison.Ordinal)), RunTimeout + DetectionGrace, stopWatching.Token);
 
         Task<(DateTime Before, DateTime After)?>? kill = null;
-        Task? replacement = null;
+        Task<double?>? replacement = null;
         var run = await TimeAsync(computation, session.Pool, cancellation, started: running =>
         {
             kill = KillAsync(victim, killAfter, running, cancellation);
             if (replace) replacement = ReplaceAfterAsync(kill, session.Cluster, cancellation);
+            else if (victim.Supervisor is not null) replacement = SupervisorReplacedAsync(kill, victim, cancellation);
         });
         var killed = await kill!;
+        double? replacedSeconds = null;
         if (replacement is not null)
         {
-            try { await replacement; }
+            try { replacedSeconds = await replacement; }
             catch (Exception e) when (!cancellation.IsCancellationRequested) { ResultWriter.Log($"chaos: the replacement worker did not start: {e.Message}"); }
         }
 
@@ -192,29 +226,46 @@ internal static partial class Chaos
         await stopWatching.CancelAsync();
         try { await dropped; }
         catch (Exception e) when (e is OperationCanceledException or InvalidOperationException) { }
-        return new KilledRun(run, killed is not null, detection, killed is { } k ? (k.After - k.Before).TotalMilliseconds : null);
+        return new KilledRun(run, killed is not null, detection, killed is { } k ? (k.After - k.Before).TotalMilliseconds : null, replacedSeconds);
     }
 
     /// <summary>Kills the victim after the delay, unless the run ended first; the wall-clock instants just before and after the kill.</summary>
-    private static async Task<(DateTime Before, DateTime After)?> KillAsync(ClusterProcess victim, TimeSpan after, Task running, CancellationToken cancellation)
+    private static async Task<(DateTime Before, DateTime After)?> KillAsync(Victim victim, TimeSpan after, Task running, CancellationToken cancellation)
     {
         var first = await Task.WhenAny(running, Task.Delay(after, cancellation));
         cancellation.ThrowIfCancellationRequested();
         if (first == running) return null;
-        // One kill(2) of the worker's pid, as `kill -9` would: its executors exit when their socket to it
-        // closes. Process.Kill of the whole tree would first stop the worker and scan every process
-        // (hundreds of ms on a busy machine), blurring the instant of death the detection is timed from.
         var before = DateTime.UtcNow;
-        if (victim.Signal(SigKill) != 0) victim.Kill();
+        victim.Kill();
         return (before, DateTime.UtcNow);
     }
 
     /// <summary>Starts a new worker as soon as the victim is dead, as dask's nanny restarts a killed worker process.</summary>
-    private static async Task ReplaceAfterAsync(Task<(DateTime Before, DateTime After)?> kill, LocalCluster cluster, CancellationToken cancellation)
+    private static async Task<double?> ReplaceAfterAsync(Task<(DateTime Before, DateTime After)?> kill, LocalCluster cluster, CancellationToken cancellation)
     {
-        if (await kill is not { } killed) return;
+        if (await kill is not { } killed) return null;
         await cluster.AddWorkerAsync(cancellation);
-        ResultWriter.Log($"chaos: the replacement worker registered {(DateTime.UtcNow - killed.Before).TotalSeconds:0.00} s after the kill");
+        var seconds = (DateTime.UtcNow - killed.Before).TotalSeconds;
+        ResultWriter.Log($"chaos: the replacement worker registered {seconds:0.00} s after the kill");
+        return seconds;
+    }
+
+    /// <summary>Waits for the supervisor to have started the killed worker again and for it to register (its next "Registered" line).</summary>
+    private static async Task<double?> SupervisorReplacedAsync(Task<(DateTime Before, DateTime After)?> kill, Victim victim, CancellationToken cancellation)
+    {
+        var supervisor = victim.Supervisor!;
+        var registered = $"[worker {victim.SupervisedIndex}] Registered with center at:";
+        int Registrations() => supervisor.Output.Count(l => l.StartsWith(registered, StringComparison.Ordinal));
+        var before = Registrations();
+        if (await kill is not { } killed) return null;
+        while (Registrations() == before)
+        {
+            if (DateTime.UtcNow - killed.Before > RunTimeout) throw new TimeoutException($"the supervisor did not start worker {victim.SupervisedIndex} again within {RunTimeout.TotalSeconds:0} s");
+            await Task.Delay(20, cancellation);
+        }
+        var seconds = (DateTime.UtcNow - killed.Before).TotalSeconds;
+        ResultWriter.Log($"chaos: the supervisor's replacement worker registered {seconds:0.00} s after the kill");
+        return seconds;
     }
 
     /// <summary>The address the worker printed at start, which the center's lines name it by.</summary>
@@ -237,6 +288,10 @@ internal static partial class Chaos
     /// </summary>
     private static double? MillisecondsAfter(DateTime instant, string line)
     {
+        // The programs' own log (issue 14) starts with an ISO 8601 UTC timestamp: 2026-12-07T04:19:32.816Z.
+        if (line.Length >= 24 && DateTime.TryParseExact(line[..24], "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at))
+            return Math.Max(0, (at - instant).TotalMilliseconds);
         var match = LogTimestamp().Match(line);
         if (!match.Success) return null;
         int Part(int group) => int.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture);
@@ -281,6 +336,7 @@ internal static partial class Chaos
         public List<double> KillAfterSeconds { get; } = [];
         public List<double> DetectionMilliseconds { get; } = [];
         public List<double> KillCallMilliseconds { get; } = [];
+        public List<double> ReplacedSeconds { get; } = [];
 
         public void Failed(bool kill, string error)
         {
@@ -293,7 +349,7 @@ internal static partial class Chaos
     private static void Write(Computation computation, Tally tally, BenchmarkOptions options, ResultWriter writer)
     {
         var runs = options.ChaosRuns;
-        var name = $"chaos_{computation.Name}{(options.ChaosReplace ? "_replaced" : "")}";
+        var name = $"chaos_{computation.Name}{(options.ChaosReplace ? "_replaced" : options.ChaosSupervised ? "_supervised" : "")}";
         var common = new Dictionary<string, object?>
         {
             ["computation"] = computation.Description,
@@ -304,7 +360,9 @@ internal static partial class Chaos
             ["runs"] = runs,
             ["seed"] = options.ChaosSeed,
             ["replacement_worker"] = options.ChaosReplace,
-            ["procedure"] = $"per run a fresh cluster: the computation with no kill, then again with one random worker's process SIGKILLed at a random {EarliestKill * 100:0}–{LatestKill * 100:0}% of that no-kill time{(options.ChaosReplace ? ", and a replacement worker started at once" : "")}; a run over {RunTimeout.TotalSeconds:0} s fails",
+            ["supervised"] = options.ChaosSupervised,
+            ["replacement_registered_s"] = tally.ReplacedSeconds.Count == 0 ? null : Round(Statistics.Median(tally.ReplacedSeconds)),
+            ["procedure"] = $"per run a fresh cluster: the computation with no kill, then again with one random worker's process SIGKILLed at a random {EarliestKill * 100:0}–{LatestKill * 100:0}% of that no-kill time{(options.ChaosReplace ? ", and a replacement worker started at once" : options.ChaosSupervised ? "; the workers are the children of one `dworker --nworkers N` supervisor, which starts the killed one again itself" : "")}; a run over {RunTimeout.TotalSeconds:0} s fails",
             ["first_error"] = tally.FirstError,
         };
         Dictionary<string, object?> With(params (string Key, object? Value)[] extra)

@@ -18,11 +18,15 @@ internal sealed class DistributedSession : IAsyncDisposable
 {
     private readonly LocalCluster _cluster;
 
-    private DistributedSession(LocalCluster cluster, Pool pool)
+    private DistributedSession(LocalCluster cluster, Pool pool, ClusterProcess? supervisor = null)
     {
         _cluster = cluster;
         Pool = pool;
+        Supervisor = supervisor;
     }
+
+    /// <summary>The <c>dworker --nworkers N</c> process whose children are the workers, when it started so (<see cref="StartSupervisedAsync"/>).</summary>
+    public ClusterProcess? Supervisor { get; }
 
     /// <summary>The connected pool.</summary>
     public Pool Pool { get; }
@@ -34,7 +38,41 @@ internal sealed class DistributedSession : IAsyncDisposable
     public LocalCluster Cluster => _cluster;
 
     /// <summary>Workers in the cluster.</summary>
-    public int Workers => _cluster.Workers.Count;
+    public int Workers => Supervisor is null ? _cluster.Workers.Count : _supervisedWorkers;
+    private int _supervisedWorkers;
+
+    /// <summary>
+    /// Like <see cref="StartAsync"/>, but the workers are the children of one <c>dworker --nworkers</c>
+    /// supervisor (which starts a worker that dies again), not processes of the LocalCluster.
+    /// </summary>
+    public static async Task<DistributedSession> StartSupervisedAsync(int workers, bool tls, CancellationToken cancellation)
+    {
+        var watch = Stopwatch.StartNew();
+        var cluster = await LocalCluster.StartAsync(workers: 0, threadsPerWorker: 1, cancellation: cancellation, secure: tls);
+        ClusterProcess? supervisor = null;
+        try
+        {
+            supervisor = ClusterProcess.Start(AppContext.BaseDirectory, "dworker",
+                [cluster.Address, "--nworkers", workers.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nthreads", "1"], cluster.ClientEnvironment);
+            var pool = await cluster.ConnectAsync(cancellation: cancellation);
+            while (pool.Workers().Count < workers)
+            {
+                if (supervisor.HasExited || watch.Elapsed > TimeSpan.FromMinutes(2))
+                    throw new InvalidOperationException($"the supervisor's {workers} workers did not register: {string.Join(Environment.NewLine, supervisor.Output)}");
+                await Task.Delay(50, cancellation);
+            }
+            ResultWriter.Log($"cluster at {cluster.Address} with {workers} supervised workers (TLS {(tls ? "on" : "off")}) started in {watch.Elapsed.TotalSeconds:0.0} s");
+            var session = new DistributedSession(cluster, pool, supervisor) { _supervisedWorkers = workers };
+            await session.WarmUpAsync(cancellation);
+            return session;
+        }
+        catch
+        {
+            if (supervisor is not null) await supervisor.StopAsync(TimeSpan.FromSeconds(30));
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>Starts the cluster (every connection mutual TLS when <paramref name="tls"/>), connects, and warms up with a small Map on every worker.</summary>
     public static async Task<DistributedSession> StartAsync(int workers, bool tls, CancellationToken cancellation)
@@ -82,6 +120,10 @@ internal sealed class DistributedSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         try { await Pool.DisposeAsync(); }
-        finally { await _cluster.DisposeAsync(); }
+        finally
+        {
+            if (Supervisor is not null) await Supervisor.StopAsync(TimeSpan.FromSeconds(30));
+            await _cluster.DisposeAsync();
+        }
     }
 }

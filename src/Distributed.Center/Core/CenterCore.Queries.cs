@@ -116,7 +116,10 @@ public sealed partial class CenterCore
             return;
         }
         Replication? replication = null;
-        if (e.ReplicationId is { } id && (!_replications.TryGetValue(id, out replication) || replication.Target != worker))
+        HandOver? handOver = null;
+        if (e.ReplicationId is { } handOverId && _handOvers.TryGetValue(handOverId, out handOver) && handOver.Target == worker)
+            HandOverReported(handOverId, handOver, e.Error);
+        else if (e.ReplicationId is { } id && (!_replications.TryGetValue(id, out replication) || replication.Target != worker))
         {
             _commands.Add(new RefuseWorker(worker.Id, nameof(KeysAdded), $"it answered replication {id}, which it was not asked for"));
             // Values put on it by someone the center did not send (a forged scatter): not kept there.

@@ -35,16 +35,14 @@ public sealed partial class CenterCore
             _probing--;
             if (!e.Alive)
             {
-                // One line per worker that goes, at information: a killed worker is routine, and the cluster recovers.
-                Log($"Worker {worker.Name} at {worker.Address} downed: its data port refuses connections, so its process is gone");
                 _commands.Add(new DownWorker(worker.Id));
-                OnWorkerGone(worker.Id, downed: true);
+                OnWorkerGone(worker.Id, "downed: its data port refuses connections, so its process is gone");
             }
         }
         if (_probing == 0) PlaceParked();
     }
 
-    private void OnWorkerGone(WorkerId id, bool downed = false)
+    private void OnWorkerGone(WorkerId id, string how = "left the cluster")
     {
         if (!_workers.Remove(id, out var worker)) return;
         if (worker.Probing)
@@ -53,8 +51,8 @@ public sealed partial class CenterCore
             _probing--;
         }
         _commands.Add(new WorkerForgotten(worker.Id));
-        if (!downed) Log($"Worker {worker.Name} at {worker.Address} left the cluster");
         DropScattersTo(worker);
+        if (_retirements.Count > 0 || _handOvers.Count > 0) RetirementWorkerGone(worker);
         foreach (var (replicationId, replication) in _replications.Where(r => r.Value.Target == worker).ToList())
         {
             _replications.Remove(replicationId);
@@ -89,11 +87,24 @@ public sealed partial class CenterCore
                 if (lost.ContainsKey(input)) _tasks.WaitFor(task, input);
             if (wasRunningThere && task.WaitingFor == 0) ready.Add(task);
         }
+        // One line per worker that goes, at information, with what the cluster does about it: a killed
+        // worker is routine and recovered from, nothing a user must act on.
+        Log($"Worker {worker.Name} at {worker.Address} {how}{RecoverySummary(ready.Count, remakes.Count, unrecoverable.Count + killers.Count)}");
         Placement.TakeHeld(worker, ready); // never sent: they wait for another worker
         if (killers.Count > 0) FailTasks(killers, null);
         if (unrecoverable.Count > 0) FailDependents(unrecoverable);
         _placement.Place(ready);
         AnswerWaitingWhoHas();
+    }
+
+    /// <summary>What recovering from a worker's loss takes, for its log line ("" when it held nothing in flight).</summary>
+    internal static string RecoverySummary(int rerun, int remade, int failed)
+    {
+        var parts = new List<string>(3);
+        if (rerun > 0) parts.Add($"{rerun} task{(rerun == 1 ? "" : "s")} to run again elsewhere");
+        if (remade > 0) parts.Add($"{remade} lost value{(remade == 1 ? "" : "s")} to make again from lineage");
+        if (failed > 0) parts.Add($"{failed} task{(failed == 1 ? "" : "s")} failed (see the errors)");
+        return parts.Count == 0 ? "" : "; " + string.Join(", ", parts);
     }
 
     /// <summary>

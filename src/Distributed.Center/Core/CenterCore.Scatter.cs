@@ -37,7 +37,7 @@ public sealed partial class CenterCore
         if (!_clients.TryGet(e.Client, out var client)) return;
         var refused = new Dictionary<string, string>(StringComparer.Ordinal);
         var planned = new Dictionary<WorkerEntry, Dictionary<string, long>>();
-        var workers = _workers.ByName();
+        var workers = _workers.ByName().Where(w => !w.Retiring).ToArray();
         var bytes = workers.ToDictionary(w => w, w => w.StoredBytes);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var stored in e.Keys)

@@ -79,9 +79,12 @@ public sealed partial class CenterCore
             case DatasetUnpublished e: OnDatasetUnpublished(e); break;
             case DatasetAsked e: OnDatasetAsked(e); break;
             case DatasetsListed e: OnDatasetsListed(e); break;
+            case RetirementOffered e: OnRetirementOffered(e); break;
+            case RetirementAsked e: OnRetirementAsked(e); break;
             default: throw new ArgumentException($"The center has no handling for {happened.GetType().Name}.", nameof(happened));
         }
         if (_remakingPublished.Count > 0) SettleRemakingPublished();
+        if (_retirements.Count > 0) AdvanceRetirements();
         return _commands;
     }
 

@@ -78,3 +78,9 @@ public sealed record DatasetAsked(ClientId Client, string Name, long RequestId) 
 
 /// <summary>A client asks for the names of the datasets.</summary>
 public sealed record DatasetsListed(ClientId Client, long RequestId) : CenterEvent;
+
+/// <summary>A worker is stopping and asks to hand its values over first (<see cref="RetireMe"/>).</summary>
+public sealed record RetirementOffered(WorkerId Worker) : CenterEvent;
+
+/// <summary>A client asks to retire these workers (<see cref="RetireWorkers"/>).</summary>
+public sealed record RetirementAsked(ClientId Client, IReadOnlyList<string> Workers, long RequestId) : CenterEvent;

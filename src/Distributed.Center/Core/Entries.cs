@@ -12,6 +12,9 @@ internal sealed class WorkerEntry(WorkerId id, string name, string address, int 
     public int Cores { get; } = Math.Max(1, cores);
     public DataEndpoint Data { get; } = data;
 
+    /// <summary>Whether it is retiring: it gets no tasks, copies or scattered values, and leaves once its values are handed over.</summary>
+    public bool Retiring { get; set; }
+
     /// <summary>Tasks sent to the worker that have not finished yet.</summary>
     public int Load { get; set; }
 

@@ -49,6 +49,18 @@ internal sealed class KeyTable
         return lost;
     }
 
+    /// <summary>Forgets <paramref name="worker"/> as a holder of the values other workers hold too (it is retired and about to leave).</summary>
+    public void DropCopiesOf(WorkerEntry worker)
+    {
+        foreach (var keyName in worker.Keys.ToList())
+        {
+            if (!_keys.TryGetValue(keyName, out var key) || key.Holders.Count < 2 || !key.Holders.Remove(worker)) continue;
+            worker.Keys.Remove(keyName);
+            worker.StoredBytes -= key.Size;
+            if (key.IsIntermediate) worker.HeldIntermediates--;
+        }
+    }
+
     /// <summary>
     /// Deletes a value: it leaves its holders' accounts (and the copies the workers were told to
     /// fetch), and each holder is added to <paramref name="deletions"/> with the key to delete there.

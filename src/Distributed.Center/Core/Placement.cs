@@ -50,7 +50,7 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     /// <summary>Queues <paramref name="ready"/> tasks, then sends every worker what fits in its window.</summary>
     public void Place(IReadOnlyCollection<PendingTask> ready)
     {
-        if (workers.Count == 0)
+        if (workers.Count == 0 || !AnyTakesTasks())
         {
             foreach (var task in ready) _unplaced.Enqueue(task);
             return;
@@ -85,10 +85,12 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         // task of the worker with the most waiting.
         foreach (var worker in workers.All)
         {
+            if (worker.Retiring) continue;
             while (NextHeld(worker, worker) is { } next) Assign(next, worker, batches);
         }
         foreach (var worker in workers.All)
         {
+            if (worker.Retiring) continue;
             while (worker.Held.Count == 0)
             {
                 // Only from a busier worker: a worker with a large window must not empty the queue of
@@ -111,7 +113,7 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         if (!_restricted.TryGetValue(restrictions, out var queue)) _restricted[restrictions] = queue = new Queue<PendingTask>();
         queue.Enqueue(task);
         foreach (var worker in workers.All)
-            if (worker.CouldRun(restrictions)) return;
+            if (!worker.Retiring && worker.CouldRun(restrictions)) return;
         // It waits (a worker that can may join, as in dask), but the reason shows in the center's log.
         var wanted = Describe(restrictions);
         if (_reportedUnmet.Add(wanted))
@@ -172,7 +174,7 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         long holderBytes = 0;
         foreach (var worker in workers.All)
         {
-            if (!worker.IsAllowed(restrictions) || !worker.HasFree(restrictions.Resources) || !HasRoomFor(task, worker)) continue;
+            if (worker.Retiring || !worker.IsAllowed(restrictions) || !worker.HasFree(restrictions.Resources) || !HasRoomFor(task, worker)) continue;
             if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
             if (task.Spec.Dependencies.Count == 0) continue;
             long bytes = 0;
@@ -314,7 +316,8 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     private WorkerEntry WorkerForInput(double share)
     {
         var inOrder = workers.ByName();
-        return inOrder[Math.Min(inOrder.Length - 1, (int)(share * inOrder.Length))];
+        var worker = inOrder[Math.Min(inOrder.Length - 1, (int)(share * inOrder.Length))];
+        return worker.Retiring ? Choose(null, balance: false) : worker;
     }
 
     /// <summary>The held task of <paramref name="source"/> to send to <paramref name="target"/> next, if the target has room for it.</summary>
@@ -335,6 +338,14 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
         return null;
     }
 
+    /// <summary>Whether a worker that is not retiring is registered: otherwise ready tasks wait for one.</summary>
+    private bool AnyTakesTasks()
+    {
+        foreach (var worker in workers.All)
+            if (!worker.Retiring) return true;
+        return false;
+    }
+
     /// <summary>Whether a held task may still go out: not dropped or failed, not placed, and its inputs are there.</summary>
     private static bool IsSendable(PendingTask task) => task.Current && task.AssignedTo is null && task.WaitingFor == 0;
 
@@ -342,12 +353,12 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
     /// The worker holding most of the task's input bytes, unless it is much busier than the least busy
     /// worker (moving inputs is cheaper than waiting behind a long queue); otherwise the least busy.
     /// </summary>
-    private WorkerEntry Choose(PendingTask task, bool balance = true)
+    private WorkerEntry Choose(PendingTask? task, bool balance = true)
     {
         WorkerEntry? leastBusy = null;
         foreach (var worker in workers.All)
-            if (leastBusy is null || worker.Busyness < leastBusy.Busyness) leastBusy = worker;
-        if (task.Spec.Dependencies.Count == 0) return leastBusy!;
+            if (!worker.Retiring && (leastBusy is null || worker.Busyness < leastBusy.Busyness)) leastBusy = worker;
+        if (task is null || task.Spec.Dependencies.Count == 0) return leastBusy!;
         WorkerEntry? holder = null;
         long holderBytes = -1;
         Dictionary<WorkerEntry, long>? bytes = null;
@@ -357,6 +368,7 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
             bytes ??= [];
             foreach (var h in key.Holders)
             {
+                if (h.Retiring) continue;
                 var total = bytes[h] = bytes.GetValueOrDefault(h) + Math.Max(1, key.Size);
                 if (total > holderBytes) (holder, holderBytes) = (h, total);
             }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Distributed.Center.Dashboard;
@@ -60,9 +61,11 @@ public sealed class DashboardServer : IAsyncDisposable
     /// <summary>
     /// Starts the dashboard of the center in <paramref name="system"/>, which listens at
     /// <paramref name="centerHost"/>; a taken port is a <see cref="Protocol.Hosting.PortInUseException"/>
-    /// unless <see cref="DashboardSettings.NextFreeIfTaken"/>.
+    /// unless <see cref="DashboardSettings.NextFreeIfTaken"/>. Its URL names <paramref name="advertisedHost"/>
+    /// (the center's advertised address) when it listens where the center does.
     /// </summary>
-    public static async Task<DashboardServer> StartAsync(ActorSystem system, string centerHost, ClusterCredentials? credentials, DashboardSettings settings, CancellationToken cancellation = default)
+    public static async Task<DashboardServer> StartAsync(ActorSystem system, string centerHost, ClusterCredentials? credentials, DashboardSettings settings, CancellationToken cancellation = default,
+        string? advertisedHost = null)
     {
         var access = DashboardAccess.For(centerHost, credentials, settings.RequireCredentials);
         var address = ResolveAddress(access.BindHost);
@@ -76,7 +79,8 @@ public sealed class DashboardServer : IAsyncDisposable
             {
                 await app.StartAsync(cancellation).ConfigureAwait(false);
                 var scheme = access.Https ? "https" : "http";
-                var host = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{access.BindHost}]" : access.BindHost;
+                var shown = access.BindHost == centerHost && advertisedHost is not null ? advertisedHost : access.BindHost;
+                var host = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{shown}]" : shown;
                 var bound = port != 0 ? port : new Uri(app.Urls.First()).Port;
                 return new DashboardServer(app, $"{scheme}://{host}:{bound}/", access);
             }
@@ -101,9 +105,12 @@ public sealed class DashboardServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders(); // the center's output is its own; a failed request is answered, not logged
+        // dcenter handles Ctrl+C and SIGTERM itself (and stops the dashboard): the host must not hook them too.
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, HostLifetimeOfTheCenter>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ApplyLimits(kestrel.Limits);
             kestrel.Listen(address, port, listen =>
             {
                 if (!access.Https) return;
@@ -113,6 +120,7 @@ public sealed class DashboardServer : IAsyncDisposable
                     // Asked for, not required: a browser without one is answered 401 with why, and may use the token.
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     ClientCertificateValidation = (_, _, _) => true, // checked per request against the cluster's authority
+                    HandshakeTimeout = HandshakeTimeout,
                 });
             });
         });
@@ -179,6 +187,38 @@ public sealed class DashboardServer : IAsyncDisposable
             catch (AskTimeoutException) { } // the center is stopping
         });
         return app;
+    }
+
+    /// <summary>How long a TLS handshake may take: a connection that stalls in it is closed.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The dashboard shares the center's process: its port must not let a client tie the center up. It
+    /// serves small GETs to a few people and scrapers, so requests are small (a request line of 4 KiB,
+    /// 16 KiB of at most 50 headers, no body to speak of), a connection that is slow to send its headers
+    /// (slowloris) is closed after 5 s and an idle one after 10 s, and past 500 connections new ones are
+    /// refused rather than queued. Answers stream at any rate: the live page's event stream is slow by design.
+    /// </summary>
+    internal static void ApplyLimits(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerLimits limits)
+    {
+        limits.MaxConcurrentConnections = 500;
+        limits.MaxConcurrentUpgradedConnections = 0; // no WebSockets here
+        limits.MaxRequestLineSize = 4 * 1024;
+        limits.MaxRequestHeadersTotalSize = 16 * 1024;
+        limits.MaxRequestHeaderCount = 50;
+        limits.MaxRequestBodySize = 4 * 1024;
+        limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
+        limits.KeepAliveTimeout = TimeSpan.FromSeconds(10);
+        limits.Http2.MaxStreamsPerConnection = 20;
+        limits.Http2.MaxRequestHeaderFieldSize = 8 * 1024;
+        limits.Http2.HeaderTableSize = 4 * 1024;
+    }
+
+    /// <summary>A host lifetime that waits for nothing and hooks no signal: the center's program owns both.</summary>
+    private sealed class HostLifetimeOfTheCenter : Microsoft.Extensions.Hosting.IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>Stops serving.</summary>

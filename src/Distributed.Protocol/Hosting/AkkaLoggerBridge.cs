@@ -24,12 +24,14 @@ public sealed class AkkaLoggerBridge : ReceiveActor
     {
         if (NodeLogging.Factory is not { } factory)
         {
-            Console.Error.WriteLine(StandardErrorLogger.IsTransport(e) ? StandardErrorLogger.Condensed(e) : e.ToString());
+            StandardErrorLogger.Write(e, Logging.LogLevelFor(Context.System.Settings.LogLevel));
             return;
         }
         var category = e.LogClass?.FullName ?? e.LogSource ?? "Akka";
         if (!_loggers.TryGetValue(category, out var logger)) _loggers[category] = logger = factory.CreateLogger(category);
-        var level = e.LogLevel() switch
+        // A peer that went away is Akka's warning but no news to the user (see PeerLossEvents).
+        var peerLoss = PeerLossEvents.IsPeerLoss(e);
+        var level = (peerLoss ? Akka.Event.LogLevel.DebugLevel : e.LogLevel()) switch
         {
             Akka.Event.LogLevel.DebugLevel => Microsoft.Extensions.Logging.LogLevel.Debug,
             Akka.Event.LogLevel.InfoLevel => Microsoft.Extensions.Logging.LogLevel.Information,
@@ -38,7 +40,7 @@ public sealed class AkkaLoggerBridge : ReceiveActor
         };
         if (!logger.IsEnabled(level)) return;
         // The transport's refusals come with paragraphs and stack traces: one line says the same.
-        var transport = StandardErrorLogger.IsTransport(e);
+        var transport = peerLoss || StandardErrorLogger.IsTransport(e);
         var message = transport ? StandardErrorLogger.CondensedMessage(e) : e.Message?.ToString() ?? "";
         // Akka's text is already formatted: it is the state itself, no template of ours.
         logger.Log(level, default, message, transport ? null : e.Cause, static (text, _) => text);

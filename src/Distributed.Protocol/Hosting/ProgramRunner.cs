@@ -42,10 +42,11 @@ public static class ProgramRunner
     /// <summary>
     /// Runs <paramref name="start"/>, then waits for a stop signal or for the node to end, then runs
     /// <paramref name="stop"/>. A node that ends by itself (removed from the cluster) is started again
-    /// through <paramref name="restart"/> when it gives a way to, else the program fails.
+    /// through <paramref name="restart"/> when it gives a way to, else the program fails; one that
+    /// <paramref name="endedForGood"/> says was meant to end (a retired worker) ends the program with 0.
     /// </summary>
     public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce,
-        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null)
+        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null, Func<TNode, bool>? endedForGood = null)
     {
         using var stopRequested = new CancellationTokenSource();
         var signalExitCode = 130;
@@ -81,7 +82,7 @@ public static class ProgramRunner
             await Task.WhenAny(stopped, ended);
             var stoppedBySignal = !ended.IsCompleted; // read before stop(), which ends the node too
             await stop(node);
-            if (stoppedBySignal) return 0;
+            if (stoppedBySignal || endedForGood?.Invoke(node) == true) return 0;
             if (restart?.Invoke(node) is not { } next)
             {
                 Console.Error.WriteLine("error: the node left the cluster.");

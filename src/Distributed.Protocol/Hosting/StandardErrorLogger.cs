@@ -9,8 +9,26 @@ public sealed class StandardErrorLogger : ReceiveActor
     /// <summary>Creates the logger.</summary>
     public StandardErrorLogger()
     {
+        var minimum = Logging.LogLevelFor(Context.System.Settings.LogLevel);
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
-        Receive<LogEvent>(e => Console.Error.WriteLine(IsTransport(e) ? Condensed(e) : e.ToString()));
+        Receive<LogEvent>(e => Write(e, minimum));
+    }
+
+    /// <summary>
+    /// Writes <paramref name="e"/> to standard error as one line when it is at <paramref name="minimum"/>
+    /// or above. A peer that went away is Akka's warning but no news to the user (see
+    /// <see cref="PeerLossEvents"/>): it is written at debug, as one line, when debug is asked for.
+    /// </summary>
+    internal static void Write(LogEvent e, Akka.Event.LogLevel minimum)
+    {
+        var level = PeerLossEvents.LevelOf(e);
+        if (level < minimum) return;
+        if (level == e.LogLevel()) Console.Error.WriteLine(IsTransport(e) ? Condensed(e) : e.ToString());
+        else
+        {
+            var line = Condensed(e); // "[WARNING][time][thread][source] text": the level is the first field
+            Console.Error.WriteLine("[DEBUG]" + line[(line.IndexOf(']') + 1)..]);
+        }
     }
 
     /// <summary>

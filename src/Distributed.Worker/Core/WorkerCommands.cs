@@ -35,6 +35,9 @@ internal abstract record WorkerCommand
     /// <summary>Stop executor <see cref="Executor"/>, after the messages already sent to it.</summary>
     public sealed record StopExecutor(long Executor) : WorkerCommand;
 
+    /// <summary>Stop executor <see cref="Executor"/> of code <see cref="Version"/>: it ran no task for the idle timeout (and has none).</summary>
+    public sealed record StopIdleExecutor(long Executor, string Version) : WorkerCommand;
+
     /// <summary>Tell the center these tasks finished here (<see cref="TasksFinished"/>).</summary>
     public sealed record ReportFinished(IReadOnlyList<StoredKey> Results) : WorkerCommand;
 

@@ -43,6 +43,13 @@ internal sealed class WorkerCore
     /// </summary>
     public static readonly TimeSpan SpareExecutorDelay = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How many idle checks in a row an executor must run no task (and hold no run) before it is stopped.
+    /// The checks come every quarter of the idle timeout, so an executor is stopped between 1 and 1.25
+    /// timeouts after its last task.
+    /// </summary>
+    public const int IdleTicksBeforeStop = 5;
+
     private readonly DataStore _store;
     private readonly IAssemblyFiles _assemblies;
     private readonly TransferCounters _counters;
@@ -77,15 +84,23 @@ internal sealed class WorkerCore
 
     private readonly Dictionary<string, long> _executorOfVersion = [];
     private readonly Dictionary<long, string> _versionOfExecutor = [];
+    private readonly Dictionary<long, int> _idleChecks = []; // executor → idle checks in a row it ran nothing
     private long? _spareExecutor; // started and warmed up, waiting for a code version
     private bool _spareTimerStarted;
     private long _nextBatchId;
     private long _executorsStarted; // numbers executors apart from the retired ones still stopping
     private List<WorkerCommand>? _commands;
 
-    /// <summary>Creates the core of worker <paramref name="name"/> (its name until the center assigns one).</summary>
-    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters)
+    /// <summary>The runtime identifier whose native libraries this worker's executors load (linux-x64...).</summary>
+    private readonly string _runtimeId;
+
+    /// <summary>
+    /// Creates the core of worker <paramref name="name"/> (its name until the center assigns one);
+    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise.
+    /// </summary>
+    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null)
     {
+        _runtimeId = runtimeId ?? System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
         _name = name;
         _store = store;
         _assemblies = assemblies;
@@ -143,6 +158,7 @@ internal sealed class WorkerCore
             case WorkerEvent.ExecutorRetired retired: HandleExecutorRetired(retired); break;
             case WorkerEvent.ExecutorStopped stopped: HandleExecutorStopped(stopped); break;
             case WorkerEvent.Registered registered: HandleRegistered(registered); break;
+            case WorkerEvent.IdleCheckFired: StopIdleExecutors(); break;
             case WorkerEvent.SpareTimerFired:
                 _spareTimerStarted = false;
                 StartSpare();
@@ -168,6 +184,9 @@ internal sealed class WorkerCore
     private void HandleBatchArrived(WorkerEvent.BatchArrived message)
     {
         if (HopTrace.Enabled) foreach (var task in message.Tasks) HopTrace.Begin(task.Key);
+        // From here on the code is this worker's: the assemblies plus its RID's native libraries.
+        var (code, nativeProblem) = NativeLibraryFiles.ForRuntime(message.Code, _runtimeId);
+        message = message with { Code = code };
         if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
         var batch = new HeldBatch(_nextBatchId++, client, message);
         _held[batch.Id] = batch;
@@ -191,6 +210,11 @@ internal sealed class WorkerCore
         if (message.Code.Assemblies.Select(ContentAddress.Problem).FirstOrDefault(p => p is not null) is { } codeProblem)
         {
             Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, codeProblem));
+            return;
+        }
+        if (nativeProblem is not null)
+        {
+            Fail(batch, RemoteError.Of(ErrorKind.CodeShipping, nativeProblem));
             return;
         }
         if (message.Functions.FirstOrDefault(f => !ContentAddress.IsIntact(f)) is { } forged)
@@ -370,7 +394,11 @@ internal sealed class WorkerCore
 
     private long ExecutorFor(string version, IReadOnlyList<string> assemblyPaths)
     {
-        if (_executorOfVersion.TryGetValue(version, out var executor)) return executor;
+        if (_executorOfVersion.TryGetValue(version, out var executor))
+        {
+            _idleChecks[executor] = 0;
+            return executor;
+        }
         if (_spareExecutor is { } spare)
         {
             _spareExecutor = null;
@@ -415,6 +443,7 @@ internal sealed class WorkerCore
                 Emit(new WorkerCommand.StopExecutor(retired));
                 return;
             }
+            _idleChecks.Remove(retired);
             if (_versionOfExecutor.Remove(retired, out var version))
             {
                 _executorOfVersion.Remove(version);
@@ -440,8 +469,39 @@ internal sealed class WorkerCore
         if (answered is not null) foreach (var key in answered) RunAnswered(key);
     }
 
+    /// <summary>
+    /// Stops the executors whose code ran no task for <see cref="IdleTicksBeforeStop"/> checks and has
+    /// no run out and no batch held: its client left (or rests), and each holds a process and its memory.
+    /// Its assemblies stay in the cache; the next batch of that code starts another.
+    /// </summary>
+    private void StopIdleExecutors()
+    {
+        HashSet<string>? busy = null;
+        foreach (var run in _runsOut.Values) (busy ??= []).Add(run.Code.Version);
+        foreach (var held in _held.Values) (busy ??= []).Add(held.Message.Code.Version);
+        foreach (var (version, executor) in _executorOfVersion.ToList())
+        {
+            if (busy?.Contains(version) == true)
+            {
+                _idleChecks[executor] = 0;
+                continue;
+            }
+            var checks = _idleChecks.GetValueOrDefault(executor) + 1;
+            if (checks < IdleTicksBeforeStop)
+            {
+                _idleChecks[executor] = checks;
+                continue;
+            }
+            _idleChecks.Remove(executor);
+            _executorOfVersion.Remove(version);
+            _versionOfExecutor.Remove(executor);
+            Emit(new WorkerCommand.StopIdleExecutor(executor, version));
+        }
+    }
+
     private void HandleExecutorStopped(WorkerEvent.ExecutorStopped message)
     {
+        _idleChecks.Remove(message.Executor);
         if (message.Executor == _spareExecutor) _spareExecutor = null;
         if (_versionOfExecutor.Remove(message.Executor, out var version)) _executorOfVersion.Remove(version);
     }

@@ -68,4 +68,14 @@ internal abstract record WorkerEvent
         /// <summary>The one instance.</summary>
         public static SpareTimerFired Instance { get; } = new();
     }
+
+    /// <summary>
+    /// The periodic timer that looks for idle executors fired (every quarter of the executor idle
+    /// timeout): one whose code ran no task since the last <see cref="WorkerCore.IdleTicksBeforeStop"/> ticks is stopped.
+    /// </summary>
+    public sealed record IdleCheckFired : WorkerEvent
+    {
+        /// <summary>The one instance.</summary>
+        public static IdleCheckFired Instance { get; } = new();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 using System.Threading.Channels;
 using Distributed.Protocol;
@@ -47,10 +48,19 @@ public static class ExecutorHost
 
     private static void InstallAssemblyResolver(IEnumerable<string> paths)
     {
-        // One process holds one code version, so the simple name identifies the assembly.
-        var bySimpleName = paths.ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
+        // One process holds one code version, so the simple name identifies the assembly, and the name
+        // without "lib" and extension the native library (the worker sent only its RID's).
+        var all = paths.ToList();
+        var natives = all.Where(NativeLibraryFiles.IsCachedNativePath).ToList();
+        var bySimpleName = all.Except(natives).ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
         AssemblyLoadContext.Default.Resolving += (context, name) =>
             name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
+        if (natives.Count == 0) return;
+        var byLibraryKey = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var native in natives) byLibraryKey.TryAdd(NativeLibraryFiles.LibraryKey(native), native);
+        // Asked only when the runtime's own probing missed: a DllImport of a shipped package's library.
+        AssemblyLoadContext.Default.ResolvingUnmanagedDll += (_, name) =>
+            byLibraryKey.TryGetValue(NativeLibraryFiles.LibraryKey(name), out var path) ? NativeLibrary.Load(path) : IntPtr.Zero;
     }
 
 #pragma warning disable CA1001 // one per executor process, serving until the process exits

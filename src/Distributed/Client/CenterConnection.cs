@@ -6,10 +6,11 @@ using Distributed.Protocol;
 namespace Distributed.Client;
 
 /// <summary>
-/// A pool's link to the center: its cluster membership and <see cref="ClientActor"/>, the questions it
+/// A pool's link to the center: its <see cref="ClusterConnection"/> and <see cref="ClientActor"/>, the questions it
 /// asks the center, the keys it tells the center to release, and surviving a restart of the center.
-/// When the center is lost, this process's cluster node downs itself (keep-oldest: the side without the
-/// oldest member, the center, goes) and its actor system ends. The connection then joins the center at
+/// When the center is lost, this process's actor system ends: a member's cluster node downs itself
+/// (keep-oldest: the side without the oldest member, the center, goes); a dial-out client's watch of the
+/// center shuts it down. The connection then reaches the center at
 /// the same address again with a new actor system, and claims the keys of the pool's live RemoteData,
 /// which the workers report when they rejoin. Computations that were waiting fail with
 /// <see cref="CenterRestartedException"/>; questions to the center are asked again.
@@ -30,6 +31,7 @@ internal sealed class CenterConnection : IAsyncDisposable
 
     private readonly HostPort _address;
     private readonly Protocol.Security.ClusterCredentials? _credentials;
+    private readonly ClientConnectionMode _mode;
     private readonly CodeShipping _code;
     private readonly OwnedKeys _keys;
     private readonly Timer _releaseDropped;
@@ -48,6 +50,7 @@ internal sealed class CenterConnection : IAsyncDisposable
         _client = client;
         _address = connection.Address;
         _credentials = credentials;
+        _mode = connection.Mode;
         _code = code;
         _keys = keys;
         _releaseDropped = new Timer(_ => ReleaseDroppedNow(), null, DroppedReleaseInterval, DroppedReleaseInterval);
@@ -57,14 +60,14 @@ internal sealed class CenterConnection : IAsyncDisposable
     public HostPort Address => _address;
 
     /// <summary>
-    /// Joins the cluster of the center at <paramref name="address"/> (with <paramref name="credentials"/>,
+    /// Reaches the center at <paramref name="address"/> (with <paramref name="credentials"/>,
     /// which the caller keeps) and introduces this client to it, within <paramref name="timeout"/>.
-    /// <paramref name="code"/> answers the workers' requests for the user's assemblies.
+    /// <paramref name="code"/> answers the requests for the user's assemblies that the center relays from the workers.
     /// </summary>
     public static async Task<CenterConnection> ConnectAsync(HostPort address, Protocol.Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys,
         TimeSpan timeout, CancellationToken cancellation)
     {
-        var connection = await ClusterConnection.OpenAsync(address, credentials, timeout, cancellation).ConfigureAwait(false);
+        var connection = await ClusterConnection.OpenAsync(address, credentials, ClusterConnection.ConfiguredMode(), timeout, cancellation).ConfigureAwait(false);
         var client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, code), "client");
         try
         {
@@ -152,6 +155,9 @@ internal sealed class CenterConnection : IAsyncDisposable
         connection.System.WhenTerminated.ContinueWith(ended =>
         {
             if (_closed != 0) return; // the pool closed it
+            // The program is exiting (SIGTERM, Ctrl+C, the end of Main) and Akka stopped the system on its
+            // way out: a new connection would only join the center to leave it again, noisily.
+            if (CoordinatedShutdown.Get(connection.System).ShutdownReason is CoordinatedShutdown.ClrExitReason) return;
             // Reconnect at once, not at the next call; observed here, so that a reconnection that fails
             // while nobody calls the pool is no unobserved exception (the next call reports it).
             ReconnectionAfter(connection).ContinueWith(failed => failed.Exception, CancellationToken.None,
@@ -176,7 +182,7 @@ internal sealed class CenterConnection : IAsyncDisposable
 
     private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(_closed != 0, typeof(Pool));
 
-    /// <summary>Joins the center at the same address again, for up to <see cref="ReconnectTimeout"/>, and claims the pool's keys.</summary>
+    /// <summary>Reaches the center at the same address again, for up to <see cref="ReconnectTimeout"/>, and claims the pool's keys.</summary>
     private async Task ReconnectAsync()
     {
         var waiting = Stopwatch.StartNew();
@@ -186,7 +192,7 @@ internal sealed class CenterConnection : IAsyncDisposable
             ClusterConnection? connection = null;
             try
             {
-                connection = await ClusterConnection.OpenAsync(_address, _credentials, DefaultTimeout, CancellationToken.None).ConfigureAwait(false);
+                connection = await ClusterConnection.OpenAsync(_address, _credentials, _mode, DefaultTimeout, CancellationToken.None).ConfigureAwait(false);
                 var client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, _code), "client");
                 await client.Ask<ClientConnected>(new AskCenter(new ConnectClient()), DefaultTimeout).ConfigureAwait(false);
                 var missing = await ClaimLiveKeysAsync(client, _keys.TakeAbandoned()).ConfigureAwait(false);

@@ -5,10 +5,11 @@ using Distributed.Protocol;
 namespace Distributed.Client;
 
 /// <summary>
-/// The client's member of the cluster, behind the <c>Pool</c>: submits tasks to the center, collects
+/// The client's actor, behind the <c>Pool</c>: submits tasks to the center, collects
 /// their completions from the center, relays the Pool's questions to the center (so that the center
 /// hears every message of this client from this actor), and answers the workers' requests for the
-/// user's assemblies. Completions and answers are taken from the center's actor alone.
+/// user's assemblies, which the center relays (a worker never connects to a client). Completions and
+/// answers are taken from the center's actor alone.
 /// </summary>
 internal sealed class ClientActor : ReceiveActor
 {
@@ -87,6 +88,7 @@ internal sealed class ClientActor : ReceiveActor
         UnpublishDataset m => m with { RequestId = id },
         GetDataset m => m with { RequestId = id },
         ListDatasets m => m with { RequestId = id },
+        RetireWorkers m => m with { RequestId = id },
         _ => throw new ArgumentException($"{question.GetType().Name} is not a question the client relays."),
     };
 

@@ -25,9 +25,13 @@ public sealed class CodeShipping
     private readonly ConcurrentDictionary<Assembly, CodeManifest> _manifestsByRoot = new();
     private readonly HashSet<string> _ours;
     private readonly string _sharedFrameworkRoot;
+    private readonly Lazy<ProgramDeps?> _program;
 
     /// <summary>The assembly of the worker role, on every worker.</summary>
     private const string WorkerAssemblyName = "Distributed.Worker";
+
+    /// <summary>The libraries of Distributed a client program references, as its deps.json names them.</summary>
+    private static readonly string[] OurLibraries = ["Distributed", "Distributed.Protocol", "Distributed.Data"];
 
     /// <summary>Prepares the sets of framework and Distributed assemblies.</summary>
     /// <example>
@@ -35,8 +39,12 @@ public sealed class CodeShipping
     /// var shipping = new CodeShipping(); // a pool has one, for the life of its connection
     /// </code>
     /// </example>
-    public CodeShipping()
+    public CodeShipping() : this(ProgramDeps.OfThisProcess) { }
+
+    /// <summary>Ships with the deps.json that <paramref name="program"/> reads (null: static references only).</summary>
+    internal CodeShipping(Func<ProgramDeps?> program)
     {
+        _program = new Lazy<ProgramDeps?>(program);
         var runtimeDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         // .../shared/Microsoft.NETCore.App/10.0.x → .../shared: every shared framework (ASP.NET too).
         _sharedFrameworkRoot = Path.GetFullPath(Path.Combine(runtimeDirectory, "..", ".."));
@@ -62,7 +70,11 @@ public sealed class CodeShipping
         foreach (var root in roots)
             foreach (var reference in _manifestsByRoot.GetOrAdd(root, BuildManifest).Assemblies)
                 assemblies[reference.Name] = reference;
-        return Manifest(assemblies.Values);
+        var natives = new Dictionary<string, NativeLibraryRef>(StringComparer.Ordinal);
+        foreach (var root in roots)
+            foreach (var native in _manifestsByRoot[root].NativeLibraries)
+                natives[native.Hash + "/" + native.Package + "/" + native.RuntimeId + "/" + native.FileName] = native;
+        return Manifest(assemblies.Values, natives.Values);
     }
 
     /// <summary>The types a delegate brings with it: its method's owner, its target's and its signature's.</summary>
@@ -98,15 +110,55 @@ public sealed class CodeShipping
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var found = new List<Assembly>();
         Walk(root, names, found);
-        return Manifest(found.Select(Describe));
+        var assemblies = found.Select(Describe).ToList();
+        var natives = new List<NativeLibraryRef>();
+        if (_program.Value is { } program)
+            AddPackageFiles(program, found.Select(a => a.Location), assemblies, natives);
+        return Manifest(assemblies, natives);
     }
 
-    private static CodeManifest Manifest(IEnumerable<AssemblyRef> assemblies)
+    private static CodeManifest Manifest(IEnumerable<AssemblyRef> assemblies, IEnumerable<NativeLibraryRef> natives)
     {
         var sorted = assemblies.OrderBy(a => a.Name, StringComparer.Ordinal).ToList();
-        var text = string.Join('\n', sorted.Select(a => $"{a.Name}:{a.Hash}"));
+        var sortedNatives = natives.OrderBy(n => n.Package, StringComparer.Ordinal).ThenBy(n => n.RuntimeId, StringComparer.Ordinal)
+            .ThenBy(n => n.FileName, StringComparer.Ordinal).ToList();
+        var text = string.Join('\n', sorted.Select(a => $"{a.Name}:{a.Hash}").Concat(sortedNatives.Select(n => $"{n.Package}/{n.RuntimeId}/{n.FileName}:{n.Hash}")));
         var version = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-        return new CodeManifest(version, sorted);
+        return new CodeManifest(version, sorted, sortedNatives.Count == 0 ? null : sortedNatives);
+    }
+
+    /// <summary>
+    /// Adds what the packages of the <paramref name="walked"/> assemblies need beyond their static
+    /// references (see <see cref="DepsFile.PackagesFor"/>): every runtime assembly of those packages,
+    /// which the executor loads only when asked for by name, and their native files for every RID
+    /// the program has them for. A file the program's folder and the package caches lack is left out.
+    /// </summary>
+    private void AddPackageFiles(ProgramDeps program, IEnumerable<string> walked, List<AssemblyRef> assemblies, List<NativeLibraryRef> natives)
+    {
+        var shipped = new HashSet<string>(assemblies.Select(a => a.Name), StringComparer.OrdinalIgnoreCase);
+        // Every worker has this library and all it depends on (assemblies it loads only by name too).
+        var onEveryWorker = program.Deps.ClosureOf(OurLibraries);
+        foreach (var package in program.Deps.PackagesFor(walked.Select(Path.GetFileName)!))
+        {
+            if (onEveryWorker.Contains(package.Name) || package.RuntimeAssemblies.Any(a => _ours.Contains(Path.GetFileNameWithoutExtension(a)))) continue;
+            foreach (var asset in package.RuntimeAssemblies)
+            {
+                var name = Path.GetFileNameWithoutExtension(asset);
+                if (shipped.Contains(name)) continue;
+                if (program.Locate(package, asset, inProgramFolder: true) is { } path)
+                {
+                    assemblies.Add(DescribeFile(path, name));
+                    shipped.Add(name);
+                }
+            }
+            // Only loadable libraries: a static archive (browser-wasm's e_sqlite3.a) is for linking, not for a worker.
+            foreach (var native in package.Natives.Where(n => NativeLibraryFiles.IsNativeFileName(n.Path)))
+                if (program.Locate(package, native.Path, native.InProgramFolder) is { } path)
+                {
+                    var fileName = Path.GetFileName(path);
+                    natives.Add(new NativeLibraryRef(package.Name, native.RuntimeId, fileName, DescribeFile(path, fileName).Hash));
+                }
+        }
     }
 
     private void Walk(Assembly assembly, HashSet<string> names, List<Assembly> found)
@@ -123,11 +175,13 @@ public sealed class CodeShipping
         }
     }
 
-    private AssemblyRef Describe(Assembly assembly) => _refsByPath.GetOrAdd(assembly.Location, path =>
+    private AssemblyRef Describe(Assembly assembly) => DescribeFile(assembly.Location, assembly.GetName().Name!);
+
+    private AssemblyRef DescribeFile(string location, string name) => _refsByPath.GetOrAdd(location, path =>
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
         _pathsByHash[hash] = path;
-        return new AssemblyRef(assembly.GetName().Name!, hash);
+        return new AssemblyRef(name, hash);
     });
 
     private bool IsUserAssembly(Assembly assembly) =>

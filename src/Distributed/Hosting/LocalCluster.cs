@@ -22,7 +22,8 @@ namespace Distributed.Hosting;
 public sealed partial class LocalCluster : IAsyncDisposable
 {
     private readonly List<ClusterProcess> _workers = [];
-    private readonly string _binDirectory;
+    private readonly string _centerDirectory;
+    private readonly string _workerDirectory;
     private readonly int _threadsPerWorker;
     private readonly IReadOnlyList<string> _workerArguments;
     private readonly int _centerPort;
@@ -30,7 +31,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     // the Pool StartAsync connected beside the workers' start (connectPool), until ConnectAsync hands it over
     private Task<Pool>? _earlyPool;
 
-    private LocalCluster(ClusterProcess center, int centerPort, string binDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
+    private LocalCluster(ClusterProcess center, int centerPort, string centerDirectory, string workerDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
         Protocol.Security.ClusterCredentials? credentials)
     {
         _centerSettings = centerSettings;
@@ -39,7 +40,8 @@ public sealed partial class LocalCluster : IAsyncDisposable
         Center = center;
         _centerPort = centerPort;
         Address = $"127.0.0.1:{centerPort}";
-        _binDirectory = binDirectory;
+        _centerDirectory = centerDirectory;
+        _workerDirectory = workerDirectory;
         _threadsPerWorker = threadsPerWorker;
     }
 
@@ -114,7 +116,10 @@ public sealed partial class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// Starts a center and <paramref name="workers"/> workers of <paramref name="threadsPerWorker"/> threads.
-    /// The programs are looked up next to this application, or in <c>DISTRIBUTED_BIN</c>.
+    /// The programs are looked up in <paramref name="binDirectory"/> when given, else in the folder <c>DISTRIBUTED_BIN</c> names,
+    /// else beside this application, else as .NET tools: those of a tool manifest in the current folder or above
+    /// (<c>dotnet new tool-manifest; dotnet tool install dcenter; dotnet tool install dworker</c>), then the global ones
+    /// (<c>dotnet tool install --global</c>). When none has them, the error says how to install them.
     /// <paramref name="workerArguments"/> go to every dworker this cluster starts (e.g. <c>--memory-limit 32MB</c>);
     /// <paramref name="centerSettings"/> is HOCON that overrides the center's (e.g. <c>distributed.center.unclaimed-keys-grace = 5s</c>).
     /// With <paramref name="secure"/> (the default) the cluster makes temporary credentials (<see cref="Credentials"/>)
@@ -132,7 +137,9 @@ public sealed partial class LocalCluster : IAsyncDisposable
     public static async Task<LocalCluster> StartAsync(int workers = 2, int threadsPerWorker = 1, string? binDirectory = null, CancellationToken cancellation = default,
         IReadOnlyList<string>? workerArguments = null, string? centerSettings = null, bool secure = true, bool connectPool = false)
     {
-        var bin = binDirectory ?? Environment.GetEnvironmentVariable("DISTRIBUTED_BIN") ?? AppContext.BaseDirectory;
+        var programs = ClusterPrograms.OfThisProcess();
+        var centerDirectory = programs.Locate("dcenter", binDirectory);
+        var workerDirectory = programs.Locate("dworker", binDirectory);
         var port = FreePort();
         var credentials = secure ? Protocol.Security.ClusterCredentials.CreateTemporary() : null;
         ClusterProcess? center = null;
@@ -140,10 +147,10 @@ public sealed partial class LocalCluster : IAsyncDisposable
         LocalCluster? cluster = null;
         try
         {
-            center = StartCenter(bin, port, centerSettings, credentials);
+            center = StartCenter(centerDirectory, port, centerSettings, credentials);
             await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: center ready");
-            cluster = new LocalCluster(center, port, bin, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
+            cluster = new LocalCluster(center, port, centerDirectory, workerDirectory, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
             if (connectPool) cluster._earlyPool = Task.Run(() => Pool.ConnectAsync(cluster.Address, credentials, cancellation: cancellation), cancellation);
             await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: workers registered");
@@ -197,7 +204,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
         Center.Kill();
         await Center.WaitForExitAsync(cancellation).ConfigureAwait(false);
         if (whileDown is not null) await whileDown().ConfigureAwait(false);
-        Center = StartCenter(_binDirectory, _centerPort, _centerSettings, Credentials);
+        Center = StartCenter(_centerDirectory, _centerPort, _centerSettings, Credentials);
         await WaitForCenterAsync(Center, cancellation).ConfigureAwait(false);
     }
 
@@ -215,7 +222,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
             var port = FreePort();
             string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(),
                 .. CredentialsArguments(Credentials), .. _workerArguments, .. extraArguments];
-            var worker = ClusterProcess.Start(_binDirectory, "dworker", arguments);
+            var worker = ClusterProcess.Start(_workerDirectory, "dworker", arguments);
             lock (_workers) _workers.Add(worker);
             try
             {

@@ -48,7 +48,7 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
 
         var run = await ExpectRunAsync(a, "uses-k");
         Assert.Empty(run.RemoteInputs);
-        Assert.Equal(client.Ref, run.Client);
+        Assert.Equal(Center.Path / "code-of-client-2", run.Client.Path); // the client's assembly relay (workers never dial a client)
         Assert.Equal(Code, run.Code);
         Assert.Equal([Function.FunctionId], run.Functions.Select(f => f.FunctionId));
         await AssertNothingSentToAsync(b.Probe, "After placing uses-k");

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Distributed.Hosting;
+using Xunit.Abstractions;
 
 namespace Distributed.Tests.CodeShipping;
 
@@ -11,7 +13,7 @@ namespace Distributed.Tests.CodeShipping;
 /// </summary>
 [Collection(PlainWorkersCollection.Name)]
 [ProcessTier]
-public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClassFixture<VersionedClientFixture>
+public sealed class VersionedClientTests(VersionedClientFixture fixture, ITestOutputHelper output) : IClassFixture<VersionedClientFixture>
 {
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromMinutes(2);
 
@@ -56,10 +58,54 @@ public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClas
         await AssertEachBuildReachedTheWorkersOnceByContentAsync();
     }
 
-    private ClusterProcess StartClient(int variant, int rounds, string? startWhen = null)
+    /// <summary>
+    /// Issue 15: variant N references version N.0.0 of a package whose native library has the same file name
+    /// in both (libnativeversion.so, called through its wrapper's LibraryImport) and answers N. Run at once on
+    /// the same workers, each client gets its own library's answer on every task.
+    /// </summary>
+    [SkippableFact]
+    public async Task Two_builds_with_different_versions_of_one_native_library_used_at_once_each_call_their_own()
+    {
+        Skip.If(fixture.NativeUnavailable is not null, fixture.NativeUnavailable);
+        output.WriteLine($"the fixture's gcc and the two packs of the native package took {fixture.NativePackTime.TotalSeconds:F1} s, the two client builds {fixture.ClientBuildTime.TotalSeconds:F1} s");
+        const int Rounds = 3;
+        var go = Path.Combine(fixture.Root, $"go-{Guid.NewGuid():N}");
+        var first = StartClient(1, Rounds, go, native: true);
+        var second = StartClient(2, Rounds, go, native: true);
+        try
+        {
+            // Both connected before either submits anything, so that their tasks overlap.
+            await Task.WhenAll(
+                first.WaitForLineAsync(l => l == "variant v1 ready", ClientTimeout),
+                second.WaitForLineAsync(l => l == "variant v2 ready", ClientTimeout));
+            await File.WriteAllTextAsync(go, "go");
+
+            await Task.WhenAll(WaitForExitAsync(first, "native version 1 at once with 2"), WaitForExitAsync(second, "native version 2 at once with 1"));
+        }
+        finally
+        {
+            first.Kill();
+            second.Kill();
+        }
+
+        foreach (var (client, version) in new[] { (first, 1), (second, 2) })
+        {
+            Assert.Contains($"native here: {version}", client.Output); // the client's own call, for comparison
+            for (var round = 0; round < Rounds; round++)
+                Assert.True(client.Output.Contains($"round {round} native: {string.Join(",", Enumerable.Repeat(version, 8))}"),
+                    $"Variant {version} should get its native library's answer {version} from every task of round {round}. Its output:{Environment.NewLine}{string.Join(Environment.NewLine, client.Output)}");
+        }
+        var stats = await fixture.Pool.TransferStatsAsync();
+        // Both native files (one name, two contents) reached one worker, each by its own hash.
+        Assert.True(stats.Values.Any(s => s.AssembliesReceived.Where(a => a.StartsWith("libnativeversion.so:", StringComparison.Ordinal)).Distinct().Count() == 2),
+            $"A worker should have run both versions side by side; they received: {string.Join("; ", stats.Select(s => $"{s.Key}: {string.Join(", ", s.Value.AssembliesReceived)}"))}.");
+    }
+
+    private ClusterProcess StartClient(int variant, int rounds, string? startWhen = null, bool native = false)
     {
         List<string> arguments = [fixture.Cluster.Address, "--rounds", rounds.ToString()];
         if (startWhen is not null) arguments.AddRange(["--start-when", startWhen]);
+        if (native) arguments.Add("--native");
         return ClusterProcess.Start(fixture.BuildOf(variant), "VersionedClient", arguments, fixture.Cluster.ClientEnvironment);
     }
 
@@ -110,7 +156,11 @@ public sealed class VersionedClientTests(VersionedClientFixture fixture) : IClas
     }
 }
 
-/// <summary>Builds tests/Fixtures/VersionedClient as Variant 1 and Variant 2 into temporary folders, and starts a plain cluster.</summary>
+/// <summary>
+/// Builds tests/Fixtures/VersionedClient as Variant 1 and Variant 2 into temporary folders, and starts a plain cluster.
+/// When gcc is there, it first compiles the NativeVersion fixture's native library as version 1 and 2 and packs
+/// each into a package of that version (tests/Fixtures/NativeVersion), which variant N references.
+/// </summary>
 public sealed class VersionedClientFixture : IAsyncLifetime
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(10);
@@ -122,19 +172,36 @@ public sealed class VersionedClientFixture : IAsyncLifetime
     public LocalCluster Cluster => _plain!.Cluster;
     public Pool Pool => _plain!.Pool;
 
+    /// <summary>Why the builds have no native fixture package (no gcc), or null when they have one.</summary>
+    public string? NativeUnavailable { get; private set; }
+
+    /// <summary>How long compiling and packing the native fixture took, and then building the two clients.</summary>
+    public TimeSpan NativePackTime { get; private set; }
+    public TimeSpan ClientBuildTime { get; private set; }
+
     /// <summary>The output folder of one build.</summary>
     public string BuildOf(int variant) => Path.Combine(Root, $"variant{variant}", "out");
+
+    private string NativeFeed => Path.Combine(Root, "native-feed");
 
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
-        var project = Path.Combine(RepositoryRoot(), "tests", "Fixtures", "VersionedClient", "VersionedClient.csproj");
+        var fixtures = Path.Combine(RepositoryRoot(), "tests", "Fixtures");
+        var project = Path.Combine(fixtures, "VersionedClient", "VersionedClient.csproj");
         // Each build has its own artifacts folder (obj/ included, for Distributed too), so the two
         // never share intermediate files with each other nor with anyone building the repository.
         // The cluster starts after the builds: two compilers on two cores starve a starting worker.
         try
         {
+            NativeUnavailable = FindOnPath("gcc") is null ? "gcc is not installed (.ci/run installs Debian's gcc when it runs as root)" : null;
+            var watch = Stopwatch.StartNew();
+            if (NativeUnavailable is null)
+                await Task.WhenAll(PackNativeVersionAsync(fixtures, 1), PackNativeVersionAsync(fixtures, 2));
+            NativePackTime = watch.Elapsed;
+            watch.Restart();
             await Task.WhenAll(BuildAsync(project, 1), BuildAsync(project, 2));
+            ClientBuildTime = watch.Elapsed;
             _plain = await PlainCluster.StartAsync(workers: 2, threadsPerWorker: 1);
         }
         catch
@@ -145,18 +212,49 @@ public sealed class VersionedClientFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Compiles the native library as <paramref name="version"/> and packs it as package version N.0.0 into the native feed.</summary>
+    private async Task PackNativeVersionAsync(string fixtures, int version)
+    {
+        var directory = Path.Combine(Root, $"native{version}");
+        Directory.CreateDirectory(directory);
+        var library = Path.Combine(directory, "libnativeversion.so");
+        await RunAsync($"gcc for native version {version}", "gcc",
+            ["-shared", "-fPIC", "-O2", $"-DNATIVE_VERSION={version}", "-o", library, Path.Combine(fixtures, "NativeVersion", "native", "nativeversion.c")]);
+        await RunAsync($"packing native version {version}", "dotnet",
+        [
+            "pack", Path.Combine(fixtures, "NativeVersion", "NativeVersion.csproj"), "-c", "Release", $"-p:Version={version}.0.0",
+            $"-p:NativeLibrary={library}", $"-p:NativeRuntimeId={RuntimeInformation.RuntimeIdentifier}",
+            "-o", NativeFeed, "--artifacts-path", Path.Combine(directory, "artifacts"), "--disable-build-servers", "-nologo", "-v:minimal",
+        ]);
+    }
+
     private async Task BuildAsync(string project, int variant)
     {
-        Protocol.ChildProcessSwitch.ThrowIfForbidden("dotnet build");
         var directory = Path.Combine(Root, $"variant{variant}");
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[]
-        {
+        List<string> arguments =
+        [
             "build", project, "-c", "Debug", $"-p:Variant={variant}",
             "-o", Path.Combine(directory, "out"), "--artifacts-path", Path.Combine(directory, "artifacts"),
             "--disable-build-servers", "-nologo", "-v:minimal",
-        })
-            info.ArgumentList.Add(argument);
+        ];
+        if (NativeUnavailable is null)
+        {
+            // The fixture packages restore into a folder of this run (the machine's package folder is a
+            // read-only fallback for the rest), so a changed fixture is never hidden by an old copy of 1.0.0.
+            var machinePackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+                ? configured : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            arguments.AddRange([$"-p:NativeVersionFeed={NativeFeed}", $"-p:RestorePackagesPath={Path.Combine(directory, "packages")}", $"-p:RestoreFallbackFolders={machinePackages}"]);
+        }
+        await RunAsync($"building VersionedClient variant {variant}", "dotnet", arguments);
+        if (!File.Exists(Path.Combine(directory, "out", "VersionedClient.dll")))
+            throw new InvalidOperationException($"Building VersionedClient variant {variant} wrote no VersionedClient.dll.");
+    }
+
+    private static async Task RunAsync(string what, string file, IReadOnlyList<string> arguments)
+    {
+        Protocol.ChildProcessSwitch.ThrowIfForbidden(what);
+        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
         // Under 'dotnet test' the test host inherits the outer build's MSBuild variables; a nested build must not.
         foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(n => n.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
             info.Environment.Remove(name);
@@ -174,11 +272,15 @@ public sealed class VersionedClientFixture : IAsyncLifetime
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Building VersionedClient variant {variant} took more than {BuildTimeout.TotalMinutes:0} minutes.");
+            throw new TimeoutException($"{what} took more than {BuildTimeout.TotalMinutes:0} minutes.");
         }
-        if (process.ExitCode != 0 || !File.Exists(Path.Combine(directory, "out", "VersionedClient.dll")))
-            throw new InvalidOperationException($"Building VersionedClient variant {variant} failed (exit code {process.ExitCode}):{Environment.NewLine}{await output}{Environment.NewLine}{await errors}");
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{what} failed (exit code {process.ExitCode}):{Environment.NewLine}{await output}{Environment.NewLine}{await errors}");
     }
+
+    private static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
 
     private static string RepositoryRoot()
     {

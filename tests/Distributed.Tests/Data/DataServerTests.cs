@@ -26,6 +26,22 @@ public sealed class DataServerTests
         return socket;
     }
 
+    [Fact]
+    public async Task A_data_channel_that_refuses_the_connection_is_named_in_the_error()
+    {
+        // A port nobody listens on: bound, then closed again.
+        int port;
+        using (var listener = new TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        using var client = new DataClient(PeerKind.Client);
+        var error = await Assert.ThrowsAsync<IOException>(() => client.StatsAsync(new Distributed.Protocol.DataEndpoint("127.0.0.1", port)));
+        Assert.Contains($"the data channel at 127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        Assert.IsType<SocketException>(error.InnerException);
+    }
+
     /// <summary>Whether the server closed the socket: a read returns 0 (or fails) within the time given.</summary>
     private static async Task<bool> ClosedByServerAsync(Socket socket, TimeSpan within)
     {

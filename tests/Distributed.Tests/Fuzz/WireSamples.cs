@@ -14,7 +14,8 @@ public static class WireSamples
     {
         var endpoint = new DataEndpoint("127.0.0.1", 40_001);
         var assembly = new AssemblyRef("App-3f2a", "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7");
-        var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")]);
+        var native = new NativeLibraryRef("SQLitePCLRaw.lib.e_sqlite3", "linux-x64", "libe_sqlite3.so", "9654");
+        var code = new CodeManifest("v-91a2b3", [assembly, new AssemblyRef("Lib-77aa", "77aa")], [native]);
         var function = new FunctionSpec("fn-5d1e", [0, 1, 2, 3, 250, 251, 252]);
         var resources = new Dictionary<string, double> { ["GPU"] = 1, ["MEM"] = 8e9 };
         var restrictions = new TaskRestrictions(["worker-1", "127.0.0.1:8788"], resources);
@@ -33,7 +34,7 @@ public static class WireSamples
         var input = new RemoteInput("a", [endpoint, new DataEndpoint("127.0.0.2", 40_002)]);
         return
         [
-            endpoint, assembly, code, function, tasks[1], restrictions, error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
+            endpoint, assembly, native, code, function, tasks[1], restrictions, error, worker, progress, stored, failed, input, new HostPort("127.0.0.1", 8787),
             new RegisterWorker("worker-1", "akka.ssl.tcp://distributed@127.0.0.1:8788", 2, endpoint, [stored], "incarnation-1"),
             new RegisterWorker("worker-2", "akka.ssl.tcp://distributed@127.0.0.1:8789", 1, endpoint),
             new RegisterWorker("worker-3", "akka.ssl.tcp://distributed@127.0.0.1:8790", 1, endpoint, Resources: resources),
@@ -79,6 +80,13 @@ public static class WireSamples
             new ListDatasets(RequestId: 16),
             new DatasetReply(null, [stored], ["training-set", "weights"], RequestId: 15),
             new DatasetReply("There is no dataset named x.", [], [], RequestId: 14),
+            // Graceful retirement (issue 14).
+            RetireMe.Instance,
+            new RetireWorkers(["worker-1", "worker-2"], RequestId: 17),
+            new WorkersRetired(["worker-1", "worker-2"], null, RequestId: 17),
+            new WorkersRetired(["worker-9"], "There is no worker named worker-9.", RequestId: 18),
+            new WorkerRetired(null),
+            new WorkerRetired("no other worker remains to take its values: 3 leave with it"),
             // The dashboard's worker status (issue 14).
             new WorkerStatus(512L << 20, 8L << 30, 300L << 20, 40L << 20, 120, 7, 3, 187.5, 1_000_000, 250_000, 1, 4_096),
         ];

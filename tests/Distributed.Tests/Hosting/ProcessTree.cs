@@ -6,9 +6,16 @@ public static class ProcessTree
     /// <summary>The ids of the direct children of <paramref name="processId"/>, over all its threads.</summary>
     public static List<int> ChildrenOf(int processId) =>
         Directory.GetDirectories($"/proc/{processId}/task")
-            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .SelectMany(task => ChildrenText(task).Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Select(int.Parse)
+            .Distinct()
             .ToList();
+
+    private static string ChildrenText(string task)
+    {
+        try { return File.ReadAllText(Path.Combine(task, "children")); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; } // the thread ended meanwhile
+    }
 
     /// <summary>Kills the process <paramref name="processId"/>; one already gone is no error.</summary>
     public static void Kill(int processId)

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Distributed.Client;
 using Distributed.Protocol;
 
 namespace Distributed.Tests.InProcess;
@@ -46,6 +47,28 @@ public sealed class InProcessClusterTests
         Assert.Equal(Enumerable.Range(0, 30), await pool.GatherAsync(values));
         Assert.Equal(30, pool.HasWhat().Values.Sum(keys => keys.Count));
     }
+
+    [Fact]
+    public async Task A_client_that_only_dials_out_is_no_member_and_the_center_forgets_it_when_its_process_is_lost()
+    {
+        await using var cluster = await InProcessCluster.StartAsync(workers: 1);
+        var connection = await ClusterConnection.OpenAsync(HostPort.Parse(cluster.Address), null, ClientConnectionMode.DialOut, Patience, CancellationToken.None);
+        var client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, new global::Distributed.Client.CodeShipping()), "client");
+        await client.Ask<ClientConnected>(new AskCenter(new ConnectClient()), Patience);
+        Assert.Single(await ClientsAsync(cluster));
+        // The cluster is the center and its worker: the client never joined it.
+        var clientAddress = ((ExtendedActorSystem)connection.System).Provider.DefaultAddress;
+        Assert.Equal(2, Akka.Cluster.Cluster.Get(cluster.Center.System).State.Members.Count);
+        Assert.DoesNotContain(Akka.Cluster.Cluster.Get(cluster.Center.System).State.Members, m => m.Address.Equals(clientAddress));
+
+        // Gone without a DisconnectClient: the center hears of it by its death watch, not by cluster membership.
+        ((ExtendedActorSystem)connection.System).Abort();
+
+        await Eventually.TrueAsync(() => ClientsAsync(cluster).GetAwaiter().GetResult().Count == 0, () => "the center still counts the lost client", Patience);
+    }
+
+    private static async Task<IReadOnlyList<global::Distributed.Center.Core.ClientView>> ClientsAsync(InProcessCluster cluster) =>
+        (await cluster.Center.System.ActorSelection("/user/center/center").Ask<global::Distributed.Center.Core.CenterView>(global::Distributed.Center.Dashboard.CenterViewAsked.Instance, Patience)).Clients;
 
     [Fact]
     public async Task A_dead_worker_is_dropped_from_the_listing_and_its_values_are_made_again_on_the_other()

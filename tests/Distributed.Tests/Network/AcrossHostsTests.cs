@@ -113,7 +113,7 @@ public sealed class AcrossHostsTests(AcrossHostsFixture fixture, Xunit.Abstracti
 {
     private static readonly TimeSpan Slow = AcrossHostsFixture.Slow;
 
-    private static readonly string[] ExpectedRound =
+    internal static readonly string[] ExpectedRound =
     [
         "RESULT quickstart-total -285",
         "RESULT quickstart-gather 0,1,4,9,16,25,36,49,64,81",

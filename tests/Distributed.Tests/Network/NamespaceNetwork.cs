@@ -60,6 +60,48 @@ internal sealed class NamespaceNetwork : IDisposable
     /// <summary>The command prefix that runs a program inside <paramref name="node"/>'s namespace (<c>ip</c> execs it: the process id is the program's).</summary>
     public IReadOnlyList<string> Exec(string node) => [IpCommand()!, "netns", "exec", Namespace(node)];
 
+    /// <summary>Why <see cref="DropInboundConnections"/> cannot work here (no <c>nft</c>, Debian package nftables), or null.</summary>
+    public static string? WhyNoFirewall() =>
+        FindCommand("nft") is null ? "the nft command (Debian package nftables) is not installed" : null;
+
+    /// <summary>
+    /// Firewalls <paramref name="node"/> as a laptop behind NAT is: every new TCP connection that arrives on its
+    /// network link is dropped without an answer (a SYN without ACK), while the connections it opens work.
+    /// </summary>
+    public void DropInboundConnections(string node)
+    {
+        var rules = Path.Combine(Path.GetTempPath(), $"{Namespace(node)}.nft");
+        File.WriteAllText(rules, """
+            table inet inbound-firewall {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                iifname "eth0" tcp flags & (syn | ack) == syn counter drop
+              }
+            }
+            """);
+        try { Ip("netns", "exec", Namespace(node), FindCommand("nft")!, "-f", rules); }
+        finally { File.Delete(rules); }
+    }
+
+    /// <summary>How many new connections the firewall of <see cref="DropInboundConnections"/> dropped on <paramref name="node"/> so far.</summary>
+    public long DroppedInboundConnections(string node)
+    {
+        var (exit, output, error) = Run("netns", "exec", Namespace(node), FindCommand("nft")!, "list", "chain", "inet", "inbound-firewall", "input");
+        if (exit != 0) throw new InvalidOperationException($"nft list chain failed with exit code {exit}: {error.Trim()}");
+        var words = output.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        return long.Parse(words[Array.IndexOf(words, "packets") + 1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// What a TCP connection from <paramref name="fromNode"/> to <paramref name="host"/>:<paramref name="port"/> meets
+    /// within 3 s: "accepted", "refused" (the kernel answered), or "no answer" (dropped).
+    /// </summary>
+    public string TryConnect(string fromNode, string host, int port)
+    {
+        var (exit, _, _) = Run("netns", "exec", Namespace(fromNode), "timeout", "3", "bash", "-c", $"exec 3<>/dev/tcp/{host}/{port}");
+        return exit switch { 0 => "accepted", 124 => "no answer", _ => "refused" };
+    }
+
     private void Build(string[] nodes)
     {
         var hub = Namespace("hub");
@@ -90,9 +132,28 @@ internal sealed class NamespaceNetwork : IDisposable
         _namespaces.Add(name);
     }
 
+    /// <summary>Where <c>ip netns exec</c> finds a namespace's own configuration files: it bind-mounts each over its namesake in /etc.</summary>
+    private const string EtcNetns = "/etc/netns";
+
+    /// <summary>
+    /// Makes <paramref name="name"/> resolve to <paramref name="node"/>'s address inside every node's namespace,
+    /// as a hosts file would on a real network: a <c>hosts</c> file in /etc/netns/NAMESPACE, which <c>ip netns exec</c>
+    /// mounts over /etc/hosts for the program it runs (the host's own /etc/hosts is untouched). Removed by Dispose.
+    /// </summary>
+    public void AddHostName(string name, string node)
+    {
+        foreach (var each in _addresses.Keys)
+        {
+            var folder = Path.Combine(EtcNetns, Namespace(each));
+            Directory.CreateDirectory(folder);
+            File.AppendAllText(Path.Combine(folder, "hosts"), $"127.0.0.1 localhost\n{Address(node)} {name}\n");
+        }
+    }
+
     /// <summary>Deletes the namespaces (their veth links go with them); processes still inside must be stopped first.</summary>
     public void Dispose()
     {
+        foreach (var node in _addresses.Keys) RemoveEtcFolder(Namespace(node));
         foreach (var name in Enumerable.Reverse(_namespaces)) TryIp("netns", "delete", name);
         _namespaces.Clear();
     }
@@ -109,6 +170,22 @@ internal sealed class NamespaceNetwork : IDisposable
             var pid = name[Prefix.Length..].Split('-')[0];
             if (int.TryParse(pid, out var id) && id != Environment.ProcessId && !Directory.Exists($"/proc/{id}")) TryIp("netns", "delete", name);
         }
+        if (!Directory.Exists(EtcNetns)) return;
+        foreach (var folder in Directory.GetDirectories(EtcNetns, Prefix + "*"))
+        {
+            var pid = Path.GetFileName(folder)[Prefix.Length..].Split('-')[0];
+            if (int.TryParse(pid, out var id) && id != Environment.ProcessId && !Directory.Exists($"/proc/{id}")) RemoveEtcFolder(Path.GetFileName(folder));
+        }
+    }
+
+    private static void RemoveEtcFolder(string name)
+    {
+        try
+        {
+            var folder = Path.Combine(EtcNetns, name);
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException) { }
     }
 
     private static void Ip(params string[] arguments)
@@ -135,10 +212,12 @@ internal sealed class NamespaceNetwork : IDisposable
         return (process.ExitCode, output.Result, error.Result);
     }
 
-    private static string? IpCommand()
+    private static string? IpCommand() => FindCommand("ip");
+
+    private static string? FindCommand(string name)
     {
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-            .Select(d => Path.Combine(d, "ip")).FirstOrDefault(File.Exists);
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
     }
 }

@@ -62,10 +62,11 @@ public sealed class ResourceAmountsTests() : TestKit("akka.actor.provider = loca
         Assert.Equal(new Dictionary<string, double> { ["GPU"] = 1, ["MEM"] = 8e9 }, back.Resources);
         var plainCopy = (SubmitTasks)serializer.FromBinary(Bytes(plain), serializer.Manifest(new SubmitTasks(code, [], [])));
         Assert.Null(Assert.Single(plainCopy.Tasks).Restrictions);
-        // The same-function byte carries the flag: as many bytes as before restrictions existed. Code 6,
+        // The same-function byte carries the flag: as many bytes as before restrictions existed. Code 10
+        // (version 2, assembly count 4, native library count 4: once per message, not per task),
         // function count 4, task count 4; the task: key 2, flags 1, function id 2, kind 1, args 2,
         // dependency count 4, consumers 1, priority 8, timeout 1.
-        Assert.Equal(6 + 4 + 4 + (2 + 1 + 2 + 1 + 2 + 4 + 1 + 8 + 1), Bytes(plain).Length);
+        Assert.Equal(10 + 4 + 4 + (2 + 1 + 2 + 1 + 2 + 4 + 1 + 8 + 1), Bytes(plain).Length);
     }
 
     [Fact]

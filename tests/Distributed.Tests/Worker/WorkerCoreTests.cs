@@ -109,6 +109,45 @@ public sealed class WorkerCoreTests
     }
 
     [Fact]
+    public void An_executor_whose_code_ran_nothing_for_the_idle_checks_is_stopped_and_the_next_batch_starts_another()
+    {
+        var worker = new Harness(UserCode, OtherCode);
+        worker.Step(Batch(ClientA, V1, [Task("t1")]));
+        worker.Step(Batch(ClientB, V2, [Task("u1")]));
+        worker.Step(Results(Finished("t1"), Finished("u1")));
+
+        // v2 keeps running tasks (a run out at each check); v1 runs nothing.
+        for (var check = 1; check < WorkerCore.IdleTicksBeforeStop; check++)
+        {
+            worker.Step(Batch(ClientB, V2, [Task($"u{check + 1}")]));
+            Assert.Empty(worker.Step(WorkerEvent.IdleCheckFired.Instance));
+            worker.Step(Results(Finished($"u{check + 1}")));
+        }
+        worker.Step(Batch(ClientB, V2, [Task("u9")]));
+        Assert.Equal(["StopIdleExecutor 1 v1"], worker.Step(WorkerEvent.IdleCheckFired.Instance));
+        Assert.Null(worker.Core.ExecutorOf("v1"));
+        Assert.Equal(2, worker.Core.ExecutorOf("v2"));
+
+        // Its process stopping changes nothing; code v1 comes back: a new executor, from the cache.
+        Assert.Empty(worker.Step(new WorkerEvent.ExecutorStopped(1)));
+        Assert.Equal(["StartExecutor 3 v1 /cache/UserCode.dll", "Execute 3 tasks t2 values -"], worker.Step(Batch(ClientA, V1, [Task("t2")])));
+    }
+
+    [Fact]
+    public void An_executor_with_a_run_out_or_a_batch_held_for_its_code_is_never_idle()
+    {
+        var worker = new Harness(UserCode);
+        worker.Step(Batch(ClientA, V1, [Task("t1")])); // t1 runs long: no result yet
+        for (var check = 0; check < 2 * WorkerCore.IdleTicksBeforeStop; check++) Assert.Empty(worker.Step(WorkerEvent.IdleCheckFired.Instance));
+        worker.Step(Results(Finished("t1")));
+
+        // A batch of v1 waiting for its remote input counts as use too.
+        worker.Step(Batch(ClientA, V1, [Task("t2", "r")], remote: ["r"]));
+        for (var check = 0; check < 2 * WorkerCore.IdleTicksBeforeStop; check++) Assert.Empty(worker.Step(WorkerEvent.IdleCheckFired.Instance));
+        Assert.Equal(1, worker.Core.ExecutorOf("v1"));
+    }
+
+    [Fact]
     public void Batches_an_executor_hands_back_after_it_stopped_still_run_again()
     {
         var worker = new Harness(UserCode);
@@ -419,6 +458,7 @@ public sealed class WorkerCoreTests
         WorkerCommand.Execute c => $"Execute {c.Executor} tasks {Keys(c.Batch.Tasks.Select(t => t.Key))} values {Keys(c.Batch.Values.Keys.Order())}",
         WorkerCommand.CancelExecution c => $"CancelExecution {c.Executor} {Keys(c.Keys)}",
         WorkerCommand.StopExecutor c => $"StopExecutor {c.Executor}",
+        WorkerCommand.StopIdleExecutor c => $"StopIdleExecutor {c.Executor} {c.Version}",
         WorkerCommand.ReportFinished c => $"ReportFinished {Keys(c.Results.Select(r => r.Key))}",
         WorkerCommand.ReportFailed c => $"ReportFailed {string.Join(", ", c.Failures.Select(f => $"{f.Key}={f.Error.Kind} {f.Error.TypeName}: {f.Error.Message}"))}",
         WorkerCommand.ReportKeysAdded c => $"ReportKeysAdded {Keys(c.Keys.Select(k => k.Key))} replication {c.ReplicationId?.ToString() ?? "-"}{(c.Error is null ? "" : " error " + c.Error)}",
