@@ -109,6 +109,50 @@ public sealed unsafe class SharedSegment : MemoryManager<byte>
         return new SharedSegment(file, address, length, Interlocked.Increment(ref _lastId), writable);
     }
 
+    /// <summary>
+    /// Maps the whole memory file that process <paramref name="processId"/> holds as <paramref name="descriptor"/>,
+    /// readable and writable, at least <paramref name="minimumLength"/> bytes long, without touching its pages
+    /// (<see cref="Populate"/> does, for the part a caller is about to use). What an executor keeps mapped
+    /// across batches: one mapping serves every value the segment holds in turn and every result written into it.
+    /// Throws <see cref="IOException"/> when it cannot be opened or is shorter.
+    /// </summary>
+    public static SharedSegment OpenWhole(int processId, int descriptor, int minimumLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(minimumLength);
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("Shared segments need Linux.");
+        var path = $"/proc/{processId}/fd/{descriptor}";
+        var file = Native.open(path, Native.O_RDWR | Native.O_CLOEXEC);
+        if (file < 0) throw new IOException($"Cannot open the shared segment {path} (errno {Marshal.GetLastPInvokeError()}).");
+        var size = Native.lseek(file, 0, Native.SEEK_END);
+        if (size < minimumLength || size > int.MaxValue)
+        {
+            _ = Native.close(file);
+            throw new IOException($"The shared segment {path} holds {size} bytes, not the {minimumLength} (up to 2 GiB) it should.");
+        }
+        var address = Native.mmap(0, (nuint)size, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED, file, 0);
+        if (address == Native.MAP_FAILED)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            _ = Native.close(file);
+            throw new IOException($"Cannot map the shared segment {path} (errno {errno}).");
+        }
+        return new SharedSegment(file, address, (int)size, Interlocked.Increment(ref _lastId), writable: true);
+    }
+
+    /// <summary>
+    /// Faults in the pages of the first <paramref name="length"/> bytes in one call (instead of one fault per
+    /// 4 KiB page as they are read or written); where the kernel cannot (before Linux 5.14), they fault as used.
+    /// </summary>
+    public void Populate(int length)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)length, (uint)Capacity, nameof(length));
+        if (length == 0) return;
+        // Whole pages (the mapping's are), none past the mapping: length is at most its capacity.
+        var pages = ((nuint)length + 4095) & ~(nuint)4095;
+        _ = Native.madvise(_address, pages, Writable ? Native.MADV_POPULATE_WRITE : Native.MADV_POPULATE_READ);
+    }
+
     /// <inheritdoc />
     public override Span<byte> GetSpan()
     {
@@ -145,6 +189,7 @@ public sealed unsafe class SharedSegment : MemoryManager<byte>
         public const int MAP_SHARED = 1, MAP_POPULATE = 0x8000;
         public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
         public const int SEEK_END = 2;
+        public const int MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
         public static readonly nint MAP_FAILED = -1;
 
         [DllImport("libc", SetLastError = true)]
@@ -158,6 +203,9 @@ public sealed unsafe class SharedSegment : MemoryManager<byte>
 
         [DllImport("libc", SetLastError = true)]
         public static extern int munmap(nint address, nuint length);
+
+        [DllImport("libc", SetLastError = true)]
+        public static extern int madvise(nint address, nuint length, int advice);
 
         [DllImport("libc", SetLastError = true)]
         public static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

@@ -1,3 +1,4 @@
+using Distributed.Protocol.Hosting;
 namespace Distributed.Data;
 
 /// <summary>
@@ -116,12 +117,14 @@ public sealed class StoredValue
                 return new StoredValue(bytes, typeName);
             }
             var value = buffers.RentValue((int)length, typeName);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try { source.ReadExactly(value.Writable.Span); }
             catch
             {
                 value.Release(); // read by no one else: back to the pool at once
                 throw;
             }
+            if (length >= 1 << 20) HopTrace.Once(started, $"data: {length >> 20} MiB read into a pooled {(value.Segment is null ? "array" : "segment")}");
             return value;
         }
         var chunks = new byte[(length + chunkBytes - 1) / chunkBytes][];
@@ -174,6 +177,7 @@ public sealed class StoredValue
             return value;
         }
         var pieces = new List<byte[]>();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             for (var left = length; left > 0;)
@@ -185,8 +189,12 @@ public sealed class StoredValue
                 left -= size;
                 progress();
             }
+            HopTrace.Once(started, $"data: {length >> 20} MiB arrived in pieces");
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             using var arrived = new PiecesStream(pieces, ArrivalPieceBytes, length);
-            return ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+            var value = ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+            HopTrace.Once(started, $"data: {length >> 20} MiB laid out from the pieces (segment: {value.Segment is not null})");
+            return value;
         }
         finally
         {
@@ -438,7 +446,9 @@ public sealed class ValueBufferPool
                 return idle;
             }
         }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (SharedSegment.TryCreate((int)size) is not { } segment) return null;
+        HopTrace.Once(started, $"pool: a new segment of {size >> 20} MiB made");
         Interlocked.Increment(ref _segmentsCreated);
         Interlocked.Increment(ref _segmentsInUse);
         return segment;
@@ -463,7 +473,19 @@ public sealed class ValueBufferPool
                 return;
             }
         }
+        Unmap(segment);
+    }
+
+    /// <summary>
+    /// Raised with a segment's id once the pool has unmapped it for good (never to be rented again), on
+    /// the thread that let it go: executors that keep it mapped let it go too, which frees its memory.
+    /// </summary>
+    public event Action<long>? SegmentUnmapped;
+
+    private void Unmap(SharedSegment segment)
+    {
         segment.Release();
+        SegmentUnmapped?.Invoke(segment.Id);
     }
 
     /// <summary>
@@ -474,7 +496,7 @@ public sealed class ValueBufferPool
     {
         ArgumentNullException.ThrowIfNull(segment);
         Interlocked.Decrement(ref _segmentsInUse);
-        segment.Release();
+        Unmap(segment);
     }
 
     /// <summary>Takes a buffer back for reuse; the caller must not touch it any more.</summary>

@@ -49,6 +49,21 @@ public static class HopTrace
         if (Enabled) Record(step, Stopwatch.GetElapsedTime(started).TotalMicroseconds);
     }
 
+    /// <summary>
+    /// Writes one line at once for a rare, long step (a large value mapped, copied or received) that
+    /// began at <paramref name="started"/> (a <see cref="Stopwatch.GetTimestamp"/>): too few to summarize per thousand.
+    /// </summary>
+    public static void Once(long started, string step)
+    {
+        if (Enabled) Write($"[hop-trace] pid {Environment.ProcessId} {step}: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.00} ms");
+    }
+
+    private static void Write(string line)
+    {
+        if (OutputFile is null) Console.Error.WriteLine(line);
+        else lock (Marks) File.AppendAllLines(OutputFile, [line]);
+    }
+
     private static void Record(string step, double microseconds)
     {
         var laps = Laps.GetOrAdd(step, _ => new List<double>(ReportEvery));
@@ -65,7 +80,6 @@ public static class HopTrace
         if (full is null) return;
         Array.Sort(full);
         var line = $"[hop-trace] pid {Environment.ProcessId} {step}: n {full.Length} median {full[full.Length / 2]:0.0} us p90 {full[full.Length * 9 / 10]:0.0} us mean {full.Average():0.0} us";
-        if (OutputFile is null) Console.Error.WriteLine(line);
-        else lock (Marks) File.AppendAllLines(OutputFile, [line]);
+        Write(line);
     }
 }

@@ -46,6 +46,10 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     // Segment id → a segment lent to the process for a result and not taken back yet. The reader thread
     // takes them back as results name them; only the ids lent to this process are honoured.
     private readonly ConcurrentDictionary<long, SharedSegment> _lent = new();
+    // Ids of the pool's segments the process has been told of (inputs and loans), which it keeps mapped
+    // across batches: when the pool unmaps one for good, the process is told to unmap it too.
+    private readonly ConcurrentDictionary<long, byte> _knownToProcess = new();
+    private IActorRef? _self; // for the pool's event, raised on whichever thread lets a segment go
     // The largest result lent a segment: one buffer, within the value limit (larger ones come in chunks over the socket).
     private readonly long _maxSharedResultBytes = Math.Min(WireLimits.From(Context.System.Settings.Config).MaxValueBytes, StoredValue.MaxChunkBytes);
 
@@ -76,6 +80,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     protected override void PreStart()
     {
+        _self = Self;
+        if (_buffers is not null) _buffers.SegmentUnmapped += OnSegmentUnmapped;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
         // In a 0700 folder already; 0600 like every file the worker makes.
@@ -156,6 +162,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         });
         Receive<TasksStarted>(HandleTasksStarted);
         Receive<SegmentWanted>(HandleSegmentWanted);
+        Receive<SegmentsFreed>(HandleSegmentsFreed);
         Receive<CheckDeadlines>(_ => HandleCheckDeadlines());
         Receive<ExecutorExited>(HandleExited);
     }
@@ -207,6 +214,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 if (value.Segment is { } segment)
                 {
                     (shared ??= [])[key] = new SharedReference(segment.Descriptor, segment.Id, 0, (int)value.Length);
+                    _knownToProcess.TryAdd(segment.Id, 0);
                     _counters?.AddInputToExecutor(value.Length, shared: true);
                 }
                 else
@@ -239,10 +247,32 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         var lend = _buffers is { } buffers && buffers.Shares(message.Length) && message.Length >= ExecutorFrames.SharedResultMinimumBytes
             && message.Length <= _maxSharedResultBytes && _lent.Count < 2 * _threads + 2;
         var segment = lend ? _buffers!.RentSegment(message.Length) : null;
-        if (segment is not null) _lent[segment.Id] = segment;
+        if (segment is not null)
+        {
+            _lent[segment.Id] = segment;
+            _knownToProcess.TryAdd(segment.Id, 0);
+        }
         try
         {
             ExecutorFrames.WriteSegmentLent(_writer!, message.Request, segment?.Descriptor ?? -1, segment?.Id ?? 0);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    /// <summary>The pool unmapped a segment for good: if the process may have it mapped, it is told (in order, by this actor).</summary>
+    private void OnSegmentUnmapped(long segmentId)
+    {
+        if (_knownToProcess.TryRemove(segmentId, out _)) _self?.Tell(new SegmentsFreed([segmentId]));
+    }
+
+    private void HandleSegmentsFreed(SegmentsFreed message)
+    {
+        try
+        {
+            ExecutorFrames.WriteSegmentsFreed(_writer!, message.SegmentIds);
         }
         catch (IOException e)
         {
@@ -370,6 +400,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         _deadlines.Clear();
         Timers.CancelAll();
         KillProcess();
+        _knownToProcess.Clear(); // its mappings died with it
         DiscardLent();
         Become(Retired);
         Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, rerun));
@@ -442,7 +473,9 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     protected override void PostStop()
     {
+        if (_buffers is not null) _buffers.SegmentUnmapped -= OnSegmentUnmapped;
         KillProcess();
+        _knownToProcess.Clear();
         DiscardLent();
         _process?.Dispose();
         try { File.Delete(_socketPath); } catch (IOException) { }
@@ -468,6 +501,9 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     /// <summary>The process asks for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
     private sealed record SegmentWanted(long Request, int Length);
+
+    /// <summary>The pool unmapped these segments, which the process may keep mapped: it should unmap them too.</summary>
+    private sealed record SegmentsFreed(IReadOnlyList<long> SegmentIds);
 
     private sealed class CheckDeadlines
     {

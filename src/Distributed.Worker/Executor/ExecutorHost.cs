@@ -86,11 +86,15 @@ public static class ExecutorHost
         /// <summary>The worker's process, whose shared segments this executor opens; null: values only over the socket.</summary>
         public int? WorkerProcessId { get; set; }
 
+        /// <summary>The worker's segments as this process keeps them mapped: made for <see cref="WorkerProcessId"/> when serving starts, unless set.</summary>
+        internal ExecutorSegmentCache? Segments { get; set; }
+
         public void Serve(Stream stream)
         {
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            if (Segments is null && WorkerProcessId is { } worker) Segments = ExecutorSegmentCache.OfWorker(worker);
             var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
             _ = Task.Run(() => WriteResults(output));
@@ -111,6 +115,11 @@ public static class ExecutorHost
                     {
                         var (request, descriptor, segmentId) = ExecutorFrames.ReadSegmentLent(input);
                         if (_segmentRequests.TryRemove(request, out var waiting)) waiting.TrySetResult((descriptor, segmentId));
+                        continue;
+                    }
+                    if (frame == ExecutorFrames.SegmentsFreed)
+                    {
+                        Segments?.Forget(ExecutorFrames.ReadSegmentsFreed(input));
                         continue;
                     }
                     if (frame == ExecutorFrames.Cancel)
@@ -145,8 +154,9 @@ public static class ExecutorHost
         }
 
         /// <summary>
-        /// Maps the worker's segments that hold a batch's shared inputs, read-only; a value that cannot be
-        /// mapped fails the tasks that read it, with the reason (the rest of the batch runs).
+        /// The worker's segments that hold a batch's shared inputs, mapped (once per segment, kept across
+        /// batches) and in use until the batch's last task is done; a value that cannot be mapped fails the
+        /// tasks that read it, with the reason (the rest of the batch runs).
         /// </summary>
         private Dictionary<string, MappedInput>? MapShared(IReadOnlyDictionary<string, SharedReference>? references)
         {
@@ -156,9 +166,9 @@ public static class ExecutorHost
             {
                 try
                 {
-                    if (WorkerProcessId is not { } worker) throw new IOException("the executor does not know its worker's process");
-                    var segment = SharedSegment.Open(worker, reference.Descriptor, checked((int)(reference.Offset + reference.Length)), writable: false);
-                    mapped[key] = new MappedInput(segment, segment.Memory.Slice((int)reference.Offset, reference.Length), null);
+                    if (Segments is not { } segments) throw new IOException("the executor does not know its worker's process");
+                    var use = segments.Use(reference.SegmentId, reference.Descriptor, checked((int)(reference.Offset + reference.Length)));
+                    mapped[key] = new MappedInput(use, use.Memory.Slice((int)reference.Offset, reference.Length), null);
                 }
                 catch (Exception e) when (e is IOException or OverflowException or PlatformNotSupportedException or ArgumentException)
                 {
@@ -219,7 +229,7 @@ public static class ExecutorHost
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
                 ExecutorResult result;
                 try { result = Execute(task, values); }
-                finally { values.TaskDone(); } // unmapped before the worker hears the answer and lets the segment go
+                finally { values.TaskDone(); } // done with before the worker hears the answer and may reuse the segment
                 HopTrace.Lap(task.Key, "executor: batch read -> run");
                 _results.Writer.TryWrite(new Output(null, result));
             }
@@ -272,15 +282,17 @@ public static class ExecutorHost
             var encoded = rawLength is null ? _codec.EncodeValue(result, typeName) : null;
             // Only a value of one buffer goes into a segment: a chunked one travels over the socket chunk by chunk.
             var length = rawLength ?? (encoded!.IsSingleChunk ? encoded.Length : 0);
-            if (length >= ExecutorFrames.SharedResultMinimumBytes && WorkerProcessId is { } worker && !_sharingFailed && BorrowSegment((int)length) is { } lent)
+            if (length >= ExecutorFrames.SharedResultMinimumBytes && Segments is { } segments && !_sharingFailed && BorrowSegment((int)length) is { } lent)
             {
                 try
                 {
-                    // Mapped for this write only: the mapping is gone before the worker hears of the result.
-                    using var segment = SharedSegment.Open(worker, lent.Descriptor, (int)length, writable: true);
-                    var destination = segment.GetSpan()[..(int)length];
+                    // In use for this write only: nothing touches it once the worker hears of the result.
+                    using var segment = segments.Use(lent.SegmentId, lent.Descriptor, (int)length);
+                    var destination = segment.Memory.Span;
+                    var writing = System.Diagnostics.Stopwatch.GetTimestamp();
                     if (encoded is null) ValueCodec.EncodeInto(result!, destination);
                     else encoded.Span.CopyTo(destination);
+                    HopTrace.Once(writing, $"executor: result of {length >> 20} MiB written into lent segment {lent.SegmentId}");
                     return new ExecutorResult(key, null, typeName, null, new SharedResult(lent.SegmentId, (int)length));
                 }
                 catch (IOException e)
@@ -363,13 +375,13 @@ public static class ExecutorHost
     /// <summary>A request for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
     private sealed record SegmentRequest(long Id, int Length);
 
-    /// <summary>A shared input mapped from the worker's segment (or why it could not be).</summary>
-    private sealed record MappedInput(SharedSegment? Segment, ReadOnlyMemory<byte> Bytes, Exception? Failure);
+    /// <summary>A shared input in use from the worker's segment (or why it could not be).</summary>
+    private sealed record MappedInput(ExecutorSegmentCache.SegmentUse? Use, ReadOnlyMemory<byte> Bytes, Exception? Failure);
 
     /// <summary>
     /// A batch's input values, decoded once each however many tasks read them. The worker's segments
-    /// behind shared ones stay mapped until the batch's last task is done, then are unmapped (decoded
-    /// values are copies: nothing reads the mapping after).
+    /// behind shared ones are in use until the batch's last task is done, then let go (they stay mapped
+    /// for later batches; decoded values are copies: nothing reads the mapping after).
     /// </summary>
     private sealed class BatchValues(IReadOnlyDictionary<string, StoredValue> encoded, Dictionary<string, MappedInput>? shared, int tasks, ValueCodec codec)
     {
@@ -378,8 +390,17 @@ public static class ExecutorHost
 
         public object? Get(string key) => _decoded.GetOrAdd(key, k => new Lazy<object?>(() =>
             encoded.TryGetValue(k, out var bytes) ? codec.Decode(bytes)
-            : shared is not null && shared.TryGetValue(k, out var mapped) ? codec.Decode(mapped.Failure is null ? mapped.Bytes : throw mapped.Failure)
+            : shared is not null && shared.TryGetValue(k, out var mapped) ? DecodeShared(mapped)
             : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+
+        private object? DecodeShared(MappedInput mapped)
+        {
+            if (mapped.Failure is not null) throw mapped.Failure;
+            var decoding = System.Diagnostics.Stopwatch.GetTimestamp();
+            var value = codec.Decode(mapped.Bytes);
+            HopTrace.Once(decoding, $"executor: shared input of {mapped.Bytes.Length >> 20} MiB decoded");
+            return value;
+        }
 
         /// <summary>One of the batch's tasks is done (run or skipped); after the last, the mappings go.</summary>
         public void TaskDone()
@@ -387,11 +408,11 @@ public static class ExecutorHost
             if (Interlocked.Decrement(ref _tasksLeft) == 0) Dispose();
         }
 
-        /// <summary>Unmaps the shared inputs.</summary>
+        /// <summary>Ends the uses of the shared inputs' segments.</summary>
         public void Dispose()
         {
             if (shared is null) return;
-            foreach (var input in shared.Values) input.Segment?.Release();
+            foreach (var input in shared.Values) input.Use?.Dispose();
         }
     }
 

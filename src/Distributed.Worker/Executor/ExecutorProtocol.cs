@@ -53,6 +53,7 @@ internal static class ExecutorFrames
     public const byte Code = (byte)'A';
     public const byte SegmentWanted = (byte)'M';
     public const byte SegmentLent = (byte)'L';
+    public const byte SegmentsFreed = (byte)'F';
 
     /// <summary>
     /// Results from this size up go back through a segment the worker lends (its pages already touched,
@@ -93,6 +94,27 @@ internal static class ExecutorFrames
     /// <summary>Reads a lent segment after its frame byte.</summary>
     public static (long Request, int Descriptor, long SegmentId) ReadSegmentLent(WireReader reader) =>
         (reader.ReadInt64("a lent segment's request"), reader.ReadInt32("a lent segment's descriptor"), reader.ReadInt64("a lent segment's id"));
+
+    /// <summary>
+    /// Worker → executor: the worker unmapped these segments for good (no batch will name them again), so
+    /// the executor unmaps its mappings of them too, which frees their memory.
+    /// </summary>
+    public static void WriteSegmentsFreed(BinaryWriter writer, IReadOnlyCollection<long> segmentIds)
+    {
+        writer.Write(SegmentsFreed);
+        writer.Write(segmentIds.Count);
+        foreach (var id in segmentIds) writer.Write(id);
+        writer.Flush();
+    }
+
+    /// <summary>Reads freed segment ids after their frame byte.</summary>
+    public static IReadOnlyList<long> ReadSegmentsFreed(WireReader reader)
+    {
+        var count = reader.ReadCount("freed segments");
+        var ids = new List<long>(WireReader.InitialCapacity(count));
+        for (var i = 0; i < count; i++) ids.Add(reader.ReadInt64("a freed segment's id"));
+        return ids;
+    }
 
     /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
     public static void WriteCode(BinaryWriter writer, IReadOnlyCollection<string> assemblyPaths)
