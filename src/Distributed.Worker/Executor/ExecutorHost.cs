@@ -402,7 +402,7 @@ public static class ExecutorHost
             return value;
         }
 
-        /// <summary>One of the batch's tasks is done (run or skipped); after the last, the mappings go.</summary>
+        /// <summary>One of the batch's tasks is done (run or skipped); after the last, the uses of its segments end.</summary>
         public void TaskDone()
         {
             if (Interlocked.Decrement(ref _tasksLeft) == 0) Dispose();

@@ -127,10 +127,46 @@ public sealed class SharedMemoryTests
         }
     }
 
-    /// <summary>200 MB whose every element depends on its place: a mix-up with another value shows.</summary>
-    private static double[] Ramp(double start)
+    [SkippableFact]
+    public async Task An_executor_maps_a_segment_once_for_batch_after_batch_and_unmaps_it_when_its_worker_lets_it_go()
     {
-        var values = new double[Elements];
+        Skip.IfNot(SharedSegment.IsSupported, "shared memory needs Linux");
+        // 200 MB of memory: the worker's pool keeps at most 50 MB of idle segments, one of the 24 MB values' class.
+        await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1, workerArguments: ["--memory-limit", "200MB"]);
+        await using var pool = await cluster.ConnectAsync();
+        var values = new List<RemoteData<double[]>>();
+        foreach (var start in new[] { 0.0, 1.0, 2.0 })
+            values.Add(await pool.ApplyAsync(() => Ramp(start, SmallElements)).WaitAsync(Slow)); // each written into a segment the worker lent
+        var executor = (await pool.GatherAsync([await pool.ApplyAsync((double[] xs) => Environment.ProcessId, values[0]).WaitAsync(Slow)])).Single();
+        var mapped = SegmentMappings(executor);
+        Assert.Equal(3, mapped.Count); // the three values' segments, kept mapped after their batches
+
+        // Read again, each in a batch of its own: the same mappings (address and memory file), none made anew.
+        var lengths = new List<RemoteData<int>>();
+        foreach (var value in values) lengths.Add(await pool.ApplyAsync((double[] xs) => xs.Length, value).WaitAsync(Slow));
+        Assert.Equal(Enumerable.Repeat(SmallElements, 3), await pool.GatherAsync(lengths));
+        var after = SegmentMappings(executor);
+        Assert.True(mapped.SetEquals(after), $"mapped before: {string.Join(", ", mapped)}; after: {string.Join(", ", after)}");
+
+        // Deleted: the worker's pool keeps one segment idle (still mapped in the executor, for the next value) and
+        // unmaps the others, which the executor then unmaps too, freeing their memory.
+        pool.Release([.. values]);
+        await Eventually.TrueAsync(() => SegmentMappings(executor).Count == 1,
+            () => $"the executor still maps {SegmentMappings(executor).Count} segments after the worker let two of three go", Slow);
+    }
+
+    private const int SmallElements = 3_000_000; // 24 MB of doubles
+
+    /// <summary>The executor's mappings of its worker's segments, each as its address range and memory file (inode).</summary>
+    private static HashSet<string> SegmentMappings(int processId) =>
+        File.ReadLines($"/proc/{processId}/maps").Where(line => line.Contains("memfd:distributed-value", StringComparison.Ordinal))
+            .Select(line => string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries) is var fields ? [fields[0], fields[4]] : []))
+            .ToHashSet();
+
+    /// <summary>200 MB whose every element depends on its place: a mix-up with another value shows.</summary>
+    private static double[] Ramp(double start, int elements = Elements)
+    {
+        var values = new double[elements];
         for (var i = 0; i < values.Length; i++) values[i] = start + i % 1000 + 1.0;
         return values;
     }
