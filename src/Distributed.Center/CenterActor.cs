@@ -45,7 +45,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<SubmitTasks>(m => FromClient(m, client =>
         {
             _recorder.Submitted(client, m.Tasks);
-            return new TasksSubmitted(client, m.Code, m.Functions, m.Tasks);
+            return new TasksSubmitted(client, m.Code, m.Functions, m.Tasks, m.DirectWorker);
         }));
         Receive<WhoHas>(m => FromClient(m, client => new HoldersAsked(client, m.Keys, m.RequestId)));
         Receive<GetWorkers>(m => FromClient(m, client => new WorkersAsked(client, m.IncludeKeys, m.RequestId)));
@@ -63,7 +63,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<RetireMe>(m => FromWorker(m, worker => new RetirementOffered(worker)));
         Receive<TasksFinished>(m => FromWorker(m, worker =>
         {
-            _recorder.Finished(m.Results);
+            _recorder.Finished(m.Results, m.Times);
             return new TasksDone(worker, m.Results);
         }));
         Receive<TasksFailed>(m => FromWorker(m, worker =>

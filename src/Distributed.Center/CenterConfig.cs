@@ -15,6 +15,7 @@ public static class CenterConfig
         return new CenterSettings
         {
             UnclaimedKeysGrace = Duration(config, "unclaimed-keys-grace", defaults.UnclaimedKeysGrace),
+            RetirementTimeout = DurationOrOff(config, "retirement-timeout", defaults.RetirementTimeout),
             MaxTasksPerMessage = Read(config, "max-tasks-per-message", defaults.MaxTasksPerMessage, (c, p) => c.GetInt(p)),
             WindowSeconds = Read(config, "window-seconds", defaults.WindowSeconds, (c, p) => c.GetDouble(p)),
             MaxWindow = Read(config, "max-window", defaults.MaxWindow, (c, p) => c.GetInt(p)),
@@ -29,6 +30,14 @@ public static class CenterConfig
 
     private static TimeSpan Duration(Config config, string name, TimeSpan fallback) =>
         Read(config, name, fallback, (c, p) => c.GetTimeSpan(p, fallback, allowInfinite: false), "a duration such as 150s");
+
+    /// <summary>A duration, or null for <c>off</c> (the convention of the worker's settings, e.g. <c>executor-idle-timeout</c>).</summary>
+    private static TimeSpan? DurationOrOff(Config config, string name, TimeSpan? fallback)
+    {
+        var path = $"{Section}.{name}";
+        if (config.HasPath(path) && config.GetString(path)?.Trim() is "off" or "infinite") return null;
+        return Read<TimeSpan?>(config, name, fallback, (c, p) => c.GetTimeSpan(p, null, allowInfinite: false), "a duration such as 20s, or off");
+    }
 
     private static T Read<T>(Config config, string name, T fallback, Func<Config, string, T> get, string? what = null)
     {

@@ -112,6 +112,100 @@ public sealed class DataClient : IDisposable
         });
     }
 
+    /// <summary>
+    /// Hands one task (<paramref name="submission"/>, encoded by <see cref="ProtocolSerializer.EncodeSubmission"/>) to the
+    /// worker at <paramref name="endpoint"/> to run now, and waits for its one answer without holding a thread.
+    /// A connection that cannot be opened answers <see cref="DirectReply.Declined"/>; one that breaks
+    /// after the task was sent, <see cref="DirectReply.Unanswered"/> (the worker may have taken it).
+    /// </summary>
+    public Task<DirectReply> RunDirectAsync(DataEndpoint endpoint, byte[] submission, CancellationToken cancellation = default) =>
+        RunDirectCoreAsync(endpoint, submission, blocking: false, cancellation);
+
+    /// <summary>As <see cref="RunDirectAsync"/>, waiting on the calling thread (for a caller that blocks anyway).</summary>
+    public DirectReply RunDirect(DataEndpoint endpoint, byte[] submission) =>
+        RunDirectCoreAsync(endpoint, submission, blocking: true, CancellationToken.None).GetAwaiter().GetResult();
+
+    private async Task<DirectReply> RunDirectCoreAsync(DataEndpoint endpoint, byte[] submission, bool blocking, CancellationToken cancellation)
+    {
+        if (submission.Length > _settings.MaxRequestBytes) return new DirectReply.Declined($"the task is {submission.Length} bytes, more than one request carries");
+        Connection connection;
+        try { connection = Rent(endpoint); }
+        catch (Exception e) when (e is IOException or SocketException) { return new DirectReply.Declined(e.Message); }
+        try
+        {
+            Span<byte> header = stackalloc byte[DataFrames.HeaderBytes];
+            header[0] = DataFrames.Run;
+            BinaryPrimitives.WriteInt32LittleEndian(header[1..], submission.Length);
+            connection.Writer.Write(header);
+            connection.Writer.Write(submission);
+            connection.Writer.Flush();
+            // The task runs now, for as long as it takes (blocking: up to the stall timeout, then the center answers).
+            int first;
+            if (blocking) first = connection.Reader.ReadByte();
+            else first = await connection.Reader.ReadAsync(connection.Scratch.AsMemory(0, 1), cancellation).ConfigureAwait(false) == 0 ? -1 : connection.Scratch[0];
+            if (first < 0) throw new EndOfStreamException("The data channel closed before the task ended.");
+            var reply = ReadOutcome((byte)first, connection);
+            Return(endpoint, connection);
+            return reply;
+        }
+        catch (DataFrameException e)
+        {
+            connection.Dispose();
+            _log($"Closed the data connection to {endpoint}: bad answer ({e.Message}).");
+            return new DirectReply.Unanswered(e.Message);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            connection.Dispose();
+            return new DirectReply.Unanswered(e.Message);
+        }
+    }
+
+    private static int ReadAnswerByte(Stream reader)
+    {
+        var value = reader.ReadByte();
+        return value < 0 ? throw new EndOfStreamException("The data channel closed before it answered.") : value;
+    }
+
+    private DirectReply ReadOutcome(byte kind, Connection connection)
+    {
+        var reader = connection.Reader;
+        var scratch = connection.Scratch;
+        switch (kind)
+        {
+            case DirectFrames.Finished:
+                {
+                    var key = DirectFrames.ReadString(reader, scratch, _settings.MaxKeyBytes, "key");
+                    var typeName = DirectFrames.ReadString(reader, scratch, _settings.MaxTypeNameBytes, "type name");
+                    reader.ReadExactly(scratch, 0, sizeof(long));
+                    var size = DataFrames.CheckLength("value length", BinaryPrimitives.ReadInt64LittleEndian(scratch), _settings.MaxValueBytes);
+                    var inline = ReadAnswerByte(reader);
+                    if (inline > 1) throw new DataFrameException($"a direct result's inline flag is 0x{inline:x2}");
+                    if (inline == 1 && size > DirectFrames.InlineLimit) throw new DataFrameException($"a direct result of {size} bytes came inline");
+                    var value = inline == 1 ? StoredValue.ReadFrom(reader, size, typeName, null) : null;
+                    if (value is not null) _counters?.AddReceivedFromWorker(value.Length);
+                    return new DirectReply.Finished(new StoredKey(key, size, typeName), value);
+                }
+            case DirectFrames.Failed:
+                {
+                    var key = DirectFrames.ReadString(reader, scratch, _settings.MaxKeyBytes, "key");
+                    var kindByte = ReadAnswerByte(reader);
+                    if (!Enum.IsDefined((ErrorKind)kindByte)) throw new DataFrameException($"the error of {DataFrames.Shortened(key)} has an unknown kind {kindByte}");
+                    var errorKind = (ErrorKind)kindByte;
+                    var type = DirectFrames.ReadString(reader, scratch, _settings.MaxTypeNameBytes, "error type");
+                    var message = DirectFrames.ReadString(reader, scratch, _settings.MaxRequestBytes, "error message");
+                    var stack = DirectFrames.ReadString(reader, scratch, _settings.MaxRequestBytes, "stack trace");
+                    return new DirectReply.Failed(new FailedTask(key, new RemoteError(errorKind, type, message, stack)));
+                }
+            case DirectFrames.Declined:
+                return new DirectReply.Declined(DirectFrames.ReadString(reader, scratch, _settings.MaxRequestBytes, "reason"));
+            case DirectFrames.Unanswered:
+                return new DirectReply.Unanswered("the worker left the answer to the center");
+            default:
+                throw new DataFrameException($"a direct run's outcome starts with 0x{kind:x2}");
+        }
+    }
+
     /// <summary>Reads a worker's transfer counters.</summary>
     public Task<WorkerTransferStats> StatsAsync(DataEndpoint endpoint, CancellationToken cancellation = default) =>
         Task.Factory.StartNew(() => Stats(endpoint), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);

@@ -13,6 +13,7 @@ namespace Distributed.Data;
 ///   'P' scatter-id(int64) count (key-length key-bytes type-length type-bytes value-length(int64))*
 ///       then, after the frame, the values' bytes one after the other
 ///                                        → stored (0) | refused (1) reason-length reason-bytes
+///   'R' a task handed over to run directly: see <see cref="DirectFrames"/>
 /// </code>
 /// A Put's frame holds only the keys and lengths; the values follow it, each read as its bytes arrive,
 /// so that a length that lies costs the bytes actually sent, not what it claims.
@@ -25,6 +26,7 @@ internal static class DataFrames
     public const byte Get = (byte)'G';
     public const byte Stats = (byte)'S';
     public const byte Put = (byte)'P';
+    public const byte Run = (byte)'R';
 
     /// <summary>A Put's answer: the values are stored (and reported to the center).</summary>
     public const byte PutStored = 0;
@@ -49,7 +51,7 @@ internal static class DataFrames
     /// <summary>Checks a request's op and payload length, before the payload is read.</summary>
     public static void CheckRequestHeader(byte op, int length, DataChannelSettings settings)
     {
-        if (op != Get && op != Stats && op != Put) throw new DataFrameException($"unknown request 0x{op:x2}");
+        if (op != Get && op != Stats && op != Put && op != Run) throw new DataFrameException($"unknown request 0x{op:x2}");
         if (length < 0) throw new DataFrameException($"request length {length} is negative");
         if (length > settings.MaxRequestBytes) throw new DataFrameException($"request length {length} exceeds the limit of {settings.MaxRequestBytes} bytes");
         if (op == Stats && length != 0) throw new DataFrameException($"a stats request carries no payload, this one {length} bytes");
@@ -202,7 +204,7 @@ internal static class DataFrames
             }
             w.Write(stats.PeakKeyCount); w.Write(stats.MemoryLimit); w.Write(stats.InMemoryBytes); w.Write(stats.SpilledBytes);
             w.Write(stats.SpilledCount); w.Write(stats.ReadsFromDisk); w.Write(stats.CancelledBeforeStart);
-            w.Write(stats.ExecutorsStarted); w.Write(stats.SpareExecutorsTaken); w.Write(stats.PeakTasksInFlight); w.Write(stats.TasksRun);
+            w.Write(stats.ExecutorsStarted); w.Write(stats.SpareExecutorsTaken); w.Write(stats.PeakTasksInFlight); w.Write(stats.TasksRun); w.Write(stats.TasksTakenDirectly);
             w.Write(stats.InputBytesShared); w.Write(stats.InputBytesCopied); w.Write(stats.ResultBytesShared); w.Write(stats.ResultBytesCopied); w.Write(stats.SharedSegmentsInUse);
         }
         return buffer.ToArray();
@@ -218,6 +220,7 @@ internal static class DataFrames
         var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
             MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(),
             CancelledBeforeStart: r.ReadInt64(), ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32(), TasksRun: r.ReadInt64(),
+            TasksTakenDirectly: r.ReadInt64(),
             InputBytesShared: r.ReadInt64(), InputBytesCopied: r.ReadInt64(), ResultBytesShared: r.ReadInt64(), ResultBytesCopied: r.ReadInt64(), SharedSegmentsInUse: r.ReadInt32());
         r.ExpectEnd();
         return stats;

@@ -59,6 +59,12 @@ public sealed class DataServer : IAsyncDisposable
     /// </summary>
     internal void AcceptPuts(ScatterHandler handler) => _putHandler = handler;
 
+    /// <summary>Where tasks clients hand over directly go (the worker decides and answers each); null until set: they are declined.</summary>
+    private volatile Action<DirectRun>? _directHandler;
+
+    /// <summary>Takes tasks clients hand to this worker directly: <paramref name="handler"/> must complete both of each run's answers.</summary>
+    public void AcceptDirectRuns(Action<DirectRun> handler) => _directHandler = handler;
+
     /// <summary>Starts listening on <paramref name="host"/> at a free port (of <paramref name="ports"/>, when given).</summary>
     /// <param name="host">The address to bind (0.0.0.0: every address of the machine).</param>
     /// <param name="store">The values served.</param>
@@ -210,6 +216,7 @@ public sealed class DataServer : IAsyncDisposable
                 buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
                 if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
                 else if (request.Op == DataFrames.Put) await ReceivePutAsync(stream, connection, peer, request).ConfigureAwait(false);
+                else if (request.Op == DataFrames.Run) await RunDirectAsync(stream, connection, peer, request.Submission!).ConfigureAwait(false);
                 else await WriteStatsAsync(stream).ConfigureAwait(false);
                 // Between requests a connection holds no buffer: thousands of idle ones cost little.
                 ArrayPool<byte>.Shared.Return(buffer);
@@ -377,14 +384,76 @@ public sealed class DataServer : IAsyncDisposable
         await stream.FlushAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A task a client hands over to run here: the worker declines it at once or runs it, and the one
+    /// answer waits for its end. A small result goes along with it, read from the store under a lease.
+    /// </summary>
+    private async Task RunDirectAsync(Stream stream, DataConnection connection, PeerKind peer, SubmitTasks submission)
+    {
+        var handler = _directHandler;
+        DirectOutcome outcome;
+        if (peer != PeerKind.Client) outcome = new DirectOutcome(null, null, "only a client hands tasks to a worker");
+        else if (handler is null) outcome = new DirectOutcome(null, null, "this worker takes no tasks directly");
+        else if (submission.Tasks.Count != 1) outcome = new DirectOutcome(null, null, "one task at a time is taken directly");
+        else
+        {
+            var run = new DirectRun(submission);
+            handler(run);
+            outcome = await run.Outcome.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
+        }
+        connection.Touch();
+        using var answer = new MemoryStream(256);
+        switch (outcome)
+        {
+            case { Declined: { } reason }:
+                answer.WriteByte(DirectFrames.Declined);
+                DirectFrames.WriteString(answer, reason);
+                break;
+            case { Result: { } result }:
+                using (var value = _store.OpenRead(result.Key))
+                {
+                    answer.WriteByte(DirectFrames.Finished);
+                    DirectFrames.WriteString(answer, result.Key);
+                    DirectFrames.WriteString(answer, result.TypeName);
+                    Span<byte> size = stackalloc byte[sizeof(long)];
+                    BinaryPrimitives.WriteInt64LittleEndian(size, result.Size);
+                    answer.Write(size);
+                    var inline = value?.InMemory is { IsSingleChunk: true } small && small.Length == result.Size && small.Length <= DirectFrames.InlineLimit ? small : null;
+                    answer.WriteByte(inline is null ? (byte)0 : (byte)1);
+                    if (inline is not null)
+                    {
+                        answer.Write(inline.Span);
+                        _counters.AddSent(peer, inline.Length);
+                    }
+                }
+                break;
+            case { Failure: { } failure }:
+                answer.WriteByte(DirectFrames.Failed);
+                DirectFrames.WriteString(answer, failure.Key);
+                answer.WriteByte((byte)failure.Error.Kind);
+                DirectFrames.WriteString(answer, failure.Error.TypeName);
+                DirectFrames.WriteString(answer, Clipped(failure.Error.Message));
+                DirectFrames.WriteString(answer, Clipped(failure.Error.StackTrace));
+                break;
+            default:
+                answer.WriteByte(DirectFrames.Unanswered);
+                break;
+        }
+        await stream.WriteAsync(answer.GetBuffer().AsMemory(0, (int)answer.Length)).ConfigureAwait(false);
+        await stream.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>An error's text as the direct answer carries it: at most 16 KiB (the center's report has it whole).</summary>
+    private static string Clipped(string text) => text.Length <= 16_384 ? text : text[..16_384] + "…";
+
     private async Task WriteStatsAsync(Stream stream)
     {
         var usage = _store.Usage();
         var payload = DataFrames.EncodeStats(new WorkerTransferStats(_counters.SentToWorkers, _counters.SentToClients, _counters.ReceivedFromWorkers,
             usage.Count, usage.Bytes, _counters.AssembliesReceived, usage.PeakCount, _store.MemoryLimit, usage.InMemoryBytes, usage.SpilledBytes,
             usage.SpilledCount, _store.ReadsFromDisk, _counters.CancelledBeforeStart, _counters.ExecutorsStarted, _counters.SpareExecutorsTaken,
-            _counters.PeakTasksInFlight, _counters.TasksRun, _counters.InputBytesShared, _counters.InputBytesCopied, _counters.ResultBytesShared,
-            _counters.ResultBytesCopied, _store.Buffers.SegmentsInUse));
+            _counters.PeakTasksInFlight, _counters.TasksRun, _counters.TasksTakenDirectly, _counters.InputBytesShared, _counters.InputBytesCopied,
+            _counters.ResultBytesShared, _counters.ResultBytesCopied, _store.Buffers.SegmentsInUse));
         var frame = new byte[sizeof(int) + payload.Length];
         BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
         payload.CopyTo(frame, sizeof(int));
@@ -469,6 +538,9 @@ internal sealed record DataRequest(byte Op, IReadOnlyList<string> Keys)
 
     /// <summary>A Put's values, in the order their bytes follow the frame.</summary>
     public IReadOnlyList<PutEntry> Puts { get; init; } = [];
+
+    /// <summary>A Run's task, function and code.</summary>
+    public SubmitTasks? Submission { get; init; }
 }
 
 /// <summary>
@@ -509,6 +581,11 @@ internal sealed class DataRequestReader(Stream stream, DataChannelSettings setti
         {
             read = await stream.ReadAtLeastAsync(payload.AsMemory(0, length), length, throwOnEndOfStream: false, cancellation).ConfigureAwait(false);
             if (read < length) throw new DataFrameException($"the stream ended {read} bytes into a request of {length}");
+            if (op == DataFrames.Run)
+            {
+                try { return new DataRequest(op, []) { Submission = ProtocolSerializer.DecodeSubmission(payload, length, WireLimits.Default) }; }
+                catch (WireFormatException e) { throw new DataFrameException($"a task handed over does not decode: {e.Message}"); }
+            }
             if (op == DataFrames.Put)
             {
                 var (scatterId, entries) = DataFrames.ParsePut(payload.AsSpan(0, length), settings);

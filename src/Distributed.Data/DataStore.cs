@@ -539,6 +539,13 @@ public sealed class TransferCounters
 
     internal void AddTaskRun() => Interlocked.Increment(ref _tasksRun);
 
+    private long _tasksTakenDirectly;
+
+    /// <summary>Tasks a client handed to this worker straight over the data channel that it took (not through the center).</summary>
+    public long TasksTakenDirectly => Interlocked.Read(ref _tasksTakenDirectly);
+
+    internal void AddTaskTakenDirectly() => Interlocked.Increment(ref _tasksTakenDirectly);
+
     private int _peakTasksInFlight;
 
     /// <summary>The most tasks this worker had at once, received and not finished: how far ahead the center sent work.</summary>
@@ -599,6 +606,7 @@ public enum PeerKind : byte
 /// <param name="SpareExecutorsTaken">Times a code version's first tasks found a spare executor already started and warm.</param>
 /// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
 /// <param name="TasksRun">Tasks whose function an executor of this worker ran, to a result or an error.</param>
+/// <param name="TasksTakenDirectly">Tasks a client handed to this worker over the data channel that it took.</param>
 /// <param name="InputBytesShared">Bytes of inputs handed to executors by reference to a shared segment.</param>
 /// <param name="InputBytesCopied">Bytes of inputs copied to executors over their socket.</param>
 /// <param name="ResultBytesShared">Bytes of results stored from the segment an executor wrote them into, without a copy.</param>
@@ -606,5 +614,5 @@ public enum PeerKind : byte
 /// <param name="SharedSegmentsInUse">Shared segments held now by values, leases and executors (idle ones not counted).</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
     long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
-    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0,
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0, long TasksTakenDirectly = 0,
     long InputBytesShared = 0, long InputBytesCopied = 0, long ResultBytesShared = 0, long ResultBytesCopied = 0, int SharedSegmentsInUse = 0);

@@ -65,8 +65,11 @@ public sealed record ClientConnected(IReadOnlyList<WorkerInfo> Workers, long Req
 /// <summary>
 /// Client → center: run these tasks (in dependency order or not: a task waits for its dependencies).
 /// No answer: each task's end reaches the client as <see cref="TasksFinished"/> or <see cref="TasksFailed"/>.
+/// <paramref name="DirectWorker"/>: the worker the client handed these tasks to straight over its data
+/// channel, which took them and runs them now; the center sends them there (the worker runs each once)
+/// while that worker lives, so that it records them as it does any task.
 /// </summary>
-public sealed record SubmitTasks(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks) : IProtocolMessage;
+public sealed record SubmitTasks(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks, string? DirectWorker = null) : IProtocolMessage;
 
 /// <summary>Client → center: which workers hold these keys (of its own). Answer: <see cref="WhoHasReply"/>.</summary>
 public sealed record WhoHas(IReadOnlyList<string> Keys, long RequestId = 0) : ICenterQuestion;

@@ -27,7 +27,7 @@ public static class ContentAddress
     /// <summary>
     /// Why <paramref name="assembly"/> cannot name a file in the assembly cache, or null when it can: its
     /// hash is 64 lowercase hex characters and its name a plain file name (no path separator, no '..',
-    /// no control character, not empty).
+    /// no control character, not empty), or a satellite's <c>culture/Name.resources</c> (<see cref="SatelliteNames"/>).
     /// </summary>
     public static string? Problem(AssemblyRef assembly)
     {
@@ -35,6 +35,8 @@ public static class ContentAddress
         if (hash is null || hash.Length != 64 || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
             return $"The assembly {Quote(assembly.Name)} has a malformed hash {Quote(hash)}: a content hash is 64 lowercase hex characters.";
         var name = assembly.Name;
+        // A satellite is kept in a folder of its culture: the culture is checked, then the file name.
+        if (name is not null && SatelliteNames.TrySplit(name, out _, out var satellite)) name = satellite;
         if (string.IsNullOrEmpty(name) || name.Length > 255)
             return $"The assembly name {Quote(name)} is empty or too long.";
         if (name.Contains('/') || name.Contains('\\') || name.Contains("..", StringComparison.Ordinal) || name.Any(char.IsControl)

@@ -107,7 +107,10 @@ public sealed record RemoteError(ErrorKind Kind, string TypeName, string Message
         Enum.IsDefined((ErrorKind)value) ? (ErrorKind)value : throw new WireFormatException($"The error of {key} has an unknown kind {value}.");
 }
 
-/// <summary>Describes one worker, as the center knows it; <see cref="Resources"/>: what it was started with (<c>--resources</c>), null if nothing.</summary>
+/// <summary>
+/// Describes one worker, as the center knows it; <see cref="Resources"/>: what it was started with (<c>--resources</c>), null if nothing;
+/// <see cref="State"/>: whether it is retiring (handing its values over before it leaves).
+/// </summary>
 /// <example>
 /// <code>
 /// foreach (var worker in pool.Workers())
@@ -115,7 +118,20 @@ public sealed record RemoteError(ErrorKind Kind, string TypeName, string Message
 /// </code>
 /// </example>
 public sealed record WorkerInfo(string Name, string Address, int Cores, int KeyCount, long StoredBytes, DataEndpoint Data,
-    IReadOnlyDictionary<string, double>? Resources = null);
+    IReadOnlyDictionary<string, double>? Resources = null, WorkerState State = WorkerState.Active);
+
+/// <summary>Where a worker is in its life, as the center sees it.</summary>
+public enum WorkerState
+{
+    /// <summary>It takes tasks and values.</summary>
+    Active,
+
+    /// <summary>
+    /// It is retiring (<c>Pool.RetireWorkersAsync</c>, or SIGTERM to <c>dworker</c>): it gets no more tasks,
+    /// finishes those it has, hands its values to active workers, and leaves.
+    /// </summary>
+    Retiring,
+}
 
 /// <summary>A stored value, as reported by the worker that made or copied it.</summary>
 public sealed record StoredKey(string Key, long Size, string TypeName);

@@ -43,9 +43,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             switch (obj)
             {
                 case SubmitTasks m:
-                    WriteCode(w, m.Code);
-                    WriteFunctions(w, m.Functions);
-                    WriteTasks(w, m.Tasks);
+                    WriteSubmission(w, m);
                     break;
                 case RunTasks m:
                     WriteRef(w, m.Client);
@@ -70,6 +68,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                         w.Write(result.Size);
                         w.Write(result.TypeName);
                     }
+                    w.Write7BitEncodedInt(m.Times?.Length ?? 0);
+                    if (m.Times is { } times) w.Write(times);
                     break;
                 case TasksFailed m:
                     w.Write(m.Worker);
@@ -101,7 +101,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             var r = new WireReader(new MemoryStream(bytes, writable: false), _limits);
             object message = manifest switch
             {
-                SubmitTasksManifest => new SubmitTasks(ReadCode(r), ReadFunctions(r), ReadTasks(r)),
+                SubmitTasksManifest => ReadSubmission(r),
                 RunTasksManifest => new RunTasks(ReadRef(r), ReadCode(r), ReadFunctions(r), ReadTasks(r), ReadRemoteInputs(r)),
                 TasksFinishedManifest => ReadTasksFinished(r),
                 TasksFailedManifest => ReadTasksFailed(r),
@@ -119,6 +119,49 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             throw new WireFormatException($"A {nameof(ProtocolSerializer)} frame with manifest '{Truncated(manifest)}' ({bytes.Length} bytes) does not decode: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// A submission as the bytes the data channel carries to a worker that runs it directly (the same
+    /// encoding as Akka.Remote's).
+    /// </summary>
+    public static byte[] EncodeSubmission(SubmitTasks submission)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true)) WriteSubmission(w, submission);
+        return stream.ToArray();
+    }
+
+    /// <summary>Decodes <see cref="EncodeSubmission"/>'s bytes, every count and length bounded by <paramref name="limits"/>; anything else is a <see cref="WireFormatException"/>.</summary>
+    public static SubmitTasks DecodeSubmission(byte[] bytes, int length, WireLimits limits)
+    {
+        try
+        {
+            var r = new WireReader(new MemoryStream(bytes, 0, length, writable: false), limits);
+            var submission = ReadSubmission(r);
+            r.ExpectEnd(SubmitTasksManifest);
+            return submission;
+        }
+        catch (WireFormatException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new WireFormatException($"A submission of {length} bytes does not decode: {e.Message}", e);
+        }
+    }
+
+    private static void WriteSubmission(BinaryWriter w, SubmitTasks m)
+    {
+        WriteCode(w, m.Code);
+        WriteFunctions(w, m.Functions);
+        WriteTasks(w, m.Tasks);
+        w.Write(m.DirectWorker is not null);
+        if (m.DirectWorker is not null) w.Write(m.DirectWorker);
+    }
+
+    private static SubmitTasks ReadSubmission(WireReader r) =>
+        new(ReadCode(r), ReadFunctions(r), ReadTasks(r), r.ReadBoolean("whether a worker runs it directly") ? r.ReadString("the direct worker") : null);
 
     private static string Truncated(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
@@ -142,7 +185,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var results = new StoredKey[r.ReadCount("results", minItemBytes: 10)];
         for (var i = 0; i < results.Length; i++)
             results[i] = new StoredKey(r.ReadString("a result's key"), r.ReadInt64("a result's size"), r.ReadString("a result's type"));
-        return new TasksFinished(worker, data, results);
+        var times = r.Read7BitBytes("the tasks' times");
+        return new TasksFinished(worker, data, results, times.Length == 0 ? null : times);
     }
 
     private static TasksFailed ReadTasksFailed(WireReader r)

@@ -17,9 +17,10 @@ public sealed record RunTasks(IActorRef Client, CodeManifest Code, IReadOnlyList
 /// <summary>
 /// Worker → center → client: these tasks finished; their results are stored on <see cref="Worker"/>.
 /// The center hears it from the worker's actor and tells the client the name and data endpoint it
-/// registered, whatever a worker wrote here.
+/// registered, whatever a worker wrote here. <see cref="Times"/> (worker → center only): when and on
+/// which executor thread each task ran (<see cref="TaskTimes"/>), for the dashboard's task stream.
 /// </summary>
-public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results) : IProtocolMessage;
+public sealed record TasksFinished(string Worker, DataEndpoint Data, IReadOnlyList<StoredKey> Results, byte[]? Times = null) : IProtocolMessage;
 
 /// <summary>Worker → center, and center → client (from the worker, or for tasks whose inputs failed): these tasks failed.</summary>
 public sealed record TasksFailed(string Worker, IReadOnlyList<FailedTask> Failures) : IProtocolMessage;
@@ -41,6 +42,21 @@ public sealed record RequestAssemblies(IReadOnlyList<AssemblyRef> Assemblies) : 
 /// client cannot provide it. A worker takes them only from a client the center named for that code.
 /// </summary>
 public sealed record AssemblyBytes(AssemblyRef Assembly, byte[]? Bytes) : IProtocolMessage;
+
+/// <summary>
+/// Worker → center's relay → client: which file of your program is the assembly <see cref="Name"/>? Asked
+/// only when an executor's load context misses an assembly that no manifest listed (loaded by name or by
+/// reflection). <see cref="Name"/> is a simple name, or <c>culture/Name.resources</c> for a satellite
+/// resource assembly (<see cref="SatelliteNames"/>).
+/// </summary>
+public sealed record ResolveAssemblyName(string Name) : IProtocolMessage;
+
+/// <summary>
+/// Client → center's relay → worker: the answer to <see cref="ResolveAssemblyName"/>: the assembly by
+/// content hash (the worker then fetches its bytes with <see cref="RequestAssemblies"/> unless it has them),
+/// or null and why the client has none.
+/// </summary>
+public sealed record AssemblyNameResolved(string Name, AssemblyRef? Assembly, string? Problem) : IProtocolMessage;
 
 /// <summary>Center → worker: fetch copies of these keys from their holders; answer <see cref="KeysAdded"/> with <see cref="ReplicationId"/>.</summary>
 public sealed record FetchKeys(IReadOnlyList<RemoteInput> Inputs, long ReplicationId) : IProtocolMessage;

@@ -48,12 +48,15 @@ public sealed class AssemblyCache(string directory, Action<string>? logWarning =
 
     /// <summary>
     /// The file of an assembly; the file name is its simple name, which executors resolve by (a native
-    /// library keeps its own file name, which tells executors it is one). Throws
-    /// <see cref="InvalidDataException"/> for a name or hash that is not a plain file name.
+    /// library keeps its own file name, which tells executors it is one; a satellite resource assembly
+    /// is in a folder of its culture, as a build lays it out). Throws <see cref="InvalidDataException"/>
+    /// for a name or hash that is not a plain file name or a satellite's <c>culture/Name.resources</c>.
     /// </summary>
     public string PathOf(AssemblyRef assembly)
     {
         ContentAddress.Check(assembly);
+        if (SatelliteNames.TrySplit(assembly.Name, out var culture, out var satellite))
+            return Path.Combine(Directory, assembly.Hash, culture, satellite + ".dll");
         return NativeLibraryFiles.IsNativeFileName(assembly.Name)
             ? Path.Combine(Directory, assembly.Hash, NativeLibraryFiles.CacheFolder, assembly.Name)
             : Path.Combine(Directory, assembly.Hash, assembly.Name + ".dll");

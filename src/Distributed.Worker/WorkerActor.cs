@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
@@ -27,6 +28,12 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
 
     /// <summary>How often the worker tells the center its <see cref="WorkerStatus"/> once registered (<c>status-interval</c>); null: never.</summary>
     public TimeSpan? StatusInterval { get; init; } = WorkerConfig.DefaultStatusInterval;
+
+    /// <summary>
+    /// The runtime identifier whose native libraries this worker fetches (<c>runtime-identifier</c>); null:
+    /// the machine's own. A worker may claim another (a test of what a linux-arm64 worker gets, say).
+    /// </summary>
+    public string? RuntimeIdentifier { get; init; }
 }
 
 /// <summary>
@@ -65,6 +72,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly Dictionary<long, IActorRef> _executors = [];
     private readonly Dictionary<IActorRef, long> _executorIds = [];
     private readonly WorkerStatusProbe _status;
+    /// <summary>Tasks clients handed over directly, by the request id the core answers them with, until answered.</summary>
+    private readonly Dictionary<long, DirectRun> _directRuns = [];
+    private long _directRunsSeen;
+    /// <summary>Code version → the client (its actor, as the center named it) of the last batch of that code: asked for assemblies a direct task loads by name.</summary>
+    private readonly Dictionary<string, IActorRef> _clientOfVersion = [];
+    private readonly OnDemandAssemblies _onDemand = new();
 
     /// <summary>Creates the worker actor.</summary>
     public WorkerActor(WorkerSettings settings, IActorRef center, ActorPath centerPath, DataStore store, TransferCounters counters, TaskCompletionSource<WorkerRegistered> registered,
@@ -80,12 +93,19 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _counters = counters;
         _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
-        _core = new WorkerCore(settings.Name, store, _assemblies, counters);
+        _core = new WorkerCore(settings.Name, store, _assemblies, counters, settings.RuntimeIdentifier, settings.Threads);
         _status = new WorkerStatusProbe(store, counters);
         Receive<WorkerRegistered>(HandleWorkerRegistered);
         Receive<RetryRegistration>(_ => Register());
-        Receive<RunTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs))));
+        Receive<RunTasks>(m => FromCenter(m, m =>
+        {
+            _clientOfVersion[m.Code.Version] = m.Client;
+            Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs));
+        }));
         Receive<AssemblyBytes>(HandleAssemblyBytes);
+        Receive<DirectRun>(HandleDirectRun);
+        Receive<AssemblyWanted>(HandleAssemblyWanted);
+        Receive<AssemblyNameResolved>(HandleAssemblyNameResolved);
         Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
         Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
@@ -144,7 +164,33 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     }
 
     /// <inheritdoc />
-    protected override void PostStop() => _peers.Dispose();
+    protected override void PostStop()
+    {
+        _peers.Dispose();
+        // Nobody answers them any more: their clients hear the ends from the center.
+        foreach (var run in _directRuns.Values) run.Outcome.TrySetResult(DirectOutcome.Unanswered);
+        _directRuns.Clear();
+    }
+
+    /// <summary>A task a client handed to this worker's data channel: the core takes it or says why not.</summary>
+    private void HandleDirectRun(DirectRun run)
+    {
+        // Only this process's data server hands them over (a DirectRun cannot cross the wire).
+        if (!Sender.IsNobody() && !Sender.Path.Address.HasLocalScope)
+        {
+            _refusals.Refuse(Sender, run, "only this worker's data channel hands it tasks directly");
+            return;
+        }
+        if (_registeredWith is null)
+        {
+            run.Outcome.TrySetResult(new DirectOutcome(null, null, "the worker is not registered yet"));
+            return;
+        }
+        var id = ++_directRunsSeen;
+        _directRuns[id] = run;
+        var submission = run.Submission;
+        Apply(new WorkerEvent.DirectTaskArrived(id, submission.Code, submission.Functions, submission.Tasks[0]));
+    }
 
     private void Register() => _center.Tell(new RegisterWorker(_settings.Name, _settings.Address, _settings.Threads, _settings.Data,
         _settings.PreviousCenter is null ? null : _store.Keys(), _settings.PreviousCenter, _settings.Resources));
@@ -174,30 +220,79 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void HandleAssemblyBytes(AssemblyBytes message)
     {
-        // Code comes only from a client the center named for a batch that needs it.
-        switch (_core.Awaits(message.Assembly.Hash, _clientIds.GetValueOrDefault(Sender)))
+        // Code comes only from a client the center named for a batch that needs it, or that an executor's
+        // miss was asked of (a task of that client needed it).
+        var client = _clientIds.GetValueOrDefault(Sender);
+        var onDemand = _onDemand.AwaitsBytes(message.Assembly.Hash, client);
+        var awaited = _core.Awaits(message.Assembly.Hash, client);
+        if (!onDemand)
+            switch (awaited)
+            {
+                case AssemblyAwaited.No: return;
+                case AssemblyAwaited.FromOtherClients:
+                    _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
+                    return;
+            }
+        var problem = message.Bytes is null ? $"The client could not send assembly {message.Assembly.Name}." : null;
+        if (message.Bytes is not null)
+            try
+            {
+                _assemblies.Store(message.Assembly, message.Bytes);
+                _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+            {
+                problem = $"Assembly {message.Assembly.Name} could not be stored: {e.Message}";
+            }
+        if (onDemand)
+            foreach (var waiter in _onDemand.BytesArrived(message.Assembly.Hash))
+                waiter.Executor.Tell(problem is null ? new AssemblyFound(waiter.RequestId, _assemblies.PathOf(message.Assembly), null) : new AssemblyFound(waiter.RequestId, null, problem));
+        if (awaited != AssemblyAwaited.FromThisClient) return;
+        Apply(problem is null ? new WorkerEvent.AssemblyStored(message.Assembly) : new WorkerEvent.AssemblyFailed(message.Assembly, problem));
+    }
+
+    /// <summary>
+    /// An executor missed an assembly no manifest listed: the client of the task it ran is asked which file
+    /// that name is (through the center's relay, like the bytes), once per name however many wait.
+    /// </summary>
+    private void HandleAssemblyWanted(AssemblyWanted message)
+    {
+        var client = _core.ClientOfTask(message.TaskKey);
+        IActorRef? clientActor = null;
+        if (client is not null) _clients.TryGetValue(client, out clientActor);
+        else if (_core.VersionOfRun(message.TaskKey) is { } version && _clientOfVersion.TryGetValue(version, out var byVersion))
         {
-            case AssemblyAwaited.No: return;
-            case AssemblyAwaited.FromOtherClients:
-                _refusals.Refuse(Sender, message, $"assembly {message.Assembly.Name} was asked of the client the center named for its code, not of this sender");
-                return;
+            // A task a client handed over directly has no client here until the center sends it: the client
+            // whose batch last brought its code has the same assemblies.
+            clientActor = byVersion;
+            client = ClientId(byVersion);
         }
-        if (message.Bytes is null)
+        if (client is null || clientActor is null)
         {
-            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"The client could not send assembly {message.Assembly.Name}."));
+            Sender.Tell(new AssemblyFound(message.RequestId, null, $"no task of a client is known to have asked for it (task '{message.TaskKey}'), so there is nobody to ask"));
             return;
         }
-        try
+        if (_onDemand.AwaitName(client, message.Name, new OnDemandAssemblies.Waiter(Sender, message.RequestId)))
+            clientActor.Tell(new ResolveAssemblyName(message.Name));
+    }
+
+    private void HandleAssemblyNameResolved(AssemblyNameResolved message)
+    {
+        if (_clientIds.GetValueOrDefault(Sender) is not { } client) return;
+        var waiters = _onDemand.NameAnswered(client, message.Name);
+        if (waiters.Count == 0) return;
+        var assembly = message.Assembly;
+        // The answer must name what was asked, by a name that stays in the cache's folder.
+        var problem = assembly is null ? message.Problem ?? $"the client has no assembly {message.Name}"
+            : assembly.Name != message.Name ? $"the client answered {assembly.Name} for {message.Name}"
+            : ContentAddress.Problem(assembly);
+        if (problem is not null || _assemblies.Contains(assembly!, recheck: true))
         {
-            _assemblies.Store(message.Assembly, message.Bytes);
-            _counters.AddAssembly(message.Assembly.Name, message.Assembly.Hash);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
-        {
-            Apply(new WorkerEvent.AssemblyFailed(message.Assembly, $"Assembly {message.Assembly.Name} could not be stored: {e.Message}"));
+            foreach (var waiter in waiters)
+                waiter.Executor.Tell(new AssemblyFound(waiter.RequestId, problem is null ? _assemblies.PathOf(assembly!) : null, problem));
             return;
         }
-        Apply(new WorkerEvent.AssemblyStored(message.Assembly));
+        if (_onDemand.AwaitBytes(client, assembly!, waiters)) Sender.Tell(new RequestAssemblies([assembly!]));
     }
 
     private void HandleTerminated(Terminated message)
@@ -244,7 +339,22 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         switch (command)
         {
             case WorkerCommand.Execute execute: ExecutorNumbered(execute.Executor)?.Tell(execute.Batch); break;
-            case WorkerCommand.ReportFinished finished: _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results)); break;
+            case WorkerCommand.DirectDecided decided:
+                if (decided.Declined is { } reason)
+                {
+                    if (_directRuns.Remove(decided.RequestId, out var declined)) declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                }
+                else _counters.AddTaskTakenDirectly();
+                break;
+            case WorkerCommand.DirectAnswered answered:
+                // The data server's answer is written on this thread, now (see DirectRun.Outcome).
+                if (_directRuns.Remove(answered.RequestId, out var run)) run.Outcome.TrySetResult(new DirectOutcome(answered.Result, answered.Failure));
+                break;
+            case WorkerCommand.ReportFinished finished:
+                // The runs go as times before now: the center's clock is another machine's.
+                _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results,
+                    finished.Runs is { } runs ? TaskTimes.Encode(runs, Stopwatch.GetTimestamp()) : null));
+                break;
             // The center tells the client, and fails the tasks that needed these.
             case WorkerCommand.ReportFailed failed: _center.Tell(new TasksFailed(_settings.Name, failed.Failures)); break;
             case WorkerCommand.ReportKeysAdded added: _center.Tell(new KeysAdded(added.Keys, added.ReplicationId, added.Error)); break;

@@ -7,6 +7,7 @@ internal static class WorkerConfig
 {
     private const string IdleTimeoutPath = "distributed.worker.executor-idle-timeout";
     private const string StatusIntervalPath = "distributed.worker.status-interval";
+    private const string RuntimeIdentifierPath = "distributed.worker.runtime-identifier";
 
     /// <summary>The default of <c>executor-idle-timeout</c>, when the configuration has none.</summary>
     public static readonly TimeSpan DefaultExecutorIdleTimeout = TimeSpan.FromMinutes(5);
@@ -22,6 +23,19 @@ internal static class WorkerConfig
 
     /// <summary>How often a registered worker tells the center its status (the dashboard's figures); null when <c>off</c>.</summary>
     public static TimeSpan? StatusInterval(Config config) => Duration(config, StatusIntervalPath, DefaultStatusInterval, "2s");
+
+    /// <summary>
+    /// The runtime identifier whose native libraries the worker asks for (<c>runtime-identifier</c>); null
+    /// when the setting is empty or absent: the machine's own (<c>RuntimeInformation.RuntimeIdentifier</c>).
+    /// </summary>
+    public static string? RuntimeIdentifier(Config config)
+    {
+        var text = config.HasPath(RuntimeIdentifierPath) ? config.GetString(RuntimeIdentifierPath)?.Trim() ?? "" : "";
+        if (text.Length == 0) return null;
+        if (!text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))
+            throw new FormatException($"The setting {RuntimeIdentifierPath} is not a runtime identifier such as linux-x64 or linux-arm64 (it is '{text}').");
+        return text;
+    }
 
     private static TimeSpan? Duration(Config config, string path, TimeSpan fallback, string example)
     {

@@ -209,6 +209,7 @@ public sealed class WorkerNode
                 Resources = options.Resources,
                 ExecutorIdleTimeout = WorkerConfig.ExecutorIdleTimeout(system.Settings.Config),
                 StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
+                RuntimeIdentifier = WorkerConfig.RuntimeIdentifier(system.Settings.Config),
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
             var retired = new TaskCompletionSource<WorkerRetired>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -216,6 +217,8 @@ public sealed class WorkerNode
             // Values a client scatters are stored by the worker actor, the store's one writer.
             dataServer.AcceptPuts(async (scatterId, values) =>
                 (await worker.Ask<ScatterAnswer>(new StoreScattered(scatterId, values), ScatterStoreTimeout).ConfigureAwait(false)).Refusal);
+            // Tasks a client hands over directly are decided and answered by the worker actor too.
+            dataServer.AcceptDirectRuns(run => worker.Tell(run));
             // Joining (or registering) proves the same, should the handshake come before the listener subscribed.
             var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => joined.TrySetResult());
@@ -380,8 +383,9 @@ public sealed class WorkerNode
     /// <summary>
     /// Asks the center to retire this worker before it stops: no more tasks come, it finishes those it
     /// has, and other workers copy the values only it holds. True once they hold them; false when some
-    /// could not be handed over (no other worker, say) or <paramref name="limit"/> passed: the center then
-    /// makes them again from their lineage when this worker has left, as after a crash.
+    /// could not be handed over (no other worker, say, or the center's <c>distributed.center.retirement-timeout</c>
+    /// passed), the node stopped (its center was lost) or <paramref name="limit"/> passed without an answer:
+    /// the center then makes them again from their lineage when this worker has left, as after a crash.
     /// </summary>
     public async Task<bool> RetireAsync(TimeSpan limit)
     {
@@ -389,8 +393,8 @@ public sealed class WorkerNode
         _worker.Tell(Retire.Instance);
         try
         {
-            var answer = await _retired.Task.WaitAsync(limit).ConfigureAwait(false);
-            return answer.Error is null;
+            await Task.WhenAny(_retired.Task, System.WhenTerminated).WaitAsync(limit).ConfigureAwait(false);
+            return _retired.Task.IsCompletedSuccessfully && _retired.Task.Result.Error is null;
         }
         catch (TimeoutException)
         {

@@ -34,6 +34,16 @@ internal sealed record TasksStarted(IReadOnlyList<string> Keys);
 /// </summary>
 internal sealed record ExecutorRetired(string Version, IReadOnlyList<string> AssemblyPaths, ExecuteBatch Rerun);
 
+/// <summary>
+/// Executor actor → worker: its process misses an assembly no manifest listed (<see cref="Name"/>, a simple
+/// name or a satellite's <c>culture/Name.resources</c>) while <see cref="TaskKey"/> ran; the worker asks that
+/// task's client and answers the executor actor (the sender) with <see cref="AssemblyFound"/>.
+/// </summary>
+internal sealed record AssemblyWanted(long RequestId, string TaskKey, string Name);
+
+/// <summary>Worker → executor actor: the file of an assembly asked for with <see cref="AssemblyWanted"/>, or why there is none.</summary>
+internal sealed record AssemblyFound(long RequestId, string? Path, string? Problem);
+
 /// <summary>The executor process connected to its socket.</summary>
 internal sealed record ExecutorConnected(System.Net.Sockets.Socket Socket);
 

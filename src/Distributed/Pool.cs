@@ -80,8 +80,8 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
         _ownsCredentials = connected.OwnsCredentials;
         var codec = new ValueCodec();
         _encoder = new TaskEncoder(codec, connected.Code);
-        _submitter = new TaskSubmitter(this, _center, _keys);
         _fetcher = new ResultFetcher(_center, codec, _credentials);
+        _submitter = new TaskSubmitter(this, _center, _keys, _fetcher.Data, TaskSubmitter.ConfiguredDirectTasks());
         _graphs = new GraphCompiler(_encoder);
     }
 
@@ -255,7 +255,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// Console.WriteLine($"ran on {host.Get()}");
     /// </code>
     /// </example>
-    public RemoteData<TResult> Apply<TResult>(Func<TResult> function, TimeSpan? timeout = null) => ApplyAsync(function, timeout: timeout).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<TResult>(Func<TResult> function, TimeSpan? timeout = null) => Blocking(() => ApplyAsync(function, timeout: timeout));
 
     /// <summary>Runs <paramref name="function"/> once, on a plain value.</summary>
     /// <example>
@@ -263,7 +263,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// RemoteData&lt;int&gt; length = pool.Apply((string text) => text.Length, "hello, cluster");
     /// </code>
     /// </example>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, T argument, TimeSpan? timeout = null) => Blocking(() => ApplyAsync(function, argument, timeout: timeout));
 
     /// <summary>Runs <paramref name="function"/> once on a remote value, where it lives.</summary>
     /// <example>
@@ -272,7 +272,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// RemoteData&lt;int&gt; total = pool.Apply((int[] values) => values.Sum(), numbers); // numbers never comes here
     /// </code>
     /// </example>
-    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null) => ApplyAsync(function, argument, timeout: timeout).GetAwaiter().GetResult();
+    public RemoteData<TResult> Apply<T, TResult>(Func<T, TResult> function, RemoteData<T> argument, TimeSpan? timeout = null) => Blocking(() => ApplyAsync(function, argument, timeout: timeout));
 
     /// <summary>Runs <paramref name="function"/> once on the values of a list of remote values, in order.</summary>
     /// <example>
@@ -282,7 +282,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// </code>
     /// </example>
     public RemoteData<TResult> Apply<T, TResult>(Func<IReadOnlyList<T>, TResult> function, IEnumerable<RemoteData<T>> arguments, TimeSpan? timeout = null) =>
-        ApplyAsync(function, arguments, timeout: timeout).GetAwaiter().GetResult();
+        Blocking(() => ApplyAsync(function, arguments, timeout: timeout));
 
     /// <summary>
     /// Runs any delegate once; each argument may be a plain value, a <see cref="RemoteData{T}"/>, or a
@@ -296,7 +296,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// </code>
     /// </example>
     public RemoteData<TResult> Apply<TResult>(Delegate function, params object?[] arguments) =>
-        ApplyAsync<TResult>(function, arguments).GetAwaiter().GetResult();
+        Blocking(() => ApplyAsync<TResult>(function, arguments));
 
     /// <summary>Like <see cref="Apply{TResult}(Func{TResult},TimeSpan?)"/>, returning at once.</summary>
     /// <example>
@@ -503,6 +503,23 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
 
     /// <summary>The tasks that compute <paramref name="requested"/> of <paramref name="graph"/>.</summary>
     internal CompiledGraph CompileGraph(Dask.Graph graph, IReadOnlyList<string> requested, long timeoutMs) => _graphs.Compile(graph, requested, timeoutMs);
+
+    /// <summary>
+    /// Runs an asynchronous call for a caller that blocks on it anyway: a task handed to a worker directly is
+    /// then answered on this thread (a hand-over from the thread pool would cost more than the read).
+    /// </summary>
+    private static T Blocking<T>(Func<Task<T>> call)
+    {
+        TaskSubmitter.CallerBlocks = true;
+        try
+        {
+            return call().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            TaskSubmitter.CallerBlocks = false;
+        }
+    }
 
     /// <summary>Submits tasks and waits for all; <paramref name="userKey"/> turns a cluster key back into the caller's name in errors.</summary>
     internal Task<List<RemoteData<TResult>>> SubmitAsync<TResult>(CodeManifest code, IReadOnlyList<FunctionSpec> functions, List<TaskSpec> tasks,

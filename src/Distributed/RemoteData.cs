@@ -129,6 +129,9 @@ public sealed class RemoteData<T> : IRemoteData, IFetchableRemoteData, IPendingF
     /// </example>
     public DataLocation? Location { get; internal set; }
 
+    /// <summary>The value's bytes when they came with the task's answer (a small result run directly): read without asking its worker.</summary>
+    internal Distributed.Data.StoredValue? Inline { get; init; }
+
     /// <summary>The size of the stored value in bytes, when known.</summary>
     /// <example>
     /// <code>

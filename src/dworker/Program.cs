@@ -176,6 +176,10 @@ return await root.Parse(args).InvokeAsync();
 
 internal static partial class Program
 {
-    /// <summary>How long a stopping worker waits for its values to be handed over before it stops anyway (the supervisor's grace is longer).</summary>
-    private static readonly TimeSpan RetirementLimit = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// How long a stopping worker waits for the center to answer its retirement before it stops anyway. The
+    /// center's own limit (distributed.center.retirement-timeout, 20 s by default) ends a retirement sooner;
+    /// this is for an answer that never comes. A supervised worker is killed sooner (the supervisor's grace).
+    /// </summary>
+    private static readonly TimeSpan RetirementLimit = TimeSpan.FromMinutes(5);
 }

@@ -23,7 +23,7 @@ internal static partial class WorkerSupervisor
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(30);
     // A worker that ran this long before it died was healthy: its next death starts the back-off afresh.
     private static readonly TimeSpan Healthy = TimeSpan.FromMinutes(1);
-    // A worker's SIGTERM first hands its values over (up to 20 s), then leaves (up to 10 s).
+    // A worker's SIGTERM first hands its values over (up to the center's retirement-timeout, 20 s by default), then leaves (up to 10 s).
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(40);
 
     /// <summary>

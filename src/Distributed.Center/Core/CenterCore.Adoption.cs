@@ -54,6 +54,7 @@ public sealed partial class CenterCore
 
     private void OnTimerFired(TimerFired e)
     {
+        if (RetirementTimedOut(e.Timer)) return;
         if (!_unclaimedTimers.Remove(e.Timer, out var keys)) return;
         // Released or lost meanwhile, a key is no longer adopted; claimed, it is in its client's keys.
         var unclaimed = keys.Where(k => _keys.Adopted.Contains(k) && !KeptByAnyone(k)).ToList(); // a dataset claims too

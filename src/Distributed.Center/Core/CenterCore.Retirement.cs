@@ -6,7 +6,9 @@ namespace Distributed.Center.Core;
 /// Graceful retirement (dask's <c>retire_workers</c>): a retiring worker gets no more tasks (its queue
 /// goes to the others), finishes what it was sent, and then the workers that remain copy every value
 /// no other remaining worker holds, so nothing has to be made again from its lineage. Then it is told
-/// <see cref="WorkerRetired"/>, is no longer named as a holder, and leaves.
+/// <see cref="WorkerRetired"/>, is no longer named as a holder, and leaves. Values go to active workers
+/// only: workers retiring together never hand values to each other. A retirement that outlasts
+/// <see cref="CenterSettings.RetirementTimeout"/> ends with what was handed over by then.
 /// </summary>
 public sealed partial class CenterCore
 {
@@ -23,6 +25,9 @@ public sealed partial class CenterCore
 
         public int Rounds { get; set; }
 
+        /// <summary>The timer that ends it when it takes too long (0: none).</summary>
+        public long Timer { get; set; }
+
         /// <summary>Why the last round's copies failed, if they did.</summary>
         public string? CopyError { get; set; }
     }
@@ -38,11 +43,12 @@ public sealed partial class CenterCore
     }
 
     /// <summary>Copies made for a retirement, by the replication id their worker reports them under.</summary>
-    private sealed record HandOver(Retirement Retirement, WorkerEntry Target);
+    private sealed record HandOver(Retirement Retirement, WorkerEntry Target, IReadOnlyList<string> Keys);
 
     private readonly Dictionary<WorkerEntry, Retirement> _retirements = [];
     private readonly Dictionary<long, HandOver> _handOvers = [];
     private readonly List<RetirementRequest> _retirementRequests = [];
+    private readonly Dictionary<long, Retirement> _retirementTimers = [];
 
     private void OnRetirementOffered(RetirementOffered e)
     {
@@ -78,8 +84,20 @@ public sealed partial class CenterCore
     {
         if (_retirements.ContainsKey(worker)) return;
         worker.Retiring = true;
-        _retirements[worker] = new Retirement(worker);
+        var retirement = _retirements[worker] = new Retirement(worker);
         Log($"Worker {worker.Name} at {worker.Address} retires: it gets no more tasks, and hands its {worker.Keys.Count} values to the other workers");
+        if (_settings.RetirementTimeout is { } limit)
+        {
+            retirement.Timer = ++_nextTimer;
+            _retirementTimers[retirement.Timer] = retirement;
+            _commands.Add(new StartTimer(retirement.Timer, limit));
+        }
+        // Copies on their way to it for another retirement would only have to move again: that
+        // retirement sends them to an active worker instead, in a round that does not count.
+        var redirected = new HashSet<Retirement>();
+        foreach (var (id, handOver) in _handOvers)
+            if (handOver.Target == worker && handOver.Retirement.OpenCopies.Remove(id)) redirected.Add(handOver.Retirement);
+        foreach (var other in redirected) other.Rounds = Math.Max(0, other.Rounds - 1);
         // Its queue goes to the workers that remain; what it was sent, it finishes first.
         var queued = new List<PendingTask>();
         Placement.TakeHeld(worker, queued);
@@ -126,21 +144,40 @@ public sealed partial class CenterCore
             foreach (var (target, inputs) in byTarget)
             {
                 var id = ++_nextReplication; // one id space with replications and scatters: a worker reports all as KeysAdded
-                _handOvers[id] = new HandOver(retirement, target);
+                _handOvers[id] = new HandOver(retirement, target, inputs.Select(i => i.Key).ToList());
                 retirement.OpenCopies.Add(id);
                 Tell(target, new FetchKeys(inputs, id));
             }
         }
     }
 
-    /// <summary>The values <paramref name="worker"/> holds that no worker staying holds.</summary>
+    /// <summary>
+    /// The values <paramref name="worker"/> holds that no worker staying holds, and that no other retiring
+    /// worker is handing over already (a copy one retiring worker made on another is handed over once).
+    /// </summary>
     private List<KeyEntry> OnlyHeldBy(WorkerEntry worker)
     {
+        HashSet<string>? handedOverByOthers = null;
+        foreach (var handOver in _handOvers.Values)
+            if (handOver.Retirement.Worker != worker && !handOver.Target.Retiring) (handedOverByOthers ??= new(StringComparer.Ordinal)).UnionWith(handOver.Keys);
         var alone = new List<KeyEntry>();
         foreach (var keyName in worker.Keys)
-            if (_keys.TryGet(keyName, out var key) && !key.Holders.Any(h => h != worker && !h.Retiring))
+            if (_keys.TryGet(keyName, out var key) && !key.Holders.Any(h => h != worker && !h.Retiring) && handedOverByOthers?.Contains(keyName) != true)
                 alone.Add(key);
         return alone;
+    }
+
+    /// <summary>A retirement's time is up: it ends with what was handed over so far, and the worker leaves.</summary>
+    private bool RetirementTimedOut(long timer)
+    {
+        if (!_retirementTimers.Remove(timer, out var retirement)) return false;
+        if (_retirements.GetValueOrDefault(retirement.Worker) == retirement)
+        {
+            var left = OnlyHeldBy(retirement.Worker).Count;
+            EndRetirement(retirement, $"it did not finish retiring within {_settings.RetirementTimeout!.Value.TotalSeconds:0.#} s (distributed.center.retirement-timeout)"
+                + (left > 0 ? $": {left} of its values were not handed over, and are made again from their lineage when needed" : ""));
+        }
+        return true;
     }
 
     /// <summary>Copies a hand-over asked for were reported: the retirement goes on at the end of this event.</summary>
@@ -164,6 +201,7 @@ public sealed partial class CenterCore
     {
         var worker = retirement.Worker;
         _retirements.Remove(worker);
+        _retirementTimers.Remove(retirement.Timer);
         if (_workers.TryGet(worker.Id, out _))
         {
             // The others hold its values now: it is named as a holder no more, so that nobody fetches from a worker about to exit.

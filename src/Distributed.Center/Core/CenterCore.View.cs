@@ -1,3 +1,5 @@
+using Distributed.Protocol;
+
 namespace Distributed.Center.Core;
 
 /// <summary>What the center knows, copied for the dashboard and <c>/metrics</c>: built on the actor's thread, read on any.</summary>
@@ -12,7 +14,8 @@ public sealed record CenterView(
     long BytesStored);
 
 /// <summary>One worker as the center sees it: <see cref="Running"/> tasks sent to it and not finished, <see cref="Held"/> meant for it and held back by the center.</summary>
-public sealed record WorkerView(string Name, string Address, int Cores, int Keys, long StoredBytes, int Running, int Held, double TasksPerSecond);
+public sealed record WorkerView(string Name, string Address, int Cores, int Keys, long StoredBytes, int Running, int Held, double TasksPerSecond,
+    WorkerState State = WorkerState.Active);
 
 /// <summary>One connected client's tasks since it connected (the progress <c>GetProgress</c> answers).</summary>
 public sealed record ClientView(string Client, long Submitted, long Finished, long Failed, long Pending, long ResultBytes);
@@ -33,7 +36,8 @@ public sealed partial class CenterCore
     /// <summary>A copy of what the center knows now; costs a pass over the workers and clients, nothing while nobody asks.</summary>
     public CenterView View()
     {
-        var workers = _workers.All.Select(w => new WorkerView(w.Name, w.Address, w.Cores, w.Keys.Count, w.StoredBytes, w.Load, w.Held.Count, Math.Round(w.TasksPerSecond, 1))).ToList();
+        var workers = _workers.All.Select(w => new WorkerView(w.Name, w.Address, w.Cores, w.Keys.Count, w.StoredBytes, w.Load, w.Held.Count, Math.Round(w.TasksPerSecond, 1),
+            w.Retiring ? WorkerState.Retiring : WorkerState.Active)).ToList();
         var clients = _clients.All.Select(c => new ClientView(c.Id.ToString(), c.Submitted, c.Finished, c.Failed, c.PendingTasks.Count, c.ResultBytes)).ToList();
         var running = workers.Sum(w => w.Running);
         var held = workers.Sum(w => w.Held);

@@ -153,6 +153,10 @@ public sealed partial class CenterCore
         // A task may come before the tasks it depends on in the same submission.
         var submitted = e.Tasks.Select(t => t.Key).ToHashSet();
         List<(KeyEntry Key, WorkerEntry Holder)>? existing = null;
+        // Tasks a worker took straight from the client are sent there too, to be recorded as they run;
+        // those this center does not take (refused, or that worker is retiring) it tells the worker to drop.
+        var direct = e.DirectWorker is { } directName && _workers.TryGet(directName, out var named) ? named : null;
+        HashSet<string>? directTaken = null;
         foreach (var spec in e.Tasks)
         {
             if (_tasks.Contains(spec.Key) || _keys.Contains(spec.Key))
@@ -200,6 +204,11 @@ public sealed partial class CenterCore
             }
             foreach (var dependency in Inputs.Unique(spec.Dependencies))
                 if (!_keys.Contains(dependency)) _tasks.WaitFor(task, dependency);
+            if (direct is { Retiring: false })
+            {
+                task.DirectTo = direct;
+                (directTaken ??= []).Add(spec.Key);
+            }
             _tasks.Add(task, client);
             client.Submitted++;
             _tasksSubmittedTotal++;
@@ -208,6 +217,8 @@ public sealed partial class CenterCore
         if (existing is not null)
             foreach (var group in existing.GroupBy(x => x.Holder))
                 Tell(e.Client, new TasksFinished(group.Key.Name, group.Key.Data, group.Select(x => new StoredKey(x.Key.Key, x.Key.Size, x.Key.TypeName)).ToList()));
+        if (direct is not null && (directTaken?.Count ?? 0) < e.Tasks.Count)
+            Tell(direct, new CancelTasks(e.Tasks.Select(t => t.Key).Where(k => directTaken?.Contains(k) != true).ToList()));
         if (refused.Count > 0)
         {
             Tell(e.Client, new TasksFailed("center", refused));

@@ -37,8 +37,12 @@ public sealed record ClientJoined(ClientId Client, long RequestId = 0) : CenterE
 /// <summary>A client is gone: it disconnected, its actor terminated, or its process refuses connections.</summary>
 public sealed record ClientLeft(ClientId Client, bool ProcessGone = false) : CenterEvent;
 
-/// <summary>A client submits tasks, with the functions and code they need.</summary>
-public sealed record TasksSubmitted(ClientId Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks) : CenterEvent;
+/// <summary>
+/// A client submits tasks, with the functions and code they need; <paramref name="DirectWorker"/> names
+/// the worker it handed them to directly, which runs them already (see <see cref="SubmitTasks"/>).
+/// </summary>
+public sealed record TasksSubmitted(ClientId Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks,
+    string? DirectWorker = null) : CenterEvent;
 
 /// <summary>A client releases values (or tasks not finished yet).</summary>
 public sealed record KeysReleased(ClientId Client, IReadOnlyList<string> Keys) : CenterEvent;

@@ -9,6 +9,13 @@ public sealed record CenterSettings
     /// <summary>How long a value adopted from a worker that rejoined after a restart waits for a client to claim it before it is deleted.</summary>
     public TimeSpan UnclaimedKeysGrace { get; init; } = TimeSpan.FromSeconds(150);
 
+    /// <summary>
+    /// How long a worker's retirement may take (finishing its tasks and handing its values over) before the
+    /// center gives up and tells it to leave anyway: what was not handed over is made again from its lineage
+    /// when needed, as after a crash. Null (<c>off</c>): as long as it takes.
+    /// </summary>
+    public TimeSpan? RetirementTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>Tasks per RunTasks message: small enough for a fast frame, big enough to amortize it.</summary>
     public int MaxTasksPerMessage { get; init; } = 2048;
 
@@ -40,6 +47,7 @@ public sealed record CenterSettings
     public CenterSettings Checked()
     {
         Require(UnclaimedKeysGrace > TimeSpan.Zero, "unclaimed-keys-grace", "a positive duration", UnclaimedKeysGrace);
+        Require(RetirementTimeout is null || RetirementTimeout > TimeSpan.Zero, "retirement-timeout", "a positive duration or off", RetirementTimeout!);
         Require(MaxTasksPerMessage > 0, "max-tasks-per-message", "positive", MaxTasksPerMessage);
         Require(WindowSeconds > 0, "window-seconds", "positive", WindowSeconds);
         Require(MaxWindow > 0, "max-window", "positive", MaxWindow);

@@ -108,7 +108,7 @@ internal sealed class WorkerEntry(WorkerId id, string name, string address, int 
     /// <summary>Whether a probe of its data port is in flight.</summary>
     public bool Probing { get; set; }
 
-    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data, Resources);
+    public WorkerInfo Describe() => new(Name, Address, Cores, Keys.Count, StoredBytes, Data, Resources, Retiring ? WorkerState.Retiring : WorkerState.Active);
 
     /// <summary>Whether it is one of the workers a task allows: by name or by host:port address.</summary>
     public bool IsAllowed(TaskRestrictions restrictions)
@@ -146,6 +146,9 @@ internal sealed class PendingTask(TaskSpec spec, ClientId client, CodeManifest c
     public CodeManifest Code { get; } = code;
     public int WaitingFor { get; set; }
     public WorkerEntry? AssignedTo { get; set; }
+
+    /// <summary>The worker its client handed it to directly (it runs there already): it is sent there, to be recorded, while that worker lives.</summary>
+    public WorkerEntry? DirectTo { get; set; }
 
     /// <summary>Whether it is counted in its worker's <see cref="WorkerEntry.AddingInFlight"/>.</summary>
     public bool AddsValue { get; set; }

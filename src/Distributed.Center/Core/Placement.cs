@@ -55,8 +55,15 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
             foreach (var task in ready) _unplaced.Enqueue(task);
             return;
         }
+        var batches = new Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>>();
         foreach (var task in ready)
         {
+            // Its client handed it to this worker, which runs it now: it is recorded there, whatever the windows say.
+            if (task.DirectTo is { Retiring: false } direct && workers.TryGet(direct.Id, out var registered) && ReferenceEquals(registered, direct))
+            {
+                Assign(task, direct, batches);
+                continue;
+            }
             if (task.Spec.Restrictions is not null)
             {
                 QueueRestricted(task);
@@ -75,7 +82,6 @@ internal sealed class Placement(CenterSettings settings, TimeProvider clock, Wor
             // runs short later can take it: only a window of tasks is sent ahead to each worker.
             Choose(task).Held.Enqueue(task, UnorderedPriority + _unorderedSequence++);
         }
-        var batches = new Dictionary<(WorkerEntry Worker, ClientId Client, string Version), List<PendingTask>>();
         // Restricted tasks first: they can run in fewer places, and a worker's own queue would
         // otherwise take every slot that frees on it.
         if (_restricted.Count > 0) PlaceRestricted(batches);

@@ -3,8 +3,11 @@ using Distributed.Protocol;
 
 namespace Distributed.Center.Dashboard;
 
-/// <summary>One task as the center saw it: sent to <see cref="Worker"/> at <see cref="Start"/>, reported at <see cref="End"/> (Unix milliseconds).</summary>
-public sealed record TaskSpan(long Sequence, string Worker, string Key, string Group, double Start, double End, bool Failed);
+/// <summary>
+/// One task on <see cref="Worker"/>, from <see cref="Start"/> to <see cref="End"/> (Unix milliseconds): its run on executor
+/// thread <see cref="Thread"/> as the worker timed it, or, where that is null, from the center sending it to the worker reporting it.
+/// </summary>
+public sealed record TaskSpan(long Sequence, string Worker, string Key, string Group, double Start, double End, bool Failed, int? Thread = null);
 
 /// <summary>A task failure a client was told of, with the remote error it carries.</summary>
 public sealed record ErrorRecord(long Sequence, DateTimeOffset Time, string Client, string Worker, string Key, string Kind, string Type, string Message, string StackTrace);
@@ -65,13 +68,13 @@ public sealed class CenterObservations : IExtension
     /// <summary>Executor restarts of workers that left, so that the cluster's total never goes down.</summary>
     public long ExecutorRestartsOfGoneWorkers { get { lock (_gate) return _executorRestarts; } }
 
-    internal void AddSpans(IEnumerable<(string Worker, string Key, string Group, double Start, double End, bool Failed)> spans)
+    internal void AddSpans(IEnumerable<(string Worker, string Key, string Group, double Start, double End, bool Failed, int? Thread)> spans)
     {
         lock (_gate)
         {
-            foreach (var (worker, key, group, start, end, failed) in spans)
+            foreach (var (worker, key, group, start, end, failed, thread) in spans)
             {
-                _spans.Enqueue(new TaskSpan(++_sequence, worker, key, group, start, end, failed));
+                _spans.Enqueue(new TaskSpan(++_sequence, worker, key, group, start, end, failed, thread));
                 if (_spans.Count > MaxSpans) _spans.Dequeue();
                 if (_computations.TryGetValue(group, out var computation))
                 {

@@ -6,8 +6,9 @@ namespace Distributed.Center.Dashboard;
 /// <summary>
 /// The center actor's side of <see cref="CenterObservations"/>: it is told what the actor hears and
 /// does, keeps what only the actor's thread touches (when each task was sent, the workers' names),
-/// and publishes the rest. Task timing is the center's: from the batch's sending to the worker's
-/// report, queueing on the worker included.
+/// and publishes the rest. A finished task's span is its run on its executor thread, as the worker
+/// reported it (placed on the center's clock by the report's arrival); without that (a failure, an
+/// older worker) it is the center's: from the batch's sending to the worker's report.
 /// </summary>
 public sealed class CenterRecorder(CenterObservations observations, TimeProvider clock)
 {
@@ -89,15 +90,22 @@ public sealed class CenterRecorder(CenterObservations observations, TimeProvider
         foreach (var task in tasks) _starts[task.Key] = (name, now);
     }
 
-    /// <summary>A worker reported finished tasks.</summary>
-    public void Finished(IReadOnlyList<StoredKey> results)
+    /// <summary>A worker reported finished tasks, with their runs (<see cref="TaskTimes"/>) if it timed them.</summary>
+    public void Finished(IReadOnlyList<StoredKey> results, byte[]? times = null)
     {
         if (_starts.Count == 0) return; // nothing was noted: the unwatched case costs this test
         var now = Now;
-        List<(string, string, string, double, double, bool)>? spans = null;
-        foreach (var result in results)
-            if (_starts.Remove(result.Key, out var started))
-                (spans ??= []).Add((started.Worker, result.Key, TaskGroups.GroupOf(result.Key), started.Start, now, false));
+        var runs = times is null ? null : TaskTimes.Decode(times, results.Count);
+        List<(string, string, string, double, double, bool, int?)>? spans = null;
+        for (var i = 0; i < results.Count; i++)
+        {
+            var result = results[i];
+            if (!_starts.Remove(result.Key, out var started)) continue;
+            var span = runs is not null && runs[i].Slot >= 0
+                ? (started.Worker, result.Key, TaskGroups.GroupOf(result.Key), now - runs[i].StartedMsAgo, now - runs[i].FinishedMsAgo, false, (int?)runs[i].Slot)
+                : (started.Worker, result.Key, TaskGroups.GroupOf(result.Key), started.Start, now, false, null);
+            (spans ??= []).Add(span);
+        }
         if (spans is not null) observations.AddSpans(spans);
     }
 
@@ -106,10 +114,10 @@ public sealed class CenterRecorder(CenterObservations observations, TimeProvider
     {
         if (_starts.Count == 0) return;
         var now = Now;
-        List<(string, string, string, double, double, bool)>? spans = null;
+        List<(string, string, string, double, double, bool, int?)>? spans = null;
         foreach (var failure in failures)
             if (_starts.Remove(failure.Key, out var started))
-                (spans ??= []).Add((started.Worker, failure.Key, TaskGroups.GroupOf(failure.Key), started.Start, now, true));
+                (spans ??= []).Add((started.Worker, failure.Key, TaskGroups.GroupOf(failure.Key), started.Start, now, true, null));
         if (spans is not null) observations.AddSpans(spans);
     }
 

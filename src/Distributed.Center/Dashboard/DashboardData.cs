@@ -1,12 +1,16 @@
 using Akka.Actor;
 using Distributed.Center.Core;
+using Distributed.Protocol;
 
 namespace Distributed.Center.Dashboard;
 
-/// <summary>One worker on the dashboard: the center's view of it joined with its latest status (null fields until one came).</summary>
+/// <summary>
+/// One worker on the dashboard: the center's view of it joined with its latest status (null fields until one came);
+/// <see cref="State"/> is <c>active</c> or <c>retiring</c> (<see cref="WorkerState"/>, as a word for the page and the JSON API).
+/// </summary>
 public sealed record WorkerRow(string Name, string Address, int Threads, int Keys, long StoredBytes, int Running, int Held, double TasksPerSecond,
     long? MemoryBytes, long? MemoryLimit, long? SpilledBytes, int? SpilledKeys, double? CpuPercent, long? BytesSent, long? BytesReceived,
-    long? ExecutorRestarts, long? TasksRun, DateTimeOffset? StatusTime);
+    long? ExecutorRestarts, long? TasksRun, DateTimeOffset? StatusTime, string State = "active");
 
 /// <summary>Progress on the dashboard: per connected client (counted by the center since it connected) and per computation seen while watched.</summary>
 public sealed record ProgressRows(IReadOnlyList<ClientView> Clients, IReadOnlyList<ComputationProgress> Computations);
@@ -48,8 +52,10 @@ public sealed class DashboardData(ActorSystem system, CenterObservations observa
             var status = s?.Status;
             return new WorkerRow(w.Name, w.Address, w.Cores, w.Keys, w.StoredBytes, w.Running, w.Held, w.TasksPerSecond,
                 status?.MemoryBytes, status?.MemoryLimit, status?.SpilledBytes, status?.SpilledKeys, status?.CpuPercent, status?.BytesSent,
-                status?.BytesReceived, status?.ExecutorRestarts, status?.TasksRun, s?.Received);
+                status?.BytesReceived, status?.ExecutorRestarts, status?.TasksRun, s?.Received, StateName(w.State));
         }).OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
+
+    private static string StateName(WorkerState state) => state == WorkerState.Retiring ? "retiring" : "active";
 
     /// <summary>Everything the page shows at once (pushed by server-sent events), with the task spans after <paramref name="afterSpan"/>.</summary>
     public async Task<DashboardState> StateAsync(long afterSpan)

@@ -8,6 +8,12 @@ namespace Distributed.Worker.Core;
 /// </summary>
 internal abstract record WorkerCommand
 {
+    /// <summary>Tell the client of direct request <see cref="RequestId"/> whether its task runs here: null taken, else why not.</summary>
+    public sealed record DirectDecided(long RequestId, string? Declined) : WorkerCommand;
+
+    /// <summary>Tell the client of direct request <see cref="RequestId"/> how its task ended: its result stored here, or its failure.</summary>
+    public sealed record DirectAnswered(long RequestId, StoredKey? Result, FailedTask? Failure) : WorkerCommand;
+
     /// <summary>Ask <see cref="Client"/> for these assemblies of its code (<see cref="Protocol.RequestAssemblies"/>).</summary>
     public sealed record RequestAssemblies(string Client, IReadOnlyList<AssemblyRef> Assemblies) : WorkerCommand;
 
@@ -38,8 +44,8 @@ internal abstract record WorkerCommand
     /// <summary>Stop executor <see cref="Executor"/> of code <see cref="Version"/>: it ran no task for the idle timeout (and has none).</summary>
     public sealed record StopIdleExecutor(long Executor, string Version) : WorkerCommand;
 
-    /// <summary>Tell the center these tasks finished here (<see cref="TasksFinished"/>).</summary>
-    public sealed record ReportFinished(IReadOnlyList<StoredKey> Results) : WorkerCommand;
+    /// <summary>Tell the center these tasks finished here (<see cref="TasksFinished"/>), with their <paramref name="Runs"/> (one each, in order) when known.</summary>
+    public sealed record ReportFinished(IReadOnlyList<StoredKey> Results, IReadOnlyList<TaskRun>? Runs = null) : WorkerCommand;
 
     /// <summary>Tell the center these tasks failed (<see cref="TasksFailed"/>).</summary>
     public sealed record ReportFailed(IReadOnlyList<FailedTask> Failures) : WorkerCommand;

@@ -35,7 +35,7 @@ internal enum AssemblyAwaited
 /// <c>WorkerState</c>). It reads and writes the worker's data store itself: a batch's inputs are read
 /// from it the moment the batch goes to its executor, and results are there before they are reported.
 /// </summary>
-internal sealed class WorkerCore
+internal sealed partial class WorkerCore
 {
     /// <summary>
     /// How long after a spare executor is taken the next one starts: its start and warm-up would
@@ -96,10 +96,12 @@ internal sealed class WorkerCore
 
     /// <summary>
     /// Creates the core of worker <paramref name="name"/> (its name until the center assigns one);
-    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise.
+    /// <paramref name="runtimeId"/> is this machine's unless a test says otherwise; <paramref name="threads"/>
+    /// are the executor threads: a task handed over directly is taken only while fewer runs than that are out (null: no limit).
     /// </summary>
-    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null)
+    public WorkerCore(string name, DataStore store, IAssemblyFiles assemblies, TransferCounters counters, string? runtimeId = null, int? threads = null)
     {
+        _threads = threads;
         _runtimeId = runtimeId ?? System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
         _name = name;
         _store = store;
@@ -135,12 +137,19 @@ internal sealed class WorkerCore
         return AssemblyAwaited.FromOtherClients;
     }
 
+    /// <summary>The client whose task <paramref name="key"/> is (running or held here), or null: whom to ask for an assembly it misses.</summary>
+    public string? ClientOfTask(string key) => _running.TryGetValue(key, out var assignment) ? assignment.Client.Id : null;
+
+    /// <summary>The code version of the run of <paramref name="key"/> out on an executor, if one is.</summary>
+    public string? VersionOfRun(string key) => _runsOut.TryGetValue(key, out var run) ? run.Code.Version : null;
+
     /// <summary>Handles one event; returns the commands it leads to, in the order they must be carried out.</summary>
     public IReadOnlyList<WorkerCommand> Handle(WorkerEvent stimulus)
     {
         switch (stimulus)
         {
             case WorkerEvent.BatchArrived batch: HandleBatchArrived(batch); break;
+            case WorkerEvent.DirectTaskArrived direct: HandleDirectTaskArrived(direct); break;
             case WorkerEvent.ExecutorResults results: HandleExecutorResults(results); break;
             case WorkerEvent.InputsFetched fetched: HandleInputsFetched(fetched); break;
             case WorkerEvent.InputsNotFetched notFetched: HandleInputsNotFetched(notFetched); break;
@@ -187,6 +196,11 @@ internal sealed class WorkerCore
         // From here on the code is this worker's: the assemblies plus its RID's native libraries.
         var (code, nativeProblem) = NativeLibraryFiles.ForRuntime(message.Code, _runtimeId);
         message = message with { Code = code };
+        if (_direct.Count > 0 && TakeDirectConfirmations(message) is { } rest)
+        {
+            if (rest.Count == 0) return;
+            message = message with { Tasks = rest };
+        }
         if (!_clients.TryGetValue(message.Client, out var client)) _clients[message.Client] = client = new ClientHolds(message.Client);
         var batch = new HeldBatch(_nextBatchId++, client, message);
         _held[batch.Id] = batch;
@@ -513,6 +527,7 @@ internal sealed class WorkerCore
         List<string>? cancelled = null;
         foreach (var key in message.Keys)
         {
+            if (_direct.Count > 0 && CancelDirect(key)) (cancelled ??= []).Add(key);
             if (!_running.Remove(key, out var assignment)) continue;
             if (_runsOut.ContainsKey(key)) _cancelledRunsOut.Add(key);
             Release(assignment.Client);
@@ -524,7 +539,7 @@ internal sealed class WorkerCore
 
     private void HandleExecutorResults(WorkerEvent.ExecutorResults message)
     {
-        Dictionary<ClientHolds, List<StoredKey>>? finished = null;
+        Dictionary<ClientHolds, (List<StoredKey> Results, List<TaskRun> Runs)>? finished = null;
         Dictionary<ClientHolds, List<FailedTask>>? failed = null;
         List<string>? answered = null;
         List<Run>? skipped = null;
@@ -535,6 +550,24 @@ internal sealed class WorkerCore
             if (!_runsOut.TryGetValue(result.Key, out var run))
             {
                 result.Shared?.Stored?.Release(); // no run of this key is out: a late word
+                continue;
+            }
+            if (_direct.Count > 0 && !_cancelledRunsOut.Contains(result.Key) && _direct.TryGetValue(result.Key, out var direct) && !direct.Answered)
+            {
+                if (DirectRunEnded(result, direct) is not { } confirmedBy) continue;
+                if (result.Error is { } directError)
+                {
+                    failed ??= [];
+                    if (!failed.TryGetValue(confirmedBy, out var directFailed)) failed[confirmedBy] = directFailed = [];
+                    directFailed.Add(new FailedTask(result.Key, directError));
+                }
+                else
+                {
+                    finished ??= [];
+                    if (!finished.TryGetValue(confirmedBy, out var directDone)) finished[confirmedBy] = directDone = ([], []);
+                    directDone.Results.Add(new StoredKey(result.Key, result.Length, result.TypeName));
+                    directDone.Runs.Add(result.Run);
+                }
                 continue;
             }
             if (_cancelledRunsOut.Contains(result.Key) || !_running.TryGetValue(result.Key, out var assignment))
@@ -566,13 +599,14 @@ internal sealed class WorkerCore
             var value = result.Shared?.Stored ?? result.Value!.AdoptedBy(_store.Buffers);
             _store.Put(result.Key, value);
             finished ??= [];
-            if (!finished.TryGetValue(client, out var done)) finished[client] = done = [];
-            done.Add(new StoredKey(result.Key, value.Length, result.TypeName));
+            if (!finished.TryGetValue(client, out var done)) finished[client] = done = ([], []);
+            done.Results.Add(new StoredKey(result.Key, value.Length, result.TypeName));
+            done.Runs.Add(result.Run);
         }
         // To the center only, which records the keys and then tells the client: whatever the client
         // asks the center after its Map returned already sees the results. One report per client.
         if (finished is not null)
-            foreach (var results in finished.Values) Emit(new WorkerCommand.ReportFinished(results));
+            foreach (var (results, runs) in finished.Values) Emit(new WorkerCommand.ReportFinished(results, runs));
         if (failed is not null)
             foreach (var failures in failed.Values) ReportFailures(failures);
         if (skipped is not null)
@@ -683,6 +717,7 @@ internal sealed class WorkerCore
         foreach (var client in holds.Keys)
             if (!_clients.ContainsKey(client.Id))
                 throw new InvalidOperationException($"Tasks are held for client {client.Id}, which is forgotten.");
+        CheckDirectInvariants();
         foreach (var (version, executor) in _executorOfVersion)
         {
             if (!_versionOfExecutor.TryGetValue(executor, out var back) || back != version)

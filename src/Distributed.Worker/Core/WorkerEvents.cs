@@ -22,6 +22,13 @@ internal abstract record WorkerEvent
     public sealed record BatchArrived(string Client, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks,
         IReadOnlyList<RemoteInput> RemoteInputs) : WorkerEvent;
 
+    /// <summary>
+    /// A client handed <see cref="Task"/> to this worker straight over its data channel (request
+    /// <see cref="RequestId"/>), to run now if it can: answered at once with
+    /// <see cref="WorkerCommand.DirectDecided"/>, then, if taken, with <see cref="WorkerCommand.DirectAnswered"/>.
+    /// </summary>
+    public sealed record DirectTaskArrived(long RequestId, CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, TaskSpec Task) : WorkerEvent;
+
     /// <summary>An awaited assembly arrived from a client that was asked for it, and is in the assembly cache now.</summary>
     public sealed record AssemblyStored(AssemblyRef Assembly) : WorkerEvent;
 

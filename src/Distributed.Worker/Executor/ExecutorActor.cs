@@ -163,6 +163,9 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Receive<TasksStarted>(HandleTasksStarted);
         Receive<SegmentWanted>(HandleSegmentWanted);
         Receive<SegmentsFreed>(HandleSegmentsFreed);
+        // A miss of the process's load context: the worker finds the assembly and answers here.
+        Receive<AssemblyWanted>(m => Context.Parent.Tell(m));
+        Receive<AssemblyFound>(HandleAssemblyFound);
         Receive<CheckDeadlines>(_ => HandleCheckDeadlines());
         Receive<ExecutorExited>(HandleExited);
     }
@@ -346,6 +349,18 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         }
     }
 
+    private void HandleAssemblyFound(AssemblyFound message)
+    {
+        try
+        {
+            ExecutorFrames.WriteAssemblyResolved(_writer!, message.RequestId, message.Path, message.Problem);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
     private void HandleTasksStarted(TasksStarted message)
     {
         var now = Environment.TickCount64;
@@ -449,6 +464,12 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                             {
                                 var (request, length) = ExecutorFrames.ReadSegmentWanted(reader);
                                 self.Tell(new SegmentWanted(request, length));
+                                break;
+                            }
+                        case ExecutorFrames.ResolveAssembly:
+                            {
+                                var (id, key, name) = ExecutorFrames.ReadResolveAssembly(reader);
+                                self.Tell(new AssemblyWanted(id, key, name));
                                 break;
                             }
                         default: throw new WireFormatException($"Unexpected frame {frame} from the executor.");

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 using System.Threading.Channels;
@@ -33,6 +35,8 @@ public static class ExecutorHost
             return 2;
         }
         var executor = new Executor(threads);
+        // One handler for the life of the process: the shipped files first, then (a miss) the client.
+        AssemblyLoadContext.Default.Resolving += (context, name) => ResolveShipped(context, name) ?? executor.ResolveOnDemand(context, name);
         if (args.Length > 2) InstallAssemblyResolver(args.Skip(2));
         else executor.WarmUpInBackground();
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -46,15 +50,20 @@ public static class ExecutorHost
         return 0;
     }
 
+    /// <summary>The shipped assemblies of this process's code version by simple name (empty while a spare).</summary>
+    private static volatile Dictionary<string, string> _shippedBySimpleName = new(StringComparer.OrdinalIgnoreCase);
+
+    private static Assembly? ResolveShipped(AssemblyLoadContext context, AssemblyName name) =>
+        name.Name is { } simple && string.IsNullOrEmpty(name.CultureName) && _shippedBySimpleName.TryGetValue(simple, out var path)
+            ? context.LoadFromAssemblyPath(path) : null;
+
     private static void InstallAssemblyResolver(IEnumerable<string> paths)
     {
         // One process holds one code version, so the simple name identifies the assembly, and the name
         // without "lib" and extension the native library (the worker sent only its RID's).
         var all = paths.ToList();
         var natives = all.Where(NativeLibraryFiles.IsCachedNativePath).ToList();
-        var bySimpleName = all.Except(natives).ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
-        AssemblyLoadContext.Default.Resolving += (context, name) =>
-            name.Name is { } simple && bySimpleName.TryGetValue(simple, out var path) ? context.LoadFromAssemblyPath(path) : null;
+        _shippedBySimpleName = all.Except(natives).ToDictionary(p => Path.GetFileNameWithoutExtension(p), StringComparer.OrdinalIgnoreCase);
         if (natives.Count == 0) return;
         var byLibraryKey = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var native in natives) byLibraryKey.TryAdd(NativeLibraryFiles.LibraryKey(native), native);
@@ -68,7 +77,7 @@ public static class ExecutorHost
 #pragma warning restore CA1001
     {
         private readonly ValueCodec _codec = new();
-        private readonly ConcurrentDictionary<string, IUserFunction> _functions = new();
+        private readonly ConcurrentDictionary<string, Lazy<IUserFunction>> _functions = new();
         private readonly BlockingCollection<(ExecutorTask Task, BatchValues Values)> _queue = new();
         // A cancel applies to the runs still queued when it arrives, never to one that already started:
         // a mark left for a started (or answered) run would skip the next run of that key, which the
@@ -88,14 +97,24 @@ public static class ExecutorHost
 
         /// <summary>The worker's segments as this process keeps them mapped: made for <see cref="WorkerProcessId"/> when serving starts, unless set.</summary>
         internal ExecutorSegmentCache? Segments { get; set; }
+        /// <summary>Assemblies asked of the worker on a miss, by the name asked: each asked once per process, found or not.</summary>
+        private readonly ConcurrentDictionary<string, Lazy<OnDemandAnswer>> _onDemand = new(StringComparer.OrdinalIgnoreCase);
+        private readonly ConcurrentDictionary<long, TaskCompletionSource<OnDemandAnswer>> _questions = new();
+        private long _nextQuestion;
+        private Thread? _frameReader;
+        /// <summary>The task this runner thread runs: an assembly it misses is asked of that task's client.</summary>
+        [ThreadStatic] private static string? _runningKey;
+        /// <summary>The last task started, for a miss on a thread of the user's own.</summary>
+        private volatile string? _lastStartedKey;
 
         public void Serve(Stream stream)
         {
+            _frameReader = Thread.CurrentThread;
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
             if (Segments is null && WorkerProcessId is { } worker) Segments = ExecutorSegmentCache.OfWorker(worker);
-            var runners = Enumerable.Range(0, threads).Select(_ => new Thread(RunTasks) { IsBackground = true, Name = "executor" }).ToList();
+            var runners = Enumerable.Range(0, threads).Select(slot => new Thread(() => RunTasks(slot)) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
             _ = Task.Run(() => WriteResults(output));
             try
@@ -122,6 +141,12 @@ public static class ExecutorHost
                         Segments?.Forget(ExecutorFrames.ReadSegmentsFreed(input));
                         continue;
                     }
+                    if (frame == ExecutorFrames.AssemblyResolved)
+                    {
+                        var (id, path, problem) = ExecutorFrames.ReadAssemblyResolved(input);
+                        if (_questions.TryRemove(id, out var question)) question.TrySetResult(new OnDemandAnswer(path, problem));
+                        continue;
+                    }
                     if (frame == ExecutorFrames.Cancel)
                     {
                         var keys = ExecutorFrames.ReadCancel(input);
@@ -133,8 +158,10 @@ public static class ExecutorHost
                     if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
                     if (HopTrace.Enabled) foreach (var task in batch.Tasks) HopTrace.Begin(task.Key);
+                    // Decoded by the first task that runs it, not here: a closure whose types live in an
+                    // assembly only the client has is resolved on demand, and that answer is read here.
                     foreach (var function in batch.Functions)
-                        _functions.TryAdd(function.FunctionId, DecodeFunction(function));
+                        _functions.TryAdd(function.FunctionId, new Lazy<IUserFunction>(() => DecodeFunction(function)));
                     var values = new BatchValues(batch.Values, MapShared(batch.SharedValues), batch.Tasks.Count, _codec);
                     if (batch.Tasks.Count == 0) values.Dispose(); // nothing will read them
                     lock (_queueGate)
@@ -215,7 +242,8 @@ public static class ExecutorHost
             }
         }
 
-        private void RunTasks()
+        /// <summary>One runner thread's loop; <paramref name="slot"/> numbers it among the executor's threads (the dashboard's lanes).</summary>
+        private void RunTasks(int slot)
         {
             foreach (var (task, values) in _queue.GetConsumingEnumerable())
             {
@@ -227,8 +255,9 @@ public static class ExecutorHost
                 }
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
+                _runningKey = _lastStartedKey = task.Key;
                 ExecutorResult result;
-                try { result = Execute(task, values); }
+                try { result = Execute(task, values, slot); }
                 finally { values.TaskDone(); } // done with before the worker hears the answer and may reuse the segment
                 HopTrace.Lap(task.Key, "executor: batch read -> run");
                 _results.Writer.TryWrite(new Output(null, result));
@@ -247,27 +276,29 @@ public static class ExecutorHost
             }
         }
 
-        private ExecutorResult Execute(ExecutorTask task, BatchValues values)
+        private ExecutorResult Execute(ExecutorTask task, BatchValues values, int slot)
         {
+            var started = Stopwatch.GetTimestamp();
             object? result;
             try
             {
-                var function = _functions[task.FunctionId];
+                var function = _functions[task.FunctionId].Value;
                 if (function is BrokenFunction broken) throw broken.Reason;
                 result = function.Invoke(Arguments(task, values));
             }
             catch (Exception e)
             {
-                return new ExecutorResult(task.Key, null, "", Describe(e));
+                return new ExecutorResult(task.Key, null, "", Describe(e), new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
             try
             {
-                return Encoded(task.Key, result);
+                var encoded = Encoded(task.Key, result);
+                return encoded with { Run = new TaskRun(slot, started, Stopwatch.GetTimestamp()) };
             }
             catch (Exception e)
             {
                 return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
-                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""));
+                    $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""), new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
         }
 
@@ -293,7 +324,7 @@ public static class ExecutorHost
                     if (encoded is null) ValueCodec.EncodeInto(result!, destination);
                     else encoded.Span.CopyTo(destination);
                     HopTrace.Once(writing, $"executor: result of {length >> 20} MiB written into lent segment {lent.SegmentId}");
-                    return new ExecutorResult(key, null, typeName, null, new SharedResult(lent.SegmentId, (int)length));
+                    return new ExecutorResult(key, null, typeName, null, Shared: new SharedResult(lent.SegmentId, (int)length));
                 }
                 catch (IOException e)
                 {
@@ -351,6 +382,7 @@ public static class ExecutorHost
                 {
                     if (item.Result is { } result) batch.Add(result);
                     else if (item.Request is { } request) ExecutorFrames.WriteSegmentWanted(output, request.Id, request.Length);
+                    else if (item.Question is { } question) ExecutorFrames.WriteResolveAssembly(output, question.Id, question.TaskKey, question.Name);
                     else started.Add(item.StartedKey!);
                 }
                 // Starts first: a task's start was queued before its result, and stays before it.
@@ -363,14 +395,76 @@ public static class ExecutorHost
             }
         }
 
-        private static RemoteError Describe(Exception e) =>
-            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message, e.StackTrace ?? "");
+        private RemoteError Describe(Exception e) =>
+            new(ErrorKind.UserCode, e.GetType().FullName ?? e.GetType().Name, e.Message + WhyNotResolved(e), e.StackTrace ?? "");
+
+        /// <summary>
+        /// Resolves, on a miss, an assembly no manifest listed (loaded by name or by reflection): the worker
+        /// asks the client of the task that needs it, fetches it into its cache (by hash, once per worker)
+        /// and answers with its file. Each name is asked once per process; a satellite only of an assembly
+        /// that is not the framework's or ours (those are never shipped). Not on the reader thread, which
+        /// reads the answer: a miss there fails as it would without shipping.
+        /// </summary>
+        public Assembly? ResolveOnDemand(AssemblyLoadContext context, AssemblyName name)
+        {
+            if (name.Name is not { Length: > 0 } simple || Thread.CurrentThread == _frameReader) return null;
+            var culture = name.CultureName;
+            var satellite = !string.IsNullOrEmpty(culture);
+            if (satellite && !IsShippedOwnerOf(simple)) return null;
+            var asked = satellite ? SatelliteNames.Of(culture!, simple) : simple;
+            var answer = _onDemand.GetOrAdd(asked, key => new Lazy<OnDemandAnswer>(() => AskWorker(key))).Value;
+            return answer.Path is { } path ? context.LoadFromAssemblyPath(path) : null;
+        }
+
+        /// <summary>How long a miss waits for the worker, which asks the client through the center and may fetch the file.</summary>
+        private static readonly TimeSpan OnDemandTimeout = TimeSpan.FromMinutes(2);
+
+        private OnDemandAnswer AskWorker(string name)
+        {
+            var id = Interlocked.Increment(ref _nextQuestion);
+            var question = new TaskCompletionSource<OnDemandAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _questions[id] = question;
+            _results.Writer.TryWrite(new Output(null, null, Question: new AssemblyQuestion(id, _runningKey ?? _lastStartedKey ?? "", name)));
+            if (question.Task.Wait(OnDemandTimeout)) return question.Task.Result;
+            _questions.TryRemove(id, out _);
+            return new OnDemandAnswer(null, $"its worker did not answer within {OnDemandTimeout.TotalMinutes:0} minutes");
+        }
+
+        /// <summary>Whether a satellite's main assembly (<c>X</c> of <c>X.resources</c>) is user code: shipped, or resolved on demand.</summary>
+        private bool IsShippedOwnerOf(string satelliteName)
+        {
+            if (!satelliteName.EndsWith(".resources", StringComparison.OrdinalIgnoreCase)) return false;
+            var owner = satelliteName[..^".resources".Length];
+            return _shippedBySimpleName.ContainsKey(owner) || (_onDemand.TryGetValue(owner, out var found) && found.IsValueCreated && found.Value.Path is not null);
+        }
+
+        /// <summary>For a failure to load an assembly that was asked of the client: why the client could not give it.</summary>
+        private string WhyNotResolved(Exception e)
+        {
+            for (var inner = e; inner is not null; inner = inner.InnerException)
+            {
+                var fileName = inner switch { FileNotFoundException f => f.FileName, FileLoadException f => f.FileName, _ => null };
+                if (fileName is null) continue;
+                string? simple;
+                try { simple = new AssemblyName(fileName).Name; }
+                catch (Exception ex) when (ex is ArgumentException or FileLoadException) { continue; }
+                if (simple is not null && _onDemand.TryGetValue(simple, out var answer) && answer.IsValueCreated && answer.Value.Problem is { } problem)
+                    return $" It was asked of the client on demand (no manifest listed it): {problem}";
+            }
+            return "";
+        }
 
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }
 
-    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, or that it needs a segment.</summary>
-    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, SegmentRequest? Request = null);
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, that it needs a segment, or an assembly it misses.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, SegmentRequest? Request = null, AssemblyQuestion? Question = null);
+
+    /// <summary>An assembly missed while <see cref="TaskKey"/> ran, asked of the worker.</summary>
+    private sealed record AssemblyQuestion(long Id, string TaskKey, string Name);
+
+    /// <summary>The worker's answer to a miss: the file to load, or why there is none.</summary>
+    private sealed record OnDemandAnswer(string? Path, string? Problem);
 
     /// <summary>A request for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
     private sealed record SegmentRequest(long Id, int Length);

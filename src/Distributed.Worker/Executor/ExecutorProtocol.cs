@@ -28,11 +28,12 @@ internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IRea
 internal sealed record SharedReference(int Descriptor, long SegmentId, long Offset, int Length);
 
 /// <summary>
-/// Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error.
+/// Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error,
+/// and when and on which thread it ran.
 /// A result of one buffer from <see cref="ExecutorFrames.SharedResultMinimumBytes"/> up may come as
 /// <see cref="Shared"/>: written into a segment the worker lent for it, instead of in <see cref="Value"/>.
 /// </summary>
-internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, SharedResult? Shared = null)
+internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, TaskRun Run = default, SharedResult? Shared = null)
 {
     /// <summary>The result's length in bytes, wherever it is.</summary>
     public long Length => Shared?.Length ?? Value?.Length ?? 0;
@@ -46,14 +47,18 @@ internal sealed record SharedResult(long SegmentId, int Length, StoredValue? Sto
 
 internal static class ExecutorFrames
 {
+    // Every frame byte differs from every other, whichever way it travels: a frame read on the wrong
+    // side fails as unexpected instead of parsing as another.
     public const byte Batch = (byte)'B';
     public const byte Results = (byte)'R';
     public const byte Cancel = (byte)'C';
     public const byte Started = (byte)'S';
     public const byte Code = (byte)'A';
     public const byte SegmentWanted = (byte)'M';
-    public const byte SegmentLent = (byte)'L';
+    public const byte SegmentLent = (byte)'G';
     public const byte SegmentsFreed = (byte)'F';
+    public const byte ResolveAssembly = (byte)'L';
+    public const byte AssemblyResolved = (byte)'P';
 
     /// <summary>
     /// Results from this size up go back through a segment the worker lends (its pages already touched,
@@ -114,6 +119,43 @@ internal static class ExecutorFrames
         var ids = new List<long>(WireReader.InitialCapacity(count));
         for (var i = 0; i < count; i++) ids.Add(reader.ReadInt64("a freed segment's id"));
         return ids;
+    }
+
+    /// <summary>
+    /// Executor → worker: its load context missed an assembly that no manifest listed (a simple name, or a
+    /// satellite's <c>culture/Name.resources</c>), asked while <paramref name="taskKey"/> ran ("" when no
+    /// task of this thread is known): the worker asks that task's client. Rare (a miss), so flushed at once.
+    /// </summary>
+    public static void WriteResolveAssembly(BinaryWriter writer, long requestId, string taskKey, string name)
+    {
+        writer.Write(ResolveAssembly);
+        writer.Write(requestId);
+        writer.Write(taskKey);
+        writer.Write(name);
+        writer.Flush();
+    }
+
+    /// <summary>Reads an assembly request after its frame byte.</summary>
+    public static (long RequestId, string TaskKey, string Name) ReadResolveAssembly(WireReader reader) =>
+        (reader.ReadInt64("a request id"), reader.ReadString("a task key"), reader.ReadString("an assembly name"));
+
+    /// <summary>Worker → executor: the answer to a <see cref="ResolveAssembly"/>: the file to load ("" none) or why there is none.</summary>
+    public static void WriteAssemblyResolved(BinaryWriter writer, long requestId, string? path, string? problem)
+    {
+        writer.Write(AssemblyResolved);
+        writer.Write(requestId);
+        writer.Write(path ?? "");
+        writer.Write(problem ?? "");
+        writer.Flush();
+    }
+
+    /// <summary>Reads an assembly answer after its frame byte.</summary>
+    public static (long RequestId, string? Path, string? Problem) ReadAssemblyResolved(WireReader reader)
+    {
+        var id = reader.ReadInt64("a request id");
+        var path = reader.ReadString("an assembly path");
+        var problem = reader.ReadString("why there is no assembly");
+        return (id, path.Length == 0 ? null : path, problem.Length == 0 ? null : problem);
     }
 
     /// <summary>A spare executor's code: the assembly files of the version it runs from now on.</summary>
@@ -253,6 +295,14 @@ internal static class ExecutorFrames
         foreach (var result in results)
         {
             writer.Write(result.Key);
+            // Its run: the thread (plus one; 0: not timed), its start and how long it took, on the machine's one clock.
+            if (result.Run.Known)
+            {
+                writer.Write7BitEncodedInt(result.Run.Slot + 1);
+                writer.Write(result.Run.Started);
+                writer.Write7BitEncodedInt64(result.Run.Finished - result.Run.Started);
+            }
+            else writer.Write((byte)0);
             if (result.Error is { } error)
             {
                 writer.Write(false);
@@ -286,11 +336,13 @@ internal static class ExecutorFrames
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadString("a result's key");
+            var slot = reader.Read7BitInt32("a result's thread");
+            var run = slot == 0 ? default : ReadRun(reader, slot - 1);
             var tag = reader.ReadByte("a result's kind");
             if (tag == 1)
             {
                 var typeName = reader.ReadString("a result's type");
-                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null));
+                results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null, run));
             }
             else if (tag == SharedResultTag)
             {
@@ -298,17 +350,25 @@ internal static class ExecutorFrames
                 var segment = reader.ReadInt64("a shared result's segment");
                 var length = reader.ReadInt32("a shared result's length");
                 if (length < 0) throw new WireFormatException($"The shared result {key} has a length of {length} bytes.");
-                results.Add(new ExecutorResult(key, null, typeName, null, new SharedResult(segment, length)));
+                results.Add(new ExecutorResult(key, null, typeName, null, run, new SharedResult(segment, length)));
             }
             else if (tag != 0) throw new WireFormatException($"The result {key} is of an unknown kind {tag}.");
             else
             {
                 var kind = RemoteError.KindFromWire(reader.ReadByte("an error's kind"), key);
                 results.Add(new ExecutorResult(key, null, "", new RemoteError(kind, reader.ReadString("an error's type"),
-                    reader.ReadString("an error's message"), reader.ReadString("an error's stack trace"))));
+                    reader.ReadString("an error's message"), reader.ReadString("an error's stack trace")), run));
             }
         }
         return results;
+    }
+
+    private static TaskRun ReadRun(WireReader reader, int slot)
+    {
+        var started = reader.ReadInt64("a result's start");
+        var took = reader.Read7BitInt64("a result's duration");
+        if (slot < 0 || took < 0) throw new WireFormatException($"A result's run is malformed (thread {slot}, {took} ticks).");
+        return new TaskRun(slot, started, started + took);
     }
 
     /// <summary>A stored value: its length as an int64, then its bytes chunk by chunk (it may pass 2 GiB).</summary>

@@ -50,6 +50,17 @@ internal sealed class ClientActor : ReceiveActor
         Receive<TasksFailed>(m => FromCenter(m, HandleTasksFailed));
         Receive<ICenterAnswer>(m => FromCenter(m, HandleAnswer));
         Receive<RequestAssemblies>(HandleRequestAssemblies);
+        // Asked by the center's relay for a worker whose executor missed an assembly no manifest listed.
+        Receive<ResolveAssemblyName>(m =>
+        {
+            if (!Sender.Path.Address.Equals(_centerPath.Address))
+            {
+                _refusals.Refuse(Sender, m, $"only the center's node ({_centerPath.Address}) asks which assembly a name is");
+                return;
+            }
+            var (assembly, problem) = _code.Resolve(m.Name);
+            Sender.Tell(new AssemblyNameResolved(m.Name, assembly, problem));
+        });
     }
 
     public static Props Props(IActorRef center, ActorPath centerPath, CodeShipping code) => Akka.Actor.Props.Create(() => new ClientActor(center, centerPath, code));
@@ -116,7 +127,7 @@ internal sealed class ClientActor : ReceiveActor
         }
         for (var start = 0; start < message.Tasks.Count; start += MaxTasksPerMessage)
         {
-            var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList());
+            var chunk = new SubmitTasks(message.Code, start == 0 ? message.Functions : [], message.Tasks.Skip(start).Take(MaxTasksPerMessage).ToList(), message.DirectWorker);
             if (paced)
             {
                 _waiting.Enqueue((submission, chunk));

@@ -8,10 +8,11 @@ namespace Distributed.Client;
 /// Pool → client actor: submit these tasks; answer when all have finished or one failed. With
 /// <paramref name="Futures"/>, nothing is answered: each task's end goes to the sink as it comes, and a
 /// failed task does not end the others (futures, each on its own). <paramref name="Progress"/> hears how
-/// far its reported tasks have come, once per message that moves it.
+/// far its reported tasks have come, once per message that moves it. <paramref name="DirectWorker"/>: the
+/// worker that took these tasks directly over its data channel (the center is told, to record them there).
 /// </summary>
 internal sealed record Submit(CodeManifest Code, IReadOnlyList<FunctionSpec> Functions, IReadOnlyList<TaskSpec> Tasks, IFutureSink? Futures = null,
-    IProgress<ComputationProgress>? Progress = null);
+    IProgress<ComputationProgress>? Progress = null, string? DirectWorker = null);
 
 /// <summary>Hears the end of each task of a submission of futures; called on the client actor's thread, so it must only hand over.</summary>
 internal interface IFutureSink

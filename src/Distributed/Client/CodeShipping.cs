@@ -105,6 +105,76 @@ public sealed class CodeShipping
     /// </example>
     public string? PathOf(string hash) => _pathsByHash.TryGetValue(hash, out var path) ? path : null;
 
+    /// <summary>
+    /// The assembly a worker's executor asked for by name because no manifest listed it (code loads it
+    /// by name or by reflection): <paramref name="name"/> is a simple name, or a satellite's
+    /// <c>culture/Name.resources</c>. It is looked for as this process would load it: among the
+    /// assemblies loaded here, then the host's list of the program's assemblies (its deps.json), then
+    /// the program's folder; a satellite in its culture's folder beside its main assembly, or where the
+    /// deps.json puts it. The framework and Distributed are never answered: every worker has its own.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var (assembly, problem) = new CodeShipping().Resolve("MyPlugin"); // the plugin's file by hash, or why not
+    /// </code>
+    /// </example>
+    public (AssemblyRef? Assembly, string? Problem) Resolve(string name)
+    {
+        var satellite = SatelliteNames.TrySplit(name, out var culture, out var simpleName);
+        if (!satellite && ContentAddress.Problem(new AssemblyRef(name, new string('0', 64))) is { } refused) return (null, refused);
+        var owner = satellite ? simpleName[..^".resources".Length] : name;
+        if (_ours.Contains(owner))
+            return (null, $"{owner} is part of Distributed, which the worker has itself; the client does not ship it.");
+        var ownerPath = FileOfAssembly(owner, out var problem);
+        if (!satellite)
+            return ownerPath is null ? (null, problem) : (DescribeFile(ownerPath, name), null);
+        var path = ownerPath is null ? null : Path.Combine(Path.GetDirectoryName(ownerPath)!, culture, simpleName + ".dll");
+        if (path is null || !File.Exists(path)) path = SatelliteFromDeps(owner, culture, simpleName);
+        return path is null
+            ? (null, $"The client program has no {culture} satellite of {owner} ({culture}/{simpleName}.dll is not beside {ownerPath ?? owner} nor in its deps.json).")
+            : (DescribeFile(path, name), null);
+    }
+
+    private string? FileOfAssembly(string simpleName, out string? problem)
+    {
+        problem = null;
+        foreach (var loaded in AppDomain.CurrentDomain.GetAssemblies())
+        {
+            if (!string.Equals(loaded.GetName().Name, simpleName, StringComparison.OrdinalIgnoreCase)) continue;
+            if (loaded.IsDynamic || string.IsNullOrEmpty(loaded.Location)) continue;
+            if (IsUserAssembly(loaded)) return loaded.Location;
+            problem = FrameworkProblem(simpleName, loaded.Location);
+            return null;
+        }
+        var fileName = simpleName + ".dll";
+        foreach (var candidate in (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!string.Equals(Path.GetFileName(candidate), fileName, StringComparison.OrdinalIgnoreCase) || !File.Exists(candidate)) continue;
+            if (!Path.GetFullPath(candidate).StartsWith(_sharedFrameworkRoot, StringComparison.Ordinal)) return candidate;
+            problem = FrameworkProblem(simpleName, candidate);
+            return null;
+        }
+        if (_program.Value is { } program && program.Deps.OwnerOf(fileName) is { } library
+            && library.RuntimeAssemblies.FirstOrDefault(a => string.Equals(Path.GetFileName(a), fileName, StringComparison.OrdinalIgnoreCase)) is { } asset
+            && program.Locate(library, asset, inProgramFolder: true) is { } located)
+            return located;
+        var besideProgram = Path.Combine(AppContext.BaseDirectory, fileName);
+        if (File.Exists(besideProgram)) return besideProgram;
+        problem = $"The client program has no assembly {simpleName} either: it is not loaded there, not in its deps.json and not in its folder {AppContext.BaseDirectory}.";
+        return null;
+    }
+
+    private static string FrameworkProblem(string simpleName, string path) =>
+        $"{simpleName} is an assembly of the .NET framework here ({path}); the worker's runtime lacks it (another .NET version?), and the client does not ship the framework.";
+
+    private string? SatelliteFromDeps(string owner, string culture, string simpleName)
+    {
+        if (_program.Value is not { } program || program.Deps.OwnerOf(owner + ".dll") is not { } library) return null;
+        var asset = library.Resources.FirstOrDefault(r => string.Equals(r.Locale, culture, StringComparison.OrdinalIgnoreCase)
+            && string.Equals(Path.GetFileName(r.Path), simpleName + ".dll", StringComparison.OrdinalIgnoreCase));
+        return asset is null ? null : program.LocateResource(library, asset.Path, culture);
+    }
+
     private CodeManifest BuildManifest(Assembly root)
     {
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);

@@ -64,8 +64,12 @@ internal sealed class DepsFile
                 foreach (var asset in runtimeTargets.EnumerateObject())
                     if (Text(asset.Value, "assetType") == "native" && Text(asset.Value, "rid") is { } rid && IsRealAsset(asset.Name))
                         natives.Add(new DepsNativeAsset(rid, asset.Name, InProgramFolder: false));
+            var resources = new List<DepsResourceAsset>();
+            if (entry.Value.TryGetProperty("resources", out var resourceAssets) && resourceAssets.ValueKind == JsonValueKind.Object)
+                foreach (var asset in resourceAssets.EnumerateObject())
+                    if (Text(asset.Value, "locale") is { } locale) resources.Add(new DepsResourceAsset(locale, asset.Name));
             var (type, path) = kinds.GetValueOrDefault(entry.Name, ("", null));
-            result.Add(new DepsLibrary(name, version, type, path, dependencies, runtime, natives));
+            result.Add(new DepsLibrary(name, version, type, path, dependencies, runtime, natives) { Resources = resources });
         }
         return new DepsFile(result);
     }
@@ -130,6 +134,9 @@ internal sealed class DepsFile
 internal sealed record DepsLibrary(string Name, string Version, string Type, string? PackagePath, IReadOnlyList<string> Dependencies,
     IReadOnlyList<string> RuntimeAssemblies, IReadOnlyList<DepsNativeAsset> Natives)
 {
+    /// <summary>Its satellite resource assemblies (<c>lib/net8.0/fr/X.resources.dll</c>), by culture.</summary>
+    public IReadOnlyList<DepsResourceAsset> Resources { get; init; } = [];
+
     /// <summary>Whether it is a NuGet package (not the program's own project).</summary>
     public bool IsPackage => string.Equals(Type, "package", StringComparison.OrdinalIgnoreCase);
 }
@@ -139,3 +146,6 @@ internal sealed record DepsLibrary(string Name, string Version, string Type, str
 /// program under its file name (a RID-specific build); otherwise it is under its path (<c>runtimes/RID/native/...</c>).
 /// </summary>
 internal sealed record DepsNativeAsset(string RuntimeId, string Path, bool InProgramFolder);
+
+/// <summary>A satellite resource assembly of a library for one culture (its path as the deps.json lists it).</summary>
+internal sealed record DepsResourceAsset(string Locale, string Path);

@@ -59,6 +59,16 @@ internal sealed class ProgramDeps(DepsFile deps, string programFolder, IReadOnly
         return null;
     }
 
+    /// <summary>
+    /// The file of a library's satellite resource assembly: beside the program in its culture's folder (as a
+    /// build copies it), else under its path in a package folder; null when none has it.
+    /// </summary>
+    public string? LocateResource(DepsLibrary library, string assetPath, string culture)
+    {
+        var local = Path.Combine(programFolder, culture, Path.GetFileName(assetPath));
+        return File.Exists(local) ? local : Locate(library, assetPath, inProgramFolder: false);
+    }
+
     private static List<string> PackageFolders()
     {
         var folders = (AppContext.GetData("PROBING_DIRECTORIES") as string ?? "")

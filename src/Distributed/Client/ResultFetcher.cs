@@ -33,7 +33,16 @@ internal sealed class ResultFetcher(CenterConnection center, ValueCodec codec, P
         foreach (var item in items)
             if (item.Status != FutureStatus.Finished) await item.Completion.WaitAsync(cancellation).ConfigureAwait(false);
         var values = new StoredValue?[items.Count];
-        await FetchAsync(items.Select(i => (i.Key, i.Location?.Data)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
+        var inline = 0;
+        for (var i = 0; i < items.Count; i++)
+            if (items[i].Inline is { } value)
+            {
+                values[i] = value;
+                inline++;
+            }
+        // Small results run directly came with their answer: only the others are fetched.
+        if (inline < items.Count)
+            await FetchAsync(items.Select(i => (i.Key, i.Inline is null ? i.Location?.Data : null)).ToList(), values, synchronous, cancellation).ConfigureAwait(false);
         var missing = Enumerable.Range(0, items.Count).Where(i => values[i] is null).ToList();
         for (var attempt = 0; missing.Count > 0; attempt++)
         {

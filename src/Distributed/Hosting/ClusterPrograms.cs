@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
@@ -63,6 +64,22 @@ internal sealed record ClusterPrograms(
         if ((FromToolManifest(program, CurrentDirectory, notRestored) ?? FromToolManifest(program, ApplicationDirectory, notRestored)) is { } local) return local;
         if (FromInstalledTools(program) is { } installed) return installed;
         throw new FileNotFoundException(NotFound(program, notRestored), dll);
+    }
+
+    /// <summary>
+    /// One line saying that <paramref name="program"/>.dll in <paramref name="directory"/> is of another version
+    /// than this client library (its informational version, read from the file without loading it), or null
+    /// when they match or the file names none. Center, workers and client of different versions may not
+    /// understand each other, and a tool installed long ago is easy to forget.
+    /// </summary>
+    public string? VersionMismatch(string program, string directory)
+    {
+        string? found;
+        try { found = FileVersionInfo.GetVersionInfo(Path.Combine(directory, program + ".dll")).ProductVersion?.Split('+')[0]; }
+        catch (FileNotFoundException) { return null; }
+        if (string.IsNullOrEmpty(found) || found.Equals(LibraryVersion, StringComparison.OrdinalIgnoreCase)) return null;
+        return $"warning: LocalCluster runs {program} {found} (from {directory}), but this client library is {LibraryVersion}: "
+            + $"programs of another version may not understand it; install {program} --version {LibraryVersion}, or set {BinVariableName}.";
     }
 
     /// <summary>

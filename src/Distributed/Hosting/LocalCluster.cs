@@ -140,6 +140,8 @@ public sealed partial class LocalCluster : IAsyncDisposable
         var programs = ClusterPrograms.OfThisProcess();
         var centerDirectory = programs.Locate("dcenter", binDirectory);
         var workerDirectory = programs.Locate("dworker", binDirectory);
+        foreach (var (program, directory) in new[] { ("dcenter", centerDirectory), ("dworker", workerDirectory) })
+            if (programs.VersionMismatch(program, directory) is { } warning) Console.Error.WriteLine(warning);
         var port = FreePort();
         var credentials = secure ? Protocol.Security.ClusterCredentials.CreateTemporary() : null;
         ClusterProcess? center = null;

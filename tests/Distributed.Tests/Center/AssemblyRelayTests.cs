@@ -61,6 +61,25 @@ public sealed class AssemblyRelayTests(ITestOutputHelper output) : CenterSpec(ou
     }
 
     [Fact]
+    public async Task Workers_ask_the_client_once_which_assembly_a_name_is_and_hear_only_the_clients_answer()
+    {
+        var (worker, client, relay) = await RunOneTaskAsync();
+        var other = CreateTestProbe("other-worker");
+        var impostor = CreateTestProbe("impostor");
+        relay.Tell(new ResolveAssemblyName("LoadedByName"), worker.Probe.Ref);
+        relay.Tell(new ResolveAssemblyName("LoadedByName"), other.Ref);
+        Assert.Equal("LoadedByName", (await client.FishForMessageAsync<ResolveAssemblyName>(_ => true)).Name);
+        await client.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+
+        relay.Tell(new AssemblyNameResolved("LoadedByName", null, "forged"), impostor.Ref);
+        relay.Tell(new AssemblyNameResolved("LoadedByName", UserCode, null), client.Ref);
+
+        Assert.Equal(UserCode, (await worker.Probe.FishForMessageAsync<AssemblyNameResolved>(_ => true)).Assembly);
+        Assert.Equal(UserCode, (await other.FishForMessageAsync<AssemblyNameResolved>(_ => true)).Assembly);
+        await other.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public async Task The_relay_stops_when_its_client_leaves()
     {
         var (_, client, relay) = await RunOneTaskAsync();

@@ -148,6 +148,17 @@ public sealed class NativeLibraryShippingUnitTests
         Assert.Equal(native, NativeLibraryFiles.IsNativeFileName(name));
 
     [Fact]
+    public void A_worker_claims_the_runtime_identifier_its_setting_names_or_else_its_own()
+    {
+        static string? Read(string hocon) => Distributed.Worker.WorkerConfig.RuntimeIdentifier(Akka.Configuration.ConfigurationFactory.ParseString(hocon));
+
+        Assert.Null(Read(""));
+        Assert.Null(Read("distributed.worker.runtime-identifier = \"\""));
+        Assert.Equal("linux-arm64", Read("distributed.worker.runtime-identifier = linux-arm64"));
+        Assert.Contains("not a runtime identifier", Assert.Throws<FormatException>(() => Read("distributed.worker.runtime-identifier = \"../x\"")).Message);
+    }
+
+    [Fact]
     public void A_worker_keeps_native_libraries_in_a_native_folder_under_their_hash_and_assemblies_beside_it()
     {
         var cache = new Distributed.Worker.AssemblyCache("/cache");

@@ -32,7 +32,8 @@ public sealed class DashboardBrowserTests
         var dashboardPort = LocalCluster.FreePort();
         var center = processes.Start("dcenter", "--host", "127.0.0.1", "--port", port.ToString(), "--dashboard-port", dashboardPort.ToString());
         await center.WaitForLineAsync(l => l.StartsWith("Dashboard at", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        await Task.WhenAll(processes.StartWorkerAsync($"127.0.0.1:{port}"), processes.StartWorkerAsync($"127.0.0.1:{port}"));
+        // Two threads each: the task stream has a lane per worker thread.
+        await Task.WhenAll(processes.StartWorkerAsync($"127.0.0.1:{port}", "--nthreads", "2"), processes.StartWorkerAsync($"127.0.0.1:{port}", "--nthreads", "2"));
         await using var pool = await Pool.ConnectAsync($"127.0.0.1:{port}", TimeSpan.FromSeconds(30));
 
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
@@ -66,6 +67,12 @@ public sealed class DashboardBrowserTests
         Assert.True(seen.Any(done => done is > 0 and < 60), $"the bar showed only {string.Join(", ", seen)} done while the Map ran: it did not advance");
         await Expect(page.Locator("#stream")).ToBeVisibleAsync();
         Assert.True(await page.EvaluateAsync<bool>("() => spans.length >= 60"), "the task stream did not get the Map's tasks");
+        // Each task on the lane of the thread that ran it: both threads of each worker ran some of the Map.
+        Assert.True(await page.EvaluateAsync<bool>("() => spans.filter(s => s.thread != null).length >= 60"), "the Map's tasks came without their threads");
+        var lanes = (await page.Locator("#stream").GetAttributeAsync("data-lanes") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var threadsByWorker = lanes.GroupBy(l => l[..l.LastIndexOf('/')]).ToDictionary(g => g.Key, g => g.Select(l => l[(l.LastIndexOf('/') + 1)..]).Order().ToList());
+        Assert.True(threadsByWorker.Count == 2 && threadsByWorker.Values.All(t => t.SequenceEqual(["0", "1"])),
+            $"the task stream's thread lanes were {string.Join(", ", lanes)}: not threads 0 and 1 of both workers");
 
         // A failing task: its error, with its key and the remote message, in the list.
         var failing = pool.Submit(Explode);

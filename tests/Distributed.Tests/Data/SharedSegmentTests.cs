@@ -253,7 +253,7 @@ public sealed class SharedSegmentTests
                 [new ExecutorTask("t", "fn", ArgumentsKind.Dependencies, [], ["copied", "shared"])],
                 new Dictionary<string, SharedReference> { ["shared"] = new(12, 4, 0, 3 << 20) }));
             ExecutorFrames.WriteResults(writer, [new ExecutorResult("a", chunked, chunked.TypeName, null),
-                new ExecutorResult("b", null, "System.Double[]", null, new SharedResult(4, 3 << 20))]);
+                new ExecutorResult("b", null, "System.Double[]", null, Shared: new SharedResult(4, 3 << 20))]);
         }
         stream.Position = 0;
         var reader = new WireReader(stream, WireLimits.Default);

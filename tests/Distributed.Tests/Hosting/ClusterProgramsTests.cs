@@ -32,6 +32,25 @@ public sealed class ClusterProgramsTests : IDisposable
             $$"""{ "version": 1, "isRoot": {{(isRoot ? "true" : "false")}}, "tools": { "{{tool}}": { "version": "{{version}}", "commands": ["{{tool}}"], "rollForward": false } } }""");
 
     [Fact]
+    public void Programs_of_another_version_than_the_library_are_named_in_one_warning_line()
+    {
+        // The real dworker beside the tests, built with the library: the same version.
+        var built = AppContext.BaseDirectory;
+        var library = ClusterPrograms.VersionOf(typeof(ClusterPrograms).Assembly);
+        Assert.Null((Search() with { LibraryVersion = library }).VersionMismatch("dworker", built));
+
+        var warning = (Search() with { LibraryVersion = "9.9.9" }).VersionMismatch("dworker", built);
+
+        Assert.NotNull(warning);
+        Assert.DoesNotContain('\n', warning);
+        Assert.StartsWith("warning: ", warning, StringComparison.Ordinal);
+        Assert.Contains($"dworker {library} (from {built})", warning, StringComparison.Ordinal);
+        Assert.Contains("this client library is 9.9.9", warning, StringComparison.Ordinal);
+        Assert.Contains("install dworker --version 9.9.9", warning, StringComparison.Ordinal);
+        Assert.Null(Search().VersionMismatch("dworker", Folder("empty"))); // nothing there: Locate says so, not this
+    }
+
+    [Fact]
     public void Beside_the_application_comes_first()
     {
         var search = Search();

@@ -19,6 +19,7 @@ public sealed class ConfigurationProgramTests : IDisposable
     {
         await File.WriteAllTextAsync(_file, "distributed.logging.level = warning\ndistributed.logging.format = json\nakka.cluster.gossip-interval = 300ms\n");
         var environment = new Dictionary<string, string> { ["DISTRIBUTED__LOGGING__LEVEL"] = "debug" };
+        if (program == "dcenter") environment["DISTRIBUTED__CENTER__RETIREMENT_TIMEOUT"] = "off";
 
         var run = await RunToExitWithAsync(null, environment, program, Slow, "config", "--config", _file);
 
@@ -28,6 +29,7 @@ public sealed class ConfigurationProgramTests : IDisposable
         Assert.Equal("json", printed.GetString("distributed.logging.format"));
         Assert.Equal(TimeSpan.FromMilliseconds(300), printed.GetTimeSpan("akka.cluster.gossip-interval"));
         Assert.Equal(program == "dcenter" ? "center" : "worker", Assert.Single(printed.GetStringList("akka.cluster.roles")));
+        if (program == "dcenter") Assert.Equal("off", printed.GetString("distributed.center.retirement-timeout"));
     }
 
     [Fact]

@@ -65,9 +65,9 @@ public sealed class ErrorKindWireTests() : TestKit("akka.actor.provider = local"
     public void An_undefined_kind_in_an_executor_results_frame_is_refused_naming_the_kind_and_the_task(byte undefined)
     {
         var bytes = WriteExecutorResults([new("k", null, "", RemoteError.Of(ErrorKind.TaskCancelled, "cancelled"))]);
-        // frame byte (1), count (4), key "k" (2), success flag (1), then the kind.
-        Assert.Equal((byte)ErrorKind.TaskCancelled, bytes[8]);
-        bytes[8] = undefined;
+        // frame byte (1), count (4), key "k" (2), its run (1: not timed), success flag (1), then the kind.
+        Assert.Equal((byte)ErrorKind.TaskCancelled, bytes[9]);
+        bytes[9] = undefined;
 
         var refused = Assert.Throws<WireFormatException>(() => ReadExecutorResults(bytes));
 

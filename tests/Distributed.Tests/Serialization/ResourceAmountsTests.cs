@@ -65,8 +65,9 @@ public sealed class ResourceAmountsTests() : TestKit("akka.actor.provider = loca
         // The same-function byte carries the flag: as many bytes as before restrictions existed. Code 10
         // (version 2, assembly count 4, native library count 4: once per message, not per task),
         // function count 4, task count 4; the task: key 2, flags 1, function id 2, kind 1, args 2,
-        // dependency count 4, consumers 1, priority 8, timeout 1.
-        Assert.Equal(10 + 4 + 4 + (2 + 1 + 2 + 1 + 2 + 4 + 1 + 8 + 1), Bytes(plain).Length);
+        // dependency count 4, consumers 1, priority 8, timeout 1; then once per message whether a worker
+        // took the tasks directly, 1.
+        Assert.Equal(10 + 4 + 4 + (2 + 1 + 2 + 1 + 2 + 4 + 1 + 8 + 1) + 1, Bytes(plain).Length);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Distributed.Tests.Worker;
 /// The worker's decisions, driven by events and checked by the commands they lead to: no actor, no
 /// network, no process. After every event the core's own invariants are checked too.
 /// </summary>
-public sealed class WorkerCoreTests
+public sealed partial class WorkerCoreTests
 {
     private const string ClientA = "client-a";
     private const string ClientB = "client-b";
@@ -464,6 +464,8 @@ public sealed class WorkerCoreTests
         WorkerCommand.ReportKeysAdded c => $"ReportKeysAdded {Keys(c.Keys.Select(k => k.Key))} replication {c.ReplicationId?.ToString() ?? "-"}{(c.Error is null ? "" : " error " + c.Error)}",
         WorkerCommand.StartSpareTimer c => $"StartSpareTimer {c.Delay.TotalSeconds}s",
         WorkerCommand.ForgetClient c => $"ForgetClient {c.Client}",
+        WorkerCommand.DirectDecided c => $"DirectDecided {c.RequestId} {(c.Declined is null ? "taken" : "declined: " + c.Declined)}",
+        WorkerCommand.DirectAnswered c => $"DirectAnswered {c.RequestId} {(c.Result is { } r ? r.Key + " finished" : c.Failure is { } f ? f.Key + " failed " + f.Error.Kind : "unanswered")}",
         _ => throw new ArgumentException($"No description of {command.GetType().Name}."),
     };
 
@@ -473,9 +475,14 @@ public sealed class WorkerCoreTests
     private sealed class Harness
     {
         public Harness(params AssemblyRef[] cached)
+            : this(null, cached)
+        {
+        }
+
+        public Harness(int? threads, params AssemblyRef[] cached)
         {
             foreach (var assembly in cached) Files.Present.Add(assembly.Hash);
-            Core = new WorkerCore("worker-0", Store, Files, Counters);
+            Core = new WorkerCore("worker-0", Store, Files, Counters, threads: threads);
         }
 
         public DataStore Store { get; } = new();
