@@ -15,6 +15,9 @@ public static class Workload
     /// <summary>A tree reduction task graph computed with Get, and the center's memory per task.</summary>
     public const string Graph = "graph";
 
+    /// <summary>A large value handed from a worker to its executor and back (a socket, or shared memory).</summary>
+    public const string Handoff = "handoff";
+
     /// <summary>Summing a large generated array: DArray.Arange(200M, chunks: 2M).Sum(), and dask.array's equivalent.</summary>
     public const string ArraySum = "arraysum";
 
@@ -34,7 +37,7 @@ public static class Workload
     public const string Start = "start";
 
     /// <summary>Every workload, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Graph, ArraySum, WordCount, CsvGroupBy, Idle, Chaos, Start];
+    public static readonly IReadOnlyList<string> All = [Map, RoundTrip, Transfer, Handoff, Graph, ArraySum, WordCount, CsvGroupBy, Idle, Chaos, Start];
 }
 
 /// <summary>The systems compared, by the names <c>--systems</c> accepts.</summary>

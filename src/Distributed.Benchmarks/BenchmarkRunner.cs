@@ -19,6 +19,7 @@ internal static class BenchmarkRunner
         (Workload.Map, MapThroughput.RunAsync),
         (Workload.RoundTrip, RoundTrip.RunAsync),
         (Workload.Transfer, Transfer.RunAsync),
+        (Workload.Handoff, Handoff.RunAsync),
         (Workload.Graph, GraphThroughput.RunAsync),
         (Workload.ArraySum, ArraySum.RunAsync),
         (Workload.WordCount, WordCount.RunAsync),

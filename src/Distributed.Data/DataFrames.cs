@@ -205,6 +205,7 @@ internal static class DataFrames
             w.Write(stats.PeakKeyCount); w.Write(stats.MemoryLimit); w.Write(stats.InMemoryBytes); w.Write(stats.SpilledBytes);
             w.Write(stats.SpilledCount); w.Write(stats.ReadsFromDisk); w.Write(stats.CancelledBeforeStart);
             w.Write(stats.ExecutorsStarted); w.Write(stats.SpareExecutorsTaken); w.Write(stats.PeakTasksInFlight); w.Write(stats.TasksRun); w.Write(stats.TasksTakenDirectly);
+            w.Write(stats.InputBytesShared); w.Write(stats.InputBytesCopied); w.Write(stats.ResultBytesShared); w.Write(stats.ResultBytesCopied); w.Write(stats.SharedSegmentsInUse);
         }
         return buffer.ToArray();
     }
@@ -218,7 +219,9 @@ internal static class DataFrames
         for (var i = 0; i < assemblies.Length; i++) assemblies[i] = r.ReadString("assembly name", settings.MaxKeyBytes);
         var stats = new WorkerTransferStats(toWorkers, toClients, fromWorkers, keys, bytes, assemblies, r.ReadInt32(),
             MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(),
-            CancelledBeforeStart: r.ReadInt64(), ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32(), TasksRun: r.ReadInt64(), TasksTakenDirectly: r.ReadInt64());
+            CancelledBeforeStart: r.ReadInt64(), ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32(), TasksRun: r.ReadInt64(),
+            TasksTakenDirectly: r.ReadInt64(),
+            InputBytesShared: r.ReadInt64(), InputBytesCopied: r.ReadInt64(), ResultBytesShared: r.ReadInt64(), ResultBytesCopied: r.ReadInt64(), SharedSegmentsInUse: r.ReadInt32());
         r.ExpectEnd();
         return stats;
     }

@@ -452,7 +452,8 @@ public sealed class DataServer : IAsyncDisposable
         var payload = DataFrames.EncodeStats(new WorkerTransferStats(_counters.SentToWorkers, _counters.SentToClients, _counters.ReceivedFromWorkers,
             usage.Count, usage.Bytes, _counters.AssembliesReceived, usage.PeakCount, _store.MemoryLimit, usage.InMemoryBytes, usage.SpilledBytes,
             usage.SpilledCount, _store.ReadsFromDisk, _counters.CancelledBeforeStart, _counters.ExecutorsStarted, _counters.SpareExecutorsTaken,
-            _counters.PeakTasksInFlight, _counters.TasksRun, _counters.TasksTakenDirectly));
+            _counters.PeakTasksInFlight, _counters.TasksRun, _counters.TasksTakenDirectly, _counters.InputBytesShared, _counters.InputBytesCopied,
+            _counters.ResultBytesShared, _counters.ResultBytesCopied, _store.Buffers.SegmentsInUse));
         var frame = new byte[sizeof(int) + payload.Length];
         BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
         payload.CopyTo(frame, sizeof(int));

@@ -137,7 +137,8 @@ public sealed class DataStore
 
     /// <summary>
     /// The value of <paramref name="key"/> (read from disk when spilled), or null when it is not held.
-    /// The caller may keep it as long as it likes: its buffer is never reused (prefer <see cref="Lease"/>).
+    /// The caller may keep it as long as it likes: its buffer is never reused (prefer <see cref="Lease"/>;
+    /// a value in a shared segment comes as a copy).
     /// </summary>
     public StoredValue? Get(string key) => Read(key, lease: false);
 
@@ -158,15 +159,23 @@ public sealed class DataStore
             path => new StoredValueReader(OpenSpillFile(path, out var typeName, out var length), typeName, length));
 
     /// <summary>A value, with a reference of the caller's own when <paramref name="lease"/> (one it must release), else one never reused.</summary>
-    private StoredValue? Read(string key, bool lease) =>
-        Find(key,
+    private StoredValue? Read(string key, bool lease)
+    {
+        var found = Find(key,
             inMemory =>
             {
-                if (lease) return Referenced(inMemory, key);
+                // A shared value is never handed out for good: its segment must be unmapped some day, and
+                // only the reference count knows when nobody reads it, so such a reader gets a copy.
+                if (lease || inMemory.Segment is not null) return Referenced(inMemory, key);
                 inMemory.KeepForever();
                 return inMemory;
             },
             path => ReadSpillFile(path, lease ? Buffers : null));
+        if (lease || found?.Segment is null) return found;
+        // Copied outside the lock, under a reference of its own.
+        try { return new StoredValue(found.ToArray(), found.TypeName); }
+        finally { found.Release(); }
+    }
 
     /// <summary>
     /// Looks <paramref name="key"/> up: an in-memory value is handed to <paramref name="inMemory"/> under
@@ -548,6 +557,20 @@ public sealed class TransferCounters
         if (tasks > _peakTasksInFlight) Volatile.Write(ref _peakTasksInFlight, tasks);
     }
 
+    private long _inputBytesShared, _inputBytesCopied, _resultBytesShared, _resultBytesCopied;
+
+    /// <summary>Bytes of input values handed to executors by reference to a shared segment (not copied).</summary>
+    public long InputBytesShared => Interlocked.Read(ref _inputBytesShared);
+    /// <summary>Bytes of input values copied to executors over their socket.</summary>
+    public long InputBytesCopied => Interlocked.Read(ref _inputBytesCopied);
+    /// <summary>Bytes of results stored straight from the segment the executor wrote them into (not copied).</summary>
+    public long ResultBytesShared => Interlocked.Read(ref _resultBytesShared);
+    /// <summary>Bytes of results copied from executors over their socket.</summary>
+    public long ResultBytesCopied => Interlocked.Read(ref _resultBytesCopied);
+
+    internal void AddInputToExecutor(long bytes, bool shared) => Interlocked.Add(ref shared ? ref _inputBytesShared : ref _inputBytesCopied, bytes);
+    internal void AddResultFromExecutor(long bytes, bool shared) => Interlocked.Add(ref shared ? ref _resultBytesShared : ref _resultBytesCopied, bytes);
+
     private readonly List<string> _assemblies = [];
 
     /// <summary>The user assemblies this worker received, as "name:hash", in arrival order.</summary>
@@ -584,6 +607,12 @@ public enum PeerKind : byte
 /// <param name="PeakTasksInFlight">The most tasks the worker had at once, received and not finished.</param>
 /// <param name="TasksRun">Tasks whose function an executor of this worker ran, to a result or an error.</param>
 /// <param name="TasksTakenDirectly">Tasks a client handed to this worker over the data channel that it took.</param>
+/// <param name="InputBytesShared">Bytes of inputs handed to executors by reference to a shared segment.</param>
+/// <param name="InputBytesCopied">Bytes of inputs copied to executors over their socket.</param>
+/// <param name="ResultBytesShared">Bytes of results stored from the segment an executor wrote them into, without a copy.</param>
+/// <param name="ResultBytesCopied">Bytes of results copied from executors over their socket.</param>
+/// <param name="SharedSegmentsInUse">Shared segments held now by values, leases and executors (idle ones not counted).</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
     long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
-    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0, long TasksTakenDirectly = 0);
+    long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0, long TasksTakenDirectly = 0,
+    long InputBytesShared = 0, long InputBytesCopied = 0, long ResultBytesShared = 0, long ResultBytesCopied = 0, int SharedSegmentsInUse = 0);

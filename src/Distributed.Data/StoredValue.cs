@@ -1,3 +1,4 @@
+using Distributed.Protocol.Hosting;
 namespace Distributed.Data;
 
 /// <summary>
@@ -5,7 +6,9 @@ namespace Distributed.Data;
 /// live in a buffer of a <see cref="ValueBufferPool"/>, longer than the value: read them through
 /// <see cref="Memory"/> or <see cref="Span"/>, never past <see cref="Length"/>. A value longer than
 /// <see cref="MaxChunkBytes"/> (a .NET array holds less than 2 GiB) is a list of chunks instead, each
-/// a buffer of its own: read those through <see cref="Chunks"/> or <see cref="CopyTo"/>.
+/// a buffer of its own: read those through <see cref="Chunks"/> or <see cref="CopyTo"/>. A value of one
+/// buffer may live in a <see cref="SharedSegment"/> instead of an array (see <see cref="Segment"/>), so
+/// that executors read it in place; a chunked value never does.
 /// </summary>
 /// <remarks>
 /// A pooled value counts its references: whoever made it holds the first, a <see cref="DataStore"/>
@@ -19,9 +22,10 @@ public sealed class StoredValue
     /// <summary>The largest chunk of a value: values up to this size are one buffer, larger ones a list of chunks of this size.</summary>
     public const int MaxChunkBytes = 1 << 30;
 
-    private readonly byte[] _buffer;   // the only buffer, or the first chunk
+    private readonly byte[]? _buffer;  // the only buffer, or the first chunk; null when the value is in a segment
     private readonly byte[][]? _chunks; // null: one buffer; else every chunk, each full but the last
     private readonly int _chunkBytes;   // the bytes of each chunk but the last
+    private readonly SharedSegment? _segment; // the bytes live here instead of _buffer when the value is shared with executors (one buffer only)
     private ValueBufferPool? _pool; // null: the buffers are never reused (not pooled, or handed out for good)
     private int _references = 1;
 
@@ -61,6 +65,19 @@ public sealed class StoredValue
         _pool = pool;
     }
 
+    /// <summary>A value whose bytes are the first <paramref name="length"/> of <paramref name="segment"/>; it goes back to <paramref name="pool"/> (or is unmapped) once released.</summary>
+    internal StoredValue(SharedSegment segment, int length, string typeName, ValueBufferPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        ArgumentNullException.ThrowIfNull(typeName);
+        if ((uint)length > (uint)segment.Capacity) throw new ArgumentOutOfRangeException(nameof(length), length, $"The value is longer than its segment ({segment.Capacity} bytes).");
+        _segment = segment;
+        _chunkBytes = length;
+        Length = length;
+        TypeName = typeName;
+        _pool = pool;
+    }
+
     /// <summary>
     /// A value that owns <paramref name="bytes"/>: once no one holds the value any more, the array may
     /// be reused by <paramref name="pool"/> for another value. The caller must not keep the array.
@@ -76,7 +93,8 @@ public sealed class StoredValue
     {
         ArgumentNullException.ThrowIfNull(pool);
         if (IsPooled) throw new InvalidOperationException("The value's buffers belong to a pool already.");
-        return _chunks is null ? new StoredValue(_buffer, (int)Length, TypeName, pool) : new StoredValue(_chunks, _chunkBytes, Length, TypeName, pool);
+        if (_segment is not null) throw new InvalidOperationException("A value in a shared segment belongs to the pool that lent it.");
+        return _chunks is null ? new StoredValue(_buffer!, (int)Length, TypeName, pool) : new StoredValue(_chunks, _chunkBytes, Length, TypeName, pool);
     }
 
     /// <summary>
@@ -99,12 +117,14 @@ public sealed class StoredValue
                 return new StoredValue(bytes, typeName);
             }
             var value = buffers.RentValue((int)length, typeName);
-            try { source.ReadExactly(value.Buffer, 0, (int)length); }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try { source.ReadExactly(value.Writable.Span); }
             catch
             {
                 value.Release(); // read by no one else: back to the pool at once
                 throw;
             }
+            if (length >= 1 << 20) HopTrace.Once(started, $"data: {length >> 20} MiB read into a pooled {(value.Segment is null ? "array" : "segment")}");
             return value;
         }
         var chunks = new byte[(length + chunkBytes - 1) / chunkBytes][];
@@ -147,7 +167,7 @@ public sealed class StoredValue
         if (length <= ArrivalPieceBytes)
         {
             var value = buffers?.RentValue((int)length, typeName) ?? new StoredValue(GC.AllocateUninitializedArray<byte>((int)length), typeName);
-            try { await source.ReadExactlyAsync(value.Buffer.AsMemory(0, (int)length), cancellation).ConfigureAwait(false); }
+            try { await source.ReadExactlyAsync(value.Writable, cancellation).ConfigureAwait(false); }
             catch
             {
                 value.Release();
@@ -157,6 +177,7 @@ public sealed class StoredValue
             return value;
         }
         var pieces = new List<byte[]>();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             for (var left = length; left > 0;)
@@ -168,8 +189,12 @@ public sealed class StoredValue
                 left -= size;
                 progress();
             }
+            HopTrace.Once(started, $"data: {length >> 20} MiB arrived in pieces");
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             using var arrived = new PiecesStream(pieces, ArrivalPieceBytes, length);
-            return ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+            var value = ReadFrom(arrived, length, typeName, buffers, chunkBytes);
+            HopTrace.Once(started, $"data: {length >> 20} MiB laid out from the pieces (segment: {value.Segment is not null})");
+            return value;
         }
         finally
         {
@@ -217,14 +242,21 @@ public sealed class StoredValue
     /// <summary>The value's size in bytes.</summary>
     public long Length { get; }
 
-    /// <summary>Whether the value is one buffer, readable as <see cref="Memory"/> and <see cref="Span"/>.</summary>
+    /// <summary>Whether the value is one buffer (an array or a shared segment), readable as <see cref="Memory"/> and <see cref="Span"/>.</summary>
     public bool IsSingleChunk => _chunks is null;
 
     /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
-    public ReadOnlyMemory<byte> Memory => _chunks is null ? _buffer.AsMemory(0, (int)Length) : throw TooLongForOneBuffer();
+    public ReadOnlyMemory<byte> Memory => Writable;
+
+    /// <summary>The value's bytes, for whoever fills a value it just rented (one buffer only).</summary>
+    internal Memory<byte> Writable => _chunks is not null ? throw TooLongForOneBuffer()
+        : _segment is null ? _buffer.AsMemory(0, (int)Length) : _segment.Memory[..(int)Length];
+
+    /// <summary>The shared segment the bytes live in, or null when they are in arrays.</summary>
+    public SharedSegment? Segment => _segment;
 
     /// <summary>The value's bytes, when it is one buffer (see <see cref="IsSingleChunk"/>).</summary>
-    public ReadOnlySpan<byte> Span => _chunks is null ? _buffer.AsSpan(0, (int)Length) : throw TooLongForOneBuffer();
+    public ReadOnlySpan<byte> Span => Writable.Span;
 
     /// <summary>How many chunks the value's bytes are in (one for a value of one buffer).</summary>
     public int ChunkCount => _chunks?.Length ?? 1;
@@ -232,7 +264,7 @@ public sealed class StoredValue
     /// <summary>The bytes of chunk <paramref name="index"/>, in order: together they are the value.</summary>
     public ReadOnlyMemory<byte> Chunk(int index)
     {
-        if (_chunks is null) return index == 0 ? _buffer.AsMemory(0, (int)Length) : throw new ArgumentOutOfRangeException(nameof(index));
+        if (_chunks is null) return index == 0 ? Writable : throw new ArgumentOutOfRangeException(nameof(index));
         var start = (long)index * _chunkBytes;
         return _chunks[index].AsMemory(0, (int)Math.Min(_chunkBytes, Length - start));
     }
@@ -264,8 +296,8 @@ public sealed class StoredValue
     /// <summary>References held now: the owner's and the leases' (for tests).</summary>
     internal int ReferenceCount => Volatile.Read(ref _references);
 
-    /// <summary>The buffer behind the value, its first chunk when it has several (for tests of reuse).</summary>
-    internal byte[] Buffer => _buffer;
+    /// <summary>The array behind the value, its first chunk when it has several (for tests of reuse); a shared value has none.</summary>
+    internal byte[] Buffer => _buffer ?? throw new InvalidOperationException("The value lives in a shared segment.");
 
     /// <summary>One more reference, unless the value was released already (its buffer may be reused).</summary>
     internal bool TryAddReference()
@@ -283,7 +315,8 @@ public sealed class StoredValue
     {
         var left = Interlocked.Decrement(ref _references);
         if (left != 0 || Interlocked.Exchange(ref _pool, null) is not { } pool) return;
-        if (_chunks is null) pool.Return(_buffer);
+        if (_segment is not null) pool.ReturnSegment(_segment);
+        else if (_chunks is null) pool.Return(_buffer!);
         else foreach (var chunk in _chunks) pool.Return(chunk);
     }
 
@@ -321,16 +354,46 @@ public sealed class ValueBufferPool
     /// <summary>Values below this size are not worth pooling: their arrays are small and cheap.</summary>
     public const int MinimumPooledBytes = 64 << 10;
 
+    /// <summary>
+    /// Values from this size up live in shared segments when the pool is asked to share them: below it,
+    /// a copy over the executor socket costs less than mapping a segment in the executor.
+    /// </summary>
+    public const int DefaultSharedMinimumBytes = 1 << 20;
+
     private readonly object _gate = new();
     private readonly Dictionary<long, Stack<byte[]>> _idle = [];
+    private readonly Dictionary<long, Stack<SharedSegment>> _idleSegments = [];
     private long _idleBytes;
+    private int _segmentsInUse;
+    private long _segmentsCreated;
 
-    /// <summary>A pool that keeps at most <paramref name="maxIdleBytes"/> bytes of idle buffers.</summary>
-    public ValueBufferPool(long maxIdleBytes)
+    /// <summary>
+    /// A pool that keeps at most <paramref name="maxIdleBytes"/> bytes of idle buffers (arrays and
+    /// segments together). Values of <paramref name="sharedMinimumBytes"/> or more are rented as
+    /// <see cref="SharedSegment"/>s where the system makes them (else arrays, as all smaller ones).
+    /// </summary>
+    public ValueBufferPool(long maxIdleBytes, int sharedMinimumBytes = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxIdleBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sharedMinimumBytes, MinimumPooledBytes);
         MaxIdleBytes = maxIdleBytes;
+        SharedMinimumBytes = sharedMinimumBytes;
     }
+
+    /// <summary>The size from which rented values live in shared segments (<see cref="int.MaxValue"/>: never).</summary>
+    public int SharedMinimumBytes { get; }
+
+    /// <summary>Whether values of <paramref name="length"/> bytes are rented in shared segments.</summary>
+    public bool Shares(int length) => length >= SharedMinimumBytes && SharedSegment.IsSupported;
+
+    /// <summary>Segments rented and not returned yet: held by values, leases or executors.</summary>
+    public int SegmentsInUse => Volatile.Read(ref _segmentsInUse);
+
+    /// <summary>Segments made since the pool was created (the rest of the rents reused one).</summary>
+    public long SegmentsCreated => Interlocked.Read(ref _segmentsCreated);
+
+    /// <summary>Idle segments held now.</summary>
+    public int IdleSegmentCount { get { lock (_gate) return _idleSegments.Values.Sum(s => s.Count); } }
 
     /// <summary>The most bytes of idle buffers the pool keeps.</summary>
     public long MaxIdleBytes { get; }
@@ -358,8 +421,83 @@ public sealed class ValueBufferPool
         return GC.AllocateUninitializedArray<byte>((int)size);
     }
 
-    /// <summary>A value of <paramref name="length"/> bytes in a rented buffer (its contents arbitrary until the caller fills it), owned by the caller.</summary>
-    internal StoredValue RentValue(int length, string typeName) => new(Rent(length), length, typeName, this);
+    /// <summary>
+    /// A value of <paramref name="length"/> bytes in a rented buffer, or segment when the pool shares
+    /// values that large (its contents arbitrary until the caller fills it), owned by the caller.
+    /// </summary>
+    internal StoredValue RentValue(int length, string typeName) =>
+        Shares(length) && RentSegment(length) is { } segment ? new(segment, length, typeName, this) : new(Rent(length), length, typeName, this);
+
+    /// <summary>
+    /// A shared segment of at least <paramref name="length"/> bytes, reused when one of its class is idle,
+    /// or null when none can be made. The caller gives it back with <see cref="ReturnSegment"/> (or
+    /// <see cref="DiscardSegment"/>) once nobody reads or writes it any more.
+    /// </summary>
+    public SharedSegment? RentSegment(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var size = ClassSize(length);
+        lock (_gate)
+        {
+            if (_idleSegments.TryGetValue(size, out var stack) && stack.TryPop(out var idle))
+            {
+                _idleBytes -= idle.Capacity;
+                Interlocked.Increment(ref _segmentsInUse);
+                return idle;
+            }
+        }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (SharedSegment.TryCreate((int)size) is not { } segment) return null;
+        HopTrace.Once(started, $"pool: a new segment of {size >> 20} MiB made");
+        Interlocked.Increment(ref _segmentsCreated);
+        Interlocked.Increment(ref _segmentsInUse);
+        return segment;
+    }
+
+    /// <summary>A value that lives in <paramref name="segment"/>, a segment of this pool, which it owns from now on.</summary>
+    public StoredValue AdoptSegment(SharedSegment segment, int length, string typeName) => new(segment, length, typeName, this);
+
+    /// <summary>Takes a rented segment back for reuse, or unmaps it past the idle cap; the caller must not touch it any more.</summary>
+    public void ReturnSegment(SharedSegment segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        lock (_gate)
+        {
+            Interlocked.Decrement(ref _segmentsInUse);
+            if (_idleBytes + segment.Capacity <= MaxIdleBytes && !segment.IsDisposed)
+            {
+                var size = FloorClassSize(segment.Capacity);
+                if (!_idleSegments.TryGetValue(size, out var stack)) _idleSegments[size] = stack = new Stack<SharedSegment>();
+                stack.Push(segment);
+                _idleBytes += segment.Capacity;
+                return;
+            }
+        }
+        Unmap(segment);
+    }
+
+    /// <summary>
+    /// Raised with a segment's id once the pool has unmapped it for good (never to be rented again), on
+    /// the thread that let it go: executors that keep it mapped let it go too, which frees its memory.
+    /// </summary>
+    public event Action<long>? SegmentUnmapped;
+
+    private void Unmap(SharedSegment segment)
+    {
+        segment.Release();
+        SegmentUnmapped?.Invoke(segment.Id);
+    }
+
+    /// <summary>
+    /// Unmaps a rented segment that must never be reused (another process may still write it, as an
+    /// executor killed while it filled one); its memory is freed once that process lets go too.
+    /// </summary>
+    public void DiscardSegment(SharedSegment segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        Interlocked.Decrement(ref _segmentsInUse);
+        Unmap(segment);
+    }
 
     /// <summary>Takes a buffer back for reuse; the caller must not touch it any more.</summary>
     public void Return(byte[] buffer)

@@ -391,8 +391,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void StartExecutor(WorkerCommand.StartExecutor start)
     {
         var props = _settings.ExecutorStandIn?.Invoke(start.Version) ?? (start.Version is null
-            ? ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory)
-            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory));
+            ? ExecutorActor.SpareProps(_settings.Threads, _settings.WorkDirectory, _store.Buffers, _counters)
+            : ExecutorActor.Props(start.Version, start.AssemblyPaths, _settings.Threads, _settings.WorkDirectory, _store.Buffers, _counters));
         var executor = Context.ActorOf(props, $"executor-{start.Version ?? "spare"}-{start.Executor}");
         Context.Watch(executor);
         _executors[start.Executor] = executor;

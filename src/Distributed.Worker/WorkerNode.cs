@@ -342,8 +342,17 @@ public sealed class WorkerNode
             try { Directory.Delete(spillDirectory, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         };
-        return new DataStore(options.MemoryLimit ?? WorkerOptions.DefaultMemoryLimit, spillDirectory, message => Console.Error.WriteLine($"error: {message}"));
+        var memoryLimit = options.MemoryLimit ?? WorkerOptions.DefaultMemoryLimit;
+        // Large values live in memory shared with the executors, unless switched off (to compare, or
+        // where /proc of another process cannot be opened): then they are copied over the socket.
+        var shared = Environment.GetEnvironmentVariable(SharedMemoryVariable) != "0";
+        var buffers = new ValueBufferPool(Math.Min(DataStore.DefaultMaxIdleBufferBytes, memoryLimit / 4),
+            shared ? ValueBufferPool.DefaultSharedMinimumBytes : int.MaxValue);
+        return new DataStore(memoryLimit, spillDirectory, message => Console.Error.WriteLine($"error: {message}"), buffers);
     }
+
+    /// <summary>The environment variable that, set to 0, keeps values out of shared memory (they travel to executors over the socket).</summary>
+    public const string SharedMemoryVariable = "DISTRIBUTED_SHARED_MEMORY";
 
     /// <summary>How long a worker that has joined the cluster waits for the center to register it.</summary>
     private static readonly TimeSpan RegistrationAfterJoin = TimeSpan.FromSeconds(60);

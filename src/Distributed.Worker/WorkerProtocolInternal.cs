@@ -6,7 +6,10 @@ namespace Distributed.Worker;
 // Messages inside one worker process: between the worker actor, its executor children and the
 // asynchronous work (fetches, process I/O) that reports back to them. They never cross processes.
 
-/// <summary>Worker → executor actor: run these tasks with these input values.</summary>
+/// <summary>
+/// Worker → executor actor: run these tasks with these input values. The worker holds the values
+/// (leases) until every task has answered, so the actor may hand a shared one over by reference.
+/// </summary>
 internal sealed record ExecuteBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, Distributed.Data.StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks);
 
 /// <summary>

@@ -159,6 +159,26 @@ public sealed class ValueCodec
         _ => null,
     };
 
+    /// <summary>
+    /// The length <see cref="Encode"/> gives <paramref name="value"/> when it is an array of numbers or
+    /// bytes that one buffer holds (at most <see cref="StoredValue.MaxChunkBytes"/>), which
+    /// <see cref="EncodeInto"/> writes straight into memory of the caller's (a shared segment); null for
+    /// every other value, and for longer arrays (those are chunks: <see cref="EncodeValue"/>).
+    /// </summary>
+    public static int? RawEncodedLength(object? value) =>
+        RawArray(value) is ({ } array, _, var elementBytes) && 1 + array.LongLength * elementBytes is var length && length <= StoredValue.MaxChunkBytes
+            ? (int)length : null;
+
+    /// <summary>Writes what <see cref="Encode"/> makes of a value that has a <see cref="RawEncodedLength"/> into <paramref name="destination"/>, exactly that long.</summary>
+    public static void EncodeInto(object value, Span<byte> destination)
+    {
+        if (RawEncodedLength(value) is not { } length || RawArray(value) is not ({ } array, var format, _))
+            throw new ArgumentException($"A {value.GetType()} is not encoded as raw bytes in one buffer.", nameof(value));
+        if (destination.Length != length) throw new ArgumentException($"The destination holds {destination.Length} bytes, not {length}.", nameof(destination));
+        destination[0] = (byte)format;
+        MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetArrayDataReference(array), length - 1).CopyTo(destination[1..]);
+    }
+
     /// <summary>Decodes bytes made by <see cref="Encode"/>.</summary>
     public object? Decode(ReadOnlySpan<byte> bytes)
     {

@@ -39,7 +39,7 @@ internal sealed partial class WorkerCore
         _direct[task.Key] = new DirectTask(message.RequestId);
         var executorTask = new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs);
         var batch = new ExecuteBatch(message.Functions, new Dictionary<string, StoredValue>(), [executorTask]);
-        _runsOut[task.Key] = new Run(code, batch, executorTask);
+        _runsOut[task.Key] = new Run(code, batch, executorTask, BatchInputs.None); // no inputs: nothing leased
         _idleChecks[executor] = 0;
         Emit(new WorkerCommand.DirectDecided(message.RequestId, null));
         Emit(new WorkerCommand.Execute(executor, batch));
@@ -110,15 +110,17 @@ internal sealed partial class WorkerCore
     /// </summary>
     private ClientHolds? DirectRunEnded(ExecutorResult result, DirectTask direct)
     {
-        _runsOut.Remove(result.Key);
+        RemoveRun(result.Key);
         StoredKey? stored = null;
         FailedTask? failure = null;
         if (result.Error is { } error) failure = new FailedTask(result.Key, error);
         else
         {
-            // The executor's answer was read into an array of its own: the store may reuse it once the key is gone.
-            _store.Put(result.Key, result.Value!.AdoptedBy(_store.Buffers));
-            stored = new StoredKey(result.Key, result.Value!.Length, result.TypeName);
+            // As in HandleExecutorResults: the answer is in a segment this worker lent the executor, or in
+            // arrays of its own; either way the store may reuse them once the key is gone.
+            var value = result.Shared?.Stored ?? result.Value!.AdoptedBy(_store.Buffers);
+            _store.Put(result.Key, value);
+            stored = new StoredKey(result.Key, value.Length, result.TypeName);
         }
         direct.Run = result.Run;
         AnswerDirect(direct, stored, failure);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Worker.Executor;
 
 namespace Distributed.Worker.Core;
@@ -191,6 +192,7 @@ internal sealed partial class WorkerCore
 
     private void HandleBatchArrived(WorkerEvent.BatchArrived message)
     {
+        if (HopTrace.Enabled) foreach (var task in message.Tasks) HopTrace.Begin(task.Key);
         // From here on the code is this worker's: the assemblies plus its RID's native libraries.
         var (code, nativeProblem) = NativeLibraryFiles.ForRuntime(message.Code, _runtimeId);
         message = message with { Code = code };
@@ -336,6 +338,7 @@ internal sealed partial class WorkerCore
         }
         Unhold(batch);
         var values = new Dictionary<string, StoredValue>();
+        List<ValueLease>? leases = null;
         var tasks = new List<ExecutorTask>(message.Tasks.Count);
         List<FailedTask>? failures = null;
         foreach (var task in message.Tasks)
@@ -350,8 +353,13 @@ internal sealed partial class WorkerCore
             foreach (var dependency in task.Dependencies)
             {
                 if (values.ContainsKey(dependency)) continue;
-                // Get, not Lease: the batch keeps the bytes until its runs end (and again for a rerun), so their buffer is never reused.
-                if (_store.Get(dependency) is { } stored) values[dependency] = stored;
+                // Leased until every run of the batch has answered (and so through a rerun on another
+                // executor): an executor reads a shared value's segment in place, which must not be reused under it.
+                if (_store.Lease(dependency) is { } lease)
+                {
+                    (leases ??= []).Add(lease);
+                    values[dependency] = lease.Value;
+                }
                 else { missing = dependency; break; }
             }
             if (missing is not null)
@@ -362,9 +370,19 @@ internal sealed partial class WorkerCore
             tasks.Add(new ExecutorTask(task.Key, task.FunctionId, task.Kind, task.Args, task.Dependencies, task.TimeoutMs));
         }
         if (failures is not null) ReportFailures(failures);
-        if (tasks.Count == 0) return;
+        var inputs = leases is null ? BatchInputs.None : new BatchInputs(leases, tasks.Count);
+        if (tasks.Count == 0)
+        {
+            inputs.Release();
+            return;
+        }
         var executeBatch = new ExecuteBatch(message.Functions, values, tasks);
-        foreach (var task in tasks) _runsOut[task.Key] = new Run(message.Code, executeBatch, task);
+        foreach (var task in tasks)
+        {
+            // None is out (a batch waits for a cancelled run to answer), but a replaced run never keeps its inputs leased.
+            if (_runsOut.TryGetValue(task.Key, out var replaced)) replaced.Inputs.RunEnded();
+            _runsOut[task.Key] = new Run(message.Code, executeBatch, task, inputs);
+        }
         Emit(new WorkerCommand.Execute(ExecutorFor(message.Code), executeBatch));
     }
 
@@ -374,7 +392,7 @@ internal sealed partial class WorkerCore
     /// <summary>The run of <paramref name="key"/> answered: batches waiting for it may go on.</summary>
     private void RunAnswered(string key)
     {
-        _runsOut.Remove(key);
+        RemoveRun(key);
         _cancelledRunsOut.Remove(key);
         if (!_awaitedRuns.Remove(key, out var batchIds)) return;
         foreach (var id in batchIds)
@@ -459,7 +477,7 @@ internal sealed partial class WorkerCore
                 else tasks.Add(task);
             if (tasks.Count == 0) continue;
             var rerun = message.Rerun with { Tasks = tasks };
-            foreach (var task in tasks) _runsOut[task.Key] = new Run(_runsOut[task.Key].Code, rerun, task);
+            foreach (var task in tasks) _runsOut[task.Key] = _runsOut[task.Key] with { Batch = rerun, Task = task };
             Emit(new WorkerCommand.Execute(ExecutorFor(_runsOut[tasks[0].Key].Code), rerun));
         }
         if (answered is not null) foreach (var key in answered) RunAnswered(key);
@@ -529,7 +547,11 @@ internal sealed partial class WorkerCore
         {
             if (result.Error?.Kind == ErrorKind.TaskCancelled) _counters.AddCancelledBeforeStart(1);
             else _counters.AddTaskRun();
-            if (!_runsOut.TryGetValue(result.Key, out var run)) continue; // no run of this key is out: a late word
+            if (!_runsOut.TryGetValue(result.Key, out var run))
+            {
+                result.Shared?.Stored?.Release(); // no run of this key is out: a late word
+                continue;
+            }
             if (_direct.Count > 0 && !_cancelledRunsOut.Contains(result.Key) && _direct.TryGetValue(result.Key, out var direct) && !direct.Answered)
             {
                 if (DirectRunEnded(result, direct) is not { } confirmedBy) continue;
@@ -543,13 +565,14 @@ internal sealed partial class WorkerCore
                 {
                     finished ??= [];
                     if (!finished.TryGetValue(confirmedBy, out var directDone)) finished[confirmedBy] = directDone = ([], []);
-                    directDone.Results.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+                    directDone.Results.Add(new StoredKey(result.Key, result.Length, result.TypeName));
                     directDone.Runs.Add(result.Run);
                 }
                 continue;
             }
             if (_cancelledRunsOut.Contains(result.Key) || !_running.TryGetValue(result.Key, out var assignment))
             {
+                result.Shared?.Stored?.Release();
                 (answered ??= []).Add(result.Key); // the answer of a cancelled run: neither stored nor reported
                 continue;
             }
@@ -560,7 +583,7 @@ internal sealed partial class WorkerCore
                 (skipped ??= []).Add(run);
                 continue;
             }
-            _runsOut.Remove(result.Key);
+            RemoveRun(result.Key);
             _running.Remove(result.Key);
             var client = assignment.Client;
             Release(client);
@@ -571,11 +594,13 @@ internal sealed partial class WorkerCore
                 list.Add(new FailedTask(result.Key, error));
                 continue;
             }
-            // The executor's answer was read into an array of its own: the store may reuse it once the key is gone.
-            _store.Put(result.Key, result.Value!.AdoptedBy(_store.Buffers));
+            // The executor's answer is in a segment this worker lent it, or was read into arrays of its
+            // own (chunks when large): either way the store may reuse them once the key is gone.
+            var value = result.Shared?.Stored ?? result.Value!.AdoptedBy(_store.Buffers);
+            _store.Put(result.Key, value);
             finished ??= [];
             if (!finished.TryGetValue(client, out var done)) finished[client] = done = ([], []);
-            done.Results.Add(new StoredKey(result.Key, result.Value!.Length, result.TypeName));
+            done.Results.Add(new StoredKey(result.Key, value.Length, result.TypeName));
             done.Runs.Add(result.Run);
         }
         // To the center only, which records the keys and then tells the client: whatever the client
@@ -587,6 +612,7 @@ internal sealed partial class WorkerCore
         if (skipped is not null)
             foreach (var run in skipped) Emit(new WorkerCommand.Execute(ExecutorFor(run.Code), run.Batch with { Tasks = [run.Task] }));
         if (answered is not null) foreach (var key in answered) RunAnswered(key);
+        if (HopTrace.Enabled) foreach (var result in message.Results) HopTrace.Lap(result.Key, "worker: result read -> stored and reported", last: true);
     }
 
     /// <summary>Fails the tasks of a held batch that still run (not cancelled) with <paramref name="error"/>, each named in its message.</summary>
@@ -712,8 +738,37 @@ internal sealed partial class WorkerCore
     /// <summary>A task's assignment: the client it runs for and the batch that brought it.</summary>
     private sealed record Assignment(ClientHolds Client, long BatchId);
 
-    /// <summary>A task handed to an executor: its code, and the batch (functions, input values) to hand it again in.</summary>
-    private sealed record Run(CodeManifest Code, ExecuteBatch Batch, ExecutorTask Task);
+    /// <summary>A task handed to an executor: its code, the batch (functions, input values) to hand it again in, and the leases on its inputs.</summary>
+    private sealed record Run(CodeManifest Code, ExecuteBatch Batch, ExecutorTask Task, BatchInputs Inputs);
+
+    /// <summary>The run of <paramref name="key"/> is no longer out: its batch's inputs are released with the batch's last run.</summary>
+    private void RemoveRun(string key)
+    {
+        if (_runsOut.Remove(key, out var run)) run.Inputs.RunEnded();
+    }
+
+    /// <summary>
+    /// The leases on a batch's input values, held while any of its runs is out (its reruns included):
+    /// an executor may read them in place until then.
+    /// </summary>
+    private sealed class BatchInputs(List<ValueLease> leases, int runs)
+    {
+        private int _runsOut = runs;
+
+        /// <summary>The inputs of a batch that has none (most small tasks): nothing to count or release.</summary>
+        public static BatchInputs None { get; } = new([], 0);
+
+        public void RunEnded()
+        {
+            if (leases.Count > 0 && --_runsOut == 0) Release();
+        }
+
+        public void Release()
+        {
+            foreach (var lease in leases) lease.Dispose();
+            leases.Clear();
+        }
+    }
 
     /// <summary>A batch waiting for assemblies, for its remote inputs, or for the cancelled runs of its keys to answer.</summary>
     private sealed class HeldBatch(long id, ClientHolds client, WorkerEvent.BatchArrived message)

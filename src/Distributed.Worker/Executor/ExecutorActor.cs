@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
+using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Protocol.Security;
 
 namespace Distributed.Worker.Executor;
@@ -38,12 +41,25 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private Socket? _connection;
     private Process? _process;
     private BinaryWriter? _writer;
+    private readonly ValueBufferPool? _buffers; // lends segments for large results; null: they come over the socket
+    private readonly TransferCounters? _counters;
+    // Segment id → a segment lent to the process for a result and not taken back yet. The reader thread
+    // takes them back as results name them; only the ids lent to this process are honoured.
+    private readonly ConcurrentDictionary<long, SharedSegment> _lent = new();
+    // Ids of the pool's segments the process has been told of (inputs and loans), which it keeps mapped
+    // across batches: when the pool unmaps one for good, the process is told to unmap it too.
+    private readonly ConcurrentDictionary<long, byte> _knownToProcess = new();
+    private IActorRef? _self; // for the pool's event, raised on whichever thread lets a segment go
+    // The largest result lent a segment: one buffer, within the value limit (larger ones come in chunks over the socket).
+    private readonly long _maxSharedResultBytes = Math.Min(WireLimits.From(Context.System.Settings.Config).MaxValueBytes, StoredValue.MaxChunkBytes);
 
-    public ExecutorActor(string? version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory)
+    public ExecutorActor(string? version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory, ValueBufferPool? buffers = null, TransferCounters? counters = null)
     {
         _version = version;
         _assemblyPaths = assemblyPaths;
         _threads = threads;
+        _buffers = buffers;
+        _counters = counters;
         _socketPath = Path.Combine(socketDirectory, $"executor-{version ?? "spare"}-{Guid.NewGuid():N}"[..40] + ".sock");
         Starting();
     }
@@ -52,18 +68,20 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory) =>
-        Akka.Actor.Props.Create(() => new ExecutorActor(version, assemblyPaths, threads, socketDirectory));
+    public static Props Props(string version, IReadOnlyList<string> assemblyPaths, int threads, string socketDirectory, ValueBufferPool? buffers = null, TransferCounters? counters = null) =>
+        Akka.Actor.Props.Create(() => new ExecutorActor(version, assemblyPaths, threads, socketDirectory, buffers, counters));
 
     /// <summary>Props of a spare: its process starts now and warms up; its code comes with <see cref="AdoptCode"/>.</summary>
-    public static Props SpareProps(int threads, string socketDirectory) =>
-        Akka.Actor.Props.Create(() => new ExecutorActor(null, Array.Empty<string>(), threads, socketDirectory));
+    public static Props SpareProps(int threads, string socketDirectory, ValueBufferPool? buffers = null, TransferCounters? counters = null) =>
+        Akka.Actor.Props.Create(() => new ExecutorActor(null, Array.Empty<string>(), threads, socketDirectory, buffers, counters));
 
     /// <summary>The code version, for log lines ("spare" before it has one).</summary>
     private string VersionName => _version ?? "spare";
 
     protected override void PreStart()
     {
+        _self = Self;
+        if (_buffers is not null) _buffers.SegmentUnmapped += OnSegmentUnmapped;
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
         // In a 0700 folder already; 0600 like every file the worker makes.
@@ -143,6 +161,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
             Context.Parent.Tell(m);
         });
         Receive<TasksStarted>(HandleTasksStarted);
+        Receive<SegmentWanted>(HandleSegmentWanted);
+        Receive<SegmentsFreed>(HandleSegmentsFreed);
         // A miss of the process's load context: the worker finds the assembly and answers here.
         Receive<AssemblyWanted>(m => Context.Parent.Tell(m));
         Receive<AssemblyFound>(HandleAssemblyFound);
@@ -157,6 +177,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private void Retired()
     {
         Receive<ExecuteBatch>(batch => Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, batch)));
+        Receive<ExecutorResults>(m => ReleaseShared(m.Results)); // void, and their segments go back
         ReceiveAny(_ => { });
     }
 
@@ -183,14 +204,134 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         var newFunctions = batch.Functions.Where(f => _sentFunctions.TryAdd(f.FunctionId, f)).ToList();
         foreach (var task in batch.Tasks) _inFlight[task.Key] = new InFlightTask(task, batch.Values);
+        // A value in a shared segment goes by reference: the worker holds it until the batch's tasks
+        // have all answered, so its bytes stay put while the process reads them in place. The rest (and
+        // every chunked value) is copied over the socket.
+        var values = batch.Values;
+        Dictionary<string, SharedReference>? shared = null;
+        if (values.Count > 0) // most small tasks have no inputs: nothing to sort
+        {
+            Dictionary<string, StoredValue>? copied = null;
+            foreach (var (key, value) in batch.Values)
+            {
+                if (value.Segment is { } segment)
+                {
+                    (shared ??= [])[key] = new SharedReference(segment.Descriptor, segment.Id, 0, (int)value.Length);
+                    _knownToProcess.TryAdd(segment.Id, 0);
+                    _counters?.AddInputToExecutor(value.Length, shared: true);
+                }
+                else
+                {
+                    (copied ??= new Dictionary<string, StoredValue>(batch.Values.Count))[key] = value;
+                    _counters?.AddInputToExecutor(value.Length, shared: false);
+                }
+            }
+            if (shared is not null) values = copied ?? NoValues;
+        }
         try
         {
-            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, batch.Values, batch.Tasks));
+            ExecutorFrames.WriteBatch(_writer!, new ExecutorBatch(newFunctions, values, batch.Tasks, shared));
+            if (HopTrace.Enabled) foreach (var task in batch.Tasks) HopTrace.Lap(task.Key, "worker: batch arrived -> written to its executor");
         }
         catch (IOException e)
         {
             HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
         }
+    }
+
+    /// <summary>
+    /// The process needs a segment for a large result: one from the pool is lent (or none, and the result
+    /// comes over the socket). It stays this actor's until a result names it, or the process is gone.
+    /// </summary>
+    private void HandleSegmentWanted(SegmentWanted message)
+    {
+        // Only for a result the pool would share anyway, within the frame limit, and a few at a time
+        // (a loan per thread is what a sound executor needs): a process cannot make the worker map without end.
+        var lend = _buffers is { } buffers && buffers.Shares(message.Length) && message.Length >= ExecutorFrames.SharedResultMinimumBytes
+            && message.Length <= _maxSharedResultBytes && _lent.Count < 2 * _threads + 2;
+        var segment = lend ? _buffers!.RentSegment(message.Length) : null;
+        if (segment is not null)
+        {
+            _lent[segment.Id] = segment;
+            _knownToProcess.TryAdd(segment.Id, 0);
+        }
+        try
+        {
+            ExecutorFrames.WriteSegmentLent(_writer!, message.Request, segment?.Descriptor ?? -1, segment?.Id ?? 0);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    /// <summary>The pool unmapped a segment for good: if the process may have it mapped, it is told (in order, by this actor).</summary>
+    private void OnSegmentUnmapped(long segmentId)
+    {
+        if (_knownToProcess.TryRemove(segmentId, out _)) _self?.Tell(new SegmentsFreed([segmentId]));
+    }
+
+    private void HandleSegmentsFreed(SegmentsFreed message)
+    {
+        try
+        {
+            ExecutorFrames.WriteSegmentsFreed(_writer!, message.SegmentIds);
+        }
+        catch (IOException e)
+        {
+            HandleExited(new ExecutorExited($"the executor stopped reading: {e.Message}"));
+        }
+    }
+
+    /// <summary>
+    /// The shared results of <paramref name="results"/>: each named segment taken back from the lent
+    /// ones and made the stored value, its length checked against the segment.
+    /// </summary>
+    private List<ExecutorResult> TakeShared(List<ExecutorResult> results)
+    {
+        for (var i = 0; i < results.Count; i++)
+        {
+            var result = results[i];
+            if (result.Shared is not { } shared)
+            {
+                if (result.Value is { } bytes) _counters?.AddResultFromExecutor(bytes.Length, shared: false);
+                continue;
+            }
+            try
+            {
+                if (_buffers is null || !_lent.TryRemove(shared.SegmentId, out var segment))
+                    throw new WireFormatException($"The result {result.Key} names segment {shared.SegmentId}, which was not lent to this executor.");
+                if (shared.Length > segment.Capacity)
+                {
+                    _buffers.DiscardSegment(segment);
+                    throw new WireFormatException($"The result {result.Key} claims {shared.Length} bytes of a segment of {segment.Capacity}.");
+                }
+                results[i] = result with { Shared = shared with { Stored = _buffers.AdoptSegment(segment, shared.Length, result.TypeName) } };
+                _counters?.AddResultFromExecutor(shared.Length, shared: true);
+            }
+            catch
+            {
+                ReleaseShared(results.Take(i)); // taken already: back to the pool, the frame is void
+                throw;
+            }
+        }
+        return results;
+    }
+
+    /// <summary>Results nobody stores: the values made of their segments go back to the pool.</summary>
+    private static void ReleaseShared(IEnumerable<ExecutorResult> results)
+    {
+        foreach (var result in results) result.Shared?.Stored?.Release();
+    }
+
+    /// <summary>
+    /// Segments lent to a process that is gone or going: never reused (a process killed while it filled
+    /// one may still write it for a moment), only unmapped here; the memory is freed once the process is gone.
+    /// </summary>
+    private void DiscardLent()
+    {
+        foreach (var id in _lent.Keys)
+            if (_lent.TryRemove(id, out var segment)) _buffers?.DiscardSegment(segment);
     }
 
     private void HandleCancelExecution(CancelExecution message)
@@ -256,7 +397,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private ExecuteBatch BatchOf(IEnumerable<InFlightTask> tasks)
     {
         var list = tasks.ToList();
-        var values = new Dictionary<string, Distributed.Data.StoredValue>();
+        var values = new Dictionary<string, StoredValue>();
         foreach (var (task, batchValues) in list)
             foreach (var dependency in task.Dependencies)
                 if (!values.ContainsKey(dependency) && batchValues.TryGetValue(dependency, out var bytes)) values[dependency] = bytes;
@@ -274,6 +415,8 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         _deadlines.Clear();
         Timers.CancelAll();
         KillProcess();
+        _knownToProcess.Clear(); // its mappings died with it
+        DiscardLent();
         Become(Retired);
         Context.Parent.Tell(new ExecutorRetired(VersionName, _assemblyPaths, rerun));
     }
@@ -289,7 +432,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 $"The process running {key} died ({reason}).")))
             .ToList();
         if (failures.Count > 0) Context.Parent.Tell(new ExecutorResults(failures));
-        Retire(new ExecuteBatch([], new Dictionary<string, Distributed.Data.StoredValue>(), []));
+        Retire(new ExecuteBatch([], new Dictionary<string, StoredValue>(), []));
     }
 
     private void StartReader(Stream stream)
@@ -309,12 +452,26 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
                     switch (frame)
                     {
                         case -1: throw new EndOfStreamException();
-                        case ExecutorFrames.Results: self.Tell(new ExecutorResults(ExecutorFrames.ReadResults(reader))); break;
+                        case ExecutorFrames.Results:
+                            {
+                                var results = TakeShared(ExecutorFrames.ReadResults(reader));
+                                if (HopTrace.Enabled) foreach (var result in results) HopTrace.Lap(result.Key, "executor process: batch written -> result read");
+                                self.Tell(new ExecutorResults(results));
+                                break;
+                            }
                         case ExecutorFrames.Started: self.Tell(new TasksStarted(ExecutorFrames.ReadStarted(reader))); break;
+                        case ExecutorFrames.SegmentWanted:
+                            {
+                                var (request, length) = ExecutorFrames.ReadSegmentWanted(reader);
+                                self.Tell(new SegmentWanted(request, length));
+                                break;
+                            }
                         case ExecutorFrames.ResolveAssembly:
-                            var (id, key, name) = ExecutorFrames.ReadResolveAssembly(reader);
-                            self.Tell(new AssemblyWanted(id, key, name));
-                            break;
+                            {
+                                var (id, key, name) = ExecutorFrames.ReadResolveAssembly(reader);
+                                self.Tell(new AssemblyWanted(id, key, name));
+                                break;
+                            }
                         default: throw new WireFormatException($"Unexpected frame {frame} from the executor.");
                     }
                 }
@@ -337,7 +494,10 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     protected override void PostStop()
     {
+        if (_buffers is not null) _buffers.SegmentUnmapped -= OnSegmentUnmapped;
         KillProcess();
+        _knownToProcess.Clear();
+        DiscardLent();
         _process?.Dispose();
         try { File.Delete(_socketPath); } catch (IOException) { }
     }
@@ -355,8 +515,16 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private static string DescribeTimeout(long milliseconds) => milliseconds % 1000 == 0 ? $"{milliseconds / 1000} s" : $"{milliseconds} ms";
 
+    private static readonly IReadOnlyDictionary<string, StoredValue> NoValues = new Dictionary<string, StoredValue>();
+
     /// <summary>A task handed to the process, with its batch's input values (to run it again elsewhere).</summary>
-    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, Distributed.Data.StoredValue> Values);
+    private sealed record InFlightTask(ExecutorTask Task, IReadOnlyDictionary<string, StoredValue> Values);
+
+    /// <summary>The process asks for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
+    private sealed record SegmentWanted(long Request, int Length);
+
+    /// <summary>The pool unmapped these segments, which the process may keep mapped: it should unmap them too.</summary>
+    private sealed record SegmentsFreed(IReadOnlyList<long> SegmentIds);
 
     private sealed class CheckDeadlines
     {

@@ -6,6 +6,9 @@ using System.Runtime.InteropServices;
 using System.Runtime.Loader;
 using System.Threading.Channels;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
+using Distributed.Protocol.Security;
+using Distributed.Data;
 using Distributed.Data.Serialization;
 
 namespace Distributed.Worker.Executor;
@@ -39,6 +42,9 @@ public static class ExecutorHost
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(args[0]));
         Distributed.Protocol.Hosting.StartTrace.Mark("executor: connected to its worker");
+        // The kernel's word for who the worker is: shared values are opened through its /proc entry.
+        try { executor.WorkerProcessId = UnixIdentity.PeerOf(socket)?.ProcessId; }
+        catch (SocketException e) { Console.Error.WriteLine($"warning: the executor cannot tell its worker's process, so values come over the socket: {e.Message}"); }
         using var stream = new NetworkStream(socket, ownsSocket: false);
         executor.Serve(stream);
         return 0;
@@ -80,6 +86,17 @@ public static class ExecutorHost
         private readonly Dictionary<string, int> _queued = new(StringComparer.Ordinal);
         private readonly HashSet<string> _cancelled = new(StringComparer.Ordinal);
         private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
+        // Requests for a segment to write a result into, waiting for the worker's answer.
+        private readonly ConcurrentDictionary<long, TaskCompletionSource<(int Descriptor, long SegmentId)>> _segmentRequests = new();
+        private long _lastSegmentRequest;
+        private volatile bool _serving = true;
+        private volatile bool _sharingFailed;
+
+        /// <summary>The worker's process, whose shared segments this executor opens; null: values only over the socket.</summary>
+        public int? WorkerProcessId { get; set; }
+
+        /// <summary>The worker's segments as this process keeps them mapped: made for <see cref="WorkerProcessId"/> when serving starts, unless set.</summary>
+        internal ExecutorSegmentCache? Segments { get; set; }
         /// <summary>Assemblies asked of the worker on a miss, by the name asked: each asked once per process, found or not.</summary>
         private readonly ConcurrentDictionary<string, Lazy<OnDemandAnswer>> _onDemand = new(StringComparer.OrdinalIgnoreCase);
         private readonly ConcurrentDictionary<long, TaskCompletionSource<OnDemandAnswer>> _questions = new();
@@ -96,6 +113,7 @@ public static class ExecutorHost
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
             var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            if (Segments is null && WorkerProcessId is { } worker) Segments = ExecutorSegmentCache.OfWorker(worker);
             var runners = Enumerable.Range(0, threads).Select(slot => new Thread(() => RunTasks(slot)) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
             _ = Task.Run(() => WriteResults(output));
@@ -110,6 +128,17 @@ public static class ExecutorHost
                     if (frame == ExecutorFrames.Code)
                     {
                         InstallAssemblyResolver(ExecutorFrames.ReadCode(input));
+                        continue;
+                    }
+                    if (frame == ExecutorFrames.SegmentLent)
+                    {
+                        var (request, descriptor, segmentId) = ExecutorFrames.ReadSegmentLent(input);
+                        if (_segmentRequests.TryRemove(request, out var waiting)) waiting.TrySetResult((descriptor, segmentId));
+                        continue;
+                    }
+                    if (frame == ExecutorFrames.SegmentsFreed)
+                    {
+                        Segments?.Forget(ExecutorFrames.ReadSegmentsFreed(input));
                         continue;
                     }
                     if (frame == ExecutorFrames.AssemblyResolved)
@@ -128,11 +157,13 @@ public static class ExecutorHost
                     }
                     if (frame != ExecutorFrames.Batch) throw new WireFormatException($"Unexpected frame {frame} from the worker.");
                     var batch = ExecutorFrames.ReadBatch(input);
+                    if (HopTrace.Enabled) foreach (var task in batch.Tasks) HopTrace.Begin(task.Key);
                     // Decoded by the first task that runs it, not here: a closure whose types live in an
                     // assembly only the client has is resolved on demand, and that answer is read here.
                     foreach (var function in batch.Functions)
                         _functions.TryAdd(function.FunctionId, new Lazy<IUserFunction>(() => DecodeFunction(function)));
-                    var values = new BatchValues(batch.Values, _codec);
+                    var values = new BatchValues(batch.Values, MapShared(batch.SharedValues), batch.Tasks.Count, _codec);
+                    if (batch.Tasks.Count == 0) values.Dispose(); // nothing will read them
                     lock (_queueGate)
                         foreach (var task in batch.Tasks) _queued[task.Key] = _queued.GetValueOrDefault(task.Key) + 1;
                     foreach (var task in batch.Tasks) _queue.Add((task, values));
@@ -143,9 +174,36 @@ public static class ExecutorHost
                 // The worker is gone (or stopped us): nobody can receive results any more, and a stuck
                 // user task must not keep this process alive, so the runners are not awaited.
                 _queue.CompleteAdding();
+                _serving = false;
+                foreach (var request in _segmentRequests.Keys)
+                    if (_segmentRequests.TryRemove(request, out var waiting)) waiting.TrySetResult((-1, 0));
             }
         }
 
+        /// <summary>
+        /// The worker's segments that hold a batch's shared inputs, mapped (once per segment, kept across
+        /// batches) and in use until the batch's last task is done; a value that cannot be mapped fails the
+        /// tasks that read it, with the reason (the rest of the batch runs).
+        /// </summary>
+        private Dictionary<string, MappedInput>? MapShared(IReadOnlyDictionary<string, SharedReference>? references)
+        {
+            if (references is not { Count: > 0 }) return null;
+            var mapped = new Dictionary<string, MappedInput>(references.Count);
+            foreach (var (key, reference) in references)
+            {
+                try
+                {
+                    if (Segments is not { } segments) throw new IOException("the executor does not know its worker's process");
+                    var use = segments.Use(reference.SegmentId, reference.Descriptor, checked((int)(reference.Offset + reference.Length)));
+                    mapped[key] = new MappedInput(use, use.Memory.Slice((int)reference.Offset, reference.Length), null);
+                }
+                catch (Exception e) when (e is IOException or OverflowException or PlatformNotSupportedException or ArgumentException)
+                {
+                    mapped[key] = new MappedInput(null, default, new IOException($"The input {key} could not be read from the worker's shared memory: {e.Message}", e));
+                }
+            }
+            return mapped;
+        }
         /// <summary>
         /// A spare has time before its first task: the first decode of a function, call and encode of
         /// its result (Hyperion building its serializers, the JIT compiling both paths) happen now,
@@ -191,13 +249,18 @@ public static class ExecutorHost
             {
                 if (Dequeued(task.Key))
                 {
+                    values.TaskDone();
                     _results.Writer.TryWrite(new Output(null, new ExecutorResult(task.Key, null, "", ExecutorFrames.CancelledError)));
                     continue;
                 }
                 // The worker times a task from here, so that waiting in this queue does not count.
                 if (task.TimeoutMs > 0) _results.Writer.TryWrite(new Output(task.Key, null));
                 _runningKey = _lastStartedKey = task.Key;
-                _results.Writer.TryWrite(new Output(null, Execute(task, values, slot)));
+                ExecutorResult result;
+                try { result = Execute(task, values, slot); }
+                finally { values.TaskDone(); } // done with before the worker hears the answer and may reuse the segment
+                HopTrace.Lap(task.Key, "executor: batch read -> run");
+                _results.Writer.TryWrite(new Output(null, result));
             }
         }
 
@@ -229,15 +292,60 @@ public static class ExecutorHost
             }
             try
             {
-                var typeName = TypeNameOf(result);
-                var value = _codec.EncodeValue(result, typeName);
-                return new ExecutorResult(task.Key, value, typeName, null, new TaskRun(slot, started, Stopwatch.GetTimestamp()));
+                var encoded = Encoded(task.Key, result);
+                return encoded with { Run = new TaskRun(slot, started, Stopwatch.GetTimestamp()) };
             }
             catch (Exception e)
             {
                 return new ExecutorResult(task.Key, null, "", new RemoteError(ErrorKind.UserCode, e.GetType().FullName!,
                     $"The result of {task.Key} cannot be sent back: {e.Message}", e.StackTrace ?? ""), new TaskRun(slot, started, Stopwatch.GetTimestamp()));
             }
+        }
+
+        /// <summary>
+        /// The result of <paramref name="key"/> encoded: a large one into a segment the worker lends (the
+        /// worker stores that segment as the value, no copy on its side), the rest in the frame.
+        /// </summary>
+        private ExecutorResult Encoded(string key, object? result)
+        {
+            var typeName = TypeNameOf(result);
+            var rawLength = ValueCodec.RawEncodedLength(result);
+            var encoded = rawLength is null ? _codec.EncodeValue(result, typeName) : null;
+            // Only a value of one buffer goes into a segment: a chunked one travels over the socket chunk by chunk.
+            var length = rawLength ?? (encoded!.IsSingleChunk ? encoded.Length : 0);
+            if (length >= ExecutorFrames.SharedResultMinimumBytes && Segments is { } segments && !_sharingFailed && BorrowSegment((int)length) is { } lent)
+            {
+                try
+                {
+                    // In use for this write only: nothing touches it once the worker hears of the result.
+                    using var segment = segments.Use(lent.SegmentId, lent.Descriptor, (int)length);
+                    var destination = segment.Memory.Span;
+                    var writing = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (encoded is null) ValueCodec.EncodeInto(result!, destination);
+                    else encoded.Span.CopyTo(destination);
+                    HopTrace.Once(writing, $"executor: result of {length >> 20} MiB written into lent segment {lent.SegmentId}");
+                    return new ExecutorResult(key, null, typeName, null, Shared: new SharedResult(lent.SegmentId, (int)length));
+                }
+                catch (IOException e)
+                {
+                    // Not for this result nor the next: the segment stays lent until this process ends.
+                    _sharingFailed = true;
+                    Console.Error.WriteLine($"warning: the executor cannot write results into its worker's shared memory, so they go over the socket: {e.Message}");
+                }
+            }
+            return new ExecutorResult(key, encoded ?? _codec.EncodeValue(result, typeName), typeName, null);
+        }
+
+        /// <summary>A segment of at least <paramref name="length"/> bytes lent by the worker, or null when it lends none.</summary>
+        private (int Descriptor, long SegmentId)? BorrowSegment(int length)
+        {
+            var request = Interlocked.Increment(ref _lastSegmentRequest);
+            var answer = new TaskCompletionSource<(int Descriptor, long SegmentId)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _segmentRequests[request] = answer;
+            if (!_serving) answer.TrySetResult((-1, 0)); // the worker is gone: nobody answers
+            _results.Writer.TryWrite(new Output(null, null, new SegmentRequest(request, length)));
+            var (descriptor, segmentId) = answer.Task.GetAwaiter().GetResult();
+            return descriptor < 0 ? null : (descriptor, segmentId);
         }
 
         private object?[] Arguments(ExecutorTask task, BatchValues values)
@@ -273,6 +381,7 @@ public static class ExecutorHost
                 while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
                 {
                     if (item.Result is { } result) batch.Add(result);
+                    else if (item.Request is { } request) ExecutorFrames.WriteSegmentWanted(output, request.Id, request.Length);
                     else if (item.Question is { } question) ExecutorFrames.WriteResolveAssembly(output, question.Id, question.TaskKey, question.Name);
                     else started.Add(item.StartedKey!);
                 }
@@ -280,6 +389,7 @@ public static class ExecutorHost
                 if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
                 if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
                 else output.Flush();
+                if (HopTrace.Enabled) foreach (var result in batch) HopTrace.Lap(result.Key, "executor: run -> result written", last: true);
                 batch.Clear();
                 started.Clear();
             }
@@ -314,7 +424,7 @@ public static class ExecutorHost
             var id = Interlocked.Increment(ref _nextQuestion);
             var question = new TaskCompletionSource<OnDemandAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
             _questions[id] = question;
-            _results.Writer.TryWrite(new Output(null, null, new AssemblyQuestion(id, _runningKey ?? _lastStartedKey ?? "", name)));
+            _results.Writer.TryWrite(new Output(null, null, Question: new AssemblyQuestion(id, _runningKey ?? _lastStartedKey ?? "", name)));
             if (question.Task.Wait(OnDemandTimeout)) return question.Task.Result;
             _questions.TryRemove(id, out _);
             return new OnDemandAnswer(null, $"its worker did not answer within {OnDemandTimeout.TotalMinutes:0} minutes");
@@ -347,8 +457,8 @@ public static class ExecutorHost
         private static string TypeNameOf(object? value) => value?.GetType().FullName ?? "null";
     }
 
-    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, or an assembly it misses.</summary>
-    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, AssemblyQuestion? Question = null);
+    /// <summary>What the executor tells its worker: a task (with a timeout) started, a task's result, that it needs a segment, or an assembly it misses.</summary>
+    private readonly record struct Output(string? StartedKey, ExecutorResult? Result, SegmentRequest? Request = null, AssemblyQuestion? Question = null);
 
     /// <summary>An assembly missed while <see cref="TaskKey"/> ran, asked of the worker.</summary>
     private sealed record AssemblyQuestion(long Id, string TaskKey, string Name);
@@ -356,15 +466,48 @@ public static class ExecutorHost
     /// <summary>The worker's answer to a miss: the file to load, or why there is none.</summary>
     private sealed record OnDemandAnswer(string? Path, string? Problem);
 
-    /// <summary>A batch's input values, decoded once each however many tasks read them.</summary>
-    private sealed class BatchValues(IReadOnlyDictionary<string, Distributed.Data.StoredValue> encoded, ValueCodec codec)
+    /// <summary>A request for a segment of <paramref name="Length"/> bytes to write a result into.</summary>
+    private sealed record SegmentRequest(long Id, int Length);
+
+    /// <summary>A shared input in use from the worker's segment (or why it could not be).</summary>
+    private sealed record MappedInput(ExecutorSegmentCache.SegmentUse? Use, ReadOnlyMemory<byte> Bytes, Exception? Failure);
+
+    /// <summary>
+    /// A batch's input values, decoded once each however many tasks read them. The worker's segments
+    /// behind shared ones are in use until the batch's last task is done, then let go (they stay mapped
+    /// for later batches; decoded values are copies: nothing reads the mapping after).
+    /// </summary>
+    private sealed class BatchValues(IReadOnlyDictionary<string, StoredValue> encoded, Dictionary<string, MappedInput>? shared, int tasks, ValueCodec codec)
     {
         private readonly ConcurrentDictionary<string, Lazy<object?>> _decoded = new();
+        private int _tasksLeft = tasks;
 
         public object? Get(string key) => _decoded.GetOrAdd(key, k => new Lazy<object?>(() =>
-            encoded.TryGetValue(k, out var bytes)
-                ? codec.Decode(bytes)
-                : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+            encoded.TryGetValue(k, out var bytes) ? codec.Decode(bytes)
+            : shared is not null && shared.TryGetValue(k, out var mapped) ? DecodeShared(mapped)
+            : throw new KeyNotFoundException($"The input {k} did not reach the executor."))).Value;
+
+        private object? DecodeShared(MappedInput mapped)
+        {
+            if (mapped.Failure is not null) throw mapped.Failure;
+            var decoding = System.Diagnostics.Stopwatch.GetTimestamp();
+            var value = codec.Decode(mapped.Bytes);
+            HopTrace.Once(decoding, $"executor: shared input of {mapped.Bytes.Length >> 20} MiB decoded");
+            return value;
+        }
+
+        /// <summary>One of the batch's tasks is done (run or skipped); after the last, the uses of its segments end.</summary>
+        public void TaskDone()
+        {
+            if (Interlocked.Decrement(ref _tasksLeft) == 0) Dispose();
+        }
+
+        /// <summary>Ends the uses of the shared inputs' segments.</summary>
+        public void Dispose()
+        {
+            if (shared is null) return;
+            foreach (var input in shared.Values) input.Use?.Dispose();
+        }
     }
 
     /// <summary>A function whose payload could not be decoded: its tasks fail with the reason.</summary>

@@ -13,21 +13,113 @@ namespace Distributed.Worker.Executor;
 /// </summary>
 internal sealed record ExecutorTask(string Key, string FunctionId, ArgumentsKind Kind, byte[] Args, IReadOnlyList<string> Dependencies, long TimeoutMs = 0);
 
-/// <summary>Worker → executor: functions it has not seen yet, the input values, and the tasks.</summary>
-internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks);
+/// <summary>
+/// Worker → executor: functions it has not seen yet, the input values (in chunks when large), and the
+/// tasks. Inputs in shared segments travel as <see cref="SharedValues"/>: where they lie in the worker's shared segments.
+/// </summary>
+internal sealed record ExecutorBatch(IReadOnlyList<FunctionSpec> Functions, IReadOnlyDictionary<string, StoredValue> Values, IReadOnlyList<ExecutorTask> Tasks,
+    IReadOnlyDictionary<string, SharedReference>? SharedValues = null);
 
-/// <summary>Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error, and when and on which thread it ran.</summary>
-internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, TaskRun Run = default);
+/// <summary>
+/// Where a value lies in a shared segment of the worker: the executor maps <c>/proc/WORKER/fd/Descriptor</c>
+/// (read-only) and reads <see cref="Length"/> bytes from <see cref="Offset"/>. The worker holds the value
+/// until every task of the batch has answered, so the bytes stay as they are while the executor reads them.
+/// </summary>
+internal sealed record SharedReference(int Descriptor, long SegmentId, long Offset, int Length);
+
+/// <summary>
+/// Executor → worker: one finished task, its encoded result (in chunks when it is large) or its error,
+/// and when and on which thread it ran.
+/// A result of one buffer from <see cref="ExecutorFrames.SharedResultMinimumBytes"/> up may come as
+/// <see cref="Shared"/>: written into a segment the worker lent for it, instead of in <see cref="Value"/>.
+/// </summary>
+internal sealed record ExecutorResult(string Key, StoredValue? Value, string TypeName, RemoteError? Error, TaskRun Run = default, SharedResult? Shared = null)
+{
+    /// <summary>The result's length in bytes, wherever it is.</summary>
+    public long Length => Shared?.Length ?? Value?.Length ?? 0;
+}
+
+/// <summary>
+/// A result in segment <see cref="SegmentId"/> that the worker lent to the executor. On the worker's
+/// side <see cref="Stored"/> is the value made of it, once the executor's actor has taken the segment back.
+/// </summary>
+internal sealed record SharedResult(long SegmentId, int Length, StoredValue? Stored = null);
 
 internal static class ExecutorFrames
 {
+    // Every frame byte differs from every other, whichever way it travels: a frame read on the wrong
+    // side fails as unexpected instead of parsing as another.
     public const byte Batch = (byte)'B';
     public const byte Results = (byte)'R';
     public const byte Cancel = (byte)'C';
     public const byte Started = (byte)'S';
     public const byte Code = (byte)'A';
+    public const byte SegmentWanted = (byte)'M';
+    public const byte SegmentLent = (byte)'G';
+    public const byte SegmentsFreed = (byte)'F';
     public const byte ResolveAssembly = (byte)'L';
     public const byte AssemblyResolved = (byte)'P';
+
+    /// <summary>
+    /// Results from this size up go back through a segment the worker lends (its pages already touched,
+    /// reused) rather than over the socket: the same threshold the worker shares stored values from.
+    /// </summary>
+    public const int SharedResultMinimumBytes = Distributed.Data.ValueBufferPool.DefaultSharedMinimumBytes;
+
+    /// <summary>Executor → worker: it needs a segment of <paramref name="length"/> bytes for a result; the answer names <paramref name="request"/>.</summary>
+    public static void WriteSegmentWanted(BinaryWriter writer, long request, int length)
+    {
+        writer.Write(SegmentWanted);
+        writer.Write(request);
+        writer.Write(length);
+    }
+
+    /// <summary>Reads a segment request after its frame byte.</summary>
+    public static (long Request, int Length) ReadSegmentWanted(WireReader reader)
+    {
+        var request = reader.ReadInt64("a segment request's id");
+        var length = reader.ReadInt32("a segment request's length");
+        if (length <= 0) throw new WireFormatException($"A segment of {length} bytes was asked for.");
+        return (request, length);
+    }
+
+    /// <summary>
+    /// Worker → executor: the segment lent for request <paramref name="request"/> (its descriptor in the
+    /// worker and its id), or descriptor -1 when none is lent: the result then travels in the frame.
+    /// </summary>
+    public static void WriteSegmentLent(BinaryWriter writer, long request, int descriptor, long segmentId)
+    {
+        writer.Write(SegmentLent);
+        writer.Write(request);
+        writer.Write(descriptor);
+        writer.Write(segmentId);
+        writer.Flush();
+    }
+
+    /// <summary>Reads a lent segment after its frame byte.</summary>
+    public static (long Request, int Descriptor, long SegmentId) ReadSegmentLent(WireReader reader) =>
+        (reader.ReadInt64("a lent segment's request"), reader.ReadInt32("a lent segment's descriptor"), reader.ReadInt64("a lent segment's id"));
+
+    /// <summary>
+    /// Worker → executor: the worker unmapped these segments for good (no batch will name them again), so
+    /// the executor unmaps its mappings of them too, which frees their memory.
+    /// </summary>
+    public static void WriteSegmentsFreed(BinaryWriter writer, IReadOnlyCollection<long> segmentIds)
+    {
+        writer.Write(SegmentsFreed);
+        writer.Write(segmentIds.Count);
+        foreach (var id in segmentIds) writer.Write(id);
+        writer.Flush();
+    }
+
+    /// <summary>Reads freed segment ids after their frame byte.</summary>
+    public static IReadOnlyList<long> ReadSegmentsFreed(WireReader reader)
+    {
+        var count = reader.ReadCount("freed segments");
+        var ids = new List<long>(WireReader.InitialCapacity(count));
+        for (var i = 0; i < count; i++) ids.Add(reader.ReadInt64("a freed segment's id"));
+        return ids;
+    }
 
     /// <summary>
     /// Executor → worker: its load context missed an assembly that no manifest listed (a simple name, or a
@@ -104,6 +196,17 @@ internal static class ExecutorFrames
             writer.Write(key);
             WriteValue(writer, value);
         }
+        var shared = batch.SharedValues;
+        writer.Write(shared?.Count ?? 0);
+        if (shared is not null)
+            foreach (var (key, reference) in shared)
+            {
+                writer.Write(key);
+                writer.Write(reference.Descriptor);
+                writer.Write(reference.SegmentId);
+                writer.Write(reference.Offset);
+                writer.Write(reference.Length);
+            }
         writer.Write(batch.Tasks.Count);
         foreach (var task in batch.Tasks)
         {
@@ -133,6 +236,18 @@ internal static class ExecutorFrames
             var key = reader.ReadString("a value's key");
             values[key] = ReadValue(reader, "a value", typeName: "");
         }
+        var sharedCount = reader.ReadCount("shared values");
+        // Most batches share nothing: no dictionary for them.
+        var shared = sharedCount == 0 ? null : new Dictionary<string, SharedReference>(WireReader.InitialCapacity(sharedCount));
+        for (var i = 0; i < sharedCount; i++)
+        {
+            var key = reader.ReadString("a shared value's key");
+            var reference = new SharedReference(reader.ReadInt32("a shared value's descriptor"), reader.ReadInt64("a shared value's segment"),
+                reader.ReadInt64("a shared value's offset"), reader.ReadInt32("a shared value's length"));
+            if (reference.Descriptor < 0 || reference.Offset < 0 || reference.Length < 0 || reference.Offset > int.MaxValue - reference.Length)
+                throw new WireFormatException($"The shared value {key} has an impossible place: descriptor {reference.Descriptor}, offset {reference.Offset}, length {reference.Length}.");
+            shared![key] = reference;
+        }
         var taskCount = reader.ReadCount("tasks");
         var tasks = new List<ExecutorTask>(WireReader.InitialCapacity(taskCount));
         for (var i = 0; i < taskCount; i++)
@@ -145,7 +260,7 @@ internal static class ExecutorFrames
             var dependencies = ReadStrings(reader, "a task's dependencies");
             tasks.Add(new ExecutorTask(key, functionId, (ArgumentsKind)kind, args, dependencies, reader.ReadInt64("a task's timeout")));
         }
-        return new ExecutorBatch(functions, values, tasks);
+        return new ExecutorBatch(functions, values, tasks, shared);
     }
 
     /// <summary>The keys of tasks (with a timeout) that have just started running. Not flushed: results follow.</summary>
@@ -170,6 +285,9 @@ internal static class ExecutorFrames
         return strings;
     }
 
+    /// <summary>A result's kind on the wire after error (0) and value in the frame (1): a value in a lent segment.</summary>
+    private const byte SharedResultTag = 2;
+
     public static void WriteResults(BinaryWriter writer, IReadOnlyList<ExecutorResult> results)
     {
         writer.Write(Results);
@@ -193,6 +311,13 @@ internal static class ExecutorFrames
                 writer.Write(error.Message);
                 writer.Write(error.StackTrace);
             }
+            else if (result.Shared is { } shared)
+            {
+                writer.Write(SharedResultTag);
+                writer.Write(result.TypeName);
+                writer.Write(shared.SegmentId);
+                writer.Write(shared.Length);
+            }
             else
             {
                 writer.Write(true);
@@ -213,11 +338,21 @@ internal static class ExecutorFrames
             var key = reader.ReadString("a result's key");
             var slot = reader.Read7BitInt32("a result's thread");
             var run = slot == 0 ? default : ReadRun(reader, slot - 1);
-            if (reader.ReadBoolean("a result's success flag"))
+            var tag = reader.ReadByte("a result's kind");
+            if (tag == 1)
             {
                 var typeName = reader.ReadString("a result's type");
                 results.Add(new ExecutorResult(key, ReadValue(reader, "a result's value", typeName), typeName, null, run));
             }
+            else if (tag == SharedResultTag)
+            {
+                var typeName = reader.ReadString("a result's type");
+                var segment = reader.ReadInt64("a shared result's segment");
+                var length = reader.ReadInt32("a shared result's length");
+                if (length < 0) throw new WireFormatException($"The shared result {key} has a length of {length} bytes.");
+                results.Add(new ExecutorResult(key, null, typeName, null, run, new SharedResult(segment, length)));
+            }
+            else if (tag != 0) throw new WireFormatException($"The result {key} is of an unknown kind {tag}.");
             else
             {
                 var kind = RemoteError.KindFromWire(reader.ReadByte("an error's kind"), key);

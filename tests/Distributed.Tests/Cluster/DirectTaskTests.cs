@@ -56,6 +56,25 @@ public sealed class DirectTaskTests
         Assert.Equal(before + 2, (await TakenDirectlyAsync(pool)).Values.Sum());
     }
 
+    [SkippableFact]
+    public async Task A_large_result_of_a_task_taken_directly_comes_back_through_shared_memory()
+    {
+        Skip.IfNot(Distributed.Data.SharedSegment.IsSupported, "shared segments need Linux");
+        await using var cluster = await LocalCluster.StartAsync(workers: 1, threadsPerWorker: 1);
+        await using var pool = await cluster.ConnectAsync();
+        await WarmUpAsync(pool);
+        var before = (await pool.TransferStatsAsync()).Values.Single();
+
+        // 4 MB: past the size from which an executor writes its result into a segment its worker lends.
+        var result = pool.Apply(n => Enumerable.Range(0, n).Select(i => (double)i).ToArray(), 500_000);
+        var values = await result.GetAsync().WaitAsync(Slow);
+        Assert.Equal(500_000, values.Length);
+        Assert.Equal(499_999.0, values[^1]);
+        var after = (await pool.TransferStatsAsync()).Values.Single();
+        Assert.Equal(before.TasksTakenDirectly + 1, after.TasksTakenDirectly);
+        Assert.True(after.ResultBytesShared - before.ResultBytesShared >= 4_000_000, $"{after.ResultBytesShared - before.ResultBytesShared} result bytes shared");
+    }
+
     [Fact]
     public async Task A_worker_killed_while_it_runs_a_task_taken_directly_costs_nothing_but_time()
     {

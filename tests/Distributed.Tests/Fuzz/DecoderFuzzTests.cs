@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections;
+using System.Reflection;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
@@ -91,15 +92,29 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
     }
 
     [Fact]
+    public void Executor_frame_bytes_are_all_distinct()
+    {
+        // Frames added on different branches once took the same byte: each must name one frame only.
+        var frameBytes = typeof(ExecutorFrames).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(byte))
+            .Select(f => (f.Name, Byte: (byte)f.GetRawConstantValue()!)).ToList();
+        Assert.True(frameBytes.Count >= 10, $"only {frameBytes.Count} frame constants found");
+        var shared = frameBytes.GroupBy(f => f.Byte).Where(g => g.Count() > 1).Select(g => $"'{(char)g.Key}': {string.Join(", ", g.Select(f => f.Name))}");
+        Assert.Empty(shared);
+    }
+
+    [Fact]
     public void Mutated_executor_frames_decode_or_throw_a_wire_format_error()
     {
         var function = new FunctionSpec("fn", [1, 2, 3]);
         var batch = new ExecutorBatch([function], new Dictionary<string, StoredValue> { ["a"] = new StoredValue([8, 1, 0, 0, 0], ""), ["b"] = new StoredValue([], "") },
-            [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])]);
+            [new ExecutorTask("k", "fn", ArgumentsKind.Dependencies, [], ["a", "b", "c"], 1_000), new ExecutorTask("j", "fn", ArgumentsKind.SingleValue, [7], [])],
+            new Dictionary<string, SharedReference> { ["c"] = new(17, 3, 0, 2_000_000) });
         var results = new List<ExecutorResult>
         {
             new("k", new StoredValue([8, 2, 0, 0, 0], "System.Int32"), "System.Int32", null, new TaskRun(3, 123_456_789, 123_500_000)),
             new("j", null, "", new RemoteError(ErrorKind.UserCode, "E", "m", "s")),
+            new("s", null, "System.Double[]", null, new TaskRun(1, 123_456_000, 123_600_000), new SharedResult(3, 2_000_000)),
         };
         var frames = new List<byte[]>
         {
@@ -108,6 +123,9 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             Write(w => ExecutorFrames.WriteCancel(w, ["k", "j"])),
             Write(w => { ExecutorFrames.WriteStarted(w, ["k"]); w.Flush(); }),
             Write(w => ExecutorFrames.WriteCode(w, ["/tmp/a.dll", "/tmp/b.dll"])),
+            Write(w => { ExecutorFrames.WriteSegmentWanted(w, 5, 2_000_000); w.Flush(); }),
+            Write(w => ExecutorFrames.WriteSegmentLent(w, 5, 17, 3)),
+            Write(w => ExecutorFrames.WriteSegmentsFreed(w, [3, 9])),
             Write(w => ExecutorFrames.WriteResolveAssembly(w, 7, "k", "fr/Localized.resources")),
             Write(w => ExecutorFrames.WriteAssemblyResolved(w, 7, "/cache/h/fr/Localized.resources.dll", null)),
             Write(w => ExecutorFrames.WriteAssemblyResolved(w, 8, null, "no such assembly")),
@@ -116,9 +134,15 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
         var decodedBatch = (ExecutorBatch)DecodeExecutorFrame(frames[0])!;
         Assert.Equal(["k", "j"], decodedBatch.Tasks.Select(t => t.Key));
         Assert.Equal(1_000, decodedBatch.Tasks[0].TimeoutMs);
-        Assert.Equal(results.Select(r => (r.Key, r.Run)), ((List<ExecutorResult>)DecodeExecutorFrame(frames[1])!).Select(r => (r.Key, r.Run)));
-        Assert.Equal((7L, "k", "fr/Localized.resources"), DecodeExecutorFrame(frames[5]));
-        Assert.Equal((8L, (string?)null, "no such assembly"), DecodeExecutorFrame(frames[7]));
+        Assert.Equal(new SharedReference(17, 3, 0, 2_000_000), decodedBatch.SharedValues!["c"]);
+        var decodedResults = (List<ExecutorResult>)DecodeExecutorFrame(frames[1])!;
+        Assert.Equal(results.Select(r => (r.Key, r.Run)), decodedResults.Select(r => (r.Key, r.Run)));
+        Assert.Equal(new SharedResult(3, 2_000_000), decodedResults[2].Shared);
+        Assert.Equal((5L, 2_000_000), DecodeExecutorFrame(frames[5]));
+        Assert.Equal((5L, 17, 3L), DecodeExecutorFrame(frames[6]));
+        Assert.Equal([3L, 9L], (IReadOnlyList<long>)DecodeExecutorFrame(frames[7])!);
+        Assert.Equal((7L, "k", "fr/Localized.resources"), DecodeExecutorFrame(frames[8]));
+        Assert.Equal((8L, (string?)null, "no such assembly"), DecodeExecutorFrame(frames[10]));
 
         var mutations = new Mutations(3);
         var outcomes = new Outcomes();
@@ -259,6 +283,9 @@ public sealed class DecoderFuzzTests() : TestKit(ConfigurationFactory.ParseStrin
             ExecutorFrames.Cancel => ExecutorFrames.ReadCancel(reader),
             ExecutorFrames.Started => ExecutorFrames.ReadStarted(reader),
             ExecutorFrames.Code => ExecutorFrames.ReadCode(reader),
+            ExecutorFrames.SegmentWanted => ExecutorFrames.ReadSegmentWanted(reader),
+            ExecutorFrames.SegmentLent => ExecutorFrames.ReadSegmentLent(reader),
+            ExecutorFrames.SegmentsFreed => ExecutorFrames.ReadSegmentsFreed(reader),
             ExecutorFrames.ResolveAssembly => ExecutorFrames.ReadResolveAssembly(reader),
             ExecutorFrames.AssemblyResolved => ExecutorFrames.ReadAssemblyResolved(reader),
             _ => throw new WireFormatException($"Unexpected frame {tag}."),

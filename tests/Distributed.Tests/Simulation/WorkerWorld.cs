@@ -58,7 +58,8 @@ internal sealed class WorkerWorld : ISimulatedWorld<WorkerAct, WorkerStep>
     private static readonly Dictionary<string, FunctionSpec> FunctionOf = Versions.ToDictionary(v => v.Version, v => ContentAddress.Function(Encoding.UTF8.GetBytes(v.Version)));
     private static readonly Dictionary<string, string> VersionOfFunction = FunctionOf.ToDictionary(f => f.Value.FunctionId, f => f.Key);
     private static readonly FunctionSpec Forged = new(new string('0', FunctionOf["v1"].FunctionId.Length), [1]);
-    private static readonly StoredValue RemoteValue = new([9], "remote");
+    /// <summary>A fetched input's value: one of its own per key, as the store takes over (and counts references to) each value it is given.</summary>
+    private static StoredValue RemoteValue() => new([9], "remote");
 
     private readonly ManualClock _clock = new();
     private readonly DataStore _store = new();
@@ -459,7 +460,7 @@ internal sealed class WorkerWorld : ISimulatedWorld<WorkerAct, WorkerStep>
         if (_fetches.Count == 0) return;
         var fetch = _fetches[(int)((uint)pick % (uint)_fetches.Count)];
         _fetches.Remove(fetch);
-        var values = fetch.Inputs.ToDictionary(i => i.Key, _ => RemoteValue, StringComparer.Ordinal);
+        var values = fetch.Inputs.ToDictionary(i => i.Key, _ => RemoteValue(), StringComparer.Ordinal);
         Handle((fetch.Copies, succeeds) switch
         {
             (false, true) => new WorkerEvent.InputsFetched(fetch.Id, values),
@@ -541,6 +542,12 @@ internal sealed class WorkerWorld : ISimulatedWorld<WorkerAct, WorkerStep>
         if (_core.BatchesHeld > 0) problems.Add($"{_core.BatchesHeld} batches still held");
         if (_core.TasksHeld > 0) problems.Add($"{_core.TasksHeld} tasks still held");
         if (_core.RunsOut > 0) problems.Add($"{_core.RunsOut} runs still out on executors, their answers awaited");
+        // With no run out, no batch holds an input any more: every value is the store's alone (a lease
+        // left behind would keep its buffer, or shared segment, from ever being reused).
+        if (_core.RunsOut == 0)
+            foreach (var key in _store.Keys().Select(k => k.Key).Where(k => !_store.IsSpilled(k)))
+                using (var lease = _store.Lease(key))
+                    if (lease is not null && lease.Value.ReferenceCount != 2) problems.Add($"{key} is still held by {lease.Value.ReferenceCount - 2} lease(s) with no run out");
         if (_clientIds.Count > 0) problems.Add($"client ids never forgotten: {string.Join(", ", _clientIds.Values)}");
         foreach (var (number, executor) in _executors)
             if (_core.SpareExecutor != number && (executor.GivenVersion is not { } version || _core.ExecutorOf(version) != number))

@@ -1,3 +1,4 @@
+using Distributed.Data;
 using Distributed.Protocol;
 using Distributed.Worker.Core;
 using Distributed.Worker.Executor;
@@ -94,6 +95,35 @@ public sealed partial class WorkerCoreTests
         Assert.Equal(0, worker.Core.DirectTasksHeld);
         Assert.Equal(["ForgetClient client-a", "ReportFinished d1"], worker.Step(Results(Finished("d1"))));
     }
+
+    [SkippableFact]
+    public void A_direct_tasks_result_in_a_lent_segment_is_stored_from_that_segment_and_a_cancelled_ones_goes_back_to_the_pool()
+    {
+        Skip.IfNot(SharedSegment.IsSupported, "shared segments need Linux");
+        const int Length = 1 << 20;
+        var worker = WithCodeLoaded();
+        var buffers = worker.Store.Buffers;
+        worker.Step(Direct(1, Task("d1")));
+        var segment = buffers.RentSegment(Length)!;
+        Assert.Equal(["DirectAnswered 1 d1 finished"], worker.Step(Results(InSegment("d1", buffers, segment, Length))));
+        // The value is the segment the executor wrote, not a copy.
+        using (var lease = worker.Store.Lease("d1")!)
+        {
+            Assert.Same(segment, lease.Value.Segment);
+            Assert.Equal(Length, lease.Value.Length);
+        }
+        Assert.Equal(["ReportFinished d1"], worker.Step(Batch(ClientA, V1, [Task("d1")])));
+
+        worker.Step(Direct(2, Task("d2")));
+        worker.Step(new WorkerEvent.TasksCancelled(["d2"]));
+        Assert.Empty(worker.Step(Results(InSegment("d2", buffers, buffers.RentSegment(Length)!, Length))));
+        Assert.False(worker.Store.Contains("d2"));
+        Assert.Equal(1, buffers.SegmentsInUse); // d1's only: d2's went back
+    }
+
+    /// <summary>A result the executor wrote into a segment its worker lent, as the executor's actor hands it on.</summary>
+    private static ExecutorResult InSegment(string key, ValueBufferPool buffers, SharedSegment segment, int length) =>
+        new(key, null, "System.Byte[]", null, Shared: new SharedResult(segment.Id, length, buffers.AdoptSegment(segment, length, "System.Byte[]")));
 
     /// <summary>A registered worker whose executor 1 runs code v1 (its first batch, t0, has run).</summary>
     private static Harness WithCodeLoaded(int? threads = null)
