@@ -90,8 +90,7 @@ public sealed class DirectTaskTests
             victim = TakenDirectlyAsync(pool).GetAwaiter().GetResult().FirstOrDefault(p => p.Value > before[p.Key]).Key;
             return victim is not null;
         }, () => "no worker took the task directly", Slow);
-        var address = pool.Workers().Single(w => w.Name == victim).Address;
-        cluster.Workers.Single(w => w.Output.Any(line => line.StartsWith("Start worker at:", StringComparison.Ordinal) && line.EndsWith(" " + address, StringComparison.Ordinal))).Kill();
+        WorkerDeathTests.ProcessOf(cluster, pool, victim!).Kill();
 
         var result = await running.WaitAsync(Slow);
         Assert.Equal(42, await result.GetAsync());

@@ -171,7 +171,8 @@ public sealed class WorkerDeathTests
         return victim!;
     }
 
-    private static ClusterProcess ProcessOf(LocalCluster cluster, Pool pool, string workerName)
+    /// <summary>The process of the worker the center knows as <paramref name="workerName"/>.</summary>
+    internal static ClusterProcess ProcessOf(LocalCluster cluster, Pool pool, string workerName)
     {
         var address = pool.Workers().Single(w => w.Name == workerName).Address;
         // Only its own start line: other workers' warnings may name its address too.
