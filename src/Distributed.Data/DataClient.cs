@@ -241,12 +241,7 @@ public sealed class DataClient : IDisposable
         if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
         if (found > 1) throw new DataFrameException($"an answer entry starts with 0x{found:x2}, not 0 or 1");
         if (found == 0) return null;
-        var typeNameLength = DataFrames.CheckLength("type name length", ReadInt32(reader, scratch), settings.MaxTypeNameBytes);
-        var typeNameBytes = typeNameLength <= scratch.Length ? scratch : new byte[typeNameLength];
-        reader.ReadExactly(typeNameBytes, 0, typeNameLength);
-        string typeName;
-        try { typeName = DataFrames.Utf8.GetString(typeNameBytes, 0, typeNameLength); }
-        catch (System.Text.DecoderFallbackException) { throw new DataFrameException("a type name is not valid UTF-8"); }
+        var typeName = DirectFrames.ReadString(reader, scratch, settings.MaxTypeNameBytes, "type name");
         reader.ReadExactly(scratch, 0, sizeof(long));
         var length = DataFrames.CheckLength("value length", BinaryPrimitives.ReadInt64LittleEndian(scratch), settings.MaxValueBytes);
         // In chunks allocated as the bytes arrive: a length that lies costs at most one chunk.

@@ -78,10 +78,11 @@ public static class DirectFrames
         output.Write(bytes);
     }
 
+    /// <summary>A string of the data channel's answers (a value's type name, a direct answer's fields): its length checked before anything is allocated, strict UTF-8.</summary>
     internal static string ReadString(Stream input, byte[] scratch, int limit, string what)
     {
         input.ReadExactly(scratch, 0, sizeof(int));
-        var length = DataFrames.CheckLength(what, BinaryPrimitives.ReadInt32LittleEndian(scratch), limit);
+        var length = DataFrames.CheckLength($"{what} length", BinaryPrimitives.ReadInt32LittleEndian(scratch), limit);
         var bytes = length <= scratch.Length ? scratch : new byte[length];
         input.ReadExactly(bytes, 0, length);
         try { return DataFrames.Utf8.GetString(bytes, 0, length); }
