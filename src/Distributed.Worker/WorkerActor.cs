@@ -159,6 +159,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // The proxy buffers until the singleton is found, but a registration can still be lost when the
         // center restarts in between: repeat it until the center answers.
         Timers.StartPeriodicTimer("register", RetryRegistration.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("direct-sweep", WorkerEvent.DirectSweepFired.Instance, WorkerCore.DirectSweepInterval);
         if (_settings.ExecutorIdleTimeout is { } idle)
             Timers.StartPeriodicTimer("idle-check", WorkerEvent.IdleCheckFired.Instance, idle / 4);
     }

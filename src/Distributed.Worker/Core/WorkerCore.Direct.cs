@@ -17,6 +17,15 @@ internal sealed partial class WorkerCore
     /// <summary>Direct tasks kept while the center has not sent them: beyond this, tasks go through the center.</summary>
     public const int MaxDirectAwaitingCenter = 10_000;
 
+    /// <summary>
+    /// How often answered direct tasks that the center has not confirmed are looked at: one still
+    /// unconfirmed at the second look (1–2 intervals after its answer) is dropped with its value. Its
+    /// client confirms within moments of the answer, so such a task's client died or lost the center
+    /// before telling it; without the sweep its value would be held for ever, and 10,000 of them would
+    /// turn the direct path off on this worker. Should the center send it after all, it runs again.
+    /// </summary>
+    public static readonly TimeSpan DirectSweepInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>The batch id of an assignment the center confirmed for a task that already ran directly (no batch brought it).</summary>
     private const long DirectBatch = -1;
 
@@ -150,6 +159,32 @@ internal sealed partial class WorkerCore
         return true;
     }
 
+    /// <summary>Direct tasks dropped because the center never confirmed them (see <see cref="DirectSweepInterval"/>).</summary>
+    public long DirectTasksSwept { get; private set; }
+
+    /// <summary>Drops the answered direct tasks still unconfirmed since the last sweep, and marks the rest.</summary>
+    private void SweepUnconfirmedDirectTasks()
+    {
+        List<string>? dropped = null;
+        foreach (var (key, direct) in _direct)
+        {
+            if (!direct.Answered || direct.Confirmed) continue; // a running one is answered first; a confirmed one is the center's
+            if (!direct.SeenBySweep)
+            {
+                direct.SeenBySweep = true;
+                continue;
+            }
+            (dropped ??= []).Add(key);
+        }
+        if (dropped is null) return;
+        foreach (var key in dropped)
+        {
+            _direct.Remove(key, out var direct);
+            if (direct!.Result is not null) _store.Delete(key);
+        }
+        DirectTasksSwept += dropped.Count;
+    }
+
     /// <summary>Answers the client once: a result, a failure, or neither (it then hears the end from the center).</summary>
     private void AnswerDirect(DirectTask direct, StoredKey? result, FailedTask? failure)
     {
@@ -181,6 +216,8 @@ internal sealed partial class WorkerCore
         public bool Confirmed { get; set; }
         public StoredKey? Result { get; set; }
         public FailedTask? Failure { get; set; }
+        /// <summary>Whether a sweep found it answered and unconfirmed: the next one drops it.</summary>
+        public bool SeenBySweep { get; set; }
         /// <summary>When and on which executor thread it ran, for the report.</summary>
         public TaskRun? Run { get; set; }
     }

@@ -168,6 +168,7 @@ internal sealed partial class WorkerCore
             case WorkerEvent.ExecutorStopped stopped: HandleExecutorStopped(stopped); break;
             case WorkerEvent.Registered registered: HandleRegistered(registered); break;
             case WorkerEvent.IdleCheckFired: StopIdleExecutors(); break;
+            case WorkerEvent.DirectSweepFired: SweepUnconfirmedDirectTasks(); break;
             case WorkerEvent.SpareTimerFired:
                 _spareTimerStarted = false;
                 StartSpare();

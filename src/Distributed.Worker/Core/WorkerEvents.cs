@@ -77,6 +77,16 @@ internal abstract record WorkerEvent
     }
 
     /// <summary>
+    /// The periodic timer that drops direct tasks the center never confirmed fired (every
+    /// <see cref="WorkerCore.DirectSweepInterval"/>): see <see cref="WorkerCore"/>'s direct tasks.
+    /// </summary>
+    public sealed record DirectSweepFired : WorkerEvent
+    {
+        /// <summary>The one instance.</summary>
+        public static DirectSweepFired Instance { get; } = new();
+    }
+
+    /// <summary>
     /// The periodic timer that looks for idle executors fired (every quarter of the executor idle
     /// timeout): one whose code ran no task since the last <see cref="WorkerCore.IdleTicksBeforeStop"/> ticks is stopped.
     /// </summary>

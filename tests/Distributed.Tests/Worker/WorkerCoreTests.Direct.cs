@@ -83,6 +83,35 @@ public sealed partial class WorkerCoreTests
     }
 
     [Fact]
+    public void A_direct_task_the_center_never_confirms_is_dropped_at_the_second_sweep_and_runs_again_if_sent_after_all()
+    {
+        var worker = WithCodeLoaded();
+        worker.Step(Direct(1, Task("d1")));
+        // Still running: never swept (its client waits for the answer).
+        Assert.Empty(worker.Step(WorkerEvent.DirectSweepFired.Instance));
+        Assert.Empty(worker.Step(WorkerEvent.DirectSweepFired.Instance));
+        worker.Step(Results(Finished("d1")));
+        worker.Step(Direct(2, Task("d2")));
+        worker.Step(Results(Finished("d2")));
+
+        // The first sweep only marks the answered ones; d2 is confirmed in between and kept.
+        Assert.Empty(worker.Step(WorkerEvent.DirectSweepFired.Instance));
+        Assert.Equal(2, worker.Core.DirectTasksHeld);
+        Assert.Equal(["ReportFinished d2"], worker.Step(Batch(ClientA, V1, [Task("d2")])));
+
+        // The second drops d1 and its value: its client never told the center.
+        Assert.Empty(worker.Step(WorkerEvent.DirectSweepFired.Instance));
+        Assert.Equal(0, worker.Core.DirectTasksHeld);
+        Assert.Equal(1, worker.Core.DirectTasksSwept);
+        Assert.False(worker.Store.Contains("d1"));
+        Assert.True(worker.Store.Contains("d2"));
+
+        // Sent by the center after all: it runs again as the center's task.
+        Assert.Equal(["Execute 1 tasks d1 values -"], worker.Step(Batch(ClientA, V1, [Task("d1")])));
+        Assert.Equal(["ForgetClient client-a", "ReportFinished d1"], worker.Step(Results(Finished("d1"))));
+    }
+
+    [Fact]
     public void A_direct_task_the_center_sends_twice_runs_again_and_its_client_hears_the_end_from_the_center()
     {
         var worker = WithCodeLoaded();
