@@ -175,6 +175,9 @@ public sealed class DataClient : IDisposable
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var value = _buffers!.RentValue(reference.Length, typeName);
+        // Its pages in one call rather than a fault each as the copy reaches them: a reused segment's pages may
+        // never have been mapped in this process (an executor wrote them), a new one's never touched at all.
+        value.Segment?.Populate(reference.Length);
         reason = SameHost.TryCopy(reference, value.Writable.Span);
         if (reason is not null)
         {

@@ -26,6 +26,7 @@ public sealed unsafe class SharedSegment : MemoryManager<byte>
 
     private readonly int _descriptor;
     private (ulong Inode, ulong Device)? _fileIdentity;
+    private int _populatedBytes; // the first bytes whose pages this mapping has populated (Populate)
     private readonly nint _address;
     private int _disposed;
 
@@ -164,10 +165,13 @@ public sealed unsafe class SharedSegment : MemoryManager<byte>
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)length, (uint)Capacity, nameof(length));
-        if (length == 0) return;
+        // Pages once populated stay in this mapping (a memory file's pages are never taken back while it lives):
+        // walking them again costs ~8 ms per 200 MB for nothing.
+        if (length <= Volatile.Read(ref _populatedBytes)) return;
         // Whole pages (the mapping's are), none past the mapping: length is at most its capacity.
         var pages = ((nuint)length + 4095) & ~(nuint)4095;
-        _ = Native.madvise(_address, pages, Writable ? Native.MADV_POPULATE_WRITE : Native.MADV_POPULATE_READ);
+        if (Native.madvise(_address, pages, Writable ? Native.MADV_POPULATE_WRITE : Native.MADV_POPULATE_READ) == 0)
+            Volatile.Write(ref _populatedBytes, Math.Max(length, Volatile.Read(ref _populatedBytes)));
     }
 
     /// <inheritdoc />
