@@ -52,5 +52,5 @@ public sealed record DataChannelSettings
     public int MaxSharedLeasesPerConnection { get; init; } = 16;
 
     /// <summary>References all connections of a server may hold at once; past it the values' bytes are sent instead.</summary>
-    public int MaxSharedLeases { get; init; } = 256;
+    public int MaxSharedLeases { get; init; } = 64;
 }
