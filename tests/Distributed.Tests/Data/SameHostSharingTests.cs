@@ -216,6 +216,17 @@ public sealed class SameHostSharingTests
         Assert.Equal(["a", "bc"], keys);
     }
 
+    [Fact]
+    public void The_setting_is_on_unless_it_says_off_and_anything_else_is_an_error_naming_it()
+    {
+        static bool Read(string hocon) => Distributed.Worker.WorkerConfig.SameHostSharing(Akka.Configuration.ConfigurationFactory.ParseString(hocon));
+        Assert.True(Read(""));
+        Assert.True(Read("distributed.worker.same-host-sharing = on"));
+        Assert.False(Read("distributed.worker.same-host-sharing = off"));
+        Assert.False(Read("distributed.worker.same-host-sharing = false"));
+        Assert.Contains("distributed.worker.same-host-sharing", Assert.Throws<FormatException>(() => Read("distributed.worker.same-host-sharing = sometimes")).Message);
+    }
+
     private static async Task<Socket> OpenAsync(DataServer server, PeerKind kind)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
