@@ -216,6 +216,43 @@ public sealed class SameHostSharingTests
         Assert.Equal(["a", "bc"], keys);
     }
 
+    [SkippableFact]
+    public async Task A_holder_that_does_not_know_shared_fetches_closes_at_the_request_and_is_asked_for_bytes_from_then_on()
+    {
+        Skip.IfNot(SameHost.Local is not null, "needs /proc");
+        // An older worker: a frame of an unknown op closes the connection; a Get of one key answers "not here".
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var ops = new System.Collections.Concurrent.ConcurrentQueue<byte>();
+        var serving = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var socket = await listener.AcceptSocketAsync();
+                using var stream = new NetworkStream(socket);
+                stream.ReadExactly(new byte[1]); // the peer's kind
+                while (true)
+                {
+                    var header = new byte[DataFrames.HeaderBytes];
+                    if (stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length) break;
+                    ops.Enqueue(header[0]);
+                    if (header[0] != DataFrames.Get) break;
+                    stream.ReadExactly(new byte[BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(1))]);
+                    stream.WriteByte(DataFrames.EntryMissing);
+                }
+            }
+        });
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var client = new DataClient(PeerKind.Worker, settings: Settings, log: log.Enqueue, buffers: SharingPool());
+        var endpoint = new Distributed.Protocol.DataEndpoint("127.0.0.1", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+
+        Assert.Equal([null], client.Get(endpoint, ["a"]));
+        Assert.Equal([null], client.Get(endpoint, ["b"]));
+        Assert.Equal([DataFrames.GetShared, DataFrames.Get, DataFrames.Get], ops.ToArray());
+        Assert.Contains("closed at a request for shared values", Assert.Single(log));
+        Assert.False(serving.IsFaulted, serving.Exception?.ToString());
+    }
+
     [Fact]
     public void The_setting_is_on_unless_it_says_off_and_anything_else_is_an_error_naming_it()
     {
