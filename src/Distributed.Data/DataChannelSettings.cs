@@ -36,4 +36,21 @@ public sealed record DataChannelSettings
     /// value is held in memory (values over 1 GiB in chunks, each allocated as its bytes arrive).
     /// </summary>
     public long MaxValueBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>
+    /// Whether a worker fetching a value from a worker on the same machine asks for a reference to the
+    /// shared segment it lives in instead of its bytes, and whether a worker serving one answers such a
+    /// request with references (<c>distributed.worker.same-host-sharing</c>). Either side off: the bytes
+    /// travel over the channel, as between machines.
+    /// </summary>
+    public bool SameHostSharing { get; init; } = true;
+
+    /// <summary>
+    /// References one connection may hold at once (each keeps a value's segment from being reused until the
+    /// peer says it has copied it, or the connection closes); past it the values' bytes are sent instead.
+    /// </summary>
+    public int MaxSharedLeasesPerConnection { get; init; } = 16;
+
+    /// <summary>References all connections of a server may hold at once; past it the values' bytes are sent instead.</summary>
+    public int MaxSharedLeases { get; init; } = 64;
 }

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Protocol.Security;
 
 namespace Distributed.Data;
@@ -34,6 +35,9 @@ public sealed class DataClient : IDisposable
     private readonly Action<string> _log;
     private readonly ValueBufferPool? _buffers;
     private volatile bool _disposed;
+
+    /// <summary>Holders whose references could not be followed from here (another machine, user or container, or an older worker): asked for bytes.</summary>
+    private readonly ConcurrentDictionary<DataEndpoint, byte> _noReferences = new();
 
     /// <summary>A client that opens its connections as <paramref name="kind"/>.</summary>
     /// <param name="kind">Who fetches: a worker or a client.</param>
@@ -67,20 +71,122 @@ public sealed class DataClient : IDisposable
     public Task<IReadOnlyList<StoredValue?>> GetAsync(DataEndpoint endpoint, IReadOnlyList<string> keys, CancellationToken cancellation = default) =>
         Task.Factory.StartNew(() => Get(endpoint, keys), cancellation, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    /// <summary>Fetches <paramref name="keys"/> from one worker on the calling thread; a missing key maps to null.</summary>
-    public IReadOnlyList<StoredValue?> Get(DataEndpoint endpoint, IReadOnlyList<string> keys) =>
-        Exchange(endpoint, connection =>
+    /// <summary>
+    /// Fetches <paramref name="keys"/> from one worker on the calling thread; a missing key maps to null.
+    /// A worker that shares values (<see cref="DataChannelSettings.SameHostSharing"/>) asks for references to
+    /// the holder's shared segments, which a holder on the same machine answers for values that live in one:
+    /// their bytes are then copied from the holder's memory into this worker's pool, not sent over the channel.
+    /// </summary>
+    public IReadOnlyList<StoredValue?> Get(DataEndpoint endpoint, IReadOnlyList<string> keys)
+    {
+        if (AsksForReferences(endpoint) is { } local)
         {
-            DataFrames.EncodeGet(keys, _settings, connection.Writer);
-            connection.Writer.Flush();
-            var values = new StoredValue?[keys.Count];
-            for (var i = 0; i < values.Length; i++)
+            var (fresh, answered) = (false, false);
+            try
             {
-                values[i] = ReadValue(connection.Reader, connection.Scratch, _settings, _buffers);
-                if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Length);
+                return Exchange(endpoint, connection =>
+                {
+                    fresh = !connection.Used;
+                    return GetShared(endpoint, connection, keys, local, () => answered = true);
+                });
             }
-            return values;
-        });
+            catch (IOException e) when (fresh && !answered)
+            {
+                // A holder that does not know shared fetches closes the connection at the request: ask it for bytes from now on.
+                if (_noReferences.TryAdd(endpoint, 0)) _log($"The data channel at {endpoint} closed at a request for shared values ({e.Message}); its values are fetched over the channel from now on.");
+            }
+        }
+        return Exchange(endpoint, connection => GetBytes(connection, keys));
+    }
+
+    /// <summary>This machine's identity when a fetch from <paramref name="endpoint"/> asks for references; null when it asks for bytes.</summary>
+    private HostIdentity? AsksForReferences(DataEndpoint endpoint) =>
+        _kind == PeerKind.Worker && _buffers is not null && _settings.SameHostSharing && !_noReferences.ContainsKey(endpoint) ? SameHost.Local : null;
+
+    private StoredValue?[] GetBytes(Connection connection, IReadOnlyList<string> keys)
+    {
+        DataFrames.EncodeGet(keys, _settings, connection.Writer);
+        connection.Writer.Flush();
+        var values = new StoredValue?[keys.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = ReadValue(connection.Reader, connection.Scratch, _settings, _buffers);
+            if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Length);
+        }
+        return values;
+    }
+
+    /// <summary>
+    /// A GetShared exchange: values answered by reference are copied from the holder's segment, the holder
+    /// is told they were (it lets them go), and those that could not be copied are asked for again as bytes.
+    /// </summary>
+    private StoredValue?[] GetShared(DataEndpoint endpoint, Connection connection, IReadOnlyList<string> keys, HostIdentity local, Action answered)
+    {
+        DataFrames.EncodeGet(keys, _settings, connection.Writer, local);
+        connection.Writer.Flush();
+        var values = new StoredValue?[keys.Count];
+        var referenced = false;
+        List<int>? uncopied = null;
+        string? refusal = null;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var tag = connection.Reader.ReadByte();
+            if (tag < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
+            answered();
+            if (tag != DataFrames.EntryReference)
+            {
+                values[i] = ReadValueAfterTag(tag, connection.Reader, connection.Scratch, _settings, _buffers);
+                if (values[i] is { } value) _counters?.AddReceivedFromWorker(value.Length);
+                continue;
+            }
+            referenced = true;
+            var typeName = DirectFrames.ReadString(connection.Reader, connection.Scratch, _settings.MaxTypeNameBytes, "type name");
+            connection.Reader.ReadExactly(connection.Scratch, 0, sizeof(long) + SegmentReference.WireBytes);
+            var reference = DataFrames.ParseReference(connection.Scratch.AsSpan(sizeof(long), SegmentReference.WireBytes),
+                BinaryPrimitives.ReadInt64LittleEndian(connection.Scratch), _settings);
+            if (CopyReferenced(reference, typeName, out var reason) is { } copied)
+            {
+                values[i] = copied;
+                _counters?.AddReceivedFromWorker(copied.Length);
+                _counters?.AddReceivedThroughSharedMemory(copied.Length);
+            }
+            else
+            {
+                (uncopied ??= []).Add(i);
+                refusal ??= reason;
+            }
+        }
+        if (referenced)
+        {
+            Span<byte> release = stackalloc byte[DataFrames.HeaderBytes];
+            release[0] = DataFrames.Release;
+            connection.Writer.Write(release);
+            connection.Writer.Flush();
+        }
+        if (uncopied is null) return values;
+        if (_noReferences.TryAdd(endpoint, 0)) _log($"The values of the worker at {endpoint} are fetched over the channel: its shared memory cannot be read here ({refusal}).");
+        var again = GetBytes(connection, uncopied.Select(i => keys[i]).ToList());
+        for (var j = 0; j < again.Length; j++) values[uncopied[j]] = again[j];
+        return values;
+    }
+
+    /// <summary>The value <paramref name="reference"/> points at, copied into a buffer of this client's pool; null (and why) when it cannot be.</summary>
+    private StoredValue? CopyReferenced(SegmentReference reference, string typeName, out string? reason)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var value = _buffers!.RentValue(reference.Length, typeName);
+        // Its pages in one call rather than a fault each as the copy reaches them: a reused segment's pages may
+        // never have been mapped in this process (an executor wrote them), a new one's never touched at all.
+        value.Segment?.Populate(reference.Length);
+        reason = SameHost.TryCopy(reference, value.Writable.Span);
+        if (reason is not null)
+        {
+            value.Release(); // read by no one: back to the pool at once
+            return null;
+        }
+        if (reference.Length >= 1 << 20) HopTrace.Once(started, $"data: {reference.Length >> 20} MiB copied from a peer's shared segment into a pooled {(value.Segment is null ? "array" : "segment")}");
+        return value;
+    }
 
     /// <summary>
     /// Puts values on one worker under <paramref name="scatterId"/> (the center's plan for them), on a
@@ -239,8 +345,14 @@ public sealed class DataClient : IDisposable
     {
         var found = reader.ReadByte();
         if (found < 0) throw new EndOfStreamException("The data channel closed in the middle of an answer.");
-        if (found > 1) throw new DataFrameException($"an answer entry starts with 0x{found:x2}, not 0 or 1");
-        if (found == 0) return null;
+        return ReadValueAfterTag(found, reader, scratch, settings, buffers, chunkBytes);
+    }
+
+    /// <summary>The rest of a Get answer's entry after its first byte, <paramref name="found"/>: missing (null) or the value's bytes.</summary>
+    private static StoredValue? ReadValueAfterTag(int found, Stream reader, byte[] scratch, DataChannelSettings settings, ValueBufferPool? buffers, int chunkBytes = StoredValue.MaxChunkBytes)
+    {
+        if (found > DataFrames.EntryBytes) throw new DataFrameException($"an answer entry starts with 0x{found:x2}, not 0 or 1");
+        if (found == DataFrames.EntryMissing) return null;
         var typeName = DirectFrames.ReadString(reader, scratch, settings.MaxTypeNameBytes, "type name");
         reader.ReadExactly(scratch, 0, sizeof(long));
         var length = DataFrames.CheckLength("value length", BinaryPrimitives.ReadInt64LittleEndian(scratch), settings.MaxValueBytes);
@@ -343,6 +455,7 @@ public sealed class DataClient : IDisposable
 
     private void Return(DataEndpoint endpoint, Connection connection)
     {
+        connection.Used = true;
         if (_disposed) { connection.Dispose(); return; }
         _idle.GetOrAdd(endpoint, _ => new ConcurrentBag<Connection>()).Add(connection);
     }
@@ -360,6 +473,9 @@ public sealed class DataClient : IDisposable
         public BufferedStream Reader { get; } = new(stream, ReadBufferBytes);
         public BufferedStream Writer { get; } = new(stream, ReadBufferBytes);
         public byte[] Scratch { get; } = new byte[256];
+
+        /// <summary>Whether an exchange completed on it before (a reused connection may have been closed by the server meanwhile).</summary>
+        public bool Used { get; set; }
 
         public void Dispose()
         {

@@ -14,7 +14,15 @@ namespace Distributed.Data;
 ///       then, after the frame, the values' bytes one after the other
 ///                                        → stored (0) | refused (1) reason-length reason-bytes
 ///   'R' a task handed over to run directly: see <see cref="DirectFrames"/>
+///   'H' host-identity(24) count (key-length key-bytes)*
+///                                        → as 'G', but a value in a shared segment may be answered, when the
+///                                          requester's host identity is the holder's, as a reference:
+///                                          2 type-length type-bytes value-length(int64) reference (see <see cref="WriteReference"/>)
+///   'D' (empty)                          → no answer: the references this connection was given are copied;
+///                                          the holder lets their values go (as it does when the connection closes)
 /// </code>
+/// Only a worker asks with 'H' (a requester that asks with 'G' never sees a reference), and it answers
+/// every 'H' that was answered with a reference by a 'D' once it has copied them.
 /// A Put's frame holds only the keys and lengths; the values follow it, each read as its bytes arrive,
 /// so that a length that lies costs the bytes actually sent, not what it claims.
 /// Integers are little-endian int32/int64, strings UTF-8 with an int32 length. Every count and length
@@ -27,6 +35,17 @@ internal static class DataFrames
     public const byte Stats = (byte)'S';
     public const byte Put = (byte)'P';
     public const byte Run = (byte)'R';
+    public const byte GetShared = (byte)'H';
+    public const byte Release = (byte)'D';
+
+    /// <summary>A Get answer's entry: the value is not held.</summary>
+    public const byte EntryMissing = 0;
+
+    /// <summary>A Get answer's entry: the value's bytes follow.</summary>
+    public const byte EntryBytes = 1;
+
+    /// <summary>A GetShared answer's entry: a reference to the shared segment holding the value follows.</summary>
+    public const byte EntryReference = 2;
 
     /// <summary>A Put's answer: the values are stored (and reported to the center).</summary>
     public const byte PutStored = 0;
@@ -51,10 +70,49 @@ internal static class DataFrames
     /// <summary>Checks a request's op and payload length, before the payload is read.</summary>
     public static void CheckRequestHeader(byte op, int length, DataChannelSettings settings)
     {
-        if (op != Get && op != Stats && op != Put && op != Run) throw new DataFrameException($"unknown request 0x{op:x2}");
+        if (op != Get && op != Stats && op != Put && op != Run && op != GetShared && op != Release) throw new DataFrameException($"unknown request 0x{op:x2}");
         if (length < 0) throw new DataFrameException($"request length {length} is negative");
         if (length > settings.MaxRequestBytes) throw new DataFrameException($"request length {length} exceeds the limit of {settings.MaxRequestBytes} bytes");
         if (op == Stats && length != 0) throw new DataFrameException($"a stats request carries no payload, this one {length} bytes");
+        if (op == Release && length != 0) throw new DataFrameException($"a release carries no payload, this one {length} bytes");
+    }
+
+    /// <summary>The requester's host identity and the keys of a GetShared request's payload.</summary>
+    public static (HostIdentity Requester, string[] Keys) ParseGetShared(ReadOnlySpan<byte> payload, DataChannelSettings settings)
+    {
+        if (payload.Length < HostIdentity.WireBytes) throw new DataFrameException($"a shared get of {payload.Length} bytes is shorter than its host identity");
+        return (HostIdentity.Read(payload), ParseGet(payload[HostIdentity.WireBytes..], settings));
+    }
+
+    /// <summary>Writes a reference's fields (after its entry's tag, type name and value length).</summary>
+    public static void WriteReference(SegmentReference reference, Span<byte> destination)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(destination, reference.ProcessId);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[4..], reference.ProcessStartTime);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[12..], reference.Descriptor);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[16..], reference.Inode);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[24..], reference.Device);
+        if (!reference.BootId.TryWriteBytes(destination[32..])) throw new ArgumentException("Too short for a reference.", nameof(destination));
+    }
+
+    /// <summary>
+    /// Reads a reference's fields for a value of <paramref name="length"/> bytes, checking what can be checked
+    /// without opening anything: a segment holds one buffer (at most 2 GiB) of a length the requester accepts,
+    /// a pid and a descriptor are never negative. Whether they name the right file is <see cref="SameHost.TryCopy"/>'s to check.
+    /// </summary>
+    public static SegmentReference ParseReference(ReadOnlySpan<byte> fields, long length, DataChannelSettings settings)
+    {
+        if (fields.Length != SegmentReference.WireBytes) throw new DataFrameException($"a reference is {SegmentReference.WireBytes} bytes, not {fields.Length}");
+        CheckLength("referenced value length", length, Math.Min(settings.MaxValueBytes, int.MaxValue));
+        if (length == 0) throw new DataFrameException("a reference to an empty value");
+        var processId = BinaryPrimitives.ReadInt32LittleEndian(fields);
+        var startTime = BinaryPrimitives.ReadInt64LittleEndian(fields[4..]);
+        var descriptor = BinaryPrimitives.ReadInt32LittleEndian(fields[12..]);
+        if (processId <= 0) throw new DataFrameException($"a reference names the process {processId}");
+        if (startTime < 0) throw new DataFrameException($"a reference names a process started at {startTime}");
+        if (descriptor < 0) throw new DataFrameException($"a reference names the descriptor {descriptor}");
+        return new SegmentReference(processId, startTime, descriptor, BinaryPrimitives.ReadUInt64LittleEndian(fields[16..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(fields[24..]), new Guid(fields.Slice(32, 16)), (int)length);
     }
 
     /// <summary>The keys of a Get request's payload.</summary>
@@ -147,13 +205,20 @@ internal static class DataFrames
     /// Writes Get requests for <paramref name="keys"/> to <paramref name="output"/>, as many frames as the
     /// limits need; the answers come in the same order, one entry per key.
     /// </summary>
-    public static void EncodeGet(IReadOnlyList<string> keys, DataChannelSettings settings, Stream output)
+    public static void EncodeGet(IReadOnlyList<string> keys, DataChannelSettings settings, Stream output) => EncodeGet(keys, settings, output, null);
+
+    /// <summary>
+    /// As <see cref="EncodeGet(IReadOnlyList{string}, DataChannelSettings, Stream)"/>; with <paramref name="requester"/>,
+    /// GetShared requests that carry it (a holder on the same host may answer with references).
+    /// </summary>
+    public static void EncodeGet(IReadOnlyList<string> keys, DataChannelSettings settings, Stream output, HostIdentity? requester)
     {
+        var prefix = requester is null ? 0 : HostIdentity.WireBytes;
         var start = 0;
         while (true)
         {
             // Sizes first, so that a frame never exceeds what the server accepts.
-            var bytes = sizeof(int);
+            var bytes = prefix + sizeof(int);
             var end = start;
             while (end < keys.Count && end - start < settings.MaxKeysPerRequest)
             {
@@ -166,10 +231,11 @@ internal static class DataFrames
             var frame = ArrayPool<byte>.Shared.Rent(HeaderBytes + bytes);
             try
             {
-                frame[0] = Get;
+                frame[0] = requester is null ? Get : GetShared;
                 BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(1), bytes);
-                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(HeaderBytes), end - start);
-                var at = HeaderBytes + sizeof(int);
+                requester?.Write(frame.AsSpan(HeaderBytes));
+                BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(HeaderBytes + prefix), end - start);
+                var at = HeaderBytes + prefix + sizeof(int);
                 for (var i = start; i < end; i++)
                 {
                     var written = Utf8.GetBytes(keys[i], frame.AsSpan(at + sizeof(int)));
@@ -206,6 +272,7 @@ internal static class DataFrames
             w.Write(stats.SpilledCount); w.Write(stats.ReadsFromDisk); w.Write(stats.CancelledBeforeStart);
             w.Write(stats.ExecutorsStarted); w.Write(stats.SpareExecutorsTaken); w.Write(stats.PeakTasksInFlight); w.Write(stats.TasksRun); w.Write(stats.TasksTakenDirectly);
             w.Write(stats.InputBytesShared); w.Write(stats.InputBytesCopied); w.Write(stats.ResultBytesShared); w.Write(stats.ResultBytesCopied); w.Write(stats.SharedSegmentsInUse);
+            w.Write(stats.ReceivedThroughSharedMemory); w.Write(stats.SentThroughSharedMemory);
         }
         return buffer.ToArray();
     }
@@ -221,7 +288,8 @@ internal static class DataFrames
             MemoryLimit: r.ReadInt64(), InMemoryBytes: r.ReadInt64(), SpilledBytes: r.ReadInt64(), SpilledCount: r.ReadInt32(), ReadsFromDisk: r.ReadInt64(),
             CancelledBeforeStart: r.ReadInt64(), ExecutorsStarted: r.ReadInt64(), SpareExecutorsTaken: r.ReadInt64(), PeakTasksInFlight: r.ReadInt32(), TasksRun: r.ReadInt64(),
             TasksTakenDirectly: r.ReadInt64(),
-            InputBytesShared: r.ReadInt64(), InputBytesCopied: r.ReadInt64(), ResultBytesShared: r.ReadInt64(), ResultBytesCopied: r.ReadInt64(), SharedSegmentsInUse: r.ReadInt32());
+            InputBytesShared: r.ReadInt64(), InputBytesCopied: r.ReadInt64(), ResultBytesShared: r.ReadInt64(), ResultBytesCopied: r.ReadInt64(), SharedSegmentsInUse: r.ReadInt32(),
+            ReceivedThroughSharedMemory: r.ReadInt64(), SentThroughSharedMemory: r.ReadInt64());
         r.ExpectEnd();
         return stats;
     }

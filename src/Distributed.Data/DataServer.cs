@@ -43,6 +43,7 @@ public sealed class DataServer : IAsyncDisposable
     private readonly Timer _sweeper;
     private readonly Task _acceptLoop;
     private long _lastRefusalLogged = long.MinValue;
+    private int _sharedLeases;
 
     /// <summary>
     /// Certificates already found to chain to the cluster's authority: members share one, and building
@@ -193,6 +194,7 @@ public sealed class DataServer : IAsyncDisposable
     {
         Stream stream = new NetworkStream(connection.Socket, ownsSocket: true);
         byte[]? buffer = null;
+        List<StoredValueReader>? leases = null; // values this connection's peer was given references to and has not copied yet
         try
         {
             if (_credentials is not null)
@@ -215,6 +217,9 @@ public sealed class DataServer : IAsyncDisposable
                 connection.Touch();
                 buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
                 if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
+                else if (request.Op == DataFrames.GetShared)
+                    await WriteValuesAsync(stream, connection, peer, request.Keys, buffer, SharesWith(peer, request.Requester) ? leases ??= [] : null).ConfigureAwait(false);
+                else if (request.Op == DataFrames.Release) ReleaseLeases(leases);
                 else if (request.Op == DataFrames.Put) await ReceivePutAsync(stream, connection, peer, request).ConfigureAwait(false);
                 else if (request.Op == DataFrames.Run) await RunDirectAsync(stream, connection, peer, request.Submission!).ConfigureAwait(false);
                 else await WriteStatsAsync(stream).ConfigureAwait(false);
@@ -240,6 +245,7 @@ public sealed class DataServer : IAsyncDisposable
         finally
         {
             if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            ReleaseLeases(leases);
             _connections.TryRemove(connection, out _);
             connection.TryClose(connection.State);
             try { await stream.DisposeAsync().ConfigureAwait(false); }
@@ -283,53 +289,121 @@ public sealed class DataServer : IAsyncDisposable
         }
     }
 
-    private async Task WriteValuesAsync(Stream stream, DataConnection connection, PeerKind peer, IReadOnlyList<string> keys, byte[] buffer)
+    /// <summary>
+    /// Answers a Get: each value found, its bytes. With <paramref name="leases"/> (a GetShared from a worker on
+    /// this machine), a value that lives in a shared segment is answered with a reference to it instead, and
+    /// its lease joins <paramref name="leases"/>, held until the peer releases them or the connection closes,
+    /// so that its segment is not reused while the peer copies it; past the bounds on leases, bytes again.
+    /// </summary>
+    private async Task WriteValuesAsync(Stream stream, DataConnection connection, PeerKind peer, IReadOnlyList<string> keys, byte[] buffer, List<StoredValueReader>? leases = null)
     {
         var used = 0;
         foreach (var key in keys)
         {
             // Leased until written (a value deleted or replaced meanwhile keeps its buffers until then),
             // or streamed from its spill file, never loaded whole.
-            using var value = _store.OpenRead(key);
-            var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
-            var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(long));
-            var found = value is not null;
-            if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
+            var value = _store.OpenRead(key);
+            var kept = false;
+            try
             {
-                // The fetcher would refuse it anyway: an honest "not here" is better than a broken frame.
-                _log($"Not serving {key}: its type name is {typeNameBytes} bytes, more than the {_settings.MaxTypeNameBytes} a fetcher accepts.");
-                found = false;
-                entryBytes = 1;
+                var typeNameBytes = value is null ? 0 : DataFrames.Utf8.GetByteCount(value.TypeName);
+                var reference = leases is null || value is null ? null : TryReference(value, leases);
+                var entryBytes = 1 + (value is null ? 0 : sizeof(int) + typeNameBytes + sizeof(long)) + (reference is null ? 0 : SegmentReference.WireBytes);
+                var found = value is not null;
+                if (typeNameBytes > _settings.MaxTypeNameBytes || entryBytes > buffer.Length)
+                {
+                    // The fetcher would refuse it anyway: an honest "not here" is better than a broken frame.
+                    _log($"Not serving {key}: its type name is {typeNameBytes} bytes, more than the {_settings.MaxTypeNameBytes} a fetcher accepts.");
+                    found = false;
+                    entryBytes = 1;
+                    if (reference is not null) ReturnLease(leases!);
+                    reference = null;
+                }
+                if (reference is not null) kept = true; // in leases from here: released with them
+                if (used + entryBytes > buffer.Length)
+                {
+                    await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+                    used = 0;
+                }
+                buffer[used++] = !found ? DataFrames.EntryMissing : reference is null ? DataFrames.EntryBytes : DataFrames.EntryReference;
+                if (!found) continue;
+                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
+                used += sizeof(int);
+                used += DataFrames.Utf8.GetBytes(value!.TypeName, buffer.AsSpan(used));
+                BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used), value.Length);
+                used += sizeof(long);
+                if (reference is not null)
+                {
+                    DataFrames.WriteReference(reference, buffer.AsSpan(used));
+                    used += SegmentReference.WireBytes;
+                    _counters.AddSentThroughSharedMemory(value.Length);
+                }
+                else if (value.InMemory is { IsSingleChunk: true } small && small.Length <= buffer.Length - used)
+                {
+                    small.Span.CopyTo(buffer.AsSpan(used));
+                    used += (int)small.Length;
+                }
+                else
+                {
+                    // Large values go from the store (or its spill file) to the socket (or TLS) as they are, in pieces.
+                    await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
+                    used = 0;
+                    await value.CopyToAsync(stream, WriteChunkBytes, connection.Touch).ConfigureAwait(false);
+                }
+                _counters.AddSent(peer, value.Length);
             }
-            if (used + entryBytes > buffer.Length)
+            finally
             {
-                await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
-                used = 0;
+                if (!kept) value?.Dispose();
             }
-            buffer[used++] = found ? (byte)1 : (byte)0;
-            if (!found) continue;
-            BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(used), typeNameBytes);
-            used += sizeof(int);
-            used += DataFrames.Utf8.GetBytes(value!.TypeName, buffer.AsSpan(used));
-            BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(used), value.Length);
-            used += sizeof(long);
-            if (value.InMemory is { IsSingleChunk: true } small && small.Length <= buffer.Length - used)
-            {
-                small.Span.CopyTo(buffer.AsSpan(used));
-                used += (int)small.Length;
-            }
-            else
-            {
-                // Large values go from the store (or its spill file) to the socket (or TLS) as they are, in pieces.
-                await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
-                used = 0;
-                await value.CopyToAsync(stream, WriteChunkBytes, connection.Touch).ConfigureAwait(false);
-            }
-            _counters.AddSent(peer, value.Length);
         }
         if (used > 0) await stream.WriteAsync(buffer.AsMemory(0, used)).ConfigureAwait(false);
         await stream.FlushAsync().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A reference to <paramref name="value"/>'s shared segment, its lease added to <paramref name="leases"/>,
+    /// or null when it has none or no lease is left (this connection's or the server's): then its bytes go.
+    /// </summary>
+    private SegmentReference? TryReference(StoredValueReader value, List<StoredValueReader> leases)
+    {
+        if (value.InMemory is not { Segment: { } segment } stored || stored.Length == 0) return null;
+        if (SameHost.Local is not { } local || SameHost.OwnStartTime is not { } startTime || segment.FileIdentity is not { } file) return null;
+        if (leases.Count >= _settings.MaxSharedLeasesPerConnection) return null;
+        if (Interlocked.Increment(ref _sharedLeases) > _settings.MaxSharedLeases)
+        {
+            Interlocked.Decrement(ref _sharedLeases);
+            return null;
+        }
+        leases.Add(value);
+        return new SegmentReference(Environment.ProcessId, startTime, segment.Descriptor, file.Inode, file.Device, local.BootId, (int)stored.Length);
+    }
+
+    /// <summary>Gives back the lease <see cref="TryReference"/> added last (its value is disposed by the caller).</summary>
+    private void ReturnLease(List<StoredValueReader> leases)
+    {
+        leases.RemoveAt(leases.Count - 1);
+        Interlocked.Decrement(ref _sharedLeases);
+    }
+
+    /// <summary>Lets go of every value a connection's references held: the peer copied them, or went away.</summary>
+    private void ReleaseLeases(List<StoredValueReader>? leases)
+    {
+        if (leases is null) return;
+        foreach (var lease in leases) lease.Dispose();
+        Interlocked.Add(ref _sharedLeases, -leases.Count);
+        leases.Clear();
+    }
+
+    /// <summary>References all connections hold now (for tests).</summary>
+    internal int SharedLeaseCount => Volatile.Read(ref _sharedLeases);
+
+    /// <summary>
+    /// Whether a GetShared may be answered with references: this server shares, the peer is a worker, and
+    /// it runs on this machine in this pid namespace (what it says; the references it gets prove the rest).
+    /// </summary>
+    private bool SharesWith(PeerKind peer, HostIdentity requester) =>
+        _settings.SameHostSharing && peer == PeerKind.Worker && SameHost.Local is { } local && local == requester;
 
     /// <summary>
     /// Reads the values of a Put (each as its bytes arrive, so a lying length costs what was sent) and
@@ -453,7 +527,8 @@ public sealed class DataServer : IAsyncDisposable
             usage.Count, usage.Bytes, _counters.AssembliesReceived, usage.PeakCount, _store.MemoryLimit, usage.InMemoryBytes, usage.SpilledBytes,
             usage.SpilledCount, _store.ReadsFromDisk, _counters.CancelledBeforeStart, _counters.ExecutorsStarted, _counters.SpareExecutorsTaken,
             _counters.PeakTasksInFlight, _counters.TasksRun, _counters.TasksTakenDirectly, _counters.InputBytesShared, _counters.InputBytesCopied,
-            _counters.ResultBytesShared, _counters.ResultBytesCopied, _store.Buffers.SegmentsInUse));
+            _counters.ResultBytesShared, _counters.ResultBytesCopied, _store.Buffers.SegmentsInUse,
+            _counters.ReceivedThroughSharedMemory, _counters.SentThroughSharedMemory));
         var frame = new byte[sizeof(int) + payload.Length];
         BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
         payload.CopyTo(frame, sizeof(int));
@@ -533,6 +608,11 @@ internal sealed record DataRequest(byte Op, IReadOnlyList<string> Keys)
 {
     public static readonly DataRequest Stats = new(DataFrames.Stats, []);
 
+    public static readonly DataRequest Release = new(DataFrames.Release, []);
+
+    /// <summary>A GetShared's requester, as it says it: its machine and pid namespace.</summary>
+    public HostIdentity Requester { get; init; }
+
     /// <summary>The scatter a Put belongs to, as the center numbered it.</summary>
     public long ScatterId { get; init; }
 
@@ -576,6 +656,7 @@ internal sealed class DataRequestReader(Stream stream, DataChannelSettings setti
         var length = BinaryPrimitives.ReadInt32LittleEndian(_header.AsSpan(1));
         DataFrames.CheckRequestHeader(op, length, settings);
         if (op == DataFrames.Stats) return DataRequest.Stats;
+        if (op == DataFrames.Release) return DataRequest.Release;
         var payload = ArrayPool<byte>.Shared.Rent(length);
         try
         {
@@ -590,6 +671,11 @@ internal sealed class DataRequestReader(Stream stream, DataChannelSettings setti
             {
                 var (scatterId, entries) = DataFrames.ParsePut(payload.AsSpan(0, length), settings);
                 return new DataRequest(op, entries.Select(e => e.Key).ToList()) { ScatterId = scatterId, Puts = entries };
+            }
+            if (op == DataFrames.GetShared)
+            {
+                var (requester, keys) = DataFrames.ParseGetShared(payload.AsSpan(0, length), settings);
+                return new DataRequest(op, keys) { Requester = requester };
             }
             return new DataRequest(op, DataFrames.ParseGet(payload.AsSpan(0, length), settings));
         }

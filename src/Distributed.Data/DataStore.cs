@@ -512,6 +512,18 @@ public sealed class TransferCounters
 
     internal void AddReceivedFromWorker(long bytes) => Interlocked.Add(ref _receivedFromWorkers, bytes);
 
+    private long _receivedThroughSharedMemory, _sentThroughSharedMemory;
+
+    /// <summary>Of <see cref="ReceivedFromWorkers"/>, the bytes copied out of a peer's shared segment on this machine instead of sent over the channel.</summary>
+    public long ReceivedThroughSharedMemory => Interlocked.Read(ref _receivedThroughSharedMemory);
+
+    /// <summary>Bytes of values this worker answered with a reference to their shared segment (a peer on this machine copied them).</summary>
+    public long SentThroughSharedMemory => Interlocked.Read(ref _sentThroughSharedMemory);
+
+    internal void AddReceivedThroughSharedMemory(long bytes) => Interlocked.Add(ref _receivedThroughSharedMemory, bytes);
+
+    internal void AddSentThroughSharedMemory(long bytes) => Interlocked.Add(ref _sentThroughSharedMemory, bytes);
+
     private long _cancelledBeforeStart;
 
     /// <summary>Tasks this worker was sent and that were cancelled before they started (their client cancelled, released them or died).</summary>
@@ -612,7 +624,10 @@ public enum PeerKind : byte
 /// <param name="ResultBytesShared">Bytes of results stored from the segment an executor wrote them into, without a copy.</param>
 /// <param name="ResultBytesCopied">Bytes of results copied from executors over their socket.</param>
 /// <param name="SharedSegmentsInUse">Shared segments held now by values, leases and executors (idle ones not counted).</param>
+/// <param name="ReceivedThroughSharedMemory">Of <paramref name="ReceivedFromWorkers"/>, bytes copied from a peer's shared segment on the same machine.</param>
+/// <param name="SentThroughSharedMemory">Bytes of values answered with a reference to their shared segment, for a peer on the same machine to copy.</param>
 public sealed record WorkerTransferStats(long SentToWorkers, long SentToClients, long ReceivedFromWorkers, int KeyCount, long StoredBytes, IReadOnlyList<string> AssembliesReceived, int PeakKeyCount = 0,
     long MemoryLimit = long.MaxValue, long InMemoryBytes = 0, long SpilledBytes = 0, int SpilledCount = 0, long ReadsFromDisk = 0, long CancelledBeforeStart = 0,
     long ExecutorsStarted = 0, long SpareExecutorsTaken = 0, int PeakTasksInFlight = 0, long TasksRun = 0, long TasksTakenDirectly = 0,
-    long InputBytesShared = 0, long InputBytesCopied = 0, long ResultBytesShared = 0, long ResultBytesCopied = 0, int SharedSegmentsInUse = 0);
+    long InputBytesShared = 0, long InputBytesCopied = 0, long ResultBytesShared = 0, long ResultBytesCopied = 0, int SharedSegmentsInUse = 0,
+    long ReceivedThroughSharedMemory = 0, long SentThroughSharedMemory = 0);

@@ -34,6 +34,9 @@ public sealed record WorkerSettings(string Name, string Address, int Threads, Da
     /// the machine's own. A worker may claim another (a test of what a linux-arm64 worker gets, say).
     /// </summary>
     public string? RuntimeIdentifier { get; init; }
+
+    /// <summary>Limits of the data channel this worker fetches over, and whether it asks holders on its machine for references (<c>same-host-sharing</c>).</summary>
+    public DataChannelSettings DataChannel { get; init; } = DataChannelSettings.Default;
 }
 
 /// <summary>
@@ -91,7 +94,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         _store = store;
         _registered = registered;
         _counters = counters;
-        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, buffers: _store.Buffers);
+        _peers = new DataClient(PeerKind.Worker, counters, settings.Credentials, settings.DataChannel, buffers: _store.Buffers);
         _assemblies = new AssemblyCache(Path.Combine(settings.WorkDirectory, "assemblies"), warning => _log.Warning(warning));
         _core = new WorkerCore(settings.Name, store, _assemblies, counters, settings.RuntimeIdentifier, settings.Threads);
         _status = new WorkerStatusProbe(store, counters);

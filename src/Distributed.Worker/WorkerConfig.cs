@@ -8,6 +8,7 @@ internal static class WorkerConfig
     private const string IdleTimeoutPath = "distributed.worker.executor-idle-timeout";
     private const string StatusIntervalPath = "distributed.worker.status-interval";
     private const string RuntimeIdentifierPath = "distributed.worker.runtime-identifier";
+    private const string SameHostSharingPath = "distributed.worker.same-host-sharing";
 
     /// <summary>The default of <c>executor-idle-timeout</c>, when the configuration has none.</summary>
     public static readonly TimeSpan DefaultExecutorIdleTimeout = TimeSpan.FromMinutes(5);
@@ -35,6 +36,22 @@ internal static class WorkerConfig
         if (!text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_'))
             throw new FormatException($"The setting {RuntimeIdentifierPath} is not a runtime identifier such as linux-x64 or linux-arm64 (it is '{text}').");
         return text;
+    }
+
+    /// <summary>
+    /// Whether values move between workers on one machine through shared memory (<c>same-host-sharing</c>,
+    /// on unless the setting says off). A <see cref="FormatException"/> names a value that is neither.
+    /// </summary>
+    public static bool SameHostSharing(Config config)
+    {
+        if (!config.HasPath(SameHostSharingPath)) return true;
+        var text = config.GetString(SameHostSharingPath)?.Trim().ToLowerInvariant() ?? "";
+        return text switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw new FormatException($"The setting {SameHostSharingPath} is on or off (it is '{text}')."),
+        };
     }
 
     private static TimeSpan? Duration(Config config, string path, TimeSpan fallback, string example)

@@ -199,7 +199,8 @@ public sealed class WorkerNode
             // spill folder, which is why it is not inside the node's work directory.
             var store = kept?.Store ?? NewStore(options, port);
             var counters = new TransferCounters();
-            dataServer = new DataServer(host, store, counters, options.Credentials, options.DataChannel, advertisedHost: advertised, ports: options.DataPorts);
+            var dataChannel = (options.DataChannel ?? DataChannelSettings.Default) with { SameHostSharing = WorkerConfig.SameHostSharing(system.Settings.Config) };
+            dataServer = new DataServer(host, store, counters, options.Credentials, dataChannel, advertisedHost: advertised, ports: options.DataPorts);
             Distributed.Protocol.Hosting.StartTrace.Mark("worker: data server started");
             var center = system.ActorOf(ClusterSingletonProxy.Props("/user/center", ClusterSingletonProxySettings.Create(system)), "center-proxy");
             var registered = new TaskCompletionSource<WorkerRegistered>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -210,6 +211,7 @@ public sealed class WorkerNode
                 ExecutorIdleTimeout = WorkerConfig.ExecutorIdleTimeout(system.Settings.Config),
                 StatusInterval = WorkerConfig.StatusInterval(system.Settings.Config),
                 RuntimeIdentifier = WorkerConfig.RuntimeIdentifier(system.Settings.Config),
+                DataChannel = dataChannel,
             };
             var centerPath = ClusterConfig.CenterPath(options.Center, secure: options.Credentials is not null);
             var retired = new TaskCompletionSource<WorkerRetired>(TaskCreationOptions.RunContinuationsAsynchronously);

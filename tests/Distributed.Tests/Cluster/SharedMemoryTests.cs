@@ -155,6 +155,42 @@ public sealed class SharedMemoryTests
             () => $"the executor still maps {SegmentMappings(executor).Count} segments after the worker let two of three go", Slow);
     }
 
+    [SkippableFact]
+    public async Task A_value_replicated_to_a_worker_on_the_same_machine_goes_through_shared_memory_and_with_sharing_off_over_the_channel()
+    {
+        Skip.IfNot(SharedSegment.IsSupported, "shared memory needs Linux");
+        await using var cluster = await LocalCluster.StartAsync(workers: 2, threadsPerWorker: 1);
+        await using var pool = await cluster.ConnectAsync();
+        var value = await pool.ApplyAsync(() => Ramp(7.0, SmallElements)).WaitAsync(Slow);
+        var holder = pool.WhoHas(value).Single();
+        var sharing = pool.Workers().Select(w => w.Name).Single(n => n != holder);
+        const long Size = SmallElements * 8L;
+
+        await pool.ReplicateAsync([value], sharing).WaitAsync(Slow);
+        var stats = (await pool.TransferStatsAsync())[sharing];
+        Assert.True(stats.ReceivedThroughSharedMemory >= Size, $"{sharing} copied {stats.ReceivedThroughSharedMemory} bytes from shared memory, expected the {Size} of the value");
+        Assert.True((await pool.TransferStatsAsync())[holder].SentThroughSharedMemory >= Size);
+
+        // A worker with sharing off asks for the bytes, and they come over the (TLS) channel.
+        var settings = Path.Combine(Path.GetTempPath(), $"distributed-settings-{Guid.NewGuid():N}.conf");
+        File.WriteAllText(settings, "distributed.worker.same-host-sharing = off");
+        try { await cluster.AddWorkerAsync(CancellationToken.None, "--config", settings).WaitAsync(Slow); }
+        finally { File.Delete(settings); }
+        var apart = pool.Workers().Select(w => w.Name).Single(n => n != holder && n != sharing);
+        await pool.ReplicateAsync([value], apart).WaitAsync(Slow);
+        stats = (await pool.TransferStatsAsync())[apart];
+        Assert.Equal(0, stats.ReceivedThroughSharedMemory);
+        Assert.True(stats.ReceivedFromWorkers >= Size, $"{apart} received {stats.ReceivedFromWorkers} bytes, expected the {Size} of the value");
+
+        // Every copy holds the same bytes: read each straight from its worker.
+        using var client = new DataClient(PeerKind.Client, credentials: cluster.Credentials);
+        var copies = pool.Workers().ToDictionary(w => w.Name, w => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(client.Get(w.Data, [value.Key])[0]!.Span)));
+        Assert.Equal(3, copies.Count);
+        Assert.Single(copies.Values.Distinct());
+        var sums = await pool.GatherAsync([await pool.ApplyAsync((double[] xs) => xs.Sum(), value).WaitAsync(Slow)]);
+        Assert.Equal(Enumerable.Range(0, SmallElements).Sum(i => 7.0 + i % 1000 + 1.0), sums.Single());
+    }
+
     private const int SmallElements = 3_000_000; // 24 MB of doubles
 
     /// <summary>The executor's mappings of its worker's segments, each as its address range and memory file (inode).</summary>

@@ -111,7 +111,7 @@ public sealed class DataFrameTests
     public void Stats_round_trip_and_a_huge_assembly_count_is_a_bad_frame()
     {
         // Every field distinct, so a field written in one place and read in another fails.
-        var stats = new WorkerTransferStats(1, 2, 3, 4, 5, ["a:1", "b:2"], 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22);
+        var stats = new WorkerTransferStats(1, 2, 3, 4, 5, ["a:1", "b:2"], 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24);
         var decoded = DataFrames.ParseStats(DataFrames.EncodeStats(stats), Settings);
         Assert.Equal(stats with { AssembliesReceived = [] }, decoded with { AssembliesReceived = [] });
         Assert.Equal(stats.AssembliesReceived, decoded.AssembliesReceived);
