@@ -6,6 +6,7 @@ using Akka.Remote;
 using Distributed.Center.Core;
 using Distributed.Center.Dashboard;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 
 namespace Distributed.Center;
 
@@ -187,6 +188,14 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     /// <summary>Hands an event to the core and carries out its commands, in order.</summary>
     private void Apply(CenterEvent happened)
     {
+        // Traced: how many tasks each message carries, and how long the center takes per event.
+        long started = 0;
+        if (HopTrace.Enabled)
+        {
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (happened is TasksDone done) HopTrace.Count("center: results per TasksFinished", done.Results.Count);
+            else if (happened is TasksSubmitted submitted) HopTrace.Count("center: tasks per SubmitTasks", submitted.Tasks.Count);
+        }
         foreach (var command in _core.Handle(happened))
         {
             switch (command)
@@ -201,6 +210,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     break;
                 case RunOnWorker c:
                     _recorder.Sent(c.Worker, c.Tasks);
+                    HopTrace.Count("center: tasks per RunTasks", c.Tasks.Count);
                     if (_workerRefs.TryGetValue(c.Worker, out var runner))
                         runner.Tell(new RunTasks(_assemblyRelays.GetValueOrDefault(c.Client, ActorRefs.Nobody), c.Code, c.Functions, c.Tasks, c.RemoteInputs));
                     break;
@@ -246,6 +256,7 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     throw new InvalidOperationException($"The center actor cannot carry out {command.GetType().Name}.");
             }
         }
+        if (HopTrace.Enabled) HopTrace.Since(started, $"center: {happened.GetType().Name} handled and carried out");
     }
 
     /// <summary>

@@ -87,6 +87,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                     throw new ArgumentException($"{obj.GetType()} is not serialized by {nameof(ProtocolSerializer)}.");
             }
         }
+        if (Hosting.HopTrace.Enabled) Hosting.HopTrace.Count($"wire: bytes per {obj.GetType().Name}", (int)stream.Length);
         return stream.ToArray();
     }
 

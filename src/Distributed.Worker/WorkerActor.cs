@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Worker.Core;
 using Distributed.Worker.Executor;
 
@@ -103,6 +104,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<RunTasks>(m => FromCenter(m, m =>
         {
             _clientOfVersion[m.Code.Version] = m.Client;
+            HopTrace.Count("worker: tasks per RunTasks", m.Tasks.Count);
             Apply(new WorkerEvent.BatchArrived(ClientId(m.Client), m.Code, m.Functions, m.Tasks, m.RemoteInputs));
         }));
         Receive<AssemblyBytes>(HandleAssemblyBytes);
@@ -110,7 +112,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<AssemblyWanted>(HandleAssemblyWanted);
         Receive<AssemblyNameResolved>(HandleAssemblyNameResolved);
         Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
-        Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
+        Receive<ExecutorResults>(m =>
+        {
+            HopTrace.Count("worker: results per ExecutorResults", m.Results.Count);
+            Apply(new WorkerEvent.ExecutorResults(m.Results));
+        });
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
         Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
@@ -355,6 +361,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
                 if (_directRuns.Remove(answered.RequestId, out var run)) run.Outcome.TrySetResult(new DirectOutcome(answered.Result, answered.Failure));
                 break;
             case WorkerCommand.ReportFinished finished:
+                HopTrace.Count("worker: results per TasksFinished", finished.Results.Count);
                 // The runs go as times before now: the center's clock is another machine's.
                 _center.Tell(new TasksFinished(_settings.Name, _settings.Data, finished.Results,
                     finished.Runs is { } runs ? TaskTimes.Encode(runs, Stopwatch.GetTimestamp()) : null));

@@ -9,7 +9,7 @@ namespace Distributed.Protocol.Hosting;
 /// mark before it (<see cref="Lap"/>). Every <see cref="ReportEvery"/> laps of a step, one line gives
 /// their median, 90th percentile and mean in microseconds: on standard error when the variable is 1,
 /// else appended to the file it names (a local cluster keeps its children's standard error to itself).
-/// Off, it costs one check.
+/// <see cref="Count"/> summarizes sizes the same way (tasks per message, bytes per frame). Off, it costs one check.
 /// </summary>
 public static class HopTrace
 {
@@ -58,13 +58,19 @@ public static class HopTrace
         if (Enabled) Write($"[hop-trace] pid {Environment.ProcessId} {step}: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.00} ms");
     }
 
+    /// <summary>Records how many items (tasks, results) one message of <paramref name="step"/> carried: how well messages batch.</summary>
+    public static void Count(string step, int items)
+    {
+        if (Enabled) Record(step, items, "");
+    }
+
     private static void Write(string line)
     {
         if (OutputFile is null) Console.Error.WriteLine(line);
         else lock (Marks) File.AppendAllLines(OutputFile, [line]);
     }
 
-    private static void Record(string step, double microseconds)
+    private static void Record(string step, double microseconds, string unit = " us")
     {
         var laps = Laps.GetOrAdd(step, _ => new List<double>(ReportEvery));
         double[]? full = null;
@@ -79,7 +85,7 @@ public static class HopTrace
         }
         if (full is null) return;
         Array.Sort(full);
-        var line = $"[hop-trace] pid {Environment.ProcessId} {step}: n {full.Length} median {full[full.Length / 2]:0.0} us p90 {full[full.Length * 9 / 10]:0.0} us mean {full.Average():0.0} us";
+        var line = $"[hop-trace] pid {Environment.ProcessId} {step}: n {full.Length} median {full[full.Length / 2]:0.0}{unit} p90 {full[full.Length * 9 / 10]:0.0}{unit} mean {full.Average():0.0}{unit}";
         Write(line);
     }
 }
