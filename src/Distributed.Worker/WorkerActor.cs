@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Distributed.Data;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Worker.Core;
 using Distributed.Worker.Executor;
 
@@ -107,7 +108,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<AssemblyWanted>(HandleAssemblyWanted);
         Receive<AssemblyNameResolved>(HandleAssemblyNameResolved);
         Receive<FetchKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.CopiesRequested(m.Inputs, m.ReplicationId))));
-        Receive<ExecutorResults>(m => Apply(new WorkerEvent.ExecutorResults(m.Results)));
+        Receive<ExecutorResults>(m =>
+        {
+            if (HopTrace.Enabled) foreach (var result in m.Results) HopTrace.Lap(result.Key, "worker actor: executor results received");
+            Apply(new WorkerEvent.ExecutorResults(m.Results));
+        });
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
         Receive<CancelTasks>(m => FromCenter(m, m => Apply(new WorkerEvent.TasksCancelled(m.Keys))));
         // An executor's last words can come after it stopped: what it hands back still runs (null: no executor known).
@@ -186,6 +191,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             run.Outcome.TrySetResult(new DirectOutcome(null, null, "the worker is not registered yet"));
             return;
         }
+        HopTrace.Lap(run.Submission.Tasks[0].Key, "worker actor: direct run received");
         var id = ++_directRunsSeen;
         _directRuns[id] = run;
         var submission = run.Submission;
@@ -342,7 +348,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             case WorkerCommand.DirectDecided decided:
                 if (decided.Declined is { } reason)
                 {
-                    if (_directRuns.Remove(decided.RequestId, out var declined)) declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                    if (_directRuns.Remove(decided.RequestId, out var declined))
+                    {
+                        HopTrace.Lap(declined.Submission.Tasks[0].Key, "worker actor: direct run declined", last: true);
+                        declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                    }
                 }
                 else _counters.AddTaskTakenDirectly();
                 break;

@@ -155,6 +155,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         {
             foreach (var result in m.Results)
             {
+                HopTrace.Lap(result.Key, "executor actor: results received");
                 _inFlight.Remove(result.Key);
                 _deadlines.Remove(result.Key);
             }
