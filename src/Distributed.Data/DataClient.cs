@@ -239,17 +239,21 @@ public sealed class DataClient : IDisposable
         catch (Exception e) when (e is IOException or SocketException) { return new DirectReply.Declined(e.Message); }
         try
         {
+            var writing = System.Diagnostics.Stopwatch.GetTimestamp();
             Span<byte> header = stackalloc byte[DataFrames.HeaderBytes];
             header[0] = DataFrames.Run;
             BinaryPrimitives.WriteInt32LittleEndian(header[1..], submission.Length);
             connection.Writer.Write(header);
             connection.Writer.Write(submission);
             connection.Writer.Flush();
+            var written = System.Diagnostics.Stopwatch.GetTimestamp();
+            HopTrace.Since(writing, "client: request written");
             // The task runs now, for as long as it takes (blocking: up to the stall timeout, then the center answers).
             int first;
             if (blocking) first = connection.Reader.ReadByte();
             else first = await connection.Reader.ReadAsync(connection.Scratch.AsMemory(0, 1), cancellation).ConfigureAwait(false) == 0 ? -1 : connection.Scratch[0];
             if (first < 0) throw new EndOfStreamException("The data channel closed before the task ended.");
+            HopTrace.Since(written, "client: written -> answer's first byte");
             var reply = ReadOutcome((byte)first, connection);
             Return(endpoint, connection);
             return reply;

@@ -210,10 +210,16 @@ public sealed class DataServer : IAsyncDisposable
             while (true)
             {
                 await reader.WaitForRequestAsync(_stop.Token).ConfigureAwait(false);
+                var arrived = HopTrace.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 // Evicted or timed out while it waited: whoever closed it owns it now.
                 if (!connection.TrySetState(DataConnection.Idle, DataConnection.Busy)) return;
                 connection.Touch();
                 if (await reader.ReadAsync(_stop.Token).ConfigureAwait(false) is not { } request) return;
+                if (HopTrace.Enabled && request.Submission is { Tasks: [var traced, ..] })
+                {
+                    HopTrace.Since(arrived, "data server: request arrived -> decoded");
+                    HopTrace.Begin(traced.Key);
+                }
                 connection.Touch();
                 buffer ??= ArrayPool<byte>.Shared.Rent(ResponseBufferBytes);
                 if (request.Op == DataFrames.Get) await WriteValuesAsync(stream, connection, peer, request.Keys, buffer).ConfigureAwait(false);
@@ -473,6 +479,7 @@ public sealed class DataServer : IAsyncDisposable
         {
             var run = new DirectRun(submission);
             handler(run);
+            HopTrace.Lap(submission.Tasks[0].Key, "data server: decoded -> handed to the worker actor");
             outcome = await run.Outcome.Task.WaitAsync(_stop.Token).ConfigureAwait(false);
         }
         connection.Touch();

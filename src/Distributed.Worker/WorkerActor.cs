@@ -115,6 +115,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ExecutorResults>(m =>
         {
             HopTrace.Count("worker: results per ExecutorResults", m.Results.Count);
+            if (HopTrace.Enabled) foreach (var result in m.Results) HopTrace.Lap(result.Key, "worker actor: executor results received");
             Apply(new WorkerEvent.ExecutorResults(m.Results));
         });
         Receive<DeleteKeys>(m => FromCenter(m, m => Apply(new WorkerEvent.KeysDeleted(m.Keys))));
@@ -196,6 +197,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             run.Outcome.TrySetResult(new DirectOutcome(null, null, "the worker is not registered yet"));
             return;
         }
+        HopTrace.Lap(run.Submission.Tasks[0].Key, "worker actor: direct run received");
         var id = ++_directRunsSeen;
         _directRuns[id] = run;
         var submission = run.Submission;
@@ -352,7 +354,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             case WorkerCommand.DirectDecided decided:
                 if (decided.Declined is { } reason)
                 {
-                    if (_directRuns.Remove(decided.RequestId, out var declined)) declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                    if (_directRuns.Remove(decided.RequestId, out var declined))
+                    {
+                        HopTrace.Lap(declined.Submission.Tasks[0].Key, "worker actor: direct run declined", last: true);
+                        declined.Outcome.TrySetResult(new DirectOutcome(null, null, reason));
+                    }
                 }
                 else _counters.AddTaskTakenDirectly();
                 break;

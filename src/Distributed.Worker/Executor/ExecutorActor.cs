@@ -155,6 +155,7 @@ internal sealed class ExecutorActor : ReceiveActor, IWithUnboundedStash, IWithTi
         {
             foreach (var result in m.Results)
             {
+                HopTrace.Lap(result.Key, "executor actor: results received");
                 _inFlight.Remove(result.Key);
                 _deadlines.Remove(result.Key);
             }
@@ -560,6 +561,7 @@ internal static class ExecutorLauncher
         info.ArgumentList.Add(socketPath);
         info.ArgumentList.Add(threads.ToString());
         foreach (var path in assemblyPaths) info.ArgumentList.Add(path);
+        SocketCompletions.KeepFrom(info); // user code runs there: its sockets complete as .NET's default
         var process = new Process { StartInfo = info };
         var errors = new Queue<string>();
         Errors.Add(process, errors);

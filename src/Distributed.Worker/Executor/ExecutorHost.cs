@@ -86,6 +86,13 @@ public static class ExecutorHost
         private readonly Dictionary<string, int> _queued = new(StringComparer.Ordinal);
         private readonly HashSet<string> _cancelled = new(StringComparer.Ordinal);
         private readonly Channel<Output> _results = Channel.CreateUnbounded<Output>(new UnboundedChannelOptions { SingleReader = true });
+        /// <summary>Held by whoever drains <see cref="_results"/> into the socket: the writer task, or a runner whose queue ran dry.</summary>
+        private readonly object _outputGate = new();
+        private BinaryWriter? _output;
+        private long _writesByRunners;
+
+        /// <summary>Times a runner thread wrote results itself (its queue empty), instead of the writer task.</summary>
+        internal long WritesByRunners => Interlocked.Read(ref _writesByRunners);
         // Requests for a segment to write a result into, waiting for the worker's answer.
         private readonly ConcurrentDictionary<long, TaskCompletionSource<(int Descriptor, long SegmentId)>> _segmentRequests = new();
         private long _lastSegmentRequest;
@@ -112,7 +119,7 @@ public static class ExecutorHost
             _frameReader = Thread.CurrentThread;
             var buffered = new BufferedStream(stream, 1 << 16);
             var input = new WireReader(buffered, WireLimits.Default);
-            var output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
+            var output = _output = new BinaryWriter(new BufferedStream(stream, 1 << 16));
             if (Segments is null && WorkerProcessId is { } worker) Segments = ExecutorSegmentCache.OfWorker(worker);
             var runners = Enumerable.Range(0, threads).Select(slot => new Thread(() => RunTasks(slot)) { IsBackground = true, Name = "executor" }).ToList();
             runners.ForEach(t => t.Start());
@@ -261,7 +268,23 @@ public static class ExecutorHost
                 finally { values.TaskDone(); } // done with before the worker hears the answer and may reuse the segment
                 HopTrace.Lap(task.Key, "executor: batch read -> run");
                 _results.Writer.TryWrite(new Output(null, result));
+                // Nothing else to run: this thread writes the result itself, sparing the wait for the writer
+                // task's wake-up (a lone Apply's answer); while tasks queue, the writer batches their results.
+                if (_queue.Count == 0) WritePendingIfFree();
             }
+        }
+
+        /// <summary>Writes what waits in <see cref="_results"/> unless another thread is writing it (that one takes it along).</summary>
+        private void WritePendingIfFree()
+        {
+            if (_output is not { } output || !Monitor.TryEnter(_outputGate)) return;
+            try
+            {
+                if (WritePending(output)) Interlocked.Increment(ref _writesByRunners);
+            }
+            // The worker is gone: the frame reader ends this process; the writer task meets the same.
+            catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+            finally { Monitor.Exit(_outputGate); }
         }
 
         /// <summary>Takes <paramref name="key"/>'s run off the queued set; whether it was cancelled while it waited.</summary>
@@ -373,25 +396,46 @@ public static class ExecutorHost
 
         private async Task WriteResults(BinaryWriter output)
         {
+            while (await _results.Reader.WaitToReadAsync())
+                lock (_outputGate) WritePending(output);
+        }
+
+        private readonly List<ExecutorResult> _pendingResults = [];
+        private readonly List<string> _pendingStarts = [];
+
+        /// <summary>Drains <see cref="_results"/> into frames, in the order queued; only under <see cref="_outputGate"/>. Whether it wrote any.</summary>
+        private bool WritePending(BinaryWriter output)
+        {
+            var wrote = false;
             var reader = _results.Reader;
-            var batch = new List<ExecutorResult>();
-            var started = new List<string>();
-            while (await reader.WaitToReadAsync())
+            var batch = _pendingResults;
+            var started = _pendingStarts;
+            while (true)
             {
+                var taken = 0;
                 while (batch.Count + started.Count < 4096 && reader.TryRead(out var item))
                 {
+                    taken++;
                     if (item.Result is { } result) batch.Add(result);
                     else if (item.Request is { } request) ExecutorFrames.WriteSegmentWanted(output, request.Id, request.Length);
                     else if (item.Question is { } question) ExecutorFrames.WriteResolveAssembly(output, question.Id, question.TaskKey, question.Name);
                     else started.Add(item.StartedKey!);
                 }
-                // Starts first: a task's start was queued before its result, and stays before it.
-                if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
-                if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
-                else output.Flush();
-                if (HopTrace.Enabled) foreach (var result in batch) HopTrace.Lap(result.Key, "executor: run -> result written", last: true);
-                batch.Clear();
-                started.Clear();
+                if (taken == 0) return wrote;
+                wrote = true;
+                try
+                {
+                    // Starts first: a task's start was queued before its result, and stays before it.
+                    if (started.Count > 0) ExecutorFrames.WriteStarted(output, started);
+                    if (batch.Count > 0) ExecutorFrames.WriteResults(output, batch);
+                    else output.Flush();
+                    if (HopTrace.Enabled) foreach (var result in batch) HopTrace.Lap(result.Key, "executor: run -> result written", last: true);
+                }
+                finally
+                {
+                    batch.Clear();
+                    started.Clear();
+                }
             }
         }
 

@@ -23,6 +23,8 @@ public sealed class CodeShipping
     private readonly ConcurrentDictionary<string, AssemblyRef> _refsByPath = new();
     private readonly ConcurrentDictionary<string, string> _pathsByHash = new();
     private readonly ConcurrentDictionary<Assembly, CodeManifest> _manifestsByRoot = new();
+    private readonly ConcurrentDictionary<Assembly, CodeManifest> _manifestsOfOneRoot = new();
+    private CodeManifest? _noCode;
     private readonly HashSet<string> _ours;
     private readonly string _sharedFrameworkRoot;
     private readonly Lazy<ProgramDeps?> _program;
@@ -66,6 +68,15 @@ public sealed class CodeShipping
     {
         var roots = new HashSet<Assembly>();
         foreach (var type in types) AddTypeAssemblies(type, roots);
+        // Most functions need one assembly of the user's (or none): its merged manifest is made once, not per call.
+        if (roots.Count == 0) return _noCode ??= Merged([]);
+        if (roots.Count == 1) return _manifestsOfOneRoot.GetOrAdd(roots.First(), root => Merged([root]));
+        return Merged(roots);
+    }
+
+    /// <summary>One manifest of the code of <paramref name="roots"/>: their manifests merged, each assembly and native file once.</summary>
+    private CodeManifest Merged(IReadOnlyCollection<Assembly> roots)
+    {
         var assemblies = new Dictionary<string, AssemblyRef>(StringComparer.OrdinalIgnoreCase);
         foreach (var root in roots)
             foreach (var reference in _manifestsByRoot.GetOrAdd(root, BuildManifest).Assemblies)

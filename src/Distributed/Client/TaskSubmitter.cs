@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Distributed.Protocol;
+using Distributed.Protocol.Hosting;
 using Distributed.Data;
 
 namespace Distributed.Client;
@@ -57,10 +58,13 @@ internal sealed class TaskSubmitter(Pool pool, CenterConnection center, OwnedKey
             {
                 try
                 {
+                    HopTrace.Begin(single.Key);
                     var submission = ProtocolSerializer.EncodeSubmission(new SubmitTasks(code, functions.Where(f => f.FunctionId == single.FunctionId).ToList(), tasks));
+                    HopTrace.Lap(single.Key, "client: submission encoded");
                     var reply = callerBlocks && Environment.CurrentManagedThreadId == callerThread
                         ? data.RunDirect(target.Data, submission)
                         : await data.RunDirectAsync(target.Data, submission, cancellation).ConfigureAwait(false);
+                    HopTrace.Lap(single.Key, "client: encoded -> answer read", last: true);
                     // The center hears of a task the worker took once it ended, off the task's path: it records
                     // it where it ran (the worker reports it when the center sends it there) and owns it from then on.
                     var recorded = new Submit(code, functions, tasks, Progress: progress, DirectWorker: target.Name);
