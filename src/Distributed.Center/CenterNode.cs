@@ -96,7 +96,10 @@ public sealed class CenterNode
     /// <summary>Stops the center.</summary>
     public async Task StopAsync()
     {
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: stop requested");
         if (Dashboard is not null) await Dashboard.DisposeAsync().ConfigureAwait(false);
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: dashboard stopped");
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
+        Distributed.Protocol.Hosting.StartTrace.Mark("center: left the cluster");
     }
 }

@@ -416,6 +416,7 @@ public sealed class WorkerNode
         {
             await System.Terminate().ConfigureAwait(false);
         }
+        Distributed.Protocol.Hosting.StartTrace.Mark("worker: left the cluster");
         await _dataServer.DisposeAsync().ConfigureAwait(false);
         try { Directory.Delete(_workDirectory, recursive: true); }
         catch (IOException) { }

@@ -154,8 +154,11 @@ root.SetAction((parse, cancellation) =>
         // SIGTERM: the values only this worker holds go to other workers first (graceful retirement).
         stop: async node =>
         {
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: stop requested");
             if (!node.Retired.IsCompleted) await node.RetireAsync(RetirementLimit);
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: retirement answered");
             await node.StopAsync();
+            Distributed.Protocol.Hosting.StartTrace.Mark("worker: stopped");
         },
         endedForGood: node => node.Retired.IsCompleted,
         announce: node =>
