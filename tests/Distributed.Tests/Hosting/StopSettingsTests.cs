@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Distributed.Hosting;
 using Distributed.Protocol;
 
@@ -6,8 +5,8 @@ namespace Distributed.Tests.Hosting;
 
 /// <summary>
 /// What makes a cluster start and stop quickly (issue 12: the quickstart ≤ 2.5 s) is in effect: the
-/// center's singleton is stopped within 50 ms of its node leaving, and the programs run without
-/// dynamic PGO (its instrumented tier cost an idle node more than it gained).
+/// center's singleton is stopped within 50 ms of its node leaving. The programs' JIT settings:
+/// <see cref="JitSettingsTests"/>.
 /// </summary>
 public sealed class StopSettingsTests
 {
@@ -19,18 +18,6 @@ public sealed class StopSettingsTests
     {
         var config = ClusterConfig.For(role, "127.0.0.1", 0, new HostPort("127.0.0.1", 1));
         Assert.Equal(TimeSpan.FromMilliseconds(50), config.GetTimeSpan("akka.cluster.singleton.hand-over-retry-interval", null));
-    }
-
-    [Theory]
-    [InlineData("dcenter")]
-    [InlineData("dworker")]
-    public void The_programs_run_without_dynamic_PGO(string program)
-    {
-        // dworker's runtime configuration is the executors' too: they are copies of the same program
-        var path = Path.Combine(AppContext.BaseDirectory, program + ".runtimeconfig.json");
-        using var document = JsonDocument.Parse(File.ReadAllText(path));
-        var properties = document.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
-        Assert.False(properties.GetProperty("System.Runtime.TieredPGO").GetBoolean());
     }
 }
 
