@@ -1,25 +1,6 @@
 using Distributed.Hosting;
-using Distributed.Protocol;
 
 namespace Distributed.Tests.Hosting;
-
-/// <summary>
-/// What makes a cluster start and stop quickly (issue 12: the quickstart ≤ 2.5 s) is in effect: the
-/// center's singleton is stopped within 50 ms of its node leaving. The programs' JIT settings:
-/// <see cref="JitSettingsTests"/>.
-/// </summary>
-public sealed class StopSettingsTests
-{
-    [Theory]
-    [InlineData(Role.Center)]
-    [InlineData(Role.Worker)]
-    [InlineData(Role.Client)]
-    public void A_leaving_center_hands_over_or_stops_its_singleton_after_50_ms_not_200(Role role)
-    {
-        var config = ClusterConfig.For(role, "127.0.0.1", 0, new HostPort("127.0.0.1", 1));
-        Assert.Equal(TimeSpan.FromMilliseconds(50), config.GetTimeSpan("akka.cluster.singleton.hand-over-retry-interval", null));
-    }
-}
 
 /// <summary>A LocalCluster's stop is graceful: the center sees each worker leave (not die), and every program exits with 0.</summary>
 [ProcessTier]
