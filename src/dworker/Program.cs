@@ -7,9 +7,6 @@ using Distributed.Protocol.Hosting;
 using Distributed.Worker;
 
 Distributed.Protocol.Hosting.StartTrace.Mark(args.Length > 0 && args[0] == ExecutorHost.Verb ? "executor main" : "dworker main");
-// The worker's socket continuations (data channel, Akka.Remote) run where the socket's event is read, one
-// thread wake-up sooner; before any socket is used, as the runtime reads it once. Not in executors: user code.
-if (args.Length == 0 || args[0] != ExecutorHost.Verb) SocketCompletions.RunInline();
 // A worker starts its executors as copies of itself with this verb: user code runs there.
 if (args.Length > 0 && args[0] == ExecutorHost.Verb) return ExecutorHost.Run(args[1..]);
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Distributed.Protocol;
-using Distributed.Protocol.Hosting;
 
 namespace Distributed.Programs.Worker;
 
@@ -106,7 +105,6 @@ internal static partial class WorkerSupervisor
         ChildProcessSwitch.ThrowIfForbidden("a supervised worker");
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find the path of the worker program.");
         var info = new ProcessStartInfo(host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        SocketCompletions.KeepFrom(info); // each worker sets it for itself, and keeps it from its executors
         // Under 'dotnet dworker.dll' the host is the muxer and the program comes first.
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             info.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);

@@ -577,7 +577,6 @@ internal static class ExecutorLauncher
         info.ArgumentList.Add(socketPath);
         info.ArgumentList.Add(threads.ToString());
         foreach (var path in assemblyPaths) info.ArgumentList.Add(path);
-        SocketCompletions.KeepFrom(info); // user code runs there: its sockets complete as .NET's default
         TierUpAtOnce(info);
         var process = new Process { StartInfo = info };
         var errors = new Queue<string>();
