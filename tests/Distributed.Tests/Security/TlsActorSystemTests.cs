@@ -1,4 +1,8 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
 using Akka.Actor;
 using Distributed.Hosting;
 using Distributed.Protocol;
@@ -53,21 +57,89 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_member_of_another_cluster_is_refused_on_both_sides_naming_the_peer_and_the_reason()
+    public async Task A_member_of_another_cluster_is_refused_and_its_node_shuts_down()
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
-        var refusedByCenter = new ConcurrentQueue<(string Peer, string Reason)>();
-        var refusedByStranger = new ConcurrentQueue<(string Peer, string Reason)>();
-        var centerSystem = Start(Role.Center, center.Port, center, _cluster, (peer, reason) => refusedByCenter.Enqueue((peer, reason)));
+        var refused = new ConcurrentQueue<string>();
+        var centerSystem = Start(Role.Center, center.Port, center, _cluster, (_, reason) => refused.Enqueue(reason));
         await UpAsync(centerSystem).WaitAsync(Slow);
 
-        Start(Role.Client, 0, center, _stranger, (peer, reason) => refusedByStranger.Enqueue((peer, reason)));
+        var stranger = Start(Role.Client, 0, center, _stranger, (_, reason) => refused.Enqueue(reason));
 
-        await Eventually.TrueAsync(() => !refusedByCenter.IsEmpty && !refusedByStranger.IsEmpty,
-            () => $"refused by the center: {refusedByCenter.Count}, by the stranger: {refusedByStranger.Count}", Slow);
-        Assert.All(refusedByCenter.Concat(refusedByStranger), r => Assert.Contains("does not chain to this cluster's authority", r.Reason));
-        Assert.Contains(refusedByStranger, r => r.Peer.EndsWith($"@{center}", StringComparison.Ordinal));
-        Assert.Contains(refusedByCenter, r => r.Peer.Contains("127.0.0.1", StringComparison.Ordinal));
+        // Each side checks the other's certificate once its own handshake messages are out, so either may
+        // refuse first, and its closing the connection fails the other's handshake before its own check
+        // runs (the two tests below check each side alone). Akka shuts down a node whose outbound
+        // handshake failed, either way.
+        await Eventually.TrueAsync(() => !refused.IsEmpty && stranger.WhenTerminated.IsCompleted,
+            () => $"refusals: {refused.Count}, stranger terminated: {stranger.WhenTerminated.IsCompleted}", Slow);
+        Assert.All(refused, reason => Assert.Contains("does not chain to this cluster's authority", reason));
+        Assert.Contains("TLS handshake failed on outbound connection", CoordinatedShutdown.Get(stranger).ShutdownReason?.ToString() ?? "(no reason)");
         Assert.Single(Akka.Cluster.Cluster.Get(centerSystem).State.Members);
+    }
+
+    [Fact]
+    public async Task The_center_refuses_a_certificate_of_another_cluster_naming_the_peer_and_the_reason()
+    {
+        var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
+        var refused = new ConcurrentQueue<(string Peer, string Reason)>();
+        var centerSystem = Start(Role.Center, center.Port, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
+        await UpAsync(centerSystem).WaitAsync(Slow);
+
+        // A client with another cluster's certificate that takes any server certificate: it never closes
+        // the connection first, so the center's own check always runs.
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, center.Port);
+        var local = (IPEndPoint)tcp.Client.LocalEndPoint!;
+        await using var tls = new SslStream(tcp.GetStream());
+        var options = _stranger.ClientOptions(center.Host);
+        options.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null;
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options);
+            await tls.ReadAtLeastAsync(new byte[1], 1, throwOnEndOfStream: false).AsTask().WaitAsync(Slow);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException) { }
+
+        await Eventually.TrueAsync(() => !refused.IsEmpty, () => "the center did not refuse the stranger", Slow);
+        var (peer, reason) = refused.First();
+        Assert.EndsWith($":{local.Port}", peer, StringComparison.Ordinal);
+        Assert.Contains("does not chain to this cluster's authority", reason);
+        Assert.Single(Akka.Cluster.Cluster.Get(centerSystem).State.Members);
+    }
+
+    [Fact]
+    public async Task A_node_refuses_a_center_of_another_cluster_naming_it_and_the_reason()
+    {
+        // A TLS listener with another cluster's certificate that takes any client certificate: it never
+        // closes the connection first, so the node's own check always runs.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var center = new HostPort("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port);
+        var accepting = AcceptAnyClientAsync(listener, _stranger);
+        var refused = new ConcurrentQueue<(string Peer, string Reason)>();
+
+        Start(Role.Client, 0, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
+
+        await Eventually.TrueAsync(() => !refused.IsEmpty, () => "the node did not refuse the stranger center", Slow);
+        var (peer, reason) = refused.First();
+        Assert.EndsWith($"@{center}", peer, StringComparison.Ordinal);
+        Assert.Contains("does not chain to this cluster's authority", reason);
+        listener.Stop();
+        await accepting;
+    }
+
+    private static async Task AcceptAnyClientAsync(TcpListener listener, ClusterCredentials credentials)
+    {
+        try
+        {
+            using var connection = await listener.AcceptTcpClientAsync();
+            await using var tls = new SslStream(connection.GetStream());
+            var options = credentials.ServerOptions();
+            options.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null;
+            await tls.AuthenticateAsServerAsync(options);
+            // Hold the connection until the node closes it.
+            await tls.ReadAtLeastAsync(new byte[1], 1, throwOnEndOfStream: false);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or SocketException or ObjectDisposedException) { }
     }
 }
