@@ -394,7 +394,16 @@ public sealed class DataClient : IDisposable
 
     private Connection Rent(DataEndpoint endpoint)
     {
-        if (_idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle)) return idle;
+        if (_idle.TryGetValue(endpoint, out var bag))
+        {
+            while (bag.TryTake(out var idle))
+            {
+                // The server closes a connection idle for a while (DataChannelSettings): that one is discarded here,
+                // not found out by a request that fails on it.
+                if (idle.LooksOpen) return idle;
+                idle.Dispose();
+            }
+        }
         // A peer that stops answering (paused, or its machine gone) must fail the fetch, not hang it:
         // the caller then asks the center, which by then knows where else the value is. The timeouts
         // bound each read and write, not a whole transfer, so large values are not affected.
@@ -480,6 +489,25 @@ public sealed class DataClient : IDisposable
 
         /// <summary>Whether an exchange completed on it before (a reused connection may have been closed by the server meanwhile).</summary>
         public bool Used { get; set; }
+
+        /// <summary>
+        /// False when the server closed it (or sent something unasked, which an idle connection never gets):
+        /// the socket reads as ready. Nothing is read.
+        /// </summary>
+        public bool LooksOpen
+        {
+            get
+            {
+                try
+                {
+                    return tcp.Connected && !tcp.Client.Poll(0, SelectMode.SelectRead);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    return false;
+                }
+            }
+        }
 
         public void Dispose()
         {

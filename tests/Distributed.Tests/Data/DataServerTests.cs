@@ -119,6 +119,21 @@ public sealed class DataServerTests
     }
 
     [Fact]
+    public async Task A_client_whose_pooled_connection_the_server_closed_for_idleness_asks_on_a_new_one()
+    {
+        var (server, _) = Start(DataChannelSettings.Default with { IdleTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var __ = server;
+        using var client = new DataClient(PeerKind.Client);
+        await client.StatsAsync(server.Endpoint);
+        // The connection the first request left in the client's pool is closed by the server meanwhile.
+        await Eventually.TrueAsync(() => server.ConnectionCount == 0, () => $"{server.ConnectionCount} connections still open");
+
+        var values = await client.GetAsync(server.Endpoint, ["small"]);
+
+        Assert.Equal([1, 2, 3], values.Single()?.ToArray());
+    }
+
+    [Fact]
     public async Task Requests_with_more_keys_than_a_frame_holds_are_split_and_answered_in_order()
     {
         var (server, _) = Start(DataChannelSettings.Default with { MaxKeysPerRequest = 2, MaxRequestBytes = 64 });
