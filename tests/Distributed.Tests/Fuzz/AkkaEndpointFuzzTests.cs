@@ -89,7 +89,16 @@ public sealed class AkkaEndpointFuzzTests
         Assert.False(cluster.Workers.Single().HasExited, $"the worker exited: {string.Join(Environment.NewLine, cluster.Workers.Single().Output.TakeLast(30))}");
         Assert.Equal(expected, await pool.GatherAsync(stored));
         await pool.DisposeAsync();
-        await using var fresh = await cluster.ConnectAsync();
+        Pool connected;
+        try
+        {
+            connected = await cluster.ConnectAsync();
+        }
+        catch (CenterUnreachableException e)
+        {
+            throw new InvalidOperationException($"A fresh client could not connect ({e.Message}); the center's last lines:{Environment.NewLine}{string.Join(Environment.NewLine, cluster.Center.Output.TakeLast(30))}", e);
+        }
+        await using var fresh = connected;
         Assert.Equal(Enumerable.Range(1, 20).ToList(), fresh.Gather(fresh.Map(x => x + 1, Enumerable.Range(0, 20))));
     }
 
