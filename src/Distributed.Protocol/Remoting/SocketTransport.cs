@@ -36,7 +36,7 @@ public sealed class ClusterTlsSetup(ClusterCredentials credentials, Action<strin
 /// a client exiting while the center dialed it, or whatever now listens on a lost worker's port, ends
 /// the center. Here a failed handshake fails that one association, which Akka gates and retries as it
 /// does a refused connection, and a handshake has a deadline on both sides. What holds it back: with
-/// it, the Akka endpoint fuzz test saw the center's node leave the cluster in 3 of 30 runs (see the
+/// it, the Akka endpoint fuzz test saw the center's node leave the cluster in 4 of 27 runs (see the
 /// README's security section).
 /// </summary>
 // It lives as long as its actor system; its cancellation source has no resources to release (no timer).
