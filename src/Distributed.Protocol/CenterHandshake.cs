@@ -59,12 +59,7 @@ internal sealed class CenterHandshake
         if (_answered.TrySetException(refused)) _refused.TrySetException(refused);
     }
 
-    private static string Innermost(Exception? e)
-    {
-        if (e is null) return "no reason given";
-        while (e.InnerException is not null) e = e.InnerException;
-        return e.Message.TrimEnd('.');
-    }
+    private static string Innermost(Exception? e) => e is null ? "no reason given" : NetworkAddresses.Innermost(e);
 
     private sealed class Listener : ReceiveActor
     {

@@ -437,7 +437,8 @@ public static class NetworkAddresses
         }
     }
 
-    private static string Innermost(Exception e)
+    /// <summary>The message of the innermost exception, without its final period: what a one-line error says.</summary>
+    internal static string Innermost(Exception e)
     {
         while (e.InnerException is not null) e = e.InnerException;
         return e.Message.TrimEnd('.');

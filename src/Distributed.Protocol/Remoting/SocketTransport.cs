@@ -164,7 +164,7 @@ public sealed class SocketTransport : Transport
             socket?.Dispose();
             var why = e is OperationCanceledException
                 ? _stopping.IsCancellationRequested ? "the transport is shutting down" : "no answer in time"
-                : Innermost(e);
+                : NetworkAddresses.Innermost(e);
             throw new InvalidAssociationException($"Could not associate with {remoteAddress}: {why}.", e);
         }
     }
@@ -253,7 +253,7 @@ public sealed class SocketTransport : Transport
             // whose certificate was refused has been logged already, with the reason.
             if (!_stopping.IsCancellationRequested && !refused)
                 _log.Warning("Rejected incoming connection from [{0}]: {1} ({2}).", peer, _tls is null ? "it failed" : "the TLS handshake failed",
-                    e is OperationCanceledException ? "not completed in time" : Innermost(e));
+                    e is OperationCanceledException ? "not completed in time" : NetworkAddresses.Innermost(e));
             await stream.DisposeAsync().ConfigureAwait(false);
             socket.Dispose();
         }
@@ -296,10 +296,4 @@ public sealed class SocketTransport : Transport
 
     private static string HostText(IPAddress address) =>
         (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
-
-    private static string Innermost(Exception e)
-    {
-        while (e.InnerException is not null) e = e.InnerException;
-        return e.Message.TrimEnd('.');
-    }
 }
