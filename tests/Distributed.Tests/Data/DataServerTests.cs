@@ -42,20 +42,6 @@ public sealed class DataServerTests
         Assert.IsType<SocketException>(error.InnerException);
     }
 
-    /// <summary>Whether the server closed the socket: a read returns 0 (or fails) within the time given.</summary>
-    private static async Task<bool> ClosedByServerAsync(Socket socket, TimeSpan within)
-    {
-        var buffer = new byte[1 << 16];
-        using var timeout = new CancellationTokenSource(within);
-        try
-        {
-            while (await socket.ReceiveAsync(buffer, timeout.Token) > 0) { }
-            return true;
-        }
-        catch (OperationCanceledException) { return false; }
-        catch (SocketException) { return true; }
-    }
-
     private static void AssertServes(DataServer server)
     {
         using var client = new DataClient(PeerKind.Client);
@@ -78,7 +64,7 @@ public sealed class DataServerTests
         await using var _ = server;
         using var socket = await ConnectAsync(server, Convert.FromHexString(hex.Replace(" ", "")));
 
-        Assert.True(await ClosedByServerAsync(socket, TimeSpan.FromSeconds(10)), "the server kept the connection of a bad frame open");
+        Assert.True(await TestNetwork.ClosedByPeerAsync(socket, TimeSpan.FromSeconds(10)), "the server kept the connection of a bad frame open");
         await Eventually.TrueAsync(() => log.Count == 1, () => $"log: [{string.Join(" | ", log)}]");
         Assert.Contains("bad frame", log.Single());
         Assert.Contains("127.0.0.1", log.Single());
@@ -100,8 +86,8 @@ public sealed class DataServerTests
 
         AssertServes(server);
 
-        Assert.True(await ClosedByServerAsync(idle[0], TimeSpan.FromSeconds(10)), "the oldest idle connection was not the one closed");
-        Assert.False(await ClosedByServerAsync(idle[2], TimeSpan.FromMilliseconds(200)), "the newest idle connection was closed");
+        Assert.True(await TestNetwork.ClosedByPeerAsync(idle[0], TimeSpan.FromSeconds(10)), "the oldest idle connection was not the one closed");
+        Assert.False(await TestNetwork.ClosedByPeerAsync(idle[2], TimeSpan.FromMilliseconds(200)), "the newest idle connection was closed");
         Assert.True(server.ConnectionCount <= 3, $"{server.ConnectionCount} connections open, limit 3");
         Assert.Empty(log);
         foreach (var socket in idle) socket.Dispose();
@@ -113,7 +99,7 @@ public sealed class DataServerTests
         var (server, _) = Start(DataChannelSettings.Default with { IdleTimeout = TimeSpan.FromMilliseconds(300) });
         await using var __ = server;
         using var socket = await ConnectAsync(server, [0]);
-        Assert.True(await ClosedByServerAsync(socket, TimeSpan.FromSeconds(10)), "an idle connection outlived the idle timeout");
+        Assert.True(await TestNetwork.ClosedByPeerAsync(socket, TimeSpan.FromSeconds(10)), "an idle connection outlived the idle timeout");
         await Eventually.TrueAsync(() => server.ConnectionCount == 0, () => $"{server.ConnectionCount} connections left");
         AssertServes(server);
     }

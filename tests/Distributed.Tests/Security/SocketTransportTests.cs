@@ -34,7 +34,7 @@ public sealed class SocketTransportTests : IAsyncLifetime
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var system = Start(Role.Center, center.Port, center, credentials, settings: settings);
-        await UpAsync(system).WaitAsync(Slow);
+        await TestNetwork.MemberUpAsync(system).WaitAsync(Slow);
         return (system, center);
     }
 
@@ -52,13 +52,6 @@ public sealed class SocketTransportTests : IAsyncLifetime
         return system;
     }
 
-    private static Task UpAsync(ActorSystem system)
-    {
-        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
-        return up.Task;
-    }
-
     [Fact]
     public async Task A_member_of_another_cluster_is_refused_again_and_again_and_neither_node_shuts_down()
     {
@@ -66,7 +59,7 @@ public sealed class SocketTransportTests : IAsyncLifetime
         var refused = new ConcurrentQueue<string>();
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var centerSystem = Start(Role.Center, center.Port, center, _cluster, (_, reason) => refused.Enqueue(reason));
-        await UpAsync(centerSystem).WaitAsync(Slow);
+        await TestNetwork.MemberUpAsync(centerSystem).WaitAsync(Slow);
 
         var strangerSystem = Start(Role.Client, 0, center, stranger, (_, reason) => refused.Enqueue(reason));
 
@@ -117,20 +110,6 @@ public sealed class SocketTransportTests : IAsyncLifetime
         await closing;
     }
 
-    /// <summary>Whether the node closed <paramref name="socket"/>: a read returns 0 (or fails) within <paramref name="within"/>.</summary>
-    private static async Task<bool> ClosedByNodeAsync(Socket socket, TimeSpan within)
-    {
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(within);
-        try
-        {
-            while (await socket.ReceiveAsync(buffer, timeout.Token) > 0) { }
-            return true;
-        }
-        catch (OperationCanceledException) { return false; }
-        catch (SocketException) { return true; }
-    }
-
     [Fact]
     public async Task A_frame_announced_larger_than_the_maximum_closes_that_connection_and_nothing_else()
     {
@@ -141,7 +120,7 @@ public sealed class SocketTransportTests : IAsyncLifetime
         BinaryPrimitives.WriteInt32LittleEndian(length, int.MaxValue);
         await socket.SendAsync(length);
 
-        Assert.True(await ClosedByNodeAsync(socket, Slow), "the node kept a connection that announced a 2 GiB frame");
+        Assert.True(await TestNetwork.ClosedByPeerAsync(socket, Slow), "the node kept a connection that announced a 2 GiB frame");
         Assert.False(system.WhenTerminated.IsCompleted);
         // It still takes connections, and answers on them.
         Assert.Equal(center, await AnsweredAddressAsync(center));
@@ -156,7 +135,7 @@ public sealed class SocketTransportTests : IAsyncLifetime
         // The first bytes of a TLS record header, and then nothing.
         await socket.SendAsync(new byte[] { 0x16, 0x03, 0x01 });
 
-        Assert.True(await ClosedByNodeAsync(socket, TimeSpan.FromSeconds(30)), "the node kept a connection that never finished its handshake");
+        Assert.True(await TestNetwork.ClosedByPeerAsync(socket, TimeSpan.FromSeconds(30)), "the node kept a connection that never finished its handshake");
         Assert.False(system.WhenTerminated.IsCompleted);
     }
 

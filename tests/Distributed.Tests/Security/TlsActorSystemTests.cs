@@ -35,13 +35,6 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         return system;
     }
 
-    private static Task UpAsync(ActorSystem system)
-    {
-        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
-        return up.Task;
-    }
-
     [Fact]
     public async Task Members_with_the_same_credentials_join_over_akka_ssl_tcp()
     {
@@ -49,7 +42,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         var centerSystem = Start(Role.Center, center.Port, center, _cluster);
         var client = Start(Role.Client, 0, center, _cluster);
 
-        await Task.WhenAll(UpAsync(centerSystem), UpAsync(client)).WaitAsync(Slow);
+        await Task.WhenAll(TestNetwork.MemberUpAsync(centerSystem), TestNetwork.MemberUpAsync(client)).WaitAsync(Slow);
 
         Assert.Equal("akka.ssl.tcp", ((ExtendedActorSystem)centerSystem).Provider.DefaultAddress.Protocol);
         Assert.StartsWith("akka.ssl.tcp://", ClusterConfig.SeedAddress(center, secure: true));
@@ -62,7 +55,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var refused = new ConcurrentQueue<string>();
         var centerSystem = Start(Role.Center, center.Port, center, _cluster, (_, reason) => refused.Enqueue(reason));
-        await UpAsync(centerSystem).WaitAsync(Slow);
+        await TestNetwork.MemberUpAsync(centerSystem).WaitAsync(Slow);
 
         var stranger = Start(Role.Client, 0, center, _stranger, (_, reason) => refused.Enqueue(reason));
 
@@ -83,7 +76,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var refused = new ConcurrentQueue<(string Peer, string Reason)>();
         var centerSystem = Start(Role.Center, center.Port, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
-        await UpAsync(centerSystem).WaitAsync(Slow);
+        await TestNetwork.MemberUpAsync(centerSystem).WaitAsync(Slow);
 
         // A client with another cluster's certificate that takes any server certificate: it never closes
         // the connection first, so the center's own check always runs.
