@@ -155,11 +155,13 @@ public static class ClusterConfig
     /// <paramref name="onRejected"/> hears of every peer refused (its address and the reason), as well as the log.
     /// <paramref name="member"/> false: the system does not join the cluster (see <see cref="For"/>).
     /// <paramref name="advertise"/> is the address peers know it by, by default <paramref name="host"/>.
+    /// <paramref name="settings"/>, when given, win over every other layer (a test's own serializers, say).
     /// </summary>
     public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
-        Action<string, string>? onRejected = null, bool member = true, string? advertise = null)
+        Action<string, string>? onRejected = null, bool member = true, string? advertise = null, Config? settings = null)
     {
         var config = For(role, host, port, center, secure: credentials is not null, member, advertise);
+        if (settings is not null) config = settings.WithFallback(config);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
         // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
         // trust store and host names play no part, only the chain to this cluster's own authority.
