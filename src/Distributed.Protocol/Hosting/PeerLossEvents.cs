@@ -4,7 +4,7 @@ namespace Distributed.Protocol.Hosting;
 
 /// <summary>
 /// Akka's reports of a peer that went away: a connection closed, the address gated, a downed node's
-/// identity quarantined, the split-brain resolver downing nobody. When a worker dies or a client
+/// identity quarantined. When a worker dies or a client
 /// leaves, each node writes four or five of these at warning or error (some with stack traces),
 /// although nothing is wrong: the center says what happened in one line of its own (which worker, how,
 /// what is redone). So they are written at debug. A peer that stays unreachable still shows: Akka's
@@ -31,8 +31,6 @@ public static class PeerLossEvents
         if (text.StartsWith("Tried to associate with unreachable remote address", StringComparison.Ordinal)) return true;
         // The identity of a node the cluster already removed.
         if (text.Contains("is irrecoverably failed. UID is now quarantined", StringComparison.Ordinal)) return true;
-        // The resolver's decision when there is nobody to down (the center downed the dead node already).
-        if (text.StartsWith("SBR took decision", StringComparison.Ordinal) && text.Contains("is downing []", StringComparison.Ordinal)) return true;
         // Unreachable members that are all Down already: the center downed them; the gossip catches up.
         if (text.Contains("Marking node(s) as UNREACHABLE", StringComparison.Ordinal))
             return !text.Contains("status = Up", StringComparison.Ordinal) && !text.Contains("status = Joining", StringComparison.Ordinal)

@@ -9,7 +9,7 @@ namespace Distributed.Client;
 /// A pool's link to the center: its <see cref="ClusterConnection"/> and <see cref="ClientActor"/>, the questions it
 /// asks the center, the keys it tells the center to release, and surviving a restart of the center.
 /// When the center is lost, this process's actor system ends: a member's cluster node downs itself
-/// (keep-oldest: the side without the oldest member, the center, goes); a dial-out client's watch of the
+/// (CenterDowningProvider: a node that has lost the center goes); a dial-out client's watch of the
 /// center shuts it down. The connection then reaches the center at
 /// the same address again with a new actor system, and claims the keys of the pool's live RemoteData,
 /// which the workers report when they rejoin. Computations that were waiting fail with

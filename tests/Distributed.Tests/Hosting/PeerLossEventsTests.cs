@@ -19,7 +19,6 @@ public sealed class PeerLossEventsTests
         $"Association with remote system {Peer} has failed; address is now gated for 5000 ms. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated",
         "Disassociated",
         $"Association to [{Peer}] having UID [1900693677] is irrecoverably failed. UID is now quarantined and all messages to this UID will be delivered to dead letters. Remote actorsystem must be restarted to recover from this situation.",
-        "SBR took decision Akka.Cluster.SBR.DownUnreachable and is downing [], [1] unreachable of [3] members, full reachability status: [Reachability()]",
         $"Cluster Node [akka.tcp://distributed@127.0.0.1:42509] - Marking node(s) as UNREACHABLE [Member(address = {Peer}, Uid=1900693677 status = Down, role=[worker], upNumber=3, version=0.0.0)]. Node roles [center]",
         $"Tried to associate with unreachable remote address [{Peer}]. Address is now gated for 5000 ms, all messages to this address will be delivered to dead letters.",
     };
@@ -42,7 +41,7 @@ public sealed class PeerLossEventsTests
     }
 
     [Theory]
-    [InlineData("SBR took decision Akka.Cluster.SBR.DownUnreachable and is downing [akka.tcp://distributed@127.0.0.1:8789], [1] unreachable of [3] members")]
+    [InlineData("Downing akka.tcp://distributed@127.0.0.1:8789: unreachable for 1 s.")]
     [InlineData("Worker w1 has no executor 3 any more; a command for it is dropped")]
     [InlineData("Message [RunTasks] from x to y was not delivered.")]
     public void Anything_else_keeps_its_level(string text)

@@ -31,7 +31,7 @@ public sealed class SettingsLayersTests
 
         Assert.Equal(TimeSpan.FromSeconds(200), settings.GetTimeSpan(Grace));
         Assert.Equal("warning", settings.GetString("distributed.logging.level"));
-        Assert.Equal("keep-oldest", settings.GetString("akka.cluster.split-brain-resolver.active-strategy")); // the rest stays
+        Assert.Equal(TimeSpan.FromSeconds(1), settings.GetTimeSpan("distributed.cluster.down-unreachable-after")); // the rest stays
     }
 
     [Fact]

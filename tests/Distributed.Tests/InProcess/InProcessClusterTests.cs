@@ -14,7 +14,7 @@ namespace Distributed.Tests.InProcess;
 [Collection(InProcessClusters.Name)]
 public sealed class InProcessClusterTests
 {
-    /// <summary>Each wait's limit: a node that is lost is noticed in about 3 s (failure detector and split-brain resolver, hocon/common.hocon).</summary>
+    /// <summary>Each wait's limit: a node that is lost is noticed in about 3 s (failure detector and downing, hocon/common.hocon).</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(12);
 
     /// <summary>The function of the Maps: the echo executors give the argument back without calling it.</summary>
