@@ -7,8 +7,6 @@ using System.Reflection;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Event;
-using Akka.Remote.Transport.DotNetty;
 using Distributed.Protocol.Security;
 
 namespace Distributed.Protocol;
@@ -163,16 +161,9 @@ public static class ClusterConfig
         var config = For(role, host, port, center, secure: credentials is not null, member, advertise);
         if (settings is not null) config = settings.WithFallback(config);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
-        // Validation is ours alone (suppressValidation off, so the custom validator runs): the machine's
-        // trust store and host names play no part, only the chain to this cluster's own authority.
-        var tls = new DotNettySslSetup(credentials.Certificate, suppressValidation: false, requireMutualAuthentication: true,
-            validateCertificateHostname: false, customValidator: (certificate, _, remotePeer, _, log) =>
-            {
-                if (credentials.IsMember(certificate, out var reason)) return true;
-                log.Warning("Refused the TLS connection with {0}: {1}.", remotePeer, reason);
-                onRejected?.Invoke(remotePeer, reason);
-                return false;
-            });
+        // Validation is ours alone: the machine's trust store and host names play no part, only the chain
+        // to this cluster's own authority (see Remoting.SocketTransport).
+        var tls = new Remoting.ClusterTlsSetup(credentials, onRejected);
         return ActorSystem.Create(SystemName, BootstrapSetup.Create().WithConfig(config).And(tls));
     }
 

@@ -28,16 +28,14 @@ public sealed class ClusterTlsSetup(ClusterCredentials credentials, Action<strin
 /// <summary>
 /// Akka.Remote's transport on plain sockets, with mutual TLS when the node has the cluster's credentials
 /// (<see cref="ClusterTlsSetup"/>). Frames are Akka's own (a 4-byte little-endian length, then the
-/// payload), so that nothing else on the wire changes. Not yet the default: it is chosen with
-/// <c>akka.remote.dot-netty.tcp.transport-class = "Distributed.Protocol.Remoting.SocketTransport, Distributed.Protocol"</c>
-/// (and a <see cref="ClusterTlsSetup"/>), as its tests do. It is meant to replace Akka's DotNetty
-/// transport, which shuts the whole node down (Akka's coordinated shutdown, exit code 79) when any
-/// outbound TLS handshake fails, including when the peer merely closed the connection mid-handshake:
-/// a client exiting while the center dialed it, or whatever now listens on a lost worker's port, ends
-/// the center. Here a failed handshake fails that one association, which Akka gates and retries as it
-/// does a refused connection, and a handshake has a deadline on both sides. What holds it back: with
-/// it, the Akka endpoint fuzz test saw the center's node leave the cluster in 4 of 27 runs (see the
-/// README's security section).
+/// payload), so that nothing else on the wire changes. The default (<c>hocon/common.hocon</c>,
+/// <c>akka.remote.dot-netty.tcp.transport-class</c>; <see cref="ClusterConfig.CreateSystem"/> hands it the
+/// <see cref="ClusterTlsSetup"/>) instead of Akka's DotNetty transport, which shuts the whole node down
+/// (Akka's coordinated shutdown, exit code 79) when any outbound TLS handshake fails, including when the
+/// peer merely closed the connection mid-handshake: a client exiting while the center dialed it, or
+/// whatever now listens on a lost worker's port, ended the center. Here a failed handshake fails that
+/// one association, which Akka gates and retries as it does a refused connection, and a handshake has
+/// a deadline on both sides.
 /// </summary>
 // It lives as long as its actor system; its cancellation source has no resources to release (no timer).
 [global::System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as its actor system; Shutdown cancels the source")]

@@ -12,7 +12,7 @@ using Distributed.Protocol.Security;
 namespace Distributed.Tests.Security;
 
 /// <summary>
-/// Akka.Remote's transport of ours (<see cref="SocketTransport"/>, not yet the default) in one process:
+/// Akka.Remote's transport of ours (<see cref="SocketTransport"/>, the default) in one process:
 /// what a peer can make it do, and that no failed handshake shuts a node down.
 /// </summary>
 public sealed class SocketTransportTests : IAsyncLifetime
@@ -38,16 +38,10 @@ public sealed class SocketTransportTests : IAsyncLifetime
         return (system, center);
     }
 
-    /// <summary>A node on <see cref="SocketTransport"/> (not yet the default transport).</summary>
+    /// <summary>A node as the programs make it (on <see cref="SocketTransport"/>, the default), with <paramref name="settings"/> above.</summary>
     private ActorSystem Start(Role role, int port, HostPort center, ClusterCredentials? credentials, Action<string, string>? onRejected = null, string settings = "")
     {
-        var config = ConfigurationFactory.ParseString(settings)
-            .WithFallback(ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.transport-class = \"{typeof(SocketTransport).FullName}, {typeof(SocketTransport).Assembly.GetName().Name}\""))
-            .WithFallback(ClusterConfig.For(role, "127.0.0.1", port, center, secure: credentials is not null));
-        var setup = BootstrapSetup.Create().WithConfig(config);
-        var system = credentials is null
-            ? ActorSystem.Create(ClusterConfig.SystemName, setup)
-            : ActorSystem.Create(ClusterConfig.SystemName, setup.And(new ClusterTlsSetup(credentials, onRejected)));
+        var system = ClusterConfig.CreateSystem(role, "127.0.0.1", port, center, credentials, onRejected, settings: ConfigurationFactory.ParseString(settings));
         _systems.Add(system);
         return system;
     }
@@ -63,7 +57,8 @@ public sealed class SocketTransportTests : IAsyncLifetime
 
         var strangerSystem = Start(Role.Client, 0, center, stranger, (_, reason) => refused.Enqueue(reason));
 
-        // Either side may refuse first (see TlsActorSystemTests); an attempt yields one refusal or two.
+        // Each side checks the other's certificate once its own handshake messages are out, so either may
+        // refuse first and close the connection before the other's check runs: an attempt yields one refusal or two.
         // More than two mean the stranger tried again: a failed handshake failed that association, not
         // its node (Akka's DotNetty transport shuts a node down when an outbound handshake fails).
         await Eventually.TrueAsync(() => refused.Count >= 3, () => $"refusals: {refused.Count}, stranger terminated: {strangerSystem.WhenTerminated.IsCompleted}", Slow);
@@ -78,8 +73,8 @@ public sealed class SocketTransportTests : IAsyncLifetime
     {
         var (centerSystem, _) = await StartCenterAsync(_cluster);
         // As a client's node does when it exits while the center dials it, or whatever listens on a lost
-        // worker's port now: it takes the connection and closes it. (On DotNetty's transport the center
-        // shuts itself down here.)
+        // worker's port now: it takes the connection and closes it. (On Akka's DotNetty transport the
+        // center shut itself down here.)
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var accepted = 0;
