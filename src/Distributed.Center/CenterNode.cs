@@ -62,7 +62,7 @@ public sealed class CenterNode
         system.ActorOf(ClusterSingletonManager.Props(
             CenterActor.Props(),
             PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(system).WithRole("center").WithSingletonName("center")), "center");
+            ClusterSingletonManagerSettings.Create(system).WithRole(CenterDowningProvider.CenterRole).WithSingletonName("center")), "center");
         // Kestrel starts while the cluster forms.
         var dashboardStart = dashboard is { Port: > 0 } ? StartDashboardAsync(system, bind, chosen.Advertised, credentials, dashboard, cancellation) : Task.FromResult<DashboardServer?>(null);
         try

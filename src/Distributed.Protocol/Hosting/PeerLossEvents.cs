@@ -4,11 +4,11 @@ namespace Distributed.Protocol.Hosting;
 
 /// <summary>
 /// Akka's reports of a peer that went away: a connection closed, the address gated, a downed node's
-/// identity quarantined. When a worker dies or a client
-/// leaves, each node writes four or five of these at warning or error (some with stack traces),
-/// although nothing is wrong: the center says what happened in one line of its own (which worker, how,
-/// what is redone). So they are written at debug. A peer that stays unreachable still shows: Akka's
-/// "Marking node(s) as UNREACHABLE" of a member not yet downed keeps its level.
+/// identity quarantined. When a worker dies or a client leaves, each node writes four or five of these
+/// at warning or error (some with stack traces), although nothing is wrong: the center says what
+/// happened in one line of its own (which worker, how, what is redone). So they are written at debug.
+/// A peer that stays unreachable still shows: Akka's "Marking node(s) as UNREACHABLE" of a member not
+/// yet downed keeps its level.
 /// </summary>
 public static class PeerLossEvents
 {
