@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Akka.Configuration;
 using Distributed.Hosting;
 using Distributed.Protocol;
 using Distributed.Protocol.Remoting;
@@ -20,30 +19,22 @@ public sealed class SocketTransportTests : IAsyncLifetime
     private static readonly TimeSpan Slow = TimeSpan.FromSeconds(60);
 
     private readonly ClusterCredentials _cluster = ClusterCredentials.CreateInMemory();
-    private readonly List<ActorSystem> _systems = [];
+    private readonly InProcessNodes _nodes = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        await Task.WhenAll(_systems.Select(s => s.Terminate()));
+        await _nodes.DisposeAsync();
         _cluster.Dispose();
     }
 
     private async Task<(ActorSystem System, HostPort Address)> StartCenterAsync(ClusterCredentials? credentials, string settings = "")
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
-        var system = Start(Role.Center, center.Port, center, credentials, settings: settings);
+        var system = _nodes.Start(Role.Center, center.Port, center, credentials, settings: settings);
         await TestNetwork.MemberUpAsync(system).WaitAsync(Slow);
         return (system, center);
-    }
-
-    /// <summary>A node as the programs make it (on <see cref="SocketTransport"/>, the default), with <paramref name="settings"/> above.</summary>
-    private ActorSystem Start(Role role, int port, HostPort center, ClusterCredentials? credentials, Action<string, string>? onRejected = null, string settings = "")
-    {
-        var system = ClusterConfig.CreateSystem(role, "127.0.0.1", port, center, credentials, onRejected, settings: ConfigurationFactory.ParseString(settings));
-        _systems.Add(system);
-        return system;
     }
 
     [Fact]
@@ -52,10 +43,10 @@ public sealed class SocketTransportTests : IAsyncLifetime
         using var stranger = ClusterCredentials.CreateInMemory();
         var refused = new ConcurrentQueue<string>();
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
-        var centerSystem = Start(Role.Center, center.Port, center, _cluster, (_, reason) => refused.Enqueue(reason));
+        var centerSystem = _nodes.Start(Role.Center, center.Port, center, _cluster, (_, reason) => refused.Enqueue(reason));
         await TestNetwork.MemberUpAsync(centerSystem).WaitAsync(Slow);
 
-        var strangerSystem = Start(Role.Client, 0, center, stranger, (_, reason) => refused.Enqueue(reason));
+        var strangerSystem = _nodes.Start(Role.Client, 0, center, stranger, (_, reason) => refused.Enqueue(reason));
 
         // Each side checks the other's certificate once its own handshake messages are out, so either may
         // refuse first and close the connection before the other's check runs: an attempt yields one refusal or two.

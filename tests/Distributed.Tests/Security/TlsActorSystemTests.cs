@@ -17,30 +17,23 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
 
     private readonly ClusterCredentials _cluster = ClusterCredentials.CreateInMemory();
     private readonly ClusterCredentials _stranger = ClusterCredentials.CreateInMemory();
-    private readonly List<ActorSystem> _systems = [];
+    private readonly InProcessNodes _nodes = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        await Task.WhenAll(_systems.Select(s => s.Terminate()));
+        await _nodes.DisposeAsync();
         _cluster.Dispose();
         _stranger.Dispose();
-    }
-
-    private ActorSystem Start(Role role, int port, HostPort center, ClusterCredentials? credentials, Action<string, string>? onRejected = null)
-    {
-        var system = ClusterConfig.CreateSystem(role, "127.0.0.1", port, center, credentials, onRejected);
-        _systems.Add(system);
-        return system;
     }
 
     [Fact]
     public async Task Members_with_the_same_credentials_join_over_akka_ssl_tcp()
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
-        var centerSystem = Start(Role.Center, center.Port, center, _cluster);
-        var client = Start(Role.Client, 0, center, _cluster);
+        var centerSystem = _nodes.Start(Role.Center, center.Port, center, _cluster);
+        var client = _nodes.Start(Role.Client, 0, center, _cluster);
 
         await Task.WhenAll(TestNetwork.MemberUpAsync(centerSystem), TestNetwork.MemberUpAsync(client)).WaitAsync(Slow);
 
@@ -54,7 +47,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
     {
         var center = new HostPort("127.0.0.1", LocalCluster.FreePort());
         var refused = new ConcurrentQueue<(string Peer, string Reason)>();
-        var centerSystem = Start(Role.Center, center.Port, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
+        var centerSystem = _nodes.Start(Role.Center, center.Port, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
         await TestNetwork.MemberUpAsync(centerSystem).WaitAsync(Slow);
 
         // A client with another cluster's certificate that takes any server certificate: it never closes
@@ -90,7 +83,7 @@ public sealed class TlsActorSystemTests : IAsyncLifetime
         var accepting = AcceptAnyClientAsync(listener, _stranger);
         var refused = new ConcurrentQueue<(string Peer, string Reason)>();
 
-        Start(Role.Client, 0, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
+        _nodes.Start(Role.Client, 0, center, _cluster, (peer, reason) => refused.Enqueue((peer, reason)));
 
         await Eventually.TrueAsync(() => !refused.IsEmpty, () => "the node did not refuse the stranger center", Slow);
         var (peer, reason) = refused.First();
