@@ -43,12 +43,13 @@ var root = new RootCommand("Starts the center of a Distributed cluster: it knows
 var operations = new Distributed.Programs.OperationsOptions(root, Role.Center);
 root.SetAction(async (parse, cancellation) =>
 {
+    var readingCredentials = ProgramRunner.StartReadingCredentials(parse.GetValue(credentialsOption));
     if (!operations.TryStart(parse)) return 2;
     var host = parse.GetValue(hostOption);
     var port = parse.GetValue(portOption);
     var dashboardPort = parse.GetValue(dashboardPortOption);
     var dashboard = new DashboardSettings(dashboardPort ?? DashboardSettings.DefaultPort, NextFreeIfTaken: dashboardPort is null);
-    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return 2;
+    if (!ProgramRunner.TryResolveCredentials(readingCredentials, out var credentials, out var credentialsChecked)) return 2;
     return await ProgramRunner.RunAsync(
         start: token => CenterNode.StartAsync(host, port, credentials, parse.GetValue(insecureOption), token, dashboard, parse.GetValue(advertiseOption)),
         whenEnded: node => node.System.WhenTerminated,
@@ -59,7 +60,8 @@ root.SetAction(async (parse, cancellation) =>
             Console.WriteLine($"Start center at {node.Address}" + (node.AddressNote is { } how ? $" ({how})"
                 : node.Bound != node.Address ? $" (listening on {node.Bound})" : ""));
             if (node.Dashboard is { } shown) Console.WriteLine($"Dashboard at {shown.Url}" + (shown.Access.Note is { } note ? $" ({note})" : ""));
-        });
+        },
+        credentialsChecked: credentialsChecked);
 });
 
 // dcenter credentials create DIR: the one-time step before a cluster runs on a real network.

@@ -58,6 +58,7 @@ var workersOption = new Option<int?>("--nworkers") { Description = "Run N worker
 root.Options.Add(workersOption);
 root.SetAction((parse, cancellation) =>
 {
+    var readingCredentials = ProgramRunner.StartReadingCredentials(parse.GetValue(credentialsOption));
     if (!operations.TryStart(parse)) return Task.FromResult(2);
     if (parse.GetValue(workersOption) is { } workers)
     {
@@ -139,7 +140,7 @@ root.SetAction((parse, cancellation) =>
         Console.Error.WriteLine($"error: {e.Message}");
         return Task.FromResult(2);
     }
-    if (!ProgramRunner.TryResolveCredentials(parse.GetValue(credentialsOption), out var credentials)) return Task.FromResult(2);
+    if (!ProgramRunner.TryResolveCredentials(readingCredentials, out var credentials, out var credentialsChecked)) return Task.FromResult(2);
     var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
         credentials, parse.GetValue(insecureOption),
         dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null, resources,
@@ -173,7 +174,8 @@ root.SetAction((parse, cancellation) =>
         // A worker whose center was lost (or that was downed while paused) joins again with its store:
         // a restarted center adopts the values; the center that downed it has them deleted, as it
         // made them again elsewhere.
-        restart: node => token => WorkerNode.RejoinAsync(options with { Port = node.Address.Port }, node, token));
+        restart: node => token => WorkerNode.RejoinAsync(options with { Port = node.Address.Port }, node, token),
+        credentialsChecked: credentialsChecked);
 });
 return await root.Parse(args).InvokeAsync();
 

@@ -8,23 +8,43 @@ namespace Distributed.Protocol.Hosting;
 public static class ProgramRunner
 {
     /// <summary>
-    /// The credentials named by <c>--credentials</c> (<paramref name="directory"/>), else by the
-    /// <c>DISTRIBUTED_CREDENTIALS</c> environment variable; false, after one line on standard error
-    /// saying what is wrong, when that folder cannot be used.
+    /// Starts reading the credentials named by <c>--credentials</c> (<paramref name="directory"/>), else by
+    /// the <c>DISTRIBUTED_CREDENTIALS</c> environment variable, on the thread pool: the files and the
+    /// first use of the platform's cryptography cost a program ~60 ms, spent beside its other set-up.
+    /// <see cref="TryResolveCredentials"/> takes the result.
     /// </summary>
-    public static bool TryResolveCredentials(string? directory, out ClusterCredentials? credentials)
+    public static Task<ClusterCredentials?> StartReadingCredentials(string? directory) =>
+        ClusterCredentials.ResolveFolder(directory) is { } folder
+            ? Task.Run(() => (ClusterCredentials?)ClusterCredentials.LoadUnchecked(folder))
+            : Task.FromResult<ClusterCredentials?>(null);
+
+    /// <summary>
+    /// The credentials <paramref name="reading"/> (<see cref="StartReadingCredentials"/>) read; false, after
+    /// one line on standard error saying what is wrong, when that folder cannot be used. The check that
+    /// the member certificate chains to its own authority (a first chain build, ~100 ms) runs on the
+    /// thread pool beside the node's start: <paramref name="ownCertificateChecked"/>, which
+    /// <see cref="RunAsync{TNode}"/> waits for before it announces the node.
+    /// </summary>
+    public static bool TryResolveCredentials(Task<ClusterCredentials?> reading, out ClusterCredentials? credentials, out Task ownCertificateChecked)
     {
         try
         {
             StartTrace.Mark("arguments parsed");
-            credentials = ClusterCredentials.Resolve(directory);
+            credentials = reading.GetAwaiter().GetResult();
             StartTrace.Mark("credentials loaded");
+            var loaded = credentials;
+            ownCertificateChecked = loaded is null ? Task.CompletedTask : Task.Run(() =>
+            {
+                loaded.CheckOwnCertificate();
+                StartTrace.Mark("credentials checked");
+            });
             return true;
         }
         catch (CredentialsException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             credentials = null;
+            ownCertificateChecked = Task.CompletedTask;
             return false;
         }
     }
@@ -44,10 +64,13 @@ public static class ProgramRunner
     /// <paramref name="stop"/>. A node that ends by itself (removed from the cluster) is started again
     /// through <paramref name="restart"/> when it gives a way to, else the program fails; one that
     /// <paramref name="endedForGood"/> says was meant to end (a retired worker) ends the program with 0.
+    /// Credentials that fail <paramref name="credentialsChecked"/> (see <see cref="TryResolveCredentials"/>)
+    /// stop the node before it is announced, and their error is the one the program gives.
     /// </summary>
     public static async Task<int> RunAsync<TNode>(Func<CancellationToken, Task<TNode>> start, Func<TNode, Task> whenEnded, Func<TNode, Task> stop, Action<TNode> announce,
-        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null, Func<TNode, bool>? endedForGood = null)
+        Func<TNode, Func<CancellationToken, Task<TNode>>?>? restart = null, Func<TNode, bool>? endedForGood = null, Task? credentialsChecked = null)
     {
+        credentialsChecked ??= Task.CompletedTask;
         using var stopRequested = new CancellationTokenSource();
         var signalExitCode = 130;
         void OnSignal(PosixSignalContext context)
@@ -74,7 +97,14 @@ public static class ProgramRunner
             }
             catch (Exception e) when (e is NodeStartException or CenterUnreachableException or CredentialsException or FormatException or System.Net.Sockets.SocketException)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                // Credentials of two clusters mixed make every handshake fail: their error says why.
+                Console.Error.WriteLine($"error: {await CredentialsErrorAsync(credentialsChecked) ?? e.Message}");
+                return 1;
+            }
+            if (await CredentialsErrorAsync(credentialsChecked) is { } credentialsError)
+            {
+                await stop(node);
+                Console.Error.WriteLine($"error: {credentialsError}");
                 return 1;
             }
             announce(node);
@@ -90,6 +120,19 @@ public static class ProgramRunner
             }
             Console.Error.WriteLine("warning: the node was removed from the cluster (the center was lost, or this node was unreachable, e.g. paused); it joins again as a new node.");
             starter = next;
+        }
+    }
+
+    private static async Task<string?> CredentialsErrorAsync(Task credentialsChecked)
+    {
+        try
+        {
+            await credentialsChecked;
+            return null;
+        }
+        catch (CredentialsException e)
+        {
+            return e.Message;
         }
     }
 }

@@ -79,6 +79,26 @@ public sealed class ClusterCredentials : IDisposable
     /// <summary>Reads the credentials in <paramref name="directory"/>, with a clear error naming what is missing or wrong.</summary>
     public static ClusterCredentials Load(string directory)
     {
+        var credentials = LoadUnchecked(directory);
+        try
+        {
+            credentials.CheckOwnCertificate();
+            return credentials;
+        }
+        catch
+        {
+            credentials.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the credentials in <paramref name="directory"/> as <see cref="Load"/> does, but leaves out
+    /// <see cref="CheckOwnCertificate"/>: a process's first chain build costs ~100 ms, which a program
+    /// starting up spends beside its actor system's start instead of before it.
+    /// </summary>
+    public static ClusterCredentials LoadUnchecked(string directory)
+    {
         if (!System.IO.Directory.Exists(directory))
             throw new CredentialsException($"The credentials folder {directory} does not exist. Create one with: dcenter credentials create {directory}");
         string Read(string name)
@@ -91,13 +111,15 @@ public sealed class ClusterCredentials : IDisposable
         try
         {
             var authority = X509Certificate2.CreateFromPem(Read(AuthorityFile));
-            using var pem = X509Certificate2.CreateFromPem(Read(CertificateFile), Read(KeyFile));
-            // Re-imported so that SslStream can use the key on every platform (a PEM key is ephemeral).
-            var member = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-            var credentials = new ClusterCredentials(authority, member, directory);
-            if (!credentials.IsMember(member, out var reason))
-                throw new CredentialsException($"The member certificate in {directory} is not valid for its own authority: {reason}.");
-            return credentials;
+            var member = X509Certificate2.CreateFromPem(Read(CertificateFile), Read(KeyFile));
+            // Windows' TLS cannot use a key imported from PEM (it is ephemeral there): a PKCS#12 round trip
+            // makes it a stored one. OpenSSL takes the key as it is, and the round trip costs ~30 ms of a start.
+            if (!OperatingSystem.IsLinux())
+            {
+                using var pem = member;
+                member = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            }
+            return new ClusterCredentials(authority, member, directory);
         }
         catch (CryptographicException e)
         {
@@ -105,12 +127,26 @@ public sealed class ClusterCredentials : IDisposable
         }
     }
 
-    /// <summary>The credentials named by <paramref name="directory"/>, else by <see cref="EnvironmentVariable"/>; null if neither is set.</summary>
-    public static ClusterCredentials? Resolve(string? directory)
+    /// <summary>
+    /// Throws a <see cref="CredentialsException"/> when the member certificate does not chain to the
+    /// credentials' own authority (files of two different clusters mixed in one folder): every peer
+    /// would refuse this process, and the error says why here instead of in each refused handshake.
+    /// </summary>
+    public void CheckOwnCertificate()
     {
-        if (!string.IsNullOrWhiteSpace(directory)) return Load(directory);
+        if (!IsMember(Certificate, out var reason))
+            throw new CredentialsException($"The member certificate in {Directory ?? "these credentials"} is not valid for its own authority: {reason}.");
+    }
+
+    /// <summary>The credentials named by <paramref name="directory"/>, else by <see cref="EnvironmentVariable"/>; null if neither is set.</summary>
+    public static ClusterCredentials? Resolve(string? directory) => ResolveFolder(directory) is { } folder ? Load(folder) : null;
+
+    /// <summary>The folder <see cref="Resolve"/> reads: <paramref name="directory"/>, else <see cref="EnvironmentVariable"/>'s; null if neither is set.</summary>
+    public static string? ResolveFolder(string? directory)
+    {
+        if (!string.IsNullOrWhiteSpace(directory)) return directory;
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        return string.IsNullOrWhiteSpace(fromEnvironment) ? null : Load(fromEnvironment);
+        return string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment;
     }
 
     /// <summary>

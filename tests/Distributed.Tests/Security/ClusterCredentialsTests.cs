@@ -63,6 +63,40 @@ public sealed class ClusterCredentialsTests : IDisposable
         Assert.False(await HandshakeAsync(server: theirs, client: ours));
     }
 
+    [Fact]
+    public async Task Credentials_read_from_their_files_connect_members_with_the_key_as_read()
+    {
+        using (ClusterCredentials.Create(_folder)) { }
+        using var server = ClusterCredentials.Load(_folder);
+        using var client = ClusterCredentials.LoadUnchecked(_folder);
+        using var stranger = ClusterCredentials.CreateInMemory();
+        Assert.True(await HandshakeAsync(server, client));
+        Assert.False(await HandshakeAsync(server, stranger));
+    }
+
+    [Fact]
+    public void Files_of_two_clusters_in_one_folder_load_unchecked_and_fail_their_own_check()
+    {
+        using (ClusterCredentials.Create(_folder)) { }
+        var other = _folder + "-other";
+        try
+        {
+            using (ClusterCredentials.Create(other)) { }
+            File.Copy(Path.Combine(other, ClusterCredentials.AuthorityFile), Path.Combine(_folder, ClusterCredentials.AuthorityFile), overwrite: true);
+
+            var error = Assert.Throws<CredentialsException>(() => ClusterCredentials.Load(_folder));
+            Assert.Contains("is not valid for its own authority", error.Message);
+            using var loaded = ClusterCredentials.LoadUnchecked(_folder);
+            error = Assert.Throws<CredentialsException>(loaded.CheckOwnCertificate);
+            Assert.Contains(_folder, error.Message);
+            Assert.Contains("does not chain to this cluster's authority", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(other, recursive: true);
+        }
+    }
+
     private static async Task<bool> HandshakeAsync(ClusterCredentials server, ClusterCredentials client)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -47,6 +47,40 @@ public sealed class InsecureAddressTests
         Assert.Contains("dcenter credentials create", error);
     }
 
+    /// <summary>
+    /// The programs check their own certificate beside their start rather than before it: a center that
+    /// has started, and a worker whose start failed on it, still end with the credentials' error, and
+    /// neither is announced.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public async Task Credentials_of_two_clusters_in_one_folder_are_one_line_and_an_error_exit(string program)
+    {
+        var parent = Directory.CreateTempSubdirectory("distributed-mixed-credentials-").FullName;
+        try
+        {
+            var mixed = Path.Combine(parent, "mixed");
+            using (Protocol.Security.ClusterCredentials.Create(mixed)) { }
+            using (Protocol.Security.ClusterCredentials.Create(Path.Combine(parent, "other"))) { }
+            var authority = Protocol.Security.ClusterCredentials.AuthorityFile;
+            File.Copy(Path.Combine(parent, "other", authority), Path.Combine(mixed, authority), overwrite: true);
+
+            var run = await RunToExitAsync(program, TimeSpan.FromSeconds(60),
+                Arguments(program, "--host", "127.0.0.1", "--port", LocalCluster.FreePort().ToString(), "--credentials", mixed));
+
+            Assert.True(run.ExitCode != 0, run.ToString());
+            // The worker's node may log its failed dial of the (absent) center before the error.
+            var errors = run.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.StartsWith("error: The member certificate in " + mixed + " is not valid for its own authority", errors[^1]);
+            Assert.Single(errors, l => l.StartsWith("error:", StringComparison.Ordinal));
+            Assert.Equal("", run.StandardOutput);
+        }
+        finally
+        {
+            Directory.Delete(parent, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Insecure_nodes_say_so_in_one_warning_line_at_start()
     {
