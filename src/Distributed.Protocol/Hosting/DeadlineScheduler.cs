@@ -13,7 +13,8 @@ namespace Distributed.Protocol.Hosting;
 /// of a core per idle node, measured with the benchmark's idle workload). Repeated work runs on ticks
 /// of <c>akka.scheduler.tick-duration</c> (its due times rounded up to the next one, up to one tick late
 /// as on Akka's), so that the dozens of periodic timers a cluster node keeps (gossip, heartbeats, each
-/// connection's ack check) share their wake-ups: at most one per tick. Work scheduled once runs when
+/// connection's ack check) share their wake-ups: at most one per tick (repeated work with no initial
+/// delay runs at once the first time). Work scheduled once runs when
 /// due, not rounded (a connection's backoff, a timeout), so nothing on a failure's path waits for a
 /// tick. The due work (an actor's Tell, or a short callback) runs on this thread, as on Akka's.
 /// Repeated work runs again an interval after it ran. On shutdown, the work still pending runs once,
@@ -79,7 +80,9 @@ public sealed class DeadlineScheduler : SchedulerBase, IDateTimeOffsetNowTimePro
     private void Add(TimeSpan delay, TimeSpan interval, IRunnable work, ICancelable? cancelable)
     {
         var due = HighResMonotonicClock.Ticks + Math.Max(0, delay.Ticks);
-        if (interval > TimeSpan.Zero) due = OnTick(due);
+        // Repeated work asked to start now (a singleton proxy's first look for its singleton, on a
+        // node's start path) runs now; only its repeats, and later first runs, keep to the ticks.
+        if (interval > TimeSpan.Zero && delay > TimeSpan.Zero) due = OnTick(due);
         lock (_gate)
         {
             if (_stopping) throw new SchedulerException("cannot schedule after the scheduler was shut down");

@@ -166,6 +166,27 @@ public sealed class IdleSettingsTests
     }
 
     [Fact]
+    public void Repeated_work_with_no_initial_delay_runs_at_once_and_repeats_on_the_ticks()
+    {
+        // ticks far apart: a first run that waited for one would take seconds
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("akka.scheduler.tick-duration = 5s");
+        using var deadlines = new DeadlineScheduler(config, Akka.Event.NoLogger.Instance);
+        IScheduler scheduler = deadlines;
+        using var ran = new ManualResetEventSlim();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var firstAt = TimeSpan.Zero;
+        var cancelable = new Cancelable(scheduler);
+        scheduler.Advanced.ScheduleRepeatedly(TimeSpan.Zero, TimeSpan.FromMilliseconds(200), () =>
+        {
+            if (!ran.IsSet) firstAt = watch.Elapsed;
+            ran.Set();
+        }, cancelable);
+        Assert.True(ran.Wait(TimeSpan.FromSeconds(20)));
+        cancelable.Cancel();
+        Assert.True(firstAt < TimeSpan.FromSeconds(2), $"the first run came {firstAt} after scheduling");
+    }
+
+    [Fact]
     public void Work_pending_at_shutdown_runs_once_and_scheduling_after_it_fails()
     {
         var deadlines = new DeadlineScheduler(Akka.Configuration.Config.Empty, Akka.Event.NoLogger.Instance);
