@@ -134,8 +134,16 @@ public sealed class ClusterCredentials : IDisposable
     /// </summary>
     public void CheckOwnCertificate()
     {
-        if (!IsMember(Certificate, out var reason))
-            throw new CredentialsException($"The member certificate in {Directory ?? "these credentials"} is not valid for its own authority: {reason}.");
+        string reason;
+        try
+        {
+            if (IsMember(Certificate, out reason)) return;
+        }
+        catch (CryptographicException e)
+        {
+            throw new CredentialsException($"The credentials in {Directory ?? "memory"} cannot be checked: {e.Message}", e);
+        }
+        throw new CredentialsException($"The member certificate in {Directory ?? "these credentials"} is not valid for its own authority: {reason}.");
     }
 
     /// <summary>The credentials named by <paramref name="directory"/>, else by <see cref="EnvironmentVariable"/>; null if neither is set.</summary>
