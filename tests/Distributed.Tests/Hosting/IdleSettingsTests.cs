@@ -166,7 +166,7 @@ public sealed class IdleSettingsTests
     }
 
     [Fact]
-    public void Repeated_work_with_no_initial_delay_runs_at_once_and_repeats_on_the_ticks()
+    public void Repeated_work_with_no_initial_delay_runs_at_once_the_first_time()
     {
         // ticks far apart: a first run that waited for one would take seconds
         var config = Akka.Configuration.ConfigurationFactory.ParseString("akka.scheduler.tick-duration = 5s");
