@@ -58,7 +58,10 @@ var workersOption = new Option<int?>("--nworkers") { Description = "Run N worker
 root.Options.Add(workersOption);
 root.SetAction((parse, cancellation) =>
 {
-    var readingCredentials = ProgramRunner.StartReadingCredentials(parse.GetValue(credentialsOption));
+    // A supervisor of N workers (--nworkers) reads no credentials: each of its workers does.
+    var readingCredentials = parse.GetValue(workersOption) is null
+        ? ProgramRunner.StartReadingCredentials(parse.GetValue(credentialsOption))
+        : Task.FromResult<ClusterCredentials?>(null);
     if (!operations.TryStart(parse)) return Task.FromResult(2);
     if (parse.GetValue(workersOption) is { } workers)
     {
