@@ -62,6 +62,12 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         Receive<ListDatasets>(m => FromClient(m, client => new DatasetsListed(client, m.RequestId)));
         Receive<RetireWorkers>(m => FromClient(m, client => new RetirementAsked(client, m.Workers, m.RequestId)));
         Receive<RetireMe>(m => FromWorker(m, worker => new RetirementOffered(worker)));
+        // A stopping worker says so before its node leaves: forgotten now, not after the cluster's gossip.
+        Receive<LeavingNow>(_ =>
+        {
+            if (_workerIds.TryGetValue(Sender, out var worker)) Apply(new WorkerLeft(worker));
+            Sender.Tell(LeaveNoted.Instance);
+        });
         Receive<TasksFinished>(m => FromWorker(m, worker =>
         {
             _recorder.Finished(m.Results, m.Times);
@@ -224,7 +230,11 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
                     break;
                 case WorkerForgotten c:
                     _recorder.Left(c.Worker);
-                    if (_workerRefs.Remove(c.Worker, out var forgotten)) _workerIds.Remove(forgotten);
+                    if (_workerRefs.Remove(c.Worker, out var forgotten))
+                    {
+                        _workerIds.Remove(forgotten);
+                        Context.Unwatch(forgotten);
+                    }
                     break;
                 case ClientForgotten c:
                     if (!_clientRefs.Remove(c.Client, out var gone)) break;

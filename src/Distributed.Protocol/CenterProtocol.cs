@@ -187,6 +187,25 @@ public sealed record RetireMe : IProtocolMessage
 }
 
 /// <summary>
+/// Worker → center: this worker (the sender) leaves the cluster now; its process is stopping. The center
+/// forgets it at once (as when it leaves: its tasks run elsewhere, values only it held are made again)
+/// instead of when the cluster's gossip reports it removed, which can come after the process has exited.
+/// Answer: <see cref="LeaveNoted"/>, also to a sender that is no registered worker (nothing to forget).
+/// </summary>
+public sealed record LeavingNow : IProtocolMessage
+{
+    /// <summary>The message.</summary>
+    public static LeavingNow Instance { get; } = new();
+}
+
+/// <summary>Center → worker: the answer to <see cref="LeavingNow"/>: the center no longer counts on this worker, which may go.</summary>
+public sealed record LeaveNoted : IProtocolMessage
+{
+    /// <summary>The message.</summary>
+    public static LeaveNoted Instance { get; } = new();
+}
+
+/// <summary>
 /// Client → center: retire these workers (by name): each gets no more tasks, other workers copy the
 /// values only it holds, and then it leaves the cluster and its process ends. Answer: <see cref="WorkersRetired"/>.
 /// </summary>

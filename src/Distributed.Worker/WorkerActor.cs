@@ -66,6 +66,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly TaskCompletionSource<WorkerRegistered> _registered;
     /// <summary>Completed when the center says this worker is retired (its values handed over): the node then leaves.</summary>
     private readonly TaskCompletionSource<WorkerRetired>? _retired;
+    /// <summary>Completed when the center has answered this worker's <see cref="LeavingNow"/>.</summary>
+    private TaskCompletionSource? _leaveNoted;
     private readonly TransferCounters _counters;
     /// <summary>The decisions: this actor turns messages into its events and carries out its commands.</summary>
     private readonly WorkerCore _core;
@@ -127,7 +129,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Apply(new WorkerEvent.ExecutorRetired(_executorIds.TryGetValue(Sender, out var id) ? id : null, m.Version, m.AssemblyPaths, m.Rerun));
         });
         Receive<Terminated>(HandleTerminated);
-        Receive<SendStatus>(_ => _registeredWith?.Tell(_status.Measure(_core.TasksHeld)));
+        Receive<SendStatus>(_ =>
+        {
+            if (_leaveNoted is null) _registeredWith?.Tell(_status.Measure(_core.TasksHeld)); // a leaving worker is no longer the center's
+        });
         Receive<StoreScattered>(HandleStoreScattered);
         // Graceful retirement: the node asks (SIGTERM); the center answers once other workers hold the values.
         Receive<Retire>(_ =>
@@ -141,6 +146,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             else _log.Info("Worker {0} retires: its values are on other workers", _settings.Name);
             _retired?.TrySetResult(m);
         }));
+        // Leaving: the center forgets this worker before its node leaves, so it never sees the process gone first.
+        Receive<TellCenterLeaving>(m =>
+        {
+            if (_registeredWith is not { } registeredWith) m.Noted.TrySetResult();
+            else
+            {
+                _leaveNoted = m.Noted;
+                registeredWith.Tell(LeavingNow.Instance);
+            }
+        });
+        Receive<LeaveNoted>(m => FromCenter(m, _ => _leaveNoted?.TrySetResult()));
         // The ends of fetches and timers this actor started, piped back as the core's events.
         Receive<WorkerEvent>(Apply);
     }

@@ -405,9 +405,21 @@ public sealed class WorkerNode
         }
     }
 
+    /// <summary>How long a stopping worker waits for the center to note that it leaves.</summary>
+    private static readonly TimeSpan LeaveNoticeLimit = TimeSpan.FromSeconds(2);
+
     /// <summary>Leaves the cluster, stops the executors and the data server, and deletes the work directory (spilled values included).</summary>
     public async Task StopAsync()
     {
+        if (!System.WhenTerminated.IsCompleted)
+        {
+            // The center forgets this worker first: Akka's gossip of its removal can reach the center
+            // after this process has exited, and a center stopped meanwhile never saw it leave.
+            var noted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _worker.Tell(new TellCenterLeaving(noted));
+            try { await Task.WhenAny(noted.Task, System.WhenTerminated).WaitAsync(LeaveNoticeLimit).ConfigureAwait(false); }
+            catch (TimeoutException) { } // a center that does not answer learns it from the cluster's gossip, as before
+        }
         try
         {
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);

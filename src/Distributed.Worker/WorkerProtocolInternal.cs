@@ -67,3 +67,6 @@ internal sealed record Retire
 {
     public static Retire Instance { get; } = new();
 }
+
+/// <summary>Node → worker actor: the node leaves the cluster now; tell the center, and complete <see cref="Noted"/> when it has answered (at once when no center knows this worker).</summary>
+internal sealed record TellCenterLeaving(TaskCompletionSource Noted);

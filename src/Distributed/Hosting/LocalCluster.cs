@@ -458,6 +458,16 @@ public sealed partial class ClusterProcess
     /// </example>
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>When the process exited, in local time, once exited.</summary>
+    /// <example>
+    /// <code>
+    /// await using var cluster = await LocalCluster.StartAsync();
+    /// await cluster.Workers[0].StopAsync(TimeSpan.FromSeconds(5));
+    /// Console.WriteLine($"dworker exited at {cluster.Workers[0].ExitTime:O}");
+    /// </code>
+    /// </example>
+    public DateTime ExitTime => _process.ExitTime;
+
     /// <summary>Waits for the process to exit.</summary>
     /// <example>
     /// <code>

@@ -292,6 +292,36 @@ public sealed class CenterActorTests(ITestOutputHelper output) : CenterSpec(outp
     }
 
     [Fact]
+    public async Task A_worker_that_says_it_leaves_is_forgotten_at_once_and_answered()
+    {
+        var a = await RegisterWorkerAsync("a");
+        var client = await ConnectClientAsync();
+        Submit(client, Task("in-flight"));
+        await ExpectRunAsync(a, "in-flight");
+        var b = await RegisterWorkerAsync("b");
+
+        Center.Tell(LeavingNow.Instance, a.Probe.Ref); // its actor lives on: only the message tells the center
+
+        await a.Probe.ExpectMsgAsync<LeaveNoted>();
+        await ExpectRunAsync(b, "in-flight");
+        Assert.Equal(["b"], (await GetWorkersAsync(false)).Workers.Select(w => w.Name));
+        Sys.Stop(a.Probe.Ref); // its node then goes: nothing is run again
+        await AssertNothingSentToAsync(b.Probe, "After the leaver's actor stopped");
+    }
+
+    [Fact]
+    public async Task A_stranger_that_says_it_leaves_is_answered_and_changes_nothing()
+    {
+        var a = await RegisterWorkerAsync("a");
+        var stranger = CreateTestProbe("stranger");
+
+        Center.Tell(LeavingNow.Instance, stranger.Ref);
+
+        await stranger.ExpectMsgAsync<LeaveNoted>();
+        Assert.Equal(["a"], (await GetWorkersAsync(false)).Workers.Select(w => w.Name));
+    }
+
+    [Fact]
     public async Task A_rerun_task_goes_to_a_surviving_holder_of_its_input()
     {
         var a = await RegisterWorkerAsync("a");

@@ -91,6 +91,8 @@ public static class WireSamples
             new WorkersRetired(["worker-9"], "There is no worker named worker-9.", RequestId: 18),
             new WorkerRetired(null),
             new WorkerRetired("no other worker remains to take its values: 3 leave with it"),
+            LeavingNow.Instance,
+            LeaveNoted.Instance,
             // The dashboard's worker status (issue 14).
             new WorkerStatus(512L << 20, 8L << 30, 300L << 20, 40L << 20, 120, 7, 3, 187.5, 1_000_000, 250_000, 1, 4_096),
         ];
