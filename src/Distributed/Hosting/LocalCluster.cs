@@ -22,6 +22,8 @@ namespace Distributed.Hosting;
 public sealed partial class LocalCluster : IAsyncDisposable
 {
     private readonly List<ClusterProcess> _workers = [];
+    /// <summary>Each worker's Akka port: the center's log names a worker that leaves by its address.</summary>
+    private readonly Dictionary<ClusterProcess, int> _workerPorts = [];
     private readonly string _centerDirectory;
     private readonly string _workerDirectory;
     private readonly int _threadsPerWorker;
@@ -225,7 +227,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
             string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(),
                 .. CredentialsArguments(Credentials), .. _workerArguments, .. extraArguments];
             var worker = ClusterProcess.Start(_workerDirectory, "dworker", arguments);
-            lock (_workers) _workers.Add(worker);
+            lock (_workers)
+            {
+                _workers.Add(worker);
+                _workerPorts[worker] = port;
+            }
             try
             {
                 await worker.WaitForLineAsync(l => l.StartsWith("Registered with center at:", StringComparison.Ordinal), TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
@@ -235,7 +241,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
             {
                 // A worker gives up after 10 s without the center's answer, which a starved machine
                 // (a parallel build, say) can cause: start it again rather than fail the cluster.
-                lock (_workers) _workers.Remove(worker);
+                lock (_workers)
+                {
+                    _workers.Remove(worker);
+                    _workerPorts.Remove(worker);
+                }
             }
         }
     }
@@ -256,11 +266,39 @@ public sealed partial class LocalCluster : IAsyncDisposable
             try { await (await early.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }
             catch (Exception e) when (e is not OutOfMemoryException) { } // it failed to connect: nothing to leave
         }
-        await Task.WhenAll(_workers.Select(w => w.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
+        List<(ClusterProcess Worker, int Port)> running;
+        lock (_workers) running = _workers.Where(w => !w.HasExited).Select(w => (w, _workerPorts[w])).ToList();
+        var stopping = running.Select(r => r.Worker.StopAsync(TimeSpan.FromSeconds(10))).ToList();
+        // A stopping worker first hands its values over, then has the center forget it (a line in the
+        // center's log), then leaves the Akka cluster, most of its stop. Once the center has forgotten
+        // them all, its own stop goes beside their leave. A center that does not say so in time (a
+        // quieter log level, a retirement that takes long) is stopped after the workers, as before.
+        if (await CenterForgotAsync(running).ConfigureAwait(false)) stopping.Add(Center.StopAsync(TimeSpan.FromSeconds(10)));
+        await Task.WhenAll(stopping).ConfigureAwait(false);
         Protocol.Hosting.StartTrace.Mark("localcluster: workers stopped");
-        await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        await Center.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); // at once when it stopped beside them
         Protocol.Hosting.StartTrace.Mark("localcluster: center stopped");
         DeleteCredentials(Credentials);
+    }
+
+    /// <summary>How long a dispose waits for the center to say it forgot the stopping workers before it stops the center after them instead.</summary>
+    private static readonly TimeSpan ForgetBound = TimeSpan.FromSeconds(3);
+
+    /// <summary>Whether the center said, within <see cref="ForgetBound"/>, that each of these stopping workers left.</summary>
+    private async Task<bool> CenterForgotAsync(IReadOnlyList<(ClusterProcess Worker, int Port)> stopping)
+    {
+        if (Center.HasExited) return false;
+        try
+        {
+            await Task.WhenAll(stopping.Select(s => Center.WaitForLineAsync(line =>
+                line.Contains($" at 127.0.0.1:{s.Port} left the cluster", StringComparison.Ordinal) || line.Contains($" at 127.0.0.1:{s.Port} downed", StringComparison.Ordinal),
+                ForgetBound))).ConfigureAwait(false);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // not said in time, or the center exited: the workers' stop goes first
+        }
     }
 
     /// <summary>A port that was free a moment ago.</summary>
