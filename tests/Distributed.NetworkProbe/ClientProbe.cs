@@ -59,6 +59,9 @@ internal static class ClientProbe
             ?? throw new InvalidOperationException("the graph's results are not a list");
         Console.WriteLine($"RESULT graph {string.Join(",", results.Cast<object?>())}");
         Console.WriteLine($"RESULT stored {string.Join(",", await pool.GatherAsync(stored))}");
+        // Released now, not when a collection finalizes the proxies: the attack tests compare what the
+        // workers hold before and after an attack, and a late release would change it in between.
+        pool.Release(squares.Concat(negated).Append(total));
         Console.WriteLine("DONE round");
     }
 
