@@ -273,6 +273,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
     /// Tries to connect to a data port. Refused means its process is gone (the kernel answers for a
     /// live or paused one). A timeout proves nothing and counts as alive, left to the failure detector.
     /// </summary>
+    /// <summary>How long a probe that connected waits for the connection to be reset by a dying process.</summary>
+    private static readonly TimeSpan ProbeSettle = TimeSpan.FromMilliseconds(200);
+
     private static async Task<bool> ProbeAsync(DataEndpoint data)
     {
         using var client = new TcpClient();
@@ -280,11 +283,24 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         try
         {
             await client.ConnectAsync(data.Host, data.Port, timeout.Token).ConfigureAwait(false);
-            return true;
+            // A killed process closes its sockets one by one: its Akka connection can drop while its data
+            // listener still accepts, and the kernel then resets what it accepted. A live server waits for
+            // the prober to speak, so a short read tells the two apart.
+            using var settle = new CancellationTokenSource(ProbeSettle);
+            var read = await client.GetStream().ReadAsync(new byte[1], settle.Token).ConfigureAwait(false);
+            return read > 0; // 0: closed at once, as a dying process's listener does
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
         {
             return false;
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
+        {
+            return true; // connected and not reset within the settle time: a live (or paused) process
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
