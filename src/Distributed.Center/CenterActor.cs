@@ -298,13 +298,9 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         {
             return false;
         }
-        catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
-        {
-            return true; // connected and not reset within the settle time: a live (or paused) process
-        }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
-            return true;
+            return true; // no answer in time, or not reset within the settle time: a live or paused process
         }
     }
 }
