@@ -43,8 +43,11 @@ public static class ClusterConfig
     /// <paramref name="member"/> false: a node that only speaks to the center over Akka.Remote and never joins
     /// the cluster (a client that only dials out: nobody needs to reach its port).
     /// <paramref name="advertise"/> is the address peers know it by (Akka's public-hostname), by default <paramref name="host"/>.
+    /// <paramref name="joinAtStart"/> false: no seed node, and the node joins when its program says so
+    /// (<see cref="JoinCenter"/>): a worker joins once its probe found the center listening, since a join
+    /// sent to a port nobody listens on yet gets the center's address gated for seconds.
     /// </summary>
-    public static Config For(Role role, string host, int port, HostPort center, bool secure = false, bool member = true, string? advertise = null)
+    public static Config For(Role role, string host, int port, HostPort center, bool secure = false, bool member = true, string? advertise = null, bool joinAtStart = true)
     {
         var overrides = ConfigurationFactory.ParseString($$"""
             akka.actor.provider = {{(member ? "cluster" : "remote")}}
@@ -52,7 +55,7 @@ public static class ClusterConfig
             akka.remote.dot-netty.tcp.public-hostname = "{{advertise ?? host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(secure ? "on" : "off")}}
-            akka.cluster.seed-nodes = ["{{SeedAddress(center, secure)}}"]
+            akka.cluster.seed-nodes = [{{(joinAtStart ? $"\"{SeedAddress(center, secure)}\"" : "")}}]
             """);
         return overrides
             .WithFallback(Settings(role, EnvironmentVariables(), ProgramSettings, FileSettings))
@@ -154,11 +157,12 @@ public static class ClusterConfig
     /// <paramref name="member"/> false: the system does not join the cluster (see <see cref="For"/>).
     /// <paramref name="advertise"/> is the address peers know it by, by default <paramref name="host"/>.
     /// <paramref name="settings"/>, when given, win over every other layer (a test's own serializers, say).
+    /// <paramref name="joinAtStart"/> false: the program joins later (<see cref="JoinCenter"/>).
     /// </summary>
     public static ActorSystem CreateSystem(Role role, string host, int port, HostPort center, ClusterCredentials? credentials,
-        Action<string, string>? onRejected = null, bool member = true, string? advertise = null, Config? settings = null)
+        Action<string, string>? onRejected = null, bool member = true, string? advertise = null, Config? settings = null, bool joinAtStart = true)
     {
-        var config = For(role, host, port, center, secure: credentials is not null, member, advertise);
+        var config = For(role, host, port, center, secure: credentials is not null, member, advertise, joinAtStart);
         if (settings is not null) config = settings.WithFallback(config);
         if (credentials is null) return ActorSystem.Create(SystemName, config);
         // Validation is ours alone: the machine's trust store and host names play no part, only the chain
@@ -173,6 +177,13 @@ public static class ClusterConfig
     /// </summary>
     public static Akka.Actor.ActorPath CenterPath(HostPort center, bool secure = false) =>
         Akka.Actor.ActorPath.Parse($"{SeedAddress(center, secure)}/user/center/center");
+
+    /// <summary>Joins the cluster of the center at <paramref name="center"/>: for a system created without joining at start.</summary>
+    public static void JoinCenter(ActorSystem system, HostPort center, bool secure)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        Akka.Cluster.Cluster.Get(system).JoinSeedNodes([Akka.Actor.Address.Parse(SeedAddress(center, secure))]);
+    }
 
     /// <summary>The Akka address of the center at <paramref name="center"/>; over TLS Akka's scheme is <c>akka.ssl.tcp</c>.</summary>
     public static string SeedAddress(HostPort center, bool secure = false) =>
@@ -336,8 +347,34 @@ public static class NetworkAddresses
     /// cluster (or one without credentials) is named with the reason, and the center sees a
     /// well-formed connection rather than one that closes mid-handshake. Returns the address the center
     /// answers to (<see cref="CenterIdentity"/>), or null when it did not say.
+    /// A center that refuses the connection is tried again for up to <paramref name="waitForListener"/>
+    /// (a center started at the same time as this node, not listening yet); the default: refused is an error at once.
     /// </summary>
-    public static async Task<HostPort?> ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    public static async Task<HostPort?> ProbeCenterAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null,
+        TimeSpan waitForListener = default)
+    {
+        var waiting = global::System.Diagnostics.Stopwatch.StartNew();
+        var pause = FirstListenerPause;
+        while (true)
+        {
+            try
+            {
+                return await ProbeCenterOnceAsync(center, timeout, cancellation, credentials).ConfigureAwait(false);
+            }
+            catch (CenterUnreachableException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused } && waitForListener > TimeSpan.Zero)
+            {
+                if (waiting.Elapsed + pause > waitForListener)
+                    throw new CenterUnreachableException($"The center at {center} did not start listening within {waitForListener.TotalSeconds:0.#} s: {e.InnerException.Message}.", e.InnerException);
+                await Task.Delay(pause, cancellation).ConfigureAwait(false);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LastListenerPause.Ticks));
+            }
+        }
+    }
+
+    /// <summary>The pauses between connects to a center that is not listening yet: short at first, as a center starts in about half a second.</summary>
+    private static readonly TimeSpan FirstListenerPause = TimeSpan.FromMilliseconds(20), LastListenerPause = TimeSpan.FromMilliseconds(250);
+
+    private static async Task<HostPort?> ProbeCenterOnceAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials)
     {
         using var tcp = new TcpClient();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -378,11 +415,12 @@ public static class NetworkAddresses
     /// node that names the center otherwise than the center names itself is never answered. A name that
     /// does not resolve is a <see cref="Hosting.NameNotResolvedException"/>, at once.
     /// </summary>
-    public static async Task<HostPort> CenterAnswersToAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null)
+    public static async Task<HostPort> CenterAnswersToAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null,
+        TimeSpan waitForListener = default)
     {
         if (IPAddress.TryParse(center.Host, out _)) return center;
         var resolved = Hosting.MachineNetwork.Local().Resolve(center.Host, "the center's address");
-        var answered = await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false);
+        var answered = await ProbeCenterAsync(center, timeout, cancellation, credentials, waitForListener).ConfigureAwait(false);
         return answered ?? center with { Host = resolved.ToString() };
     }
 
@@ -390,8 +428,9 @@ public static class NetworkAddresses
     /// <see cref="ProbeCenterAsync"/>, failing with one line (<see cref="CenterElsewhereException"/>) when the center
     /// says it answers to another address than <paramref name="center"/>.
     /// </summary>
-    public static async Task ProbeCenterAnsweringAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null) =>
-        CheckAnswersTo(center, await ProbeCenterAsync(center, timeout, cancellation, credentials).ConfigureAwait(false));
+    public static async Task ProbeCenterAnsweringAsync(HostPort center, TimeSpan timeout, CancellationToken cancellation, ClusterCredentials? credentials = null,
+        TimeSpan waitForListener = default) =>
+        CheckAnswersTo(center, await ProbeCenterAsync(center, timeout, cancellation, credentials, waitForListener).ConfigureAwait(false));
 
     /// <summary>
     /// Fails with one line when the center probed at <paramref name="dialed"/> said it answers to another

@@ -30,6 +30,13 @@ public sealed record WorkerOptions(HostPort Center, string? Host = null, int? Po
     ClusterCredentials? Credentials = null, bool Insecure = false, DataChannelSettings? DataChannel = null, IReadOnlyDictionary<string, double>? Resources = null,
     string? Advertise = null, PortRange? DataPorts = null)
 {
+    /// <summary>
+    /// How long the worker tries again a center that refuses its connection (started at the same time,
+    /// not listening yet) before it gives up; zero (the default): a refused center is an error at once.
+    /// Its own start goes on meanwhile, and it joins the moment the center listens.
+    /// </summary>
+    public TimeSpan WaitForCenter { get; init; }
+
     /// <summary>The port a worker tries first.</summary>
     public const int DefaultPort = 8788;
 
@@ -162,7 +169,7 @@ public sealed class WorkerNode
         var budget = global::System.Diagnostics.Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(7.5);
         // A center named by a host name answers only to its own address: learn it before the node names the center.
-        options = options with { Center = await NetworkAddresses.CenterAnswersToAsync(options.Center, timeout, cancellation, options.Credentials).ConfigureAwait(false) };
+        options = options with { Center = await NetworkAddresses.CenterAnswersToAsync(options.Center, timeout, cancellation, options.Credentials, options.WaitForCenter).ConfigureAwait(false) };
         var chosen = NodeAddresses.ForWorker(options.Host, options.Advertise, options.Center, MachineNetwork.Local());
         var host = chosen.Bind;
         var advertised = chosen.Advertised;
@@ -171,7 +178,7 @@ public sealed class WorkerNode
         // A fixed data port that is taken is said before the node joins the cluster, not after.
         if (options.DataPorts is { } data && data.First == data.Last && !NetworkAddresses.IsPortFree(host, data.First))
             throw DataServer.PortsTaken(host, data);
-        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(options.Center, timeout, cancellation, options.Credentials);
+        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(options.Center, timeout, cancellation, options.Credentials, options.WaitForCenter);
         // An Akka handshake with the center's node proves a center answers there (a silent listener
         // never completes one): from then on joining and registering may take as long as a busy
         // machine needs, while a silent or absent center is still reported within the budget, and
@@ -187,6 +194,10 @@ public sealed class WorkerNode
         }, bound => StopUnstartedAsync(bound.System)).ConfigureAwait(false);
         Distributed.Protocol.Hosting.StartTrace.Mark("worker: center probed");
         var answered = handshake.Answered;
+        // The node joins only now that the center listens (see ClusterConfig.For); the budget for its
+        // answer starts now too when the worker was told to wait for the center to start.
+        ClusterConfig.JoinCenter(system, options.Center, secure: options.Credentials is not null);
+        if (options.WaitForCenter > TimeSpan.Zero) budget.Restart();
 
         var name = options.Name ?? $"{advertised}:{port}";
         var threads = options.Threads ?? Environment.ProcessorCount;
@@ -314,7 +325,7 @@ public sealed class WorkerNode
     {
         try
         {
-            return ClusterConfig.CreateSystem(Role.Worker, chosen.Bind, port, options.Center, options.Credentials, handshake.OnRejected, advertise: chosen.Advertised);
+            return ClusterConfig.CreateSystem(Role.Worker, chosen.Bind, port, options.Center, options.Credentials, handshake.OnRejected, advertise: chosen.Advertised, joinAtStart: false);
         }
         catch (Exception e) when (IsAddressInUse(e))
         {

@@ -88,13 +88,14 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// <summary>A pool's connection to the center, made before the pool: the code it ships and the keys it owns are the connection's too.</summary>
     private sealed record Connected(CenterConnection Center, CodeShipping Code, OwnedKeys Keys, Protocol.Security.ClusterCredentials? Credentials, bool OwnsCredentials);
 
-    private static async Task<Connected> ConnectAsync(HostPort address, Protocol.Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan timeout, CancellationToken cancellation)
+    private static async Task<Connected> ConnectAsync(HostPort address, Protocol.Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan timeout, CancellationToken cancellation,
+        TimeSpan waitForCenter = default)
     {
         var code = new CodeShipping();
         var keys = new OwnedKeys();
         try
         {
-            var center = await CenterConnection.ConnectAsync(address, credentials, code, keys, timeout, cancellation).ConfigureAwait(false);
+            var center = await CenterConnection.ConnectAsync(address, credentials, code, keys, timeout, cancellation, waitForCenter).ConfigureAwait(false);
             return new Connected(center, code, keys, credentials, ownsCredentials);
         }
         catch when (ownsCredentials)
@@ -138,6 +139,14 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// </example>
     public static Task<Pool> ConnectAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, TimeSpan? timeout = null, CancellationToken cancellation = default) =>
         ConnectAsync(centerAddress, credentials, ownsCredentials: false, timeout, cancellation);
+
+    /// <summary>
+    /// <see cref="ConnectAsync(string, Protocol.Security.ClusterCredentials?, TimeSpan?, CancellationToken)"/> to a center
+    /// started beside this call (a <see cref="Hosting.LocalCluster"/>'s): one that refuses the connection is tried
+    /// again for up to <paramref name="waitForCenter"/>, while this client's own start goes on.
+    /// </summary>
+    internal static async Task<Pool> ConnectToStartingCenterAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, TimeSpan waitForCenter, CancellationToken cancellation) =>
+        new(await ConnectAsync(HostPort.Parse(centerAddress), credentials, ownsCredentials: false, CenterConnection.DefaultTimeout, cancellation, waitForCenter).ConfigureAwait(false));
 
     private static async Task<Pool> ConnectAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan? timeout, CancellationToken cancellation)
     {

@@ -48,9 +48,14 @@ var resourcesOption = new Option<string?>("--resources")
 {
     Description = "What this worker offers to tasks that ask for resources, NAME=AMOUNT[,NAME=AMOUNT...] (e.g. GPU=1,MEM=8e9): a task asking for GPU=1 runs here only while one is free.",
 };
+var waitForCenterOption = new Option<double?>("--wait-for-center")
+{
+    Description = "Seconds to keep trying a center that refuses the connection (one started at the same time, not listening yet) before giving up (default: 0, a refused center is an error at once).",
+};
 var root = new RootCommand("Starts a worker of a Distributed cluster: it keeps data in memory and runs tasks on it.")
 {
     centerArgument, hostOption, advertiseOption, portOption, dataPortOption, dataPortsOption, threadsOption, nameOption, memoryLimitOption, credentialsOption, insecureOption, dataConnectionsOption, resourcesOption,
+    waitForCenterOption,
 };
 var operations = new Distributed.Programs.OperationsOptions(root, Role.Worker);
 // Supervised workers (issue 14): --nworkers N runs N workers as child processes and starts again one that dies.
@@ -143,11 +148,20 @@ root.SetAction((parse, cancellation) =>
         Console.Error.WriteLine($"error: {e.Message}");
         return Task.FromResult(2);
     }
+    var waitForCenter = parse.GetValue(waitForCenterOption) ?? 0;
+    if (!double.IsFinite(waitForCenter) || waitForCenter is < 0 or > 86_400)
+    {
+        Console.Error.WriteLine("error: --wait-for-center must be a number of seconds from 0 to 86400.");
+        return Task.FromResult(2);
+    }
     if (!ProgramRunner.TryResolveCredentials(readingCredentials, out var credentials, out var credentialsChecked)) return Task.FromResult(2);
     var options = new WorkerOptions(center, parse.GetValue(hostOption), parse.GetValue(portOption), threads, parse.GetValue(nameOption), memoryLimit,
         credentials, parse.GetValue(insecureOption),
         dataConnections is { } cap ? DataChannelSettings.Default with { MaxConnections = cap } : null, resources,
-        parse.GetValue(advertiseOption), dataPorts);
+        parse.GetValue(advertiseOption), dataPorts)
+    {
+        WaitForCenter = TimeSpan.FromSeconds(waitForCenter),
+    };
     return ProgramRunner.RunAsync(
         start: token => WorkerNode.StartAsync(options, token),
         // A worker retired by a client's call leaves as one stopped by a signal does.

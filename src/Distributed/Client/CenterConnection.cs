@@ -63,11 +63,12 @@ internal sealed class CenterConnection : IAsyncDisposable
     /// Reaches the center at <paramref name="address"/> (with <paramref name="credentials"/>,
     /// which the caller keeps) and introduces this client to it, within <paramref name="timeout"/>.
     /// <paramref name="code"/> answers the requests for the user's assemblies that the center relays from the workers.
+    /// A center that refuses the connection is tried again for up to <paramref name="waitForCenter"/> (one starting beside this client).
     /// </summary>
     public static async Task<CenterConnection> ConnectAsync(HostPort address, Protocol.Security.ClusterCredentials? credentials, CodeShipping code, OwnedKeys keys,
-        TimeSpan timeout, CancellationToken cancellation)
+        TimeSpan timeout, CancellationToken cancellation, TimeSpan waitForCenter = default)
     {
-        var connection = await ClusterConnection.OpenAsync(address, credentials, ClusterConnection.ConfiguredMode(), timeout, cancellation).ConfigureAwait(false);
+        var connection = await ClusterConnection.OpenAsync(address, credentials, ClusterConnection.ConfiguredMode(), timeout, cancellation, waitForCenter).ConfigureAwait(false);
         var client = connection.System.ActorOf(ClientActor.Props(connection.Center, connection.CenterPath, code), "client");
         try
         {

@@ -53,20 +53,23 @@ internal sealed class ClusterConnection
     /// <summary>
     /// Reaches the center at <paramref name="address"/> in <paramref name="mode"/>, over mutual TLS when given
     /// <paramref name="credentials"/>, failing with a clear message when it cannot (a refused TLS
-    /// handshake is reported at once, naming the center and the reason).
+    /// handshake is reported at once, naming the center and the reason). A center that refuses the connection
+    /// is tried again for up to <paramref name="waitForCenter"/> (one starting beside this client; default: not).
     /// </summary>
-    public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, ClientConnectionMode mode, TimeSpan timeout, CancellationToken cancellation)
+    public static async Task<ClusterConnection> OpenAsync(HostPort address, ClusterCredentials? credentials, ClientConnectionMode mode, TimeSpan timeout, CancellationToken cancellation,
+        TimeSpan waitForCenter = default)
     {
         var member = mode == ClientConnectionMode.Member;
         // A center named by a host name answers only to its own address: learn it before the node names the center.
-        address = await NetworkAddresses.CenterAnswersToAsync(address, timeout, cancellation, credentials).ConfigureAwait(false);
+        address = await NetworkAddresses.CenterAnswersToAsync(address, timeout, cancellation, credentials, waitForCenter).ConfigureAwait(false);
         // The probe runs while the actor system starts (each takes a few hundred milliseconds of a connection).
-        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(address, timeout, cancellation, credentials);
+        var probe = NetworkAddresses.ProbeCenterAnsweringAsync(address, timeout, cancellation, credentials, waitForCenter);
         var host = NetworkAddresses.LocalAddressToward(address);
         var handshake = new CenterHandshake(address, credentials is not null);
         var system = await NetworkAddresses.StartWhileProbingAsync(probe, async () =>
         {
-            var created = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected, member);
+            // A member joins once the probe found the center listening (see ClusterConfig.For).
+            var created = ClusterConfig.CreateSystem(Role.Client, host, 0, address, credentials, handshake.OnRejected, member, joinAtStart: false);
             try { handshake.Watch(created); }
             catch
             {
@@ -77,6 +80,7 @@ internal sealed class ClusterConnection
             return created;
         }, created => created.Terminate()).ConfigureAwait(false);
         Distributed.Protocol.Hosting.StartTrace.Mark("client: center probed");
+        if (member) ClusterConfig.JoinCenter(system, address, secure: credentials is not null);
         var centerPath = ClusterConfig.CenterPath(address, secure: credentials is not null);
         try
         {

@@ -32,6 +32,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
     private readonly string? _centerSettings;
     // the Pool StartAsync connected beside the workers' start (connectPool), until ConnectAsync hands it over
     private Task<Pool>? _earlyPool;
+    /// <summary>
+    /// Cancelled when the dispose begins (under the lock of <see cref="_workers"/>): ends the early pool's wait for a
+    /// center that never came, and no worker starts after it (a start that failed is disposed while its workers wait).
+    /// </summary>
+    private readonly CancellationTokenSource _disposing = new();
 
     private LocalCluster(ClusterProcess center, int centerPort, string centerDirectory, string workerDirectory, int threadsPerWorker, IReadOnlyList<string> workerArguments, string? centerSettings,
         Protocol.Security.ClusterCredentials? credentials)
@@ -126,9 +131,10 @@ public sealed partial class LocalCluster : IAsyncDisposable
     /// <paramref name="centerSettings"/> is HOCON that overrides the center's (e.g. <c>distributed.center.unclaimed-keys-grace = 5s</c>).
     /// With <paramref name="secure"/> (the default) the cluster makes temporary credentials (<see cref="Credentials"/>)
     /// and every connection is mutual TLS; without, it runs plain TCP on loopback.
-    /// With <paramref name="connectPool"/>, a <see cref="Pool"/> connects as soon as the center is up,
-    /// while the workers start (its join overlaps theirs: ~0.5 s less to a connected Pool), and the first
-    /// <see cref="ConnectAsync"/> returns it; if it is never taken, disposing the cluster disposes it.
+    /// The workers start beside the center (<c>dworker --wait-for-center</c>: each tries it until it listens),
+    /// so that their start overlaps its own. With <paramref name="connectPool"/>, a <see cref="Pool"/> connects
+    /// beside them too, and the first <see cref="ConnectAsync"/> returns it; if it is never taken, disposing
+    /// the cluster disposes it. A center that fails to start fails this call with its output, and stops the rest.
     /// </summary>
     /// <example>
     /// <code>
@@ -152,11 +158,30 @@ public sealed partial class LocalCluster : IAsyncDisposable
         try
         {
             center = StartCenter(centerDirectory, port, centerSettings, credentials);
-            await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
-            Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: center ready");
             cluster = new LocalCluster(center, port, centerDirectory, workerDirectory, threadsPerWorker, workerArguments ?? [], centerSettings, credentials);
-            if (connectPool) cluster._earlyPool = Task.Run(() => Pool.ConnectAsync(cluster.Address, credentials, cancellation: cancellation), cancellation);
-            await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation))).ConfigureAwait(false);
+            // The workers start beside the center, each trying it until it listens: their start (the
+            // runtime, their actor system) overlaps the center's instead of following it.
+            var workersRegistered = Task.WhenAll(Enumerable.Range(0, workers).Select(_ => cluster.AddWorkerAsync(cancellation, WaitForCenterArguments)));
+            if (connectPool)
+            {
+                var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, cluster._disposing.Token);
+                cluster._earlyPool = Task.Run(async () =>
+                {
+                    using (stop) return await Pool.ConnectToStartingCenterAsync(cluster.Address, credentials, StartingCenterWait, stop.Token).ConfigureAwait(false);
+                }, CancellationToken.None);
+            }
+            try
+            {
+                await WaitForCenterAsync(center, cancellation).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The disposal below stops the workers; their start's own failure says nothing more.
+                _ = workersRegistered.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+            Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: center ready");
+            await workersRegistered.ConfigureAwait(false);
             Distributed.Protocol.Hosting.StartTrace.Mark("localcluster: workers registered");
             if (cluster._earlyPool is { } early) await early.ConfigureAwait(false);
             return cluster;
@@ -172,6 +197,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>How long the workers and the pool started beside the center try it until it listens (it starts in about a second, more on a starved machine).</summary>
+    private static readonly TimeSpan StartingCenterWait = TimeSpan.FromSeconds(60);
+
+    private static readonly string[] WaitForCenterArguments = ["--wait-for-center", StartingCenterWait.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)];
 
     private static ClusterProcess StartCenter(string binDirectory, int port, string? settings, Protocol.Security.ClusterCredentials? credentials) =>
         ClusterProcess.Start(binDirectory, "dcenter", ["--host", "127.0.0.1", "--port", port.ToString(), .. CredentialsArguments(credentials)],
@@ -226,9 +256,11 @@ public sealed partial class LocalCluster : IAsyncDisposable
             var port = FreePort();
             string[] arguments = [Address, "--host", "127.0.0.1", "--port", port.ToString(), "--nthreads", _threadsPerWorker.ToString(),
                 .. CredentialsArguments(Credentials), .. _workerArguments, .. extraArguments];
-            var worker = ClusterProcess.Start(_workerDirectory, "dworker", arguments);
+            ClusterProcess worker;
             lock (_workers)
             {
+                ObjectDisposedException.ThrowIf(_disposing.IsCancellationRequested, this);
+                worker = ClusterProcess.Start(_workerDirectory, "dworker", arguments);
                 _workers.Add(worker);
                 _workerPorts[worker] = port;
             }
@@ -261,6 +293,7 @@ public sealed partial class LocalCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Protocol.Hosting.StartTrace.Mark("localcluster: stopping");
+        lock (_workers) _disposing.Cancel();
         if (Interlocked.Exchange(ref _earlyPool, null) is { } early)
         {
             try { await (await early.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }

@@ -19,6 +19,32 @@ public sealed class LocalClusterConnectPoolTests
     }
 
     [Fact]
+    public async Task A_center_that_fails_to_start_fails_the_start_at_once_and_stops_the_workers_and_the_pool_waiting_for_it()
+    {
+        // The workers and the Pool start beside the center and try it for up to a minute: a center that
+        // exits must end the start with its own error, not leave them trying.
+        var before = DworkerChildren();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => LocalCluster.StartAsync(workers: 2, connectPool: true,
+            centerSettings: "distributed.center.unclaimed-keys-grace = banana").WaitAsync(TimeSpan.FromSeconds(45)));
+
+        Assert.IsNotType<TimeoutException>(error);
+        Assert.Contains("unclaimed-keys-grace", error.Message);
+        await Eventually.TrueAsync(() => DworkerChildren().Except(before).Any() is false,
+            () => $"dworker processes still running: {string.Join(", ", DworkerChildren().Except(before))}");
+    }
+
+    /// <summary>The dworker processes this test process started and that still run.</summary>
+    private static List<int> DworkerChildren() =>
+        ProcessTree.ChildrenOf(Environment.ProcessId).Where(id => CommandLine(id).Contains("dworker.dll", StringComparison.Ordinal)).ToList();
+
+    private static string CommandLine(int processId)
+    {
+        try { return File.ReadAllText($"/proc/{processId}/cmdline"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; } // it ended meanwhile
+    }
+
+    [Fact]
     public async Task A_Pool_connected_during_the_start_and_never_taken_is_disposed_with_the_cluster()
     {
         var cluster = await LocalCluster.StartAsync(workers: 1, connectPool: true);

@@ -224,6 +224,51 @@ public sealed class WorkerProgramTests(RunningCenter center) : IClassFixture<Run
     }
 
     [Fact]
+    public async Task Dworker_told_to_wait_for_its_center_registers_with_one_started_after_it()
+    {
+        await using var processes = new ProgramProcesses();
+        var centerPort = LocalCluster.FreePort();
+        var address = $"127.0.0.1:{centerPort}";
+        var trace = new Dictionary<string, string> { [StartTrace.EnvironmentVariable] = "1" };
+        var worker = processes.StartWith(null, trace, "dworker", address, "--host", "127.0.0.1", "--nthreads", "1", "--port", LocalCluster.FreePort().ToString(), "--wait-for-center", "60");
+        // Its node is up, and nothing listens at the center's port yet: it has been refused at least once.
+        await worker.WaitForLineAsync(l => l.Contains("worker: actor system created", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        Assert.False(worker.HasExited, string.Join(Environment.NewLine, worker.Output));
+
+        var center = processes.Start("dcenter", "--host", "127.0.0.1", "--port", centerPort.ToString());
+
+        await worker.WaitForLineAsync(l => l.StartsWith(RegisteredLine, StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        await using var pool = await Pool.ConnectAsync(address, TimeSpan.FromSeconds(30));
+        Assert.Equal(42, await pool.Apply(() => 42).GetAsync());
+        AssertNoStackTrace(worker.Output.Concat(center.Output), "dworker and dcenter");
+    }
+
+    [Fact]
+    public async Task Dworker_that_waited_for_its_center_in_vain_says_how_long_and_exits_with_an_error()
+    {
+        var address = $"127.0.0.1:{LocalCluster.FreePort()}"; // nothing listens there
+
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), address, "--host", "127.0.0.1", "--port", LocalCluster.FreePort().ToString(), "--wait-for-center", "1.5");
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains($"The center at {address} did not start listening within 1.5 s", run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("NaN")]
+    [InlineData("1e9")]
+    public async Task Dworker_with_a_bad_wait_for_its_center_says_what_is_wrong_and_exits_with_an_error(string seconds)
+    {
+        var run = await RunToExitAsync("dworker", TimeSpan.FromSeconds(60), $"127.0.0.1:{LocalCluster.FreePort()}", "--host", "127.0.0.1", "--wait-for-center", seconds);
+
+        Assert.True(run.ExitCode != 0, run.ToString());
+        Assert.Contains("--wait-for-center", run.StandardError);
+        AssertNoStackTrace(run.Lines, "dworker");
+    }
+
+    [Fact]
     public async Task Dworker_says_within_10_s_that_a_silent_center_is_unreachable()
     {
         // Something accepts TCP connections there but never answers: the worker's cluster join gets no
