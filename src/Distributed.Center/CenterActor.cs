@@ -269,13 +269,13 @@ public sealed class CenterActor : ReceiveActor, IWithTimers
         if (HopTrace.Enabled) HopTrace.Since(started, $"center: {happened.GetType().Name} handled and carried out");
     }
 
+    /// <summary>How long a probe that connected waits for the connection to be reset by a dying process.</summary>
+    private static readonly TimeSpan ProbeSettle = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Tries to connect to a data port. Refused means its process is gone (the kernel answers for a
     /// live or paused one). A timeout proves nothing and counts as alive, left to the failure detector.
     /// </summary>
-    /// <summary>How long a probe that connected waits for the connection to be reset by a dying process.</summary>
-    private static readonly TimeSpan ProbeSettle = TimeSpan.FromMilliseconds(200);
-
     private static async Task<bool> ProbeAsync(DataEndpoint data)
     {
         using var client = new TcpClient();

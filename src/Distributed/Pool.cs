@@ -145,10 +145,11 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
     /// started beside this call (a <see cref="Hosting.LocalCluster"/>'s): one that refuses the connection is tried
     /// again for up to <paramref name="waitForCenter"/>, while this client's own start goes on.
     /// </summary>
-    internal static async Task<Pool> ConnectToStartingCenterAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, TimeSpan waitForCenter, CancellationToken cancellation) =>
-        new(await ConnectAsync(HostPort.Parse(centerAddress), credentials, ownsCredentials: false, CenterConnection.DefaultTimeout, cancellation, waitForCenter).ConfigureAwait(false));
+    internal static Task<Pool> ConnectToStartingCenterAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, TimeSpan waitForCenter, CancellationToken cancellation) =>
+        ConnectAsync(centerAddress, credentials, ownsCredentials: false, timeout: null, cancellation, waitForCenter);
 
-    private static async Task<Pool> ConnectAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan? timeout, CancellationToken cancellation)
+    private static async Task<Pool> ConnectAsync(string centerAddress, Protocol.Security.ClusterCredentials? credentials, bool ownsCredentials, TimeSpan? timeout, CancellationToken cancellation,
+        TimeSpan waitForCenter = default)
     {
         HostPort address;
         try
@@ -160,7 +161,7 @@ public sealed partial class Pool : IDisposable, IAsyncDisposable, IProcessLocal
             credentials?.Dispose();
             throw;
         }
-        return new Pool(await ConnectAsync(address, credentials, ownsCredentials, timeout ?? CenterConnection.DefaultTimeout, cancellation).ConfigureAwait(false));
+        return new Pool(await ConnectAsync(address, credentials, ownsCredentials, timeout ?? CenterConnection.DefaultTimeout, cancellation, waitForCenter).ConfigureAwait(false));
     }
 
     /// <summary>The credentials named by <c>DISTRIBUTED_CREDENTIALS</c>, if set; a bad folder throws <see cref="Protocol.Security.CredentialsException"/>.</summary>
